@@ -1,0 +1,290 @@
+"""Device profile: geometry, limits, analog constants and bias generator of a chip.
+
+A profile is a YAML file (``device_profiles/dynapse2.yaml``) plus two data files next to it
+(measured bias-generator table, scale-factor curves). ``load_profile("dynapse2")`` loads the
+built-in one; ``load_profile("path/to/calibrated.yaml")`` loads another. Every field is in SI
+units. Everything here is validated; a bad profile is a one-line :class:`ProfileError`
+naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+
+from .errors import ProfileError, validation_lines
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "device_profiles"
+
+#: Per-neuron circuit currents the simulator knows (amperes), in a fixed order.
+NEURON_QUANTITIES: tuple[str, ...] = (
+    "Itau_mem", "Igain_mem", "Iref", "Ispkthr", "Idc",
+    "Itau_ampa", "Igain_ampa", "Itau_nmda", "Igain_nmda", "If_nmda",
+    "Itau_gaba", "Igain_gaba", "Itau_shunt", "Igain_shunt",
+    "Ipulse", "Ipulse_ahp", "Itau_ahp", "Igain_ahp", "Iw_ahp",
+)
+#: Per-core base weight currents (amperes).
+WEIGHT_QUANTITIES: tuple[str, ...] = ("Iw_0", "Iw_1", "Iw_2", "Iw_3")
+SIM_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
+
+DENDRITES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Geometry(_Strict):
+    cores_per_chip: PositiveInt = 4
+    neurons_per_core: PositiveInt = 256
+    cam_entries_per_neuron: PositiveInt = 64
+    sram_entries_per_neuron: PositiveInt = 4
+    n_tags: PositiveInt = 2048
+    max_hop: PositiveInt = 7
+    max_chips: PositiveInt = 4
+    weight_bits: PositiveInt = 4
+
+    @property
+    def neurons_per_chip(self) -> int:
+        return self.cores_per_chip * self.neurons_per_core
+
+
+class Dendrite(_Strict):
+    samna_value: int = Field(ge=0)
+    sign: Literal["none", "excitatory", "inhibitory"]
+
+
+class Analog(_Strict):
+    """Analog model constants (SI). ``calibrated: false`` marks uncalibrated model values."""
+
+    calibrated: bool = False
+    C_mem: PositiveFloat
+    C_ampa: PositiveFloat
+    C_nmda: PositiveFloat
+    C_gaba: PositiveFloat
+    C_shunt: PositiveFloat
+    C_ahp: PositiveFloat
+    C_ref: PositiveFloat
+    C_pulse: PositiveFloat
+    C_pulse_ahp: PositiveFloat
+    I_0: PositiveFloat
+    U_T: PositiveFloat
+    kappa_n: PositiveFloat = Field(le=1.0)
+    kappa_p: PositiveFloat = Field(le=1.0)
+    V_th: PositiveFloat
+
+    @property
+    def kappa(self) -> float:
+        """Mean subthreshold slope factor used in τ = U_T·C/(κ·I)."""
+        return 0.5 * (self.kappa_n + self.kappa_p)
+
+
+class BiasGeneratorSpec(_Strict):
+    table_file: str
+    scale_curves_file: str
+    scale_mode: Literal["curve", "constant"] = "curve"
+    coarse_levels: PositiveInt = 6
+    fine_levels: PositiveInt = 256
+
+
+class ParameterSpec(_Strict):
+    type: Literal["N", "P"]
+    geometry: str | None = None
+    quantity: str | None = None
+    constant_scale: PositiveFloat
+    default: tuple[int, int] | None = None
+    meaning: str = ""
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.quantity is not None and self.quantity not in SIM_QUANTITIES:
+            raise ValueError(f"unknown simulator quantity {self.quantity!r}; known: {', '.join(SIM_QUANTITIES)}")
+        if self.quantity is not None and self.default is None:
+            raise ValueError("a modelled parameter (quantity set) needs a default [coarse, fine]")
+        return self
+
+
+class DeviceProfile(_Strict):
+    """A chip's profile: geometry, dendrites, analog constants, bias generator, parameters."""
+
+    name: str
+    description: str = ""
+    geometry: Geometry
+    dendrites: dict[str, Dendrite]
+    analog: Analog
+    bias_generator: BiasGeneratorSpec
+    parameters: dict[str, ParameterSpec]
+
+    # filled in by load_profile (not part of the YAML)
+    source: str = Field(default="", exclude=True)
+    sha256: str = Field(default="", exclude=True)
+    table: np.ndarray | None = Field(default=None, exclude=True)          # [2 (N,P), coarse, fine]
+    scale_currents: np.ndarray | None = Field(default=None, exclude=True)  # [n_points]
+    scale_curves: dict[str, np.ndarray] | None = Field(default=None, exclude=True)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @model_validator(mode="after")
+    def _check(self):
+        missing = [d for d in ("none",) + DENDRITES if d not in self.dendrites]
+        if missing:
+            raise ValueError(f"dendrites: missing {', '.join(missing)}")
+        seen: dict[str, str] = {}
+        for pname, p in self.parameters.items():
+            if p.quantity is None:
+                continue
+            if p.quantity in seen:
+                raise ValueError(f"parameters.{pname}: quantity {p.quantity} is already set by {seen[p.quantity]}")
+            seen[p.quantity] = pname
+            if p.default is not None:
+                c, f = p.default
+                if not (0 <= c < self.bias_generator.coarse_levels and 0 <= f < self.bias_generator.fine_levels):
+                    raise ValueError(f"parameters.{pname}.default: ({c}, {f}) outside coarse 0..{self.bias_generator.coarse_levels-1}, fine 0..{self.bias_generator.fine_levels-1}")
+        absent = [q for q in SIM_QUANTITIES if q not in seen]
+        if absent:
+            raise ValueError(f"parameters: no parameter sets {', '.join(absent)}")
+        return self
+
+    # ---- lookups -------------------------------------------------------------------------
+    @cached_property
+    def quantity_to_parameter(self) -> dict[str, str]:
+        return {p.quantity: n for n, p in self.parameters.items() if p.quantity is not None}
+
+    @cached_property
+    def modelled_parameters(self) -> tuple[str, ...]:
+        """Parameters that set a simulator quantity, in profile order."""
+        return tuple(n for n, p in self.parameters.items() if p.quantity is not None)
+
+    def parameter(self, name: str) -> ParameterSpec:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise ProfileError(f"{self.source or self.name}: unknown parameter {name!r}; known: {', '.join(self.parameters)}") from None
+
+    @cached_property
+    def bias(self):
+        """The profile's :class:`neurodeploy.bias.BiasGenerator`."""
+        from .bias import BiasGenerator
+
+        return BiasGenerator(self)
+
+    def default_currents(self) -> dict[str, float]:
+        """Simulator quantity → current (A) of the profile's default (coarse, fine) codes."""
+        out = {}
+        for q, pname in self.quantity_to_parameter.items():
+            c, f = self.parameters[pname].default
+            out[q] = float(self.bias.to_current(pname, c, f))
+        return out
+
+    def tau_to_current(self, tau: float, capacitance: str) -> float:
+        """τ = U_T·C/(κ·I)  ⇒  I = U_T·C/(κ·τ)  (A), for the named capacitance (e.g. ``C_mem``)."""
+        a = self.analog
+        return a.U_T * getattr(a, capacitance) / (a.kappa * tau)
+
+    def current_to_tau(self, current: float, capacitance: str) -> float:
+        a = self.analog
+        return a.U_T * getattr(a, capacitance) / (a.kappa * current)
+
+    def pulse_to_current(self, width: float, capacitance: str = "C_pulse") -> float:
+        """t_pulse = V_th·C/I  ⇒  I = V_th·C/t_pulse (A)."""
+        return self.analog.V_th * getattr(self.analog, capacitance) / width
+
+
+def _read_csv_numbers(path: Path) -> tuple[list[str], np.ndarray]:
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    header, body = rows[0], rows[1:]
+    try:
+        data = np.array([[float(x) for x in r] for r in body], dtype=np.float64)
+    except ValueError as e:
+        raise ProfileError(f"{path}: not a table of numbers ({e})") from None
+    if data.ndim != 2 or (len(body) and data.shape[1] != len(header)):
+        raise ProfileError(f"{path}: rows have different lengths from the header ({len(header)} columns)")
+    return header, data
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists() or "/" in str(name_or_path):
+        return p
+    return BUILTIN_DIR / f"{name_or_path}.yaml"
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+_CACHE: dict[tuple[str, float], DeviceProfile] = {}
+
+
+def load_profile(name_or_path: str | Path = "dynapse2") -> DeviceProfile:
+    """Load and validate a device profile by built-in name or YAML path.
+
+    Raises :class:`ProfileError` with one line per problem: ``FILE: $.field: message``.
+    """
+    path = _resolve(name_or_path)
+    if not path.is_file():
+        known = ", ".join(builtin_profiles())
+        raise ProfileError(f"{path}: profile not found (built-in profiles: {known}; or give a path to a .yaml file)")
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if key in _CACHE:
+        return _CACHE[key]
+    raw_bytes = path.read_bytes()
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ProfileError(f"{path}: {where}: YAML syntax error: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: $: expected a mapping of profile fields, got {type(raw).__name__}")
+    try:
+        prof = DeviceProfile.model_validate(raw)
+    except ValidationError as e:
+        raise ProfileError(str(path), lines=validation_lines(str(path), e)) from None
+
+    bg = prof.bias_generator
+    table_path = path.parent / bg.table_file
+    curves_path = path.parent / bg.scale_curves_file
+    h = hashlib.sha256(raw_bytes)
+    for p, field in ((table_path, "table_file"), (curves_path, "scale_curves_file")):
+        if not p.is_file():
+            raise ProfileError(f"{path}: $.bias_generator.{field}: file {p} not found")
+        h.update(p.read_bytes())
+    header, data = _read_csv_numbers(table_path)
+    expected_cols = 1 + 2 * bg.coarse_levels
+    if data.shape != (bg.fine_levels, expected_cols):
+        raise ProfileError(
+            f"{path}: $.bias_generator.table_file: {table_path.name} has shape {data.shape[0]}x{data.shape[1]}, "
+            f"expected {bg.fine_levels} fine rows x {expected_cols} columns (fine, N_0..N_{bg.coarse_levels-1}, P_0..P_{bg.coarse_levels-1})")
+    if not np.array_equal(data[:, 0], np.arange(bg.fine_levels)):
+        raise ProfileError(f"{path}: $.bias_generator.table_file: first column must be fine = 0..{bg.fine_levels-1} in order")
+    cur = data[:, 1:]
+    if not np.all(np.isfinite(cur)) or np.any(cur <= 0):
+        raise ProfileError(f"{path}: $.bias_generator.table_file: currents must be finite and positive")
+    table = np.stack([cur[:, : bg.coarse_levels].T, cur[:, bg.coarse_levels:].T])  # [2, coarse, fine]
+
+    cheader, cdata = _read_csv_numbers(curves_path)
+    if cheader[0] != "current" or cdata.shape[0] < 2:
+        raise ProfileError(f"{path}: $.bias_generator.scale_curves_file: expected a 'current' column and at least 2 rows")
+    if not np.all(np.diff(cdata[:, 0]) > 0) or np.any(cdata <= 0):
+        raise ProfileError(f"{path}: $.bias_generator.scale_curves_file: currents must increase and all values be positive")
+    curves = {name: cdata[:, i + 1].copy() for i, name in enumerate(cheader[1:])}
+    for pname, p in prof.parameters.items():
+        if p.geometry is not None and f"{p.type}{p.geometry}" not in curves:
+            raise ProfileError(
+                f"{path}: $.parameters.{pname}.geometry: no scale curve '{p.type}{p.geometry}' in {curves_path.name} "
+                f"(available: {', '.join(curves)})")
+    prof = prof.model_copy(update=dict(source=str(path), sha256=h.hexdigest(), table=table,
+                                       scale_currents=cdata[:, 0].copy(), scale_curves=curves))
+    _CACHE[key] = prof
+    return prof
