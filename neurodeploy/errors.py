@@ -74,5 +74,12 @@ def validation_lines(source: str, exc) -> list[str]:
             msg = msg[len("Value error, "):]
         if err.get("type") == "extra_forbidden":
             msg = "unknown field (remove it or check its spelling)"
+        if not loc and msg.startswith("$"):
+            # cross-field rules report their own JSON paths, one problem per line
+            lines.extend(f"{source}: {m}" for m in msg.splitlines())
+            continue
+        if loc and msg.startswith("$"):
+            lines.extend(f"{source}: {json_path(loc)}{m[1:]}" for m in msg.splitlines())
+            continue
         lines.append(f"{source}: {json_path(loc)}: {msg}")
     return lines or [f"{source}: invalid"]

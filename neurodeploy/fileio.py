@@ -43,9 +43,50 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+class RawJSON(str):
+    """Pre-rendered JSON text that :func:`dumps_json` inserts verbatim (for fast, large records)."""
+
+
+def _is_flat(v: Any) -> bool:
+    return isinstance(v, list) and all(not isinstance(x, (list, dict, RawJSON)) for x in v)
+
+
+def _render(obj: Any, level: int, indent: int) -> str:
+    if isinstance(obj, RawJSON):
+        return str(obj)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        pad = " " * (indent * (level + 1))
+        items = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_render(v, level + 1, indent)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * (indent * level) + "}"
+    if isinstance(obj, (list, tuple)):
+        obj = list(obj)
+        if _is_flat(obj):  # lists of scalars stay on one line (weight rows, masks, codes)
+            return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+        if all(not isinstance(x, dict) and (not isinstance(x, list) or _is_flat(x)) for x in obj):
+            one = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+            if len(one) <= 100:  # short nested records (CAM entries) on one line
+                return one
+        if all(_is_flat(x) for x in obj):  # matrices: one row per line
+            pad = " " * (indent * (level + 1))
+            return "[\n" + ",\n".join(pad + _render(x, level + 1, indent) for x in obj) + "\n" + " " * (indent * level) + "]"
+        pad = " " * (indent * (level + 1))
+        return "[\n" + ",\n".join(pad + _render(x, level + 1, indent) for x in obj) + "\n" + " " * (indent * level) + "]"
+    if isinstance(obj, float):
+        _finite(obj)
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
 def dumps_json(obj: Any, *, indent: int | None = 1) -> str:
-    """Canonical JSON text: fixed key order as given, no NaN/inf, trailing newline."""
-    return json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+    """Canonical JSON text: key order as given, lists of scalars on one line, no NaN/inf, final newline.
+
+    The same object always gives the same bytes (floats use Python's shortest round-trip repr).
+    ``indent=None`` gives the most compact form (one line).
+    """
+    if indent is None:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+    return _render(obj, 0, indent) + "\n"
 
 
 def write_json(path: str | Path, obj: Any, *, indent: int | None = 1) -> Path:

@@ -1,0 +1,458 @@
+"""NetworkSpec: what a trained network is, independent of placement (``model.json``).
+
+Format ``neurodeploy.network/1``::
+
+    {
+     "format": "neurodeploy.network/1",
+     "name": "frozen_noise",
+     "dt": 0.001,                      # s, simulation/training step
+     "n_inputs": 60,
+     "populations": [
+      {"name": "out", "size": 2, "Itau_mem": 5.3e-12, "Ispkthr": [1e-7, 1.1e-7], "adaptation": false}
+     ],
+     "projections": [
+      {"source": "input", "target": "out", "synapse": "auto", "weight_scale": 1e-8,
+       "weight": [[0.1, -0.2], ...]}                       # dense [n_source x n_target]
+      {"source": "out", "target": "out", "pre": [0], "post": [1], "w": [0.3]}   # sparse form
+      {"source": "input", "target": "out", "sidecar": {"path": "w.npz", "key": "w_in", "sha256": "..."}}
+     ],
+     "outputs": [{"population": "out"}],
+     "metadata": {...}
+    }
+
+Neuron parameters are circuit currents in amperes, named as the simulator names them
+(:data:`neurodeploy.profile.NEURON_QUANTITIES`); each is a scalar for the population or a list
+with one value per neuron; an absent one takes the device profile's default. A weight ``w``
+(unitless, signed) becomes the synaptic weight current ``|w| · weight_scale`` (A) on the
+dendrite chosen by ``synapse`` ("auto": w > 0 → AMPA, w < 0 → GABA). Zeros are absent synapses.
+
+Convenience forms (:func:`convenience_to_currents`) let a user write time constants instead of
+currents — ``tau_mem``, ``tau_ampa``, ``tau_nmda``, ``tau_gaba``, ``tau_shunt``, ``tau_ahp`` (s),
+``t_ref``, ``t_pulse``, ``t_pulse_ahp`` (s) — converted on load through the profile with
+τ = U_T·C/(κ·I_tau) and t = V_th·C/I; the spec stores only currents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, model_validator
+
+from .errors import SpecError, validation_lines
+from .fileio import dumps_json, write_json
+from .profile import NEURON_QUANTITIES
+
+NETWORK_FORMAT = "neurodeploy.network/1"
+SYNAPSE_TYPES = ("auto", "ampa", "nmda", "gaba", "shunt")
+
+#: convenience field → (current it sets, kind, capacitance)
+CONVENIENCE: dict[str, tuple[str, str, str]] = {
+    "tau_mem": ("Itau_mem", "tau", "C_mem"),
+    "tau_ampa": ("Itau_ampa", "tau", "C_ampa"),
+    "tau_nmda": ("Itau_nmda", "tau", "C_nmda"),
+    "tau_gaba": ("Itau_gaba", "tau", "C_gaba"),
+    "tau_shunt": ("Itau_shunt", "tau", "C_shunt"),
+    "tau_ahp": ("Itau_ahp", "tau", "C_ahp"),
+    "t_ref": ("Iref", "pulse", "C_ref"),
+    "t_pulse": ("Ipulse", "pulse", "C_pulse"),
+    "t_pulse_ahp": ("Ipulse_ahp", "pulse", "C_pulse_ahp"),
+}
+
+_NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+
+Scalar_or_list = float | list[float]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Population(_Model):
+    """A group of DPI neurons sharing a name; parameters are currents (A), scalar or per neuron."""
+
+    name: str = Field(pattern=_NAME)
+    size: PositiveInt
+    adaptation: bool = Field(False, description="enable the AHP adaptation DPI (latch_so_adaptation)")
+    Itau_mem: Scalar_or_list | None = None
+    Igain_mem: Scalar_or_list | None = None
+    Iref: Scalar_or_list | None = None
+    Ispkthr: Scalar_or_list | None = None
+    Idc: Scalar_or_list | None = Field(None, description="DC input (A); setting it enables latch_so_dc")
+    Itau_ampa: Scalar_or_list | None = None
+    Igain_ampa: Scalar_or_list | None = None
+    Itau_nmda: Scalar_or_list | None = None
+    Igain_nmda: Scalar_or_list | None = None
+    If_nmda: Scalar_or_list | None = Field(None, description="NMDA gate current (A); setting it enables the gate (latch_denm_nmda)")
+    Itau_gaba: Scalar_or_list | None = None
+    Igain_gaba: Scalar_or_list | None = None
+    Itau_shunt: Scalar_or_list | None = None
+    Igain_shunt: Scalar_or_list | None = None
+    Ipulse: Scalar_or_list | None = None
+    Ipulse_ahp: Scalar_or_list | None = None
+    Itau_ahp: Scalar_or_list | None = None
+    Igain_ahp: Scalar_or_list | None = None
+    Iw_ahp: Scalar_or_list | None = None
+
+    def given(self) -> dict[str, Scalar_or_list]:
+        """The currents set explicitly in the spec (quantity → scalar or list)."""
+        return {q: getattr(self, q) for q in NEURON_QUANTITIES if getattr(self, q) is not None}
+
+    @property
+    def dc_enabled(self) -> bool:
+        return self.Idc is not None
+
+    @property
+    def nmda_gate(self) -> bool:
+        return self.If_nmda is not None
+
+
+class Sidecar(_Model):
+    """A weight matrix stored in a sidecar ``.npz`` next to the JSON."""
+
+    path: str
+    key: str = "weight"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Projection(_Model):
+    """Synapses from ``source`` ("input" or a population) to ``target`` (a population)."""
+
+    source: str
+    target: str
+    synapse: Literal["auto", "ampa", "nmda", "gaba", "shunt"] = "auto"
+    weight_scale: PositiveFloat = Field(1e-8, description="A per unit weight")
+    weight: list[list[float]] | None = Field(None, description="dense [n_source x n_target]; 0 = no synapse")
+    pre: list[int] | None = None
+    post: list[int] | None = None
+    w: list[float] | None = None
+    sidecar: Sidecar | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        forms = [self.weight is not None, self.pre is not None or self.post is not None or self.w is not None,
+                 self.sidecar is not None]
+        if sum(forms) != 1:
+            raise ValueError("give exactly one weight form: 'weight' (dense), 'pre'/'post'/'w' (sparse) or 'sidecar'")
+        if forms[1] and (self.pre is None or self.post is None or self.w is None):
+            raise ValueError("the sparse form needs all of 'pre', 'post' and 'w'")
+        return self
+
+
+class OutputSpec(_Model):
+    population: str
+    indices: list[int] | None = None
+
+
+class NetworkSpec(_Model):
+    """A trained network: populations of DPI neurons, projections between them, read-outs."""
+
+    format: Literal["neurodeploy.network/1"] = NETWORK_FORMAT
+    name: str = "network"
+    dt: PositiveFloat = Field(1e-3, description="time step (s)")
+    n_inputs: int = Field(ge=0)
+    populations: list[Population] = Field(min_length=1)
+    projections: list[Projection] = Field(default_factory=list)
+    outputs: list[OutputSpec] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    # sidecar arrays, loaded by load_network (not serialised)
+    _sidecar_data: dict[int, np.ndarray] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _semantics(self):
+        problems = check_network(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # ---- structure -----------------------------------------------------------------------
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def source_size(self, name: str) -> int:
+        return self.n_inputs if name == "input" else self.population(name).size
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations)
+
+    def offsets(self) -> dict[str, int]:
+        """Global index of each population's first neuron (populations in file order)."""
+        off, out = 0, {}
+        for p in self.populations:
+            out[p.name] = off
+            off += p.size
+        return out
+
+    def neuron_name(self, index: int) -> str:
+        """``population[i]`` for a global neuron index."""
+        for p, off in zip(self.populations, self.offsets().values()):
+            if off <= index < off + p.size:
+                return f"{p.name}[{index - off}]"
+        raise IndexError(index)
+
+    def output_indices(self) -> np.ndarray:
+        """Global neuron indices of the read-outs, in order."""
+        offs = self.offsets()
+        idx: list[int] = []
+        for o in self.outputs:
+            pop = self.population(o.population)
+            sel = range(pop.size) if o.indices is None else o.indices
+            idx.extend(offs[o.population] + i for i in sel)
+        return np.asarray(idx, dtype=np.int64)
+
+    def projection_coo(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Projection k as (pre, post, w): local indices and unitless signed weights, zeros dropped."""
+        pr = self.projections[k]
+        if pr.weight is not None:
+            mat = np.asarray(pr.weight, dtype=np.float64)
+        elif pr.sidecar is not None:
+            if k not in self._sidecar_data:
+                raise SpecError(f"$.projections[{k}].sidecar: weights not loaded (load the spec with load_network)")
+            mat = self._sidecar_data[k]
+        else:
+            pre = np.asarray(pr.pre, dtype=np.int64)
+            post = np.asarray(pr.post, dtype=np.int64)
+            w = np.asarray(pr.w, dtype=np.float64)
+            keep = w != 0
+            return pre[keep], post[keep], w[keep]
+        pre, post = np.nonzero(mat)
+        return pre.astype(np.int64), post.astype(np.int64), mat[pre, post]
+
+    def dense_weight(self, k: int) -> np.ndarray:
+        """Projection k as a dense [n_source x n_target] matrix (unitless, signed)."""
+        pr = self.projections[k]
+        mat = np.zeros((self.source_size(pr.source), self.population(pr.target).size))
+        pre, post, w = self.projection_coo(k)
+        np.add.at(mat, (pre, post), w)
+        return mat
+
+    def neuron_params(self, profile) -> dict[str, np.ndarray]:
+        """Every neuron quantity as a float64 array over all neurons [N] (A), defaults filled in."""
+        defaults = profile.default_currents()
+        out = {}
+        for q in NEURON_QUANTITIES:
+            parts = []
+            for p in self.populations:
+                v = getattr(p, q)
+                parts.append(np.broadcast_to(np.asarray(defaults[q] if v is None else v, dtype=np.float64), (p.size,)))
+            out[q] = np.concatenate(parts)
+        return out
+
+    # ---- io ------------------------------------------------------------------------------
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def dumps(self) -> str:
+        return dumps_json(self.to_json_dict())
+
+    def save(self, path: str | Path) -> Path:
+        return write_json(path, self.to_json_dict())
+
+    def sha256(self) -> str:
+        h = hashlib.sha256(self.dumps().encode())
+        for k in sorted(self._sidecar_data):
+            h.update(np.ascontiguousarray(self._sidecar_data[k]).tobytes())
+        return h.hexdigest()
+
+
+def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
+    arr = np.asarray(v, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] != size:
+        problems.append(f"{path}: expected one value per neuron ({size}), got {arr.shape[0]}")
+        return
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if np.any(bad):
+        i = int(np.flatnonzero(np.atleast_1d(bad))[0])
+        val = np.atleast_1d(arr)[i]
+        where = f"{path}[{i}]" if arr.ndim == 1 else path
+        problems.append(f"{where}: {what} must be a positive, finite current in amperes, got {val}")
+
+
+def check_network(spec: NetworkSpec) -> list[str]:
+    """Cross-field rules of a NetworkSpec; one ``$.path: message`` string per problem."""
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    for i, p in enumerate(spec.populations):
+        if p.name == "input":
+            problems.append(f"$.populations[{i}].name: 'input' is reserved for the network's input channels")
+        if p.name in names:
+            problems.append(f"$.populations[{i}].name: duplicate population name {p.name!r} (also $.populations[{names[p.name]}])")
+        names[p.name] = i
+        for q, v in p.given().items():
+            _finite_positive(v, f"$.populations[{i}].{q}", problems, p.size, q)
+    for k, pr in enumerate(spec.projections):
+        base = f"$.projections[{k}]"
+        if pr.source != "input" and pr.source not in names:
+            problems.append(f"{base}.source: unknown population {pr.source!r} (known: input, {', '.join(names)})")
+            continue
+        if pr.target not in names:
+            problems.append(f"{base}.target: unknown population {pr.target!r} (known: {', '.join(names)})")
+            continue
+        n_src = spec.n_inputs if pr.source == "input" else spec.populations[names[pr.source]].size
+        n_tgt = spec.populations[names[pr.target]].size
+        if pr.weight is not None:
+            if len(pr.weight) != n_src:
+                problems.append(f"{base}.weight: expected {n_src} rows (one per {pr.source} neuron), got {len(pr.weight)}")
+            for r, row in enumerate(pr.weight):
+                if len(row) != n_tgt:
+                    problems.append(f"{base}.weight[{r}]: expected {n_tgt} columns, got {len(row)}")
+                    break
+                for c, x in enumerate(row):
+                    if not math.isfinite(x):
+                        problems.append(f"{base}.weight[{r}][{c}]: weight must be finite, got {x}")
+                        break
+        elif pr.pre is not None:
+            if not (len(pr.pre) == len(pr.post) == len(pr.w)):
+                problems.append(f"{base}: 'pre', 'post' and 'w' must have equal lengths, got {len(pr.pre)}, {len(pr.post)}, {len(pr.w)}")
+            else:
+                for field, arr, n in (("pre", pr.pre, n_src), ("post", pr.post, n_tgt)):
+                    for j, x in enumerate(arr):
+                        if not 0 <= x < n:
+                            problems.append(f"{base}.{field}[{j}]: index {x} out of range 0..{n - 1}")
+                            break
+                for j, x in enumerate(pr.w):
+                    if not math.isfinite(x):
+                        problems.append(f"{base}.w[{j}]: weight must be finite, got {x}")
+                        break
+                pairs = set()
+                for j, (a, b) in enumerate(zip(pr.pre, pr.post)):
+                    if (a, b) in pairs:
+                        problems.append(f"{base}.pre[{j}]: duplicate synapse {pr.source}[{a}] -> {pr.target}[{b}]")
+                        break
+                    pairs.add((a, b))
+        if pr.synapse in ("ampa", "nmda", "gaba", "shunt"):
+            w = np.asarray(pr.weight if pr.weight is not None else (pr.w or []), dtype=np.float64)
+            if w.size and np.any(w < 0):
+                problems.append(f"{base}.weight: negative weights on a '{pr.synapse}' projection; the dendrite sets the sign — "
+                                f"give magnitudes, or use synapse 'auto'")
+    for k, o in enumerate(spec.outputs):
+        if o.population not in names:
+            problems.append(f"$.outputs[{k}].population: unknown population {o.population!r}")
+            continue
+        n = spec.populations[names[o.population]].size
+        for j, i in enumerate(o.indices or []):
+            if not 0 <= i < n:
+                problems.append(f"$.outputs[{k}].indices[{j}]: index {i} out of range 0..{n - 1}")
+                break
+    return problems
+
+
+# ---------------------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------------------
+def convenience_to_currents(raw: dict, profile) -> dict:
+    """Replace convenience fields (tau_mem, t_ref, ...) in raw population dicts by currents."""
+    pops = raw.get("populations")
+    if not isinstance(pops, list):
+        return raw
+    for i, p in enumerate(pops):
+        if not isinstance(p, dict):
+            continue
+        for field, (q, kind, cap) in CONVENIENCE.items():
+            if field not in p:
+                continue
+            if q in p:
+                raise SpecError(f"$.populations[{i}]: give either {field} or {q}, not both")
+            v = np.asarray(p.pop(field), dtype=np.float64)
+            if not np.all(np.isfinite(v)) or np.any(v <= 0):
+                raise SpecError(f"$.populations[{i}].{field}: must be a positive time in seconds")
+            conv = profile.tau_to_current if kind == "tau" else profile.pulse_to_current
+            cur = np.vectorize(lambda t: conv(float(t), cap))(v)
+            p[q] = cur.tolist() if cur.ndim else float(cur)
+    return raw
+
+
+def spec_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Path | None = None) -> NetworkSpec:
+    """Validate a raw dict as a NetworkSpec; errors are one line each, ``SOURCE: $.path: msg``."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: $: expected a JSON object, got {type(raw).__name__}")
+    if raw.get("format") not in (None, NETWORK_FORMAT):
+        raise SpecError(f"{source}: $.format: expected {NETWORK_FORMAT!r}, got {raw.get('format')!r}")
+    if any(isinstance(p, dict) and any(f in p for f in CONVENIENCE) for p in raw.get("populations") or []):
+        if profile is None:
+            from .profile import load_profile
+
+            profile = load_profile("dynapse2")
+        try:
+            raw = convenience_to_currents(json.loads(json.dumps(raw)), profile)
+        except SpecError as e:
+            raise SpecError(f"{source}: {e}") from None
+    try:
+        spec = NetworkSpec.model_validate(raw)
+    except ValidationError as e:
+        raise SpecError(source, lines=validation_lines(source, e)) from None
+    for k, pr in enumerate(spec.projections):
+        if pr.sidecar is not None:
+            spec._sidecar_data[k] = _load_sidecar(spec, k, pr, source, base_dir or Path("."))
+    return spec
+
+
+def _load_sidecar(spec: NetworkSpec, k: int, pr: Projection, source: str, base_dir: Path) -> np.ndarray:
+    where = f"{source}: $.projections[{k}].sidecar"
+    path = base_dir / pr.sidecar.path
+    if not path.is_file():
+        raise SpecError(f"{where}.path: file {path} not found")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != pr.sidecar.sha256:
+        raise SpecError(f"{where}.sha256: {path} has sha256 {digest}, the spec expects {pr.sidecar.sha256} (file changed?)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if pr.sidecar.key not in z.files:
+                raise SpecError(f"{where}.key: {path} has no array {pr.sidecar.key!r} (has: {', '.join(z.files)})")
+            mat = np.asarray(z[pr.sidecar.key], dtype=np.float64)
+    except SpecError:
+        raise
+    except Exception as e:
+        raise SpecError(f"{where}.path: cannot read {path} as .npz ({e})") from None
+    shape = (spec.source_size(pr.source), spec.population(pr.target).size)
+    if mat.shape != shape:
+        raise SpecError(f"{where}: array {pr.sidecar.key!r} has shape {mat.shape}, expected {shape} [n_source x n_target]")
+    if not np.all(np.isfinite(mat)):
+        raise SpecError(f"{where}: array {pr.sidecar.key!r} holds non-finite weights")
+    return mat
+
+
+def load_network(path: str | Path, profile=None, **options) -> NetworkSpec:
+    """Load a network from ``.json`` (NetworkSpec), ``.npz``/``.npy`` (Rockpool-style w_in/w_rec) or ``.nir``.
+
+    ``options`` go to the importer (see :mod:`neurodeploy.importers`).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        if options:
+            raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            raw = json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
+        except ValueError as e:
+            raise SpecError(f"{path}: invalid JSON: {e}") from None
+        return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
+    if suffix in (".npz", ".npy"):
+        from .importers.npz import load_npz
+
+        return load_npz(path, profile=profile, **options)
+    if suffix == ".nir":
+        from .importers.nir import load_nir
+
+        return load_nir(path, profile=profile, **options)
+    raise SpecError(f"{path}: unknown network file type {suffix!r} (expected .json, .npz, .npy or .nir)")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed in neurodeploy files (numbers must be finite)")
