@@ -91,6 +91,105 @@ def bias_to_current(parameter, coarse, fine, profile_name):
 
 
 # ---------------------------------------------------------------------------------------
+# quantize / map (deployment)
+# ---------------------------------------------------------------------------------------
+def _cam_profiles(specs):
+    """--cam-profile FILE (chip 0) or CHIP=FILE, repeatable."""
+    out = {}
+    for i, s in enumerate(specs):
+        chip, sep, path = s.partition("=")
+        if sep and chip.isdigit():
+            out[int(chip)] = path
+        else:
+            out[i] = s
+    return out
+
+
+_deploy_options = [
+    click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path."),
+    click.option("--chips", type=int, default=None, help="Chips available (default: the profile's board size)."),
+    click.option("--prune", is_flag=True, help="Keep the 64 largest |w| of a neuron with too many inputs (reported)."),
+    click.option("--strict-parameters", is_flag=True, help="Refuse to cluster differing neuron parameters onto shared cores."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (deterministic) optimiser."),
+    click.option("--no-spares", is_flag=True, help="Do not use spare CAM entries as extra weight levels."),
+    click.option("--no-nmda-scale", is_flag=True, help="Do not use a free NMDA dendrite as a second excitatory scale."),
+]
+
+
+def _with_deploy_options(f):
+    for opt in reversed(_deploy_options):
+        f = opt(f)
+    return f
+
+
+@cli.command("quantize")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="quantized.json to write.")
+@_with_deploy_options
+def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale):
+    """Core assignment, bias codes and weight quantization (inspectable intermediate)."""
+    from .profile import load_profile
+    from .quantize.stage import quantize_network
+    from .report import format_quantize_summary
+    from .spec import load_network
+
+    prof = load_profile(profile_name)
+    spec = load_network(model, profile=prof)
+    qn = quantize_network(spec, prof, max_chips=chips, prune=prune, strict=strict_parameters, seed=seed,
+                          use_spares=not no_spares, use_nmda=not no_nmda_scale)
+    qn.save(output)
+    click.echo(format_quantize_summary(qn.report))
+    click.echo(f"wrote {output}")
+
+
+@cli.command("map")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="config.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Hardware config to write.")
+@_with_deploy_options
+@click.option("--cam-profile", "cam_profile", multiple=True,
+              help="Measured CAM defect profile (JSON); FILE applies to chip 0, CHIP=FILE to a given chip. Repeatable.")
+@click.option("--cam-tolerance", type=float, default=0.0, show_default=True,
+              help="A CAM slot is usable when its measured failure rate is at most this.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Write the full report (JSON).")
+@click.option("--quantized", "quantized_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the final quantized network (JSON).")
+def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
+            cam_profile, cam_tolerance, report_path, quantized_path):
+    """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
+    import json as _json
+
+    from .fileio import write_json
+    from .mapping.stage import deploy, map_quantized
+    from .profile import load_profile
+    from .quantize.model import QUANTIZED_FORMAT, load_quantized
+    from .report import format_map_summary
+    from .spec import load_network
+
+    prof = load_profile(profile_name)
+    cams = _cam_profiles(cam_profile)
+    is_quantized = False
+    if model.endswith(".json"):
+        try:
+            with open(model, encoding="utf-8") as f:
+                is_quantized = _json.load(f).get("format") == QUANTIZED_FORMAT
+        except (OSError, ValueError, AttributeError):
+            is_quantized = False
+    if is_quantized:
+        d = map_quantized(load_quantized(model), prof, cam_profiles=cams, cam_tolerance=cam_tolerance)
+    else:
+        spec = load_network(model, profile=prof)
+        d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
+                   cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
+    d.config.save(output)
+    if report_path:
+        write_json(report_path, d.report)
+    if quantized_path:
+        d.quantized.save(quantized_path)
+    click.echo(format_map_summary(d.report))
+    click.echo(f"wrote {output}")
+
+# ---------------------------------------------------------------------------------------
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)

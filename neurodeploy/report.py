@@ -40,3 +40,45 @@ def format_profile(prof) -> str:
         out.append(f"  {name:18s} {p.type:4s} {p.geometry or '-':7s} {p.quantity or '-':12s} {d:>9s} {dc:>11s} "
                    f"{lo:9.2e} .. {hi:9.2e}  {p.meaning}")
     return "\n".join(out)
+
+
+def _pct(x) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def format_quantize_summary(r: dict) -> str:
+    w = r.get("weights", {})
+    out = [
+        f"weights   relative RMS error {_pct(w.get('relative_rms_error', 0))} over {w.get('synapses', 0)} synapses "
+        f"(best uniform 1-2-4-8 grid: {_pct(w.get('uniform_grid_error', 0))}); spare entries used {w.get('spare_entries_used', 0)}, "
+        f"NMDA-scale entries {w.get('nmda_scale_entries', 0)}, quantized to zero {w.get('quantized_to_zero', 0)}",
+    ]
+    b = r.get("biases", {})
+    if b:
+        worst = max(b.items(), key=lambda kv: kv[1]["max_rel_error"])
+        out.append(f"biases    worst {worst[0]} ({worst[1]['parameter']}) {_pct(worst[1]['max_rel_error'])} at "
+                   f"{worst[1]['worst_neuron']}; median over all {_pct(max(v['median_rel_error'] for v in b.values()))} or better")
+    if r.get("pruned"):
+        p = r["pruned"]
+        out.append(f"pruned    {p['synapses']} synapses ({_pct(p['weight_mass_dropped'])} of the weight mass) at neurons "
+                   f"{', '.join(p['neurons'][:5])}{'…' if len(p['neurons']) > 5 else ''}")
+    if r.get("clustered_cores"):
+        out.append(f"clustered cores {r['clustered_cores']}: neurons with differing parameters share biases "
+                   f"(errors under 'biases')")
+    return "\n".join(out)
+
+
+def format_map_summary(r: dict) -> str:
+    p = r.get("placement", {})
+    out = [
+        f"placed    {p.get('neurons', 0)} neurons on {p.get('cores', 0)} cores of {p.get('chips', 0)} chip(s)",
+        f"memory    CAM {p.get('cam_entries', 0)} entries ({_pct(p.get('cam_utilisation', 0))}), SRAM "
+        f"{p.get('sram_entries', 0)} ({_pct(p.get('sram_utilisation', 0))}), tags {p.get('tags_used', 0)} "
+        f"(max {p.get('max_sources_per_core', 0)} sources on one core)",
+        format_quantize_summary(r),
+    ]
+    if r.get("cam_defects"):
+        c = r["cam_defects"]
+        out.append(f"defects   CAM profiles for chips {c['chips']}: skipped {c['bad_slots_skipped']} bad slots, "
+                   f"dropped {c['spare_entries_dropped']} spare entries")
+    return "\n".join(out)

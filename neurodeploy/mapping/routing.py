@@ -1,0 +1,184 @@
+"""Routing: tags, SRAM destinations and CAM entries.
+
+An event on Dynap-SE2 carries an 11-bit tag to one chip and a 4-bit core mask; every neuron on
+the masked cores compares the tag with its 64 CAM entries, and each matching entry charges its
+dendrite with the sum of the base weights its mask selects. So:
+
+* every source (input channel or neuron) reaching a core needs a tag that no other source
+  reaching that core uses — a shared tag is crosstalk. A source sends one event per target chip
+  (one SRAM entry, or one FPGA event for inputs) with one tag and the mask of the cores it
+  reaches there, so the tag is chosen per (source, chip), unique on each core of its mask
+  (greedy colouring, most-constrained sources first; rule ``tags`` when 2048 run out);
+* a neuron has 4 SRAM entries: its targets may span at most 4 chips (rule ``fan-out``); an output
+  neuron also needs one entry routing its spikes to the host (x_hop = −7, samna's convention);
+* a neuron's CAM entries are its synapses' entries with the source's tag on this chip. With a
+  CAM defect profile, entries go only to slots that work for their tag's half; tags are taken
+  from the usable tags of the cores, from the half with more working slots on those cores (the
+  high half 1024..2047 unless the low half is better on all of them); spare entries
+  that do not fit on good slots are dropped (reported); a primary entry that does not fit is an
+  error (rule ``cam-defects``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import MappingError
+
+HOST_HOP = -7
+
+
+@dataclass
+class Routing:
+    tag: dict[tuple[int, int], int]                     # (source, chip) → tag
+    core_mask: dict[tuple[int, int], list[bool]]        # (source, chip) → cores reached
+    cam: dict[int, list[tuple[int, str, str]]]          # neuron → CAM entries in slot order
+    cam_syn: dict[int, list[tuple[int, int]]]           # neuron → (synapse index, entry part) per CAM entry
+    sram: dict[int, list[dict]]                         # neuron → destinations
+    inputs: dict[int, list[dict]]                       # input channel → FPGA destinations
+    stats: dict = field(default_factory=dict)
+
+
+def assign_tags(src: np.ndarray, chip: np.ndarray, core: np.ndarray, profile, cam_defects: dict | None, name_of):
+    """Tag per (source, chip), unique among the sources reaching each core of that chip."""
+    geo = profile.geometry
+    n_tags = geo.n_tags
+    key = np.unique(np.stack([src, chip, core], 1), axis=0)
+    tag: dict[tuple[int, int], int] = {}
+    mask: dict[tuple[int, int], list[bool]] = {}
+    half = n_tags // 2
+    pref = np.r_[np.arange(half, n_tags), np.arange(0, half)]     # high half first (more reliable on measured chips)
+    pref_low = np.arange(n_tags)                                   # for cores whose low half works better
+    stats = {"max_sources_per_core": 0}
+    for h in np.unique(key[:, 1]):
+        k = key[key[:, 1] == h]
+        srcs, first = np.unique(k[:, 0], return_index=True)
+        bits = np.zeros((srcs.size, geo.cores_per_chip), bool)
+        pos = np.searchsorted(srcs, k[:, 0])
+        bits[pos, k[:, 2]] = True
+        per_core = bits.sum(0)
+        stats["max_sources_per_core"] = max(stats["max_sources_per_core"], int(per_core.max()))
+        full = np.flatnonzero(per_core > n_tags)
+        if full.size:
+            raise MappingError(
+                f"[tags] chip {h} core {int(full[0])} is reached by {int(per_core[full[0]])} distinct sources but a core has "
+                f"{n_tags} tags; spread the network over more cores/chips (--chips) or reduce the number of distinct "
+                f"sources projecting onto the neurons of that core", rule="tags")
+        defects = (cam_defects or {}).get(int(h))
+        usable = defects.good_tag if defects is not None else np.ones((geo.cores_per_chip, n_tags), bool)
+        used = np.zeros((geo.cores_per_chip, n_tags), bool)
+        order = np.lexsort((srcs, -bits.sum(1)))
+        for i in order:
+            cores = np.flatnonzero(bits[i])
+            free = ~used[cores].any(0) & usable[cores].all(0)
+            p = pref
+            if defects is not None and all(defects.best_half(int(k)) == 0 for k in cores):
+                p = pref_low
+            cand = p[free[p]]
+            if cand.size == 0:
+                raise MappingError(
+                    f"[tags] no free tag for source {name_of(int(srcs[i]))} on chip {h} cores {cores.tolist()}: "
+                    f"the {n_tags} tags (fewer with a CAM profile) are used up by other sources on those cores; "
+                    f"spread the network over more cores/chips", rule="tags")
+            t = int(cand[0])
+            used[cores, t] = True
+            tag[(int(srcs[i]), int(h))] = t
+            mask[(int(srcs[i]), int(h))] = bits[i].tolist()
+    return tag, mask, stats
+
+
+def route(qn, placement, entries: list[str], profile, cam_defects: dict | None, name_of) -> Routing:
+    geo = profile.geometry
+    n_in = qn.n_inputs
+    src = np.asarray(qn.synapses.src, np.int64)
+    dst = np.asarray(qn.synapses.dst, np.int64)
+    has = np.array([bool(e) for e in entries], bool)
+    s_src, s_dst = src[has], dst[has]
+    d_chip, d_core = placement.chip[s_dst], placement.core[s_dst]
+    tag, mask, stats = assign_tags(s_src, d_chip, d_core, profile, cam_defects, name_of)
+
+    # SRAM: one destination per target chip (+ a host route for outputs)
+    sram: dict[int, list[dict]] = {}
+    inputs: dict[int, list[dict]] = {}
+    outputs = set(qn.outputs)
+    for (s, h), t in sorted(tag.items()):
+        if s < n_in:
+            inputs.setdefault(s, []).append({"chip": h, "tag": t, "core": mask[(s, h)]})
+            continue
+        n = s - n_in
+        own = placement.positions[placement.chip[n]]
+        to = placement.positions[h]
+        sram.setdefault(n, []).append({"tag": t, "core": mask[(s, h)], "x_hop": to[0] - own[0], "y_hop": to[1] - own[1]})
+    for n in sorted(outputs):
+        sram.setdefault(n, []).append({"tag": int(placement.core[n] * geo.neurons_per_core + placement.neuron[n]),
+                                       "core": [False] * geo.cores_per_chip, "x_hop": HOST_HOP, "y_hop": 0})
+    for n, dl in sram.items():
+        if len(dl) > geo.sram_entries_per_neuron:
+            chips = sorted({placement.chip[n] + d["x_hop"] for d in dl if d["x_hop"] != HOST_HOP})
+            raise MappingError(
+                f"[fan-out] neuron {name_of(n + n_in)} needs {len(dl)} SRAM destinations (targets on chips {chips}"
+                f"{' + host monitor' if n in outputs else ''}) but a neuron has {geo.sram_entries_per_neuron}; "
+                f"place its targets on fewer chips", rule="fan-out")
+
+    # CAM entries, in a deterministic order: by destination neuron, then source, then entry
+    cam: dict[int, list[tuple[int, str, str]]] = {}
+    cam_syn: dict[int, list[tuple[int, int]]] = {}
+    order = np.lexsort((src, dst))
+    for i in order:
+        e = entries[i]
+        if not e:
+            continue
+        n = int(dst[i])
+        t = tag[(int(src[i]), int(placement.chip[n]))]
+        lst = cam.setdefault(n, [])
+        own = cam_syn.setdefault(n, [])
+        for k, part in enumerate(e.split("+")):
+            dn, m = part.split(":")
+            lst.append((t, dn, m))
+            own.append((int(i), k))
+    stats["cam_entries"] = int(sum(len(v) for v in cam.values()))
+    stats["sram_entries"] = int(sum(len(v) for v in sram.values()))
+    stats["tags_used"] = len(set(tag.values()))
+    return Routing(tag, mask, cam, cam_syn, sram, inputs, stats)
+
+
+def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profile, name_of, n_in: int):
+    """Put each neuron's CAM entries on slots that work for their tag's half (placeholders elsewhere).
+
+    Spare entries (second entries of a synapse) may be dropped when good slots run out.
+    Returns (number of bad slots skipped, [synapse index whose spare entry was dropped]).
+    """
+    geo = profile.geometry
+    half_size = geo.n_tags // 2
+    avoided = 0
+    dropped: list[tuple[int, int]] = []
+    for n, lst in routing.cam.items():
+        d = defects_by_chip.get(int(placement.chip[n]))
+        if d is None:
+            continue
+        good = d.good_slot[placement.core[n], placement.neuron[n]]         # [64, 2]
+        halves = [t // half_size for t, _, _ in lst]
+        spares = {k for k, (_, part) in enumerate(routing.cam_syn[n]) if part == 1}
+        slots: list = [None] * geo.cam_entries_per_neuron
+        free = good.copy()
+        # primary entries first (those must fit), the half with fewer good slots first
+        order = sorted(range(len(lst)), key=lambda i: (i in spares, int(free[:, halves[i]].sum()), i))
+        for i in order:
+            cand = np.flatnonzero(free[:, halves[i]] & np.array([s is None for s in slots]))
+            if cand.size == 0:
+                if i in spares:
+                    dropped.append(routing.cam_syn[n][i][0])
+                    continue
+                raise MappingError(
+                    f"[cam-defects] neuron {name_of(n + n_in)} on chip {placement.chip[n]} core {placement.core[n]} "
+                    f"neuron {placement.neuron[n]} needs {len(lst) - len(spares)} working CAM slots but the CAM profile "
+                    f"{d.source} marks only {int(good[:, halves[i]].sum())} usable for its tags; reduce its fan-in "
+                    f"(--prune) or raise the defect tolerance", rule="cam-defects")
+            slots[int(cand[0])] = lst[i]
+        last = max((k for k, s in enumerate(slots) if s is not None), default=-1)
+        filled = [s if s is not None else (0, "none", "0000") for s in slots[: last + 1]]
+        avoided += int(sum(1 for k in range(last + 1) if slots[k] is None))
+        routing.cam[n] = filled
+    return avoided, dropped

@@ -1,0 +1,158 @@
+"""The map stage: QuantizedNetwork → placement → routing → HardwareConfig (+ report).
+
+``deploy(spec, profile, ...)`` runs quantize → map → config in one go (``neurodeploy map``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config.encode import encode
+from ..config.model import HardwareConfig
+from ..quantize.model import QuantizedNetwork
+from ..quantize.weights import Alphabet, mask_string, subset_sums
+from .cam_profile import load_cam_profile
+from .placement import Placement, place
+from .routing import Routing, fit_cam_to_defects, route
+
+
+@dataclass
+class Deployment:
+    quantized: QuantizedNetwork     # final (after CAM-defect adjustments)
+    placement: Placement
+    routing: Routing
+    config: HardwareConfig
+    report: dict
+
+
+def _core_weights(profile, core) -> np.ndarray:
+    W = []
+    for b in range(4):
+        pn = profile.quantity_to_parameter[f"Iw_{b}"]
+        c = core.parameters[pn]
+        W.append(float(profile.bias.to_current(pn, c.coarse, c.fine)))
+    return np.asarray(W)
+
+
+def _best_single(W, g, target, own: str, scalable: bool) -> tuple[str, float]:
+    alpha = Alphabet.make(g if scalable else None)
+    vals = alpha.values(W)
+    k = int(np.argmin(np.abs(vals - target)))
+    m = int(alpha.masks[k])
+    if m == 0:
+        return "", 0.0
+    return f"{'nmda' if alpha.kinds[k] == 1 else own}:{mask_string(m)}", float(vals[k])
+
+
+def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str] | None = None,
+                  cam_tolerance: float = 0.0) -> Deployment:
+    """Place, route and encode a quantized network. ``cam_profiles``: chip → CAM profile file."""
+    defects = {int(ch): load_cam_profile(p, profile, cam_tolerance) for ch, p in (cam_profiles or {}).items()}
+    entries = list(qn.synapses.entries)
+    value = np.asarray(qn.synapses.value, dtype=np.float64)
+    dst = np.asarray(qn.synapses.dst, np.int64)
+    target = np.asarray(qn.synapses.target, dtype=np.float64)
+    n_entries = np.zeros(qn.n_neurons, np.int64)
+    np.add.at(n_entries, dst, [e.count(":") for e in entries])
+    placement = place(qn, profile, n_entries, defects)
+    for ch in defects:
+        if ch >= placement.n_chips:
+            raise_unused = f"CAM profile given for chip {ch}, but the network uses chips 0..{placement.n_chips - 1}"
+            from ..errors import MappingError
+
+            raise MappingError(f"[cam-profile] {raise_unused}; give profiles for the chips in use", rule="cam-profile")
+
+    core_by_neuron = np.zeros(qn.n_neurons, np.int64)
+    for c in qn.cores:
+        core_by_neuron[c.neurons] = c.id
+    spare_dropped = 0
+
+    def drop_spare(i: int, reoptimise: bool):
+        nonlocal spare_dropped
+        c = qn.cores[core_by_neuron[dst[i]]]
+        W = _core_weights(profile, c)
+        first = entries[i].split("+")[0]
+        own = first.split(":")[0]
+        if c.nmda_scale is not None and own == "nmda":  # on an NMDA-scale core NMDA entries belong to AMPA synapses
+            own = "ampa"
+        scalable = c.nmda_scale is not None and own == "ampa"
+        if reoptimise:
+            e, v = _best_single(W, c.nmda_scale, target[i], own, scalable)
+        else:
+            dn, m = first.split(":")
+            v = float(subset_sums(W)[int(sum(1 << b for b, ch in enumerate(m) if ch == "1"))])
+            v *= c.nmda_scale if (dn == "nmda" and scalable) else 1.0
+            e = first
+        entries[i], value[i] = e, v
+        spare_dropped += 1
+
+    # CAM defects, step 1: before routing, drop spares where a neuron has fewer good slots than entries
+    for ch, d in defects.items():
+        for n in np.flatnonzero(placement.chip == ch):
+            good = int(d.good_slots(int(placement.core[n]))[placement.neuron[n]])
+            if n_entries[n] <= good:
+                continue
+            mine = np.flatnonzero((dst == n) & np.array(["+" in e for e in entries]))
+            # drop the spares of the smallest-target synapses first (they cut the least error)
+            for i in mine[np.argsort(target[mine], kind="stable")][: n_entries[n] - good]:
+                drop_spare(int(i), reoptimise=True)
+    name_of = _namer(qn)
+    routing = route(qn, placement, entries, profile, defects, name_of)
+    avoided = 0
+    if defects:
+        avoided, dropped = fit_cam_to_defects(routing, placement, defects, profile, name_of, qn.n_inputs)
+        for i in dropped:
+            drop_spare(int(i), reoptimise=False)
+    syn = qn.synapses.model_copy(update={"entries": entries, "value": value.tolist()})
+    final = qn.model_copy(update={"synapses": syn, "report": dict(qn.report)})
+    cfg = encode(final, placement, routing, profile, metadata=dict(qn.metadata))
+    report = dict(qn.report)
+    report["placement"] = _placement_report(final, placement, routing, profile)
+    rel = float(np.sqrt(np.sum((value - target) ** 2) / max(np.sum(target ** 2), 1e-300)))
+    report["weights"] = dict(report.get("weights", {}), relative_rms_error=round(rel, 6))
+    if defects:
+        report["cam_defects"] = {"chips": sorted(defects), "bad_slots_skipped": avoided,
+                                 "spare_entries_dropped": spare_dropped,
+                                 "tolerance": cam_tolerance}
+    final.report = report
+    return Deployment(final, placement, routing, cfg, report)
+
+
+def _namer(qn):
+    n_in = qn.n_inputs
+
+    def name_of(src: int) -> str:
+        return f"input[{src}]" if src < n_in else qn.neuron_name(src - n_in)
+
+    return name_of
+
+
+def _placement_report(qn, placement, routing, profile) -> dict:
+    geo = profile.geometry
+    used_neurons = qn.n_neurons
+    cam_used = sum(sum(1 for e in lst if e[1] != "none") for lst in routing.cam.values())
+    return {
+        "chips": int(placement.n_chips),
+        "cores": len(qn.cores),
+        "neurons": used_neurons,
+        "cam_entries": int(cam_used),
+        "cam_utilisation": round(cam_used / max(used_neurons * geo.cam_entries_per_neuron, 1), 4),
+        "sram_entries": routing.stats["sram_entries"],
+        "sram_utilisation": round(routing.stats["sram_entries"] / max(used_neurons * geo.sram_entries_per_neuron, 1), 4),
+        "tags_used": routing.stats["tags_used"],
+        "max_sources_per_core": routing.stats["max_sources_per_core"],
+        "input_channels_routed": len(routing.inputs),
+    }
+
+
+def deploy(spec, profile, *, chips: int | None = None, prune: bool = False, strict: bool = False, seed: int = 0,
+           cam_profiles: dict[int, str] | None = None, cam_tolerance: float = 0.0, use_spares: bool = True,
+           use_nmda: bool = True) -> Deployment:
+    """quantize → map → config for a NetworkSpec."""
+    from ..quantize.stage import quantize_network
+
+    qn = quantize_network(spec, profile, max_chips=chips, prune=prune, strict=strict, seed=seed,
+                          use_spares=use_spares, use_nmda=use_nmda)
+    return map_quantized(qn, profile, cam_profiles=cam_profiles, cam_tolerance=cam_tolerance)

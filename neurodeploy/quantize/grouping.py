@@ -1,0 +1,221 @@
+"""Core assignment: neurons that share a core must share every bias (all biases are per core).
+
+Each neuron's parameter set is its vector of bias codes — the (coarse, fine) code nearest to each
+current it needs — for the parameters that matter to it; parameters that cannot affect it are
+"don't care" (the AHP without adaptation, I_dc without the DC latch, the NMDA gate when unused,
+a synapse type it receives nothing on). Neurons with compatible code vectors form one group;
+two neurons whose currents map to the same codes are identical on the chip, so grouping on codes
+loses nothing. A group larger than a core is split into chunks of ≤ 256 neurons in index order
+(locality), or sorted by the scale of their incoming weights when those differ widely, so that
+each core's four shared base weights fit its synapses.
+
+When the groups need more cores than the board has, neurons are clustered (k-means on log-
+currents, capacity ≤ 256 per cluster) into as many cores as are available, each cluster taking
+the median log-current of its members; the per-neuron parameter error this introduces is
+reported, never applied silently — or refused with ``strict=True`` (rule ``shared-parameters``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import BiasRangeError, MappingError
+from ..profile import NEURON_QUANTITIES
+
+ALWAYS = ("Itau_mem", "Igain_mem", "Iref", "Ispkthr", "Ipulse")
+BY_DENDRITE = {"ampa": ("Itau_ampa", "Igain_ampa"), "nmda": ("Itau_nmda", "Igain_nmda"),
+               "gaba": ("Itau_gaba", "Igain_gaba"), "shunt": ("Itau_shunt", "Igain_shunt")}
+AHP = ("Ipulse_ahp", "Itau_ahp", "Igain_ahp", "Iw_ahp")
+
+
+@dataclass
+class LogicalCore:
+    """Neurons (global indices) that will share one physical core, and their shared currents."""
+
+    neurons: np.ndarray
+    currents: dict[str, float]                        # quantity → shared current (A); absent = don't care
+    clustered: bool = False
+    param_error: dict[str, float] = field(default_factory=dict)   # quantity → max |rel. error| over members
+
+
+def relevance(spec, dendrites_in: np.ndarray) -> np.ndarray:
+    """[N, Q] bool: which neuron quantities matter to each neuron.
+
+    ``dendrites_in`` [N, 4] bool: neuron receives synapses on ampa, nmda, gaba, shunt.
+    """
+    Q = {q: i for i, q in enumerate(NEURON_QUANTITIES)}
+    rel = np.zeros((spec.n_neurons, len(NEURON_QUANTITIES)), bool)
+    for q in ALWAYS:
+        rel[:, Q[q]] = True
+    off = spec.offsets()
+    for p in spec.populations:
+        sl = slice(off[p.name], off[p.name] + p.size)
+        if p.dc_enabled:
+            rel[sl, Q["Idc"]] = True
+        if p.adaptation:
+            for q in AHP:
+                rel[sl, Q[q]] = True
+        if p.nmda_gate:
+            rel[sl, Q["If_nmda"]] = True
+    for d, name in enumerate(("ampa", "nmda", "gaba", "shunt")):
+        for q in BY_DENDRITE[name]:
+            rel[:, Q[q]] |= dendrites_in[:, d]
+    return rel
+
+
+def neuron_codes(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray) -> np.ndarray:
+    """[N, Q] int: code index (coarse·256 + fine) of each relevant current, −1 where don't care."""
+    codes = np.full(rel.shape, -1, np.int64)
+    nf = profile.bias_generator.fine_levels
+    for qi, q in enumerate(NEURON_QUANTITIES):
+        sel = rel[:, qi]
+        if not np.any(sel):
+            continue
+        pname = profile.quantity_to_parameter[q]
+        try:
+            conv = profile.bias.to_code(pname, params[q][sel])
+        except BiasRangeError:
+            conv = profile.bias.to_code(pname, params[q][sel], clip=True)
+            bad = np.flatnonzero(sel)[np.flatnonzero(conv.clipped)[0]]
+            lo, hi = profile.bias.range(pname)
+            raise MappingError(
+                f"[bias-range] neuron {spec.neuron_name(int(bad))}: {q} = {params[q][bad]:.4g} A cannot be produced by "
+                f"{pname} (range {lo:.3g} .. {hi:.3g} A); change {q} of population "
+                f"{spec.neuron_name(int(bad)).split('[')[0]!r} to a value inside the range", rule="bias-range") from None
+        codes[sel, qi] = conv.coarse * nf + conv.fine
+    return codes
+
+
+def _merge_compatible(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Greedy merge of groups whose code vectors agree wherever both care; returns group → merged id."""
+    order = np.argsort(-sizes, kind="stable")
+    merged_keys: list[np.ndarray] = []
+    out = np.zeros(len(keys), np.int64)
+    for g in order:
+        k = keys[g]
+        if merged_keys:
+            M = np.stack(merged_keys)
+            ok = np.all((M == k) | (M < 0) | (k < 0), axis=1)
+            # prefer the merge partner that shares the most specified values
+            if np.any(ok):
+                score = np.where(ok, np.sum((M == k) & (k >= 0), axis=1), -1)
+                m = int(np.argmax(score))
+                merged_keys[m] = np.where(merged_keys[m] < 0, k, merged_keys[m])
+                out[g] = m
+                continue
+        merged_keys.append(k.copy())
+        out[g] = len(merged_keys) - 1
+    return out
+
+
+def _split_by_weight_scale(neurons: np.ndarray, scale: np.ndarray, cap: int, spread: float = 2.0) -> list[np.ndarray]:
+    """Chunks of ≤ cap neurons. Index order (which usually follows the network's locality, keeping
+    each core's sources — and so its tags — few) unless the incoming weight scales of the neurons
+    differ by more than ``spread`` (90th / 10th percentile): then by weight scale, so each core's
+    shared base weights fit its synapses."""
+    n_chunks = -(-len(neurons) // cap)
+    if n_chunks == 1:
+        return [neurons]
+    s = scale[neurons]
+    pos = s[s > 0]
+    if pos.size and np.percentile(pos, 90) > spread * np.percentile(pos, 10):
+        neurons = neurons[np.argsort(s, kind="stable")]
+    return [c for c in np.array_split(neurons, n_chunks)]
+
+
+def _kmeans_capacity(X: np.ndarray, K: int, cap: int, rng: np.random.Generator, iters: int = 20) -> np.ndarray:
+    """Capacity-constrained k-means (each cluster ≤ cap points); deterministic for a seeded rng."""
+    n = X.shape[0]
+    # k-means++ initialisation
+    centers = [X[rng.integers(n)]]
+    for _ in range(1, K):
+        d = np.min(((X[:, None, :] - np.stack(centers)[None]) ** 2).sum(-1), axis=1)
+        p = d / d.sum() if d.sum() > 0 else np.full(n, 1 / n)
+        centers.append(X[rng.choice(n, p=p)])
+    C = np.stack(centers)
+    labels = np.zeros(n, np.int64)
+    for _ in range(iters):
+        D = ((X[:, None, :] - C[None]) ** 2).sum(-1)          # [n, K]
+        # points with the largest regret (2nd best − best) choose first
+        part = np.sort(D, axis=1)
+        regret = (part[:, 1] - part[:, 0]) if K > 1 else np.zeros(n)
+        order = np.argsort(-regret, kind="stable")
+        room = np.full(K, cap)
+        new = np.empty(n, np.int64)
+        for i in order:
+            for k in np.argsort(D[i], kind="stable"):
+                if room[k] > 0:
+                    new[i] = k
+                    room[k] -= 1
+                    break
+        if np.array_equal(new, labels) and _ > 0:
+            break
+        labels = new
+        for k in range(K):
+            m = labels == k
+            if np.any(m):
+                C[k] = X[m].mean(0)
+    return labels
+
+
+def assign_cores(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray, weight_scale_in: np.ndarray,
+                 max_cores: int, *, strict: bool = False, seed: int = 0) -> list[LogicalCore]:
+    """Group neurons into logical cores (≤ neurons_per_core each, ≤ max_cores cores)."""
+    cap = profile.geometry.neurons_per_core
+    N = spec.n_neurons
+    if N > cap * max_cores:
+        raise MappingError(
+            f"[cores] the network has {N} neurons but {max_cores} cores hold at most {cap * max_cores}; "
+            f"use more chips (--chips, board maximum {profile.geometry.max_chips}) or a smaller network", rule="cores")
+    codes = neuron_codes(spec, profile, params, rel)
+    keys, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    merged = _merge_compatible(keys, counts)
+    group_of = merged[inverse]
+    groups = [np.flatnonzero(group_of == g) for g in range(merged.max() + 1)]
+    groups = [g for g in groups if g.size]
+    need = sum(-(-g.size // cap) for g in groups)
+    cores: list[LogicalCore] = []
+    if need <= max_cores:
+        for g in groups:
+            for chunk in _split_by_weight_scale(g, weight_scale_in, cap):
+                cores.append(LogicalCore(np.sort(chunk), _shared(profile, params, rel, chunk)))
+        return cores
+    if strict:
+        raise MappingError(
+            f"[shared-parameters] the network's neurons have {len(groups)} distinct parameter sets needing {need} cores, "
+            f"but only {max_cores} cores are available; give populations shared parameter values, use more chips, "
+            f"or drop --strict-parameters to cluster them (the error is reported)", rule="shared-parameters")
+    # cluster in log-current space over the relevant quantities
+    X = np.log(np.stack([params[q] for q in NEURON_QUANTITIES], axis=1))
+    X = np.where(rel, X, np.nan)
+    col_mean = np.nanmean(np.where(np.isnan(X).all(0, keepdims=True), 0.0, X), axis=0)
+    Xf = np.where(np.isnan(X), col_mean, X)
+    Xf = np.where(np.isnan(Xf), 0.0, Xf)
+    labels = _kmeans_capacity(Xf, max_cores, cap, np.random.default_rng(seed))
+    for k in range(max_cores):
+        members = np.flatnonzero(labels == k)
+        if members.size == 0:
+            continue
+        shared = _shared(profile, params, rel, members, median=True)
+        err = {}
+        for qi, q in enumerate(NEURON_QUANTITIES):
+            m = members[rel[members, qi]]
+            if m.size and q in shared:
+                err[q] = float(np.max(np.abs(shared[q] / params[q][m] - 1)))
+        cores.append(LogicalCore(members, shared, clustered=True, param_error=err))
+    return cores
+
+
+def _shared(profile, params, rel, members: np.ndarray, median: bool = False) -> dict[str, float]:
+    """The core's current per quantity: the members' (identical-code) value, or the median in log."""
+    out = {}
+    for qi, q in enumerate(NEURON_QUANTITIES):
+        m = members[rel[members, qi]]
+        if m.size == 0:
+            continue
+        vals = params[q][m]
+        out[q] = float(np.exp(np.median(np.log(vals)))) if median else float(vals[0])
+    return out

@@ -1,0 +1,45 @@
+"""Synthetic networks for tests and benchmarks (deterministic for a seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import spec_from_dict
+
+
+def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int = 0, sigma: float = 0.3,
+                   block: int = 1024, cross_block: int = 4, name: str = "random", populations: int = 1):
+    """Sparse recurrent network with Gaussian weights (unitless, N(0, σ²)), exactly ``fan_in`` inputs
+    per neuron. Sources of neuron j: the input channels and the neurons of j's block of ``block``
+    neurons, plus ``cross_block`` synapses from the next block (multi-chip traffic).
+    """
+    rng = np.random.default_rng(seed)
+    pre_in, post_in, w_in, pre_r, post_r, w_r = [], [], [], [], [], []
+    n_blocks = -(-n_neurons // block)
+    for j in range(n_neurons):
+        b = j // block
+        lo, hi = b * block, min(n_neurons, (b + 1) * block)
+        local = np.r_[np.arange(n_inputs), n_inputs + np.arange(lo, hi)]
+        n_cross = cross_block if n_blocks > 1 else 0
+        src = rng.choice(local, fan_in - n_cross, replace=False)
+        if n_cross:
+            nb = (b + 1) % n_blocks
+            lo2, hi2 = nb * block, min(n_neurons, (nb + 1) * block)
+            src = np.r_[src, n_inputs + rng.choice(np.arange(lo2, hi2), n_cross, replace=False)]
+        w = rng.normal(0.0, sigma, src.size)
+        w[w == 0] = sigma
+        for s, ww in zip(src, w):
+            if s < n_inputs:
+                pre_in.append(int(s)); post_in.append(j); w_in.append(float(ww))
+            else:
+                pre_r.append(int(s - n_inputs)); post_r.append(j); w_r.append(float(ww))
+    return spec_from_dict({
+        "name": name, "n_inputs": n_inputs,
+        "populations": [{"name": "neurons", "size": n_neurons}],
+        "projections": [
+            {"source": "input", "target": "neurons", "pre": pre_in, "post": post_in, "w": w_in},
+            {"source": "neurons", "target": "neurons", "pre": pre_r, "post": post_r, "w": w_r},
+        ],
+        "outputs": [{"population": "neurons", "indices": [0, 1]}],
+        "metadata": {"generator": "neurodeploy.synthetic.random_network", "seed": seed},
+    })
