@@ -212,3 +212,29 @@ def test_map_cli_writes_valid_config_and_report(run_cli, tmp_path, profile):
     out2 = tmp_path / "c2.json"
     assert run_cli("map", q, "-o", out2)[0] == 0
     assert out.read_bytes() == out2.read_bytes()
+
+
+@pytest.mark.parametrize("n", [64, 256])
+def test_pipeline_weight_error_vs_uniform(profile, n):
+    """Random sparse networks, Gaussian weights, fan-in 48 of 64: never above the best uniform
+    1-2-4-8 grid, and ≥ 15 % below it with the spare CAM entries and the NMDA scale."""
+    spec = random_network(n, 48, seed=11)
+    plain = quantize_network(spec, profile, use_spares=False, use_nmda=False).report["weights"]
+    full = quantize_network(spec, profile).report["weights"]
+    assert plain["relative_rms_error"] <= plain["uniform_grid_error"] * 1.001
+    assert full["relative_rms_error"] <= 0.85 * full["uniform_grid_error"]
+    assert full["spare_entries_used"] > 0 and full["nmda_scale_entries"] > 0
+
+
+def test_fan_out_rule(profile):
+    """An output neuron reaching all 16 cores (so all 4 chips) needs 4 SRAM entries + 1 host route."""
+    n = 4 * 1024
+    pre, post = [], []
+    for core in range(16):
+        pre.append(0)
+        post.append(core * 256 + 5)
+    spec = spec_from_dict({"n_inputs": 1, "populations": [{"name": "p", "size": n}],
+                           "projections": [{"source": "p", "target": "p", "pre": pre, "post": post, "w": [0.5] * 16}],
+                           "outputs": [{"population": "p", "indices": [0]}]})
+    with pytest.raises(MappingError, match=r"\[fan-out\] neuron p\[0\] needs 5 SRAM destinations .*host monitor"):
+        deploy(spec, profile)
