@@ -53,7 +53,10 @@ class DecodedNetwork:
         return i
 
 
-def decode(cfg: HardwareConfig, profile) -> DecodedNetwork:
+def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int, list[bool]]]] | None = None) -> DecodedNetwork:
+    """Decode ``cfg``. ``input_routes`` replaces the config's input channels by explicit event
+    sources: source i sends each event to the (chip, tag, core mask) triples of ``input_routes[i]``
+    (this is how raw FPGA events — timestamp, tag, chip, core mask — are emulated)."""
     geo = profile.geometry
     n_tags = geo.n_tags
     cpc = geo.cores_per_chip
@@ -70,7 +73,9 @@ def decode(cfg: HardwareConfig, profile) -> DecodedNetwork:
                 sites.append((ch.chip, core.core, nc.neuron))
     sites_a = np.asarray(sites, np.int64).reshape(-1, 3)
     m_of = {s: i for i, s in enumerate(sites)}
-    n_in = len(cfg.inputs)
+    if input_routes is None:
+        input_routes = [[(d.chip, d.tag, d.core) for d in inp.destinations] for inp in cfg.inputs]
+    n_in = len(input_routes)
     for ch in cfg.chips:
         for core in ch.cores:
             for nc in core.neurons:
@@ -88,11 +93,11 @@ def decode(cfg: HardwareConfig, profile) -> DecodedNetwork:
                     for k, on in enumerate(d.core):
                         if on:
                             arrivals.append((target, k, d.tag, n_in + m))
-    for inp in cfg.inputs:
-        for d in inp.destinations:
-            for k, on in enumerate(d.core):
+    for i, routes in enumerate(input_routes):
+        for chip, tag, core_mask in routes:
+            for k, on in enumerate(core_mask):
                 if on:
-                    arrivals.append((d.chip, k, d.tag, inp.channel))
+                    arrivals.append((chip, k, tag, i))
     M = len(sites)
     # --- parameters: codes → currents ------------------------------------------------------
     params = {}

@@ -254,6 +254,8 @@ def check_config(cfg: HardwareConfig) -> list[str]:
                             f"$.chips[{ci}].cores[{ki}].neurons[{ni}].destinations[{di}]: [hop-target] hop ({dst.x_hop}, {dst.y_hop}) "
                             f"from chip {chip.chip} at {list(chip.position)} reaches {[tx, ty]}, where no chip is configured")
     for i, ch in enumerate(cfg.inputs):
+        if ch.channel != i:
+            problems.append(f"$.inputs[{i}].channel: [input-channels] expected channel {i}: input channels are listed 0, 1, 2, ... in order")
         for j, dst in enumerate(ch.destinations):
             if dst.chip not in chips:
                 problems.append(f"$.inputs[{i}].destinations[{j}].chip: [input-chip] chip {dst.chip} is not in $.chips")
@@ -297,7 +299,7 @@ def load_config(path: str | Path) -> HardwareConfig:
         raw = json.loads(path.read_text(encoding="utf-8", errors="replace"), parse_constant=_reject)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ConfigError(f"{path}: invalid JSON: {e}") from None
     return config_from_dict(raw, str(path))
 

@@ -1,0 +1,63 @@
+"""Fidelity metrics of a deployment: spike-count agreement, accuracy, firing-rate ratio (pure numpy).
+
+Shapes: ``counts`` [..., B, n_out] spike counts of the model outputs per input sample; ``ref``
+[B, n_out] the reference (float network without mismatch); ``duration`` the sample length (s).
+
+* Pearson r per output neuron between reference and deployed counts across the B samples (an
+  output that is silent in both is perfect agreement, r = 1; silent in one only, r = 0);
+* mean absolute rate difference per output neuron (Hz) = mean_B |Δcount| / duration;
+* accuracy = mean_B [argmax_out counts == label] (ties → the lower index, like numpy);
+* firing-rate ratio (FRR) of the decision neurons: for the samples of class k, the mean rate of
+  output k over the mean rate of the other outputs; FRR = geometric mean over classes. > 1 means
+  the right neuron fires more; rates get +1/duration (one spike) so silence gives a finite ratio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pearson_r(ref: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """[..., n_out] Pearson r across samples (axis −2) between ``ref`` [B, n_out] and ``counts`` [..., B, n_out]."""
+    a = ref - ref.mean(axis=-2, keepdims=True)
+    b = counts - counts.mean(axis=-2, keepdims=True)
+    num = (a * b).sum(axis=-2)
+    den = np.sqrt((a * a).sum(axis=-2) * (b * b).sum(axis=-2))
+    both_const = ((a * a).sum(axis=-2) == 0) & ((b * b).sum(axis=-2) == 0)
+    same = np.all(np.broadcast_to(ref, counts.shape) == counts, axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+    return np.where(both_const & same, 1.0, r)
+
+
+def rate_difference(ref: np.ndarray, counts: np.ndarray, duration: float) -> np.ndarray:
+    """[..., n_out] mean absolute firing-rate difference (Hz)."""
+    return np.abs(counts - ref).mean(axis=-2) / duration
+
+
+def accuracy(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """[...] fraction of samples whose most active output is the label."""
+    return (np.argmax(counts, axis=-1) == labels).mean(axis=-1)
+
+
+def firing_rate_ratio(counts: np.ndarray, labels: np.ndarray, duration: float) -> np.ndarray:
+    """[...] FRR (see module doc); needs n_out ≥ 2 and labels in 0..n_out−1."""
+    n_out = counts.shape[-1]
+    rates = (counts + 1.0) / duration
+    logs = []
+    for k in range(n_out):
+        sel = labels == k
+        if not np.any(sel):
+            continue
+        r = rates[..., sel, :].mean(axis=-2)                # [..., n_out]
+        others = np.delete(r, k, axis=-1).mean(axis=-1)
+        logs.append(np.log(r[..., k] / others))
+    return np.exp(np.mean(logs, axis=0))
+
+
+def summarise(x: np.ndarray, worst: str = "low") -> dict:
+    """Median and worst 5 % (the 5th percentile when low is bad, the 95th when high is bad)."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    q = 5 if worst == "low" else 95
+    return {"median": float(np.median(x)), "worst_5pct": float(np.percentile(x, q)), "min": float(x.min()),
+            "max": float(x.max())}
