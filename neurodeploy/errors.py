@@ -64,11 +64,48 @@ def json_path(loc: Iterable[object]) -> str:
     return out
 
 
+_UNION_READABLE = {"float": "a number", "int": "an integer", "str": "a string", "bool": "true/false",
+                   "list[float]": "a list of numbers", "list[int]": "a list of integers", "none": "null"}
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and (part in _UNION_READABLE or "[" in part)
+
+
+def _merge_union_errors(errors: list[dict]) -> list[dict]:
+    """pydantic reports a failed ``float | list[float]`` once per member; keep the member that fits best.
+
+    If some member failed deeper inside (e.g. ``list[float]`` at element 3), drop the members that failed at
+    the top (wrong type); if all failed at the top, report one "expected a number or a list of numbers".
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, err in enumerate(errors):
+        loc = list(err.get("loc", ()))
+        idx = next((j for j, p in enumerate(loc) if _is_union_tag(p)), None)
+        if idx is not None:
+            groups.setdefault(tuple(loc[:idx]), []).append(i)
+    drop: set[int] = set()
+    extra: list[dict] = []
+    for key, members in groups.items():
+        depth = len(key) + 1
+        branches = {errors[i]["loc"][len(key)] for i in members}
+        if len(branches) < 2:
+            continue
+        deep = [i for i in members if len(errors[i]["loc"]) > depth]
+        if deep:
+            drop.update(i for i in members if len(errors[i]["loc"]) == depth)
+        else:
+            drop.update(members)
+            what = " or ".join(_UNION_READABLE.get(b, b) for b in sorted(branches, key=lambda b: "[" in b))
+            extra.append({"loc": key, "msg": f"expected {what}", "type": "union"})
+    return [e for i, e in enumerate(errors) if i not in drop] + extra
+
+
 def validation_lines(source: str, exc) -> list[str]:
     """One line per pydantic validation error: ``SOURCE: $.path: message``."""
     lines = []
-    for err in exc.errors():
-        loc = [p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))]
+    for err in _merge_union_errors(list(exc.errors())):
+        loc = [p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")) and not _is_union_tag(p)]
         msg = err.get("msg", "invalid value")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]

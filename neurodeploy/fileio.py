@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _file_mode(path: Path) -> int:
+    """The existing file's mode, else 0666 less the umask (what a plain open() would give)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
     path = Path(path)
@@ -23,6 +33,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, _file_mode(path))  # mkstemp creates 0600; give the file the mode open() would
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -64,7 +75,7 @@ def _render(obj: Any, level: int, indent: int) -> str:
         obj = list(obj)
         if _is_flat(obj):  # lists of scalars stay on one line (weight rows, masks, codes)
             return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-        if all(not isinstance(x, dict) and (not isinstance(x, list) or _is_flat(x)) for x in obj):
+        if all(not isinstance(x, (dict, RawJSON)) and (not isinstance(x, list) or _is_flat(x)) for x in obj):
             one = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
             if len(one) <= 100:  # short nested records (CAM entries) on one line
                 return one

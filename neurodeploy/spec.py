@@ -70,7 +70,8 @@ Scalar_or_list = float | list[float]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: JSON like 1e999 parses to inf; no float in a spec may be non-finite
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Population(_Model):
@@ -278,6 +279,21 @@ def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
         problems.append(f"{where}: {what} must be a positive, finite current in amperes, got {val}")
 
 
+def nonfinite_numbers(obj: Any, path: str) -> list[tuple[str, float]]:
+    """(JSON path, value) of every NaN/inf float in a free-form JSON value (e.g. metadata; 1e999 parses to inf)."""
+    out: list[tuple[str, float]] = []
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            out.append((path, obj))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out.extend(nonfinite_numbers(v, f"{path}.{k}"))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out.extend(nonfinite_numbers(v, f"{path}[{i}]"))
+    return out
+
+
 def check_network(spec: NetworkSpec) -> list[str]:
     """Cross-field rules of a NetworkSpec; one ``$.path: message`` string per problem."""
     problems: list[str] = []
@@ -335,6 +351,7 @@ def check_network(spec: NetworkSpec) -> list[str]:
             if w.size and np.any(w < 0):
                 problems.append(f"{base}.weight: negative weights on a '{pr.synapse}' projection; the dendrite sets the sign — "
                                 f"give magnitudes, or use synapse 'auto'")
+    problems.extend(f"{where}: numbers must be finite, got {v}" for where, v in nonfinite_numbers(spec.metadata, "$.metadata"))
     for k, o in enumerate(spec.outputs):
         if o.population not in names:
             problems.append(f"$.outputs[{k}].population: unknown population {o.population!r}")
@@ -440,7 +457,7 @@ def load_network(path: str | Path, profile=None, **options) -> NetworkSpec:
             raw = json.loads(text, parse_constant=_reject_constant)
         except json.JSONDecodeError as e:
             raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise SpecError(f"{path}: invalid JSON: {e}") from None
         return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
     if suffix in (".npz", ".npy"):

@@ -262,6 +262,9 @@ def check_config(cfg: HardwareConfig) -> list[str]:
     for i, o in enumerate(cfg.outputs):
         if (o.chip, o.core, o.neuron) not in configured:
             problems.append(f"$.outputs[{i}]: [output-target] chip {o.chip} core {o.core} neuron {o.neuron} is not a configured neuron")
+    from ..spec import nonfinite_numbers
+
+    problems.extend(f"{where}: [finite] numbers must be finite, got {v}" for where, v in nonfinite_numbers(cfg.metadata, "$.metadata"))
     for i, p in enumerate(cfg.placement):
         if not (len(p.chip) == len(p.core) == len(p.neuron)):
             problems.append(f"$.placement[{i}]: [placement] 'chip', 'core' and 'neuron' lists differ in length")
@@ -295,8 +298,16 @@ def load_config(path: str | Path) -> HardwareConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "NaN" not in text and "Infinity" not in text:
+        # fast path: pydantic parses and validates in one pass (~3x faster than json.loads + model_validate
+        # on a full board); any problem falls through to the path below, which words the errors
+        try:
+            return HardwareConfig.model_validate_json(text)
+        except (ValidationError, ValueError, RecursionError):
+            pass
     try:
-        raw = json.loads(path.read_text(encoding="utf-8", errors="replace"), parse_constant=_reject)
+        raw = json.loads(text, parse_constant=_reject)
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:

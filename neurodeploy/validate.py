@@ -1,0 +1,258 @@
+"""``neurodeploy validate FILE...``: what a file is, whether it is valid, in one line each.
+
+The kind comes from the JSON ``format`` field (``neurodeploy.network/1`` → network,
+``neurodeploy.config/1`` → hardware config); ``.yaml``/``.yml`` files are device profiles; ``.nir``,
+``.npz`` and ``.npy`` files are imported as networks (with the given import options). A hardware config is
+also checked against the profile it names: the profile must load, the board must fit its geometry
+(chips, cores, neurons, CAM and SRAM entries, tags, hops), every parameter name must exist in it and every
+code must be in its bias generator's range; a profile whose sha256 differs from the one recorded in the
+config is a warning (the config still loads), not an error.
+
+Each problem is one line ``FILE: $.json.path: message``; nothing raises.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import NeurodeployError
+
+NETWORK_FORMAT = "neurodeploy.network/1"
+CONFIG_FORMAT = "neurodeploy.config/1"
+FORMATS = {NETWORK_FORMAT: "network", CONFIG_FORMAT: "config"}
+MAX_LINES = 50  # per file; the rest is counted
+
+
+@dataclass
+class Result:
+    path: str
+    kind: str = "?"
+    summary: str = ""
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self) -> list[str]:
+        """What the CLI prints: the OK line, or one line per error (capped), then warnings."""
+        out = [f"OK {self.kind} {self.path}: {self.summary}"] if self.ok else list(self.errors[:MAX_LINES])
+        if len(self.errors) > MAX_LINES:
+            out.append(f"{self.path}: ... and {len(self.errors) - MAX_LINES} more errors")
+        out += self.warnings
+        return out
+
+
+def _prefixed(path: str, lines: list[str]) -> list[str]:
+    out = []
+    for ln in lines:
+        ln = " ".join(str(ln).split())
+        out.append(ln if ln.startswith(path) else f"{path}: {ln}")
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    from .errors import SpecError
+
+    def reject(name):
+        raise ValueError(f"{name} is not allowed (numbers must be finite)")
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        return json.loads(text, parse_constant=reject)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise SpecError(f"{path}: invalid JSON: {e}") from None
+
+
+def summarize_network(spec) -> str:
+    n_syn = sum(len(spec.projection_coo(k)[0]) for k in range(len(spec.projections)))
+    pops = ", ".join(f"{p.name}[{p.size}]" for p in spec.populations)
+    return (f"{spec.name!r}: {spec.n_inputs} inputs, {spec.n_neurons} neurons ({pops}), {len(spec.projections)} "
+            f"projections, {n_syn} synapses, {len(spec.output_indices())} outputs, dt {spec.dt:g} s")
+
+
+def summarize_config(cfg) -> str:
+    n_cores = sum(len(c.cores) for c in cfg.chips)
+    n_neurons = sum(len(k.neurons) for c in cfg.chips for k in c.cores)
+    n_syn = sum(len(n.synapses) for c in cfg.chips for k in c.cores for n in k.neurons)
+    return (f"{len(cfg.chips)} chips, {n_cores} cores, {n_neurons} neurons, {n_syn} CAM entries, {len(cfg.inputs)} "
+            f"input channels, {len(cfg.outputs)} outputs; profile {cfg.profile.name}")
+
+
+def check_config_against_profile(cfg, profile) -> tuple[list[str], list[str]]:
+    """Rules a config must satisfy for the profile it names; ``$.path: [rule] message`` lines (errors, warnings)."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    geo = profile.geometry
+    bg = profile.bias_generator
+    if cfg.profile.sha256 and profile.sha256 and cfg.profile.sha256 != profile.sha256:
+        warnings.append(f"warning: $.profile.sha256: [profile-hash] the config was made with profile sha256 "
+                        f"{cfg.profile.sha256[:12]}..., the profile '{cfg.profile.name}' here has {profile.sha256[:12]}... "
+                        f"(profile changed since; regenerate the config to be sure)")
+    if len(cfg.chips) > geo.max_chips:
+        errors.append(f"$.chips: [max-chips] {len(cfg.chips)} chips, the profile allows at most {geo.max_chips}")
+    known = profile.parameters
+    hop_check = geo.max_hop < 7
+    tag_check = geo.n_tags < 2048
+    for ci, chip in enumerate(cfg.chips):
+        if len(chip.cores) > geo.cores_per_chip:
+            errors.append(f"$.chips[{ci}].cores: [cores-per-chip] {len(chip.cores)} cores, the profile has {geo.cores_per_chip}")
+        for ki, core in enumerate(chip.cores):
+            cb = f"$.chips[{ci}].cores[{ki}]"
+            if core.core >= geo.cores_per_chip:
+                errors.append(f"{cb}.core: [core-range] core {core.core}, the profile has cores 0..{geo.cores_per_chip - 1}")
+            for pname, code in core.parameters.items():
+                if pname not in known:
+                    errors.append(f"{cb}.parameters.{pname}: [parameter-name] unknown parameter for profile "
+                                  f"'{profile.name}' (see `neurodeploy profile show`)")
+                elif code.coarse >= bg.coarse_levels or code.fine >= bg.fine_levels:
+                    errors.append(f"{cb}.parameters.{pname}: [code-range] ({code.coarse}, {code.fine}) outside coarse "
+                                  f"0..{bg.coarse_levels - 1}, fine 0..{bg.fine_levels - 1}")
+            if len(core.neurons) > geo.neurons_per_core:
+                errors.append(f"{cb}.neurons: [neurons-per-core] {len(core.neurons)} neurons, the profile has {geo.neurons_per_core}")
+            for ni, n in enumerate(core.neurons):
+                nb = f"{cb}.neurons[{ni}]"
+                if n.neuron >= geo.neurons_per_core:
+                    errors.append(f"{nb}.neuron: [neuron-range] neuron {n.neuron}, the profile has 0..{geo.neurons_per_core - 1}")
+                if len(n.synapses) > geo.cam_entries_per_neuron:
+                    errors.append(f"{nb}.synapses: [fan-in] {len(n.synapses)} CAM entries, the profile has "
+                                  f"{geo.cam_entries_per_neuron} per neuron")
+                if len(n.destinations) > geo.sram_entries_per_neuron:
+                    errors.append(f"{nb}.destinations: [fan-out] {len(n.destinations)} SRAM entries, the profile has "
+                                  f"{geo.sram_entries_per_neuron} per neuron")
+                if tag_check:
+                    for si, syn in enumerate(n.synapses):
+                        if syn[0] >= geo.n_tags:
+                            errors.append(f"{nb}.synapses[{si}][0]: [tag-range] tag {syn[0]}, the profile has 0..{geo.n_tags - 1}")
+                            break
+                for di, d in enumerate(n.destinations):
+                    if tag_check and d.tag >= geo.n_tags:
+                        errors.append(f"{nb}.destinations[{di}].tag: [tag-range] tag {d.tag}, the profile has 0..{geo.n_tags - 1}")
+                    if hop_check and max(abs(d.x_hop), abs(d.y_hop)) > geo.max_hop:
+                        errors.append(f"{nb}.destinations[{di}]: [hop-range] hop ({d.x_hop}, {d.y_hop}), the profile "
+                                      f"allows ±{geo.max_hop}")
+    return errors, warnings
+
+
+def _load_config_profile(cfg, path: Path):
+    from .profile import load_profile
+
+    name = cfg.profile.name
+    cand = Path(name)
+    if not cand.is_absolute() and (path.parent / cand).suffix in (".yaml", ".yml") and (path.parent / cand).is_file():
+        return load_profile(path.parent / cand)
+    return load_profile(name)
+
+
+def validate_file(path: str | Path, **options) -> Result:
+    """Validate one file; never raises (internal errors become one error line)."""
+    path = Path(path)
+    res = Result(str(path))
+    try:
+        _validate(path, res, options)
+    except NeurodeployError as e:
+        res.errors.extend(_prefixed(res.path, e.lines))
+    except Exception as e:  # a bug or an unexpected file: still one line
+        res.errors.append(f"{res.path}: cannot validate ({type(e).__name__}: {' '.join(str(e).split())[:300]})")
+    return res
+
+
+def _validate(path: Path, res: Result, options: dict) -> None:
+    from .errors import SpecError
+
+    if not path.exists():
+        raise SpecError(f"{path}: file not found")
+    if path.is_dir():
+        raise SpecError(f"{path}: is a directory, not a file")
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        from .profile import load_profile
+
+        res.kind = "profile"
+        prof = load_profile(path)
+        g = prof.geometry
+        res.summary = (f"{prof.name!r}: up to {g.max_chips} chips x {g.cores_per_chip} cores x {g.neurons_per_core} neurons, "
+                       f"{g.cam_entries_per_neuron} CAM / {g.sram_entries_per_neuron} SRAM entries per neuron, "
+                       f"{len(prof.parameters)} parameters" + ("" if prof.analog.calibrated else ", analog constants uncalibrated"))
+        return
+    if suffix in (".nir", ".npz", ".npy"):
+        from .spec import load_network
+
+        res.kind = "network"
+        spec = load_network(path, **options)
+        conv = spec.metadata.get("import", {}).get("convention")
+        res.summary = summarize_network(spec) + f" (imported from {suffix[1:]}" + (f", convention {conv})" if conv else ")")
+        return
+    # import options apply to .nir/.npz/.npy only; JSON and YAML files ignore them
+    if _sniff_format(path) == CONFIG_FORMAT:  # big configs: load_config parses and validates in one fast pass
+        res.kind = "config"
+        _check_config(path, res, load_config_file(path))
+        return
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: $: expected a JSON object, got {type(raw).__name__}")
+    fmt = raw.get("format")
+    if fmt is None:
+        kind = "network" if "populations" in raw else "config" if "chips" in raw else None
+        if kind is None:
+            raise SpecError(f"{path}: $.format: missing; expected {NETWORK_FORMAT!r} or {CONFIG_FORMAT!r}")
+    elif fmt not in FORMATS:
+        raise SpecError(f"{path}: $.format: unknown format {fmt!r} (expected {NETWORK_FORMAT!r} or {CONFIG_FORMAT!r})")
+    else:
+        kind = FORMATS[fmt]
+    res.kind = kind
+    if kind == "network":
+        from .spec import spec_from_dict
+
+        spec = spec_from_dict(raw, str(path), base_dir=path.parent)
+        res.summary = summarize_network(spec)
+        return
+    from .config.model import config_from_dict
+
+    _check_config(path, res, config_from_dict(raw, str(path)))
+
+
+def load_config_file(path: Path):
+    from .config.model import load_config
+
+    return load_config(path)
+
+
+def _sniff_format(path: Path) -> str | None:
+    """The ``format`` value if it appears near the start of the file (where neurodeploy writes it)."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    m = re.match(r'\s*\{\s*"format"\s*:\s*"([^"\\]*)"', head)
+    return m.group(1) if m else None
+
+
+def _check_config(path: Path, res: Result, cfg) -> None:
+    from .errors import SpecError
+
+    try:
+        profile = _load_config_profile(cfg, path)
+    except NeurodeployError as e:
+        raise SpecError(f"{path}: $.profile.name: cannot load profile {cfg.profile.name!r}: "
+                        f"{' '.join(str(e).split())}") from None
+    errors, warnings = check_config_against_profile(cfg, profile)
+    res.errors.extend(f"{path}: {e}" for e in errors)
+    res.warnings.extend(f"{path}: {w}" for w in warnings)
+    res.summary = summarize_config(cfg)
+
+
+def validate_files(paths, **options) -> list[Result]:
+    return [validate_file(p, **options) for p in paths]
