@@ -113,6 +113,8 @@ _deploy_options = [
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (deterministic) optimiser."),
     click.option("--no-spares", is_flag=True, help="Do not use spare CAM entries as extra weight levels."),
     click.option("--no-nmda-scale", is_flag=True, help="Do not use a free NMDA dendrite as a second excitatory scale."),
+    click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
+                 help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable."),
 ]
 
 
@@ -126,7 +128,8 @@ def _with_deploy_options(f):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="quantized.json to write.")
 @_with_deploy_options
-def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale):
+def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
+                 import_options):
     """Core assignment, bias codes and weight quantization (inspectable intermediate)."""
     from .profile import load_profile
     from .quantize.stage import quantize_network
@@ -134,7 +137,7 @@ def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, s
     from .spec import load_network
 
     prof = load_profile(profile_name)
-    spec = load_network(model, profile=prof)
+    spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     qn = quantize_network(spec, prof, max_chips=chips, prune=prune, strict=strict_parameters, seed=seed,
                           use_spares=not no_spares, use_nmda=not no_nmda_scale)
     qn.save(output)
@@ -155,7 +158,7 @@ def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, s
 @click.option("--quantized", "quantized_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the final quantized network (JSON).")
 def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
-            cam_profile, cam_tolerance, report_path, quantized_path):
+            import_options, cam_profile, cam_tolerance, report_path, quantized_path):
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
     import json as _json
 
@@ -178,7 +181,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     if is_quantized:
         d = map_quantized(load_quantized(model), prof, cam_profiles=cams, cam_tolerance=cam_tolerance)
     else:
-        spec = load_network(model, profile=prof)
+        spec = load_network(model, profile=prof, **_parse_import_options(import_options))
         d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
                    cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
     d.config.save(output)

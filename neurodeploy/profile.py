@@ -39,7 +39,7 @@ DENDRITES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Geometry(_Strict):
@@ -130,7 +130,7 @@ class DeviceProfile(_Strict):
     scale_currents: np.ndarray | None = Field(default=None, exclude=True)  # [n_points]
     scale_curves: dict[str, np.ndarray] | None = Field(default=None, exclude=True)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self):

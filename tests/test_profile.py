@@ -45,6 +45,7 @@ def _copy_profile(tmp_path, edit):
     "edit, needle",
     [
         (lambda s: s.replace("C_mem: 3.0e-12", "C_mem: -3.0e-12"), "$.analog.C_mem"),
+        (lambda s: s.replace("C_ref: 1.5e-12", "C_ref: .inf"), "$.analog.C_ref"),
         (lambda s: s.replace("  max_hop: 7", "  max_hop: 7\n  warp_drive: 1"), "$.geometry.warp_drive: unknown field"),
         (lambda s: s.replace("quantity: Itau_mem,", "quantity: Itau_foo,"), "unknown simulator quantity 'Itau_foo'"),
         (lambda s: s.replace("geometry:\n", "geometry: [\n"), "YAML syntax error"),
