@@ -15,7 +15,12 @@ echo
 echo "== the config is a validated file"
 "$ND" validate "$OUT/config.json"
 echo
-echo "== a bias conversion, for reference"
-"$ND" bias to-code SOIF_LEAK_N 5.3e-12
+echo "== run the config on the bit-accurate emulator (no board needed)"
+"$ND" emulate "$OUT/config.json" --input examples/frozen_noise/inputs.npz -o "$OUT/emulated.npz"
 echo
-echo "outputs in $OUT/: config.json (what the chip holds), report.json (what was lost and where)"
+echo "== verify: float network vs deployed config, 32 mismatch draws (the CI gate)"
+"$ND" verify examples/frozen_noise/model.json "$OUT/config.json" --input examples/frozen_noise/inputs.npz \
+    --labels examples/frozen_noise/labels.npy --trials 32 --mismatch 0.1 --json "$OUT/verify.json"
+echo
+echo "outputs in $OUT/: config.json (what the chip holds), report.json (what was lost and where),"
+echo "emulated.npz (spikes and board events), verify.json (fidelity report)"

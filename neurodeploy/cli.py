@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import click
+import numpy as np
 
 from . import __version__
 from .errors import NeurodeployError
@@ -290,6 +291,115 @@ def export_cmd(model, output, profile_name, import_options):
     return 0
 
 
+# ---------------------------------------------------------------------------------------
+# emulate / verify (bit-accurate emulator backend)
+# ---------------------------------------------------------------------------------------
+@cli.command("emulate")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
+                   "(timestamp µs, tag, chip, core mask), and 'dt' (s).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write.")
+@click.option("--mismatch", type=float, default=0.0, show_default=True,
+              help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ); 0 = nominal chip.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Chip mismatch seed (frozen per emulated board).")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+def emulate_cmd(config, input_path, output, mismatch, seed, profile_name):
+    """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events."""
+    from .backends.emulator import emulate_file
+    from .fileio import atomic_savez
+    from .profile import load_profile
+
+    if mismatch < 0:
+        raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    prof = load_profile(profile_name)
+    emu, res = emulate_file(config, input_path, prof, mismatch=mismatch, seed=seed)
+    ev = res.events()
+    atomic_savez(output, spikes=res.spikes.astype(np.uint8), outputs=res.outputs.astype(np.uint8), sites=res.sites,
+                 events=ev, dt=np.float64(res.dt), output_names=np.array([o.name for o in emu.cfg.outputs]))
+    n = res.outputs.sum(axis=(0, 1))
+    click.echo(f"emulated {res.spikes.shape[0]} sample(s) × {res.spikes.shape[1]} steps on {res.sites.shape[0]} neurons; "
+               f"{len(ev)} spike events; output spike counts " +
+               ", ".join(f"{o.name}: {int(c)}" for o, c in zip(emu.cfg.outputs, n)))
+    click.echo(f"wrote {output}")
+
+
+@cli.command("verify")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="npz with 'spikes' [batch, T, n_inputs] and 'dt' (s).")
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False), default=None,
+              help="npy with one class label (output index) per input sample.")
+@click.option("--trials", type=int, default=32, show_default=True, help="Mismatch draws (boards), in one vmapped call.")
+@click.option("--mismatch", type=float, default=0.1, show_default=True,
+              help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tolerance", multiple=True, metavar="KEY=VALUE",
+              help="correlation=0.9 (min median rate r), accuracy_drop=0.02 (max), rate_difference=HZ (max). Repeatable.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the full report (JSON).")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True)
+@click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
+              help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
+def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
+               import_options):
+    """Run MODEL (float) and CONFIG (emulated) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
+    from .backends.events import load_input
+    from .config.model import load_config
+    from .fileio import write_json
+    from .profile import load_profile
+    from .spec import load_network
+    from .verify import Tolerance, VerifyError, format_verify, verify
+
+    if trials < 0 or mismatch < 0:
+        raise click.BadParameter("--trials and --mismatch must be ≥ 0")
+    tol = Tolerance.parse(tolerance)
+    prof = load_profile(profile_name)
+    spec = load_network(model, profile=prof, **_parse_import_options(import_options))
+    cfg = load_config(config)
+    data = load_input(input_path, n_inputs=spec.n_inputs)
+    if "spikes" not in data:
+        raise VerifyError(f"{input_path}: verify needs a raster 'spikes' [batch, T, n_inputs] (events are for emulate)")
+    labels = None
+    if labels_path:
+        try:
+            labels = np.load(labels_path, allow_pickle=False)
+        except Exception as e:
+            raise VerifyError(f"{labels_path}: cannot read labels ({e})") from None
+    if abs(data["dt"] - spec.dt) > 1e-12:
+        raise VerifyError(f"{input_path}: dt = {data['dt']} s but the model {model} was trained at dt = {spec.dt} s")
+    report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
+                    seed=seed, tolerance=tol)
+    if json_path:
+        write_json(json_path, report)
+    click.echo(format_verify(report))
+    return 0 if report["passed"] else 1
+
+
+# ---------------------------------------------------------------------------------------
+# simulate (float model, neurodeploy.sim)
+# ---------------------------------------------------------------------------------------
+@cli.command("simulate")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="npz with 'spikes' (event counts [T, n_inputs] or [batch, T, n_inputs]) and 'dt' (s, = the model's dt).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write (spikes; states with --record).")
+@click.option("--mismatch", type=float, default=0.0, show_default=True,
+              help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ); 0 = nominal chip.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Mismatch seed (same seed → same chip).")
+@click.option("--record", is_flag=True, help="Also write every state variable (I_mem, I_ampa, ..., A) per step.")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name):
+    """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
+    from .sim.run import simulate_files
+
+    r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name)
+    click.echo(f"simulated {r['batch']} sample(s) × {r['steps']} steps of {r['neurons']} neurons (dt = {r['dt']:g} s): "
+               f"{r['spikes']} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else ""))
+    click.echo(f"wrote {output}")
+
+
+# ---------------------------------------------------------------------------------------
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)

@@ -7,7 +7,7 @@ Task: two fixed ("frozen") Poisson spike patterns on 60 input channels, 500 ms e
 rates drawn uniformly from 5-50 Hz (seed 2024). Neuron k must fire for pattern k. No training exists yet,
 so the weights come from template matching: the input weight of neuron k from channel i is proportional
 to rate_k[i] - rate_other[i] (normalised so the largest magnitude is 1, rounded to 3 decimals: unitless,
-weight_scale 1e-8 A), and the two neurons inhibit each other with weight -0.5 (winner-take-all).
+weight_scale 1e-7 A), and the two neurons inhibit each other with weight -0.5 (winner-take-all).
 
 Files: model.json (NetworkSpec), model.npz (Rockpool-style w_in / w_rec + parameters), model.nir
 (``neurodeploy export``), inputs.npz (``spikes`` [batch, T, 60] uint8, ``dt``) and labels.npy [batch].
@@ -28,6 +28,9 @@ SEED = 2024
 N_IN, T, DT = 60, 500, 1e-3
 REPEATS = 4  # noisy repetitions of each pattern in inputs.npz
 PARAMS = {"tau_mem": 0.02, "tau_ampa": 0.01, "tau_gaba": 0.01, "t_ref": 0.002}
+# A per unit weight: with the DPI defaults (synaptic gain ratio 100, t_pulse 10 µs) this makes the
+# right neuron fire at ~60-80 Hz for its pattern and the other stay silent (checked by verify).
+WEIGHT_SCALE = 1e-7
 
 
 def build():
@@ -62,8 +65,8 @@ def build():
         "n_inputs": N_IN,
         "populations": [{"name": "neurons", "size": 2, **PARAMS}],
         "projections": [
-            {"source": "input", "target": "neurons", "synapse": "auto", "weight_scale": 1e-8, "weight": w_in.tolist()},
-            {"source": "neurons", "target": "neurons", "synapse": "auto", "weight_scale": 1e-8, "weight": w_rec.tolist()},
+            {"source": "input", "target": "neurons", "synapse": "auto", "weight_scale": WEIGHT_SCALE, "weight": w_in.tolist()},
+            {"source": "neurons", "target": "neurons", "synapse": "auto", "weight_scale": WEIGHT_SCALE, "weight": w_rec.tolist()},
         ],
         "outputs": [{"population": "neurons"}],
         "metadata": {
@@ -108,7 +111,7 @@ def render() -> dict[str, bytes]:
     raw, w_in, w_rec, spikes, labels, _ = build()
     spec = spec_from_dict(raw, "frozen_noise", profile=prof)
     files = {"model.json": spec.dumps().encode()}
-    files["model.npz"] = _npz_bytes(w_in=w_in, w_rec=w_rec, dt=np.float64(DT), weight_scale=np.float64(1e-8),
+    files["model.npz"] = _npz_bytes(w_in=w_in, w_rec=w_rec, dt=np.float64(DT), weight_scale=np.float64(WEIGHT_SCALE),
                                     name=np.array("frozen_noise"), **{k: np.float64(v) for k, v in PARAMS.items()})
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "model.nir"

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..profile import NEURON_QUANTITIES
-from .model import HardwareConfig
+from .model import LATCHES, HardwareConfig
+from .state import board_state
 
 DENDRITE_CODE = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
 
@@ -58,91 +59,83 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
     sources: source i sends each event to the (chip, tag, core mask) triples of ``input_routes[i]``
     (this is how raw FPGA events — timestamp, tag, chip, core mask — are emulated)."""
     geo = profile.geometry
-    n_tags = geo.n_tags
-    cpc = geo.cores_per_chip
-    # --- neurons and their core parameters -----------------------------------------------
-    sites, core_codes = [], {}
-    latch = {k: [] for k in ("latch_so_dc", "latch_so_adaptation", "latch_denm_nmda", "latch_soif_kill")}
-    cam_rows = []          # (m, slot, chip, core, tag, dendrite, mask)
-    pos_to_chip = {tuple(ch.position): ch.chip for ch in cfg.chips}
-    arrivals = []          # (chip, core, tag, source)
-    for ch in sorted(cfg.chips, key=lambda c: c.chip):
-        for core in sorted(ch.cores, key=lambda c: c.core):
-            core_codes[(ch.chip, core.core)] = core.parameters
-            for nc in sorted(core.neurons, key=lambda n: n.neuron):
-                sites.append((ch.chip, core.core, nc.neuron))
-    sites_a = np.asarray(sites, np.int64).reshape(-1, 3)
-    m_of = {s: i for i, s in enumerate(sites)}
+    n_tags, cpc, npc, ncam = geo.n_tags, geo.cores_per_chip, geo.neurons_per_core, geo.cam_entries_per_neuron
+    st = board_state(cfg, geo)
+    # --- configured neurons, in (chip id, core, neuron) order ------------------------------
+    slot_c, core_k, neur_n = np.nonzero(st.configured)
+    chip_id = st.chip_ids[slot_c]
+    order = np.lexsort((neur_n, core_k, chip_id))
+    slot_c, core_k, neur_n, chip_id = slot_c[order], core_k[order], neur_n[order], chip_id[order]
+    sites = np.stack([chip_id, core_k, neur_n], 1).astype(np.int64).reshape(-1, 3)
+    M = sites.shape[0]
+    m_index = np.full(st.configured.shape, -1, np.int64)
+    m_index[slot_c, core_k, neur_n] = np.arange(M)
+    # --- parameters: codes → currents (absent → profile default) ----------------------------
+    params = {}
+    for q in NEURON_QUANTITIES + tuple(f"Iw_{b}" for b in range(4)):
+        pname = profile.quantity_to_parameter[q]
+        default = tuple(profile.parameters[pname].default)
+        table = np.zeros(st.configured.shape[:2])
+        for c in range(len(st.chip_ids)):
+            for k in st.core_ids[c]:
+                code = st.params[c][k].get(pname, default)
+                table[c, k] = float(profile.bias.to_current(pname, *code))
+        params[q] = table
+    W = np.stack([params.pop(f"Iw_{b}") for b in range(4)], -1)          # [C, cores, 4]
+    params = {q: t[slot_c, core_k] for q, t in params.items()}
+    latch_idx = {name: LATCHES.index(key) for name, key in (("dc", "latch_so_dc"), ("adaptation", "latch_so_adaptation"),
+                                                            ("nmda_gate", "latch_denm_nmda"), ("kill", "latch_soif_kill"))}
+    flags = {name: st.latches[slot_c, core_k, neur_n, li].copy() for name, li in latch_idx.items()}
+    # --- event arrivals: SRAM destinations of neurons, FPGA destinations of inputs ----------
     if input_routes is None:
         input_routes = [[(d.chip, d.tag, d.core) for d in inp.destinations] for inp in cfg.inputs]
     n_in = len(input_routes)
-    for ch in cfg.chips:
-        for core in ch.cores:
-            for nc in core.neurons:
-                m = m_of[(ch.chip, core.core, nc.neuron)]
-                for k in latch:
-                    if getattr(nc, k):
-                        latch[k].append(m)
-                for slot, (tag, dend, mask) in enumerate(nc.synapses):
-                    if dend != "none":
-                        cam_rows.append((m, slot, ch.chip, core.core, tag, DENDRITE_CODE[dend], int(mask[::-1], 2)))
-                for d in nc.destinations:
-                    target = pos_to_chip.get((ch.position[0] + d.x_hop, ch.position[1] + d.y_hop))
-                    if target is None:      # leaves the chip grid (host monitor route): reaches no CAM
-                        continue
-                    for k, on in enumerate(d.core):
-                        if on:
-                            arrivals.append((target, k, d.tag, n_in + m))
+    slot_of_pos = {tuple(p): c for c, p in enumerate(st.positions.tolist())}
+    slot_of_chip = {int(ch): c for c, ch in enumerate(st.chip_ids.tolist())}
+    j = np.arange(st.sram_tag.shape[-1])
+    valid = j[None, :] < st.sram_len[slot_c, core_k, neur_n][:, None]              # [M, 4]
+    mi, di = np.nonzero(valid)
+    sc, sk, sn = slot_c[mi], core_k[mi], neur_n[mi]
+    tx = st.positions[sc, 0] + st.sram_x[sc, sk, sn, di]
+    ty = st.positions[sc, 1] + st.sram_y[sc, sk, sn, di]
+    tslot = np.array([slot_of_pos.get((int(a), int(b)), -1) for a, b in zip(tx, ty)], np.int64)
+    on_grid = tslot >= 0            # a hop leaving the chip grid (host monitor route) reaches no CAM
+    cores_bits = st.sram_core[sc, sk, sn, di]
+    arr = [np.zeros((0, 4), np.int64)]
+    for k in range(cpc):
+        sel = on_grid & (((cores_bits >> k) & 1) == 1)
+        arr.append(np.stack([tslot[sel], np.full(sel.sum(), k), st.sram_tag[sc, sk, sn, di][sel], n_in + mi[sel]], 1))
     for i, routes in enumerate(input_routes):
         for chip, tag, core_mask in routes:
+            if int(chip) not in slot_of_chip:
+                continue
             for k, on in enumerate(core_mask):
                 if on:
-                    arrivals.append((chip, k, tag, i))
-    M = len(sites)
-    # --- parameters: codes → currents ------------------------------------------------------
-    params = {}
-    for q in NEURON_QUANTITIES:
-        pname = profile.quantity_to_parameter[q]
-        vals = np.empty(M)
-        for (chip, core), codes in core_codes.items():
-            sel = (sites_a[:, 0] == chip) & (sites_a[:, 1] == core)
-            if not np.any(sel):
-                continue
-            c = codes.get(pname)
-            cf = (c.coarse, c.fine) if c is not None else tuple(profile.parameters[pname].default)
-            vals[sel] = float(profile.bias.to_current(pname, *cf))
-        params[q] = vals
-    W = {}
-    for (chip, core), codes in core_codes.items():
-        w = []
-        for b in range(4):
-            pname = profile.quantity_to_parameter[f"Iw_{b}"]
-            c = codes.get(pname)
-            cf = (c.coarse, c.fine) if c is not None else tuple(profile.parameters[pname].default)
-            w.append(float(profile.bias.to_current(pname, *cf)))
-        W[(chip, core)] = np.asarray(w)
-    flags = {name: np.zeros(M, bool) for name in ("dc", "adaptation", "nmda_gate", "kill")}
-    for name, key in (("dc", "latch_so_dc"), ("adaptation", "latch_so_adaptation"),
-                      ("nmda_gate", "latch_denm_nmda"), ("kill", "latch_soif_kill")):
-        flags[name][latch[key]] = True
-    # --- tag matching ----------------------------------------------------------------------
-    cam = np.asarray(cam_rows, np.int64).reshape(-1, 7)
-    arr = np.asarray(arrivals, np.int64).reshape(-1, 4)
+                    arr.append(np.array([[slot_of_chip[int(chip)], k, tag, i]], np.int64))
+    arr = np.concatenate(arr)
+    # --- CAM entries -------------------------------------------------------------------------
+    e = np.arange(ncam)
+    live = (e[None, :] < st.cam_len[slot_c, core_k, neur_n][:, None]) & (st.cam_dendrite[slot_c, core_k, neur_n] > 0)
+    cm, ce = np.nonzero(live)
+    cc, ck, cn = slot_c[cm], core_k[cm], neur_n[cm]
+    ctag = st.cam_tag[cc, ck, cn, ce]
+    cdend = st.cam_dendrite[cc, ck, cn, ce] - 1                        # 0 ampa, 1 nmda, 2 gaba, 3 shunt
+    cmask = st.cam_mask[cc, ck, cn, ce]
+    # --- tag matching: every arrival meets every CAM entry with its tag on its core -----------
     akey = (arr[:, 0] * cpc + arr[:, 1]) * n_tags + arr[:, 2]
-    order = np.argsort(akey, kind="stable")
-    akey, asrc = akey[order], arr[order, 3]
-    ckey = (cam[:, 2] * cpc + cam[:, 3]) * n_tags + cam[:, 4]
+    o = np.argsort(akey, kind="stable")
+    akey, asrc = akey[o], arr[o, 3]
+    ckey = (cc * cpc + ck) * n_tags + ctag
     lo = np.searchsorted(akey, ckey, side="left")
-    hi = np.searchsorted(akey, ckey, side="right")
-    cnt = hi - lo
-    rows = np.repeat(np.arange(cam.shape[0]), cnt)
-    starts = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt)
-    src = asrc[starts + np.arange(rows.size)] if rows.size else np.zeros(0, np.int64)
+    cnt = np.searchsorted(akey, ckey, side="right") - lo
+    rows = np.repeat(np.arange(ckey.size), cnt)
+    first = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt)
+    src = asrc[first + np.arange(rows.size)] if rows.size else np.zeros(0, np.int64)
     bits = ((np.arange(16)[:, None] >> np.arange(4)) & 1).astype(np.float64)
-    Wmat = np.stack([W[(int(c), int(k))] for c, k in zip(cam[:, 2], cam[:, 3])]) if cam.size else np.zeros((0, 4))
-    weight_entry = np.einsum("eb,eb->e", bits[cam[:, 6]], Wmat) if cam.size else np.zeros(0)
-    outputs = np.asarray([m_of[(o.chip, o.core, o.neuron)] for o in cfg.outputs], np.int64)
+    weight_entry = np.einsum("eb,eb->e", bits[cmask], W[cc, ck]) if ckey.size else np.zeros(0)
+    outputs = np.asarray([m_index[slot_of_chip[o_.chip], o_.core, o_.neuron] for o_ in cfg.outputs], np.int64)
     return DecodedNetwork(
-        n_inputs=n_in, sites=sites_a, params=params, flags=flags,
-        src=src, dst=cam[rows, 0], dendrite=cam[rows, 5], weight=weight_entry[rows],
-        cam_entry=cam[rows, 0] * geo.cam_entries_per_neuron + cam[rows, 1], mask=cam[rows, 6], outputs=outputs)
+        n_inputs=n_in, sites=sites, params=params, flags=flags,
+        src=src.astype(np.int64), dst=cm[rows].astype(np.int64), dendrite=cdend[rows].astype(np.int64),
+        weight=weight_entry[rows], cam_entry=(cm[rows] * ncam + ce[rows]).astype(np.int64),
+        mask=cmask[rows].astype(np.int64), outputs=outputs)

@@ -1,0 +1,235 @@
+"""The DPI circuit equations of Dynap-SE2, as pure JAX functions (SI units throughout).
+
+Sources: Bartolozzi & Indiveri, Neural Computation 19 (2007) — the Differential Pair Integrator
+(DPI); Chicca, Stefanini, Bartolozzi & Indiveri, Proc. IEEE 102(9) 2014 — the adaptive exponential
+I&F neuron built from a DPI. Notation: I_0 leakage current, U_T thermal voltage, κ subthreshold
+slope factor (the profile's mean of κ_n and κ_p), V_th pulse-extender threshold.
+
+Every DPI has the time constant
+
+    τ = U_T·C / (κ·I_tau)                                                         (1)
+
+**Synapse / AHP (linear regime, I_out ≫ I_gain).** ``τ·dI/dt = −I + (I_gain/I_tau)·I_in``. With no
+input the current decays as ``exp(−t/τ)`` towards the leakage floor I_0 (it never goes below it):
+
+    I(t + Δt) = I_0 + (I(t) − I_0)·exp(−Δt/τ)                                    (2)
+
+A presynaptic event drives the DPI with I_in = I_w for the pulse width of the pulse extender,
+
+    t_pulse = V_th·C_pulse / I_pulse                                              (3)
+
+and integrating (2)'s linear ODE exactly over the pulse gives the charge per event
+
+    ΔI = (I_gain/I_tau) · I_w · (1 − exp(−t_pulse/τ))                             (4)
+
+(events overlapping in a bin superpose linearly: k events add k·ΔI). The pulse (~10 µs) is far
+shorter than a step, so the charge is added in closed form at the start of the bin, never sampled.
+
+**Membrane (Chicca et al. 2014).**
+
+    τ_mem·(1 + I_gain/I_mem)·dI_mem/dt + I_mem·(1 + (I_ahp + I_shunt)/I_tau)
+        = (I_gain/I_tau)·(I_in − I_ahp − I_shunt − I_tau) + f(I_mem)              (5)
+
+with ``f(I_mem) = (I_a/I_tau)·(I_mem + I_gain)`` the positive feedback. The ``−I_tau`` inside the
+bracket is not a second leak: (5) is exactly the capacitor balance of the DPI (we re-derived it),
+
+    C_mem·dV_mem/dt = I_in·I_gain/(I_mem + I_gain) − I_tau − I_ahp − I_shunt + I_a,
+    I_mem = I_0·exp(κ·V_mem/U_T),                                                 (6)
+
+whose steady state is ``I_gain·(I_in − I_tau − …)/I_tau``: the input branch of the differential pair
+carries I_in·I_gain/(I_mem + I_gain), the leak transistors I_tau, I_ahp, I_shunt. SHUNT enters exactly
+as I_ahp does (it discharges the same node).
+
+*Positive feedback (teili's sigmoid form).* ``I_a = G·σ((I_mem − Θ)/W)`` with σ the logistic
+function and constants proportional to the neuron's threshold current — G = 0.01·I_spkthr,
+Θ = 0.8·I_spkthr, W = 0.02·I_spkthr by default (:data:`FEEDBACK_DEFAULTS`; overridable per network).
+With the default biases the feedback reaches a few % of the leak near 0.6·I_spkthr, overtakes it
+near 0.7·I_spkthr and then drives I_mem to I_spkthr within a fraction of a millisecond: the
+explosive spike onset, scaled so that I_spkthr keeps setting the effective threshold.
+
+*Integration.* With y = I_mem + I_gain·ln(I_mem/I_gain) (equivalently z = y/I_gain = w + ln w,
+w = I_mem/I_gain), (5) becomes
+
+    dz/dt = F(z) = [ (I_gain/I_tau)·I_in − (L − I_a/I_tau)·(I_mem + I_gain) ] / (τ_mem·I_gain),
+    L = 1 + (I_ahp + I_shunt)/I_tau                                              (7)
+
+which is *linear* in z both far below I_gain (where z ≈ ln w, i.e. I_mem grows or decays
+exponentially at a constant rate) and far above it (z ≈ w, the first-order filter). Below the
+feedback's onset I_b (:func:`onset_current`) one exponential Rosenbrock step per bin,
+``z₁ = z₀ + h·φ₁(h·J)·F(z₀)`` with ``J = dF/dz`` and φ₁(x) = (eˣ − 1)/x, is therefore exact in both
+regimes and second-order accurate in between; it is stable for any step. z is mapped back to I_mem
+by Newton steps on ``u + eᵘ = z`` (u = ln w). Inputs and leak are frozen over the step; the input
+is the synapses' exact mean over the bin.
+
+Between I_b and I_spkthr (the *passage region*) the feedback makes the dynamics explosive, which a
+linearised step cannot follow at dt = 1 ms. There the time to threshold is the integral
+``∫ dz/F`` with the bin's inputs (:func:`region_passage`, midpoint rule): the step's trajectory
+reaches I_b at ``t_b = ln(1 + J·Δz/F)/J`` (Δz = z_b − z₀) and I_spkthr at ``t_b + T``. If that is
+within the bin the neuron spikes then: I_mem is reset to I_0 and held there for
+``t_ref = V_th·C_ref/I_ref`` (3) from the spike time on, input blocked; otherwise it ends the bin
+where the passage got to.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+#: Positive-feedback constants, as fractions of each neuron's I_spkthr: gain G, onset Θ, width W.
+FEEDBACK_DEFAULTS: dict[str, float] = {"gain": 0.01, "threshold": 0.8, "norm": 0.02}
+
+#: Feedback fraction of I_tau that marks the start of the passage region (see :func:`onset_current`).
+ONSET_EPS = 0.02
+#: Midpoint-rule intervals of the passage region.
+REGION_INTERVALS = 8
+
+#: Dendrite order of the four synapse DPIs.
+DENDRITE_INDEX = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
+
+
+# ---------------------------------------------------------------------------------------------
+# small numerics
+# ---------------------------------------------------------------------------------------------
+def phi1(x):
+    """φ₁(x) = (eˣ − 1)/x, with φ₁(0) = 1; safe for gradients at x = 0."""
+    small = jnp.abs(x) < 1e-4
+    xs = jnp.where(small, 1.0, x)
+    return jnp.where(small, 1.0 + 0.5 * x + x * x / 6.0, jnp.expm1(xs) / xs)
+
+
+def log1p_over_x(x):
+    """ln(1 + x)/x, with value 1 at x = 0 (x > −1)."""
+    small = jnp.abs(x) < 1e-4
+    xs = jnp.where(small, 1.0, x)
+    return jnp.where(small, 1.0 - 0.5 * x + x * x / 3.0, jnp.log1p(xs) / xs)
+
+
+def mean_decay(dt, tau):
+    """Mean of exp(−t/τ) over t ∈ [0, dt]: (τ/dt)·(1 − exp(−dt/τ)) = φ₁(−dt/τ)."""
+    return phi1(-dt / tau)
+
+
+@jax.custom_jvp
+def w_from_z(z):
+    """Solve w + ln w = z for w > 0 (w = I_mem/I_gain); Newton on u = ln w from the right of the root.
+
+    g(u) = eᵘ + u − z is convex and increasing, so Newton from a point with g ≥ 0 converges
+    monotonically; 5 steps reach float32 precision for every z the membrane can take.
+    """
+    zc = jnp.maximum(z, 1.0)
+    u = jnp.where(z > 1.0, jnp.log(zc), z - 0.76 * jnp.logaddexp(0.0, z))
+    for _ in range(5):
+        eu = jnp.exp(u)
+        u = u - (eu + u - z) / (eu + 1.0)
+    return jnp.exp(u)
+
+
+@w_from_z.defjvp
+def _w_from_z_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    w = w_from_z(z)
+    return w, dz * w / (1.0 + w)
+
+
+# ---------------------------------------------------------------------------------------------
+# circuit relations
+# ---------------------------------------------------------------------------------------------
+def time_constant(C, I_tau, U_T, kappa):
+    """τ = U_T·C/(κ·I_tau)  (s)."""
+    return U_T * C / (kappa * I_tau)
+
+
+def pulse_width(C, I_pulse, V_th):
+    """t_pulse = V_th·C/I_pulse  (s); also the refractory period t_ref = V_th·C_ref/I_ref."""
+    return V_th * C / I_pulse
+
+
+def charge_per_event(I_gain, I_tau, tau, t_pulse):
+    """ΔI per ampere of weight current: (I_gain/I_tau)·(1 − exp(−t_pulse/τ))  (dimensionless), eq. (4)."""
+    return (I_gain / I_tau) * (-jnp.expm1(-t_pulse / tau))
+
+
+def decay(I, factor, I_0):
+    """Eq. (2): I_0 + (I − I_0)·factor, factor = exp(−Δt/τ) (or its mean over a bin)."""
+    return I_0 + (I - I_0) * factor
+
+
+def nmda_gate(I_mem, I_f_nmda):
+    """NMDA gate g = I_mem/(I_mem + I_f_nmda): a differential pair comparing V_mem with the gate voltage
+    (slope κ/U_T in V_mem), i.e. the logistic function of κ(V_mem − V_nmda)/U_T."""
+    return I_mem / (I_mem + I_f_nmda)
+
+
+def feedback(I_mem, gain, threshold, norm):
+    """Positive-feedback current I_a = G·σ((I_mem − Θ)/W) and its slope dI_a/dI_mem (A, A/A)."""
+    s = jax.nn.sigmoid((I_mem - threshold) / norm)
+    return gain * s, gain * s * (1.0 - s) / norm
+
+
+def membrane_step(I_mem, I_in, L, h, I_tau, I_gain, tau, fb_gain, fb_threshold, fb_norm):
+    """One exponential-Rosenbrock step of eq. (7) over the integration time h (s).
+
+    Returns (z₁, z₀, F, J): the new and old z = w + ln w, the rate F(z₀) (1/s) and its slope J (1/s).
+    Valid below the passage region; callers detect reaching z_b and hand over to
+    :func:`region_passage` (crossing time from :func:`crossing_time`).
+    """
+    w0 = I_mem / I_gain
+    z0 = w0 + jnp.log(w0)
+    I_a, dI_a = feedback(I_mem, fb_gain, fb_threshold, fb_norm)
+    L_eff = L - I_a / I_tau
+    F = ((I_gain / I_tau) * I_in - L_eff * (I_mem + I_gain)) / (tau * I_gain)
+    J = (-L_eff + (I_mem + I_gain) * dI_a / I_tau) * (w0 / (1.0 + w0)) / tau
+    Jh = jnp.clip(J * h, -60.0, 30.0)
+    z1 = z0 + h * phi1(Jh) * F
+    return z1, z0, F, J
+
+
+def onset_current(I_tau, fb_gain, fb_threshold, fb_norm, I_spkthr, eps=ONSET_EPS):
+    """I_b: the membrane current at which the feedback reaches ``eps·I_tau`` (a few % of the leak),
+    I_b = Θ + W·logit(eps·I_tau/G), kept within [0.05, 1)·I_spkthr. Below I_b the Rosenbrock step is
+    accurate; [I_b, I_spkthr] is the *passage region* handled by :func:`region_passage`."""
+    r = jnp.clip(eps * I_tau / jnp.maximum(fb_gain, 1e-30), 1e-30, 0.5)
+    I_b = fb_threshold + fb_norm * jnp.log(r / (1.0 - r))
+    return jnp.clip(I_b, 0.05 * I_spkthr, (1.0 - 1.0 / REGION_INTERVALS) * I_spkthr)
+
+
+def region_passage(I_lo, I_hi, I_in, L, I_tau, I_gain, tau, fb_gain, fb_threshold, fb_norm, r):
+    """Passage of the membrane from I_lo up to I_hi = I_spkthr, with I_in and L frozen over the bin.
+
+    The time is the integral of eq. (7), ``t = ∫ τ·(I + I_gain)/(I·D(I)) dI`` with
+    ``D(I) = (I_gain/I_tau)·I_in − (L − I_a(I)/I_tau)·(I + I_gain)``, by the midpoint rule on
+    :data:`REGION_INTERVALS` intervals — accurate where the positive feedback makes the dynamics
+    explosive, which one linearised step cannot follow. Returns (T, I_r): the passage time (inf if
+    D ≤ 0 somewhere, i.e. the membrane settles below threshold) and the current reached after the
+    available time r (piecewise linear in the cumulative times; I_hi when T ≤ r).
+    """
+    m = REGION_INTERVALS
+    frac = (jnp.arange(m, dtype=I_lo.dtype) + 0.5) / m
+    dI = (I_hi - I_lo) / m
+    x = lambda a: jnp.asarray(a)[..., None]  # noqa: E731
+    I_m = x(I_lo) + x(I_hi - I_lo) * frac
+    I_a, _ = feedback(I_m, x(fb_gain), x(fb_threshold), x(fb_norm))
+    D = x(I_gain / I_tau) * x(I_in) - (x(L) - I_a / x(I_tau)) * (I_m + x(I_gain))
+    ok = D > 0
+    dts = jnp.where(ok, x(tau) * (I_m + x(I_gain)) / (I_m * jnp.where(ok, D, 1.0)) * x(dI), jnp.inf)
+    cum = jnp.cumsum(dts, axis=-1)
+    T = cum[..., -1]
+    nfull = jnp.sum(cum <= x(r), axis=-1)
+    j = jnp.minimum(nfull, m - 1)
+    prev = jnp.where(nfull > 0, jnp.take_along_axis(cum, jnp.maximum(nfull - 1, 0)[..., None], -1)[..., 0], 0.0)
+    dt_j = jnp.take_along_axis(dts, j[..., None], -1)[..., 0]
+    f = jnp.where(jnp.isfinite(dt_j), jnp.clip((r - prev) / jnp.where(jnp.isfinite(dt_j), dt_j, 1.0), 0.0, 1.0), 0.5)
+    I_r = jnp.where(nfull >= m, I_hi, I_lo + dI * (j + f))
+    return T, I_r
+
+
+def crossing_time(z0, z_th, F, J, h, crossed):
+    """Time (s, from the start of the integration window) at which the step's trajectory
+    z(t) = z₀ + t·φ₁(J·t)·F reaches z_th: t_c = ln(1 + J·(z_th − z₀)/F)/J. Only meaningful where
+    ``crossed``; elsewhere returns h."""
+    dz = jnp.maximum(z_th - z0, 0.0)
+    Fs = jnp.where(crossed, F, 1.0)
+    Fs = jnp.where(Fs > 0, Fs, 1.0)
+    x = jnp.maximum(J * dz / Fs, -1.0 + 1e-6)
+    t = (dz / Fs) * log1p_over_x(x)
+    return jnp.where(crossed, jnp.clip(t, 0.0, h), h)

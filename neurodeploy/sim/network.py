@@ -1,0 +1,303 @@
+"""The simulation network: per-neuron circuit parameters and synapse entries, as a JAX pytree.
+
+A :class:`SimNetwork` holds, for N neurons fed by ``n_inputs`` input channels:
+
+- ``currents[q]`` [N] — every quantity of :data:`neurodeploy.profile.NEURON_QUANTITIES` (A);
+- ``capacitances[c]`` [N] — :data:`CAPACITANCES` (F), from the device profile unless overridden;
+- flags [N] (bool): ``adaptation`` (AHP latch), ``dc`` (DC latch), ``nmda_gate`` (NMDA gate latch;
+  without it NMDA is an ungated second excitatory synapse), ``kill`` (the neuron never spikes);
+- synapse entries [S]: ``src`` (index into the source vector [inputs (n_inputs); neurons (N)]),
+  ``dst`` (neuron), ``dendrite`` (0 AMPA, 1 NMDA, 2 GABA, 3 SHUNT) and ``weight`` (the weight current
+  I_w ≥ 0, A). Entries sharing (src, dst) add, as repeated CAM tags do on the chip; every entry
+  carries its own mismatch factor.
+
+For speed the entries are also laid out per (neuron, dendrite) group ("ELL" format):
+``slot_entry`` [N, G, K] holds entry indices (padding = S), ``slot_src`` [N·G·K] their sources
+(padding = n_inputs + N, a source that never fires), G the dendrites in use (``groups``) and K the
+largest number of entries of one neuron on one dendrite. One step gathers the source events of all
+slots and contracts them with the slot weights: a dense, branch-free gather + batched dot.
+
+Two builders: :func:`build_from_arrays` (the single entry point the hardware emulator uses after
+decoding a config) and :func:`build_from_spec` (the float model of a NetworkSpec).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..profile import NEURON_QUANTITIES
+from .dpi import DENDRITE_INDEX, FEEDBACK_DEFAULTS
+from .errors import SimError
+
+#: Per-neuron capacitances (F), named as in the device profile's ``analog`` section.
+CAPACITANCES: tuple[str, ...] = ("C_mem", "C_ref", "C_ampa", "C_nmda", "C_gaba", "C_shunt", "C_ahp", "C_pulse", "C_pulse_ahp")
+#: Per-neuron boolean flags.
+FLAGS: tuple[str, ...] = ("adaptation", "dc", "nmda_gate", "kill")
+DTYPE = jnp.float32
+
+
+@dataclass(frozen=True)
+class SimNetwork:
+    """A network the simulator runs (a pytree: arrays are leaves, sizes and constants static).
+
+    Array fields are leaves (``jax.tree_util`` sees them); ``n_inputs``, ``dt``, ``groups``, the
+    analog constants and the feedback constants are static. Use :meth:`replace` to change fields.
+    """
+
+    currents: dict
+    capacitances: dict
+    adaptation: jax.Array
+    dc: jax.Array
+    nmda_gate: jax.Array
+    kill: jax.Array
+    weight: jax.Array
+    src: jax.Array
+    dst: jax.Array
+    dendrite: jax.Array
+    slot_entry: jax.Array
+    slot_src: jax.Array
+    n_inputs: int = field(metadata=dict(static=True))
+    dt: float = field(metadata=dict(static=True))
+    groups: tuple = field(metadata=dict(static=True))
+    I_0: float = field(metadata=dict(static=True))
+    U_T: float = field(metadata=dict(static=True))
+    kappa: float = field(metadata=dict(static=True))
+    V_th: float = field(metadata=dict(static=True))
+    feedback: tuple = field(metadata=dict(static=True))
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.adaptation.shape[-1])
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.weight.shape[-1])
+
+    @property
+    def n_sources(self) -> int:
+        return self.n_inputs + self.n_neurons
+
+    def replace(self, **changes) -> "SimNetwork":
+        return dataclasses.replace(self, **changes)
+
+
+_DATA = ["currents", "capacitances", "adaptation", "dc", "nmda_gate", "kill", "weight", "src", "dst",
+         "dendrite", "slot_entry", "slot_src"]
+_META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback"]
+jax.tree_util.register_dataclass(SimNetwork, data_fields=_DATA, meta_fields=_META)
+
+
+@dataclass
+class SpecIndex:
+    """How a :class:`SimNetwork` built from a NetworkSpec maps back to the spec.
+
+    ``synapse_*`` [n_syn] list the spec's synapses (projection, local pre/post, signed unitless w,
+    weight_scale in A per unit); ``entry_synapse`` [S] and ``entry_sign`` [S] give each entry's synapse
+    and sign, so that ``weight[k] = max(entry_sign[k]·w[entry_synapse[k]], 0)·synapse_scale[…]``.
+    """
+
+    output_indices: np.ndarray
+    offsets: dict
+    population_slices: dict
+    synapse_projection: np.ndarray
+    synapse_pre: np.ndarray
+    synapse_post: np.ndarray
+    synapse_w: np.ndarray
+    synapse_scale: np.ndarray
+    entry_synapse: np.ndarray
+    entry_sign: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------------
+def default_params(profile, n_neurons: int) -> dict[str, np.ndarray]:
+    """Every neuron quantity at the profile's default bias codes, as [N] arrays (A)."""
+    d = profile.default_currents()
+    return {q: np.full(n_neurons, d[q], dtype=np.float64) for q in NEURON_QUANTITIES}
+
+
+def _layout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
+    s = src.shape[0]
+    groups = tuple(int(d) for d in np.unique(dendrite))
+    g = len(groups)
+    if s == 0:
+        return groups, np.zeros((n, 0, 0), np.int32), np.zeros((0,), np.int32)
+    gpos = np.searchsorted(np.asarray(groups), dendrite)
+    key = dst.astype(np.int64) * g + gpos
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key, minlength=n * g)
+    k = int(counts.max())
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(s) - starts[key[order]]
+    slot_entry = np.full((n * g, k), s, dtype=np.int64)
+    slot_entry[key[order], rank] = order
+    src_ext = np.concatenate([src, [n_src]])
+    slot_src = src_ext[slot_entry]
+    return groups, slot_entry.reshape(n, g, k).astype(np.int32), slot_src.reshape(-1).astype(np.int32)
+
+
+def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
+    a = np.asarray(v)
+    if a.ndim == 0:
+        a = np.full(n, a)
+    if a.shape != (n,):
+        raise SimError(f"{kind} {name!r}: expected shape ({n},), got {a.shape}")
+    return a
+
+
+def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendrite, weight, profile, *,
+                      dt: float = 1e-3, capacitances: dict | None = None, feedback: dict | None = None) -> SimNetwork:
+    """Build a :class:`SimNetwork` from plain arrays — the single entry point to the physics.
+
+    ``params``: every quantity of NEURON_QUANTITIES as an [N] array (A; scalars broadcast).
+    ``flags``: ``adaptation``, ``dc``, ``nmda_gate``, ``kill`` as [N] bool arrays (absent = False).
+    ``src`` [S] index into [inputs; neurons]; ``dst`` [S] neuron; ``dendrite`` [S] 0 AMPA, 1 NMDA,
+    2 GABA, 3 SHUNT; ``weight`` [S] weight current I_w ≥ 0 (A). ``dt`` (s) is the default step of
+    :func:`neurodeploy.sim.simulate`. ``capacitances`` override the profile's (F, scalar or [N]);
+    ``feedback`` overrides :data:`neurodeploy.sim.dpi.FEEDBACK_DEFAULTS`.
+    """
+    missing = [q for q in NEURON_QUANTITIES if q not in params]
+    unknown = [q for q in params if q not in NEURON_QUANTITIES]
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        raise SimError(f"params: {'; '.join(parts)} (expected exactly: {', '.join(NEURON_QUANTITIES)})")
+    n = None
+    for q in NEURON_QUANTITIES:
+        a = np.asarray(params[q])
+        if a.ndim == 1:
+            n = a.shape[0] if n is None else n
+    for f in FLAGS:
+        if f in flags and np.asarray(flags[f]).ndim == 1:
+            n = np.asarray(flags[f]).shape[0] if n is None else n
+    if n is None:
+        raise SimError("params: give at least one quantity as an [N] array so the number of neurons is known")
+    if not (isinstance(n_inputs, (int, np.integer)) and n_inputs >= 0):
+        raise SimError(f"n_inputs: expected a non-negative integer, got {n_inputs!r}")
+    cur = {}
+    for q in NEURON_QUANTITIES:
+        a = _as_1d(q, params[q], n, "params").astype(np.float64)
+        bad = ~np.isfinite(a) | (a <= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise SimError(f"params {q!r}[{i}]: currents must be positive and finite, got {a[i]}")
+        cur[q] = a
+    unknown = [f for f in flags if f not in FLAGS]
+    if unknown:
+        raise SimError(f"flags: unknown {', '.join(unknown)} (known: {', '.join(FLAGS)})")
+    fl = {f: _as_1d(f, flags.get(f, False), n, "flags").astype(bool) for f in FLAGS}
+    caps = {c: np.full(n, getattr(profile.analog, c), dtype=np.float64) for c in CAPACITANCES}
+    for c, v in (capacitances or {}).items():
+        if c not in CAPACITANCES:
+            raise SimError(f"capacitances: unknown {c!r} (known: {', '.join(CAPACITANCES)})")
+        a = _as_1d(c, v, n, "capacitances").astype(np.float64)
+        if not np.all(np.isfinite(a) & (a > 0)):
+            raise SimError(f"capacitances {c!r}: must be positive and finite")
+        caps[c] = a
+
+    src = np.asarray(src, dtype=np.int64).reshape(-1)
+    dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+    dendrite = np.asarray(dendrite, dtype=np.int64).reshape(-1)
+    weight = np.asarray(weight, dtype=np.float64).reshape(-1)
+    s = src.shape[0]
+    if not (dst.shape[0] == dendrite.shape[0] == weight.shape[0] == s):
+        raise SimError(f"synapses: src, dst, dendrite and weight must have equal lengths, got {s}, {dst.shape[0]}, "
+                       f"{dendrite.shape[0]}, {weight.shape[0]}")
+    n_src = n_inputs + n
+    for name, a, hi in (("src", src, n_src), ("dst", dst, n), ("dendrite", dendrite, 4)):
+        bad = (a < 0) | (a >= hi)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise SimError(f"synapses {name}[{i}]: {a[i]} out of range 0..{hi - 1}")
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SimError(f"synapses weight[{i}]: weight currents must be finite and >= 0 A (the dendrite sets the sign), got {weight[i]}")
+    if not (np.isfinite(dt) and dt > 0):
+        raise SimError(f"dt: must be a positive time in seconds, got {dt}")
+    fb = dict(FEEDBACK_DEFAULTS)
+    for k, v in (feedback or {}).items():
+        if k not in fb:
+            raise SimError(f"feedback: unknown constant {k!r} (known: {', '.join(fb)})")
+        fb[k] = float(v)
+
+    groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
+    a = profile.analog
+    return SimNetwork(
+        currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
+        capacitances={c: jnp.asarray(v, DTYPE) for c, v in caps.items()},
+        adaptation=jnp.asarray(fl["adaptation"]), dc=jnp.asarray(fl["dc"]),
+        nmda_gate=jnp.asarray(fl["nmda_gate"]), kill=jnp.asarray(fl["kill"]),
+        weight=jnp.asarray(weight, DTYPE), src=jnp.asarray(src, jnp.int32), dst=jnp.asarray(dst, jnp.int32),
+        dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=jnp.asarray(slot_entry), slot_src=jnp.asarray(slot_src),
+        n_inputs=int(n_inputs), dt=float(dt), groups=groups,
+        I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
+        feedback=(fb["gain"], fb["threshold"], fb["norm"]),
+    )
+
+
+def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tuple[SimNetwork, SpecIndex]:
+    """Float model of a NetworkSpec: ``weight = |w|·weight_scale`` on the projection's dendrite
+    ("auto": w > 0 → AMPA, w < 0 → GABA); flags from the populations (``adaptation``, ``dc_enabled``,
+    ``nmda_gate``); nobody killed; ``dt = spec.dt``.
+
+    ``sign_pairs=True`` gives every "auto" synapse two entries, AMPA for its positive and GABA for its
+    negative part, so that training can move a weight through zero (see :mod:`neurodeploy.sim.params`).
+    ``options`` go to :func:`build_from_arrays` (capacitances, feedback).
+    Returns (network, :class:`SpecIndex`).
+    """
+    offs = spec.offsets()
+    n = spec.n_neurons
+    params = spec.neuron_params(profile)
+    flags = {"adaptation": [], "dc": [], "nmda_gate": []}
+    slices = {}
+    for p in spec.populations:
+        flags["adaptation"].append(np.full(p.size, p.adaptation))
+        flags["dc"].append(np.full(p.size, p.dc_enabled))
+        flags["nmda_gate"].append(np.full(p.size, p.nmda_gate))
+        slices[p.name] = slice(offs[p.name], offs[p.name] + p.size)
+    flags = {k: np.concatenate(v) for k, v in flags.items()}
+    flags["kill"] = np.zeros(n, dtype=bool)
+
+    syn_proj, syn_pre, syn_post, syn_w, syn_scale = [], [], [], [], []
+    e_src, e_dst, e_dend, e_syn, e_sign = [], [], [], [], []
+    n_syn = 0
+    for k, pr in enumerate(spec.projections):
+        pre, post, w = spec.projection_coo(k)
+        m = pre.shape[0]
+        src = pre + (0 if pr.source == "input" else spec.n_inputs + offs[pr.source])
+        dst = post + offs[pr.target]
+        sid = np.arange(n_syn, n_syn + m)
+        syn_proj.append(np.full(m, k)); syn_pre.append(pre); syn_post.append(post)
+        syn_w.append(w); syn_scale.append(np.full(m, pr.weight_scale))
+        n_syn += m
+        if pr.synapse == "auto" and sign_pairs:
+            for dend, sign in ((DENDRITE_INDEX["ampa"], 1), (DENDRITE_INDEX["gaba"], -1)):
+                e_src.append(src); e_dst.append(dst); e_dend.append(np.full(m, dend)); e_syn.append(sid)
+                e_sign.append(np.full(m, sign))
+        elif pr.synapse == "auto":
+            e_src.append(src); e_dst.append(dst); e_syn.append(sid)
+            e_dend.append(np.where(w > 0, DENDRITE_INDEX["ampa"], DENDRITE_INDEX["gaba"]))
+            e_sign.append(np.where(w > 0, 1, -1))
+        else:
+            e_src.append(src); e_dst.append(dst); e_syn.append(sid)
+            e_dend.append(np.full(m, DENDRITE_INDEX[pr.synapse])); e_sign.append(np.ones(m, dtype=np.int64))
+
+    def cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    synapse_w, synapse_scale = cat(syn_w, np.float64), cat(syn_scale, np.float64)
+    entry_syn, entry_sign = cat(e_syn, np.int64), cat(e_sign, np.int64)
+    weight = np.maximum(entry_sign * synapse_w[entry_syn], 0.0) * synapse_scale[entry_syn]
+    net = build_from_arrays(spec.n_inputs, params, flags, cat(e_src, np.int64), cat(e_dst, np.int64),
+                            cat(e_dend, np.int64), weight, profile, dt=spec.dt, **options)
+    index = SpecIndex(
+        output_indices=spec.output_indices(), offsets=offs, population_slices=slices,
+        synapse_projection=cat(syn_proj, np.int64), synapse_pre=cat(syn_pre, np.int64),
+        synapse_post=cat(syn_post, np.int64), synapse_w=synapse_w, synapse_scale=synapse_scale,
+        entry_synapse=entry_syn, entry_sign=entry_sign,
+    )
+    return net, index

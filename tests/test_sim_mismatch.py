@@ -1,0 +1,77 @@
+"""Device mismatch: statistics of the draws, determinism, and vmap over draws (many chips in one call)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from neurodeploy.profile import NEURON_QUANTITIES
+from neurodeploy.sim import (CAPACITANCES, build_from_arrays, default_params, no_mismatch, sample_mismatch,
+                             sample_mismatch_stack, simulate)
+from neurodeploy.sim.errors import SimError
+from neurodeploy.sim.mismatch import MIN_FACTOR
+
+
+def small_net(profile, n=2000, n_in=5, fan_in=3, seed=0):
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n_in + n, n * fan_in)
+    dst = np.repeat(np.arange(n), fan_in)
+    dend = rng.integers(0, 4, n * fan_in)
+    p = default_params(profile, n)
+    return build_from_arrays(n_in, p, {}, src, dst, dend, rng.uniform(1e-8, 5e-8, n * fan_in), profile)
+
+
+def _all_factors(m):
+    return [m["weight"]] + list(m["currents"].values()) + list(m["capacitances"].values())
+
+
+@pytest.mark.parametrize("percent, sigma_rule", [(30.0, 3.0), (20.0, 2.0)])
+def test_sigma_matches_request(profile, percent, sigma_rule):
+    net = small_net(profile)
+    m = sample_mismatch(net, jax.random.PRNGKey(0), percent, sigma_rule)
+    sigma = percent / 100 / sigma_rule
+    assert set(m["currents"]) == set(NEURON_QUANTITIES) and set(m["capacitances"]) == set(CAPACITANCES)
+    assert m["weight"].shape == (net.n_synapses,)
+    for f in _all_factors(m):
+        f = np.asarray(f)
+        assert f.shape[0] in (net.n_neurons, net.n_synapses)
+        assert np.std(f) == pytest.approx(sigma, rel=0.10)
+        assert np.mean(f) == pytest.approx(1.0, abs=4 * sigma / np.sqrt(f.size))
+    # independent quantities get independent draws
+    a, b = np.asarray(m["currents"]["Itau_mem"]), np.asarray(m["currents"]["Igain_mem"])
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.1
+
+
+def test_same_seed_same_draw_and_positive(profile):
+    net = small_net(profile, n=50)
+    a = sample_mismatch(net, jax.random.PRNGKey(7))
+    b = sample_mismatch(net, jax.random.PRNGKey(7))
+    c = sample_mismatch(net, jax.random.PRNGKey(8))
+    for x, y, z in zip(_all_factors(a), _all_factors(b), _all_factors(c)):
+        assert np.array_equal(np.asarray(x), np.asarray(y))
+        assert not np.array_equal(np.asarray(x), np.asarray(z))
+    big = sample_mismatch(net, 3, percent=300.0, sigma_rule=1.0)     # σ = 3: many factors would go negative
+    assert min(float(jnp.min(f)) for f in _all_factors(big)) == pytest.approx(MIN_FACTOR)
+    with pytest.raises(SimError, match="percent"):
+        sample_mismatch(net, 0, percent=-1.0)
+
+
+def test_vmap_over_draws_equals_loop(profile):
+    rng = np.random.default_rng(2)
+    n, n_in = 12, 6
+    src = np.concatenate([rng.choice(n_in + n, 5, replace=False) for _ in range(n)])
+    dst = np.repeat(np.arange(n), 5)
+    dend = rng.choice([0, 0, 1, 2, 3], n * 5)
+    w = rng.uniform(5e-8, 3e-7, n * 5) * np.where(dend == 3, 1e-3, 1.0)
+    net = build_from_arrays(n_in, default_params(profile, n), {"adaptation": np.ones(n, bool)}, src, dst, dend, w, profile)
+    x = (rng.random((2, 150, n_in)) < 0.08).astype(np.float32)
+    draws = sample_mismatch_stack(net, jax.random.PRNGKey(1), 4)
+    vm = np.asarray(jax.vmap(lambda m: simulate(net, x, m)[0])(draws))
+    loop = np.stack([np.asarray(simulate(net, x, jax.tree_util.tree_map(lambda a: a[i], draws))[0]) for i in range(4)])
+    assert vm.shape == (4, 2, 150, n)
+    assert np.array_equal(vm, loop)
+    assert vm.sum() > 0
+    # the chips differ from each other and from the nominal one; the identity draw is the nominal chip
+    nominal = np.asarray(simulate(net, x)[0])
+    assert len({vm[i].tobytes() for i in range(4)} | {nominal.tobytes()}) == 5
+    assert np.array_equal(np.asarray(simulate(net, x, no_mismatch(net))[0]), nominal)
