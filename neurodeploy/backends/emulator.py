@@ -92,17 +92,24 @@ class Emulator:
 
     # ---- running ---------------------------------------------------------------------------
     def run(self, raster, dt: float, *, mismatch_percent: float = 0.0, seed: int = 0, trials: int | None = None,
-            sigma_rule: float = 3.0) -> EmulationResult:
-        """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one vmapped call."""
-        import jax
+            sigma_rule: float = 3.0, with_nominal: bool = False) -> EmulationResult:
+        """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one vmapped call.
 
-        from ..sim import simulate
+        ``with_nominal`` (with ``trials``): trial 0 is the nominal board (no mismatch), followed by
+        the ``trials`` mismatched boards — one compilation for both.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        from ..sim import no_mismatch, simulate
 
         x = np.asarray(raster, np.float32)
         if x.ndim == 2:
             x = x[None]
         if mismatch_percent > 0 or trials is not None:
             mm = self.mismatch(seed, mismatch_percent, sigma_rule, trials)
+            if trials is not None and with_nominal:
+                mm = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), no_mismatch(self.net), mm)
         else:
             mm = None
         if trials is None:
