@@ -8,7 +8,7 @@ from .spec import spec_from_dict
 
 
 def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int = 0, sigma: float = 0.3,
-                   block: int = 1024, cross_block: int = 4, name: str = "random", populations: int = 1):
+                   block: int = 1024, cross_block: int = 4, name: str = "random", weight_scale: float = 1e-8):
     """Sparse recurrent network with Gaussian weights (unitless, N(0, σ²)), exactly ``fan_in`` inputs
     per neuron. Sources of neuron j: the input channels and the neurons of j's block of ``block``
     neurons, plus ``cross_block`` synapses from the next block (multi-chip traffic).
@@ -37,8 +37,8 @@ def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int
         "name": name, "n_inputs": n_inputs,
         "populations": [{"name": "neurons", "size": n_neurons}],
         "projections": [
-            {"source": "input", "target": "neurons", "pre": pre_in, "post": post_in, "w": w_in},
-            {"source": "neurons", "target": "neurons", "pre": pre_r, "post": post_r, "w": w_r},
+            {"source": "input", "target": "neurons", "pre": pre_in, "post": post_in, "w": w_in, "weight_scale": weight_scale},
+            {"source": "neurons", "target": "neurons", "pre": pre_r, "post": post_r, "w": w_r, "weight_scale": weight_scale},
         ],
         "outputs": [{"population": "neurons", "indices": [0, 1]}],
         "metadata": {"generator": "neurodeploy.synthetic.random_network", "seed": seed},
