@@ -133,3 +133,11 @@ def test_emulate_cli_raster_and_events(run_cli, tmp_path, profile):
     code, out, err = run_cli("emulate", cpath, "--input", tmp_path / "bad.npz", "-o", tmp_path / "o3.npz")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "3 input channels" in err
     assert not (tmp_path / "o3.npz").exists()
+
+
+def test_dc_latch(profile):
+    """I_dc reaches only neurons whose latch_so_dc is set."""
+    params = {"SOIF_DC_P": {"coarse": 4, "fine": 127}}     # ≈ 50 nA
+    cfg = _cfg({0: [{"neuron": 0, "latch_so_dc": True}, {"neuron": 1}]}, [_input(0, 1)], params=params)
+    counts = Emulator(cfg, profile).run(np.zeros((1, 300, 1), np.float32), 1e-3).spikes[0].sum(0)
+    assert counts[0] > 0 and counts[1] == 0
