@@ -18,6 +18,8 @@ target neuron), so their mismatch is per neuron too.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
@@ -44,33 +46,37 @@ def no_mismatch(net: SimNetwork) -> dict:
             "weight": jnp.ones(s, DTYPE)}
 
 
+@partial(jax.jit, static_argnames=("n", "s"))
+def _draw(key, sigma, n: int, s: int) -> dict:
+    """One normal vector for the whole chip (one RNG kernel), cut into the per-quantity factors."""
+    names = [("currents", q) for q in NEURON_QUANTITIES] + [("capacitances", c) for c in CAPACITANCES]
+    xi = jax.random.normal(key, (len(names) * n + s,), DTYPE)
+    f = jnp.maximum(1.0 + sigma * xi, MIN_FACTOR)
+    out: dict = {"currents": {}, "capacitances": {}}
+    for i, (group, name) in enumerate(names):
+        out[group][name] = f[i * n:(i + 1) * n]
+    out["weight"] = f[len(names) * n:]
+    return out
+
+
+def _key(key):
+    return jax.random.PRNGKey(key) if isinstance(key, int) else key
+
+
 def sample_mismatch(net: SimNetwork, key, percent: float = 30.0, sigma_rule: float = 3.0) -> dict:
     """One chip's mismatch: factors 1 + σ·N(0,1) (clipped ≥ MIN_FACTOR) per neuron for every bias
     current and capacitance, per synapse entry for the weight. ``key`` is a ``jax.random`` key
     (or an int seed). Deterministic: the same key gives identical draws."""
     sigma = sigma_of(percent, sigma_rule)
-    if isinstance(key, int):
-        key = jax.random.PRNGKey(key)
-    n, s = net.n_neurons, net.n_synapses
-    names = [("currents", q) for q in NEURON_QUANTITIES] + [("capacitances", c) for c in CAPACITANCES] + [("weight", None)]
-    keys = jax.random.split(key, len(names))
-    out: dict = {"currents": {}, "capacitances": {}}
-    for k, (group, name) in zip(keys, names):
-        size = s if group == "weight" else n
-        f = jnp.maximum(1.0 + sigma * jax.random.normal(k, (size,), DTYPE), MIN_FACTOR)
-        if group == "weight":
-            out["weight"] = f
-        else:
-            out[group][name] = f
-    return out
+    return _draw(_key(key), jnp.asarray(sigma, DTYPE), net.n_neurons, net.n_synapses)
 
 
 def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, percent: float = 30.0, sigma_rule: float = 3.0) -> dict:
-    """``n_draws`` independent chips stacked on a leading axis (for ``jax.vmap``)."""
-    if isinstance(key, int):
-        key = jax.random.PRNGKey(key)
-    keys = jax.random.split(key, n_draws)
-    return jax.vmap(lambda k: sample_mismatch(net, k, percent, sigma_rule))(keys)
+    """``n_draws`` independent chips stacked on a leading axis (for ``jax.vmap``); draw i equals
+    ``sample_mismatch(net, jax.random.split(key, n_draws)[i], ...)``."""
+    sigma = jnp.asarray(sigma_of(percent, sigma_rule), DTYPE)
+    keys = jax.random.split(_key(key), n_draws)
+    return jax.vmap(_draw, in_axes=(0, None, None, None))(keys, sigma, net.n_neurons, net.n_synapses)
 
 
 def apply_mismatch(net: SimNetwork, mismatch: dict | None) -> tuple[dict, dict, jax.Array]:

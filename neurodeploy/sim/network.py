@@ -11,11 +11,15 @@ A :class:`SimNetwork` holds, for N neurons fed by ``n_inputs`` input channels:
   I_w ≥ 0, A). Entries sharing (src, dst) add, as repeated CAM tags do on the chip; every entry
   carries its own mismatch factor.
 
-For speed the entries are also laid out per (neuron, dendrite) group ("ELL" format):
-``slot_entry`` [N, G, K] holds entry indices (padding = S), ``slot_src`` [N·G·K] their sources
-(padding = n_inputs + N, a source that never fires), G the dendrites in use (``groups``) and K the
-largest number of entries of one neuron on one dendrite. One step gathers the source events of all
-slots and contracts them with the slot weights: a dense, branch-free gather + batched dot.
+For speed the entries are also laid out per dendrite in use (``groups``, "ELL" format): for group g,
+``slot_entry[g]`` [N, K_g] holds entry indices (padding = S) and ``slot_src[g]`` [N·K_g] their sources
+(padding = n_inputs + N, a source that never fires), K_g the largest number of entries one neuron has
+on that dendrite. One step gathers the source events of all slots and contracts them with the slot
+weights: a dense, branch-free gather + batched dot per dendrite.
+
+The same entries are also listed per source (``fan_entry``/``fan_target`` [n_src + 1, F], F the
+largest fan-out): at batch 1 a step then touches only the synapses of the sources that fired
+(event-driven), typically a few % of them.
 
 Two builders: :func:`build_from_arrays` (the single entry point the hardware emulator uses after
 decoding a config) and :func:`build_from_spec` (the float model of a NetworkSpec).
@@ -59,8 +63,10 @@ class SimNetwork:
     src: jax.Array
     dst: jax.Array
     dendrite: jax.Array
-    slot_entry: jax.Array
-    slot_src: jax.Array
+    slot_entry: tuple
+    slot_src: tuple
+    fan_entry: jax.Array
+    fan_target: jax.Array
     n_inputs: int = field(metadata=dict(static=True))
     dt: float = field(metadata=dict(static=True))
     groups: tuple = field(metadata=dict(static=True))
@@ -87,7 +93,7 @@ class SimNetwork:
 
 
 _DATA = ["currents", "capacitances", "adaptation", "dc", "nmda_gate", "kill", "weight", "src", "dst",
-         "dendrite", "slot_entry", "slot_src"]
+         "dendrite", "slot_entry", "slot_src", "fan_entry", "fan_target"]
 _META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback"]
 jax.tree_util.register_dataclass(SimNetwork, data_fields=_DATA, meta_fields=_META)
 
@@ -121,23 +127,39 @@ def default_params(profile, n_neurons: int) -> dict[str, np.ndarray]:
 
 
 def _layout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
+    """Per dendrite in use: slot_entry [N, K_d] (entry index, padding S) and slot_src [N·K_d] (source,
+    padding n_src), K_d the largest number of entries one neuron has on that dendrite."""
     s = src.shape[0]
     groups = tuple(int(d) for d in np.unique(dendrite))
-    g = len(groups)
-    if s == 0:
-        return groups, np.zeros((n, 0, 0), np.int32), np.zeros((0,), np.int32)
-    gpos = np.searchsorted(np.asarray(groups), dendrite)
-    key = dst.astype(np.int64) * g + gpos
-    order = np.argsort(key, kind="stable")
-    counts = np.bincount(key, minlength=n * g)
-    k = int(counts.max())
+    src_ext = np.concatenate([src, [n_src]]).astype(np.int64)
+    slot_entry, slot_src = [], []
+    for d in groups:
+        idx = np.flatnonzero(dendrite == d)
+        order = idx[np.argsort(dst[idx], kind="stable")]
+        counts = np.bincount(dst[order], minlength=n)
+        k = int(counts.max())
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rank = np.arange(order.size) - starts[dst[order]]
+        se = np.full((n, k), s, dtype=np.int64)
+        se[dst[order], rank] = order
+        slot_entry.append(se.astype(np.int32))
+        slot_src.append(src_ext[se].reshape(-1).astype(np.int32))
+    return groups, tuple(slot_entry), tuple(slot_src)
+
+
+def _fanout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
+    """Per source (plus one padding row): fan_entry [n_src+1, F] (entry index, padding S) and
+    fan_target [n_src+1, F] (dendrite·N + dst, padding 4N), F the largest fan-out."""
+    s = src.shape[0]
+    order = np.argsort(src, kind="stable")
+    counts = np.bincount(src, minlength=n_src + 1)
+    f = max(int(counts.max()) if s else 0, 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(s) - starts[key[order]]
-    slot_entry = np.full((n * g, k), s, dtype=np.int64)
-    slot_entry[key[order], rank] = order
-    src_ext = np.concatenate([src, [n_src]])
-    slot_src = src_ext[slot_entry]
-    return groups, slot_entry.reshape(n, g, k).astype(np.int32), slot_src.reshape(-1).astype(np.int32)
+    rank = np.arange(s) - starts[src[order]]
+    fan_entry = np.full((n_src + 1, f), s, dtype=np.int64)
+    fan_entry[src[order], rank] = order
+    target = np.concatenate([dendrite * n + dst, [4 * n]])
+    return fan_entry.astype(np.int32), target[fan_entry].astype(np.int32)
 
 
 def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
@@ -225,6 +247,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
         fb[k] = float(v)
 
     groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
+    fan_entry, fan_target = _fanout(n_src, n, src, dst, dendrite)
     a = profile.analog
     return SimNetwork(
         currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
@@ -232,7 +255,9 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
         adaptation=jnp.asarray(fl["adaptation"]), dc=jnp.asarray(fl["dc"]),
         nmda_gate=jnp.asarray(fl["nmda_gate"]), kill=jnp.asarray(fl["kill"]),
         weight=jnp.asarray(weight, DTYPE), src=jnp.asarray(src, jnp.int32), dst=jnp.asarray(dst, jnp.int32),
-        dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=jnp.asarray(slot_entry), slot_src=jnp.asarray(slot_src),
+        dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=tuple(jnp.asarray(a) for a in slot_entry),
+        slot_src=tuple(jnp.asarray(a) for a in slot_src), fan_entry=jnp.asarray(fan_entry),
+        fan_target=jnp.asarray(fan_target),
         n_inputs=int(n_inputs), dt=float(dt), groups=groups,
         I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
         feedback=(fb["gain"], fb["threshold"], fb["norm"]),
