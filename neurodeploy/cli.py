@@ -366,6 +366,9 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
             labels = np.load(labels_path, allow_pickle=False)
         except Exception as e:
             raise VerifyError(f"{labels_path}: cannot read labels ({e})") from None
+        if labels.reshape(-1).size != data["spikes"].shape[0]:
+            raise VerifyError(f"{labels_path}: {labels.reshape(-1).size} labels for {data['spikes'].shape[0]} input samples "
+                              f"in {input_path} (one class label per sample)")
     if abs(data["dt"] - spec.dt) > 1e-12:
         raise VerifyError(f"{input_path}: dt = {data['dt']} s but the model {model} was trained at dt = {spec.dt} s")
     report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
