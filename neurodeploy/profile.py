@@ -80,6 +80,10 @@ class Analog(_Strict):
     kappa_n: PositiveFloat = Field(le=1.0)
     kappa_p: PositiveFloat = Field(le=1.0)
     V_th: PositiveFloat
+    # positive feedback of the membrane, I_a = G·σ((I_mem − Θ)/W), as fractions of I_spkthr
+    feedback_gain: PositiveFloat = 0.01
+    feedback_threshold: PositiveFloat = Field(0.8, lt=1.0)
+    feedback_norm: PositiveFloat = 0.02
 
     @property
     def kappa(self) -> float:

@@ -25,6 +25,8 @@ def format_profile(prof) -> str:
         "  " + "  ".join(f"{k}={getattr(a, k):.4g}" for k in ("C_mem", "C_ampa", "C_nmda", "C_gaba", "C_shunt")),
         "  " + "  ".join(f"{k}={getattr(a, k):.4g}" for k in ("C_ahp", "C_ref", "C_pulse", "C_pulse_ahp")),
         "  " + "  ".join(f"{k}={getattr(a, k):.4g}" for k in ("I_0", "U_T", "kappa_n", "kappa_p", "V_th")),
+        "  membrane feedback (fractions of I_spkthr): " + "  ".join(
+            f"{k}={getattr(a, k):.4g}" for k in ("feedback_gain", "feedback_threshold", "feedback_norm")),
         "",
         f"bias generator: {bg.coarse_levels} coarse x {bg.fine_levels} fine; scale mode '{bg.scale_mode}'",
         "",

@@ -214,3 +214,13 @@ def test_event_driven_path_equals_dense(profile):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-20)
     with pytest.raises(SimError, match="batch 1"):
         simulate(net, np.zeros((2, 5, n_in)), event_driven=True)
+
+
+def test_feedback_constants_come_from_the_profile(profile):
+    from neurodeploy.sim import build_from_arrays, default_params
+
+    net = build_from_arrays(0, default_params(profile, 1), {}, [], [], [], [], profile)
+    a = profile.analog
+    assert net.feedback == (a.feedback_gain, a.feedback_threshold, a.feedback_norm)
+    other = profile.model_copy(update={"analog": a.model_copy(update={"feedback_threshold": 0.5})})
+    assert build_from_arrays(0, default_params(profile, 1), {}, [], [], [], [], other).feedback[1] == 0.5

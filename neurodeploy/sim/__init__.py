@@ -10,7 +10,7 @@
 Importing this package imports jax; CLI commands import it lazily.
 """
 
-from .dpi import FEEDBACK_DEFAULTS
+from .dpi import feedback_constants
 from .errors import SimError
 from .mismatch import apply_mismatch, no_mismatch, sample_mismatch, sample_mismatch_stack
 from .network import CAPACITANCES, FLAGS, SimNetwork, SpecIndex, build_from_arrays, build_from_spec, default_params
@@ -18,7 +18,7 @@ from .params import Parametrization
 from .simulate import RECORDED, SimState, initial_state, simulate
 
 __all__ = [
-    "CAPACITANCES", "FEEDBACK_DEFAULTS", "FLAGS", "RECORDED", "Parametrization", "SimError", "SimNetwork", "SimState",
-    "SpecIndex", "apply_mismatch", "build_from_arrays", "build_from_spec", "default_params", "initial_state",
+    "CAPACITANCES", "FLAGS", "RECORDED", "Parametrization", "SimError", "SimNetwork", "SimState",
+    "SpecIndex", "apply_mismatch", "build_from_arrays", "build_from_spec", "default_params", "feedback_constants", "initial_state",
     "no_mismatch", "sample_mismatch", "sample_mismatch_stack", "simulate",
 ]

@@ -44,7 +44,8 @@ as I_ahp does (it discharges the same node).
 
 *Positive feedback (teili's sigmoid form).* ``I_a = G·σ((I_mem − Θ)/W)`` with σ the logistic
 function and constants proportional to the neuron's threshold current — G = 0.01·I_spkthr,
-Θ = 0.8·I_spkthr, W = 0.02·I_spkthr by default (:data:`FEEDBACK_DEFAULTS`; overridable per network).
+Θ = 0.8·I_spkthr, W = 0.02·I_spkthr in the built-in profile (``analog.feedback_*``, uncalibrated model
+values; :func:`feedback_constants`; overridable per network).
 With the default biases the feedback reaches a few % of the leak near 0.6·I_spkthr, overtakes it
 near 0.7·I_spkthr and then drives I_mem to I_spkthr within a fraction of a millisecond: the
 explosive spike onset, scaled so that I_spkthr keeps setting the effective threshold.
@@ -77,8 +78,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-#: Positive-feedback constants, as fractions of each neuron's I_spkthr: gain G, onset Θ, width W.
-FEEDBACK_DEFAULTS: dict[str, float] = {"gain": 0.01, "threshold": 0.8, "norm": 0.02}
+
+
+def feedback_constants(profile) -> dict[str, float]:
+    """Positive-feedback constants from the device profile (``analog.feedback_*``), as fractions of
+    each neuron's I_spkthr: gain G, onset Θ, width W."""
+    a = profile.analog
+    return {"gain": float(a.feedback_gain), "threshold": float(a.feedback_threshold), "norm": float(a.feedback_norm)}
 
 #: Feedback fraction of I_tau that marks the start of the passage region (see :func:`onset_current`).
 ONSET_EPS = 0.02

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..profile import NEURON_QUANTITIES
-from .dpi import DENDRITE_INDEX, FEEDBACK_DEFAULTS
+from .dpi import DENDRITE_INDEX, feedback_constants
 from .errors import SimError
 
 #: Per-neuron capacitances (F), named as in the device profile's ``analog`` section.
@@ -180,7 +180,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     ``src`` [S] index into [inputs; neurons]; ``dst`` [S] neuron; ``dendrite`` [S] 0 AMPA, 1 NMDA,
     2 GABA, 3 SHUNT; ``weight`` [S] weight current I_w ≥ 0 (A). ``dt`` (s) is the default step of
     :func:`neurodeploy.sim.simulate`. ``capacitances`` override the profile's (F, scalar or [N]);
-    ``feedback`` overrides :data:`neurodeploy.sim.dpi.FEEDBACK_DEFAULTS`.
+    ``feedback`` overrides the profile's positive-feedback constants (:func:`neurodeploy.sim.dpi.feedback_constants`).
     """
     missing = [q for q in NEURON_QUANTITIES if q not in params]
     unknown = [q for q in params if q not in NEURON_QUANTITIES]
@@ -240,7 +240,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
         raise SimError(f"synapses weight[{i}]: weight currents must be finite and >= 0 A (the dendrite sets the sign), got {weight[i]}")
     if not (np.isfinite(dt) and dt > 0):
         raise SimError(f"dt: must be a positive time in seconds, got {dt}")
-    fb = dict(FEEDBACK_DEFAULTS)
+    fb = feedback_constants(profile)
     for k, v in (feedback or {}).items():
         if k not in fb:
             raise SimError(f"feedback: unknown constant {k!r} (known: {', '.join(fb)})")
