@@ -81,10 +81,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     if len(cfg.outputs) != out_idx.size:
         raise VerifyError(f"the config reads {len(cfg.outputs)} outputs, the model has {out_idx.size}: "
                           f"was the config mapped from this model? (re-run neurodeploy map)")
-    if cfg.source_model_sha256 and cfg.source_model_sha256 != spec.sha256():
-        stale = True
-    else:
-        stale = False
+    stale = bool(cfg.source_model_sha256) and cfg.source_model_sha256 != spec.sha256()
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if labels.size != x.shape[0]:

@@ -70,7 +70,7 @@ class Emulator:
         names = list(NEURON_QUANTITIES) + list(CAPACITANCES)
 
         def one(key):
-            cur, cap, w = {}, {}, []
+            cur, cap = {}, {}
             per_chip = []
             for c in chips:
                 kc = jax.random.fold_in(key, int(c))

@@ -28,7 +28,6 @@ from ..profile import NEURON_QUANTITIES
 from .model import LATCHES, HardwareConfig
 from .state import board_state
 
-DENDRITE_CODE = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
 
 
 @dataclass

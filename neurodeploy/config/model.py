@@ -42,7 +42,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError, validation_lines
-from ..fileio import RawJSON, dumps_json, write_json
+from ..fileio import RawJSON, dumps_json
 
 CONFIG_FORMAT = "neurodeploy.config/1"
 
@@ -62,6 +62,16 @@ CoreMask = Annotated[list[bool], Field(min_length=4, max_length=4)]
 DendriteName = Literal["none", "ampa", "nmda", "gaba", "shunt"]
 CamFlag = Literal["precise_delay", "mismatched_delay", "stp"]
 CamEntry = tuple[Tag, DendriteName, Mask4]
+
+
+def mask_to_str(mask: int) -> str:
+    """Mask index (bit b selects SYAM_Wb_P) → config string, character b = bit b ("1010" = W0 + W2)."""
+    return "".join("1" if (mask >> b) & 1 else "0" for b in range(4))
+
+
+def mask_from_str(s: str) -> int:
+    """Config mask string → mask index (inverse of :func:`mask_to_str`)."""
+    return sum(1 << b for b, ch in enumerate(s) if ch == "1")
 
 
 class _Model(BaseModel):
@@ -168,13 +178,6 @@ class HardwareConfig(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
-
-    # ---- lookups -------------------------------------------------------------------------
-    def chip_by_id(self) -> dict[int, ChipConfig]:
-        return {c.chip: c for c in self.chips}
-
-    def to_json_dict(self) -> dict:
-        return self.model_dump(mode="json", exclude_defaults=False)
 
     def dumps(self) -> str:
         return dumps_config(self)
@@ -319,12 +322,8 @@ def _reject(name):
     raise ValueError(f"{name} is not allowed (numbers must be finite)")
 
 
-def save_config(cfg: HardwareConfig, path: str | Path) -> Path:
-    return cfg.save(path)
-
-
 __all__ = [
     "CONFIG_FORMAT", "LATCHES", "CAM_FLAGS", "Code", "Destination", "NeuronConfig", "CoreConfig", "ChipConfig",
     "InputDestination", "InputChannel", "OutputNeuron", "PlacementRecord", "ProfileRef", "HardwareConfig",
-    "check_config", "config_from_dict", "load_config", "save_config", "dumps_config", "write_json",
+    "check_config", "config_from_dict", "load_config", "dumps_config", "mask_to_str", "mask_from_str",
 ]

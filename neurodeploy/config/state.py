@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import (LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig)
+from .model import (LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig, mask_from_str,
+                    mask_to_str)
 
 DENDRITES = ("none", "ampa", "nmda", "gaba", "shunt")
 _DEND = {d: i for i, d in enumerate(DENDRITES)}
@@ -39,14 +40,6 @@ class BoardState:
     sram_core: np.ndarray                # [C, 4, 256, 4] core mask bits
     sram_x: np.ndarray                   # [C, 4, 256, 4]
     sram_y: np.ndarray                   # [C, 4, 256, 4]
-
-
-def _mask_int(s: str) -> int:
-    return sum(1 << b for b, ch in enumerate(s) if ch == "1")
-
-
-def _mask_str(m: int) -> str:
-    return "".join("1" if (m >> b) & 1 else "0" for b in range(4))
 
 
 def board_state(cfg: HardwareConfig, geometry=None) -> BoardState:
@@ -82,7 +75,7 @@ def board_state(cfg: HardwareConfig, geometry=None) -> BoardState:
                 if L:
                     st.cam_tag[ci, k, n, :L] = [e[0] for e in nc.synapses]
                     st.cam_dendrite[ci, k, n, :L] = [_DEND[e[1]] for e in nc.synapses]
-                    st.cam_mask[ci, k, n, :L] = [_mask_int(e[2]) for e in nc.synapses]
+                    st.cam_mask[ci, k, n, :L] = [mask_from_str(e[2]) for e in nc.synapses]
                 if nc.synapse_flags:
                     st.cam_flags[(ci, k, n)] = dict(nc.synapse_flags)
                 D = len(nc.destinations)
@@ -104,7 +97,7 @@ def encode_state(st: BoardState) -> HardwareConfig:
             neurons = []
             for n in st.neuron_order[ci][k]:
                 L = int(st.cam_len[ci, k, n])
-                syn = [(int(t), DENDRITES[int(d)], _mask_str(int(m)))
+                syn = [(int(t), DENDRITES[int(d)], mask_to_str(int(m)))
                        for t, d, m in zip(st.cam_tag[ci, k, n, :L], st.cam_dendrite[ci, k, n, :L], st.cam_mask[ci, k, n, :L])]
                 D = int(st.sram_len[ci, k, n])
                 dst = [Destination.model_construct(tag=int(st.sram_tag[ci, k, n, j]),

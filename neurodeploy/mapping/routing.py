@@ -162,11 +162,11 @@ def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profi
         halves = [t // half_size for t, _, _ in lst]
         spares = {k for k, (_, part) in enumerate(routing.cam_syn[n]) if part == 1}
         slots: list = [None] * geo.cam_entries_per_neuron
-        free = good.copy()
+        free = good.copy()                                   # [64, 2]: working and not yet taken
         # primary entries first (those must fit), the half with fewer good slots first
-        order = sorted(range(len(lst)), key=lambda i: (i in spares, int(free[:, halves[i]].sum()), i))
+        order = sorted(range(len(lst)), key=lambda i: (i in spares, int(good[:, halves[i]].sum()), i))
         for i in order:
-            cand = np.flatnonzero(free[:, halves[i]] & np.array([s is None for s in slots]))
+            cand = np.flatnonzero(free[:, halves[i]])
             if cand.size == 0:
                 if i in spares:
                     dropped.append(routing.cam_syn[n][i][0])
@@ -177,6 +177,7 @@ def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profi
                     f"{d.source} marks only {int(good[:, halves[i]].sum())} usable for its tags; reduce its fan-in "
                     f"(--prune) or raise the defect tolerance", rule="cam-defects")
             slots[int(cand[0])] = lst[i]
+            free[int(cand[0])] = False
         last = max((k for k, s in enumerate(slots) if s is not None), default=-1)
         filled = [s if s is not None else (0, "none", "0000") for s in slots[: last + 1]]
         avoided += int(sum(1 for k in range(last + 1) if slots[k] is None))

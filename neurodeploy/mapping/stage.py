@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.encode import encode
-from ..config.model import HardwareConfig
+from ..config.model import HardwareConfig, mask_from_str, mask_to_str
+from ..errors import MappingError
 from ..quantize.model import QuantizedNetwork
-from ..quantize.weights import Alphabet, mask_string, subset_sums
+from ..quantize.weights import Alphabet, subset_sums
 from .cam_profile import load_cam_profile
 from .placement import Placement, place
 from .routing import Routing, fit_cam_to_defects, route
@@ -43,7 +44,7 @@ def _best_single(W, g, target, own: str, scalable: bool) -> tuple[str, float]:
     m = int(alpha.masks[k])
     if m == 0:
         return "", 0.0
-    return f"{'nmda' if alpha.kinds[k] == 1 else own}:{mask_string(m)}", float(vals[k])
+    return f"{'nmda' if alpha.kinds[k] == 1 else own}:{mask_to_str(m)}", float(vals[k])
 
 
 def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str] | None = None,
@@ -57,12 +58,10 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
     n_entries = np.zeros(qn.n_neurons, np.int64)
     np.add.at(n_entries, dst, [e.count(":") for e in entries])
     placement = place(qn, profile, n_entries, defects)
-    for ch in defects:
-        if ch >= placement.n_chips:
-            raise_unused = f"CAM profile given for chip {ch}, but the network uses chips 0..{placement.n_chips - 1}"
-            from ..errors import MappingError
-
-            raise MappingError(f"[cam-profile] {raise_unused}; give profiles for the chips in use", rule="cam-profile")
+    unused = [ch for ch in defects if ch >= placement.n_chips]
+    if unused:
+        raise MappingError(f"[cam-profile] CAM profile given for chip {unused[0]}, but the network uses chips "
+                           f"0..{placement.n_chips - 1}; give profiles for the chips in use", rule="cam-profile")
 
     core_by_neuron = np.zeros(qn.n_neurons, np.int64)
     for c in qn.cores:
@@ -82,7 +81,7 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
             e, v = _best_single(W, c.nmda_scale, target[i], own, scalable)
         else:
             dn, m = first.split(":")
-            v = float(subset_sums(W)[int(sum(1 << b for b, ch in enumerate(m) if ch == "1"))])
+            v = float(subset_sums(W)[mask_from_str(m)])
             v *= c.nmda_scale if (dn == "nmda" and scalable) else 1.0
             e = first
         entries[i], value[i] = e, v

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__
-from ..config.model import Code, ProfileRef
+from ..config.model import Code, ProfileRef, mask_to_str
 from ..errors import MappingError
 from ..profile import NEURON_QUANTITIES
 from . import grouping
 from .model import LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
-from .weights import Alphabet, CoreProblem, mask_string, quantize_core, rel_rms
+from .weights import Alphabet, CoreProblem, quantize_core, rel_rms
 
 DENDRITE_INDEX = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
 DENDRITE_NAME = ("ampa", "nmda", "gaba", "shunt")
@@ -218,7 +218,7 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
 def _option_strings(own: str, g: float | None) -> np.ndarray:
     """Entry string ("dendrite:mask", "" for mask 0000) of every option of an alphabet."""
     alpha = Alphabet.make(g)
-    return np.array(["" if m == 0 else f"{'nmda' if k == 1 else own}:{mask_string(int(m))}"
+    return np.array(["" if m == 0 else f"{'nmda' if k == 1 else own}:{mask_to_str(int(m))}"
                      for k, m in zip(alpha.kinds, alpha.masks)], dtype=object)
 
 

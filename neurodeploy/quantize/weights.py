@@ -40,15 +40,6 @@ def subset_sums(W: np.ndarray) -> np.ndarray:
     return BITS @ np.asarray(W, dtype=np.float64)
 
 
-def mask_string(mask: int) -> str:
-    """Mask index → config string, character b = bit b ("1010" = W0 + W2)."""
-    return "".join("1" if (mask >> b) & 1 else "0" for b in range(4))
-
-
-def mask_from_string(s: str) -> int:
-    return sum(1 << b for b, ch in enumerate(s) if ch == "1")
-
-
 def _nearest(levels: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Index into ``levels`` of the nearest level to each target (ties → lower level)."""
     order = np.argsort(levels, kind="stable")
