@@ -402,6 +402,9 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     click.echo(f"wrote {output}")
 
 
+from .cli_tasks import task_data_cmd  # noqa: E402
+cli.add_command(task_data_cmd)
+
 # ---------------------------------------------------------------------------------------
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
