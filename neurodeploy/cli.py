@@ -404,6 +404,8 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
 
 from .cli_tasks import task_data_cmd  # noqa: E402
 cli.add_command(task_data_cmd)
+from .cli_train import train_cmd  # noqa: E402
+cli.add_command(train_cmd)
 
 # ---------------------------------------------------------------------------------------
 def main(argv=None):

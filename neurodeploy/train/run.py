@@ -56,6 +56,20 @@ def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
     return calibrate(spec, profile, data.spikes[:32], target_rate=float(arch.get("init_rate", 15.0)))
 
 
+def settle_on_grid(st, theta, weights, profile, iters: int = 4) -> np.ndarray:
+    """Quantized weights that ``map`` reproduces: re-run the map quantizer on the weights and put them on
+    its grid until it returns the grid they sit on (a fixed point; usually one or two rounds)."""
+    from .constraints import GridQuantizer
+
+    qz = GridQuantizer(st, profile)
+    for _ in range(iters):
+        err = qz.refit(theta, weights).get("relative_rms_error", 0.0)
+        if err <= 1e-6:
+            break
+        weights = qz.values(weights)
+    return weights
+
+
 def constraint_report(st, theta, weights, profile, cfg) -> dict:
     """Hardware constraints of the final model, measured (not assumed)."""
     from .constraints import GridQuantizer, fan_in
@@ -96,6 +110,8 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     state = trainer.fit(state)
     best = state.best
     theta, weights = best["theta"], np.asarray(best["weights"], np.float32)
+    if cfg.qat and state.phase == "qat":
+        weights = settle_on_grid(st, theta, weights, profile)
     ev = trainer.evaluate(theta, weights, test_d)
     counts = ev["counts"]
     metrics = {"test": task.metrics(counts[0], test_d),
