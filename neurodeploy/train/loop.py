@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .constraints import GridQuantizer, fan_in_mask
-from .losses import LOSSES, accuracy, ce_counts, rate_mse, rate_regulariser
+from .losses import LOSSES, accuracy, ce_counts, rate_mse, rate_regulariser, ratio_hinge
 from .task import TrainError
 
 #: TrainConfig fields that may differ between a run and its --resume.
@@ -49,6 +49,8 @@ class TrainConfig:
     qat_lr_factor: float = 0.3
     bias_range: bool = True
     train_currents: tuple = ()
+    ratio_weight: float = 0.0          # weight of the firing-rate-ratio hinge (losses.ratio_hinge)
+    ratio_target: float = 8.0
     rate_reg: float = 0.0
     rate_max: float = 100.0
     patience: int = 0                  # float-phase early stopping (epochs without improvement; 0 = off)
@@ -129,6 +131,8 @@ class Trainer:
             main = rate_mse(counts, tr, valid, (self.t1 - self.t0) * self.st.spec.dt)
         else:
             main = ce_counts(counts, y, valid, self.cfg.beta)
+        if self.cfg.ratio_weight > 0:
+            main = main + self.cfg.ratio_weight * ratio_hinge(counts, y, valid, self.cfg.ratio_target)
         reg = rate_regulariser(spikes, self.st.spec.dt, self.cfg.rate_reg, self.cfg.rate_max)
         return main + reg, counts
 

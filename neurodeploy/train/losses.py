@@ -15,6 +15,12 @@ r* the target rates, r_n a normalising rate (the largest target, ≥ 1 Hz):
 
     L_rate = (1/(B'·K)) Σ_b v[b] Σ_k ((r[b, k] − r*[b, k]) / r_n)²
 
+Firing-rate-ratio hinge (``ratio_weight`` > 0; the frozen-noise tutorial's FRR), F* the target ratio:
+
+    L_frr = (1/B') Σ_b v[b] · max(0, log F* − log((c[b, y] + 1) / (max_{k≠y} c[b, k] + 1)))
+
+computed per mismatch draw, so it asks every simulated chip for the margin, not just the average.
+
 Rate regulariser (optional, on every neuron, λ ≥ 0, r_max in Hz, R[b, n] the mean rate over the trial):
 
     L_reg = λ · mean_{b,n} (max(R[b, n] − r_max, 0) / r_max)²
@@ -48,6 +54,14 @@ def rate_mse(counts, target_rates, valid, window_s: float):
     rn = jnp.maximum(jnp.max(target_rates), 1.0)
     err = jnp.mean(((r - target_rates) / rn) ** 2, axis=-1)
     return _masked_mean(err, valid)
+
+
+def ratio_hinge(counts, labels, valid, target: float = 8.0):
+    """L_frr (see module docstring)."""
+    sup = jnp.take_along_axis(counts, labels[:, None], axis=-1)[:, 0]
+    others = jnp.where(jax.nn.one_hot(labels, counts.shape[-1]) > 0, -jnp.inf, counts)
+    ratio = jnp.log(sup + 1.0) - jnp.log(jnp.max(others, axis=-1) + 1.0)
+    return _masked_mean(jnp.maximum(jnp.log(target) - ratio, 0.0), valid)
 
 
 def rate_regulariser(spikes, dt: float, lam: float, r_max: float):
