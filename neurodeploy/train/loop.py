@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .constraints import GridQuantizer, fan_in_mask
-from .losses import LOSSES, accuracy, ce_counts, rate_mse, rate_regulariser, ratio_hinge
+from .losses import BETA_CURRENT, LOSSES, accuracy, current_logits, ce_counts, rate_mse, rate_regulariser, ratio_hinge
 from .task import TrainError
 
 #: TrainConfig fields that may differ between a run and its --resume.
@@ -125,9 +125,14 @@ class Trainer:
         sched = optax.cosine_decay_schedule(lr, max(int(n_steps), 1), alpha=0.1)
         return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
 
-    def _loss_terms(self, spikes, y, tr, valid):
+    def _loss_terms(self, spikes, y, tr, valid, rec=None, net=None):
         counts = spikes[:, self.t0:self.t1][..., self.st.outputs].sum(axis=1)
-        if self.cfg.loss == "rate_mse":
+        if self.cfg.loss == "ce_current":
+            c = net.currents
+            logits = BETA_CURRENT * current_logits(rec, self.st.outputs, (self.t0, self.t1),
+                                                   c["Itau_mem"] * c["Ispkthr"] / c["Igain_mem"])
+            main = ce_counts(counts, y, valid, self.cfg.beta) + ce_counts(logits, y, valid, 1.0)
+        elif self.cfg.loss == "rate_mse":
             main = rate_mse(counts, tr, valid, (self.t1 - self.t0) * self.st.spec.dt)
         else:
             main = ce_counts(counts, y, valid, self.cfg.beta)
@@ -161,9 +166,11 @@ class Trainer:
             th = {"log_currents": theta["log_currents"], "weights": self._forward_weights(theta["weights"], mask, q, qat_on)}
             net = st.par.apply(st.net, th)
 
+            record = ("I_ampa", "I_nmda", "I_gaba") if cfg.loss == "ce_current" else False
+
             def one(m):
-                s, _, _ = simulate(net, x, m)
-                loss, counts = self._loss_terms(s, y, tr, valid)
+                s, _, rec = simulate(net, x, m, record=record)
+                loss, counts = self._loss_terms(s, y, tr, valid, rec, net)
                 return loss, (counts, jnp.mean(s[..., st.outputs]))
 
             if cfg.mismatch > 0 and cfg.draws == 1:

@@ -6,9 +6,14 @@ Cross-entropy on output spike counts (``ce``), with inverse temperature β (per 
 
     L_ce = −(1/B') Σ_b v[b] · log softmax(β·c[b])[y[b]]
 
-Cross-entropy on the output synaptic current (``ce_current``): the same with logits
-β_I·Ī[b, k], Ī the mean over the window of the net synaptic input (I_ampa + I_nmda − I_gaba)/I_spkthr
-(needs the recorded synaptic currents); it still has a gradient when no output fires.
+Cross-entropy on the output synaptic current plus on the counts (``ce_current``):
+
+    L_cur = L_ce + CE(β_I · Ī[b, :], y[b]),   Ī[b, k] = mean_window(I_ampa + I_nmda − I_gaba) / I_rheo[k]
+
+with I_rheo = I_tau_mem·I_spkthr/I_gain_mem the input current whose steady-state membrane current
+reaches threshold (so Ī ≈ 1 at threshold), β_I = :data:`BETA_CURRENT`. The synaptic currents are
+recorded selectively (record=("I_ampa", "I_nmda", "I_gaba")); the term still has a gradient when
+no output fires and rewards a margin in the drive, not only in the spikes.
 
 MSE to target rates (``rate_mse``; the frozen-noise tutorial's objective), r = c/(W·dt) (Hz),
 r* the target rates, r_n a normalising rate (the largest target, ≥ 1 Hz):
@@ -35,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 LOSSES = ("ce", "ce_current", "rate_mse")
+BETA_CURRENT = 5.0
 
 
 def _masked_mean(x, valid):
@@ -46,6 +52,13 @@ def ce_counts(counts, labels, valid, beta: float = 1.0):
     logp = jax.nn.log_softmax(beta * counts, axis=-1)
     nll = -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
     return _masked_mean(nll, valid)
+
+
+def current_logits(rec, outputs, window, I_rheo):
+    """Ī [B, K] (see module docstring) from recorded currents ``rec`` (name → [B, T, N])."""
+    t0, t1 = window
+    I_in = rec["I_ampa"] + rec["I_nmda"] - rec["I_gaba"]
+    return jnp.mean(I_in[:, t0:t1][..., outputs], axis=1) / I_rheo[outputs]
 
 
 def rate_mse(counts, target_rates, valid, window_s: float):
