@@ -1,7 +1,8 @@
 """The optimiser loop: surrogate-gradient BPTT through :func:`neurodeploy.sim.simulate`.
 
 One jit-compiled step does: forward weights (fan-in mask / quantized grid, straight-through),
-M mismatch draws vmapped (σ per :class:`TrainConfig`), the loss averaged over them
+M mismatch draws (σ per :class:`TrainConfig`; evaluated one after the other with ``lax.map``, which
+on CPU is several times faster than ``jax.vmap`` over draws), the loss averaged over them
 (:mod:`.losses`), its gradient, gradient clipping + Adam (optax; cosine learning-rate decay),
 then the projections of :mod:`.constraints` (bias range, weight bound). Two phases: float
 training (``epochs − qat_epochs`` epochs, early stopping on the validation split), then
@@ -179,7 +180,8 @@ class Trainer:
                 loss, (counts, rate) = one(sample_mismatch(st.net, key, percent=cfg.mismatch * 300.0, sigma_rule=3.0))
                 return loss, (counts, rate)
             if cfg.mismatch > 0:
-                losses, (counts, rate) = jax.vmap(one)(self._draws(key, cfg.draws))
+                # lax.map (one draw after the other) is several times faster than jax.vmap over draws here
+                losses, (counts, rate) = jax.lax.map(one, self._draws(key, cfg.draws))
                 return jnp.mean(losses), (counts[0], jnp.mean(rate))
             return one(None)
 
@@ -211,7 +213,7 @@ class Trainer:
 
         def counts_of(theta, w_fwd, x, draws):
             net = st.par.apply(st.net, {"log_currents": theta["log_currents"], "weights": w_fwd})
-            s = jax.vmap(lambda m: simulate(net, x, m)[0])(draws)
+            s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
             return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2)
 
         f = jax.jit(counts_of)
