@@ -345,30 +345,27 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
                import_options):
     """Run MODEL (float) and CONFIG (emulated) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from .backends.events import load_input
-    from .config.model import load_config
     from .fileio import write_json
     from .profile import load_profile
     from .spec import load_network
-    from .verify import Tolerance, VerifyError, format_verify, verify
+    from .validate import load_checked_config
+    from .verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
 
     if trials < 0 or mismatch < 0:
         raise click.BadParameter("--trials and --mismatch must be ≥ 0")
     tol = Tolerance.parse(tolerance)
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
-    cfg = load_config(config)
+    cfg = load_checked_config(config, prof)
     data = load_input(input_path, n_inputs=spec.n_inputs)
     if "spikes" not in data:
         raise VerifyError(f"{input_path}: verify needs a raster 'spikes' [batch, T, n_inputs] (events are for emulate)")
+    n_out = spec.output_indices().size
     labels = None
     if labels_path:
-        try:
-            labels = np.load(labels_path, allow_pickle=False)
-        except Exception as e:
-            raise VerifyError(f"{labels_path}: cannot read labels ({e})") from None
-        if labels.reshape(-1).size != data["spikes"].shape[0]:
-            raise VerifyError(f"{labels_path}: {labels.reshape(-1).size} labels for {data['spikes'].shape[0]} input samples "
-                              f"in {input_path} (one class label per sample)")
+        labels = load_labels(labels_path, data["spikes"].shape[0], n_out, str(input_path))
+    elif "labels" in data:
+        labels = check_labels(data["labels"], data["spikes"].shape[0], n_out, f"{input_path}: $.labels", str(input_path))
     if abs(data["dt"] - spec.dt) > 1e-12:
         raise VerifyError(f"{input_path}: dt = {data['dt']} s but the model {model} was trained at dt = {spec.dt} s")
     report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,

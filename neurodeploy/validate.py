@@ -143,6 +143,20 @@ def check_config_against_profile(cfg, profile) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
+def load_checked_config(path: str | Path, profile):
+    """Load a config and apply every check ``validate`` applies against ``profile`` — what each command
+    that runs a config (emulate, verify, run) uses, so none runs a config that ``validate`` rejects.
+    Raises :class:`~neurodeploy.errors.ConfigError` with one line per problem."""
+    from .config.model import load_config
+    from .errors import ConfigError
+
+    cfg = load_config(path)
+    errors, _ = check_config_against_profile(cfg, profile)
+    if errors:
+        raise ConfigError(f"{path}: invalid for profile {profile.name!r}", lines=[f"{path}: {e}" for e in errors])
+    return cfg
+
+
 def _load_config_profile(cfg, path: Path):
     from .profile import load_profile
 

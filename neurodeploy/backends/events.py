@@ -50,7 +50,10 @@ def load_input(path: str | Path, n_inputs: int | None = None) -> dict:
                 raise InputError(f"{path}: 'spikes' has {s.shape[2]} input channels, the network has {n_inputs}")
             if not np.all(np.isfinite(s)) or np.any(s < 0):
                 raise InputError(f"{path}: 'spikes' must hold non-negative finite spike counts")
-            return {"spikes": s.astype(np.float32), "dt": dt}
+            out = {"spikes": s.astype(np.float32), "dt": dt}
+            if "labels" in z.files:   # task-data files carry their labels (checked by the command that uses them)
+                out["labels"] = np.asarray(z["labels"])
+            return out
         if "events" in z.files:
             ev = np.asarray(z["events"])
             if ev.ndim != 2 or ev.shape[1] != 4 or not np.issubdtype(ev.dtype, np.integer):
