@@ -43,6 +43,47 @@ def profile_show(name):
     click.echo(format_profile(load_profile(name)))
 
 
+@profile.command("path")
+@click.argument("name", default="dynapse2")
+def profile_path(name):
+    """Print the YAML file a profile NAME (or path) resolves to."""
+    from .profile import load_profile
+
+    click.echo(load_profile(name).source)
+
+
+@profile.command("copy")
+@click.argument("name", default="dynapse2")
+@click.argument("dest", type=click.Path())
+@click.option("--with-tables", is_flag=True, help="Also copy the bias table and scale-curve CSVs (to calibrate them).")
+def profile_copy(name, dest, with_tables):
+    """Copy profile NAME to DEST (a .yaml file) to edit, e.g. with calibrated capacitances; use it with
+    --profile DEST. Its tables are read from the built-in folder unless copied next to it (--with-tables)."""
+    from pathlib import Path
+
+    from .errors import ProfileError
+    from .fileio import atomic_write_bytes
+    from .profile import load_profile
+
+    prof = load_profile(name)
+    dest_p = Path(dest)
+    if dest_p.suffix not in (".yaml", ".yml"):
+        raise ProfileError(f"{dest}: a profile copy must be a .yaml file")
+    src = Path(prof.source)
+    outs = {dest_p: src.read_bytes()}
+    if with_tables:
+        for f in (prof.bias_generator.table_file, prof.bias_generator.scale_curves_file):
+            for folder in (src.parent, Path(__file__).parent / "device_profiles"):
+                if (folder / f).is_file():
+                    outs[dest_p.parent / f] = (folder / f).read_bytes()
+                    break
+    _check_outputs({str(p): str(p) for p in outs})
+    for p, data in outs.items():
+        atomic_write_bytes(p, data)
+        click.echo(f"wrote {p}")
+    load_profile(dest_p)   # the copy loads
+
+
 # ---------------------------------------------------------------------------------------
 # bias
 # ---------------------------------------------------------------------------------------
@@ -119,6 +160,22 @@ _deploy_options = [
 ]
 
 
+def _check_outputs(paths: dict) -> None:
+    """Check every output path (option → path) before any work: one line naming the option if unusable."""
+    from .fileio import check_output_path
+
+    seen = {}
+    for opt, path in paths.items():
+        if path is None:
+            continue
+        p = check_output_path(path, opt)
+        if p in seen:
+            from .fileio import OutputError
+
+            raise OutputError(f"{opt} {path}: the same file as {seen[p]}; give each output its own file")
+        seen[p] = opt
+
+
 def _with_deploy_options(f):
     for opt in reversed(_deploy_options):
         f = opt(f)
@@ -137,6 +194,7 @@ def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, s
     from .report import format_quantize_summary
     from .spec import load_network
 
+    _check_outputs({"-o": output})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     qn = quantize_network(spec, prof, max_chips=chips, prune=prune, strict=strict_parameters, seed=seed,
@@ -163,13 +221,14 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
     import json as _json
 
-    from .fileio import write_json
+    from .fileio import dumps_json, write_texts
     from .mapping.stage import deploy, map_quantized
     from .profile import load_profile
     from .quantize.model import QUANTIZED_FORMAT, load_quantized
     from .report import format_map_summary
     from .spec import load_network
 
+    _check_outputs({"-o": output, "--report": report_path, "--quantized": quantized_path})
     prof = load_profile(profile_name)
     cams = _cam_profiles(cam_profile)
     is_quantized = False
@@ -177,19 +236,25 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         try:
             with open(model, encoding="utf-8") as f:
                 is_quantized = _json.load(f).get("format") == QUANTIZED_FORMAT
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             is_quantized = False
     if is_quantized:
+        given = [f for f, v in (("--chips", chips is not None), ("--prune", prune), ("--strict-parameters", strict_parameters),
+                                ("--seed", seed != 0), ("--no-spares", no_spares), ("--no-nmda-scale", no_nmda_scale),
+                                ("-O", bool(import_options))) if v]
+        if given:
+            from .errors import SpecError
+
+            raise SpecError(f"{model}: is a quantized network (quantization already done): {', '.join(given)} "
+                            f"only apply when mapping a model; drop them or map the model itself")
         d = map_quantized(load_quantized(model), prof, cam_profiles=cams, cam_tolerance=cam_tolerance)
     else:
         spec = load_network(model, profile=prof, **_parse_import_options(import_options))
         d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
                    cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
-    d.config.save(output)
-    if report_path:
-        write_json(report_path, d.report)
-    if quantized_path:
-        d.quantized.save(quantized_path)
+    # every output rendered before any is written: a failure leaves none behind
+    write_texts({output: d.config.dumps(), report_path: dumps_json(d.report) if report_path else None,
+                 quantized_path: d.quantized.dumps() if quantized_path else None})
     click.echo(format_map_summary(d.report))
     click.echo(f"wrote {output}")
 
@@ -274,6 +339,7 @@ def export_cmd(model, output, profile_name, import_options):
     from .profile import load_profile
     from .spec import load_network
 
+    _check_outputs({"-o": output})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     suffix = output.lower().rsplit(".", 1)[-1] if "." in output else ""
@@ -310,8 +376,9 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name):
     from .fileio import atomic_savez
     from .profile import load_profile
 
-    if mismatch < 0:
+    if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    _check_outputs({"-o": output})
     prof = load_profile(profile_name)
     emu, res = emulate_file(config, input_path, prof, mismatch=mismatch, seed=seed)
     ev = res.events()
@@ -354,6 +421,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     if trials < 0 or mismatch < 0:
         raise click.BadParameter("--trials and --mismatch must be ≥ 0")
     tol = Tolerance.parse(tolerance)
+    _check_outputs({"--json": json_path})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     cfg = load_checked_config(config, prof)
@@ -393,6 +461,7 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
     from .sim.run import simulate_files
 
+    _check_outputs({"-o": output})
     r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name)
     click.echo(f"simulated {r['batch']} sample(s) × {r['steps']} steps of {r['neurons']} neurons (dt = {r['dt']:g} s): "
                f"{r['spikes']} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else ""))
@@ -400,10 +469,23 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
 
 
 # ---------------------------------------------------------------------------------------
+def _exit_on_sigterm() -> None:
+    """SIGTERM → SystemExit(143) inside Python, so that temp files are removed as on Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _term)
+
+
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    _exit_on_sigterm()
     try:
         rv = cli.main(args=args, prog_name="neurodeploy", standalone_mode=False)
         if isinstance(rv, int) and rv != 0:
