@@ -24,6 +24,7 @@ import numpy as np
 
 from . import verify_metrics as vm
 from .errors import NeurodeployError
+from .log import stage
 
 
 class VerifyError(NeurodeployError):
@@ -101,11 +102,13 @@ def _counts(spikes) -> np.ndarray:
 
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
-           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0) -> dict:
+           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0,
+           pictures: dict | None = None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
-    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs].
+    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs]. ``pictures``, if a dict, receives the arrays
+    the plots need (rasters of the first sample, counts, accuracy per board).
     """
     import jax
     import jax.numpy as jnp
@@ -140,15 +143,26 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     if n_mm:
         more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, percent, sigma_rule)
         draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), draws, more)
-    f_all = _counts(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws)))
+    with stage(f"float network: {n_mm + 1} chip(s) x {x.shape[0]} sample(s), one vmapped call"):
+        f_spk = np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws))
+        f_all = _counts(f_spk)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
-    emu = Emulator(cfg, profile, dt=dt)
-    if n_mm:
-        d_all = _counts(emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
-                                with_nominal=True).outputs)
-        dep, dep_mm = d_all[0], d_all[1:]
-    else:
-        dep, dep_mm = _counts(emu.run(x, dt).outputs), None
+    with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
+        emu = Emulator(cfg, profile, dt=dt)
+        if n_mm:
+            d_spk = emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
+                            with_nominal=True).outputs
+            d_all = _counts(d_spk)
+            dep, dep_mm = d_all[0], d_all[1:]
+            d_first = d_spk[0, 0]
+        else:
+            d_spk = emu.run(x, dt).outputs
+            dep, dep_mm, d_first = _counts(d_spk), None, d_spk[0]
+    if pictures is not None:
+        pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
+                        deployed_counts=dep)
+        if labels is not None and dep_mm is not None:
+            pictures["accuracy_per_board"] = vm.accuracy(dep_mm, labels)
 
     def block(counts):
         r = vm.pearson_r(ref, counts)

@@ -320,3 +320,58 @@ fileio.atomic_write_text({str(tmp_path / 'o.json')!r}, "x")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 128 + signal.SIGTERM, r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_json_flag_on_every_summary_command(run_cli, mapped, tmp_path):
+    from neurodeploy.fileio import dumps_json  # noqa: F401
+
+    runs = {
+        "map": ["map", EX / "model.json", "-o", tmp_path / "c.json", "--json", tmp_path / "map.json"],
+        "quantize": ["quantize", EX / "model.json", "-o", tmp_path / "q.json", "--json", tmp_path / "quantize.json"],
+        "validate": ["validate", EX / "model.json", mapped / "config.json", "--json", tmp_path / "validate.json"],
+        "emulate": ["emulate", mapped / "config.json", "--input", EX / "inputs.npz", "-o", tmp_path / "e.npz",
+                    "--json", tmp_path / "emulate.json"],
+    }
+    for name, args in runs.items():
+        code, out, err = run_cli(*args)
+        assert code == 0, (name, err)
+        assert json.loads((tmp_path / f"{name}.json").read_text()), name
+    assert json.loads((tmp_path / "map.json").read_text())["placement"]["neurons"] == 2
+    assert json.loads((tmp_path / "validate.json").read_text())["ok"] is True
+    assert sum(json.loads((tmp_path / "emulate.json").read_text())["output_spike_counts"].values()) > 0
+
+
+def test_verbose_and_quiet(run_cli, tmp_path):
+    code, out, err = run_cli("-v", "map", EX / "model.json", "-o", tmp_path / "c.json")
+    assert code == 0 and "quantize -> map -> config: done in" in err
+    code, out, err = run_cli("-q", "map", EX / "model.json", "-o", tmp_path / "c2.json")
+    assert code == 0 and err == ""
+    assert (tmp_path / "c.json").read_bytes() == (tmp_path / "c2.json").read_bytes()
+
+
+def test_plots(run_cli, mapped, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, err = run_cli("map", EX / "model.json", "-o", tmp_path / "c.json", "--plot", tmp_path / "p")
+    assert code == 0, err
+    code, out, err = run_cli("verify", EX / "model.json", tmp_path / "c.json", "--input", EX / "inputs.npz",
+                             "--labels", EX / "labels.npy", "--trials", "3", "--plot", tmp_path / "p")
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "p").iterdir())
+    assert names == ["map_memory_use.png", "map_weight_error.png", "verify_accuracy.png", "verify_rasters.png",
+                     "verify_rates.png"]
+    assert all((tmp_path / "p" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in names)
+
+
+def test_plot_without_matplotlib_is_one_line(run_cli, tmp_path, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_mpl(name, *a, **k):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_mpl)
+    code, out, err = run_cli("map", EX / "model.json", "-o", tmp_path / "c.json", "--plot", tmp_path / "p")
+    one_line_error(code, err, "pip install 'neurodeploy[plots]'")
+    assert not (tmp_path / "c.json").exists()

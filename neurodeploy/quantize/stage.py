@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..log import progress
+
 from .. import __version__
 from ..config.model import Code, ProfileRef, mask_to_str
 from ..errors import MappingError
@@ -168,7 +170,7 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     records = []
     core_reports = []
     nmda_p = (profile.quantity_to_parameter["Itau_nmda"], profile.quantity_to_parameter["Igain_nmda"])
-    for ci, c in enumerate(cores):
+    for ci, c in progress(enumerate(cores), total=len(cores), desc="quantizing cores"):
         codes: dict[str, tuple[int, int]] = {}
         for q in NEURON_QUANTITIES:
             pname = profile.quantity_to_parameter[q]
