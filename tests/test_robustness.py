@@ -375,3 +375,21 @@ def test_plot_without_matplotlib_is_one_line(run_cli, tmp_path, monkeypatch):
     code, out, err = run_cli("map", EX / "model.json", "-o", tmp_path / "c.json", "--plot", tmp_path / "p")
     one_line_error(code, err, "pip install 'neurodeploy[plots]'")
     assert not (tmp_path / "c.json").exists()
+
+
+def test_nir_declaring_a_huge_weight_is_refused_before_reading(run_cli, tmp_path):
+    import resource
+
+    import h5py
+
+    shutil.copy(EX / "model.nir", tmp_path / "big.nir")
+    with h5py.File(tmp_path / "big.nir", "r+") as f:
+        names = []
+        f.visititems(lambda n, it: names.append(n) if isinstance(it, h5py.Dataset) and n.endswith("weight") else None)
+        del f[names[0]]
+        f.create_dataset(names[0], shape=(10000, 5000), dtype="f8", chunks=(1000, 500), compression="gzip")  # 400 MB declared
+    assert (tmp_path / "big.nir").stat().st_size < 2_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, out, err = run_cli("validate", tmp_path / "big.nir", "-O", "dt=0.001")
+    assert code == 2 and "more than a Dynap-SE2 board can hold" in err, err
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000      # KiB: nothing big was allocated
