@@ -510,12 +510,15 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
 @click.option("--record", is_flag=True, help="Also write every state variable (I_mem, I_ampa, ..., A) per step.")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
-def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path):
+@click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
+              help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
+def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path, import_options):
     """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
     from .sim.run import simulate_files
 
     _check_outputs({"-o": output, "--json": json_path})
-    r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name)
+    r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name,
+                       import_options=_parse_import_options(import_options))
     if json_path:
         from .fileio import write_json
 

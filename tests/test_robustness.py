@@ -393,3 +393,13 @@ def test_nir_declaring_a_huge_weight_is_refused_before_reading(run_cli, tmp_path
     code, out, err = run_cli("validate", tmp_path / "big.nir", "-O", "dt=0.001")
     assert code == 2 and "more than a Dynap-SE2 board can hold" in err, err
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000      # KiB: nothing big was allocated
+
+
+def test_simulate_takes_import_options(run_cli, tmp_path):
+    code, out, err = run_cli("simulate", EX / "model.nir", "-O", "dt=0.001", "--input", EX / "inputs.npz",
+                             "-o", tmp_path / "s.npz")
+    assert code == 0, err
+    assert np.load(tmp_path / "s.npz")["spikes"].shape[-1] == 2
+    code, out, err = run_cli("simulate", EX / "model.json", "-O", "dt=0.001", "--input", EX / "inputs.npz",
+                             "-o", tmp_path / "s2.npz")
+    one_line_error(code, err, "only apply to .npz/.nir imports")
