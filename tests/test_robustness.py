@@ -283,7 +283,7 @@ def test_output_paths(run_cli, tmp_path):
 def test_map_writes_nothing_when_a_later_output_fails(run_cli, tmp_path):
     (tmp_path / "regular").write_text("x")
     code, out, err = run_cli("map", EX / "model.json", "-o", tmp_path / "c.json", "--report", tmp_path / "regular" / "r.json")
-    one_line_error(code, err, "--report")
+    one_line_error(code, err, "--json")
     assert not (tmp_path / "c.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["regular"]
 
