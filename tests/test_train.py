@@ -194,7 +194,8 @@ def test_losses_ratio_hinge_and_current_logits():
     # sample 0 has FRR 10.5 ≥ 8 → no loss; sample 1 has FRR 1 → log 8
     assert float(ratio_hinge(counts, y, v, 8.0)) == pytest.approx(np.log(8.0) / 2, rel=1e-5)
     assert float(ratio_hinge(counts, y, jnp.array([1.0, 0.0]), 8.0)) == 0.0        # a skipped (negative) trial
-    assert float(ce_counts(counts, y, v)) > float(ce_counts(counts * 2, y, v))
+    right = jnp.array([[4.0, 1.0], [1.0, 3.0]])
+    assert float(ce_counts(right, y, v)) > float(ce_counts(right * 2, y, v)) > 0      # a larger margin, a lower loss
     assert float(rate_mse(jnp.array([[25.0, 0.0]]), jnp.array([[50.0, 0.0]]), jnp.array([1.0]), 0.5)) == 0.0
     rec = {k: jnp.full((1, 10, 3), 2e-9) for k in ("I_ampa", "I_nmda", "I_gaba")}
     lg = current_logits(rec, np.array([1, 2]), (0, 10), jnp.array([1e-9, 1e-9, 4e-9]))
