@@ -1,26 +1,28 @@
 #!/bin/sh
-# make demo: deploy the built-in example (a 60-input, 2-neuron frozen-noise classifier) onto a
-# Dynap-SE2 configuration. $1 is the venv's bin directory.
+# make demo: the whole pipeline on the frozen-noise task (the Dynap-SE2 training tutorial):
+# train on the chip model (mismatch-, fan-in- and grid-aware) -> map -> emulate -> verify.
+# $1 is the venv's bin directory. A few minutes on 2 cores.
 set -e
 BIN=${1:-.venv/bin}
 ND="$BIN/neurodeploy"
 OUT=demo-out
 mkdir -p "$OUT"
-echo "== the network: examples/frozen_noise/model.json"
-"$ND" validate examples/frozen_noise/model.json
+echo "== neurodeploy train: 2 frozen Poisson samples on 60 channels, 2 decision neurons"
+"$ND" train frozen-noise -o "$OUT/model.json" --epochs 300 --lr 0.02 --quiet
+echo
+echo "== the two trained samples as an input file (spikes, dt, labels)"
+"$ND" task-data frozen-noise --split train -o "$OUT/samples.npz"
+"$BIN/python" -c "import numpy as np; np.save('$OUT/labels.npy', np.load('$OUT/samples.npz')['labels'])"
 echo
 echo "== neurodeploy map: quantize -> map -> config"
-"$ND" map examples/frozen_noise/model.json -o "$OUT/config.json" --report "$OUT/report.json"
-echo
-echo "== the config is a validated file"
-"$ND" validate "$OUT/config.json"
+"$ND" map "$OUT/model.json" -o "$OUT/config.json" --report "$OUT/report.json"
 echo
 echo "== run the config on the bit-accurate emulator (no board needed)"
-"$ND" emulate "$OUT/config.json" --input examples/frozen_noise/inputs.npz -o "$OUT/emulated.npz"
+"$ND" emulate "$OUT/config.json" --input "$OUT/samples.npz" -o "$OUT/emulated.npz"
 echo
-echo "== verify: float network vs deployed config, 32 mismatch draws (the CI gate)"
-"$ND" verify examples/frozen_noise/model.json "$OUT/config.json" --input examples/frozen_noise/inputs.npz \
-    --labels examples/frozen_noise/labels.npy --trials 32 --mismatch 0.1 --json "$OUT/verify.json"
+echo "== verify: float network vs deployed config, 16 mismatched boards (the CI gate)"
+"$ND" verify "$OUT/model.json" "$OUT/config.json" --input "$OUT/samples.npz" --labels "$OUT/labels.npy" \
+    --trials 16 --mismatch 0.1 --json "$OUT/verify.json"
 echo
-echo "outputs in $OUT/: config.json (what the chip holds), report.json (what was lost and where),"
-echo "emulated.npz (spikes and board events), verify.json (fidelity report)"
+echo "outputs in $OUT/: model.json (trained) and model.report.{md,json,png}, config.json (what the chip holds),"
+echo "report.json (what mapping lost and where), emulated.npz (spikes and board events), verify.json (fidelity)"

@@ -528,6 +528,11 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     click.echo(f"wrote {output}")
 
 
+from .cli_tasks import task_data_cmd  # noqa: E402
+cli.add_command(task_data_cmd)
+from .cli_train import train_cmd  # noqa: E402
+cli.add_command(train_cmd)
+
 # ---------------------------------------------------------------------------------------
 def _exit_on_sigterm() -> None:
     """SIGTERM → SystemExit(143) inside Python, so that temp files are removed as on Ctrl-C."""

@@ -1,0 +1,100 @@
+"""Hardware-aware constraints of Dynap-SE2, each switchable, each exactly satisfied at the end.
+
+**Fan-in** (64 CAM entries per neuron). A 0/1 mask over the synapse slots keeps, per target neuron,
+the ``cam`` slots of largest |w| (every slot is one CAM entry; ties → lower slot index):
+
+    mask[i] = 1  ⇔  rank_{j : dst_j = dst_i}(|w_j|) < cam
+
+The forward pass uses w·mask; the backward pass is the identity (straight-through), so masked
+weights keep learning and win their place back when the mask is re-chosen every few steps
+(regrowth, as in SR-STE / dynamic sparse training). The final weights are w·mask.
+
+**Bias range.** Trainable log-currents are projected after every step into the range the bias
+generator can produce (:meth:`~neurodeploy.train.structure.Structure.current_bounds`), so the
+``bias-range`` rule cannot fire on a trained model; weights are clipped to one CAM entry's maximum
+current 4·max(SYAM_W*_P).
+
+**Weight grid** (quantization-aware training). :class:`GridQuantizer` runs the SAME quantizer that
+``neurodeploy map`` runs (:func:`neurodeploy.quantize.stage.quantize_network`: core assignment,
+per-core base weights on the DAC grid) on the current model, then, per step, gives each synapse
+the current the chip would realise with those base weights (:func:`neurodeploy.quantize.weights.assign`,
+spare CAM entries and the NMDA scale included). The step uses w_q in the forward pass and the
+identity in the backward pass (straight-through estimator):
+
+    w_used = w + stop_gradient(w_q − w)
+
+The final model holds w_q exactly, so mapping it reproduces its weights (error ≈ 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..quantize.weights import CoreProblem, assign
+
+
+def fan_in_mask(w: np.ndarray, dst: np.ndarray, cam: int) -> np.ndarray:
+    """0/1 float32 mask [n_syn]: per target neuron the ``cam`` slots of largest |w| (see module doc)."""
+    w = np.abs(np.asarray(w, np.float64))
+    order = np.lexsort((np.arange(w.size), -w, dst))
+    d = dst[order]
+    rank = np.arange(d.size) - np.searchsorted(d, d, side="left")
+    keep = np.zeros(w.size, bool)
+    keep[order] = rank < cam
+    return keep.astype(np.float32)
+
+
+def fan_in(w: np.ndarray, dst: np.ndarray, n_neurons: int) -> np.ndarray:
+    """CAM entries per neuron [N]: non-zero synapse slots per target."""
+    return np.bincount(dst[np.asarray(w) != 0], minlength=n_neurons)
+
+
+class GridQuantizer:
+    """The per-core weight grid that ``map`` will use, and projection of weights onto it."""
+
+    def __init__(self, structure, profile, seed: int = 0):
+        self.st, self.profile, self.seed = structure, profile, seed
+        self.cam = profile.geometry.cam_entries_per_neuron
+        self.core_of = None
+
+    def refit(self, theta, w: np.ndarray) -> dict:
+        """Run the map quantizer on the model (theta's currents, weights ``w``); keep its core grid.
+        Returns its weight report (relative RMS error etc.)."""
+        from ..quantize.stage import quantize_network
+
+        spec = self.st.to_spec(theta, weights=w)
+        qn = quantize_network(spec, self.profile, seed=self.seed)
+        n = self.st.spec.n_neurons
+        self.core_of = np.full(n, -1, np.int64)
+        self.local = np.zeros(n, np.int64)
+        wp = [self.profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
+        self.W, self.g, self.members = [], [], []
+        for ci, rec in enumerate(qn.cores):
+            nb = np.asarray(rec.neurons, np.int64)
+            self.core_of[nb] = ci
+            self.local[nb] = np.arange(nb.size)
+            self.members.append(nb)
+            self.W.append(np.array([float(self.profile.bias.to_current(p, rec.parameters[p].coarse, rec.parameters[p].fine))
+                                    for p in wp]))
+            self.g.append(rec.nmda_scale)
+        return qn.report.get("weights", {})
+
+    def values(self, w: np.ndarray) -> np.ndarray:
+        """Signed unitless weights [n_syn] the chip realises for ``w`` on the current grid."""
+        sl = self.st.slots
+        w = np.asarray(w, np.float64)
+        q = np.zeros_like(w)
+        nz = w != 0
+        dend = np.where(sl.auto, np.where(w > 0, 0, 2), sl.dendrite)
+        fan = np.bincount(sl.dst[nz], minlength=self.core_of.size)
+        budget = np.maximum(self.cam - fan, 0)
+        for ci, nb in enumerate(self.members):
+            sel = np.flatnonzero(nz & (self.core_of[sl.dst] == ci))
+            if sel.size == 0:
+                continue
+            g = self.g[ci]
+            prob = CoreProblem(np.abs(w[sel]) * sl.scale[sel], (dend[sel] == 0) & (g is not None),
+                               self.local[sl.dst[sel]], budget[nb])
+            a = assign(prob, self.W[ci], g)
+            q[sel] = np.sign(w[sel]) * a.value / sl.scale[sel]
+        return q.astype(np.float32)

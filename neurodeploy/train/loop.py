@@ -1,0 +1,349 @@
+"""The optimiser loop: surrogate-gradient BPTT through :func:`neurodeploy.sim.simulate`.
+
+One jit-compiled step does: forward weights (fan-in mask / quantized grid, straight-through),
+M mismatch draws (σ per :class:`TrainConfig`; evaluated one after the other with ``lax.map``, which
+on CPU is several times faster than ``jax.vmap`` over draws), the loss averaged over them
+(:mod:`.losses`), its gradient, gradient clipping + Adam (optax; cosine learning-rate decay),
+then the projections of :mod:`.constraints` (bias range, weight bound). Two phases: float
+training (``epochs − qat_epochs`` epochs, early stopping on the validation split), then
+quantization-aware training on the grid ``map`` will use, starting from the best float model.
+The best model of the last phase (validation accuracy under mismatch, then loss) is kept.
+
+Everything random is seeded from ``seed``: minibatch order (epoch e: ``default_rng([seed, e])``),
+mismatch draws (``fold_in(PRNGKey(seed), step // redraw_every)``), evaluation draws (fixed). A
+checkpoint (npz) after every epoch holds the optimiser state, the best model and the history;
+``resume`` continues from it and gives the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .constraints import GridQuantizer, fan_in_mask
+from .losses import BETA_CURRENT, LOSSES, accuracy, current_logits, ce_counts, rate_mse, rate_regulariser, ratio_hinge
+from .task import TrainError
+
+#: TrainConfig fields that may differ between a run and its --resume.
+RESUMABLE = ("epochs", "stop_after", "progress")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 0.01
+    seed: int = 0
+    loss: str = "ce"
+    beta: float = 1.0                  # CE inverse temperature (per spike)
+    clip: float = 1.0                  # global gradient-norm clip
+    mismatch: float = 0.1              # σ of the mismatch factors (0: nominal chip only)
+    draws: int = 4                     # mismatch draws per step (vmapped, loss averaged)
+    redraw_every: int = 1              # fresh draws every K steps
+    fan_in: bool = True
+    fanin_every: int = 10
+    qat: bool = True
+    qat_epochs: int = 0                # 0: max(1, epochs // 4)
+    qat_lr_factor: float = 0.3
+    bias_range: bool = True
+    train_currents: tuple = ()
+    ratio_weight: float = 0.0          # weight of the firing-rate-ratio hinge (losses.ratio_hinge)
+    ratio_target: float = 8.0
+    rate_reg: float = 0.0
+    rate_max: float = 100.0
+    patience: int = 0                  # float-phase early stopping (epochs without improvement; 0 = off)
+    eval_draws: int = 8
+    stop_after: int | None = None      # stop after this many epochs in total (resume later)
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise TrainError(f"loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
+        for k in ("epochs", "batch_size", "draws", "redraw_every", "fanin_every", "eval_draws"):
+            if int(getattr(self, k)) < 1:
+                raise TrainError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
+        if not (self.lr > 0 and self.mismatch >= 0):
+            raise TrainError(f"--lr must be > 0 and --mismatch >= 0 (got {self.lr}, {self.mismatch})")
+        self.train_currents = tuple(self.train_currents)
+
+    @property
+    def n_qat(self) -> int:
+        if not self.qat:
+            return 0
+        return min(self.epochs - 1, self.qat_epochs or max(1, self.epochs // 4)) if self.epochs > 1 else 0
+
+    def settings(self) -> dict:
+        d = asdict(self)
+        for k in ("stop_after", "progress"):
+            d.pop(k)
+        d["train_currents"] = list(self.train_currents)
+        d["qat_epochs"] = self.n_qat
+        return d
+
+
+@dataclass
+class State:
+    theta: dict
+    opt_state: object
+    mask: np.ndarray
+    epoch: int = 0
+    step: int = 0
+    phase: str = "float"
+    best: dict | None = None          # {"theta", "weights" (forward weights), "score", "epoch"}
+    history: list = field(default_factory=list)
+    stale: int = 0
+
+
+class Trainer:
+    """Trains a :class:`~neurodeploy.train.structure.Structure` on a task's train/val data."""
+
+    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None):
+        import jax.numpy as jnp
+
+        self.st, self.cfg, self.profile, self.ckpt = st, cfg, profile, checkpoint
+        self.train, self.val = train, val
+        self.t0, self.t1 = train.window
+        if cfg.loss == "rate_mse" and train.target_rates is None:
+            raise TrainError("loss rate_mse needs target rates (the task gives none); use --loss ce")
+        self.bs = min(cfg.batch_size, train.n)
+        self.spe = max(1, train.n // self.bs)
+        self.cam = profile.geometry.cam_entries_per_neuron
+        self.bounds = st.current_bounds() if cfg.bias_range else None
+        self.wmax = jnp.asarray(st.weight_bound())
+        self.quant = GridQuantizer(st, profile, seed=0) if cfg.qat else None
+        self.opts = {"float": self._optimizer(cfg.lr, (cfg.epochs - cfg.n_qat) * self.spe),
+                     "qat": self._optimizer(cfg.lr * cfg.qat_lr_factor, max(cfg.n_qat, 1) * self.spe)}
+        self.steps = {k: self._make_step(o) for k, o in self.opts.items()}
+        self._eval = self._make_eval()
+
+    # ---- pieces ---------------------------------------------------------------------------
+    def _optimizer(self, lr, n_steps):
+        import optax
+
+        sched = optax.cosine_decay_schedule(lr, max(int(n_steps), 1), alpha=0.1)
+        return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
+
+    def _loss_terms(self, spikes, y, tr, valid, rec=None, net=None):
+        counts = spikes[:, self.t0:self.t1][..., self.st.outputs].sum(axis=1)
+        if self.cfg.loss == "ce_current":
+            c = net.currents
+            logits = BETA_CURRENT * current_logits(rec, self.st.outputs, (self.t0, self.t1),
+                                                   c["Itau_mem"] * c["Ispkthr"] / c["Igain_mem"])
+            main = ce_counts(counts, y, valid, self.cfg.beta) + ce_counts(logits, y, valid, 1.0)
+        elif self.cfg.loss == "rate_mse":
+            main = rate_mse(counts, tr, valid, (self.t1 - self.t0) * self.st.spec.dt)
+        else:
+            main = ce_counts(counts, y, valid, self.cfg.beta)
+        if self.cfg.ratio_weight > 0:
+            main = main + self.cfg.ratio_weight * ratio_hinge(counts, y, valid, self.cfg.ratio_target)
+        reg = rate_regulariser(spikes, self.st.spec.dt, self.cfg.rate_reg, self.cfg.rate_max)
+        return main + reg, counts
+
+    def _draws(self, key, n):
+        from ..sim import sample_mismatch_stack
+
+        return sample_mismatch_stack(self.st.net, key, n, percent=self.cfg.mismatch * 300.0, sigma_rule=3.0)
+
+    def _forward_weights(self, w, mask, q, qat_on):
+        import jax.numpy as jnp
+        from jax import lax
+
+        fwd = jnp.where(qat_on, q, w * mask)
+        return w + lax.stop_gradient(fwd - w)
+
+    def _make_step(self, opt):
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        from ..sim import simulate
+
+        st, cfg = self.st, self.cfg
+
+        def loss_fn(theta, mask, q, qat_on, x, y, tr, valid, key):
+            th = {"log_currents": theta["log_currents"], "weights": self._forward_weights(theta["weights"], mask, q, qat_on)}
+            net = st.par.apply(st.net, th)
+
+            record = ("I_ampa", "I_nmda", "I_gaba") if cfg.loss == "ce_current" else False
+
+            def one(m):
+                s, _, rec = simulate(net, x, m, record=record)
+                loss, counts = self._loss_terms(s, y, tr, valid, rec, net)
+                return loss, (counts, jnp.mean(s[..., st.outputs]))
+
+            if cfg.mismatch > 0 and cfg.draws == 1:
+                from ..sim import sample_mismatch
+
+                loss, (counts, rate) = one(sample_mismatch(st.net, key, percent=cfg.mismatch * 300.0, sigma_rule=3.0))
+                return loss, (counts, rate)
+            if cfg.mismatch > 0:
+                # lax.map (one draw after the other) is several times faster than jax.vmap over draws here
+                losses, (counts, rate) = jax.lax.map(one, self._draws(key, cfg.draws))
+                return jnp.mean(losses), (counts[0], jnp.mean(rate))
+            return one(None)
+
+        def step(theta, opt_state, mask, q, qat_on, x, y, tr, valid, key):
+            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qat_on, x, y, tr, valid, key)
+            updates, opt_state = opt.update(g, opt_state, theta)
+            theta = optax.apply_updates(theta, updates)
+            theta = self._project(theta)
+            return theta, opt_state, loss, accuracy(counts, y, valid), rate / st.spec.dt
+
+        return jax.jit(step)
+
+    def _project(self, theta):
+        import jax.numpy as jnp
+
+        lc = dict(theta["log_currents"])
+        if self.bounds is not None:
+            for q, (lo, hi) in self.bounds.items():
+                lc[q] = jnp.clip(lc[q], lo, hi)
+        return {"log_currents": lc, "weights": jnp.clip(theta["weights"], -self.wmax, self.wmax)}
+
+    def _make_eval(self):
+        import jax
+        import jax.numpy as jnp
+
+        from ..sim import no_mismatch, simulate
+
+        st = self.st
+
+        def counts_of(theta, w_fwd, x, draws):
+            net = st.par.apply(st.net, {"log_currents": theta["log_currents"], "weights": w_fwd})
+            s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
+            return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2)
+
+        f = jax.jit(counts_of)
+        nominal = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(st.net))
+        n_draws = self.cfg.eval_draws if self.cfg.mismatch > 0 else 0
+        draws = nominal
+        if n_draws:
+            import jax.random as jr
+
+            extra = self._draws(jr.fold_in(jr.PRNGKey(self.cfg.seed), 10 ** 6), n_draws)
+            draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), nominal, extra)
+        self.eval_draws_stack = draws
+        return f
+
+    def counts(self, theta, w_fwd, data, chunk: int = 64) -> np.ndarray:
+        """Output counts [1 + eval_draws, n, C] on ``data`` (index 0: nominal chip)."""
+        out = []
+        for i in range(0, data.n, chunk):
+            x = data.spikes[i:i + chunk]
+            pad = chunk - x.shape[0] if data.n > chunk else 0
+            if pad:
+                x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+            c = np.asarray(self._eval(theta, w_fwd, x, self.eval_draws_stack))
+            out.append(c[:, :c.shape[1] - pad])
+        return np.concatenate(out, axis=1)
+
+    def evaluate(self, theta, w_fwd, data) -> dict:
+        c = self.counts(theta, w_fwd, data)
+        valid = data.positive.astype(np.float32)
+        accs = [float(accuracy(ci, data.labels, valid)) for ci in c]
+        if self.cfg.loss == "rate_mse":
+            losses = [float(rate_mse(ci, data.target_rates, valid, (self.t1 - self.t0) * self.st.spec.dt)) for ci in c]
+        else:
+            losses = [float(ce_counts(ci, data.labels, valid, self.cfg.beta)) for ci in c]
+        mm = slice(1, None) if c.shape[0] > 1 else slice(0, 1)
+        return {"acc_nominal": accs[0], "acc_mismatch": float(np.mean(accs[mm])), "loss_nominal": losses[0],
+                "loss_mismatch": float(np.mean(losses[mm])), "counts": c}
+
+    # ---- the loop -------------------------------------------------------------------------
+    def fresh(self, theta) -> State:
+        mask = np.ones(self.st.slots.n, np.float32)
+        if self.cfg.fan_in:
+            mask = fan_in_mask(np.asarray(theta["weights"]), self.st.slots.dst, self.cam)
+        return State(theta=theta, opt_state=self.opts["float"].init(theta), mask=mask)
+
+    def resume(self, theta_template) -> State:
+        from . import checkpoint
+
+        tmpl = {k: o.init(theta_template) for k, o in self.opts.items()}
+        meta, theta, opt_state, mask, best = checkpoint.load(self.ckpt, self.cfg.settings(), theta_template, tmpl,
+                                                             ignore=RESUMABLE)
+        return State(theta, opt_state, mask, meta["epoch"], meta["step"], meta["phase"], best, meta["history"], meta["stale"])
+
+    def fit(self, state: State) -> State:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        stop_at = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
+        with tqdm(total=cfg.epochs * self.spe, initial=state.epoch * self.spe, disable=not cfg.progress,
+                  desc="train", unit="step", leave=True, dynamic_ncols=True) as bar:
+            while state.epoch < stop_at:
+                if state.phase == "float" and cfg.n_qat and state.epoch >= cfg.epochs - cfg.n_qat:
+                    self._enter_qat(state)
+                self._epoch(state, bar)
+                state.epoch += 1
+                if state.phase == "float" and cfg.patience and state.stale >= cfg.patience:
+                    skip_to = cfg.epochs - cfg.n_qat
+                    if state.epoch < skip_to:
+                        bar.update((skip_to - state.epoch) * self.spe)
+                        state.epoch = skip_to
+                if self.ckpt is not None:
+                    from . import checkpoint
+
+                    checkpoint.save(self.ckpt, state, cfg.settings())
+        return state
+
+    def _enter_qat(self, state: State) -> None:
+        if state.best is not None:
+            state.theta = {"log_currents": state.best["theta"]["log_currents"], "weights": state.best["theta"]["weights"]}
+            state.mask = np.asarray(state.best["mask"])
+        state.opt_state = self.opts["qat"].init(state.theta)
+        state.phase, state.best, state.stale = "qat", None, 0
+
+    def forward_weights(self, theta, mask, phase: str) -> np.ndarray:
+        """The weights the chip gets: w·mask, on the quantizer's grid in the QAT phase."""
+        w = np.asarray(theta["weights"]) * mask
+        return self.quant.values(w) if phase == "qat" else w.astype(np.float32)
+
+    def _epoch(self, state: State, bar) -> None:
+        import jax.random as jr
+
+        cfg, st = self.cfg, self.st
+        qat = state.phase == "qat"
+        if qat:
+            self.quant.refit(state.theta, np.asarray(state.theta["weights"]) * state.mask)
+        step_fn = self.steps[state.phase]
+        perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(self.train.n)
+        tr_all = self.train.target_rates if self.train.target_rates is not None else np.zeros((self.train.n, len(st.outputs)))
+        valid_all = self.train.positive.astype(np.float32)
+        base = jr.PRNGKey(cfg.seed)
+        q = np.zeros(st.slots.n, np.float32)
+        sums = np.zeros(3)
+        for b in range(self.spe):
+            idx = np.sort(perm[b * self.bs:(b + 1) * self.bs])
+            if cfg.fan_in and state.step % cfg.fanin_every == 0:
+                state.mask = fan_in_mask(np.asarray(state.theta["weights"]), st.slots.dst, self.cam)
+            if qat:
+                q = self.quant.values(np.asarray(state.theta["weights"]) * state.mask)
+            key = jr.fold_in(base, state.step // cfg.redraw_every)
+            state.theta, state.opt_state, loss, acc, rate = step_fn(
+                state.theta, state.opt_state, state.mask, q, qat, self.train.spikes[idx], self.train.labels[idx],
+                tr_all[idx].astype(np.float32), valid_all[idx], key)
+            state.step += 1
+            sums += (float(loss), float(acc), float(rate))
+            bar.update(1)
+            bar.set_postfix(phase=state.phase, loss=f"{float(loss):.4f}", acc=f"{float(acc):.2f}", rate=f"{float(rate):.1f}Hz")
+        if cfg.fan_in:
+            state.mask = fan_in_mask(np.asarray(state.theta["weights"]), st.slots.dst, self.cam)
+        w_fwd = self.forward_weights(state.theta, state.mask, state.phase)
+        ev = self.evaluate(state.theta, w_fwd, self.val)
+        score = (round(ev["acc_mismatch"], 6), -round(ev["loss_mismatch"], 6))
+        if state.best is None or score > state.best["score"]:
+            state.best = {"theta": state.theta, "weights": w_fwd, "mask": state.mask.copy(), "score": score, "epoch": state.epoch}
+            state.stale = 0
+        else:
+            state.stale += 1
+        m = sums / self.spe
+        state.history.append({"epoch": state.epoch + 1, "phase": state.phase, "train_loss": round(m[0], 6),
+                              "train_acc": round(m[1], 4), "train_rate_hz": round(m[2], 3),
+                              **{f"val_{k}": round(v, 6) for k, v in ev.items() if k != "counts"}})
+        bar.write(f"epoch {state.epoch + 1}/{cfg.epochs} [{state.phase}] loss {m[0]:.4f} acc {m[1]:.3f} "
+                  f"rate {m[2]:.1f} Hz | val acc {ev['acc_nominal']:.3f} nominal, {ev['acc_mismatch']:.3f} mismatch") \
+            if cfg.progress else None

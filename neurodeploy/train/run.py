@@ -1,0 +1,140 @@
+"""``neurodeploy train``: task → trained, constraint-checked model.json (+ a training report).
+
+:func:`train` builds the network (the task's default architecture with calibrated initial weights,
+or ``init``: any importable network to continue training), trains it (:mod:`.loop`), evaluates the
+best model on the test split on the nominal chip and on ``eval_draws`` mismatched chips, checks
+every hardware constraint, maps the model with the deployment quantizer to measure the weight
+error ``map`` will report, and writes the model with metadata recording the task, seed, metrics
+and settings. No timing or path of the machine goes into the model: the same inputs and seed give
+a byte-identical model.json.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .task import TrainError
+
+#: Currents trained with --train-currents (one value per population each).
+TRAINABLE_CURRENTS = ("Itau_mem", "Igain_mem", "Iref", "Itau_ampa", "Igain_ampa", "Itau_nmda", "Igain_nmda",
+                      "Itau_gaba", "Igain_gaba")
+
+
+def _clean(obj):
+    """JSON-safe metadata: floats rounded to 6 significant digits, NaN/inf → None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return float(f"{v:.6g}") if math.isfinite(v) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
+    """The network to train: ``init`` (a path, any import) or the task's default, calibrated."""
+    from ..spec import load_network
+    from .architecture import calibrate, default_spec
+
+    if init is not None:
+        spec = load_network(init, profile=profile)
+        if spec.n_inputs != task.n_inputs:
+            raise TrainError(f"--init {init}: the network has {spec.n_inputs} inputs, task {task.name!r} has {task.n_inputs}")
+        if len(spec.output_indices()) != task.n_classes:
+            raise TrainError(f"--init {init}: the network has {len(spec.output_indices())} outputs, task {task.name!r} "
+                             f"has {task.n_classes} classes (one output neuron per class)")
+        return spec
+    spec = default_spec(task, arch, profile, seed=seed)
+    return calibrate(spec, profile, data.spikes[:32], target_rate=float(arch.get("init_rate", 15.0)))
+
+
+def settle_on_grid(st, theta, weights, profile, iters: int = 4) -> np.ndarray:
+    """Quantized weights that ``map`` reproduces: re-run the map quantizer on the weights and put them on
+    its grid until it returns the grid they sit on (a fixed point; usually one or two rounds)."""
+    from .constraints import GridQuantizer
+
+    qz = GridQuantizer(st, profile)
+    for _ in range(iters):
+        err = qz.refit(theta, weights).get("relative_rms_error", 0.0)
+        if err <= 1e-6:
+            break
+        weights = qz.values(weights)
+    return weights
+
+
+def constraint_report(st, theta, weights, profile, cfg) -> dict:
+    """Hardware constraints of the final model, measured (not assumed)."""
+    from .constraints import GridQuantizer, fan_in
+
+    fan = fan_in(weights, st.slots.dst, st.spec.n_neurons)
+    cam = profile.geometry.cam_entries_per_neuron
+    out_of_range = []
+    for q, v in st.currents_of(theta).items():
+        lo, hi = profile.bias.range(profile.quantity_to_parameter[q])
+        if np.any((v < lo) | (v > hi)):
+            out_of_range.append(q)
+    qz = GridQuantizer(st, profile)
+    try:
+        wr = qz.refit(theta, weights)
+        map_err = wr.get("relative_rms_error")
+    except Exception as e:  # noqa: BLE001 - a map failure is reported, the model is still written
+        map_err = f"map failed: {e}"
+    return {"fan_in_max": int(fan.max()) if fan.size else 0, "fan_in_limit": cam, "fan_in_ok": bool(fan.max(initial=0) <= cam),
+            "fan_in_enforced": cfg.fan_in, "currents_in_bias_range": not out_of_range, "currents_out_of_range": out_of_range,
+            "qat": cfg.qat, "map_weight_error": map_err}
+
+
+def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, init=None, resume: bool = False,
+          checkpoint: Path | None = None, report: bool = True) -> dict:
+    """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths)."""
+    from .loop import Trainer
+    from .structure import Structure
+
+    output = Path(output)
+    arch = {**task.architecture(), **(arch_overrides or {})}
+    train_d, val_d, test_d = (task.data(s, seed=cfg.seed) for s in ("train", "val", "test"))
+    spec = build_spec(task, arch, profile, cfg.seed, init=init, data=train_d)
+    st = Structure(spec, profile, currents=cfg.train_currents)
+    ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
+    trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt)
+    theta0 = st.par.init()
+    state = trainer.resume(theta0) if resume else trainer.fresh(theta0)
+    state = trainer.fit(state)
+    best = state.best
+    theta, weights = best["theta"], np.asarray(best["weights"], np.float32)
+    if cfg.qat and state.phase == "qat":
+        weights = settle_on_grid(st, theta, weights, profile)
+    ev = trainer.evaluate(theta, weights, test_d)
+    counts = ev["counts"]
+    metrics = {"test": task.metrics(counts[0], test_d),
+               "test_mismatch": {"draws": int(counts.shape[0] - 1),
+                                 "accuracy": [task.metrics(c, test_d)["accuracy"] for c in counts[1:]]},
+               "val": {k: v for k, v in trainer.evaluate(theta, weights, val_d).items() if k != "counts"}}
+    metrics["val"]["best_epoch"] = best["epoch"] + 1
+    acc_mm = metrics["test_mismatch"]["accuracy"]
+    if acc_mm:
+        metrics["test_mismatch"]["median_accuracy"] = float(np.median(acc_mm))
+    cons = constraint_report(st, theta, weights, profile, cfg)
+    meta = {**spec.metadata, "task": task.name, "seed": cfg.seed, "trained_by": "neurodeploy train",
+            "architecture": {k: v for k, v in sorted(arch.items())}, "training": cfg.settings(),
+            "trained_currents": list(cfg.train_currents), "init": None if init is None else Path(init).name,
+            "epochs_done": state.epoch, "complete": state.epoch >= cfg.epochs,
+            "metrics": metrics, "constraints": cons}
+    out_spec = st.to_spec(theta, weights, metadata=_clean(meta))
+    out_spec.save(output)
+    summary = {"output": str(output), "metrics": metrics, "constraints": cons, "history": state.history,
+               "checkpoint": str(ckpt)}
+    if report:
+        from .report import write_report
+
+        summary["report"] = write_report(output, task, st, trainer, theta, weights, state.history, metrics, cons,
+                                         test_d, counts)
+    return summary

@@ -1,0 +1,183 @@
+"""A NetworkSpec as trainable arrays, and the trained arrays written back as a NetworkSpec.
+
+Every synapse *slot* of the spec becomes a trainable weight — for a dense (or sidecar) projection
+all n_source × n_target pairs, zeros included; for a sparse projection every listed (pre, post)
+pair, zeros included — so a synapse that starts at zero (or is masked off by the fan-in
+constraint) can still be trained, and a zero never silently disappears. Slots are numbered in the
+order :func:`neurodeploy.quantize.stage.synapses_of` lists the non-zero synapses of the written
+spec (projection by projection, row-major), which lets the quantization-aware phase pair each
+slot with the quantizer's record of it.
+
+Entries on the simulated chip (see :class:`neurodeploy.sim.Parametrization`):
+
+- ``synapse: auto`` — two entries, AMPA for w > 0 and GABA for w < 0:
+  I_w = max(±w, 0)·weight_scale (A);
+- a fixed dendrite (ampa, nmda, gaba, shunt) — one entry, I_w = |w|·weight_scale.
+
+Write-back (:meth:`Structure.to_spec`) keeps each projection's form (dense stays dense, sparse keeps
+its pre/post lists; a sidecar becomes dense) and puts the trained currents on the populations: a
+current shared by a population is written as a scalar. Round trip: ``Structure(spec).to_spec(
+init())`` reproduces the spec's weights exactly (float32, the training precision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..profile import NEURON_QUANTITIES
+from ..sim.dpi import DENDRITE_INDEX
+
+AUTO = "auto"
+
+
+def f32_list(a) -> list:
+    """float32 values as the shortest decimal that reads back to the same float32 (stable JSON)."""
+    return [float(str(x)) for x in np.asarray(a, np.float32).reshape(-1)]
+
+
+@dataclass
+class Slots:
+    """The trainable synapse slots of a spec (parallel arrays [n_syn])."""
+
+    proj: np.ndarray      # projection index
+    pre: np.ndarray       # local source index
+    post: np.ndarray      # local target index
+    src: np.ndarray       # global source (0..n_in−1 inputs, n_in + j neuron j)
+    dst: np.ndarray       # global target neuron
+    w: np.ndarray         # initial unitless signed weight
+    scale: np.ndarray     # weight_scale (A per unit)
+    auto: np.ndarray      # bool: synapse "auto" (sign may change)
+    dendrite: np.ndarray  # fixed dendrite index (auto: −1)
+
+    @property
+    def n(self) -> int:
+        return int(self.w.shape[0])
+
+
+def spec_slots(spec) -> Slots:
+    """Every synapse slot of ``spec`` (zeros included), in quantizer order."""
+    offs = spec.offsets()
+    parts = []
+    for k, pr in enumerate(spec.projections):
+        n_src, n_tgt = spec.source_size(pr.source), spec.population(pr.target).size
+        if pr.pre is not None:
+            pre, post = np.asarray(pr.pre, np.int64), np.asarray(pr.post, np.int64)
+            w = np.asarray(pr.w, np.float64)
+        else:
+            mat = spec.dense_weight(k)
+            pre, post = np.divmod(np.arange(n_src * n_tgt), n_tgt)
+            w = mat.reshape(-1)
+        src = pre + (0 if pr.source == "input" else spec.n_inputs + offs[pr.source])
+        m = w.size
+        parts.append((np.full(m, k), pre, post, src, post + offs[pr.target], w, np.full(m, pr.weight_scale),
+                      np.full(m, pr.synapse == AUTO), np.full(m, -1 if pr.synapse == AUTO else DENDRITE_INDEX[pr.synapse])))
+    types = (np.int64,) * 5 + (np.float64, np.float64, bool, np.int64)
+    if not parts:
+        return Slots(*(np.zeros(0, t) for t in types))
+    return Slots(*(np.concatenate([p[i] for p in parts]).astype(t) for i, t in enumerate(types)))
+
+
+class Structure:
+    """A spec ready for training: the simulator network, its parametrization, slots and populations.
+
+    ``currents``: neuron quantities to train, one value per population (shared, as the chip's
+    per-core biases are); empty: weights only.
+    """
+
+    def __init__(self, spec, profile, currents=()):
+        from ..sim import Parametrization, build_from_arrays
+
+        self.spec, self.profile = spec, profile
+        self.slots = sl = spec_slots(spec)
+        offs = spec.offsets()
+        n = spec.n_neurons
+        self.pop_of = np.zeros(n, np.int64)
+        for i, p in enumerate(spec.populations):
+            self.pop_of[offs[p.name]:offs[p.name] + p.size] = i
+        self.outputs = spec.output_indices()
+        # entries: auto → AMPA(+) and GABA(−); fixed dendrite → one |w| entry
+        e_syn, e_sign, e_dend, e_abs = [], [], [], []
+        ids = np.arange(sl.n)
+        a = ids[sl.auto]
+        e_syn += [a, a]
+        e_sign += [np.ones(a.size), -np.ones(a.size)]
+        e_dend += [np.full(a.size, DENDRITE_INDEX["ampa"]), np.full(a.size, DENDRITE_INDEX["gaba"])]
+        e_abs += [np.zeros(2 * a.size, bool)]
+        f = ids[~sl.auto]
+        e_syn.append(f)
+        e_sign.append(np.ones(f.size))
+        e_dend.append(sl.dendrite[f])
+        e_abs.append(np.ones(f.size, bool))
+        self.entry_syn = np.concatenate(e_syn).astype(np.int64)
+        entry_sign = np.concatenate(e_sign)
+        entry_abs = np.concatenate(e_abs)
+        w0 = sl.w[self.entry_syn]
+        i_w = np.where(entry_abs, np.abs(w0), np.maximum(entry_sign * w0, 0.0)) * sl.scale[self.entry_syn]
+        flags = {"adaptation": np.repeat([p.adaptation for p in spec.populations], [p.size for p in spec.populations]),
+                 "dc": np.repeat([p.dc_enabled for p in spec.populations], [p.size for p in spec.populations]),
+                 "nmda_gate": np.repeat([p.nmda_gate for p in spec.populations], [p.size for p in spec.populations])}
+        self.params = spec.neuron_params(profile)          # float64 [N] per quantity (A)
+        self.net = build_from_arrays(spec.n_inputs, self.params, flags, sl.src[self.entry_syn],
+                                     sl.dst[self.entry_syn], np.concatenate(e_dend), i_w, profile, dt=spec.dt)
+        self.par = Parametrization.from_entries(self.net, self.entry_syn, entry_sign, sl.scale[self.entry_syn], sl.w,
+                                                currents=tuple(currents), entry_abs=entry_abs, neuron_group=self.pop_of)
+
+    # ---- bounds ------------------------------------------------------------------------------
+    def current_bounds(self, margin: float = 1e-3) -> dict:
+        """Per trainable current: (lo, hi) bounds on log_currents [P] so every neuron's current stays
+        inside what its bias generator can produce (range shrunk by ``margin``, relative)."""
+        out = {}
+        for q in self.par.trainable:
+            pname = self.profile.quantity_to_parameter[q]
+            lo, hi = self.profile.bias.range(pname)
+            ref = self.params[q]
+            lo_n = np.log(lo * (1 + margin) / ref)
+            hi_n = np.log(hi * (1 - margin) / ref)
+            P = len(self.spec.populations)
+            out[q] = (np.array([lo_n[self.pop_of == p].max() for p in range(P)], np.float32),
+                      np.array([hi_n[self.pop_of == p].min() for p in range(P)], np.float32))
+        return out
+
+    def weight_bound(self) -> np.ndarray:
+        """Largest |w| per slot [n_syn]: one CAM entry's current S(1111) = 4·max(SYAM_W*_P) (A) over weight_scale."""
+        hi = self.profile.bias.range(self.profile.quantity_to_parameter["Iw_0"])[1]
+        return (4 * hi / self.slots.scale).astype(np.float32)
+
+    # ---- write-back --------------------------------------------------------------------------
+    def currents_of(self, theta) -> dict:
+        """Trained currents per quantity, per neuron [N] (A, float64)."""
+        out = {}
+        for q in self.par.trainable:
+            lc = np.asarray(theta["log_currents"][q], np.float64)[self.pop_of]
+            out[q] = self.params[q] * np.exp(lc)
+        return out
+
+    def to_spec(self, theta, weights=None, metadata: dict | None = None):
+        """A NetworkSpec with theta's currents and ``weights`` [n_syn] (default theta's; unitless signed;
+        fixed-dendrite projections are written as magnitudes)."""
+        from ..spec import spec_from_dict
+
+        w = np.asarray(theta["weights"] if weights is None else weights, np.float32)
+        w = np.where(self.slots.auto, w, np.abs(w)).astype(np.float32)
+        raw = self.spec.to_json_dict()
+        offs = self.spec.offsets()
+        cur = self.currents_of(theta)
+        for i, p in enumerate(self.spec.populations):
+            for q, v in cur.items():
+                vals = v[offs[p.name]:offs[p.name] + p.size]
+                raw["populations"][i][q] = float(vals[0]) if np.all(vals == vals[0]) else [float(x) for x in vals]
+        for k, pr in enumerate(self.spec.projections):
+            sel = self.slots.proj == k
+            d = raw["projections"][k]
+            if pr.pre is not None:
+                d["w"] = f32_list(w[sel])
+            else:
+                d.pop("sidecar", None)
+                n_tgt = self.spec.population(pr.target).size
+                vals = f32_list(w[sel])
+                d["weight"] = [vals[r * n_tgt:(r + 1) * n_tgt] for r in range(len(vals) // n_tgt)]
+        if metadata is not None:
+            raw["metadata"] = metadata
+        return spec_from_dict(raw, "trained model")

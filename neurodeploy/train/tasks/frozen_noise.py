@@ -1,0 +1,101 @@
+"""``frozen-noise``: the Dynap-SE2 training tutorial's task.
+
+N fixed ("frozen") Poisson patterns, 60 channels at 50 Hz, 500 ms in 1 ms bins; N decision neurons
+(recurrently connected); pattern i → neuron i fires more. The network is trained on the frozen samples
+themselves (the tutorial's objective: MSE of the output rates to a target rate, high for the right
+neuron and low for the others) and must NOT respond confidently to noise it was not trained on.
+
+Splits: the frozen samples are fixed by the task option ``sample_seed`` (not by ``data()``'s seed).
+``train`` and ``val`` are the N frozen samples (each ``repeats`` times); ``test`` is the N frozen
+samples followed by ``n_noise`` unseen noise samples of the same statistics, drawn with ``data()``'s
+seed and marked ``negative`` (no target class; their label entry is a placeholder, trial index mod N).
+
+Metric (rates get +1 spike / duration so a silent neuron gives a finite ratio, as in ``verify``):
+    FRR_i = (c[i, y_i] + 1) / (max_{k≠y_i} c[i, k] + 1)                   trained sample i, label y_i
+    FRR_noise_j = (c_(1) + 1) / (c_(2) + 1)                                noise sample j, its top two counts
+reported as ``frr_min``/``frr_median`` over the trained samples, ``noise_frr_median`` and
+``noise_win_fraction`` (per neuron: the fraction of noise samples it wins outright; ties win nothing).
+Targets (from the issue): trained FRR ≥ 5; noise median FRR < 2 and no neuron winning > 75 %.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..task import TaskData, _check_split, classification_metrics
+from .common import check_positive, check_seed, one_hot_rates, poisson_spikes, rng, task_code
+
+CODE = task_code("frozen-noise")
+
+
+class FrozenNoise:
+    name = "frozen-noise"
+
+    def __init__(self, n_samples: int = 2, n_channels: int = 60, rate: float = 50.0, duration: float = 0.5,
+                 dt: float = 1e-3, sample_seed: int = 0, n_noise: int = 100, repeats: int = 1,
+                 rate_high: float = 50.0, rate_low: float = 0.0):
+        self.n_samples = check_positive("n_samples", n_samples, integer=True)
+        if self.n_samples < 2:
+            from ..task import TrainError
+            raise TrainError(f"task option n_samples: needs at least 2 frozen samples (one per decision neuron), got {n_samples}")
+        self.n_inputs = check_positive("n_channels", n_channels, integer=True)
+        self.rate = check_positive("rate", rate)
+        self.duration = check_positive("duration", duration)
+        self.dt = check_positive("dt", dt)
+        self.n_steps = int(round(self.duration / self.dt))
+        self.sample_seed = check_seed(sample_seed)
+        self.n_noise = check_positive("n_noise", n_noise, integer=True, allow_zero=True)
+        self.repeats = check_positive("repeats", repeats, integer=True)
+        self.rate_high = check_positive("rate_high", rate_high, allow_zero=True)
+        self.rate_low = check_positive("rate_low", rate_low, allow_zero=True)
+        self.n_classes = self.n_samples
+        self._frozen = poisson_spikes(rng(CODE, self.sample_seed, 0),
+                                      np.full((self.n_samples, self.n_steps, self.n_inputs), self.rate), self.dt)
+
+    def data(self, split: str, seed: int = 0) -> TaskData:
+        """train/val: the frozen samples (× repeats); test: frozen samples + n_noise unseen noise samples."""
+        _check_split(split)
+        seed = check_seed(seed)
+        n = self.n_samples
+        spikes = np.tile(self._frozen, (self.repeats if split != "test" else 1, 1, 1))
+        labels = np.tile(np.arange(n, dtype=np.int64), self.repeats if split != "test" else 1)
+        negative = np.zeros(labels.size, bool)
+        if split == "test" and self.n_noise:
+            noise = poisson_spikes(rng(CODE, self.sample_seed, 1, seed),
+                                   np.full((self.n_noise, self.n_steps, self.n_inputs), self.rate), self.dt)
+            spikes = np.concatenate([spikes, noise])
+            labels = np.concatenate([labels, np.arange(self.n_noise, dtype=np.int64) % n])
+            negative = np.concatenate([negative, np.ones(self.n_noise, bool)])
+        return TaskData(spikes=np.ascontiguousarray(spikes, np.float32), labels=labels, dt=self.dt,
+                        target_rates=one_hot_rates(labels, n, self.rate_high, self.rate_low),
+                        readout=None, negative=negative if negative.any() else None)
+
+    def architecture(self) -> dict:
+        """The tutorial's network: inputs → N recurrently connected decision neurons, rate-MSE loss."""
+        return {"hidden": 0, "recurrent": True, "loss": "rate_mse", "epochs": 100, "batch_size": self.n_samples,
+                "lr": 0.01, "tau_mem": 20e-3, "tau_ampa": 10e-3, "tau_gaba": 10e-3}
+
+    def metrics(self, counts: np.ndarray, data: TaskData) -> dict:
+        """Accuracy and FRR on the trained samples; FRR and win fractions on the noise samples."""
+        out = classification_metrics(counts, data)
+        c = np.asarray(counts, np.float64)
+        pos = data.positive
+        if pos.any():
+            y = data.labels[pos]
+            cp = c[pos]
+            sup = cp[np.arange(y.size), y]
+            others = cp.copy()
+            others[np.arange(y.size), y] = -np.inf
+            frr = (sup + 1.0) / (others.max(axis=1) + 1.0)
+            out.update(frr=[float(v) for v in frr], frr_min=float(frr.min()), frr_median=float(np.median(frr)))
+        neg = ~pos
+        if neg.any():
+            cn = np.sort(c[neg], axis=1)
+            frr_noise = (cn[:, -1] + 1.0) / (cn[:, -2] + 1.0)
+            top = c[neg].max(axis=1, keepdims=True)
+            unique = (c[neg] == top).sum(axis=1) == 1
+            winner = np.where(unique, np.argmax(c[neg], axis=1), -1)
+            wins = [float(np.mean(winner == k)) for k in range(c.shape[1])]
+            out.update(noise_frr_median=float(np.median(frr_noise)), noise_win_fraction=wins,
+                       noise_max_win_fraction=float(max(wins)), noise_n=int(neg.sum()))
+        return out

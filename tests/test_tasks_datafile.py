@@ -1,0 +1,100 @@
+"""load_data_file: a user's --data npz is validated strictly; every bad case is one line naming the field."""
+
+import numpy as np
+import pytest
+
+from neurodeploy.train.task import TrainError, get_task, load_data_file
+
+
+def _good(n=10, T=20, n_in=4):
+    rng = np.random.default_rng(0)
+    return {"spikes": rng.integers(0, 3, (n, T, n_in)).astype(np.uint8), "labels": np.arange(n) % 2, "dt": 1e-3}
+
+
+def _write(tmp_path, **fields):
+    path = tmp_path / "train.npz"
+    np.savez(path, **fields)
+    return path
+
+
+def test_good_file_loads_with_deterministic_stratified_split(tmp_path):
+    path = _write(tmp_path, **_good())
+    task = load_data_file(path)
+    assert (task.name, task.n_inputs, task.n_classes, task.dt) == ("data", 4, 2, 1e-3)
+    tr, va = task.data("train"), task.data("val")
+    assert tr.n + va.n == 10 and va.n == 2 and sorted(va.labels.tolist()) == [0, 1]
+    assert tr.spikes.dtype == np.float32 and tr.labels.dtype == np.int64
+    assert np.array_equal(load_data_file(path).data("val").spikes, va.spikes)
+    assert load_data_file(path, n_classes=3).n_classes == 3
+
+
+def test_task_data_output_round_trips_as_data_file(tmp_path):
+    d = get_task("frozen-noise", n_noise=3).data("test")
+    path = _write(tmp_path, **d.arrays())
+    task = load_data_file(path)
+    assert task.n_classes == 2 and task.all.negative.sum() == 3
+    assert np.array_equal(task.all.spikes, d.spikes) and np.array_equal(task.all.target_rates, d.target_rates)
+
+
+def _bad_cases():
+    g = _good()
+    yield "missing labels", {k: v for k, v in g.items() if k != "labels"}, "missing field 'labels'"
+    yield "unknown key", {**g, "lables": g["labels"]}, "unknown field 'lables'"
+    yield "spikes 2-D", {**g, "spikes": g["spikes"][0]}, "'spikes' must be 3-D"
+    yield "spikes 4-D", {**g, "spikes": g["spikes"][..., None]}, "'spikes' must be 3-D"
+    yield "no trials", {**g, "spikes": g["spikes"][:0], "labels": g["labels"][:0]}, "n_trials = 0"
+    yield "no time bins", {**g, "spikes": g["spikes"][:, :0]}, "T (time bins) = 0"
+    yield "string spikes", {**g, "spikes": np.full((2, 3, 4), "a")}, "'spikes' has dtype <U1"
+    yield "complex spikes", {**g, "spikes": g["spikes"].astype(complex)}, "'spikes' has dtype complex128"
+    yield "NaN spikes", {**g, "spikes": np.where(g["spikes"] == 2, np.nan, g["spikes"])}, "'spikes' holds NaN"
+    yield "inf spikes", {**g, "spikes": np.where(g["spikes"] == 2, np.inf, g["spikes"])}, "'spikes' holds NaN or infinite"
+    yield "negative spikes", {**g, "spikes": g["spikes"].astype(int) - 1}, "'spikes' holds negative"
+    yield "rates not counts", {**g, "spikes": g["spikes"] * 0.3}, "'spikes' holds non-integer"
+    yield "float labels", {**g, "labels": g["labels"].astype(float)}, "'labels' has dtype float64"
+    yield "bool labels", {**g, "labels": g["labels"].astype(bool)}, "'labels' has dtype bool"
+    yield "labels 2-D", {**g, "labels": g["labels"][:, None]}, "'labels' must be 1-D"
+    yield "labels short", {**g, "labels": g["labels"][:5]}, "'labels' must be 1-D with one class index per trial ([10])"
+    yield "negative label", {**g, "labels": g["labels"] - 1}, "'labels' holds negative"
+    yield "one class", {**g, "labels": np.zeros(10, int)}, "'labels' has a single class"
+    yield "dt zero", {**g, "dt": 0.0}, "'dt' must be a positive finite"
+    yield "dt negative", {**g, "dt": -1e-3}, "'dt' must be a positive finite"
+    yield "dt NaN", {**g, "dt": np.nan}, "'dt' must be a positive finite"
+    yield "dt inf", {**g, "dt": np.inf}, "'dt' must be a positive finite"
+    yield "dt array", {**g, "dt": [1e-3, 1e-3]}, "'dt' must be one number"
+    yield "dt string", {**g, "dt": "1ms"}, "'dt' must be one number"
+    yield "object labels", {**g, "labels": np.array([1, "a"] * 5, dtype=object)}, "'labels' is an object array"
+    yield "bad readout", {**g, "readout": np.array([5, 50])}, "'readout' must be two integer bins"
+    yield "bad target_rates", {**g, "target_rates": np.ones((10, 3))}, "'target_rates' must be [n_trials, n_classes]"
+    yield "bad negative", {**g, "negative": np.zeros(10, int)}, "'negative' must be a bool array"
+
+
+@pytest.mark.parametrize("case,fields,msg", list(_bad_cases()), ids=[c[0] for c in _bad_cases()])
+def test_bad_file_one_line_naming_file_and_field(tmp_path, case, fields, msg):
+    path = tmp_path / "train.npz"
+    if case == "object labels":
+        np.savez(path, **fields)                 # numpy pickles object arrays on save; load must refuse
+    else:
+        _write(tmp_path, **fields)
+    with pytest.raises(TrainError) as e:
+        load_data_file(path)
+    text = str(e.value)
+    assert msg in text and str(path) in text and "\n" not in text
+
+
+def test_labels_out_of_range_for_given_classes(tmp_path):
+    path = _write(tmp_path, **{**_good(), "labels": np.arange(10) % 4})
+    with pytest.raises(TrainError, match=r"'labels' holds 3, out of range for 3 classes \(0..2\)"):
+        load_data_file(path, n_classes=3)
+
+
+@pytest.mark.parametrize("content,msg", [(None, "data file not found"), (b"not a zip", "cannot read as .npz"),
+                                         ("npy", "single .npy array")])
+def test_unreadable_files(tmp_path, content, msg):
+    path = tmp_path / "train.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(TrainError, match=msg):
+        load_data_file(path)

@@ -1,0 +1,202 @@
+"""The training engine on tiny configurations: structure round trip, shared currents, constraints
+exact, a few steps lower the loss, same seed → identical model.json, --resume continues exactly."""
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodeploy.spec import spec_from_dict
+from neurodeploy.train.task import TaskData, classification_metrics
+
+N_IN = 70          # > 64: the fan-in constraint has work to do
+
+
+class TinyTask:
+    """Two classes, each a different half of the inputs firing faster (60 bins)."""
+
+    name = "tiny"
+    n_inputs = N_IN
+    n_classes = 2
+    dt = 1e-3
+
+    def data(self, split, seed=0):
+        n = {"train": 8, "val": 4, "test": 6}[split]
+        rng = np.random.default_rng([seed, {"train": 0, "val": 1, "test": 2}[split]])
+        y = np.arange(n) % 2
+        rate = np.where((np.arange(N_IN)[None, :] < N_IN // 2) == (y[:, None] == 0), 0.08, 0.02)
+        x = (rng.random((n, 60, N_IN)) < rate[:, None, :]).astype(np.float32)
+        return TaskData(x, y.astype(np.int64), self.dt)
+
+    def architecture(self):
+        return {"hidden": 0, "recurrent": True, "loss": "ce", "epochs": 3, "batch_size": 4, "lr": 0.02,
+                "tau_mem": 0.02, "tau_ampa": 0.01, "tau_gaba": 0.01}
+
+    def metrics(self, counts, data):
+        return classification_metrics(counts, data)
+
+
+def _cfg(**kw):
+    from neurodeploy.train.loop import TrainConfig
+
+    base = dict(epochs=3, batch_size=4, lr=0.02, seed=1, draws=2, eval_draws=2, qat_epochs=1, progress=False,
+                train_currents=("Itau_mem", "Igain_mem"))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_structure_round_trip_keeps_zeros_and_forms(profile):
+    from neurodeploy.train.structure import Structure
+
+    spec = spec_from_dict({
+        "n_inputs": 3, "populations": [{"name": "a", "size": 2}, {"name": "b", "size": 2}],
+        "projections": [
+            {"source": "input", "target": "a", "weight": [[0.0, 0.5], [-0.25, 0.0], [0.125, 1.0]]},
+            {"source": "input", "target": "b", "synapse": "nmda", "pre": [0, 2], "post": [1, 0], "w": [0.0, 0.75]},
+            {"source": "a", "target": "b", "pre": [0, 1], "post": [0, 0], "w": [-0.5, 0.0]}],
+        "outputs": [{"population": "b"}]})
+    st = Structure(spec, profile, currents=("Itau_mem",))
+    assert st.slots.n == 6 + 2 + 2                      # every slot, zeros included
+    theta = st.par.init()
+    assert theta["log_currents"]["Itau_mem"].shape == (2,)   # one value per population
+    back = st.to_spec(theta, metadata=spec.metadata).to_json_dict()
+    assert back["projections"] == spec.to_json_dict()["projections"]
+    # a zero slot trains: it gets a gradient and can become a synapse
+    w = np.asarray(theta["weights"]).copy()
+    w[0] = 0.3
+    out = st.to_spec(theta, weights=w).to_json_dict()
+    assert out["projections"][0]["weight"][0][0] == pytest.approx(0.3)
+    # a shared current moves every neuron of its population together
+    theta["log_currents"]["Itau_mem"] = theta["log_currents"]["Itau_mem"].at[1].set(np.log(2.0))
+    cur = st.currents_of(theta)["Itau_mem"]
+    ref = spec.neuron_params(profile)["Itau_mem"]
+    np.testing.assert_allclose(cur / ref, [1, 1, 2, 2], rtol=1e-6)
+
+
+def test_fan_in_mask_keeps_the_largest_64_per_neuron():
+    from neurodeploy.train.constraints import fan_in, fan_in_mask
+
+    rng = np.random.default_rng(0)
+    dst = np.repeat([0, 1, 2], [100, 64, 10])
+    w = rng.normal(size=dst.size)
+    m = fan_in_mask(w, dst, 64)
+    assert list(fan_in(w * m, dst, 3)) == [64, 64, 10]
+    kept0 = np.abs(w[:100][m[:100] > 0])
+    assert kept0.min() >= np.abs(w[:100][m[:100] == 0]).max()
+
+
+def test_bias_range_projection_is_exact(profile):
+    import jax.numpy as jnp
+
+    from neurodeploy.train.loop import Trainer
+    from neurodeploy.train.run import build_spec
+    from neurodeploy.train.structure import Structure
+
+    task = TinyTask()
+    spec = build_spec(task, task.architecture(), profile, 0, data=task.data("train"))
+    st = Structure(spec, profile, currents=("Itau_mem", "Ispkthr"))
+    tr = Trainer(st, task.data("train"), task.data("val"), _cfg(), profile)
+    theta = st.par.init()
+    theta = {"log_currents": {q: jnp.full_like(v, 40.0 if q == "Itau_mem" else -40.0) for q, v in theta["log_currents"].items()},
+             "weights": theta["weights"] * 1e6}
+    theta = tr._project(theta)
+    for q, v in st.currents_of(theta).items():
+        lo, hi = profile.bias.range(profile.quantity_to_parameter[q])
+        assert np.all((v >= lo) & (v <= hi)), q
+        profile.bias.to_code(profile.quantity_to_parameter[q], v)      # representable: no BiasRangeError
+    assert np.all(np.abs(np.asarray(theta["weights"])) <= st.weight_bound() + 1e-6)
+
+
+def test_a_few_steps_lower_the_loss(profile):
+    from neurodeploy.train.loop import Trainer
+    from neurodeploy.train.run import build_spec
+    from neurodeploy.train.structure import Structure
+
+    task = TinyTask()
+    tr_d, va_d = task.data("train"), task.data("val")
+    spec = build_spec(task, task.architecture(), profile, 0, data=tr_d)
+    st = Structure(spec, profile)
+    cfg = _cfg(epochs=100, fan_in=False, qat=False, mismatch=0.0)
+    tr = Trainer(st, tr_d, tr_d, cfg, profile)
+    state = tr.fresh(st.par.init())
+    before = tr.evaluate(state.theta, np.asarray(state.theta["weights"]), tr_d)["loss_nominal"]
+    cfg.stop_after = 4
+    state = tr.fit(state)
+    after = tr.evaluate(state.theta, np.asarray(state.theta["weights"]), tr_d)["loss_nominal"]
+    assert after < before
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, profile):
+    from neurodeploy.train.run import train
+
+    d = tmp_path_factory.mktemp("train")
+    s = train(TinyTask(), d / "a.json", _cfg(), profile, report=False)
+    return d, s
+
+
+def test_constraints_hold_exactly_after_training(trained, profile):
+    from neurodeploy.quantize.stage import quantize_network
+    from neurodeploy.spec import load_network
+
+    d, s = trained
+    spec = load_network(d / "a.json")
+    fan = np.zeros(spec.n_neurons, int)
+    off = spec.offsets()
+    for k, pr in enumerate(spec.projections):
+        _, post, _ = spec.projection_coo(k)
+        np.add.at(fan, post + off[pr.target], 1)
+    assert fan.max() <= 64 and s["constraints"]["fan_in_ok"]
+    # QAT: the deployment quantizer reproduces the trained weights (map's weight error ~ 0)
+    qn = quantize_network(spec, profile)          # would raise on bias-range or fan-in
+    assert qn.report["weights"]["relative_rms_error"] < 0.01
+    meta = spec.metadata
+    assert meta["task"] == "tiny" and meta["seed"] == 1 and "accuracy" in meta["metrics"]["test"]
+    assert meta["training"]["qat"] and meta["constraints"]["currents_in_bias_range"]
+
+
+def test_same_seed_same_bytes_and_resume_continues(trained, tmp_path, profile):
+    from neurodeploy.train.run import train
+
+    d, _ = trained
+    train(TinyTask(), tmp_path / "a.json", _cfg(stop_after=2), profile, report=False)
+    meta = json.loads((tmp_path / "a.json").read_text())["metadata"]
+    assert meta["epochs_done"] == 2 and meta["complete"] is False
+    train(TinyTask(), tmp_path / "a.json", _cfg(), profile, report=False, resume=True)
+    assert (tmp_path / "a.json").read_bytes() == (d / "a.json").read_bytes()
+
+
+def test_resume_refuses_other_settings(trained, tmp_path, profile):
+    from neurodeploy.train.run import train
+    from neurodeploy.train.task import TrainError
+
+    d, _ = trained
+    with pytest.raises(TrainError, match="other settings"):
+        train(TinyTask(), tmp_path / "b.json", _cfg(lr=0.5), profile, report=False, resume=True,
+              checkpoint=d / "a.json.ckpt.npz")
+
+
+def test_cli_bad_data_file_is_one_line(run_cli, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, spikes=np.full((4, 10, 3), np.nan, np.float32), labels=np.zeros(4, int), dt=1e-3)
+    code, out, err = run_cli("train", "--data", bad, "-o", tmp_path / "m.json", "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "bad.npz" in err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_losses_ratio_hinge_and_current_logits():
+    import jax.numpy as jnp
+
+    from neurodeploy.train.losses import ce_counts, current_logits, rate_mse, ratio_hinge
+
+    counts = jnp.array([[20.0, 1.0], [3.0, 3.0]])
+    y, v = jnp.array([0, 1]), jnp.array([1.0, 1.0])
+    # sample 0 has FRR 10.5 ≥ 8 → no loss; sample 1 has FRR 1 → log 8
+    assert float(ratio_hinge(counts, y, v, 8.0)) == pytest.approx(np.log(8.0) / 2, rel=1e-5)
+    assert float(ratio_hinge(counts, y, jnp.array([1.0, 0.0]), 8.0)) == 0.0        # a skipped (negative) trial
+    right = jnp.array([[4.0, 1.0], [1.0, 3.0]])
+    assert float(ce_counts(right, y, v)) > float(ce_counts(right * 2, y, v)) > 0      # a larger margin, a lower loss
+    assert float(rate_mse(jnp.array([[25.0, 0.0]]), jnp.array([[50.0, 0.0]]), jnp.array([1.0]), 0.5)) == 0.0
+    rec = {k: jnp.full((1, 10, 3), 2e-9) for k in ("I_ampa", "I_nmda", "I_gaba")}
+    lg = current_logits(rec, np.array([1, 2]), (0, 10), jnp.array([1e-9, 1e-9, 4e-9]))
+    np.testing.assert_allclose(np.asarray(lg), [[2.0, 0.5]], rtol=1e-5)
