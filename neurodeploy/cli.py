@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from . import __version__
+from .cli_hardware import board_options, devices_cmd, flash_cmd, run_cmd
 from .errors import NeurodeployError
 
 
@@ -305,22 +306,18 @@ def export_cmd(model, output, profile_name, import_options):
 @click.option("--seed", type=int, default=0, show_default=True, help="Chip mismatch seed (frozen per emulated board).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 def emulate_cmd(config, input_path, output, mismatch, seed, profile_name):
-    """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events."""
-    from .backends.emulator import emulate_file
-    from .fileio import atomic_savez
+    """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.
+
+    The same as `neurodeploy run CONFIG --backend emulator` (same file).
+    """
+    from .backends.base import get_backend, run_file, summary
     from .profile import load_profile
 
     if mismatch < 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
-    prof = load_profile(profile_name)
-    emu, res = emulate_file(config, input_path, prof, mismatch=mismatch, seed=seed)
-    ev = res.events()
-    atomic_savez(output, spikes=res.spikes.astype(np.uint8), outputs=res.outputs.astype(np.uint8), sites=res.sites,
-                 events=ev, dt=np.float64(res.dt), output_names=np.array([o.name for o in emu.cfg.outputs]))
-    n = res.outputs.sum(axis=(0, 1))
-    click.echo(f"emulated {res.spikes.shape[0]} sample(s) × {res.spikes.shape[1]} steps on {res.sites.shape[0]} neurons; "
-               f"{len(ev)} spike events; output spike counts " +
-               ", ".join(f"{o.name}: {int(c)}" for o, c in zip(emu.cfg.outputs, n)))
+    cfg, res = run_file(get_backend("emulator", load_profile(profile_name), mismatch=mismatch, seed=seed),
+                        config, input_path, output)
+    click.echo(summary(res, cfg, "emulated"))
     click.echo(f"wrote {output}")
 
 
@@ -341,9 +338,12 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name):
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True)
 @click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
               help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
+@click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True,
+              help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
+@board_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
-               import_options):
-    """Run MODEL (float) and CONFIG (emulated) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
+               import_options, backend, device, bitfile):
+    """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from .backends.events import load_input
     from .config.model import load_config
     from .fileio import write_json
@@ -371,8 +371,17 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
                               f"in {input_path} (one class label per sample)")
     if abs(data["dt"] - spec.dt) > 1e-12:
         raise VerifyError(f"{input_path}: dt = {data['dt']} s but the model {model} was trained at dt = {spec.dt} s")
-    report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
-                    seed=seed, tolerance=tol)
+    board = None
+    if backend == "samna":
+        from .backends.base import get_backend
+
+        board = get_backend("samna", prof, device=device, bitfile=bitfile)
+    try:
+        report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
+                        seed=seed, tolerance=tol, board=board)
+    finally:
+        if board is not None:
+            board.close()
     if json_path:
         write_json(json_path, report)
     click.echo(format_verify(report))
@@ -400,6 +409,14 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     click.echo(f"simulated {r['batch']} sample(s) × {r['steps']} steps of {r['neurons']} neurons (dt = {r['dt']:g} s): "
                f"{r['spikes']} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else ""))
     click.echo(f"wrote {output}")
+
+
+# ---------------------------------------------------------------------------------------
+# hardware commands (neurodeploy/cli_hardware.py)
+# ---------------------------------------------------------------------------------------
+cli.add_command(devices_cmd)
+cli.add_command(flash_cmd)
+cli.add_command(run_cmd)
 
 
 # ---------------------------------------------------------------------------------------

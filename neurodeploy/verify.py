@@ -56,11 +56,18 @@ def _counts(spikes) -> np.ndarray:
 
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
-           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0) -> dict:
+           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0,
+           board=None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
     i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs].
+
+    ``board`` (a :class:`~neurodeploy.backends.base.Backend`, e.g. ``get_backend("samna", ...)``):
+    the config is flashed and run once on it. A real chip IS one mismatch draw, so its run replaces
+    the emulated "quantization + mismatch" draws as the judged block (``board``; the tolerances
+    apply to it, its "worst 5 %" is over outputs and samples); the float network's mismatch draws
+    and the emulator's nominal run stay in the report as context.
     """
     import jax
     import jax.numpy as jnp
@@ -102,12 +109,16 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     f_all = _counts(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws)))
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     emu = Emulator(cfg, profile, dt=dt)
-    if n_mm:
+    if n_mm and board is None:
         d_all = _counts(emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
                                 with_nominal=True).outputs)
         dep, dep_mm = d_all[0], d_all[1:]
     else:
         dep, dep_mm = _counts(emu.run(x, dt).outputs), None
+    board_counts = None
+    if board is not None:
+        board.load(cfg)
+        board_counts = _counts(board.run({"spikes": x, "dt": dt}).outputs)
 
     def block(counts):
         r = vm.pearson_r(ref, counts)
@@ -135,7 +146,10 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         report["mismatch_only"] = block(float_mm)
     if dep_mm is not None:
         report["quantization_and_mismatch"] = block(dep_mm)
-    final = report.get("quantization_and_mismatch", report["quantization_only"])
+    if board_counts is not None:
+        report["board"] = block(board_counts[None])
+    report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
+    final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
     checks = []
     corr = final["rate_correlation"]["median"]
     checks.append({"name": "rate_correlation", "value": corr, "limit": tol.min_rate_correlation,
@@ -176,7 +190,7 @@ def format_verify(report: dict) -> str:
                      + (f", FRR {report['reference_firing_rate_ratio']:.2f}" if "reference_firing_rate_ratio" in report else ""))
     lines.append(hdr)
     for key, label in (("quantization_only", "quantization only"), ("mismatch_only", "float + mismatch"),
-                       ("quantization_and_mismatch", "quantization + mismatch")):
+                       ("quantization_and_mismatch", "quantization + mismatch"), ("board", "board (one real chip)")):
         if key not in report:
             continue
         b = report[key]
