@@ -257,3 +257,30 @@ def test_package_and_cli_never_import_samna():
             "assert 'samna' not in sys.modules, 'samna imported'\nprint('ok')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+
+
+def test_a_run_whose_end_marker_never_returns_fails(board, run_cli, tmp_path):
+    cfg = example_config()
+    cpath = tmp_path / "config.json"
+    cfg.save(cpath)
+    board.echo_end_markers = False
+    np.savez(tmp_path / "in.npz", spikes=np.ones((1, 5, len(cfg.inputs))), dt=1e-3)
+    code, out, err = run_cli("run", cpath, "--input", tmp_path / "in.npz", "-o", tmp_path / "o.npz", "--backend", "samna",
+                             "--timeout", "0.2")
+    assert code == 1 and "end-of-run marker did not return within 0.2 s" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.npz").exists() and not board.opened
+
+
+def test_flash_samna_json_offline(board, run_cli, tmp_path):
+    from neurodeploy.backends.samna import from_samna
+
+    cfg = example_config()
+    cpath = tmp_path / "config.json"
+    cfg.save(cpath)
+    code, out, err = run_cli("flash", cpath, "--samna-json", tmp_path / "samna.json")
+    assert code == 0 and not board.model.applied and not board.opened
+    import samna
+
+    offline = samna.dynapse2.Dynapse2Configuration()
+    offline.from_json((tmp_path / "samna.json").read_text())
+    assert from_samna(offline, cfg).dumps() == cfg.dumps()

@@ -79,6 +79,7 @@ class FakeBoard:
         self.written: list = []         # (stream, [events]) per write call
         self._queue: list = []
         self._anchor = None
+        self.echo_end_markers = True    # False: a board that loses the markers closing a run
 
     def configure_opal_kelly(self, bitfile) -> bool:
         if not isinstance(bitfile, str):
@@ -112,7 +113,8 @@ class FakeBoard:
                     for delay, tag, x, y in self.replay:
                         self._emit((self._anchor + delay) % WRAP, destination(tag, [False] * 4, x, y))
                     self._anchor = None
-                self._emit(e.timestamp or self.clock_us, destination(MARKER_TAG, d.core, d.x_hop + 1, d.y_hop))
+                if e.timestamp == 0 or self.echo_end_markers:
+                    self._emit(e.timestamp or self.clock_us, destination(MARKER_TAG, d.core, d.x_hop + 1, d.y_hop))
             elif self._anchor is None:
                 self._anchor = e.timestamp
         self.clock_us = (self.clock_us + 1000) % WRAP
