@@ -26,13 +26,22 @@ class HostClock:
 
 
 @pytest.fixture
-def board(monkeypatch, tmp_path):
+def make_board(monkeypatch, tmp_path):
+    """A fake board with ``n_chips`` chips (1 for the 1-core example keeps the tests fast), installed as samna."""
     bit = tmp_path / "Dynapse2Stack.bit"
     bit.write_bytes(b"bitstream")
     monkeypatch.setenv("NEURODEPLOY_BITFILE", str(bit))
-    b = fake_samna.FakeBoard("SN-7")
-    fake_samna.install(monkeypatch, [b])
-    return b
+
+    def make(n_chips=1):
+        b = fake_samna.FakeBoard("SN-7", n_chips=n_chips)
+        fake_samna.install(monkeypatch, [b], n_chips=n_chips)
+        return b
+    return make
+
+
+@pytest.fixture
+def board(make_board):
+    return make_board(1)
 
 
 def backend(**kw):
@@ -48,9 +57,10 @@ def host_event(cfg, output_index, delay_us):
     return (delay_us, o.core * 256 + o.neuron, -6 + o.chip, 0)
 
 
-def test_flash_writes_reads_back_and_reports_ok(board, run_cli, tmp_path):
+def test_flash_writes_reads_back_and_reports_ok(make_board, run_cli, tmp_path):
     from neurodeploy.backends.samna import from_samna
 
+    board = make_board(4)
     cfg = four_chip_config()
     path = tmp_path / "config.json"
     cfg.save(path)
@@ -128,7 +138,8 @@ def written(board, markers=False):
             for _, batch in board.written for e in batch if (e.event.tag == 2047) == markers]
 
 
-def test_run_times_events_across_a_clock_wrap_and_decodes_outputs(board):
+def test_run_times_events_across_a_clock_wrap_and_decodes_outputs(make_board):
+    board = make_board(4)
     cfg = four_chip_config()
     T = 60
     rng = np.random.default_rng(1)
@@ -178,7 +189,9 @@ def test_run_emulator_is_emulate(tmp_path, run_cli):
     cfg = example_config()
     cpath = tmp_path / "config.json"
     cfg.save(cpath)
-    inp = ROOT / "examples/frozen_noise/inputs.npz"
+    z = np.load(ROOT / "examples/frozen_noise/inputs.npz")
+    inp = tmp_path / "in.npz"
+    np.savez(inp, spikes=z["spikes"][:2, :100], dt=z["dt"])
     assert run_cli("run", cpath, "--input", inp, "-o", tmp_path / "a.npz", "--seed", "2", "--mismatch", "0.1")[0] == 0
     assert run_cli("emulate", cpath, "--input", inp, "-o", tmp_path / "b.npz", "--seed", "2", "--mismatch", "0.1")[0] == 0
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
@@ -226,8 +239,9 @@ def test_verify_backend_samna_judges_one_board_run(board, run_cli, tmp_path):
     z = np.load(ROOT / "examples/frozen_noise/inputs.npz")
     T = z["spikes"].shape[1]
     board.replay = [host_event(cfg, i % 2, 1_000 * (3 + 5 * i)) for i in range(T // 6)]
+    np.savez(tmp_path / "in.npz", spikes=z["spikes"][:4], dt=z["dt"])
     code, out, err = run_cli("verify", ROOT / "examples/frozen_noise/model.json", cpath, "--input",
-                             ROOT / "examples/frozen_noise/inputs.npz", "--backend", "samna", "--trials", "2",
+                             tmp_path / "in.npz", "--backend", "samna", "--mismatch", "0",
                              "--json", tmp_path / "v.json")
     assert code in (0, 1), err
     rep = json.loads((tmp_path / "v.json").read_text())

@@ -104,23 +104,32 @@ def _enum(cls):
     return check
 
 
+def _list_property(k):
+    return property(lambda self: list(self.__dict__[k]))        # pybind11 returns a fresh list
+
+
 class _Record:
-    """Fields with pybind-like checks; list-valued fields are returned as fresh lists."""
+    """Fields with pybind-like checks on assignment; list-valued fields are read as fresh lists.
+
+    Values live in the instance ``__dict__`` (list fields as tuples, shadowed by a read-only property)."""
 
     _fields: dict = {}
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for k, (_, default) in cls._fields.items():
+            if isinstance(default, tuple) and k not in cls.__dict__:
+                setattr(cls, k, _list_property(k))
+
     def __init__(self):
+        d = self.__dict__
         for k, (_, default) in self._fields.items():
-            object.__setattr__(self, k, default)
+            d[k] = default
 
     def __setattr__(self, k, v):
         if k not in self._fields:
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{k}'")
-        object.__setattr__(self, k, self._fields[k][0](v, f"{type(self).__name__}.{k}"))
-
-    def __getattribute__(self, k):
-        v = object.__getattribute__(self, k)
-        return list(v) if isinstance(v, tuple) else v
+        self.__dict__[k] = self._fields[k][0](v, f"{type(self).__name__}.{k}")
 
     def copy(self):
         new = object.__new__(type(self))
@@ -138,7 +147,7 @@ class _Record:
         return new
 
     def state(self):
-        return tuple(self.__dict__[k].name if isinstance(self.__dict__[k], enum.Enum) else self.__dict__[k] for k in self._fields)
+        return tuple(v.name if isinstance(v, enum.Enum) else v for v in self.raw())
 
     def __eq__(self, other):
         return type(other) is type(self) and self.state() == other.state()
@@ -166,16 +175,12 @@ class Dynapse2Neuron(_Record):
     _fields = {**{latch: (_bool, False) for latch in LATCHES},
                "synapses": (_objects(Dynapse2Synapse, 64), (Dynapse2Synapse().raw(),) * 64),
                "destinations": (_objects(Dynapse2Destination, 4), (Dynapse2Destination().raw(),) * 4)}
-
-    def __getattribute__(self, k):
-        if k == "synapses":                       # pybind11 returns copies: assign whole lists
-            return [Dynapse2Synapse.from_raw(r) for r in object.__getattribute__(self, "__dict__")[k]]
-        if k == "destinations":
-            return [Dynapse2Destination.from_raw(r) for r in object.__getattribute__(self, "__dict__")[k]]
-        return object.__getattribute__(self, k)
+    # pybind11 returns copies: assign whole lists
+    synapses = property(lambda self: [Dynapse2Synapse.from_raw(r) for r in self.__dict__["synapses"]])
+    destinations = property(lambda self: [Dynapse2Destination.from_raw(r) for r in self.__dict__["destinations"]])
 
     def state(self):
-        d = object.__getattribute__(self, "__dict__")
+        d = self.__dict__
         return (tuple(d[latch] for latch in LATCHES), tuple(Dynapse2Synapse.from_raw(r).state() for r in d["synapses"]),
                 tuple(Dynapse2Destination.from_raw(r).state() for r in d["destinations"]))
 
@@ -218,11 +223,13 @@ class Dynapse2Chip:
 
 
 class Dynapse2Configuration:
-    def __init__(self, n_chips: int = 4):
-        self.chips = [Dynapse2Chip() for _ in range(n_chips)]
+    default_chips = 4           # chips of a new configuration (make_samna(n_chips=...) sets it per double)
+
+    def __init__(self, n_chips: int | None = None):
+        self.chips = [Dynapse2Chip() for _ in range(self.default_chips if n_chips is None else n_chips)]
 
     def copy(self):
-        new = object.__new__(Dynapse2Configuration)
+        new = object.__new__(type(self))
         new.chips = []
         for chip in self.chips:
             c = object.__new__(Dynapse2Chip)
@@ -233,8 +240,9 @@ class Dynapse2Configuration:
     def to_json(self) -> str:
         """This double's own JSON (not samna's layout)."""
         def neuron(n):
-            lat, syn, dst = n.state()
-            return {"latches": list(lat), "synapses": [list(s) for s in syn], "destinations": [list(d) for d in dst]}
+            d = n.__dict__
+            return [[d[latch] for latch in LATCHES], [[t, dd.name, list(w), pd, md, stp] for t, dd, w, pd, md, stp in d["synapses"]],
+                    [[t, list(c), x, y] for t, c, x, y in d["destinations"]]]
         return json.dumps({"chips": [{"cores": [{"parameters": {k: [p.coarse_value, p.fine_value] for k, p in core.parameters.items()},
                                                  "neurons": [neuron(n) for n in core.neurons]} for core in chip.cores]}
                                      for chip in self.chips]})
@@ -246,11 +254,11 @@ class Dynapse2Configuration:
             for core, kd in zip(chip.cores, cd["cores"]):
                 for k, (c, f) in kd["parameters"].items():
                     core.parameters[k].coarse_value, core.parameters[k].fine_value = c, f
-                for n, nd in zip(core.neurons, kd["neurons"]):
-                    for latch, v in zip(LATCHES, nd["latches"]):
-                        setattr(n, latch, v)
-                    n.synapses = [_synapse(*s) for s in nd["synapses"]]
-                    n.destinations = [destination(*x) for x in nd["destinations"]]
+                for n, (lat, syn, dst) in zip(core.neurons, kd["neurons"]):
+                    nd = n.__dict__
+                    nd.update(zip(LATCHES, lat))
+                    nd["synapses"] = tuple((t, Dendrite[dd], tuple(w), pd, md, stp) for t, dd, w, pd, md, stp in syn)
+                    nd["destinations"] = tuple((t, tuple(c), x, y) for t, c, x, y in dst)
 
 
 def _synapse(tag, dendrite, weight, pd, md, stp):
@@ -282,13 +290,15 @@ def _enum_like(v, what):
 from .board import DeviceInfo, FakeBoard, FakeModel  # noqa: E402  (the board side uses the classes above)
 
 
-def make_samna(boards=()):
-    """A fresh ``samna`` module tree whose device controller knows ``boards`` (FakeBoard objects)."""
+def make_samna(boards=(), n_chips: int = 4):
+    """A fresh ``samna`` module tree whose device controller knows ``boards`` (FakeBoard objects);
+    ``Dynapse2Configuration()`` has ``n_chips`` chips."""
     samna = types.ModuleType("samna")
     samna.__doc__ = "fake_samna: a test double of samna (tests/fake_samna), NOT samna"
     se2 = types.ModuleType("samna.dynapse2")
+    config_cls = type("Dynapse2Configuration", (Dynapse2Configuration,), {"default_chips": n_chips})
     for cls in (Dendrite, ResetType, Dynapse2Destination, Dynapse2Synapse, Dynapse2Neuron, Dynapse2Parameter,
-                Dynapse2Core, Dynapse2Chip, Dynapse2Configuration, NormalGridEvent):
+                Dynapse2Core, Dynapse2Chip, config_cls, NormalGridEvent):
         setattr(se2, cls.__name__, cls)
     dev = types.ModuleType("samna.device")
     registry = list(boards)
@@ -318,9 +328,9 @@ def make_samna(boards=()):
     return samna
 
 
-def install(monkeypatch, boards=()):
+def install(monkeypatch, boards=(), n_chips: int = 4):
     """Insert a fresh double as ``samna`` (and its submodules) in ``sys.modules`` for one test."""
-    samna = make_samna(boards)
+    samna = make_samna(boards, n_chips)
     monkeypatch.setitem(sys.modules, "samna", samna)
     monkeypatch.setitem(sys.modules, "samna.dynapse2", samna.dynapse2)
     monkeypatch.setitem(sys.modules, "samna.device", samna.device)
