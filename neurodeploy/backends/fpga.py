@@ -102,10 +102,9 @@ def raw_events(events: np.ndarray, cfg) -> np.ndarray:
     missing = sorted({int(c) for c in ev[:, 2]} - set(pos))
     if missing:
         raise BackendError(f"events: chip {missing[0]} is not in the config's $.chips (chips {sorted(pos)})")
-    if ev.size and (ev[:, 0].min() < 0 or ev[:, 1].min() < 0 or ev[:, 1].max() >= MARKER_TAG
+    if ev.size and (ev[:, 0].min() < 0 or ev[:, 1].min() < 0 or ev[:, 1].max() > MARKER_TAG
                     or ev[:, 3].min() < 0 or ev[:, 3].max() > 15):
-        raise BackendError(f"events: timestamps must be ≥ 0, tags 0..{MARKER_TAG - 1} (tag {MARKER_TAG} marks the end "
-                           f"of a run) and core masks 0..15")
+        raise BackendError("events: timestamps must be ≥ 0, tags 0..2047 and core masks 0..15")
     xy = np.asarray([pos[int(c)] for c in ev[:, 2]], np.int64).reshape(-1, 2)
     out = np.stack([ev[:, 0], ev[:, 1], ev[:, 3], xy[:, 0], xy[:, 1]], axis=1)
     return out[np.argsort(out[:, 0], kind="stable")]
