@@ -9,7 +9,8 @@ Runs, on the same inputs:
 * the deployed config over ``trials`` emulated boards with mismatch (quantization + mismatch),
 
 each batch of trials in one vmapped call, and compares output spike counts
-(:mod:`neurodeploy.verify_metrics`). PASS/FAIL against :class:`Tolerance` (defaults: median rate
+(:mod:`neurodeploy.verify_metrics`). With a board backend (``verify(..., board=...)``), one real
+run replaces the emulated quantization + mismatch draws: a chip is one draw. PASS/FAIL against :class:`Tolerance` (defaults: median rate
 correlation ≥ 0.9 over trials and outputs; with labels, median accuracy drop ≤ 2 points); the CLI
 exits 1 on FAIL so CI can gate on it.
 """

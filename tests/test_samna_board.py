@@ -298,3 +298,16 @@ def test_flash_samna_json_offline(board, run_cli, tmp_path):
     offline = samna.dynapse2.Dynapse2Configuration()
     offline.from_json((tmp_path / "samna.json").read_text())
     assert from_samna(offline, cfg).dumps() == cfg.dumps()
+
+
+def test_run_checks_the_config_against_the_profile_before_opening_the_board(board, run_cli, tmp_path):
+    import json
+
+    d = example_config().model_dump(mode="json")
+    d["chips"][0]["cores"][0]["parameters"]["NOT_A_PARAMETER"] = {"coarse": 1, "fine": 1}
+    (tmp_path / "c.json").write_text(json.dumps(d))
+    np.savez(tmp_path / "in.npz", spikes=np.ones((1, 5, len(d["inputs"]))), dt=1e-3)
+    code, out, err = run_cli("run", tmp_path / "c.json", "--input", tmp_path / "in.npz", "-o", tmp_path / "o.npz",
+                             "--backend", "samna")
+    assert code == 2 and "NOT_A_PARAMETER" in err and "parameter-name" in err
+    assert not board.model.applied and not board.opened and board.bitfiles == []

@@ -125,6 +125,13 @@ class SamnaBackend(Backend):
 
     def load(self, cfg) -> None:
         """Flash ``cfg`` (read-back must be identical, else :class:`BoardError` listing the differences)."""
+        if self.profile is not None:
+            from ..errors import ConfigError
+            from ..validate import check_config_against_profile
+
+            errors, _ = check_config_against_profile(cfg, self.profile)
+            if errors:
+                raise ConfigError("config", lines=[f"config: {e}" for e in errors])
         decoder = OutputDecoder.from_config(cfg)
         self.open()
         diff = flash(self.samna, self.model, cfg)
