@@ -21,7 +21,7 @@ the config does not list is cleared (tag 0, dendrite none, no weight bits, no fl
 
 from __future__ import annotations
 
-from ..config.model import CAM_FLAGS, DENDRITE_NAMES, LATCHES, HardwareConfig, mask_to_str
+from ..config.model import CAM_FLAGS, DENDRITE_NAMES, LATCHES, HardwareConfig
 from ..errors import BackendError
 
 INSTALL_HINT = ("samna is not installed: install it with `pip install neurodeploy[samna]` on a machine that "
