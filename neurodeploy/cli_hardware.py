@@ -86,13 +86,19 @@ def flash_cmd(config, device, bitfile, samna_json):
 @click.option("--max-input-rate", type=float, default=None,
               help="samna: warn above this input rate (events/s; default 1e6, an assumption — see README).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
-def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, timeout, max_input_rate, profile_name):
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, timeout, max_input_rate, profile_name,
+            json_path):
     """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""
-    from .backends.base import get_backend, run_file, summary
+    from .backends.base import get_backend, run_file, summary, summary_json
+    from .fileio import check_output_path
     from .profile import load_profile
 
-    if mismatch < 0:
+    if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    check_output_path(output, "-o")
+    if json_path:
+        check_output_path(json_path, "--json")
     prof = load_profile(profile_name)
     if backend == "emulator":
         b = get_backend("emulator", prof, mismatch=mismatch, seed=seed)
@@ -102,7 +108,12 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
             opts["max_input_rate"] = max_input_rate
         b = get_backend("samna", prof, **opts)
     with b:
-        cfg, res = run_file(b, config, input_path, output)
+        cfg, res = run_file(b, config, input_path, output, profile=prof)
+    if json_path:
+        from .fileio import write_json
+
+        extra = {"mismatch_sigma": mismatch, "seed": seed} if backend == "emulator" else {"backend": "samna", **(res.info or {})}
+        write_json(json_path, summary_json(res, cfg, **extra))
     click.echo(summary(res, cfg, "emulated" if backend == "emulator" else "ran on the board"))
     click.echo(f"wrote {output}")
     return 0

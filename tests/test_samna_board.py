@@ -205,7 +205,7 @@ def test_long_input_is_streamed_in_chunks_with_a_progress_bar(board, capsys):
     raster[::7, 3] = 1
     raster[0, 0] = 1
     logs = []
-    b = backend(log=logs.append, max_input_rate=100.0)
+    b = backend(log=logs.append, max_input_rate=100.0, progress=True)
     b.load(cfg)
     b.run({"spikes": raster[None], "dt": 1e-3})
     start = (5_000_000 + 100_000) % WRAP

@@ -127,12 +127,26 @@ def summary(result, cfg, verb: str = "ran") -> str:
             + ", ".join(f"{o.name}: {int(c)}" for o, c in zip(cfg.outputs, n)))
 
 
-def run_file(backend: Backend, config_path, input_path, output_path):
-    """Load a config file and an input file, run them on ``backend``, write the result npz → (cfg, result)."""
+def summary_json(result, cfg, **extra) -> dict:
+    """The summary as a JSON-able dict (``--json FILE`` of emulate and run)."""
+    n = np.asarray(result.outputs).sum(axis=(0, 1))
+    return {"samples": int(result.spikes.shape[0]), "steps": int(result.spikes.shape[1]), "dt": float(result.dt),
+            "neurons": int(result.sites.shape[0]), "spike_events": int(len(result.events())), **extra,
+            "output_spike_counts": {o.name: int(c) for o, c in zip(cfg.outputs, n)}}
+
+
+def run_file(backend: Backend, config_path, input_path, output_path, profile=None):
+    """Load a config file (checked against ``profile`` as ``validate`` does, when given) and an input
+    file, run them on ``backend``, write the result npz → (cfg, result)."""
     from ..config.model import load_config
     from .events import load_input
 
-    cfg = load_config(config_path)
+    if profile is not None:
+        from ..validate import load_checked_config
+
+        cfg = load_checked_config(config_path, profile)
+    else:
+        cfg = load_config(config_path)
     data = load_input(input_path, n_inputs=None)
     if "spikes" in data and data["spikes"].shape[2] != len(cfg.inputs):
         from .events import InputError

@@ -124,10 +124,10 @@ class Emulator:
 
 def emulate_file(config_path, input_path, profile, *, mismatch: float = 0.0, seed: int = 0):
     """Load a config and an input file (raster or events) and run them: the CLI's library call."""
-    from ..config.model import load_config
+    from ..validate import load_checked_config
     from .events import load_input
 
-    cfg = load_config(config_path)
+    cfg = load_checked_config(config_path, profile)
     data = load_input(input_path, n_inputs=None)
     if "spikes" in data and data["spikes"].shape[2] != len(cfg.inputs):
         from .events import InputError

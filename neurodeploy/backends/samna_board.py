@@ -96,18 +96,21 @@ def flash(samna, model, cfg) -> list[str]:
 class SamnaBackend(Backend):
     """A Dynap-SE2 board as a :class:`~neurodeploy.backends.base.Backend` (see module doc).
 
-    ``clock``/``sleep`` are the host's (replaceable in tests); ``log`` receives warnings.
+    ``clock``/``sleep`` are the host's (replaceable in tests); ``log`` receives warnings (default:
+    :func:`neurodeploy.log.warn`); ``progress`` None shows a bar on a terminal or with ``-v``.
     """
 
     name = "samna"
 
     def __init__(self, profile=None, *, device=None, bitfile=None, timeout: float = 10.0, start_offset: float = START_OFFSET_S,
-                 max_input_rate: float = MAX_INPUT_RATE, progress: bool = True, poll_step: float = 1e-3,
+                 max_input_rate: float = MAX_INPUT_RATE, progress: bool | None = None, poll_step: float = 1e-3,
                  clock=time.monotonic, sleep=time.sleep, log=None):
         self.profile, self.device, self.bitfile = profile, device, bitfile
         self.timeout, self.start_offset, self.max_input_rate = timeout, start_offset, max_input_rate
         self.progress, self.poll_step, self.clock, self.sleep = progress, poll_step, clock, sleep
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        if log is None:
+            from ..log import warn as log
+        self.log = log
         self.samna = self.board = self.model = self.cfg = self.decoder = None
 
     # ---- board -----------------------------------------------------------------------------
@@ -186,14 +189,14 @@ class SamnaBackend(Backend):
         for b, ev in enumerate(samples):
             rate = peak_rate(ev[:, 0])
             if rate > self.max_input_rate:
-                self.log(f"warning: sample {b}: input peaks at {rate:.3g} events/s (over 1 ms), above the {self.max_input_rate:.3g} "
+                self.log(f"sample {b}: input peaks at {rate:.3g} events/s (over 1 ms), above the {self.max_input_rate:.3g} "
                          f"events/s the board's link is assumed to carry; events may arrive late")
             s, table = self._run_one(ev, T, dt, info)
             spikes.append(s)
             tables.append(np.concatenate([np.full((len(table), 1), b, np.int64), table], axis=1))
         spikes = np.stack(spikes)
         for key in [k for k, v in info.items() if v]:
-            self.log(f"warning: {info[key]} {key.replace('_', ' ')} (not counted)")
+            self.log(f"{info[key]} {key.replace('_', ' ')} (not counted)")
         return RunResult(spikes, spikes[..., self.decoder.outputs], self.decoder.sites, dt,
                          np.concatenate(tables) if tables else np.zeros((0, 5), np.int64), info)
 
@@ -255,7 +258,10 @@ class SamnaBackend(Backend):
         return spikes, table
 
     def _bar(self, seconds: float):
-        if not self.progress or seconds < 2.0:
+        from ..log import verbosity
+
+        show = self.progress if self.progress is not None else (verbosity() >= 1 or (verbosity() >= 0 and sys.stderr.isatty()))
+        if not show or seconds < 2.0:
             return None
         from tqdm import tqdm
 
