@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from . import __version__
+from .cli_hardware import board_options, devices_cmd, flash_cmd, run_cmd
 from .errors import NeurodeployError
 
 
@@ -405,29 +406,24 @@ def export_cmd(model, output, profile_name, import_options):
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
 def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path):
-    """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events."""
-    from .backends.emulator import emulate_file
-    from .fileio import atomic_savez
+    """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.
+
+    The same as `neurodeploy run CONFIG --backend emulator` (same npz).
+    """
+    from .backends.base import get_backend, run_file, summary
     from .profile import load_profile
 
     if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
     _check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
-    emu, res = emulate_file(config, input_path, prof, mismatch=mismatch, seed=seed)
-    ev = res.events()
-    atomic_savez(output, spikes=res.spikes.astype(np.uint8), outputs=res.outputs.astype(np.uint8), sites=res.sites,
-                 events=ev, dt=np.float64(res.dt), output_names=np.array([o.name for o in emu.cfg.outputs]))
-    n = res.outputs.sum(axis=(0, 1))
+    cfg, res = run_file(get_backend("emulator", prof, mismatch=mismatch, seed=seed), config, input_path, output, profile=prof)
     if json_path:
+        from .backends.base import summary_json
         from .fileio import write_json
 
-        write_json(json_path, {"samples": int(res.spikes.shape[0]), "steps": int(res.spikes.shape[1]), "dt": float(res.dt),
-                               "neurons": int(res.sites.shape[0]), "spike_events": int(len(ev)), "mismatch_sigma": mismatch,
-                               "seed": seed, "output_spike_counts": {o.name: int(c) for o, c in zip(emu.cfg.outputs, n)}})
-    click.echo(f"emulated {res.spikes.shape[0]} sample(s) × {res.spikes.shape[1]} steps on {res.sites.shape[0]} neurons; "
-               f"{len(ev)} spike events; output spike counts " +
-               ", ".join(f"{o.name}: {int(c)}" for o, c in zip(emu.cfg.outputs, n)))
+        write_json(json_path, summary_json(res, cfg, mismatch_sigma=mismatch, seed=seed))
+    click.echo(summary(res, cfg, "emulated"))
     click.echo(f"wrote {output}")
 
 
@@ -450,9 +446,12 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
               help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write PNG pictures (rasters float vs deployed, rate scatter, accuracy across boards) into this folder.")
+@click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True,
+              help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
+@board_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
-               import_options, plot_dir):
-    """Run MODEL (float) and CONFIG (emulated) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
+               import_options, plot_dir, backend, device, bitfile):
+    """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from .backends.events import load_input
     from .fileio import write_json
     from .profile import load_profile
@@ -482,9 +481,18 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
         from .plots import require_matplotlib
 
         require_matplotlib()
+    board = None
+    if backend == "samna":
+        from .backends.base import get_backend
+
+        board = get_backend("samna", prof, device=device, bitfile=bitfile)
     pictures: dict = {}
-    report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
-                    seed=seed, tolerance=tol, pictures=pictures)
+    try:
+        report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
+                        seed=seed, tolerance=tol, pictures=pictures, board=board)
+    finally:
+        if board is not None:
+            board.close()
     if plot_dir:
         from .plots import verify_plots
 
@@ -544,6 +552,14 @@ def _exit_on_sigterm() -> None:
             raise SystemExit(128 + signum)
 
         signal.signal(signal.SIGTERM, _term)
+
+
+# ---------------------------------------------------------------------------------------
+# hardware commands (neurodeploy/cli_hardware.py)
+# ---------------------------------------------------------------------------------------
+cli.add_command(devices_cmd)
+cli.add_command(flash_cmd)
+cli.add_command(run_cmd)
 
 
 def main(argv=None):

@@ -13,7 +13,8 @@ each batch of trials in one vmapped call, and compares output spike counts
 correlation ≥ 0.9 over trials and outputs; median relative rate error ≤ 1.0, i.e. the deployed output
 rates are off by less than the reference rates themselves — correlation and accuracy are blind to
 scale, this bound is not; with labels, median accuracy drop ≤ 2 points); the CLI exits 1 on FAIL so
-CI can gate on it.
+CI can gate on it. With a board backend (``verify(..., board=...)``), one real run replaces the emulated
+quantization + mismatch draws: a chip is one draw.
 """
 
 from __future__ import annotations
@@ -103,12 +104,18 @@ def _counts(spikes) -> np.ndarray:
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
            mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0,
-           pictures: dict | None = None) -> dict:
+           pictures: dict | None = None, board=None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
     i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs]. ``pictures``, if a dict, receives the arrays
     the plots need (rasters of the first sample, counts, accuracy per board).
+
+    ``board`` (a :class:`~neurodeploy.backends.base.Backend`, e.g. ``get_backend("samna", ...)``):
+    the config is flashed and run once on it. A real chip IS one mismatch draw, so its run replaces
+    the emulated "quantization + mismatch" draws as the judged block (``board``; the tolerances
+    apply to it, its "worst 5 %" is over outputs and samples); the float network's mismatch draws
+    and the emulator's nominal run stay in the report as context.
     """
     import jax
     import jax.numpy as jnp
@@ -149,7 +156,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
         emu = Emulator(cfg, profile, dt=dt)
-        if n_mm:
+        if n_mm and board is None:
             d_spk = emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
                             with_nominal=True).outputs
             d_all = _counts(d_spk)
@@ -163,6 +170,11 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
                         deployed_counts=dep)
         if labels is not None and dep_mm is not None:
             pictures["accuracy_per_board"] = vm.accuracy(dep_mm, labels)
+    board_counts = None
+    if board is not None:
+        with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
+            board.load(cfg)
+            board_counts = _counts(board.run({"spikes": x, "dt": dt}).outputs)
 
     def block(counts):
         r = vm.pearson_r(ref, counts)
@@ -191,7 +203,10 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         report["mismatch_only"] = block(float_mm)
     if dep_mm is not None:
         report["quantization_and_mismatch"] = block(dep_mm)
-    final = report.get("quantization_and_mismatch", report["quantization_only"])
+    if board_counts is not None:
+        report["board"] = block(board_counts[None])
+    report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
+    final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
     checks = []
     corr = final["rate_correlation"]["median"]
     checks.append({"name": "rate_correlation", "value": corr, "limit": tol.min_rate_correlation,
@@ -236,7 +251,7 @@ def format_verify(report: dict) -> str:
                      + (f", FRR {report['reference_firing_rate_ratio']:.2f}" if "reference_firing_rate_ratio" in report else ""))
     lines.append(hdr)
     for key, label in (("quantization_only", "quantization only"), ("mismatch_only", "float + mismatch"),
-                       ("quantization_and_mismatch", "quantization + mismatch")):
+                       ("quantization_and_mismatch", "quantization + mismatch"), ("board", "board (one real chip)")):
         if key not in report:
             continue
         b = report[key]

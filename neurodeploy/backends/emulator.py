@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.decode import DecodedNetwork, decode
+from ..errors import BackendError
 from ..profile import NEURON_QUANTITIES
+from .base import Backend
 from .events import spike_events
 
 
@@ -123,19 +125,47 @@ class Emulator:
 def emulate_file(config_path, input_path, profile, *, mismatch: float = 0.0, seed: int = 0):
     """Load a config and an input file (raster or events) and run them: the CLI's library call."""
     from ..validate import load_checked_config
-    from .events import load_input, raster_from_events
+    from .events import load_input
 
     cfg = load_checked_config(config_path, profile)
     data = load_input(input_path, n_inputs=None)
-    if "events" in data:
-        raster, routes = raster_from_events(data["events"], data["dt"], data.get("duration"))
-        emu = Emulator(cfg, profile, input_routes=routes, dt=data["dt"])
-    else:
-        raster = data["spikes"]
-        if raster.shape[2] != len(cfg.inputs):
-            from .events import InputError
+    if "spikes" in data and data["spikes"].shape[2] != len(cfg.inputs):
+        from .events import InputError
 
-            raise InputError(f"{input_path}: 'spikes' has {raster.shape[2]} input channels, the config "
-                             f"{config_path} has {len(cfg.inputs)} ($.inputs)")
-        emu = Emulator(cfg, profile, dt=data["dt"])
-    return emu, emu.run(raster, data["dt"], mismatch_percent=mismatch * 100.0, seed=seed)
+        raise InputError(f"{input_path}: 'spikes' has {data['spikes'].shape[2]} input channels, the config "
+                         f"{config_path} has {len(cfg.inputs)} ($.inputs)")
+    backend = EmulatorBackend(profile, mismatch=mismatch, seed=seed)
+    backend.load(cfg)
+    res = backend.run(data)
+    return backend.emulator, res
+
+
+class EmulatorBackend(Backend):
+    """The emulator behind the :class:`~neurodeploy.backends.base.Backend` interface.
+
+    ``mismatch`` is σ as a fraction (0.1 = 10 %), ``seed`` the emulated board. Raw FPGA events
+    replace the config's input channels by one event source per distinct (tag, chip, core mask).
+    """
+
+    name = "emulator"
+
+    def __init__(self, profile, *, mismatch: float = 0.0, seed: int = 0):
+        self.profile, self.mismatch_sigma, self.seed = profile, mismatch, seed
+        self.cfg = None
+        self.emulator: Emulator | None = None
+
+    def load(self, cfg) -> None:
+        self.cfg = cfg
+
+    def run(self, data: dict) -> EmulationResult:
+        from .events import raster_from_events
+
+        if self.cfg is None:
+            raise BackendError("emulator: load a config before running input")
+        if "events" in data:
+            raster, routes = raster_from_events(data["events"], data["dt"], data.get("duration"))
+            self.emulator = Emulator(self.cfg, self.profile, input_routes=routes, dt=data["dt"])
+        else:
+            raster = data["spikes"]
+            self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"])
+        return self.emulator.run(raster, data["dt"], mismatch_percent=self.mismatch_sigma * 100.0, seed=self.seed)

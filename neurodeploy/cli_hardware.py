@@ -1,0 +1,119 @@
+"""Hardware commands: ``neurodeploy devices``, ``flash`` and ``run`` (registered in :mod:`neurodeploy.cli`).
+
+samna is imported only when a command needs a board; without it the command prints one line saying
+how to install it and exits 2. ``run --backend emulator`` is the same as ``emulate`` (same file).
+"""
+
+from __future__ import annotations
+
+import click
+
+_board_options = [
+    click.option("--device", default=None, metavar="SERIAL", help="Serial number of the board (default: the first one found)."),
+    click.option("--bitfile", default=None, type=click.Path(dir_okay=False),
+                 help="FPGA bitfile (SynSense's Dynapse2Stack.bit; default: $NEURODEPLOY_BITFILE)."),
+]
+
+
+def board_options(f):
+    for opt in reversed(_board_options):
+        f = opt(f)
+    return f
+
+
+@click.command("devices")
+@click.option("--all", "all_devices", is_flag=True, help="Also list boards already opened by a process.")
+def devices_cmd(all_devices):
+    """List the Dynap-SE2 boards connected to this machine (needs samna)."""
+    from .backends.samna import require_samna
+    from .backends.samna_board import list_boards
+
+    infos = list_boards(require_samna(), all_devices=all_devices)
+    if not infos:
+        click.echo("no Dynap-SE2 board found" + ("" if all_devices else " (unopened; --all lists opened ones too)"))
+        return 0
+    for i in infos:
+        click.echo(f"{i.serial_number}\t{i.device_type_name}")
+    return 0
+
+
+@click.command("flash")
+@click.argument("config", type=click.Path(dir_okay=False))
+@board_options
+@click.option("--samna-json", "samna_json", type=click.Path(dir_okay=False), default=None,
+              help="Only write samna's JSON of the configuration to this file (no board; needs samna).")
+def flash_cmd(config, device, bitfile, samna_json):
+    """Validate CONFIG, write it to a board, read it back and compare (exit 1 on any difference)."""
+    from .backends.samna import to_samna_json
+    from .backends.samna_board import SamnaBackend
+    from .config.model import load_config
+    from .errors import ConfigError
+    from .validate import validate_file
+
+    res = validate_file(config)
+    if not res.ok:
+        raise ConfigError(config, lines=[ln for ln in res.lines() if not ln.startswith("OK ")])
+    cfg = load_config(config)
+    if samna_json:
+        from .fileio import atomic_write_text
+
+        atomic_write_text(samna_json, to_samna_json(cfg))
+        click.echo(f"wrote {samna_json}")
+        return 0
+    with SamnaBackend(device=device, bitfile=bitfile) as board:
+        board.load(cfg)
+    n_neurons = sum(len(k.neurons) for c in cfg.chips for k in c.cores)
+    n_params = sum(len(k.parameters) for c in cfg.chips for k in c.cores)
+    n_cam = sum(len(n.synapses) for c in cfg.chips for k in c.cores for n in k.neurons)
+    n_sram = sum(len(n.destinations) for c in cfg.chips for k in c.cores for n in k.neurons)
+    click.echo(f"flashed {config}: {len(cfg.chips)} chip(s), {n_params} parameters, {n_neurons} neurons, {n_cam} CAM and "
+               f"{n_sram} SRAM entries; read back identical")
+    return 0
+
+
+@click.command("run")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
+                   "(timestamp µs, tag, chip, core mask), and 'dt' (s).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write.")
+@click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True)
+@click.option("--mismatch", type=float, default=0.0, show_default=True, help="emulator: mismatch σ as a fraction (0.1 = 10 %).")
+@click.option("--seed", type=int, default=0, show_default=True, help="emulator: chip mismatch seed.")
+@board_options
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="samna: seconds to wait for the end-of-run marker after the input ends.")
+@click.option("--max-input-rate", type=float, default=None,
+              help="samna: warn above this input rate (events/s; default 1e6, an assumption — see README).")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, timeout, max_input_rate, profile_name,
+            json_path):
+    """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""
+    from .backends.base import get_backend, run_file, summary, summary_json
+    from .fileio import check_output_path
+    from .profile import load_profile
+
+    if not mismatch >= 0:
+        raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    check_output_path(output, "-o")
+    if json_path:
+        check_output_path(json_path, "--json")
+    prof = load_profile(profile_name)
+    if backend == "emulator":
+        b = get_backend("emulator", prof, mismatch=mismatch, seed=seed)
+    else:
+        opts = {"device": device, "bitfile": bitfile, "timeout": timeout}
+        if max_input_rate is not None:
+            opts["max_input_rate"] = max_input_rate
+        b = get_backend("samna", prof, **opts)
+    with b:
+        cfg, res = run_file(b, config, input_path, output, profile=prof)
+    if json_path:
+        from .fileio import write_json
+
+        extra = {"mismatch_sigma": mismatch, "seed": seed} if backend == "emulator" else {"backend": "samna", **(res.info or {})}
+        write_json(json_path, summary_json(res, cfg, **extra))
+    click.echo(summary(res, cfg, "emulated" if backend == "emulator" else "ran on the board"))
+    click.echo(f"wrote {output}")
+    return 0
