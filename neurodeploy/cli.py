@@ -403,6 +403,12 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
 
 
 # ---------------------------------------------------------------------------------------
+from .commands.rules import rules_cmd  # noqa: E402
+
+cli.add_command(rules_cmd)
+
+
+# ---------------------------------------------------------------------------------------
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)

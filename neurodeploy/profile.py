@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
+from .dendrites import DENDRITES
 from .errors import ProfileError, validation_lines
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "device_profiles"
@@ -35,7 +36,16 @@ NEURON_QUANTITIES: tuple[str, ...] = (
 WEIGHT_QUANTITIES: tuple[str, ...] = ("Iw_0", "Iw_1", "Iw_2", "Iw_3")
 SIM_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
 
-DENDRITES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")
+#: Relative hops of the chip mesh (x_hop, y_hop ∈ −MAX_HOP..MAX_HOP in an SRAM entry; the file format's bound).
+MAX_HOP = 7
+#: The x_hop of an SRAM entry that sends a neuron's events off the chip grid to the host/FPGA (samna's
+#: convention; no core bit set). An event the host reads back from chip h carries x_hop = HOST_X_HOP + 1 + h.
+HOST_X_HOP = -MAX_HOP
+
+
+def host_event_x_hop(chip: int) -> int:
+    """x_hop of an event the host reads back from chip ``chip`` (−6 + chip)."""
+    return HOST_X_HOP + 1 + chip
 
 
 class _Strict(BaseModel):

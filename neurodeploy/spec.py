@@ -44,6 +44,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, model_validator
 
+from .basemodel import nonfinite_numbers  # noqa: F401  (re-exported)
 from .errors import SpecError, validation_lines
 from .fileio import dumps_json, write_json
 from .profile import NEURON_QUANTITIES
@@ -277,21 +278,6 @@ def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
         val = np.atleast_1d(arr)[i]
         where = f"{path}[{i}]" if arr.ndim == 1 else path
         problems.append(f"{where}: {what} must be a positive, finite current in amperes, got {val}")
-
-
-def nonfinite_numbers(obj: Any, path: str) -> list[tuple[str, float]]:
-    """(JSON path, value) of every NaN/inf float in a free-form JSON value (e.g. metadata; 1e999 parses to inf)."""
-    out: list[tuple[str, float]] = []
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            out.append((path, obj))
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out.extend(nonfinite_numbers(v, f"{path}.{k}"))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out.extend(nonfinite_numbers(v, f"{path}[{i}]"))
-    return out
 
 
 def check_network(spec: NetworkSpec) -> list[str]:

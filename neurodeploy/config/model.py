@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .. import rules
 from ..errors import ConfigError, validation_lines
 from ..fileio import RawJSON, dumps_json
 
@@ -222,67 +223,8 @@ def dumps_config(cfg: HardwareConfig) -> str:
 
 
 def check_config(cfg: HardwareConfig) -> list[str]:
-    """Cross-field rules; one ``$.path: [rule] message`` per problem."""
-    problems: list[str] = []
-    chips: dict[int, int] = {}
-    positions: dict[tuple[int, int], int] = {}
-    configured: set[tuple[int, int, int]] = set()
-    for ci, chip in enumerate(cfg.chips):
-        base = f"$.chips[{ci}]"
-        if chip.chip in chips:
-            problems.append(f"{base}.chip: [unique-chip] chip {chip.chip} listed twice (also $.chips[{chips[chip.chip]}])")
-        chips[chip.chip] = ci
-        if tuple(chip.position) in positions:
-            problems.append(f"{base}.position: [unique-position] position {list(chip.position)} already used by $.chips[{positions[tuple(chip.position)]}]")
-        positions[tuple(chip.position)] = ci
-        cores_seen: set[int] = set()
-        for ki, core in enumerate(chip.cores):
-            cb = f"{base}.cores[{ki}]"
-            if core.core in cores_seen:
-                problems.append(f"{cb}.core: [unique-core] core {core.core} listed twice on chip {chip.chip}")
-            cores_seen.add(core.core)
-            seen: set[int] = set()
-            for ni, n in enumerate(core.neurons):
-                if n.neuron in seen:
-                    problems.append(f"{cb}.neurons[{ni}].neuron: [unique-neuron] neuron {n.neuron} listed twice")
-                seen.add(n.neuron)
-                configured.add((chip.chip, core.core, n.neuron))
-    for ci, chip in enumerate(cfg.chips):
-        for ki, core in enumerate(chip.cores):
-            for ni, n in enumerate(core.neurons):
-                for di, dst in enumerate(n.destinations):
-                    tx, ty = chip.position[0] + dst.x_hop, chip.position[1] + dst.y_hop
-                    if (dst.x_hop, dst.y_hop) != (0, 0) and (tx, ty) not in positions and not _is_host_route(dst):
-                        problems.append(
-                            f"$.chips[{ci}].cores[{ki}].neurons[{ni}].destinations[{di}]: [hop-target] hop ({dst.x_hop}, {dst.y_hop}) "
-                            f"from chip {chip.chip} at {list(chip.position)} reaches {[tx, ty]}, where no chip is configured")
-    for i, ch in enumerate(cfg.inputs):
-        if ch.channel != i:
-            problems.append(f"$.inputs[{i}].channel: [input-channels] expected channel {i}: input channels are listed 0, 1, 2, ... in order")
-        for j, dst in enumerate(ch.destinations):
-            if dst.chip not in chips:
-                problems.append(f"$.inputs[{i}].destinations[{j}].chip: [input-chip] chip {dst.chip} is not in $.chips")
-    for i, o in enumerate(cfg.outputs):
-        if (o.chip, o.core, o.neuron) not in configured:
-            problems.append(f"$.outputs[{i}]: [output-target] chip {o.chip} core {o.core} neuron {o.neuron} is not a configured neuron")
-    from ..spec import nonfinite_numbers
-
-    problems.extend(f"{where}: [finite] numbers must be finite, got {v}" for where, v in nonfinite_numbers(cfg.metadata, "$.metadata"))
-    for i, p in enumerate(cfg.placement):
-        if not (len(p.chip) == len(p.core) == len(p.neuron)):
-            problems.append(f"$.placement[{i}]: [placement] 'chip', 'core' and 'neuron' lists differ in length")
-            continue
-        for j, key in enumerate(zip(p.chip, p.core, p.neuron)):
-            if key not in configured:
-                problems.append(f"$.placement[{i}].neuron[{j}]: [placement] {p.population}[{j}] placed on chip {key[0]} core {key[1]} "
-                                f"neuron {key[2]}, which is not configured")
-                break
-    return problems
-
-
-def _is_host_route(dst: Destination) -> bool:
-    """Hops that leave the chip grid to reach the host/FPGA (samna convention: x_hop −7, no core)."""
-    return dst.x_hop == -7 and not any(dst.core)
+    """Cross-field rules (the registry's ``config`` scope); one ``$.path: [rule] message`` per problem."""
+    return rules.check_config(cfg)
 
 
 def config_from_dict(raw: Any, source: str = "<dict>") -> HardwareConfig:

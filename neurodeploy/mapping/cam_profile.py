@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MappingError
+from ..rules.placement import cam_profile as cam_profile_error
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def load_cam_profile(path: str | Path, profile, tolerance: float = 0.0) -> CamDe
     path = Path(path)
     g = profile.geometry
     if not path.is_file():
-        raise MappingError(f"{path}: CAM profile not found", rule="cam-profile")
+        raise cam_profile_error(f"{path}: CAM profile not found")
     try:
         if path.suffix == ".gz":
             import gzip
@@ -53,29 +53,28 @@ def load_cam_profile(path: str | Path, profile, tolerance: float = 0.0) -> CamDe
         else:
             raw = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise MappingError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}", rule="cam-profile") from None
+        raise cam_profile_error(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
     if not isinstance(raw, dict) or "cams" not in raw:
-        raise MappingError(f"{path}: $.cams: missing (a CAM profile holds cams[core][neuron][slot] = [rate_low, rate_high])",
-                           rule="cam-profile")
+        raise cam_profile_error(f"{path}: $.cams: missing (a CAM profile holds cams[core][neuron][slot] = [rate_low, rate_high])")
     try:
         cams = np.asarray(raw["cams"], dtype=np.float64)
     except (ValueError, TypeError):
-        raise MappingError(f"{path}: $.cams: not a regular numeric array", rule="cam-profile") from None
+        raise cam_profile_error(f"{path}: $.cams: not a regular numeric array") from None
     shape = (g.cores_per_chip, g.neurons_per_core, g.cam_entries_per_neuron, 2)
     if cams.shape != shape:
-        raise MappingError(f"{path}: $.cams: shape {cams.shape}, expected {shape} [core][neuron][slot][half]", rule="cam-profile")
+        raise cam_profile_error(f"{path}: $.cams: shape {cams.shape}, expected {shape} [core][neuron][slot][half]")
     if not np.all(np.isfinite(cams)) or np.any((cams < 0) | (cams > 1)):
-        raise MappingError(f"{path}: $.cams: failure rates must lie in 0..1", rule="cam-profile")
+        raise cam_profile_error(f"{path}: $.cams: failure rates must lie in 0..1")
     good_tag = np.ones((g.cores_per_chip, g.n_tags), bool)
     if "tags" in raw:
         tags = raw["tags"]
         if not isinstance(tags, list) or len(tags) != g.cores_per_chip:
-            raise MappingError(f"{path}: $.tags: expected one entry per core ({g.cores_per_chip})", rule="cam-profile")
+            raise cam_profile_error(f"{path}: $.tags: expected one entry per core ({g.cores_per_chip})")
         good_tag[:] = False
         for c, halves in enumerate(tags):
             for h, lst in enumerate(halves):
                 arr = np.asarray(lst, dtype=np.int64)
                 if arr.size and (arr.min() < 0 or arr.max() >= g.n_tags):
-                    raise MappingError(f"{path}: $.tags[{c}][{h}]: tags must lie in 0..{g.n_tags - 1}", rule="cam-profile")
+                    raise cam_profile_error(f"{path}: $.tags[{c}][{h}]: tags must lie in 0..{g.n_tags - 1}")
                 good_tag[c, arr] = True
     return CamDefects(str(path), cams <= tolerance, good_tag)

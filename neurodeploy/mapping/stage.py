@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config.encode import encode
 from ..config.model import HardwareConfig, mask_from_str, mask_to_str
-from ..errors import MappingError
+from ..rules.placement import cam_profile as cam_profile_rule
 from ..quantize.model import QuantizedNetwork
 from ..quantize.weights import Alphabet, subset_sums
 from .cam_profile import load_cam_profile
@@ -60,8 +60,8 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
     placement = place(qn, profile, n_entries, defects)
     unused = [ch for ch in defects if ch >= placement.n_chips]
     if unused:
-        raise MappingError(f"[cam-profile] CAM profile given for chip {unused[0]}, but the network uses chips "
-                           f"0..{placement.n_chips - 1}; give profiles for the chips in use", rule="cam-profile")
+        raise cam_profile_rule(f"CAM profile given for chip {unused[0]}, but the network uses chips "
+                         f"0..{placement.n_chips - 1}; give profiles for the chips in use")
 
     core_by_neuron = np.zeros(qn.n_neurons, np.int64)
     for c in qn.cores:

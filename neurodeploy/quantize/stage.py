@@ -21,68 +21,21 @@ import numpy as np
 
 from .. import __version__
 from ..config.model import Code, ProfileRef, mask_to_str
-from ..errors import MappingError
+from ..dendrites import DENDRITES
 from ..profile import NEURON_QUANTITIES
+from ..rules import NetworkFacts, require_network
 from . import grouping
+from .synapses import Synapses, keep_largest, synapses_of  # noqa: F401  (synapses_of: re-exported)
 from .model import LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
 from .weights import Alphabet, CoreProblem, quantize_core, rel_rms
 
-DENDRITE_INDEX = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
-DENDRITE_NAME = ("ampa", "nmda", "gaba", "shunt")
-
-
-@dataclass
-class Synapses:
-    """All synapses of a network as parallel arrays."""
-
-    src: np.ndarray      # global source: 0..n_in−1 inputs, n_in + j neuron j
-    dst: np.ndarray      # global neuron index
-    target: np.ndarray   # weight current |w|·weight_scale (A)
-    dend: np.ndarray     # 0 ampa, 1 nmda, 2 gaba, 3 shunt
-    proj: np.ndarray     # projection index
-
-    def take(self, sel) -> "Synapses":
-        return Synapses(self.src[sel], self.dst[sel], self.target[sel], self.dend[sel], self.proj[sel])
-
-
-def synapses_of(spec) -> Synapses:
-    off = spec.offsets()
-    parts = []
-    for k, pr in enumerate(spec.projections):
-        pre, post, w = spec.projection_coo(k)
-        src = pre if pr.source == "input" else pre + spec.n_inputs + off[pr.source]
-        dst = post + off[pr.target]
-        if pr.synapse == "auto":
-            dend = np.where(w > 0, 0, 2)
-        else:
-            dend = np.full(w.shape, DENDRITE_INDEX[pr.synapse])
-        parts.append((src, dst, np.abs(w) * pr.weight_scale, dend, np.full(w.shape, k)))
-    if not parts:
-        z = np.zeros(0, np.int64)
-        return Synapses(z, z, np.zeros(0), z, z)
-    return Synapses(*(np.concatenate([p[i] for p in parts]).astype(t)
-                      for i, t in enumerate((np.int64, np.int64, np.float64, np.int64, np.int64))))
-
-
-def _fan_in(spec, syn: Synapses, cam: int, prune: bool, report: dict) -> Synapses:
+def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
+    """Keep each neuron's ``cam`` largest |w| (``--prune``); what was dropped goes to the report."""
     fan = np.bincount(syn.dst, minlength=spec.n_neurons)
     over = np.flatnonzero(fan > cam)
     if over.size == 0:
         return syn
-    if not prune:
-        n = int(over[0])
-        per_proj = np.bincount(syn.proj[syn.dst == n], minlength=len(spec.projections))
-        parts = ", ".join(f"projection {k} ({spec.projections[k].source}→{spec.projections[k].target}): {c}"
-                          for k, c in enumerate(per_proj) if c)
-        more = f" ({over.size - 1} more neurons also exceed it)" if over.size > 1 else ""
-        raise MappingError(
-            f"[fan-in] neuron {spec.neuron_name(n)} has {fan[n]} incoming synapses ({parts}) but a neuron has {cam} CAM entries"
-            f"{more}; reduce its fan-in or pass --prune to keep the {cam} largest |w|", rule="fan-in")
-    order = np.lexsort((-syn.target, syn.dst))
-    d = syn.dst[order]
-    rank = np.arange(d.size) - np.searchsorted(d, d, side="left")
-    keep = np.zeros(d.size, bool)
-    keep[order] = rank < cam
+    keep = keep_largest(syn, cam)
     dropped = syn.take(~keep)
     report["pruned"] = {
         "synapses": int(dropped.target.size),
@@ -102,16 +55,14 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
                      ) -> QuantizedNetwork:
     """Core assignment, bias codes and weight quantization of a NetworkSpec (see module doc)."""
     geo = profile.geometry
-    n_chips = max_chips or geo.max_chips
-    if n_chips > geo.max_chips:
-        raise MappingError(f"[chips] --chips {n_chips} exceeds the board's {geo.max_chips} chips (profile {profile.name}); "
-                           f"use at most {geo.max_chips} or a profile with a larger max_chips", rule="chips")
+    facts = NetworkFacts(spec, profile, chips=max_chips, prune=prune, strict=strict)
+    require_network(facts)      # every design rule decidable before optimising, all violations at once
+    n_chips = facts.n_chips
     report: dict = {}
     N = spec.n_neurons
-    syn = _fan_in(spec, synapses_of(spec), geo.cam_entries_per_neuron, prune, report)
-    dend_in = np.zeros((N, 4), bool)
-    dend_in[syn.dst, syn.dend] = True
-    params = spec.neuron_params(profile)
+    syn = _prune(spec, facts.synapses, geo.cam_entries_per_neuron, report) if prune else facts.synapses
+    dend_in = syn.dendrites_in(N)
+    params = facts.params
     rel = grouping.relevance(spec, dend_in)
     wscale = np.zeros(N)
     np.add.at(wscale, syn.dst, syn.target ** 2)
@@ -231,7 +182,7 @@ def _entry_strings(a, dend: np.ndarray, scalable: np.ndarray, g: float | None):
             sel = (dend == d) & (scalable == sc)
             if not np.any(sel):
                 continue
-            table = _option_strings(DENDRITE_NAME[d], g if sc else None)
+            table = _option_strings(DENDRITES[d], g if sc else None)
             f = table[a.first[sel]]
             sec = np.where(a.second[sel] >= 0, table[np.maximum(a.second[sel], 0)], "")
             out[sel] = [x + "+" + y if x and y else (x or y) for x, y in zip(f, sec)]
