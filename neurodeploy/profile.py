@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
+from .basemodel import FileModel
 from .dendrites import DENDRITES
 from .errors import ProfileError, validation_lines
 
@@ -36,11 +37,9 @@ NEURON_QUANTITIES: tuple[str, ...] = (
 WEIGHT_QUANTITIES: tuple[str, ...] = ("Iw_0", "Iw_1", "Iw_2", "Iw_3")
 SIM_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
 
-#: Relative hops of the chip mesh (x_hop, y_hop ∈ −MAX_HOP..MAX_HOP in an SRAM entry; the file format's bound).
-MAX_HOP = 7
 #: The x_hop of an SRAM entry that sends a neuron's events off the chip grid to the host/FPGA (samna's
 #: convention; no core bit set). An event the host reads back from chip h carries x_hop = HOST_X_HOP + 1 + h.
-HOST_X_HOP = -MAX_HOP
+HOST_X_HOP = -7
 
 
 def host_event_x_hop(chip: int) -> int:
@@ -48,8 +47,9 @@ def host_event_x_hop(chip: int) -> int:
     return HOST_X_HOP + 1 + chip
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class _Strict(FileModel):
+    # YAML reads some numbers as strings (1e-12 without a dot): a profile converts them (lax), and is frozen
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=False)
 
 
 class Geometry(_Strict):
@@ -62,9 +62,9 @@ class Geometry(_Strict):
     max_chips: PositiveInt = 4
     weight_bits: PositiveInt = 4
 
-    @property
-    def neurons_per_chip(self) -> int:
-        return self.cores_per_chip * self.neurons_per_core
+
+#: Dynap-SE2's geometry (Geometry's defaults): the bounds of the config file format.
+FORMAT_GEOMETRY = Geometry()
 
 
 class Dendrite(_Strict):
@@ -107,6 +107,10 @@ class BiasGeneratorSpec(_Strict):
     scale_mode: Literal["curve", "constant"] = "curve"
     coarse_levels: PositiveInt = 6
     fine_levels: PositiveInt = 256
+
+
+#: (coarse, fine) levels of Dynap-SE2's bias generator (BiasGeneratorSpec's defaults): the config format's bounds.
+FORMAT_BIAS_LEVELS = (BiasGeneratorSpec.model_fields["coarse_levels"].default, BiasGeneratorSpec.model_fields["fine_levels"].default)
 
 
 class ParameterSpec(_Strict):

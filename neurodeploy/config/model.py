@@ -39,9 +39,13 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from .. import rules
+from ..basemodel import LAX_CONTAINER, FileModel, IntKey
+from ..dendrites import CAM_DENDRITES
+from ..masks import mask_from_str, mask_to_str  # noqa: F401  (re-exported)
+from ..profile import FORMAT_BIAS_LEVELS, FORMAT_GEOMETRY
 from ..errors import ConfigError, validation_lines
 from ..fileio import RawJSON, dumps_json
 
@@ -53,37 +57,29 @@ LATCHES: tuple[str, ...] = (
     "latch_de_conductance", "latch_deam_alpha", "latch_denm_alpha", "latch_de_mux",
     "latch_soif_type", "latch_ho_active",
 )
-DENDRITE_NAMES = ("none", "ampa", "nmda", "gaba", "shunt")
 CAM_FLAGS = ("precise_delay", "mismatched_delay", "stp")
 
-Tag = Annotated[int, Field(ge=0, le=2047)]
-Hop = Annotated[int, Field(ge=-7, le=7)]
-Mask4 = Annotated[str, Field(pattern=r"^[01]{4}$")]
-CoreMask = Annotated[list[bool], Field(min_length=4, max_length=4)]
-DendriteName = Literal["none", "ampa", "nmda", "gaba", "shunt"]
+# The file format's bounds are Dynap-SE2's (the profile's default geometry); a config is checked against the
+# geometry of the profile it names by the registry's ``profile`` rules (``neurodeploy validate``).
+_G = FORMAT_GEOMETRY
+_B = FORMAT_BIAS_LEVELS
+Tag = Annotated[int, Field(ge=0, le=_G.n_tags - 1)]
+Hop = Annotated[int, Field(ge=-_G.max_hop, le=_G.max_hop)]
+Mask4 = Annotated[str, Field(pattern=r"^[01]{%d}$" % _G.weight_bits)]
+CoreMask = Annotated[list[bool], Field(min_length=_G.cores_per_chip, max_length=_G.cores_per_chip)]
+DendriteName = Literal[CAM_DENDRITES]
 CamFlag = Literal["precise_delay", "mismatched_delay", "stp"]
-CamEntry = tuple[Tag, DendriteName, Mask4]
+CamEntry = Annotated[tuple[Tag, DendriteName, Mask4], LAX_CONTAINER]
 
 
-def mask_to_str(mask: int) -> str:
-    """Mask index (bit b selects SYAM_Wb_P) → config string, character b = bit b ("1010" = W0 + W2)."""
-    return "".join("1" if (mask >> b) & 1 else "0" for b in range(4))
-
-
-def mask_from_str(s: str) -> int:
-    """Config mask string → mask index (inverse of :func:`mask_to_str`)."""
-    return sum(1 << b for b, ch in enumerate(s) if ch == "1")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Model = FileModel
 
 
 class Code(_Model):
     """A bias generator code."""
 
-    coarse: int = Field(ge=0, le=5)
-    fine: int = Field(ge=0, le=255)
+    coarse: int = Field(ge=0, le=_B[0] - 1)
+    fine: int = Field(ge=0, le=_B[1] - 1)
 
 
 class Destination(_Model):
@@ -96,7 +92,7 @@ class Destination(_Model):
 
 
 class NeuronConfig(_Model):
-    neuron: int = Field(ge=0, le=255)
+    neuron: int = Field(ge=0, le=_G.neurons_per_core - 1)
     latch_so_dc: bool = False
     latch_so_adaptation: bool = False
     latch_soif_kill: bool = False
@@ -111,22 +107,22 @@ class NeuronConfig(_Model):
     latch_de_mux: bool = False
     latch_soif_type: bool = False
     latch_ho_active: bool = False
-    synapses: list[CamEntry] = Field(default_factory=list, max_length=64)
-    synapse_flags: dict[int, list[CamFlag]] = Field(
+    synapses: list[CamEntry] = Field(default_factory=list, max_length=_G.cam_entries_per_neuron)
+    synapse_flags: dict[IntKey, list[CamFlag]] = Field(
         default_factory=dict, description="CAM entry index → flags (precise_delay, mismatched_delay, stp); absent = none")
-    destinations: list[Destination] = Field(default_factory=list, max_length=4)
+    destinations: list[Destination] = Field(default_factory=list, max_length=_G.sram_entries_per_neuron)
 
 
 class CoreConfig(_Model):
-    core: int = Field(ge=0, le=3)
+    core: int = Field(ge=0, le=_G.cores_per_chip - 1)
     parameters: dict[str, Code] = Field(default_factory=dict)
-    neurons: list[NeuronConfig] = Field(default_factory=list, max_length=256)
+    neurons: list[NeuronConfig] = Field(default_factory=list, max_length=_G.neurons_per_core)
 
 
 class ChipConfig(_Model):
     chip: int = Field(ge=0)
-    position: tuple[int, int] = (0, 0)
-    cores: list[CoreConfig] = Field(default_factory=list, max_length=4)
+    position: Annotated[tuple[int, int], LAX_CONTAINER] = (0, 0)
+    cores: list[CoreConfig] = Field(default_factory=list, max_length=_G.cores_per_chip)
 
 
 class InputDestination(_Model):
@@ -143,8 +139,8 @@ class InputChannel(_Model):
 class OutputNeuron(_Model):
     name: str = ""
     chip: int = Field(ge=0)
-    core: int = Field(ge=0, le=3)
-    neuron: int = Field(ge=0, le=255)
+    core: int = Field(ge=0, le=_G.cores_per_chip - 1)
+    neuron: int = Field(ge=0, le=_G.neurons_per_core - 1)
 
 
 class PlacementRecord(_Model):

@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from ..basemodel import FileModel
 from ..config.model import Code, ProfileRef
 from ..errors import SpecError, validation_lines
 from ..fileio import RawJSON, dumps_json
@@ -24,8 +25,7 @@ from ..fileio import RawJSON, dumps_json
 QUANTIZED_FORMAT = "neurodeploy.quantized/1"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Model = FileModel
 
 
 class PopulationRef(_Model):

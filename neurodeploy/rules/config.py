@@ -8,7 +8,7 @@ Each check returns ``(json path, message)`` pairs; the registry prefixes the rul
 from __future__ import annotations
 
 from ..basemodel import nonfinite_numbers
-from ..profile import HOST_X_HOP
+from ..profile import FORMAT_GEOMETRY, HOST_X_HOP
 from .registry import rule
 
 
@@ -208,7 +208,7 @@ def sram_entries(cfg, profile):
 def tag_range(cfg, profile):
     nt = profile.geometry.n_tags
     out = []
-    if nt >= 2048:          # the file format already bounds tags to 0..2047
+    if nt >= FORMAT_GEOMETRY.n_tags:     # the file format already bounds tags to this
         return out
     for nb, _, _, n in _neurons(cfg):
         for si, syn in enumerate(n.synapses):
@@ -223,7 +223,7 @@ def tag_range(cfg, profile):
 @rule("hop-range", "profile", "hops within the profile's mesh range")
 def hop_range(cfg, profile):
     mh = profile.geometry.max_hop
-    if mh >= -HOST_X_HOP:   # the file format already bounds hops to ±7
+    if mh >= FORMAT_GEOMETRY.max_hop:    # the file format already bounds hops to this
         return []
     return [(f"{nb}.destinations[{di}]", f"hop ({d.x_hop}, {d.y_hop}), the profile allows ±{mh}")
             for nb, _, _, n in _neurons(cfg) for di, d in enumerate(n.destinations) if max(abs(d.x_hop), abs(d.y_hop)) > mh]

@@ -78,6 +78,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..dendrites import DENDRITE_INDEX  # noqa: F401  (dendrite order of the four synapse DPIs)
+
 
 
 def feedback_constants(profile) -> dict[str, float]:
@@ -91,8 +93,6 @@ ONSET_EPS = 0.02
 #: Midpoint-rule intervals of the passage region.
 REGION_INTERVALS = 4
 
-#: Dendrite order of the four synapse DPIs.
-DENDRITE_INDEX = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
 
 
 # ---------------------------------------------------------------------------------------------
