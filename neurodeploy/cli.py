@@ -394,7 +394,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name):
     """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
-    from .sim.run import simulate_files
+    from .sim.files import simulate_files
 
     r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name)
     click.echo(f"simulated {r['batch']} sample(s) × {r['steps']} steps of {r['neurons']} neurons (dt = {r['dt']:g} s): "

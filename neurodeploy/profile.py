@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, V
 from .basemodel import FileModel
 from .dendrites import DENDRITES
 from .errors import ProfileError, validation_lines
+from .sim import physics
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "device_profiles"
 
@@ -205,15 +206,15 @@ class DeviceProfile(_Strict):
     def tau_to_current(self, tau: float, capacitance: str) -> float:
         """τ = U_T·C/(κ·I)  ⇒  I = U_T·C/(κ·τ)  (A), for the named capacitance (e.g. ``C_mem``)."""
         a = self.analog
-        return a.U_T * getattr(a, capacitance) / (a.kappa * tau)
+        return physics.tau_current(tau, getattr(a, capacitance), a.U_T, a.kappa)
 
     def current_to_tau(self, current: float, capacitance: str) -> float:
         a = self.analog
-        return a.U_T * getattr(a, capacitance) / (a.kappa * current)
+        return physics.time_constant(getattr(a, capacitance), current, a.U_T, a.kappa)
 
     def pulse_to_current(self, width: float, capacitance: str = "C_pulse") -> float:
         """t_pulse = V_th·C/I  ⇒  I = V_th·C/t_pulse (A)."""
-        return self.analog.V_th * getattr(self.analog, capacitance) / width
+        return physics.pulse_current(width, getattr(self.analog, capacitance), self.analog.V_th)
 
 
 def _read_csv_numbers(path: Path) -> tuple[list[str], np.ndarray]:

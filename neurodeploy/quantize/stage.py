@@ -24,6 +24,7 @@ from ..config.model import Code, ProfileRef, mask_to_str
 from ..dendrites import DENDRITES
 from ..profile import NEURON_QUANTITIES
 from ..rules import NetworkFacts, require_network
+from ..sim.physics import gain_ratio, same_tau_current
 from . import grouping
 from .synapses import Synapses, keep_largest, synapses_of  # noqa: F401  (synapses_of: re-exported)
 from .model import LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
@@ -114,12 +115,12 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
         if scalable_here:
             cur = lambda pn: float(profile.bias.to_current(pn, *codes[pn]))  # noqa: E731
             tau_a, gain_a = profile.quantity_to_parameter["Itau_ampa"], profile.quantity_to_parameter["Igain_ampa"]
-            r_ampa = cur(gain_a) / cur(tau_a)
-            tau_code = _code_of(profile, nmda_p[0], cur(tau_a) * profile.analog.C_nmda / profile.analog.C_ampa)
+            r_ampa = gain_ratio(cur(gain_a), cur(tau_a))
+            tau_code = _code_of(profile, nmda_p[0], same_tau_current(cur(tau_a), profile.analog.C_ampa, profile.analog.C_nmda))
             itau_n = float(profile.bias.to_current(nmda_p[0], *tau_code))
             for g in (1 / 16, 1 / 8, 1 / 4, 1 / 2):
                 gain_code = _code_of(profile, nmda_p[1], g * r_ampa * itau_n)
-                g_real = float(profile.bias.to_current(nmda_p[1], *gain_code)) / itau_n / r_ampa
+                g_real = gain_ratio(float(profile.bias.to_current(nmda_p[1], *gain_code)), itau_n) / r_ampa
                 g_cands.append(g_real)
                 g_codes[g_real] = (tau_code, gain_code)
         prob = CoreProblem(syn.target[sel], (syn.dend[sel] == 0) & scalable_here, local[syn.dst[sel]],
