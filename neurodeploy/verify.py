@@ -56,7 +56,7 @@ def _counts(spikes) -> np.ndarray:
 
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
-           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0) -> dict:
+           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
@@ -88,7 +88,6 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
             raise VerifyError(f"{labels.size} labels for {x.shape[0]} input samples")
         if out_idx.size < 2 or labels.min() < 0 or labels.max() >= out_idx.size:
             raise VerifyError(f"labels must be output indices 0..{out_idx.size - 1}")
-    percent = mismatch * 100.0 * sigma_rule
     duration = x.shape[1] * dt
 
     # each network is compiled once: draw 0 is the nominal chip, draws 1.. the mismatched ones
@@ -97,14 +96,13 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     draws = no_mismatch(net)
     draws = jax.tree_util.tree_map(lambda a: a[None], draws)
     if n_mm:
-        more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, percent, sigma_rule)
+        more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, sigma=mismatch)
         draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), draws, more)
     f_all = _counts(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws)))
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     emu = Emulator(cfg, profile, dt=dt)
     if n_mm:
-        d_all = _counts(emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
-                                with_nominal=True).outputs)
+        d_all = _counts(emu.run(x, dt, mismatch=mismatch, seed=seed, trials=n_mm, with_nominal=True).outputs)
         dep, dep_mm = d_all[0], d_all[1:]
     else:
         dep, dep_mm = _counts(emu.run(x, dt).outputs), None
