@@ -137,6 +137,8 @@ def _mutate(name, c):
         chip["cores"].append(copy.deepcopy(core))
     elif name == "unique-neuron":
         core["neurons"].append(copy.deepcopy(neuron))
+    elif name == "synapse-flags":
+        neuron["synapse_flags"] = {"5": ["stp"]}
     elif name == "hop-target":
         neuron["destinations"][0]["x_hop"] = 3
     elif name == "input-channels":
@@ -157,6 +159,8 @@ CONFIG_EXPECT = {
     "unique-position": "$.chips[1].position: [unique-position] position [0, 0] already used by $.chips[0]",
     "unique-core": "$.chips[0].cores[1].core: [unique-core] core 0 listed twice on chip 0",
     "unique-neuron": "$.chips[0].cores[0].neurons[1].neuron: [unique-neuron] neuron 3 listed twice",
+    "synapse-flags": "$.chips[0].cores[0].neurons[0].synapse_flags: [synapse-flags] entry 5 flagged, but the neuron has "
+                     "2 CAM entries (indices 0..1)",
     "hop-target": "$.chips[0].cores[0].neurons[0].destinations[0]: [hop-target] hop (3, 0) from chip 0 at [0, 0] "
                   "reaches [3, 0], where no chip is configured",
     "input-channels": "$.inputs[0].channel: [input-channels] expected channel 0: input channels are listed 0, 1, 2, ... in order",
@@ -227,7 +231,7 @@ def test_profile_rule(profile, name):
 
 
 def test_every_rule_has_a_test():
-    tested = {"chips", "fan-in", "bias-range", "cores", "shared-parameters", "tags", "fan-out", "cam-defects",
+    tested = {"chips", "fan-in", "weight-range", "bias-range", "cores", "shared-parameters", "tags", "fan-out", "cam-defects",
               "cam-profile"} | set(CONFIG_EXPECT) | set(PROFILE_EXPECT)
     assert set(rules.RULES) == tested
 
@@ -248,3 +252,13 @@ def test_validate_warns_of_network_rules(run_cli, tmp_path):
     code, out, err = run_cli("validate", p)
     assert code == 0 and out.startswith("OK network")
     assert err.startswith(f"{p}: warning: [fan-in] neuron p[0] has 70 incoming synapses")
+
+
+def test_weight_range(profile):
+    spec = spec_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 1}],
+                           "projections": [{"source": "input", "target": "p", "pre": [0, 1], "post": [0, 0],
+                                            "w": [1.0, 0.5], "weight_scale": 1e-3}]})
+    e = _map_error(spec, profile)
+    assert e.rule == "weight-range"
+    assert str(e).startswith("[weight-range] projection 0 (input→p), synapse input 0 → p[0]: weight current 0.001 A exceeds")
+    assert str(e).endswith("2 synapse(s) affected — lower |w| or weight_scale")

@@ -121,7 +121,8 @@ class CoreConfig(_Model):
 
 class ChipConfig(_Model):
     chip: int = Field(ge=0)
-    position: Annotated[tuple[int, int], LAX_CONTAINER] = (0, 0)
+    position: Annotated[tuple[Annotated[int, Field(ge=-64, le=64)], Annotated[int, Field(ge=-64, le=64)]], LAX_CONTAINER] = Field(
+        (0, 0), description="the chip's (x, y) place on the board's mesh; hops between chips are differences of positions")
     cores: list[CoreConfig] = Field(default_factory=list, max_length=_G.cores_per_chip)
 
 

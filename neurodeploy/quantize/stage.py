@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..log import progress
+
 from .. import __version__
 from ..config.model import Code, ProfileRef, mask_to_str
 from ..dendrites import DENDRITES
@@ -56,12 +58,14 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
                      ) -> QuantizedNetwork:
     """Core assignment, bias codes and weight quantization of a NetworkSpec (see module doc)."""
     geo = profile.geometry
-    facts = NetworkFacts(spec, profile, chips=max_chips, prune=prune, strict=strict)
+    facts = NetworkFacts(spec, profile, chips=max_chips, prune=prune, strict=strict, spares=use_spares)
     require_network(facts)      # every design rule decidable before optimising, all violations at once
     n_chips = facts.n_chips
     report: dict = {}
     N = spec.n_neurons
     syn = _prune(spec, facts.synapses, geo.cam_entries_per_neuron, report) if prune else facts.synapses
+    wparams = [profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
+    grid = np.unique(profile.bias.all_codes(wparams[0]))
     dend_in = syn.dendrites_in(N)
     params = facts.params
     rel = grouping.relevance(spec, dend_in)
@@ -94,15 +98,12 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     fan = np.bincount(syn.dst, minlength=N)
     budget = np.maximum(geo.cam_entries_per_neuron - fan, 0) if use_spares else np.zeros(N, np.int64)
 
-    wparams = [profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
-    grid_codes = profile.bias.all_codes(wparams[0])
-    grid = np.unique(grid_codes)
     entries = np.empty(syn.target.size, dtype=object)
     value = np.zeros(syn.target.size)
     records = []
     core_reports = []
     nmda_p = (profile.quantity_to_parameter["Itau_nmda"], profile.quantity_to_parameter["Igain_nmda"])
-    for ci, c in enumerate(cores):
+    for ci, c in progress(enumerate(cores), total=len(cores), desc="quantizing cores"):
         codes: dict[str, tuple[int, int]] = {}
         for q in NEURON_QUANTITIES:
             pname = profile.quantity_to_parameter[q]

@@ -81,6 +81,17 @@ def unique_neuron(cfg):
     return out
 
 
+@rule("synapse-flags", "config", "CAM-entry flags name entries the neuron has")
+def synapse_flags(cfg):
+    out = []
+    for nb, _chip, _core, n in _neurons(cfg):
+        beyond = [k for k in n.synapse_flags if not 0 <= k < len(n.synapses)]
+        if beyond:
+            out.append((f"{nb}.synapse_flags", f"entry {beyond[0]} flagged, but the neuron has {len(n.synapses)} CAM "
+                        f"entries (indices 0..{len(n.synapses) - 1})"))
+    return out
+
+
 @rule("hop-target", "config", "every SRAM destination's hop reaches a configured chip (or is the host route)")
 def hop_target(cfg):
     positions = {tuple(chip.position) for chip in cfg.chips}

@@ -27,6 +27,7 @@ class NetworkFacts:
     chips: int | None = None      # chips requested (None: the board's)
     prune: bool = False
     strict: bool = False
+    spares: bool = True           # spare CAM entries may carry a second subset sum
 
     @property
     def n_chips(self) -> int:
@@ -121,6 +122,24 @@ def fan_in(f: NetworkFacts) -> list[str]:
         return []
     m = fan_in_message(f.spec, f.synapses, f.fan_in, f.profile.geometry.cam_entries_per_neuron)
     return [m] if m else []
+
+
+@rule("weight-range", "network", "every synapse's current |w|·weight_scale is reachable by one CAM entry (the sum of "
+      "the core's four base weights at their largest DAC current), or two with spare entries")
+def weight_range(f: NetworkFacts) -> list[str]:
+    w_max = float(np.max(f.profile.bias.all_codes(f.profile.quantity_to_parameter["Iw_0"])))
+    syn, spec = f.kept_synapses, f.spec
+    reach = w_max * (8.0 if f.spares else 4.0)
+    bad = np.flatnonzero(~np.isfinite(syn.target) | (syn.target > reach))
+    if bad.size == 0:
+        return []
+    i = int(bad[np.argmax(np.where(np.isfinite(syn.target[bad]), syn.target[bad], np.inf))])
+    pr = spec.projections[int(syn.proj[i])]
+    src = f"input {int(syn.src[i])}" if syn.src[i] < spec.n_inputs else spec.neuron_name(int(syn.src[i]) - spec.n_inputs)
+    return [f"projection {int(syn.proj[i])} ({pr.source}→{pr.target}), synapse {src} → "
+            f"{spec.neuron_name(int(syn.dst[i]))}: weight current {syn.target[i]:.3g} A exceeds the {reach:.3g} A one "
+            f"{'pair of CAM entries' if f.spares else 'CAM entry'} can carry (4 base weights of at most {w_max:.3g} A); "
+            f"{bad.size} synapse(s) affected — lower |w| or weight_scale"]
 
 
 @rule("bias-range", "network", "every current that matters to a neuron is within its bias generator's range")
