@@ -233,7 +233,8 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     import json as _json
 
     from .fileio import dumps_json, write_texts
-    from .mapping.stage import deploy, map_quantized
+    from .deploy import deploy
+    from .mapping.stage import map_quantized
     from .profile import load_profile
     from .quantize.model import QUANTIZED_FORMAT, load_quantized
     from .report import format_map_summary

@@ -6,7 +6,7 @@ import pytest
 from neurodeploy.backends.emulator import Emulator
 from neurodeploy.config.model import config_from_dict
 from neurodeploy.config.state import board_state, encode_state
-from neurodeploy.mapping.stage import deploy
+from neurodeploy.deploy import deploy
 from neurodeploy.synthetic import random_network
 
 W_STRONG = {"SYAM_W0_P": {"coarse": 5, "fine": 40}, "SYAM_W1_P": {"coarse": 3, "fine": 72},

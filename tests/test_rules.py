@@ -8,7 +8,7 @@ import pytest
 from neurodeploy import rules
 from neurodeploy.config.model import config_from_dict
 from neurodeploy.errors import ConfigError, MappingError
-from neurodeploy.mapping.stage import deploy
+from neurodeploy.deploy import deploy
 from neurodeploy.quantize.stage import quantize_network
 from neurodeploy.spec import spec_from_dict
 

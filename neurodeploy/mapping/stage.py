@@ -1,6 +1,6 @@
 """The map stage: QuantizedNetwork → placement → routing → HardwareConfig (+ report).
 
-``deploy(spec, profile, ...)`` runs quantize → map → config in one go (``neurodeploy map``).
+The whole pipeline, quantize → map → config, is :func:`neurodeploy.deploy.deploy` (``neurodeploy map``).
 """
 
 from __future__ import annotations
@@ -146,12 +146,11 @@ def _placement_report(qn, placement, routing, profile) -> dict:
     }
 
 
-def deploy(spec, profile, *, chips: int | None = None, prune: bool = False, strict: bool = False, seed: int = 0,
-           cam_profiles: dict[int, str] | None = None, cam_tolerance: float = 0.0, use_spares: bool = True,
-           use_nmda: bool = True) -> Deployment:
-    """quantize → map → config for a NetworkSpec."""
-    from ..quantize.stage import quantize_network
+def __getattr__(name):
+    """``deploy`` moved to :mod:`neurodeploy.deploy`; this alias keeps ``from neurodeploy.mapping.stage import deploy``
+    working for branches written before the move (remove once they are merged)."""
+    if name == "deploy":
+        import importlib
 
-    qn = quantize_network(spec, profile, max_chips=chips, prune=prune, strict=strict, seed=seed,
-                          use_spares=use_spares, use_nmda=use_nmda)
-    return map_quantized(qn, profile, cam_profiles=cam_profiles, cam_tolerance=cam_tolerance)
+        return importlib.import_module("neurodeploy.deploy").deploy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
