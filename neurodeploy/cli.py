@@ -234,7 +234,8 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     import json as _json
 
     from .fileio import dumps_json, write_texts
-    from .mapping.stage import deploy, map_quantized
+    from .deploy import deploy
+    from .mapping.stage import map_quantized
     from .profile import load_profile
     from .quantize.model import QUANTIZED_FORMAT, load_quantized
     from .report import format_map_summary
@@ -522,7 +523,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
               help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
 def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path, import_options):
     """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
-    from .sim.run import simulate_files
+    from .sim.files import simulate_files
 
     _check_outputs({"-o": output, "--json": json_path})
     r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name,
@@ -562,6 +563,13 @@ cli.add_command(flash_cmd)
 cli.add_command(run_cmd)
 
 
+
+from .commands.rules import rules_cmd  # noqa: E402
+
+cli.add_command(rules_cmd)
+
+
+# ---------------------------------------------------------------------------------------
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)

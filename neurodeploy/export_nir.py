@@ -29,6 +29,7 @@ import numpy as np
 
 from .errors import SpecError
 from .fileio import atomic_write_bytes
+from .sim.physics import dc_fraction
 
 APPROXIMATION = (
     "CubaLIF approximation of the Dynap-SE2 DPI neuron: tau_mem from Itau_mem, tau_syn from Itau_ampa "
@@ -78,7 +79,7 @@ def spec_to_nir(spec, profile=None):
         tau_syn = np.array([profile.current_to_tau(float(i), "C_ampa") for i in params["Itau_ampa"][sl]])
         v_leak = np.zeros(p.size)
         if p.Idc is not None:
-            v_leak = params["Idc"][sl] * params["Igain_mem"][sl] / (params["Ispkthr"][sl] * i_tau)
+            v_leak = dc_fraction(params["Idc"][sl], params["Ispkthr"][sl], i_tau, params["Igain_mem"][sl])
         given = p.model_dump(mode="json", exclude_none=True)
         nodes[pop_nodes[p.name]] = nir.CubaLIF(
             tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=v_leak, v_threshold=np.ones(p.size),

@@ -20,7 +20,10 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
+from .basemodel import FileModel
+from .dendrites import DENDRITES
 from .errors import ProfileError, validation_lines
+from .sim import physics
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "device_profiles"
 
@@ -35,11 +38,19 @@ NEURON_QUANTITIES: tuple[str, ...] = (
 WEIGHT_QUANTITIES: tuple[str, ...] = ("Iw_0", "Iw_1", "Iw_2", "Iw_3")
 SIM_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
 
-DENDRITES: tuple[str, ...] = ("ampa", "nmda", "gaba", "shunt")
+#: The x_hop of an SRAM entry that sends a neuron's events off the chip grid to the host/FPGA (samna's
+#: convention; no core bit set). An event the host reads back from chip h carries x_hop = HOST_X_HOP + 1 + h.
+HOST_X_HOP = -7
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+def host_event_x_hop(chip: int) -> int:
+    """x_hop of an event the host reads back from chip ``chip`` (−6 + chip)."""
+    return HOST_X_HOP + 1 + chip
+
+
+class _Strict(FileModel):
+    # YAML reads some numbers as strings (1e-12 without a dot): a profile converts them (lax), and is frozen
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=False)
 
 
 class Geometry(_Strict):
@@ -65,9 +76,9 @@ class Geometry(_Strict):
             raise ValueError("unsupported geometry: " + "; ".join(bad) + " — neurodeploy targets Dynap-SE2's digital logic")
         return self
 
-    @property
-    def neurons_per_chip(self) -> int:
-        return self.cores_per_chip * self.neurons_per_core
+
+#: Dynap-SE2's geometry (Geometry's defaults): the bounds of the config file format.
+FORMAT_GEOMETRY = Geometry()
 
 
 class Dendrite(_Strict):
@@ -110,6 +121,10 @@ class BiasGeneratorSpec(_Strict):
     scale_mode: Literal["curve", "constant"] = "curve"
     coarse_levels: PositiveInt = 6
     fine_levels: PositiveInt = 256
+
+
+#: (coarse, fine) levels of Dynap-SE2's bias generator (BiasGeneratorSpec's defaults): the config format's bounds.
+FORMAT_BIAS_LEVELS = (BiasGeneratorSpec.model_fields["coarse_levels"].default, BiasGeneratorSpec.model_fields["fine_levels"].default)
 
 
 class ParameterSpec(_Strict):
@@ -204,15 +219,15 @@ class DeviceProfile(_Strict):
     def tau_to_current(self, tau: float, capacitance: str) -> float:
         """τ = U_T·C/(κ·I)  ⇒  I = U_T·C/(κ·τ)  (A), for the named capacitance (e.g. ``C_mem``)."""
         a = self.analog
-        return a.U_T * getattr(a, capacitance) / (a.kappa * tau)
+        return physics.tau_current(tau, getattr(a, capacitance), a.U_T, a.kappa)
 
     def current_to_tau(self, current: float, capacitance: str) -> float:
         a = self.analog
-        return a.U_T * getattr(a, capacitance) / (a.kappa * current)
+        return physics.time_constant(getattr(a, capacitance), current, a.U_T, a.kappa)
 
     def pulse_to_current(self, width: float, capacitance: str = "C_pulse") -> float:
         """t_pulse = V_th·C/I  ⇒  I = V_th·C/t_pulse (A)."""
-        return self.analog.V_th * getattr(self.analog, capacitance) / width
+        return physics.pulse_current(width, getattr(self.analog, capacitance), self.analog.V_th)
 
 
 def _read_csv_numbers(path: Path) -> tuple[list[str], np.ndarray]:

@@ -42,14 +42,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, model_validator
 
+from .basemodel import FileModel, nonfinite_numbers  # noqa: F401  (nonfinite_numbers re-exported)
 from .errors import SpecError, validation_lines
 from .fileio import dumps_json, write_json
+from .dendrites import DENDRITES
 from .profile import NEURON_QUANTITIES
 
 NETWORK_FORMAT = "neurodeploy.network/1"
-SYNAPSE_TYPES = ("auto", "ampa", "nmda", "gaba", "shunt")
 
 #: convenience field → (current it sets, kind, capacitance)
 CONVENIENCE: dict[str, tuple[str, str, str]] = {
@@ -69,9 +70,7 @@ _NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 Scalar_or_list = float | list[float]
 
 
-class _Model(BaseModel):
-    # allow_inf_nan=False: JSON like 1e999 parses to inf; no float in a spec may be non-finite
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+_Model = FileModel   # strict types; allow_inf_nan=False: JSON like 1e999 parses to inf, never allowed
 
 
 class Population(_Model):
@@ -126,7 +125,7 @@ class Projection(_Model):
 
     source: str
     target: str
-    synapse: Literal["auto", "ampa", "nmda", "gaba", "shunt"] = "auto"
+    synapse: Literal[("auto",) + DENDRITES] = "auto"
     weight_scale: PositiveFloat = Field(1e-8, description="A per unit weight")
     weight: list[list[float]] | None = Field(None, description="dense [n_source x n_target]; 0 = no synapse")
     pre: list[int] | None = None
@@ -277,21 +276,6 @@ def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
         val = np.atleast_1d(arr)[i]
         where = f"{path}[{i}]" if arr.ndim == 1 else path
         problems.append(f"{where}: {what} must be a positive, finite current in amperes, got {val}")
-
-
-def nonfinite_numbers(obj: Any, path: str) -> list[tuple[str, float]]:
-    """(JSON path, value) of every NaN/inf float in a free-form JSON value (e.g. metadata; 1e999 parses to inf)."""
-    out: list[tuple[str, float]] = []
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            out.append((path, obj))
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out.extend(nonfinite_numbers(v, f"{path}.{k}"))
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out.extend(nonfinite_numbers(v, f"{path}[{i}]"))
-    return out
 
 
 def check_network(spec: NetworkSpec) -> list[str]:

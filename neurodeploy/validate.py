@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import rules
 from .errors import NeurodeployError
 
 NETWORK_FORMAT = "neurodeploy.network/1"
@@ -89,59 +90,13 @@ def summarize_config(cfg) -> str:
             f"input channels, {len(cfg.outputs)} outputs; profile {cfg.profile.name}")
 
 
-def check_config_against_profile(cfg, profile) -> tuple[list[str], list[str]]:
-    """Rules a config must satisfy for the profile it names; ``$.path: [rule] message`` lines (errors, warnings)."""
-    errors: list[str] = []
-    warnings: list[str] = []
-    geo = profile.geometry
-    bg = profile.bias_generator
-    if cfg.profile.sha256 and profile.sha256 and cfg.profile.sha256 != profile.sha256:
-        warnings.append(f"warning: $.profile.sha256: [profile-hash] the config was made with profile sha256 "
-                        f"{cfg.profile.sha256[:12]}..., the profile '{cfg.profile.name}' here has {profile.sha256[:12]}... "
-                        f"(profile changed since; regenerate the config to be sure)")
-    if len(cfg.chips) > geo.max_chips:
-        errors.append(f"$.chips: [max-chips] {len(cfg.chips)} chips, the profile allows at most {geo.max_chips}")
-    known = profile.parameters
-    hop_check = geo.max_hop < 7
-    tag_check = geo.n_tags < 2048
-    for ci, chip in enumerate(cfg.chips):
-        if len(chip.cores) > geo.cores_per_chip:
-            errors.append(f"$.chips[{ci}].cores: [cores-per-chip] {len(chip.cores)} cores, the profile has {geo.cores_per_chip}")
-        for ki, core in enumerate(chip.cores):
-            cb = f"$.chips[{ci}].cores[{ki}]"
-            if core.core >= geo.cores_per_chip:
-                errors.append(f"{cb}.core: [core-range] core {core.core}, the profile has cores 0..{geo.cores_per_chip - 1}")
-            for pname, code in core.parameters.items():
-                if pname not in known:
-                    errors.append(f"{cb}.parameters.{pname}: [parameter-name] unknown parameter for profile "
-                                  f"'{profile.name}' (see `neurodeploy profile show`)")
-                elif code.coarse >= bg.coarse_levels or code.fine >= bg.fine_levels:
-                    errors.append(f"{cb}.parameters.{pname}: [code-range] ({code.coarse}, {code.fine}) outside coarse "
-                                  f"0..{bg.coarse_levels - 1}, fine 0..{bg.fine_levels - 1}")
-            if len(core.neurons) > geo.neurons_per_core:
-                errors.append(f"{cb}.neurons: [neurons-per-core] {len(core.neurons)} neurons, the profile has {geo.neurons_per_core}")
-            for ni, n in enumerate(core.neurons):
-                nb = f"{cb}.neurons[{ni}]"
-                if n.neuron >= geo.neurons_per_core:
-                    errors.append(f"{nb}.neuron: [neuron-range] neuron {n.neuron}, the profile has 0..{geo.neurons_per_core - 1}")
-                if len(n.synapses) > geo.cam_entries_per_neuron:
-                    errors.append(f"{nb}.synapses: [fan-in] {len(n.synapses)} CAM entries, the profile has "
-                                  f"{geo.cam_entries_per_neuron} per neuron")
-                if len(n.destinations) > geo.sram_entries_per_neuron:
-                    errors.append(f"{nb}.destinations: [fan-out] {len(n.destinations)} SRAM entries, the profile has "
-                                  f"{geo.sram_entries_per_neuron} per neuron")
-                if tag_check:
-                    for si, syn in enumerate(n.synapses):
-                        if syn[0] >= geo.n_tags:
-                            errors.append(f"{nb}.synapses[{si}][0]: [tag-range] tag {syn[0]}, the profile has 0..{geo.n_tags - 1}")
-                            break
-                for di, d in enumerate(n.destinations):
-                    if tag_check and d.tag >= geo.n_tags:
-                        errors.append(f"{nb}.destinations[{di}].tag: [tag-range] tag {d.tag}, the profile has 0..{geo.n_tags - 1}")
-                    if hop_check and max(abs(d.x_hop), abs(d.y_hop)) > geo.max_hop:
-                        errors.append(f"{nb}.destinations[{di}]: [hop-range] hop ({d.x_hop}, {d.y_hop}), the profile "
-                                      f"allows ±{geo.max_hop}")
-    return errors, warnings
+def _network_rules(spec, res: Result) -> None:
+    """The design rules ``map`` checks first, on the built-in profile at map's defaults: warnings (the file is valid;
+    ``map`` would refuse it without options such as --prune)."""
+    from .profile import load_profile
+
+    facts = rules.NetworkFacts(spec, load_profile("dynapse2"))
+    res.warnings.extend(f"{res.path}: warning: [{name}] {m}" for name, m in rules.check_network(facts))
 
 
 def load_checked_config(path: str | Path, profile):
@@ -152,7 +107,7 @@ def load_checked_config(path: str | Path, profile):
     from .errors import ConfigError
 
     cfg = load_config(path)
-    errors, _ = check_config_against_profile(cfg, profile)
+    errors, _ = rules.check_config_profile(cfg, profile)
     if errors:
         raise ConfigError(f"{path}: invalid for profile {profile.name!r}", lines=[f"{path}: {e}" for e in errors])
     return cfg
@@ -208,6 +163,7 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         spec = load_network(path, **options)
         conv = spec.metadata.get("import", {}).get("convention")
         res.summary = summarize_network(spec) + f" (imported from {suffix[1:]}" + (f", convention {conv})" if conv else ")")
+        _network_rules(spec, res)
         return
     if options:   # import options apply to .nir/.npz/.npy only (as for map, export, simulate)
         raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
@@ -240,6 +196,7 @@ def _validate(path: Path, res: Result, options: dict) -> None:
 
         spec = spec_from_dict(raw, str(path), base_dir=path.parent)
         res.summary = summarize_network(spec)
+        _network_rules(spec, res)
         return
     from .config.model import config_from_dict
 
@@ -273,11 +230,7 @@ def _check_config(path: Path, res: Result, cfg) -> None:
     except NeurodeployError as e:
         raise SpecError(f"{path}: $.profile.name: cannot load profile {cfg.profile.name!r}: "
                         f"{' '.join(str(e).split())}") from None
-    errors, warnings = check_config_against_profile(cfg, profile)
+    errors, warnings = rules.check_config_profile(cfg, profile)
     res.errors.extend(f"{path}: {e}" for e in errors)
     res.warnings.extend(f"{path}: {w}" for w in warnings)
     res.summary = summarize_config(cfg)
-
-
-def validate_files(paths, **options) -> list[Result]:
-    return [validate_file(p, **options) for p in paths]

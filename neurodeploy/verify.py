@@ -103,7 +103,7 @@ def _counts(spikes) -> np.ndarray:
 
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
-           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0,
+           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None,
            pictures: dict | None = None, board=None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
@@ -139,7 +139,6 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     stale = bool(cfg.source_model_sha256) and cfg.source_model_sha256 != spec.sha256()
     if labels is not None:
         labels = check_labels(labels, x.shape[0], out_idx.size, "labels")
-    percent = mismatch * 100.0 * sigma_rule
     duration = x.shape[1] * dt
 
     # each network is compiled once: draw 0 is the nominal chip, draws 1.. the mismatched ones
@@ -148,7 +147,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     draws = no_mismatch(net)
     draws = jax.tree_util.tree_map(lambda a: a[None], draws)
     if n_mm:
-        more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, percent, sigma_rule)
+        more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, sigma=mismatch)
         draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), draws, more)
     with stage(f"float network: {n_mm + 1} chip(s) x {x.shape[0]} sample(s), one vmapped call"):
         f_spk = np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws))
@@ -157,8 +156,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
         emu = Emulator(cfg, profile, dt=dt)
         if n_mm and board is None:
-            d_spk = emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
-                            with_nominal=True).outputs
+            d_spk = emu.run(x, dt, mismatch=mismatch, seed=seed, trials=n_mm, with_nominal=True).outputs
             d_all = _counts(d_spk)
             dep, dep_mm = d_all[0], d_all[1:]
             d_first = d_spk[0, 0]

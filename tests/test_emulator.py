@@ -6,7 +6,7 @@ import pytest
 from neurodeploy.backends.emulator import Emulator
 from neurodeploy.config.model import config_from_dict
 from neurodeploy.config.state import board_state, encode_state
-from neurodeploy.mapping.stage import deploy
+from neurodeploy.deploy import deploy
 from neurodeploy.synthetic import random_network
 
 W_STRONG = {"SYAM_W0_P": {"coarse": 5, "fine": 40}, "SYAM_W1_P": {"coarse": 3, "fine": 72},
@@ -95,17 +95,17 @@ def test_repeated_tag_doubles_weight(profile):
 def test_mismatch_is_frozen_per_location(profile):
     neurons = [{"neuron": 5, "synapses": [[1, "ampa", "1000"]] * 3}]
     emu = Emulator(_cfg({0: neurons}, [_input(0, 1)]), profile)
-    a = emu.mismatch(seed=3, percent=30)
-    b = emu.mismatch(seed=3, percent=30)
+    a = emu.mismatch(seed=3, sigma=0.1)
+    b = emu.mismatch(seed=3, sigma=0.1)
     np.testing.assert_array_equal(np.asarray(a["weight"]), np.asarray(b["weight"]))
     # adding another neuron elsewhere does not change neuron 5's factors
     emu2 = Emulator(_cfg({0: neurons + [{"neuron": 9, "synapses": [[1, "gaba", "1000"]]}]}, [_input(0, 1)]), profile)
-    c = emu2.mismatch(seed=3, percent=30)
+    c = emu2.mismatch(seed=3, sigma=0.1)
     m5 = emu2.decoded.index_of(0, 0, 5)
     assert float(c["currents"]["Itau_mem"][m5]) == float(a["currents"]["Itau_mem"][0])
     np.testing.assert_array_equal(np.asarray(c["weight"])[emu2.decoded.dst == m5], np.asarray(a["weight"]))
     # trials: stacked independent boards, one vmapped run
-    res = emu.run(_drive(), 1e-3, mismatch_percent=30, seed=1, trials=3)
+    res = emu.run(_drive(), 1e-3, mismatch=0.1, seed=1, trials=3)
     assert res.spikes.shape[:2] == (3, 1)
 
 
@@ -141,3 +141,32 @@ def test_dc_latch(profile):
     cfg = _cfg({0: [{"neuron": 0, "latch_so_dc": True}, {"neuron": 1}]}, [_input(0, 1)], params=params)
     counts = Emulator(cfg, profile).run(np.zeros((1, 300, 1), np.float32), 1e-3).spikes[0].sum(0)
     assert counts[0] > 0 and counts[1] == 0
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.3])
+def test_emulate_cli_applies_the_requested_sigma(run_cli, tmp_path, monkeypatch, sigma):
+    """`emulate --mismatch σ` draws factors with standard deviation σ (a fraction), as simulate and verify do."""
+    import neurodeploy.sim.mismatch as mm
+
+    drawn = []
+    real = mm.sample_located_mismatch
+
+    def spy(*a, **kw):
+        out = real(*a, **kw)
+        drawn.append(out)
+        return out
+
+    monkeypatch.setattr(mm, "sample_located_mismatch", spy)
+    neurons = [{"neuron": n, "synapses": [[1, "ampa", "1000"]]} for n in range(256)]
+    cfg = _cfg({0: neurons}, [_input(0, 1)], outputs=[{"name": "out[0]", "chip": 0, "core": 0, "neuron": 0}])
+    cfg.save(tmp_path / "c.json")
+    np.savez(tmp_path / "in.npz", spikes=_drive()[0][:20], dt=1e-3)
+    code, out, err = run_cli("emulate", tmp_path / "c.json", "--input", tmp_path / "in.npz", "-o", tmp_path / "o.npz",
+                             "--mismatch", sigma, "--seed", 4)
+    assert code == 0, err
+    (m,) = drawn
+    f = np.concatenate([np.asarray(v) for g in ("currents", "capacitances") for v in m[g].values()])
+    assert f.size > 5000
+    # (the clip at MIN_FACTOR = 0.05 lies beyond 3σ for σ ≤ 0.3): the std is σ within sampling error
+    assert abs(float(np.std(f)) / sigma - 1) < 0.03, np.std(f)
+    assert abs(float(np.mean(f)) - 1) < 0.01

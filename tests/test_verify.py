@@ -13,7 +13,7 @@ EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory):
-    from neurodeploy.mapping.stage import deploy
+    from neurodeploy.deploy import deploy
     from neurodeploy.profile import load_profile
     from neurodeploy.spec import load_network
 

@@ -87,7 +87,8 @@ def main(argv=None) -> int:
 
     from neurodeploy.config.model import config_from_dict, load_config
     from neurodeploy.profile import load_profile
-    from neurodeploy.validate import check_config_against_profile, validate_file
+    from neurodeploy.rules import check_config_profile as check_config_against_profile
+    from neurodeploy.validate import validate_file
 
     prof = load_profile("dynapse2")
     t0 = time.perf_counter()

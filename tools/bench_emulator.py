@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from neurodeploy.backends.emulator import Emulator
-from neurodeploy.mapping.stage import deploy
+from neurodeploy.deploy import deploy
 from neurodeploy.profile import load_profile
 from neurodeploy.synthetic import random_network
 from neurodeploy.verify import verify

@@ -19,7 +19,6 @@ import numpy as np
 
 from ..config.decode import DecodedNetwork, decode
 from ..errors import BackendError
-from ..profile import NEURON_QUANTITIES
 from .base import Backend
 from .events import spike_events
 
@@ -49,53 +48,32 @@ class Emulator:
         self.net = build_from_arrays(d.n_inputs, d.params, d.flags, d.src, d.dst, d.dendrite, d.weight, profile, dt=dt)
 
     # ---- mismatch --------------------------------------------------------------------------
-    def mismatch(self, seed: int, percent: float, sigma_rule: float = 3.0, trials: int | None = None):
-        """Mismatch draw(s) of this board (see module doc); ``trials`` → stacked draws."""
-        import jax
-        import jax.numpy as jnp
+    def locations(self):
+        """The physical location of every decoded neuron and synapse entry (see module doc)."""
+        from ..sim.mismatch import Locations
 
-        from ..sim.mismatch import MIN_FACTOR, sigma_of
-        from ..sim.network import CAPACITANCES
-
-        sigma = sigma_of(percent, sigma_rule)
         geo = self.profile.geometry
         d = self.decoded
         chips = np.unique(d.sites[:, 0]) if d.sites.size else np.zeros(0, np.int64)
-        site_flat = jnp.asarray(d.sites[:, 1] * geo.neurons_per_core + d.sites[:, 2])
-        chip_pos = {int(c): i for i, c in enumerate(chips)}
-        chip_of = jnp.asarray([chip_pos[int(c)] for c in d.sites[:, 0]], jnp.int32)
-        slot = d.cam_entry % geo.cam_entries_per_neuron
-        entry_flat = jnp.asarray(d.sites[d.dst, 1] * geo.neurons_per_core * geo.cam_entries_per_neuron
-                                 + d.sites[d.dst, 2] * geo.cam_entries_per_neuron + slot) if d.dst.size else jnp.zeros(0, jnp.int32)
-        entry_chip = jnp.asarray([chip_pos[int(c)] for c in d.sites[d.dst, 0]], jnp.int32) if d.dst.size else jnp.zeros(0, jnp.int32)
-        n_site = geo.cores_per_chip * geo.neurons_per_core
-        names = list(NEURON_QUANTITIES) + list(CAPACITANCES)
+        pos = {int(c): i for i, c in enumerate(chips)}
+        n_slot = geo.cam_entries_per_neuron
+        site = d.sites[:, 1] * geo.neurons_per_core + d.sites[:, 2]
+        return Locations(tuple(int(c) for c in chips), np.array([pos[int(c)] for c in d.sites[:, 0]], np.int64), site,
+                         np.array([pos[int(c)] for c in d.sites[d.dst, 0]], np.int64),
+                         site[d.dst] * n_slot + d.cam_entry % n_slot,
+                         geo.cores_per_chip * geo.neurons_per_core, geo.cores_per_chip * geo.neurons_per_core * n_slot)
 
-        def one(key):
-            cur, cap = {}, {}
-            per_chip = []
-            for c in chips:
-                kc = jax.random.fold_in(key, int(c))
-                ks = jax.random.split(kc, len(names) + 1)
-                per_chip.append((ks, kc))
-            def factors(i, size):
-                return jnp.stack([jnp.maximum(1 + sigma * jax.random.normal(ks[i], (size,)), MIN_FACTOR)
-                                  for ks, _ in per_chip]) if per_chip else jnp.ones((0, size))
-            for i, name in enumerate(names):
-                f = factors(i, n_site)[chip_of, site_flat]
-                (cur if name in NEURON_QUANTITIES else cap)[name] = f.astype(jnp.float32)
-            wf = factors(len(names), n_site * geo.cam_entries_per_neuron)
-            w = wf[entry_chip, entry_flat].astype(jnp.float32)
-            return {"currents": cur, "capacitances": cap, "weight": w}
+    def mismatch(self, seed: int, sigma: float, trials: int | None = None):
+        """Mismatch draw(s) of this board, σ a fraction (0.1 = 10 %); ``trials`` → stacked draws."""
+        from ..sim.mismatch import sample_located_mismatch
 
-        if trials is None:
-            return one(jax.random.PRNGKey(seed))
-        return jax.vmap(one)(jax.random.split(jax.random.PRNGKey(seed), trials))
+        return sample_located_mismatch(self.locations(), seed, sigma=sigma, trials=trials)
 
     # ---- running ---------------------------------------------------------------------------
-    def run(self, raster, dt: float, *, mismatch_percent: float = 0.0, seed: int = 0, trials: int | None = None,
-            sigma_rule: float = 3.0, with_nominal: bool = False) -> EmulationResult:
+    def run(self, raster, dt: float, *, mismatch: float = 0.0, seed: int = 0, trials: int | None = None,
+            with_nominal: bool = False) -> EmulationResult:
         """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one vmapped call.
+        ``mismatch``: σ as a fraction (0.1 = 10 %), 0 = the nominal board.
 
         ``with_nominal`` (with ``trials``): trial 0 is the nominal board (no mismatch), followed by
         the ``trials`` mismatched boards — one compilation for both.
@@ -108,8 +86,8 @@ class Emulator:
         x = np.asarray(raster, np.float32)
         if x.ndim == 2:
             x = x[None]
-        if mismatch_percent > 0 or trials is not None:
-            mm = self.mismatch(seed, mismatch_percent, sigma_rule, trials)
+        if mismatch > 0 or trials is not None:
+            mm = self.mismatch(seed, mismatch, trials)
             if trials is not None and with_nominal:
                 mm = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), no_mismatch(self.net), mm)
         else:
@@ -168,4 +146,4 @@ class EmulatorBackend(Backend):
         else:
             raster = data["spikes"]
             self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"])
-        return self.emulator.run(raster, data["dt"], mismatch_percent=self.mismatch_sigma * 100.0, seed=self.seed)
+        return self.emulator.run(raster, data["dt"], mismatch=self.mismatch_sigma, seed=self.seed)

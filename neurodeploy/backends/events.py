@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NeurodeployError
+from ..masks import core_mask_from_int
 
 
 class InputError(NeurodeployError):
@@ -122,7 +123,7 @@ def raster_from_events(events: np.ndarray, dt: float, duration: float | None = N
     keep = t_bin < T
     raster = np.zeros((1, T, max(len(keys), 0)), np.float32)
     np.add.at(raster, (0, t_bin[keep], src[keep]), 1.0)
-    routes = [[(int(chip), int(tag), [bool((int(mask) >> k) & 1) for k in range(4)])] for tag, chip, mask in keys]
+    routes = [[(int(chip), int(tag), core_mask_from_int(mask))] for tag, chip, mask in keys]
     return raster, routes
 
 

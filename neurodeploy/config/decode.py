@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..masks import entry_weights
 from ..profile import NEURON_QUANTITIES
 from .model import LATCHES, HardwareConfig
 from .state import board_state
@@ -130,8 +131,7 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
     rows = np.repeat(np.arange(ckey.size), cnt)
     first = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt)
     src = asrc[first + np.arange(rows.size)] if rows.size else np.zeros(0, np.int64)
-    bits = ((np.arange(16)[:, None] >> np.arange(4)) & 1).astype(np.float64)
-    weight_entry = np.einsum("eb,eb->e", bits[cmask], W[cc, ck]) if ckey.size else np.zeros(0)
+    weight_entry = entry_weights(cmask, W[cc, ck])
     outputs = np.asarray([m_index[slot_of_chip[o_.chip], o_.core, o_.neuron] for o_ in cfg.outputs], np.int64)
     return DecodedNetwork(
         n_inputs=n_in, sites=sites, params=params, flags=flags,

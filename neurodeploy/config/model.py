@@ -39,8 +39,13 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from .. import rules
+from ..basemodel import LAX_CONTAINER, FileModel, IntKey
+from ..dendrites import CAM_DENDRITES
+from ..masks import mask_from_str, mask_to_str  # noqa: F401  (re-exported)
+from ..profile import FORMAT_BIAS_LEVELS, FORMAT_GEOMETRY
 from ..errors import ConfigError, validation_lines
 from ..fileio import RawJSON, dumps_json
 
@@ -52,37 +57,29 @@ LATCHES: tuple[str, ...] = (
     "latch_de_conductance", "latch_deam_alpha", "latch_denm_alpha", "latch_de_mux",
     "latch_soif_type", "latch_ho_active",
 )
-DENDRITE_NAMES = ("none", "ampa", "nmda", "gaba", "shunt")
 CAM_FLAGS = ("precise_delay", "mismatched_delay", "stp")
 
-Tag = Annotated[int, Field(ge=0, le=2047)]
-Hop = Annotated[int, Field(ge=-7, le=7)]
-Mask4 = Annotated[str, Field(pattern=r"^[01]{4}$")]
-CoreMask = Annotated[list[bool], Field(min_length=4, max_length=4)]
-DendriteName = Literal["none", "ampa", "nmda", "gaba", "shunt"]
+# The file format's bounds are Dynap-SE2's (the profile's default geometry); a config is checked against the
+# geometry of the profile it names by the registry's ``profile`` rules (``neurodeploy validate``).
+_G = FORMAT_GEOMETRY
+_B = FORMAT_BIAS_LEVELS
+Tag = Annotated[int, Field(ge=0, le=_G.n_tags - 1)]
+Hop = Annotated[int, Field(ge=-_G.max_hop, le=_G.max_hop)]
+Mask4 = Annotated[str, Field(pattern=r"^[01]{%d}$" % _G.weight_bits)]
+CoreMask = Annotated[list[bool], Field(min_length=_G.cores_per_chip, max_length=_G.cores_per_chip)]
+DendriteName = Literal[CAM_DENDRITES]
 CamFlag = Literal["precise_delay", "mismatched_delay", "stp"]
-CamEntry = tuple[Tag, DendriteName, Mask4]
+CamEntry = Annotated[tuple[Tag, DendriteName, Mask4], LAX_CONTAINER]
 
 
-def mask_to_str(mask: int) -> str:
-    """Mask index (bit b selects SYAM_Wb_P) → config string, character b = bit b ("1010" = W0 + W2)."""
-    return "".join("1" if (mask >> b) & 1 else "0" for b in range(4))
-
-
-def mask_from_str(s: str) -> int:
-    """Config mask string → mask index (inverse of :func:`mask_to_str`)."""
-    return sum(1 << b for b, ch in enumerate(s) if ch == "1")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Model = FileModel
 
 
 class Code(_Model):
     """A bias generator code."""
 
-    coarse: int = Field(ge=0, le=5)
-    fine: int = Field(ge=0, le=255)
+    coarse: int = Field(ge=0, le=_B[0] - 1)
+    fine: int = Field(ge=0, le=_B[1] - 1)
 
 
 class Destination(_Model):
@@ -95,7 +92,7 @@ class Destination(_Model):
 
 
 class NeuronConfig(_Model):
-    neuron: int = Field(ge=0, le=255)
+    neuron: int = Field(ge=0, le=_G.neurons_per_core - 1)
     latch_so_dc: bool = False
     latch_so_adaptation: bool = False
     latch_soif_kill: bool = False
@@ -110,23 +107,23 @@ class NeuronConfig(_Model):
     latch_de_mux: bool = False
     latch_soif_type: bool = False
     latch_ho_active: bool = False
-    synapses: list[CamEntry] = Field(default_factory=list, max_length=64)
-    synapse_flags: dict[int, list[CamFlag]] = Field(
+    synapses: list[CamEntry] = Field(default_factory=list, max_length=_G.cam_entries_per_neuron)
+    synapse_flags: dict[IntKey, list[CamFlag]] = Field(
         default_factory=dict, description="CAM entry index → flags (precise_delay, mismatched_delay, stp); absent = none")
-    destinations: list[Destination] = Field(default_factory=list, max_length=4)
+    destinations: list[Destination] = Field(default_factory=list, max_length=_G.sram_entries_per_neuron)
 
 
 class CoreConfig(_Model):
-    core: int = Field(ge=0, le=3)
+    core: int = Field(ge=0, le=_G.cores_per_chip - 1)
     parameters: dict[str, Code] = Field(default_factory=dict)
-    neurons: list[NeuronConfig] = Field(default_factory=list, max_length=256)
+    neurons: list[NeuronConfig] = Field(default_factory=list, max_length=_G.neurons_per_core)
 
 
 class ChipConfig(_Model):
     chip: int = Field(ge=0)
-    position: tuple[Annotated[int, Field(ge=-64, le=64)], Annotated[int, Field(ge=-64, le=64)]] = Field(
+    position: Annotated[tuple[Annotated[int, Field(ge=-64, le=64)], Annotated[int, Field(ge=-64, le=64)]], LAX_CONTAINER] = Field(
         (0, 0), description="the chip's (x, y) place on the board's mesh; hops between chips are differences of positions")
-    cores: list[CoreConfig] = Field(default_factory=list, max_length=4)
+    cores: list[CoreConfig] = Field(default_factory=list, max_length=_G.cores_per_chip)
 
 
 class InputDestination(_Model):
@@ -143,8 +140,8 @@ class InputChannel(_Model):
 class OutputNeuron(_Model):
     name: str = ""
     chip: int = Field(ge=0)
-    core: int = Field(ge=0, le=3)
-    neuron: int = Field(ge=0, le=255)
+    core: int = Field(ge=0, le=_G.cores_per_chip - 1)
+    neuron: int = Field(ge=0, le=_G.neurons_per_core - 1)
 
 
 class PlacementRecord(_Model):
@@ -223,71 +220,8 @@ def dumps_config(cfg: HardwareConfig) -> str:
 
 
 def check_config(cfg: HardwareConfig) -> list[str]:
-    """Cross-field rules; one ``$.path: [rule] message`` per problem."""
-    problems: list[str] = []
-    chips: dict[int, int] = {}
-    positions: dict[tuple[int, int], int] = {}
-    configured: set[tuple[int, int, int]] = set()
-    for ci, chip in enumerate(cfg.chips):
-        base = f"$.chips[{ci}]"
-        if chip.chip in chips:
-            problems.append(f"{base}.chip: [unique-chip] chip {chip.chip} listed twice (also $.chips[{chips[chip.chip]}])")
-        chips[chip.chip] = ci
-        if tuple(chip.position) in positions:
-            problems.append(f"{base}.position: [unique-position] position {list(chip.position)} already used by $.chips[{positions[tuple(chip.position)]}]")
-        positions[tuple(chip.position)] = ci
-        cores_seen: set[int] = set()
-        for ki, core in enumerate(chip.cores):
-            cb = f"{base}.cores[{ki}]"
-            if core.core in cores_seen:
-                problems.append(f"{cb}.core: [unique-core] core {core.core} listed twice on chip {chip.chip}")
-            cores_seen.add(core.core)
-            seen: set[int] = set()
-            for ni, n in enumerate(core.neurons):
-                if n.neuron in seen:
-                    problems.append(f"{cb}.neurons[{ni}].neuron: [unique-neuron] neuron {n.neuron} listed twice")
-                beyond = [k for k in n.synapse_flags if not 0 <= k < len(n.synapses)]
-                if beyond:
-                    problems.append(f"{cb}.neurons[{ni}].synapse_flags: [synapse-flags] entry {beyond[0]} flagged, but the "
-                                    f"neuron has {len(n.synapses)} CAM entries (indices 0..{len(n.synapses) - 1})")
-                seen.add(n.neuron)
-                configured.add((chip.chip, core.core, n.neuron))
-    for ci, chip in enumerate(cfg.chips):
-        for ki, core in enumerate(chip.cores):
-            for ni, n in enumerate(core.neurons):
-                for di, dst in enumerate(n.destinations):
-                    tx, ty = chip.position[0] + dst.x_hop, chip.position[1] + dst.y_hop
-                    if (dst.x_hop, dst.y_hop) != (0, 0) and (tx, ty) not in positions and not _is_host_route(dst):
-                        problems.append(
-                            f"$.chips[{ci}].cores[{ki}].neurons[{ni}].destinations[{di}]: [hop-target] hop ({dst.x_hop}, {dst.y_hop}) "
-                            f"from chip {chip.chip} at {list(chip.position)} reaches {[tx, ty]}, where no chip is configured")
-    for i, ch in enumerate(cfg.inputs):
-        if ch.channel != i:
-            problems.append(f"$.inputs[{i}].channel: [input-channels] expected channel {i}: input channels are listed 0, 1, 2, ... in order")
-        for j, dst in enumerate(ch.destinations):
-            if dst.chip not in chips:
-                problems.append(f"$.inputs[{i}].destinations[{j}].chip: [input-chip] chip {dst.chip} is not in $.chips")
-    for i, o in enumerate(cfg.outputs):
-        if (o.chip, o.core, o.neuron) not in configured:
-            problems.append(f"$.outputs[{i}]: [output-target] chip {o.chip} core {o.core} neuron {o.neuron} is not a configured neuron")
-    from ..spec import nonfinite_numbers
-
-    problems.extend(f"{where}: [finite] numbers must be finite, got {v}" for where, v in nonfinite_numbers(cfg.metadata, "$.metadata"))
-    for i, p in enumerate(cfg.placement):
-        if not (len(p.chip) == len(p.core) == len(p.neuron)):
-            problems.append(f"$.placement[{i}]: [placement] 'chip', 'core' and 'neuron' lists differ in length")
-            continue
-        for j, key in enumerate(zip(p.chip, p.core, p.neuron)):
-            if key not in configured:
-                problems.append(f"$.placement[{i}].neuron[{j}]: [placement] {p.population}[{j}] placed on chip {key[0]} core {key[1]} "
-                                f"neuron {key[2]}, which is not configured")
-                break
-    return problems
-
-
-def _is_host_route(dst: Destination) -> bool:
-    """Hops that leave the chip grid to reach the host/FPGA (samna convention: x_hop −7, no core)."""
-    return dst.x_hop == -7 and not any(dst.core)
+    """Cross-field rules (the registry's ``config`` scope); one ``$.path: [rule] message`` per problem."""
+    return rules.check_config(cfg)
 
 
 def config_from_dict(raw: Any, source: str = "<dict>") -> HardwareConfig:

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import (LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig, mask_from_str,
-                    mask_to_str)
+from ..dendrites import CAM_DENDRITE_INDEX, CAM_DENDRITES
+from ..masks import core_mask_from_int, core_mask_to_int, mask_from_str, mask_to_str
+from .model import LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig
 
-DENDRITES = ("none", "ampa", "nmda", "gaba", "shunt")
-_DEND = {d: i for i, d in enumerate(DENDRITES)}
 
 
 @dataclass
@@ -32,7 +31,7 @@ class BoardState:
     latches: np.ndarray                  # [C, 4, 256, len(LATCHES)] bool
     cam_len: np.ndarray                  # [C, 4, 256] entries listed
     cam_tag: np.ndarray                  # [C, 4, 256, 64]
-    cam_dendrite: np.ndarray             # [C, 4, 256, 64] index into DENDRITES
+    cam_dendrite: np.ndarray             # [C, 4, 256, 64] index into dendrites.CAM_DENDRITES
     cam_mask: np.ndarray                 # [C, 4, 256, 64] bit b = SYAM_Wb_P
     cam_flags: dict                      # (slot c, core, neuron) → {entry: [flags]}
     sram_len: np.ndarray                 # [C, 4, 256]
@@ -74,7 +73,7 @@ def board_state(cfg: HardwareConfig, geometry=None) -> BoardState:
                 st.cam_len[ci, k, n] = L
                 if L:
                     st.cam_tag[ci, k, n, :L] = [e[0] for e in nc.synapses]
-                    st.cam_dendrite[ci, k, n, :L] = [_DEND[e[1]] for e in nc.synapses]
+                    st.cam_dendrite[ci, k, n, :L] = [CAM_DENDRITE_INDEX[e[1]] for e in nc.synapses]
                     st.cam_mask[ci, k, n, :L] = [mask_from_str(e[2]) for e in nc.synapses]
                 if nc.synapse_flags:
                     st.cam_flags[(ci, k, n)] = dict(nc.synapse_flags)
@@ -82,7 +81,7 @@ def board_state(cfg: HardwareConfig, geometry=None) -> BoardState:
                 st.sram_len[ci, k, n] = D
                 for di, d in enumerate(nc.destinations):
                     st.sram_tag[ci, k, n, di] = d.tag
-                    st.sram_core[ci, k, n, di] = sum(1 << b for b, on in enumerate(d.core) if on)
+                    st.sram_core[ci, k, n, di] = core_mask_to_int(d.core)
                     st.sram_x[ci, k, n, di] = d.x_hop
                     st.sram_y[ci, k, n, di] = d.y_hop
     return st
@@ -97,11 +96,11 @@ def encode_state(st: BoardState) -> HardwareConfig:
             neurons = []
             for n in st.neuron_order[ci][k]:
                 L = int(st.cam_len[ci, k, n])
-                syn = [(int(t), DENDRITES[int(d)], mask_to_str(int(m)))
+                syn = [(int(t), CAM_DENDRITES[int(d)], mask_to_str(int(m)))
                        for t, d, m in zip(st.cam_tag[ci, k, n, :L], st.cam_dendrite[ci, k, n, :L], st.cam_mask[ci, k, n, :L])]
                 D = int(st.sram_len[ci, k, n])
                 dst = [Destination.model_construct(tag=int(st.sram_tag[ci, k, n, j]),
-                                                   core=[bool((int(st.sram_core[ci, k, n, j]) >> b) & 1) for b in range(4)],
+                                                   core=core_mask_from_int(st.sram_core[ci, k, n, j]),
                                                    x_hop=int(st.sram_x[ci, k, n, j]), y_hop=int(st.sram_y[ci, k, n, j]))
                        for j in range(D)]
                 latches = {latch: bool(st.latches[ci, k, n, li]) for li, latch in enumerate(LATCHES)}

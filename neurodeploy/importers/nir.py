@@ -72,6 +72,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
+from ..sim.physics import dc_current
 from ._common import (NEURON_OPTIONS, SYNAPSES, apply_overrides, check_options, file_sha256, finish, neuron_overrides,
                       positive_float, scalar_or_list)
 
@@ -630,7 +631,7 @@ def _import_tree(tree: dict, src: str, profile, options: dict, reader: str, sour
             i_tau = np.array([profile.tau_to_current(float(x), "C_mem") for x in tau_ms])
             ispk = np.broadcast_to(np.asarray(overrides_all.get("Ispkthr", defaults["Ispkthr"]), dtype=np.float64), (size,))
             igain = np.broadcast_to(np.asarray(overrides_all.get("Igain_mem", defaults["Igain_mem"]), dtype=np.float64), (size,))
-            idc = np.where(drive > 0, drive * ispk * i_tau / igain, profile.analog.I_0)
+            idc = np.where(drive > 0, dc_current(drive, ispk, i_tau, igain), profile.analog.I_0)
             pop["Idc"] = scalar_or_list(idc)
             conv_notes.add(f"node {n}: constant drive (v_leak above reset and/or Affine bias) up to "
                            f"{float(np.max(drive)):.3g} x threshold -> Idc = f*Ispkthr*Itau_mem/Igain_mem"

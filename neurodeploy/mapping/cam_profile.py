@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MappingError
+from ..rules.placement import cam_profile as cam_profile_error
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def load_cam_profile(path: str | Path, profile, tolerance: float = 0.0) -> CamDe
     path = Path(path)
     g = profile.geometry
     if not path.is_file():
-        raise MappingError(f"{path}: CAM profile not found", rule="cam-profile")
+        raise cam_profile_error(f"{path}: CAM profile not found")
     try:
         data = path.read_bytes()
         if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
@@ -54,39 +54,38 @@ def load_cam_profile(path: str | Path, profile, tolerance: float = 0.0) -> CamDe
             try:
                 data = gzip.decompress(data)
             except (OSError, EOFError, zlib.error) as e:
-                raise MappingError(f"{path}: not a complete gzip file ({type(e).__name__}: {e}); "
-                                   f"re-copy the measured profile (.json or .json.gz)", rule="cam-profile") from None
+                raise cam_profile_error(f"{path}: not a complete gzip file ({type(e).__name__}: {e}); "
+                                        f"re-copy the measured profile (.json or .json.gz)") from None
         raw = json.loads(data.decode("utf-8"))
     except json.JSONDecodeError as e:
-        raise MappingError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}", rule="cam-profile") from None
+        raise cam_profile_error(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
     except (UnicodeDecodeError, RecursionError, ValueError) as e:
-        raise MappingError(f"{path}: not a JSON CAM profile ({type(e).__name__})", rule="cam-profile") from None
+        raise cam_profile_error(f"{path}: not a JSON CAM profile ({type(e).__name__})") from None
     if not isinstance(raw, dict) or "cams" not in raw:
-        raise MappingError(f"{path}: $.cams: missing (a CAM profile holds cams[core][neuron][slot] = [rate_low, rate_high])",
-                           rule="cam-profile")
+        raise cam_profile_error(f"{path}: $.cams: missing (a CAM profile holds cams[core][neuron][slot] = [rate_low, rate_high])")
     try:
         cams = np.asarray(raw["cams"], dtype=np.float64)
     except (ValueError, TypeError):
-        raise MappingError(f"{path}: $.cams: not a regular numeric array", rule="cam-profile") from None
+        raise cam_profile_error(f"{path}: $.cams: not a regular numeric array") from None
     shape = (g.cores_per_chip, g.neurons_per_core, g.cam_entries_per_neuron, 2)
     if cams.shape != shape:
-        raise MappingError(f"{path}: $.cams: shape {cams.shape}, expected {shape} [core][neuron][slot][half]", rule="cam-profile")
+        raise cam_profile_error(f"{path}: $.cams: shape {cams.shape}, expected {shape} [core][neuron][slot][half]")
     if not np.all(np.isfinite(cams)) or np.any((cams < 0) | (cams > 1)):
-        raise MappingError(f"{path}: $.cams: failure rates must lie in 0..1", rule="cam-profile")
+        raise cam_profile_error(f"{path}: $.cams: failure rates must lie in 0..1")
     good_tag = np.ones((g.cores_per_chip, g.n_tags), bool)
     if "tags" in raw:
         tags = raw["tags"]
         if not isinstance(tags, list) or len(tags) != g.cores_per_chip:
-            raise MappingError(f"{path}: $.tags: expected one entry per core ({g.cores_per_chip})", rule="cam-profile")
+            raise cam_profile_error(f"{path}: $.tags: expected one entry per core ({g.cores_per_chip})")
         good_tag[:] = False
         for c, halves in enumerate(tags):
             if not isinstance(halves, list):
-                raise MappingError(f"{path}: $.tags[{c}]: expected a list of tag lists", rule="cam-profile")
+                raise cam_profile_error(f"{path}: $.tags[{c}]: expected a list of tag lists")
             for h, lst in enumerate(halves):
                 if not isinstance(lst, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in lst):
-                    raise MappingError(f"{path}: $.tags[{c}][{h}]: expected a list of integer tags", rule="cam-profile")
+                    raise cam_profile_error(f"{path}: $.tags[{c}][{h}]: expected a list of integer tags")
                 arr = np.asarray(lst, dtype=np.int64)
                 if arr.size and (arr.min() < 0 or arr.max() >= g.n_tags):
-                    raise MappingError(f"{path}: $.tags[{c}][{h}]: tags must lie in 0..{g.n_tags - 1}", rule="cam-profile")
+                    raise cam_profile_error(f"{path}: $.tags[{c}][{h}]: tags must lie in 0..{g.n_tags - 1}")
                 good_tag[c, arr] = True
     return CamDefects(str(path), cams <= tolerance, good_tag)

@@ -10,7 +10,7 @@ dendrite with the sum of the base weights its mask selects. So:
   reaches there, so the tag is chosen per (source, chip), unique on each core of its mask
   (greedy colouring, most-constrained sources first; rule ``tags`` when 2048 run out);
 * a neuron has 4 SRAM entries: its targets may span at most 4 chips (rule ``fan-out``); an output
-  neuron also needs one entry routing its spikes to the host (x_hop = −7, samna's convention);
+  neuron also needs one entry routing its spikes to the host (x_hop = HOST_X_HOP = −7, samna's convention);
 * a neuron's CAM entries are its synapses' entries with the source's tag on this chip. With a
   CAM defect profile, entries go only to slots that work for their tag's half; tags are taken
   from the usable tags of the cores, from the half with more working slots on those cores (the
@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import MappingError
+from ..profile import HOST_X_HOP
+from ..rules import placement as rules
 
-HOST_HOP = -7
+HOST_HOP = HOST_X_HOP   # the host route's x_hop (defined once, in the profile module)
 
 
 @dataclass
@@ -62,10 +63,7 @@ def assign_tags(src: np.ndarray, chip: np.ndarray, core: np.ndarray, profile, ca
         stats["max_sources_per_core"] = max(stats["max_sources_per_core"], int(per_core.max()))
         full = np.flatnonzero(per_core > n_tags)
         if full.size:
-            raise MappingError(
-                f"[tags] chip {h} core {int(full[0])} is reached by {int(per_core[full[0]])} distinct sources but a core has "
-                f"{n_tags} tags; spread the network over more cores/chips (--chips) or reduce the number of distinct "
-                f"sources projecting onto the neurons of that core", rule="tags")
+            rules.too_many_sources(int(h), int(full[0]), int(per_core[full[0]]), n_tags)
         defects = (cam_defects or {}).get(int(h))
         usable = defects.good_tag if defects is not None else np.ones((geo.cores_per_chip, n_tags), bool)
         used = np.zeros((geo.cores_per_chip, n_tags), bool)
@@ -78,10 +76,7 @@ def assign_tags(src: np.ndarray, chip: np.ndarray, core: np.ndarray, profile, ca
                 p = pref_low
             cand = p[free[p]]
             if cand.size == 0:
-                raise MappingError(
-                    f"[tags] no free tag for source {name_of(int(srcs[i]))} on chip {h} cores {cores.tolist()}: "
-                    f"the {n_tags} tags (fewer with a CAM profile) are used up by other sources on those cores; "
-                    f"spread the network over more cores/chips", rule="tags")
+                rules.no_free_tag(name_of(int(srcs[i])), int(h), cores.tolist(), n_tags)
             t = int(cand[0])
             used[cores, t] = True
             tag[(int(srcs[i]), int(h))] = t
@@ -116,11 +111,8 @@ def route(qn, placement, entries: list[str], profile, cam_defects: dict | None, 
                                        "core": [False] * geo.cores_per_chip, "x_hop": HOST_HOP, "y_hop": 0})
     for n, dl in sram.items():
         if len(dl) > geo.sram_entries_per_neuron:
-            chips = sorted({placement.chip[n] + d["x_hop"] for d in dl if d["x_hop"] != HOST_HOP})
-            raise MappingError(
-                f"[fan-out] neuron {name_of(n + n_in)} needs {len(dl)} SRAM destinations (targets on chips {chips}"
-                f"{' + host monitor' if n in outputs else ''}) but a neuron has {geo.sram_entries_per_neuron}; "
-                f"place its targets on fewer chips", rule="fan-out")
+            chips = sorted({int(placement.chip[n] + d["x_hop"]) for d in dl if d["x_hop"] != HOST_HOP})
+            rules.fan_out(name_of(n + n_in), len(dl), chips, n in outputs, geo.sram_entries_per_neuron)
 
     # CAM entries, in a deterministic order: by destination neuron, then source, then entry
     cam: dict[int, list[tuple[int, str, str]]] = {}
@@ -171,11 +163,8 @@ def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profi
                 if i in spares:
                     dropped.append(routing.cam_syn[n][i][0])
                     continue
-                raise MappingError(
-                    f"[cam-defects] neuron {name_of(n + n_in)} on chip {placement.chip[n]} core {placement.core[n]} "
-                    f"neuron {placement.neuron[n]} needs {len(lst) - len(spares)} working CAM slots but the CAM profile "
-                    f"{d.source} marks only {int(good[:, halves[i]].sum())} usable for its tags; reduce its fan-in "
-                    f"(--prune) or raise the defect tolerance", rule="cam-defects")
+                rules.cam_defects(name_of(n + n_in), int(placement.chip[n]), int(placement.core[n]), int(placement.neuron[n]),
+                                  len(lst) - len(spares), d.source, int(good[:, halves[i]].sum()))
             slots[int(cand[0])] = lst[i]
             free[int(cand[0])] = False
         last = max((k for k, s in enumerate(slots) if s is not None), default=-1)

@@ -1,6 +1,6 @@
 """The map stage: QuantizedNetwork → placement → routing → HardwareConfig (+ report).
 
-``deploy(spec, profile, ...)`` runs quantize → map → config in one go (``neurodeploy map``).
+The whole pipeline, quantize → map → config, is :func:`neurodeploy.deploy.deploy` (``neurodeploy map``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config.encode import encode
 from ..config.model import HardwareConfig, mask_from_str, mask_to_str
-from ..errors import MappingError
+from ..rules.placement import cam_profile as cam_profile_rule
 from ..quantize.model import QuantizedNetwork
 from ..quantize.weights import Alphabet, subset_sums
 from .cam_profile import load_cam_profile
@@ -60,8 +60,8 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
     placement = place(qn, profile, n_entries, defects)
     unused = [ch for ch in defects if ch >= placement.n_chips]
     if unused:
-        raise MappingError(f"[cam-profile] CAM profile given for chip {unused[0]}, but the network uses chips "
-                           f"0..{placement.n_chips - 1}; give profiles for the chips in use", rule="cam-profile")
+        raise cam_profile_rule(f"CAM profile given for chip {unused[0]}, but the network uses chips "
+                         f"0..{placement.n_chips - 1}; give profiles for the chips in use")
 
     core_by_neuron = np.zeros(qn.n_neurons, np.int64)
     for c in qn.cores:
@@ -146,12 +146,11 @@ def _placement_report(qn, placement, routing, profile) -> dict:
     }
 
 
-def deploy(spec, profile, *, chips: int | None = None, prune: bool = False, strict: bool = False, seed: int = 0,
-           cam_profiles: dict[int, str] | None = None, cam_tolerance: float = 0.0, use_spares: bool = True,
-           use_nmda: bool = True) -> Deployment:
-    """quantize → map → config for a NetworkSpec."""
-    from ..quantize.stage import quantize_network
+def __getattr__(name):
+    """``deploy`` moved to :mod:`neurodeploy.deploy`; this alias keeps ``from neurodeploy.mapping.stage import deploy``
+    working for branches written before the move (remove once they are merged)."""
+    if name == "deploy":
+        import importlib
 
-    qn = quantize_network(spec, profile, max_chips=chips, prune=prune, strict=strict, seed=seed,
-                          use_spares=use_spares, use_nmda=use_nmda)
-    return map_quantized(qn, profile, cam_profiles=cam_profiles, cam_tolerance=cam_tolerance)
+        return importlib.import_module("neurodeploy.deploy").deploy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import BiasRangeError, MappingError
 from ..profile import NEURON_QUANTITIES
-
-ALWAYS = ("Itau_mem", "Igain_mem", "Iref", "Ispkthr", "Ipulse")
-BY_DENDRITE = {"ampa": ("Itau_ampa", "Igain_ampa"), "nmda": ("Itau_nmda", "Igain_nmda"),
-               "gaba": ("Itau_gaba", "Igain_gaba"), "shunt": ("Itau_shunt", "Igain_shunt")}
-AHP = ("Ipulse_ahp", "Itau_ahp", "Igain_ahp", "Iw_ahp")
+from ..rules import fail, raise_all
+from ..rules.network import bias_range_messages, cores_message, shared_parameters_message
+from .parameter_sets import AHP, ALWAYS, BY_DENDRITE, cores_needed, neuron_codes, parameter_groups, relevance  # noqa: F401
 
 
 @dataclass
@@ -38,76 +35,6 @@ class LogicalCore:
     currents: dict[str, float]                        # quantity → shared current (A); absent = don't care
     clustered: bool = False
     param_error: dict[str, float] = field(default_factory=dict)   # quantity → max |rel. error| over members
-
-
-def relevance(spec, dendrites_in: np.ndarray) -> np.ndarray:
-    """[N, Q] bool: which neuron quantities matter to each neuron.
-
-    ``dendrites_in`` [N, 4] bool: neuron receives synapses on ampa, nmda, gaba, shunt.
-    """
-    Q = {q: i for i, q in enumerate(NEURON_QUANTITIES)}
-    rel = np.zeros((spec.n_neurons, len(NEURON_QUANTITIES)), bool)
-    for q in ALWAYS:
-        rel[:, Q[q]] = True
-    off = spec.offsets()
-    for p in spec.populations:
-        sl = slice(off[p.name], off[p.name] + p.size)
-        if p.dc_enabled:
-            rel[sl, Q["Idc"]] = True
-        if p.adaptation:
-            for q in AHP:
-                rel[sl, Q[q]] = True
-        if p.nmda_gate:
-            rel[sl, Q["If_nmda"]] = True
-    for d, name in enumerate(("ampa", "nmda", "gaba", "shunt")):
-        for q in BY_DENDRITE[name]:
-            rel[:, Q[q]] |= dendrites_in[:, d]
-    return rel
-
-
-def neuron_codes(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray) -> np.ndarray:
-    """[N, Q] int: code index (coarse·256 + fine) of each relevant current, −1 where don't care."""
-    codes = np.full(rel.shape, -1, np.int64)
-    nf = profile.bias_generator.fine_levels
-    for qi, q in enumerate(NEURON_QUANTITIES):
-        sel = rel[:, qi]
-        if not np.any(sel):
-            continue
-        pname = profile.quantity_to_parameter[q]
-        try:
-            conv = profile.bias.to_code(pname, params[q][sel])
-        except BiasRangeError:
-            conv = profile.bias.to_code(pname, params[q][sel], clip=True)
-            bad = np.flatnonzero(sel)[np.flatnonzero(conv.clipped)[0]]
-            lo, hi = profile.bias.range(pname)
-            raise MappingError(
-                f"[bias-range] neuron {spec.neuron_name(int(bad))}: {q} = {params[q][bad]:.4g} A cannot be produced by "
-                f"{pname} (range {lo:.3g} .. {hi:.3g} A); change {q} of population "
-                f"{spec.neuron_name(int(bad)).split('[')[0]!r} to a value inside the range", rule="bias-range") from None
-        codes[sel, qi] = conv.coarse * nf + conv.fine
-    return codes
-
-
-def _merge_compatible(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Greedy merge of groups whose code vectors agree wherever both care; returns group → merged id."""
-    order = np.argsort(-sizes, kind="stable")
-    merged_keys: list[np.ndarray] = []
-    out = np.zeros(len(keys), np.int64)
-    for g in order:
-        k = keys[g]
-        if merged_keys:
-            M = np.stack(merged_keys)
-            ok = np.all((M == k) | (M < 0) | (k < 0), axis=1)
-            # prefer the merge partner that shares the most specified values
-            if np.any(ok):
-                score = np.where(ok, np.sum((M == k) & (k >= 0), axis=1), -1)
-                m = int(np.argmax(score))
-                merged_keys[m] = np.where(merged_keys[m] < 0, k, merged_keys[m])
-                out[g] = m
-                continue
-        merged_keys.append(k.copy())
-        out[g] = len(merged_keys) - 1
-    return out
 
 
 def _split_by_weight_scale(neurons: np.ndarray, scale: np.ndarray, cap: int, spread: float = 2.0) -> list[np.ndarray]:
@@ -164,19 +91,12 @@ def assign_cores(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray, 
                  max_cores: int, *, strict: bool = False, seed: int = 0) -> list[LogicalCore]:
     """Group neurons into logical cores (≤ neurons_per_core each, ≤ max_cores cores)."""
     cap = profile.geometry.neurons_per_core
-    N = spec.n_neurons
-    if N > cap * max_cores:
-        raise MappingError(
-            f"[cores] the network has {N} neurons but {max_cores} cores hold at most {cap * max_cores}; "
-            f"use more chips (--chips, board maximum {profile.geometry.max_chips}) or a smaller network", rule="cores")
-    codes = neuron_codes(spec, profile, params, rel)
-    keys, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    merged = _merge_compatible(keys, counts)
-    group_of = merged[inverse]
-    groups = [np.flatnonzero(group_of == g) for g in range(merged.max() + 1)]
-    groups = [g for g in groups if g.size]
-    need = sum(-(-g.size // cap) for g in groups)
+    m = cores_message(spec.n_neurons, max_cores, profile)
+    if m:
+        fail("cores", m)
+    raise_all([("bias-range", m) for m in bias_range_messages(spec, profile, params, rel)])
+    groups = parameter_groups(neuron_codes(spec, profile, params, rel))
+    need = cores_needed(groups, cap)
     cores: list[LogicalCore] = []
     if need <= max_cores:
         for g in groups:
@@ -184,10 +104,7 @@ def assign_cores(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray, 
                 cores.append(LogicalCore(np.sort(chunk), _shared(profile, params, rel, chunk)))
         return cores
     if strict:
-        raise MappingError(
-            f"[shared-parameters] the network's neurons have {len(groups)} distinct parameter sets needing {need} cores, "
-            f"but only {max_cores} cores are available; give populations shared parameter values, use more chips, "
-            f"or drop --strict-parameters to cluster them (the error is reported)", rule="shared-parameters")
+        fail("shared-parameters", shared_parameters_message(len(groups), need, max_cores))
     # cluster in log-current space over the relevant quantities
     X = np.log(np.stack([params[q] for q in NEURON_QUANTITIES], axis=1))
     X = np.where(rel, X, np.nan)

@@ -15,8 +15,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from ..basemodel import FileModel
+from ..dendrites import DENDRITES
 from ..config.model import Code, ProfileRef
 from ..errors import SpecError, validation_lines
 from ..fileio import RawJSON, dumps_json
@@ -24,11 +26,10 @@ from ..fileio import RawJSON, dumps_json
 QUANTIZED_FORMAT = "neurodeploy.quantized/1"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_Model = FileModel
 
 
-class _BiasReport(BaseModel):
+class _BiasReport(FileModel):
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
     parameter: str
     max_rel_error: float
@@ -36,7 +37,7 @@ class _BiasReport(BaseModel):
     worst_neuron: str
 
 
-class _WeightsReport(BaseModel):
+class _WeightsReport(FileModel):
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
     relative_rms_error: float = 0.0
     uniform_grid_error: float = 0.0
@@ -46,23 +47,25 @@ class _WeightsReport(BaseModel):
     quantized_to_zero: int = 0
 
 
-class _PrunedReport(BaseModel):
+class _PrunedReport(FileModel):
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
     synapses: int
     weight_mass_dropped: float
     neurons: list[str]
 
 
-class _Report(BaseModel):
+class _Report(FileModel):
     """The sections of ``report`` that ``map`` reads back (checked, kept as written)."""
+
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
     weights: _WeightsReport | None = None
     biases: dict[str, _BiasReport] = Field(default_factory=dict)
     pruned: _PrunedReport | None = None
     clustered_cores: list[int] = Field(default_factory=list)
 
+
 #: Dendrite names a quantized CAM entry may use (``dendrite:mask``).
-_ENTRY_DENDRITES = ("ampa", "nmda", "gaba", "shunt")
+_ENTRY_DENDRITES = DENDRITES
 
 
 def _entry_problem(entry: str) -> str | None:

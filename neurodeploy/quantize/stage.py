@@ -23,68 +23,22 @@ from ..log import progress
 
 from .. import __version__
 from ..config.model import Code, ProfileRef, mask_to_str
-from ..errors import MappingError
+from ..dendrites import DENDRITES
 from ..profile import NEURON_QUANTITIES
+from ..rules import NetworkFacts, require_network
+from ..sim.physics import gain_ratio, same_tau_current
 from . import grouping
+from .synapses import Synapses, keep_largest, synapses_of  # noqa: F401  (synapses_of: re-exported)
 from .model import LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
 from .weights import Alphabet, CoreProblem, quantize_core, rel_rms
 
-DENDRITE_INDEX = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
-DENDRITE_NAME = ("ampa", "nmda", "gaba", "shunt")
-
-
-@dataclass
-class Synapses:
-    """All synapses of a network as parallel arrays."""
-
-    src: np.ndarray      # global source: 0..n_in−1 inputs, n_in + j neuron j
-    dst: np.ndarray      # global neuron index
-    target: np.ndarray   # weight current |w|·weight_scale (A)
-    dend: np.ndarray     # 0 ampa, 1 nmda, 2 gaba, 3 shunt
-    proj: np.ndarray     # projection index
-
-    def take(self, sel) -> "Synapses":
-        return Synapses(self.src[sel], self.dst[sel], self.target[sel], self.dend[sel], self.proj[sel])
-
-
-def synapses_of(spec) -> Synapses:
-    off = spec.offsets()
-    parts = []
-    for k, pr in enumerate(spec.projections):
-        pre, post, w = spec.projection_coo(k)
-        src = pre if pr.source == "input" else pre + spec.n_inputs + off[pr.source]
-        dst = post + off[pr.target]
-        if pr.synapse == "auto":
-            dend = np.where(w > 0, 0, 2)
-        else:
-            dend = np.full(w.shape, DENDRITE_INDEX[pr.synapse])
-        parts.append((src, dst, np.abs(w) * pr.weight_scale, dend, np.full(w.shape, k)))
-    if not parts:
-        z = np.zeros(0, np.int64)
-        return Synapses(z, z, np.zeros(0), z, z)
-    return Synapses(*(np.concatenate([p[i] for p in parts]).astype(t)
-                      for i, t in enumerate((np.int64, np.int64, np.float64, np.int64, np.int64))))
-
-
-def _fan_in(spec, syn: Synapses, cam: int, prune: bool, report: dict) -> Synapses:
+def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
+    """Keep each neuron's ``cam`` largest |w| (``--prune``); what was dropped goes to the report."""
     fan = np.bincount(syn.dst, minlength=spec.n_neurons)
     over = np.flatnonzero(fan > cam)
     if over.size == 0:
         return syn
-    if not prune:
-        n = int(over[0])
-        per_proj = np.bincount(syn.proj[syn.dst == n], minlength=len(spec.projections))
-        parts = ", ".join(f"projection {k} ({spec.projections[k].source}→{spec.projections[k].target}): {c}"
-                          for k, c in enumerate(per_proj) if c)
-        more = f" ({over.size - 1} more neurons also exceed it)" if over.size > 1 else ""
-        raise MappingError(
-            f"[fan-in] neuron {spec.neuron_name(n)} has {fan[n]} incoming synapses ({parts}) but a neuron has {cam} CAM entries"
-            f"{more}; reduce its fan-in or pass --prune to keep the {cam} largest |w|", rule="fan-in")
-    order = np.lexsort((-syn.target, syn.dst))
-    d = syn.dst[order]
-    rank = np.arange(d.size) - np.searchsorted(d, d, side="left")
-    keep = np.zeros(d.size, bool)
-    keep[order] = rank < cam
+    keep = keep_largest(syn, cam)
     dropped = syn.take(~keep)
     report["pruned"] = {
         "synapses": int(dropped.target.size),
@@ -92,24 +46,6 @@ def _fan_in(spec, syn: Synapses, cam: int, prune: bool, report: dict) -> Synapse
         "weight_mass_dropped": float(dropped.target.sum() / max(syn.target.sum(), 1e-300)),
     }
     return syn.take(keep)
-
-
-def _check_weight_range(spec, syn: Synapses, w_max: float, spares: bool) -> None:
-    """Rule ``weight-range``: a synapse's current |w|·weight_scale must be reachable by one CAM entry (the
-    sum of the core's four base weights at their largest DAC current) — or two with a spare entry."""
-    reach = w_max * (8.0 if spares else 4.0)
-    bad = np.flatnonzero(~np.isfinite(syn.target) | (syn.target > reach))
-    if bad.size == 0:
-        return
-    i = int(bad[np.argmax(np.where(np.isfinite(syn.target[bad]), syn.target[bad], np.inf))])
-    pr = spec.projections[int(syn.proj[i])]
-    src = (f"input {int(syn.src[i])}" if syn.src[i] < spec.n_inputs
-           else spec.neuron_name(int(syn.src[i]) - spec.n_inputs))
-    raise MappingError(
-        f"[weight-range] projection {int(syn.proj[i])} ({pr.source}→{pr.target}), synapse {src} → "
-        f"{spec.neuron_name(int(syn.dst[i]))}: weight current {syn.target[i]:.3g} A exceeds the {reach:.3g} A one "
-        f"{'pair of CAM entries' if spares else 'CAM entry'} can carry (4 base weights of at most {w_max:.3g} A); "
-        f"{bad.size} synapse(s) affected — lower |w| or weight_scale", rule="weight-range")
 
 
 def _code_of(profile, pname: str, current: float) -> tuple[int, int]:
@@ -122,19 +58,16 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
                      ) -> QuantizedNetwork:
     """Core assignment, bias codes and weight quantization of a NetworkSpec (see module doc)."""
     geo = profile.geometry
-    n_chips = max_chips or geo.max_chips
-    if n_chips > geo.max_chips:
-        raise MappingError(f"[chips] --chips {n_chips} exceeds the board's {geo.max_chips} chips (profile {profile.name}); "
-                           f"use at most {geo.max_chips} or a profile with a larger max_chips", rule="chips")
+    facts = NetworkFacts(spec, profile, chips=max_chips, prune=prune, strict=strict, spares=use_spares)
+    require_network(facts)      # every design rule decidable before optimising, all violations at once
+    n_chips = facts.n_chips
     report: dict = {}
     N = spec.n_neurons
-    syn = _fan_in(spec, synapses_of(spec), geo.cam_entries_per_neuron, prune, report)
+    syn = _prune(spec, facts.synapses, geo.cam_entries_per_neuron, report) if prune else facts.synapses
     wparams = [profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
     grid = np.unique(profile.bias.all_codes(wparams[0]))
-    _check_weight_range(spec, syn, float(grid.max()), use_spares)
-    dend_in = np.zeros((N, 4), bool)
-    dend_in[syn.dst, syn.dend] = True
-    params = spec.neuron_params(profile)
+    dend_in = syn.dendrites_in(N)
+    params = facts.params
     rel = grouping.relevance(spec, dend_in)
     wscale = np.zeros(N)
     np.add.at(wscale, syn.dst, syn.target ** 2)
@@ -183,12 +116,12 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
         if scalable_here:
             cur = lambda pn: float(profile.bias.to_current(pn, *codes[pn]))  # noqa: E731
             tau_a, gain_a = profile.quantity_to_parameter["Itau_ampa"], profile.quantity_to_parameter["Igain_ampa"]
-            r_ampa = cur(gain_a) / cur(tau_a)
-            tau_code = _code_of(profile, nmda_p[0], cur(tau_a) * profile.analog.C_nmda / profile.analog.C_ampa)
+            r_ampa = gain_ratio(cur(gain_a), cur(tau_a))
+            tau_code = _code_of(profile, nmda_p[0], same_tau_current(cur(tau_a), profile.analog.C_ampa, profile.analog.C_nmda))
             itau_n = float(profile.bias.to_current(nmda_p[0], *tau_code))
             for g in (1 / 16, 1 / 8, 1 / 4, 1 / 2):
                 gain_code = _code_of(profile, nmda_p[1], g * r_ampa * itau_n)
-                g_real = float(profile.bias.to_current(nmda_p[1], *gain_code)) / itau_n / r_ampa
+                g_real = gain_ratio(float(profile.bias.to_current(nmda_p[1], *gain_code)), itau_n) / r_ampa
                 g_cands.append(g_real)
                 g_codes[g_real] = (tau_code, gain_code)
         prob = CoreProblem(syn.target[sel], (syn.dend[sel] == 0) & scalable_here, local[syn.dst[sel]],
@@ -251,7 +184,7 @@ def _entry_strings(a, dend: np.ndarray, scalable: np.ndarray, g: float | None):
             sel = (dend == d) & (scalable == sc)
             if not np.any(sel):
                 continue
-            table = _option_strings(DENDRITE_NAME[d], g if sc else None)
+            table = _option_strings(DENDRITES[d], g if sc else None)
             f = table[a.first[sel]]
             sec = np.where(a.second[sel] >= 0, table[np.maximum(a.second[sel], 0)], "")
             out[sel] = [x + "+" + y if x and y else (x or y) for x, y in zip(f, sec)]

@@ -32,12 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-BITS = ((np.arange(16)[:, None] >> np.arange(4)) & 1).astype(np.float64)  # [16 masks, 4 bases]
-
-
-def subset_sums(W: np.ndarray) -> np.ndarray:
-    """The 16 currents S(mask) for base weights W [4]; index = mask with bit b selecting W_b."""
-    return BITS @ np.asarray(W, dtype=np.float64)
+from ..masks import MASK_BITS as BITS  # [16 masks, 4 bases]
+from ..masks import subset_sums  # noqa: F401  (re-exported: the quantizer's and the mapper's S(mask))
 
 
 def _nearest(levels: np.ndarray, t: np.ndarray) -> np.ndarray:

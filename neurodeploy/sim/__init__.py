@@ -1,24 +1,60 @@
 """The simulator: one JAX model of Dynap-SE2's DPI neurons and synapses (see ``dpi.py`` for the equations).
 
+- :mod:`.physics` — every circuit relation other stages need (τ, pulse widths, DC steady state, ...); no jax
 - :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_spec`
 - :mod:`.simulate` — :func:`simulate`, :class:`SimState`
 - :mod:`.mismatch` — :func:`sample_mismatch` (multiplicative device-mismatch factors)
 - :mod:`.params` — well-scaled trainable coordinates (log-currents, unitless weights)
 - :mod:`.surrogate` — the spike function and its surrogate derivative
-- :mod:`.run` — the ``neurodeploy simulate`` command's file handling
+- :mod:`.files` — the ``neurodeploy simulate`` command's file handling
 
-Importing this package imports jax; CLI commands import it lazily.
+The names below load on first use (module ``__getattr__``): importing ``neurodeploy.sim.physics`` (the
+profile, importers and quantizer do) does not import jax; ``from neurodeploy.sim import simulate`` does.
 """
 
-from .dpi import feedback_constants
-from .errors import SimError
-from .mismatch import apply_mismatch, no_mismatch, sample_mismatch, sample_mismatch_stack
-from .network import CAPACITANCES, FLAGS, SimNetwork, SpecIndex, build_from_arrays, build_from_spec, default_params
-from .params import Parametrization
-from .simulate import RECORDED, SimState, initial_state, simulate
+from __future__ import annotations
 
-__all__ = [
-    "CAPACITANCES", "FLAGS", "RECORDED", "Parametrization", "SimError", "SimNetwork", "SimState",
-    "SpecIndex", "apply_mismatch", "build_from_arrays", "build_from_spec", "default_params", "feedback_constants", "initial_state",
-    "no_mismatch", "sample_mismatch", "sample_mismatch_stack", "simulate",
-]
+import importlib
+import sys
+import types
+
+_EXPORTS = {
+    "feedback_constants": "dpi",
+    "SimError": "errors",
+    "apply_mismatch": "mismatch", "no_mismatch": "mismatch", "sample_mismatch": "mismatch",
+    "sample_mismatch_stack": "mismatch",
+    "CAPACITANCES": "network", "FLAGS": "network", "SimNetwork": "network", "SpecIndex": "network",
+    "build_from_arrays": "network", "build_from_spec": "network", "default_params": "network",
+    "Parametrization": "params",
+    "RECORDED": "simulate", "SimState": "simulate", "initial_state": "simulate", "simulate": "simulate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """Keeps the function ``simulate`` as the package attribute when the submodule of that name is imported
+    (the import system would otherwise bind ``neurodeploy.sim.simulate`` to the module)."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and name in _EXPORTS and _EXPORTS[name] == name:
+            if name in self.__dict__:
+                return
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

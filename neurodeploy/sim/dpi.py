@@ -78,6 +78,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..dendrites import DENDRITE_INDEX  # noqa: F401  (dendrite order of the four synapse DPIs)
+from .physics import charge_per_event, pulse_width, time_constant  # noqa: F401  (eqs. (1), (3), (4); defined once there)
+
 
 
 def feedback_constants(profile) -> dict[str, float]:
@@ -91,8 +94,6 @@ ONSET_EPS = 0.02
 #: Midpoint-rule intervals of the passage region.
 REGION_INTERVALS = 4
 
-#: Dendrite order of the four synapse DPIs.
-DENDRITE_INDEX = {"ampa": 0, "nmda": 1, "gaba": 2, "shunt": 3}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,21 +143,6 @@ def _w_from_z_jvp(primals, tangents):
 # ---------------------------------------------------------------------------------------------
 # circuit relations
 # ---------------------------------------------------------------------------------------------
-def time_constant(C, I_tau, U_T, kappa):
-    """τ = U_T·C/(κ·I_tau)  (s)."""
-    return U_T * C / (kappa * I_tau)
-
-
-def pulse_width(C, I_pulse, V_th):
-    """t_pulse = V_th·C/I_pulse  (s); also the refractory period t_ref = V_th·C_ref/I_ref."""
-    return V_th * C / I_pulse
-
-
-def charge_per_event(I_gain, I_tau, tau, t_pulse):
-    """ΔI per ampere of weight current: (I_gain/I_tau)·(1 − exp(−t_pulse/τ))  (dimensionless), eq. (4)."""
-    return (I_gain / I_tau) * (-jnp.expm1(-t_pulse / tau))
-
-
 def decay(I, factor, I_0):
     """Eq. (2): I_0 + (I − I_0)·factor, factor = exp(−Δt/τ) (or its mean over a bin)."""
     return I_0 + (I - I_0) * factor

@@ -3,9 +3,10 @@
 Every bias current and capacitance of a neuron, and every synapse entry's weight (one CAM entry on
 the chip), deviates from its nominal value by a factor
 
-    m = 1 + σ·ξ,   ξ ~ N(0, 1),   σ = percent / 100 / sigma_rule
+    m = 1 + σ·ξ,   ξ ~ N(0, 1),   σ a fraction (0.1 = 10 %)
 
-(default 30 % at 3σ, i.e. σ = 10 %, the usual modelling practice for Dynap-SE2), clipped at
+given as ``sigma=`` or as ``percent`` at ``sigma_rule``·σ (default 30 % at 3σ, i.e. σ = 10 %, the usual
+modelling practice for Dynap-SE2: σ = percent / 100 / sigma_rule), clipped at
 :data:`MIN_FACTOR` so that no current or capacitance turns non-positive. A draw is frozen for a chip
 (same key → identical factors) and re-drawn during training. The pytree is a plain dict::
 
@@ -14,11 +15,19 @@ the chip), deviates from its nominal value by a factor
 so ``jax.vmap`` over a stack of draws (leading axis) evaluates many chips in one call; see
 :func:`sample_mismatch_stack`. The pulse extenders are modelled per neuron (I_pulse, C_pulse of the
 target neuron), so their mismatch is per neuron too.
+
+Two ways to draw, one convention: :func:`sample_mismatch` draws per network element (the float
+model); :func:`sample_located_mismatch` draws per *physical location* — (seed, chip, core, neuron)
+for a neuron's currents and capacitances, (seed, chip, core, neuron, CAM slot) for a weight — so a
+location keeps its factor whatever else is configured (the emulator: mismatch belongs to the silicon).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
+
+import numpy as np
 
 import jax
 import jax.numpy as jnp
@@ -63,20 +72,77 @@ def _key(key):
     return jax.random.PRNGKey(key) if isinstance(key, int) else key
 
 
-def sample_mismatch(net: SimNetwork, key, percent: float = 30.0, sigma_rule: float = 3.0) -> dict:
+def resolve_sigma(sigma: float | None, percent: float = 30.0, sigma_rule: float = 3.0) -> float:
+    """σ as a fraction: ``sigma`` when given (≥ 0, finite), else percent/100/sigma_rule."""
+    if sigma is None:
+        return sigma_of(percent, sigma_rule)
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise SimError(f"mismatch: sigma must be a finite fraction >= 0 (0.1 = 10 %), got {sigma}")
+    return float(sigma)
+
+
+def sample_mismatch(net: SimNetwork, key, percent: float = 30.0, sigma_rule: float = 3.0, *,
+                    sigma: float | None = None) -> dict:
     """One chip's mismatch: factors 1 + σ·N(0,1) (clipped ≥ MIN_FACTOR) per neuron for every bias
     current and capacitance, per synapse entry for the weight. ``key`` is a ``jax.random`` key
-    (or an int seed). Deterministic: the same key gives identical draws."""
-    sigma = sigma_of(percent, sigma_rule)
-    return _draw(_key(key), jnp.asarray(sigma, DTYPE), net.n_neurons, net.n_synapses)
+    (or an int seed). Deterministic: the same key gives identical draws. σ: ``sigma`` (a fraction)
+    or percent/100/sigma_rule."""
+    s = resolve_sigma(sigma, percent, sigma_rule)
+    return _draw(_key(key), jnp.asarray(s, DTYPE), net.n_neurons, net.n_synapses)
 
 
-def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, percent: float = 30.0, sigma_rule: float = 3.0) -> dict:
+def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, percent: float = 30.0, sigma_rule: float = 3.0, *,
+                          sigma: float | None = None) -> dict:
     """``n_draws`` independent chips stacked on a leading axis (for ``jax.vmap``); draw i equals
     ``sample_mismatch(net, jax.random.split(key, n_draws)[i], ...)``."""
-    sigma = jnp.asarray(sigma_of(percent, sigma_rule), DTYPE)
+    sigma = jnp.asarray(resolve_sigma(sigma, percent, sigma_rule), DTYPE)
     keys = jax.random.split(_key(key), n_draws)
     return jax.vmap(_draw, in_axes=(0, None, None, None))(keys, sigma, net.n_neurons, net.n_synapses)
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Physical locations of a network's neurons and synapse entries, for per-location draws.
+
+    Chips are numbered by id (``chip_ids``); ``neuron_chip`` / ``entry_chip`` index into ``chip_ids``;
+    ``neuron_site`` is core·neurons_per_core + neuron, ``entry_site`` is (core·neurons_per_core + neuron)·slots + slot.
+    """
+
+    chip_ids: tuple[int, ...]
+    neuron_chip: np.ndarray      # [N]
+    neuron_site: np.ndarray      # [N]
+    entry_chip: np.ndarray       # [S]
+    entry_site: np.ndarray       # [S]
+    sites_per_chip: int          # cores · neurons per core
+    entries_per_chip: int        # sites_per_chip · CAM slots
+
+
+def sample_located_mismatch(loc: Locations, key, *, sigma: float, trials: int | None = None) -> dict:
+    """Mismatch factors 1 + σ·N(0,1) (clipped ≥ MIN_FACTOR) drawn per physical location: chip c's
+    key is fold_in(key, c); each quantity's factors over all of that chip's sites (or CAM entries) come
+    from one split of it, so a location's factor depends only on (key, chip, location). ``key`` is a
+    ``jax.random`` key or an int seed; ``trials`` stacks independent boards (keys split from ``key``)."""
+    s = resolve_sigma(sigma)
+    names = list(NEURON_QUANTITIES) + list(CAPACITANCES)
+    neuron_chip, neuron_site = jnp.asarray(loc.neuron_chip, jnp.int32), jnp.asarray(loc.neuron_site)
+    entry_chip, entry_site = jnp.asarray(loc.entry_chip, jnp.int32), jnp.asarray(loc.entry_site)
+
+    def one(k):
+        keys = [jax.random.split(jax.random.fold_in(k, int(c)), len(names) + 1) for c in loc.chip_ids]
+
+        def factors(i, size):
+            return jnp.stack([jnp.maximum(1 + s * jax.random.normal(ks[i], (size,)), MIN_FACTOR)
+                              for ks in keys]) if keys else jnp.ones((0, size))
+        cur, cap = {}, {}
+        for i, name in enumerate(names):
+            f = factors(i, loc.sites_per_chip)[neuron_chip, neuron_site]
+            (cur if name in NEURON_QUANTITIES else cap)[name] = f.astype(DTYPE)
+        w = factors(len(names), loc.entries_per_chip)[entry_chip, entry_site].astype(DTYPE)
+        return {"currents": cur, "capacitances": cap, "weight": w}
+
+    if trials is None:
+        return one(_key(key))
+    return jax.vmap(one)(jax.random.split(_key(key), trials))
 
 
 def apply_mismatch(net: SimNetwork, mismatch: dict | None) -> tuple[dict, dict, jax.Array]:

@@ -72,7 +72,7 @@ def simulate_files(model: str | Path, input: str | Path, output: str | Path, *, 
     spec = load_network(model, profile=prof, **(import_options or {}))
     x = load_input(input, spec.n_inputs, spec.dt, str(model))
     net, index = build_from_spec(spec, prof)
-    draw = sample_mismatch(net, jax.random.PRNGKey(seed), percent=100.0 * mismatch, sigma_rule=1.0) if mismatch > 0 else None
+    draw = sample_mismatch(net, jax.random.PRNGKey(seed), sigma=mismatch) if mismatch > 0 else None
     spikes, _, rec = simulate(net, x, draw, record=record)
     spikes = np.asarray(spikes)
     out = {"spikes": np.round(spikes).astype(np.uint8), "dt": np.float64(spec.dt),

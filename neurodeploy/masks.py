@@ -1,0 +1,44 @@
+"""The 4-bit masks of Dynap-SE2, encoded and decoded in one place.
+
+* Weight mask of a CAM entry: bit b selects the core's base weight SYAM_Wb_P; the synapse's current
+  is S(mask) = Σ_b bit_b(mask) · W_b (A). In a config it is a 4-character string whose character b
+  is bit b (``"1010"`` = W0 + W2).
+* Core mask of an SRAM / FPGA destination: bit k (list element k) selects core k of the target chip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: [16 masks, 4 bases]: MASK_BITS[m, b] = bit b of mask m.
+MASK_BITS = ((np.arange(16)[:, None] >> np.arange(4)) & 1).astype(np.float64)
+
+
+def mask_to_str(mask: int) -> str:
+    """Mask index (bit b selects SYAM_Wb_P) → config string, character b = bit b ("1010" = W0 + W2)."""
+    return "".join("1" if (mask >> b) & 1 else "0" for b in range(4))
+
+
+def mask_from_str(s: str) -> int:
+    """Config mask string → mask index (inverse of :func:`mask_to_str`)."""
+    return sum(1 << b for b, ch in enumerate(s) if ch == "1")
+
+
+def subset_sums(W) -> np.ndarray:
+    """The 16 currents S(mask) (A) for base weights W [4] (A); index = mask."""
+    return MASK_BITS @ np.asarray(W, dtype=np.float64)
+
+
+def entry_weights(masks: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """[E] current (A) of entries with masks [E] on cores with base weights W [E, 4] (A)."""
+    return np.einsum("eb,eb->e", MASK_BITS[masks], W) if len(masks) else np.zeros(0)
+
+
+def core_mask_to_int(bits) -> int:
+    """Core mask as a list of booleans (element k = core k) → integer (bit k)."""
+    return sum(1 << k for k, on in enumerate(bits) if on)
+
+
+def core_mask_from_int(mask: int, n_cores: int = 4) -> list[bool]:
+    """Integer core mask → list of booleans (element k = core k)."""
+    return [bool((int(mask) >> k) & 1) for k in range(n_cores)]

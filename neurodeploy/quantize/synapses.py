@@ -1,0 +1,55 @@
+"""A network's synapses as columns (the quantizer's and the design rules' view of a NetworkSpec)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..dendrites import dendrite_index
+
+
+@dataclass
+class Synapses:
+    """All synapses of a network as parallel arrays."""
+
+    src: np.ndarray      # global source: 0..n_in−1 inputs, n_in + j neuron j
+    dst: np.ndarray      # global neuron index
+    target: np.ndarray   # weight current |w|·weight_scale (A)
+    dend: np.ndarray     # dendrites.Dendrite index: 0 ampa, 1 nmda, 2 gaba, 3 shunt
+    proj: np.ndarray     # projection index
+
+    def take(self, sel) -> "Synapses":
+        return Synapses(self.src[sel], self.dst[sel], self.target[sel], self.dend[sel], self.proj[sel])
+
+    def dendrites_in(self, n_neurons: int) -> np.ndarray:
+        """[N, 4] bool: neuron receives at least one synapse on each dendrite."""
+        out = np.zeros((n_neurons, 4), bool)
+        out[self.dst, self.dend] = True
+        return out
+
+
+def synapses_of(spec) -> Synapses:
+    """Every projection's non-zero weights, with target weight current |w|·weight_scale (A)."""
+    off = spec.offsets()
+    parts = []
+    for k, pr in enumerate(spec.projections):
+        pre, post, w = spec.projection_coo(k)
+        src = pre if pr.source == "input" else pre + spec.n_inputs + off[pr.source]
+        dst = post + off[pr.target]
+        parts.append((src, dst, np.abs(w) * pr.weight_scale, dendrite_index(pr.synapse, w), np.full(w.shape, k)))
+    if not parts:
+        z = np.zeros(0, np.int64)
+        return Synapses(z, z, np.zeros(0), z, z)
+    return Synapses(*(np.concatenate([p[i] for p in parts]).astype(t)
+                      for i, t in enumerate((np.int64, np.int64, np.float64, np.int64, np.int64))))
+
+
+def keep_largest(syn: Synapses, cam: int) -> np.ndarray:
+    """[S] bool: each neuron's ``cam`` synapses of largest target current (ties: first listed)."""
+    order = np.lexsort((-syn.target, syn.dst))
+    d = syn.dst[order]
+    rank = np.arange(d.size) - np.searchsorted(d, d, side="left")
+    keep = np.zeros(d.size, bool)
+    keep[order] = rank < cam
+    return keep

@@ -1,0 +1,240 @@
+"""Design rules over a HardwareConfig: its own consistency (scope ``config``, checked whenever a config is
+loaded) and its fit to the device profile it names (scope ``profile``, checked by ``validate``).
+
+Each check returns ``(json path, message)`` pairs; the registry prefixes the rule:
+``$.chips[0].cores[1].neurons[3].synapses: [fan-in] 65 CAM entries, the profile has 64 per neuron``.
+"""
+
+from __future__ import annotations
+
+from ..basemodel import nonfinite_numbers
+from ..profile import FORMAT_GEOMETRY, HOST_X_HOP
+from .registry import rule
+
+
+def _cores(cfg):
+    for ci, chip in enumerate(cfg.chips):
+        for ki, core in enumerate(chip.cores):
+            yield f"$.chips[{ci}].cores[{ki}]", chip, core
+
+
+def _neurons(cfg):
+    for cb, chip, core in _cores(cfg):
+        for ni, n in enumerate(core.neurons):
+            yield f"{cb}.neurons[{ni}]", chip, core, n
+
+
+def _configured(cfg) -> set[tuple[int, int, int]]:
+    return {(chip.chip, core.core, n.neuron) for _, chip, core, n in _neurons(cfg)}
+
+
+def is_host_route(dst) -> bool:
+    """A destination that leaves the chip grid to the host/FPGA (x_hop = HOST_X_HOP, no core)."""
+    return dst.x_hop == HOST_X_HOP and not any(dst.core)
+
+
+# ---- scope config: the file's own consistency -----------------------------------------------------------
+@rule("unique-chip", "config", "each chip id is listed once")
+def unique_chip(cfg):
+    seen: dict[int, int] = {}
+    out = []
+    for ci, chip in enumerate(cfg.chips):
+        if chip.chip in seen:
+            out.append((f"$.chips[{ci}].chip", f"chip {chip.chip} listed twice (also $.chips[{seen[chip.chip]}])"))
+        seen[chip.chip] = ci
+    return out
+
+
+@rule("unique-position", "config", "no two chips share a mesh position")
+def unique_position(cfg):
+    seen: dict[tuple[int, int], int] = {}
+    out = []
+    for ci, chip in enumerate(cfg.chips):
+        pos = tuple(chip.position)
+        if pos in seen:
+            out.append((f"$.chips[{ci}].position", f"position {list(pos)} already used by $.chips[{seen[pos]}]"))
+        seen[pos] = ci
+    return out
+
+
+@rule("unique-core", "config", "each core of a chip is listed once")
+def unique_core(cfg):
+    out = []
+    for ci, chip in enumerate(cfg.chips):
+        seen: set[int] = set()
+        for ki, core in enumerate(chip.cores):
+            if core.core in seen:
+                out.append((f"$.chips[{ci}].cores[{ki}].core", f"core {core.core} listed twice on chip {chip.chip}"))
+            seen.add(core.core)
+    return out
+
+
+@rule("unique-neuron", "config", "each neuron of a core is listed once")
+def unique_neuron(cfg):
+    out = []
+    for cb, _chip, core in _cores(cfg):
+        seen: set[int] = set()
+        for ni, n in enumerate(core.neurons):
+            if n.neuron in seen:
+                out.append((f"{cb}.neurons[{ni}].neuron", f"neuron {n.neuron} listed twice"))
+            seen.add(n.neuron)
+    return out
+
+
+@rule("synapse-flags", "config", "CAM-entry flags name entries the neuron has")
+def synapse_flags(cfg):
+    out = []
+    for nb, _chip, _core, n in _neurons(cfg):
+        beyond = [k for k in n.synapse_flags if not 0 <= k < len(n.synapses)]
+        if beyond:
+            out.append((f"{nb}.synapse_flags", f"entry {beyond[0]} flagged, but the neuron has {len(n.synapses)} CAM "
+                        f"entries (indices 0..{len(n.synapses) - 1})"))
+    return out
+
+
+@rule("hop-target", "config", "every SRAM destination's hop reaches a configured chip (or is the host route)")
+def hop_target(cfg):
+    positions = {tuple(chip.position) for chip in cfg.chips}
+    out = []
+    for nb, chip, _core, n in _neurons(cfg):
+        for di, dst in enumerate(n.destinations):
+            tx, ty = chip.position[0] + dst.x_hop, chip.position[1] + dst.y_hop
+            if (dst.x_hop, dst.y_hop) != (0, 0) and (tx, ty) not in positions and not is_host_route(dst):
+                out.append((f"{nb}.destinations[{di}]", f"hop ({dst.x_hop}, {dst.y_hop}) from chip {chip.chip} at "
+                            f"{list(chip.position)} reaches {[tx, ty]}, where no chip is configured"))
+    return out
+
+
+@rule("input-channels", "config", "input channels are listed 0, 1, 2, ... in order")
+def input_channels(cfg):
+    return [(f"$.inputs[{i}].channel", f"expected channel {i}: input channels are listed 0, 1, 2, ... in order")
+            for i, ch in enumerate(cfg.inputs) if ch.channel != i]
+
+
+@rule("input-chip", "config", "input channels reach configured chips only")
+def input_chip(cfg):
+    chips = {chip.chip for chip in cfg.chips}
+    return [(f"$.inputs[{i}].destinations[{j}].chip", f"chip {dst.chip} is not in $.chips")
+            for i, ch in enumerate(cfg.inputs) for j, dst in enumerate(ch.destinations) if dst.chip not in chips]
+
+
+@rule("output-target", "config", "every model output is a configured neuron")
+def output_target(cfg):
+    configured = _configured(cfg)
+    return [(f"$.outputs[{i}]", f"chip {o.chip} core {o.core} neuron {o.neuron} is not a configured neuron")
+            for i, o in enumerate(cfg.outputs) if (o.chip, o.core, o.neuron) not in configured]
+
+
+@rule("finite", "config", "numbers in metadata are finite (no NaN, no infinity)")
+def finite(cfg):
+    return [(where, f"numbers must be finite, got {v}") for where, v in nonfinite_numbers(cfg.metadata, "$.metadata")]
+
+
+@rule("placement", "config", "every placed model neuron is a configured neuron; chip/core/neuron lists agree in length")
+def placement(cfg):
+    configured = _configured(cfg) if cfg.placement else set()
+    out = []
+    for i, p in enumerate(cfg.placement):
+        if not (len(p.chip) == len(p.core) == len(p.neuron)):
+            out.append((f"$.placement[{i}]", "'chip', 'core' and 'neuron' lists differ in length"))
+            continue
+        for j, key in enumerate(zip(p.chip, p.core, p.neuron)):
+            if key not in configured:
+                out.append((f"$.placement[{i}].neuron[{j}]", f"{p.population}[{j}] placed on chip {key[0]} core "
+                            f"{key[1]} neuron {key[2]}, which is not configured"))
+                break
+    return out
+
+
+# ---- scope profile: the config against the device profile it names --------------------------------------
+@rule("profile-hash", "profile", "the profile is the one the config was made with (a changed sha256 is a warning)",
+      warning=True)
+def profile_hash(cfg, profile):
+    if cfg.profile.sha256 and profile.sha256 and cfg.profile.sha256 != profile.sha256:
+        return [("$.profile.sha256", f"the config was made with profile sha256 {cfg.profile.sha256[:12]}..., the profile "
+                 f"'{cfg.profile.name}' here has {profile.sha256[:12]}... (profile changed since; regenerate the config to be sure)")]
+    return []
+
+
+@rule("max-chips", "profile", "at most the board's chips")
+def max_chips(cfg, profile):
+    m = profile.geometry.max_chips
+    return [("$.chips", f"{len(cfg.chips)} chips, the profile allows at most {m}")] if len(cfg.chips) > m else []
+
+
+@rule("cores-per-chip", "profile", "at most the profile's cores per chip")
+def cores_per_chip(cfg, profile):
+    m = profile.geometry.cores_per_chip
+    return [(f"$.chips[{ci}].cores", f"{len(chip.cores)} cores, the profile has {m}")
+            for ci, chip in enumerate(cfg.chips) if len(chip.cores) > m]
+
+
+@rule("core-range", "profile", "core ids within the profile's cores")
+def core_range(cfg, profile):
+    m = profile.geometry.cores_per_chip
+    return [(f"{cb}.core", f"core {core.core}, the profile has cores 0..{m - 1}") for cb, _, core in _cores(cfg) if core.core >= m]
+
+
+@rule("parameter-name", "profile", "every parameter name exists in the profile")
+def parameter_name(cfg, profile):
+    return [(f"{cb}.parameters.{p}", f"unknown parameter for profile '{profile.name}' (see `neurodeploy profile show`)")
+            for cb, _, core in _cores(cfg) for p in core.parameters if p not in profile.parameters]
+
+
+@rule("code-range", "profile", "every (coarse, fine) code within the bias generator's levels")
+def code_range(cfg, profile):
+    bg = profile.bias_generator
+    return [(f"{cb}.parameters.{p}", f"({c.coarse}, {c.fine}) outside coarse 0..{bg.coarse_levels - 1}, fine 0..{bg.fine_levels - 1}")
+            for cb, _, core in _cores(cfg) for p, c in core.parameters.items()
+            if p in profile.parameters and (c.coarse >= bg.coarse_levels or c.fine >= bg.fine_levels)]
+
+
+@rule("neurons-per-core", "profile", "at most the profile's neurons per core")
+def neurons_per_core(cfg, profile):
+    m = profile.geometry.neurons_per_core
+    return [(f"{cb}.neurons", f"{len(core.neurons)} neurons, the profile has {m}") for cb, _, core in _cores(cfg) if len(core.neurons) > m]
+
+
+@rule("neuron-range", "profile", "neuron ids within the profile's neurons per core")
+def neuron_range(cfg, profile):
+    m = profile.geometry.neurons_per_core
+    return [(f"{nb}.neuron", f"neuron {n.neuron}, the profile has 0..{m - 1}") for nb, _, _, n in _neurons(cfg) if n.neuron >= m]
+
+
+@rule("fan-in", "profile", "at most the profile's CAM entries per neuron")
+def cam_entries(cfg, profile):
+    m = profile.geometry.cam_entries_per_neuron
+    return [(f"{nb}.synapses", f"{len(n.synapses)} CAM entries, the profile has {m} per neuron")
+            for nb, _, _, n in _neurons(cfg) if len(n.synapses) > m]
+
+
+@rule("fan-out", "profile", "at most the profile's SRAM entries per neuron")
+def sram_entries(cfg, profile):
+    m = profile.geometry.sram_entries_per_neuron
+    return [(f"{nb}.destinations", f"{len(n.destinations)} SRAM entries, the profile has {m} per neuron")
+            for nb, _, _, n in _neurons(cfg) if len(n.destinations) > m]
+
+
+@rule("tag-range", "profile", "tags within the profile's tag count")
+def tag_range(cfg, profile):
+    nt = profile.geometry.n_tags
+    out = []
+    if nt >= FORMAT_GEOMETRY.n_tags:     # the file format already bounds tags to this
+        return out
+    for nb, _, _, n in _neurons(cfg):
+        for si, syn in enumerate(n.synapses):
+            if syn[0] >= nt:
+                out.append((f"{nb}.synapses[{si}][0]", f"tag {syn[0]}, the profile has 0..{nt - 1}"))
+                break
+        out += [(f"{nb}.destinations[{di}].tag", f"tag {d.tag}, the profile has 0..{nt - 1}")
+                for di, d in enumerate(n.destinations) if d.tag >= nt]
+    return out
+
+
+@rule("hop-range", "profile", "hops within the profile's mesh range")
+def hop_range(cfg, profile):
+    mh = profile.geometry.max_hop
+    if mh >= FORMAT_GEOMETRY.max_hop:    # the file format already bounds hops to this
+        return []
+    return [(f"{nb}.destinations[{di}]", f"hop ({d.x_hop}, {d.y_hop}), the profile allows ±{mh}")
+            for nb, _, _, n in _neurons(cfg) for di, d in enumerate(n.destinations) if max(abs(d.x_hop), abs(d.y_hop)) > mh]
