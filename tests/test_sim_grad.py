@@ -93,3 +93,41 @@ def test_inhibited_neuron_still_gets_a_gradient(profile):
     s, _, rec = simulate(net, x, record=True)
     assert float(s.sum()) == 0
     np.testing.assert_allclose(np.asarray(rec["I_mem"]), profile.analog.I_0, rtol=1e-5)
+
+
+def test_checkpointed_scan_vjp_equals_plain_autodiff(setup, profile):
+    """simulate's time loop has a recomputing (checkpointed) VJP; it must give plain autodiff's
+    gradients of the same step function, for parameters, initial state and inputs alike."""
+    import sys
+
+    from jax import lax
+
+    S = sys.modules["neurodeploy.sim.simulate"]
+    par, _ = setup
+    rng = np.random.default_rng(7)
+    from neurodeploy.sim import build_from_arrays, default_params
+    n, n_in = 5, 6
+    src = np.concatenate([rng.choice(n_in + n, 4, replace=False) for _ in range(n)])
+    dst, dend = np.repeat(np.arange(n), 4), rng.choice([0, 1, 2, 3], 4 * n)
+    w = rng.uniform(0.5, 1.5, 4 * n) * np.where(dend == 3, 3e-10, 1.5e-7)
+    net = build_from_arrays(n_in, default_params(profile, n), {"adaptation": np.ones(n, bool)}, src, dst, dend, w, profile)
+    x = jnp.asarray((rng.random((60, 2, n_in)) < 0.15).astype(np.float32))
+    state = S.initial_state(net, 2)
+    step = S._step_of(net, 1e-3, ("I_mem",), False)
+
+    def loss(scan, cur, st, xs):
+        d = S.derive(net.replace(currents=cur), None, 1e-3)
+        final, (s, rec) = scan(step, (d, net.slot_src, net.fan_target), st, xs)
+        return jnp.sum(s * jnp.arange(60.0)[:, None, None]) + jnp.sum(rec["I_mem"]) * 1e8 + jnp.sum(final.I_ampa) * 1e8
+
+    plain = lambda f, c, st, xs: lax.scan(partial_step(f, c), st, xs)   # noqa: E731
+    args = (dict(net.currents), state, x)
+    ga = jax.grad(lambda *a: loss(S.scan_remat, *a), argnums=(0, 1, 2))(*args)
+    gb = jax.grad(lambda *a: loss(plain, *a), argnums=(0, 1, 2))(*args)
+    assert float(jnp.abs(ga[0]["Itau_mem"]).sum()) > 0
+    for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()) + 1e-30)
+
+
+def partial_step(f, c):
+    return lambda st, x: f(c, st, x)

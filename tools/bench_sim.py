@@ -1,124 +1,425 @@
-"""Benchmark of neurodeploy.sim: µs per simulated step (after jit warm-up).
+"""Benchmark of neurodeploy.sim (issue 11's rows), optionally side by side with Rockpool's DynapSim.
 
-Network: N DPI neurons at the profile's default biases, 60 Poisson inputs at ~20 Hz, a random
-sparse fan-in of 64 synapses per neuron drawn from [inputs; neurons] (AMPA 60 %, NMDA 10 %, GABA
-25 %, SHUNT 5 %), half the neurons adapting; T = 500 steps at dt = 1 ms. Reports the forward pass
-for N ∈ {64, 256, 1024, 4096} × batch ∈ {1, 32}, a value-and-grad step (log-current / unitless
-weight coordinates) for N ∈ {64, 256} at batch 32, and 32 mismatch draws of N = 256 in one
-``jax.vmap`` call against 32 batch items. Timings are the best of a few repeats.
+Network (the issue's construction, so anyone can compare): N DPI neurons at the profile's default
+biases, each with 16 input synapses (AMPA) drawn from 60 Poisson inputs at 50 Hz and 48 recurrent
+synapses (75 % AMPA, 25 % GABA) drawn from the N neurons; T = 500 steps at dt = 1 ms; weights set
+so that the network fires ~20 Hz. Rows:
 
-    python tools/bench_sim.py [--quick] [--skip-4096x32]
+- forward, µs per step: N = 1024 batch 1, N = 4096 batch 1, N = 256 batch 32;
+- train step (value_and_grad of a rate loss + Adam via optax), ms per step: N = 64 batch 32
+  (weights), the frozen-noise task (2 neurons, 60 inputs, batch 2), N = 64 batch 32 with every
+  circuit current trainable too;
+- 32 mismatch draws of N = 256 in one ``jax.vmap`` call, ms per draw;
+- compile (first call minus a steady call), s, per shape;
+- peak RSS of one value-and-grad step of N = 256, batch 32, T = 500 (subprocess, target ≤ 4 GB).
+
+``--compare-rockpool PYTHON`` runs Rockpool's DynapSim (3.1.0: one combined synapse per neuron, so the
+connectivity is given as dense signed matrices W_in [60, N], W_rec [N, N], weights / Iscale) in a
+subprocess of that interpreter, interleaved row by row and repeat by repeat with ours, and prints
+the ratio Rockpool / neurodeploy per row. Its weight scale is calibrated to ~20 Hz as well.
+
+    python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--compare-rockpool /tmp/rockpool-venv/bin/python]
+
+Where the time went (jax.profiler traces of the compiled step + the optimised HLO, before this work;
+2-core CPU, XLA's thunk runtime):
+
+1. Gradient steps: plain autodiff of the ``lax.scan`` stored ~40 residual arrays per step, each with
+   its own dynamic-update-slice fusion, and XLA duplicated the membrane chain into several of those
+   fusions; the ELL gather's events [T, B, N, K] were stored too (237 MB at N = 64, batch 32), and the
+   ``einsum("bnk,nkj")`` contraction transposed the gathered events forward and backward. Fix: the
+   time loop has a recomputing VJP (:func:`neurodeploy.sim.simulate.scan_remat`: the backward pass
+   stores only the carry per step and re-runs one step under ``jax.vjp``) — the forward pass stays the
+   plain scan (``jax.checkpoint`` on the body slowed the forward ~2× on CPU); the slots are laid out
+   slot-major [K, N] so the contraction is a multiply + reduce over a major axis (no transposes).
+2. Forward: the per-neuron membrane arithmetic dominates (≈ 90 % of a batched step in ~15 loop
+   fusions: the Rosenbrock step, the Newton inversion w + ln w = z, the passage quadrature, ~40
+   divisions and ~16 transcendentals per neuron and step), then the gather (~10 %). A dense
+   [sources × G·N] matrix product instead of the gather was *slower* here (XLA's matmul thunk inside
+   the loop; the loop's elementwise fusions also ran slower next to it), so the gather stays.
+3. Batch 1: the event-driven path (only the fan-out of the sources that fired) stays as it was.
+
+Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+T, DT, N_IN, K_IN, K_REC, RATE = 500, 1e-3, 60, 16, 48, 50.0
+W_IN, W_EXC, W_INH = 3e-8, 6e-9, 4e-8          # A per synapse (× U(0.5, 1.5)): ~20 Hz
+W_FROZEN, W_FROZEN_REC = 6e-9, 3e-8            # frozen-noise: 60 inputs → 2 neurons (AMPA), 2 → 2 (GABA)
+TARGET_HZ = 10.0
+ISCALE = 1e-8                                   # Rockpool's weight unit (A)
 
-from neurodeploy.profile import load_profile  # noqa: E402
-from neurodeploy.sim import (Parametrization, build_from_arrays, default_params, sample_mismatch_stack,  # noqa: E402
-                             simulate)
+ROWS = {  # key: (label, unit, ours-only)
+    "fwd1024": ("forward N=1024 b1, per step", "us", False),
+    "fwd4096": ("forward N=4096 b1, per step", "us", False),
+    "fwd256b32": ("forward N=256 b32, per step", "us", False),
+    "train64": ("train step N=64 b32 T=500", "ms", False),
+    "frozen": ("frozen-noise train step (2 n, b2)", "ms", False),
+    "train64cur": ("train step, all currents, N=64 b32", "ms", True),
+    "mismatch": ("32 mismatch draws N=256, per draw", "ms", False),
+}
 
-T, N_IN, FAN_IN, RATE, DT = 500, 60, 64, 20.0, 1e-3
-SCALE = {0: 5e-8, 1: 3e-8, 2: 6e-8, 3: 3e-10}           # A per synapse, by dendrite
 
-
-def bench_network(profile, n: int, seed: int = 0):
+# ---------------------------------------------------------------------------------------------
+# the networks (numpy only: shared with the Rockpool worker)
+# ---------------------------------------------------------------------------------------------
+def issue_entries(n: int, seed: int = 0):
+    """Synapse entries (src into [inputs; neurons], dst, dendrite 0 AMPA / 2 GABA, I_w in A)."""
     rng = np.random.default_rng(seed)
-    src = np.concatenate([rng.choice(N_IN + n, FAN_IN, replace=False) for _ in range(n)])
-    dst = np.repeat(np.arange(n), FAN_IN)
-    dend = rng.choice(4, n * FAN_IN, p=[0.6, 0.1, 0.25, 0.05])
-    w = rng.uniform(0.5, 1.5, n * FAN_IN) * np.vectorize(SCALE.get)(dend)
-    inp = src < N_IN
-    w[inp] *= 3.0                                         # the few input synapses drive the network
-    a = profile.analog
-    p = default_params(profile, n)
-    p["Idc"][:] = 8e-9
-    p["Iw_ahp"][:] = 2e-9
-    p["Ipulse_ahp"][:] = a.V_th * a.C_pulse_ahp / 1e-4
-    flags = {"adaptation": np.arange(n) % 2 == 0, "dc": np.ones(n, bool)}
-    return build_from_arrays(N_IN, p, flags, src, dst, dend, w, profile, dt=DT)
+    k_rec = min(K_REC, n)
+    src_in = np.concatenate([rng.choice(N_IN, K_IN, replace=False) for _ in range(n)])
+    src_rec = np.concatenate([rng.choice(n, k_rec, replace=False) for _ in range(n)]) + N_IN
+    dst = np.concatenate([np.repeat(np.arange(n), K_IN), np.repeat(np.arange(n), k_rec)])
+    inh = rng.random(n * k_rec) < 0.25
+    dend = np.concatenate([np.zeros(n * K_IN, int), np.where(inh, 2, 0)])
+    w = np.concatenate([np.full(n * K_IN, W_IN), np.where(inh, W_INH, W_EXC)]) * rng.uniform(0.5, 1.5, dst.size)
+    return np.concatenate([src_in, src_rec]), dst, dend, w
 
 
-def poisson(batch: int, seed: int = 1):
+def frozen_entries(seed: int = 0):
+    """The frozen-noise task's network: every input → both neurons (AMPA), each neuron → the other (GABA)."""
     rng = np.random.default_rng(seed)
-    return jnp.asarray((rng.random((batch, T, N_IN)) < RATE * DT).astype(np.float32))
+    src = np.concatenate([np.repeat(np.arange(N_IN), 2), [N_IN + 1, N_IN]])
+    dst = np.concatenate([np.tile([0, 1], N_IN), [0, 1]])
+    dend = np.concatenate([np.zeros(2 * N_IN, int), [2, 2]])
+    w = np.concatenate([W_FROZEN * rng.uniform(0.5, 1.5, 2 * N_IN), [W_FROZEN_REC, W_FROZEN_REC]])
+    return src, dst, dend, w
 
 
-def best_time(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())                            # warm-up (compilation)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t)
-    return best
+def dense_signed(entries, n: int):
+    """Dense signed matrices W_in [60, N], W_rec [N, N] (A; GABA negative) of the entries."""
+    src, dst, dend, w = entries
+    sw = np.where(dend == 2, -w, w)
+    W = np.zeros((N_IN + n, n))
+    np.add.at(W, (src, dst), sw)
+    return W[:N_IN], W[N_IN:]
+
+
+def poisson(batch: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((batch, T, N_IN)) < RATE * DT).astype(np.float32)
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    _block(out)
+    return time.perf_counter() - t, out
+
+
+def _block(x):
+    import jax
+    return jax.block_until_ready(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# neurodeploy's side
+# ---------------------------------------------------------------------------------------------
+class Ours:
+    """Prepares and runs each row on neurodeploy.sim; ``prepare`` returns (first-call s, rate Hz)."""
+
+    def __init__(self):
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        from neurodeploy.profile import load_profile
+        from neurodeploy.sim import Parametrization, build_from_arrays, default_params, sample_mismatch_stack, simulate
+        self.jax, self.jnp, self.optax = jax, jnp, optax
+        self.prof = load_profile("dynapse2")
+        self.P, self.simulate, self.stack = Parametrization, simulate, sample_mismatch_stack
+        self.build = lambda n, e: build_from_arrays(N_IN, default_params(self.prof, n), {}, *e, self.prof, dt=DT)
+        self.fns = {}
+
+    def _train(self, net, x, currents=()):
+        jax, jnp, optax = self.jax, self.jnp, self.optax
+        par = self.P.from_network(net, currents=currents)
+        opt = optax.adam(1e-2)
+
+        def loss(th):
+            s, _, _ = self.simulate(par.apply(net, th), x)
+            return jnp.mean((s.mean(axis=1) / DT - TARGET_HZ) ** 2)
+
+        @jax.jit
+        def step(th, st):
+            val, g = jax.value_and_grad(loss)(th)
+            upd, st = opt.update(g, st)
+            return optax.apply_updates(th, upd), st, val
+
+        th = par.init()
+        st = opt.init(th)
+        rate = float(np.asarray(self.simulate(net, x)[0]).mean()) / DT
+        return (lambda: step(th, st)), rate
+
+    def prepare(self, row: str):
+        jax = self.jax
+        if row.startswith("fwd"):
+            n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
+            net, x = self.build(n, issue_entries(n)), self.jnp.asarray(poisson(b))
+            fn = lambda: self.simulate(net, x)[0]  # noqa: E731
+            first, s = timed(fn)
+            rate = float(np.asarray(s).mean()) / DT
+        elif row in ("train64", "train64cur", "frozen"):
+            if row == "frozen":
+                net, x = self.build(2, frozen_entries()), self.jnp.asarray(poisson(2))
+            else:
+                net, x = self.build(64, issue_entries(64)), self.jnp.asarray(poisson(32))
+            fn, rate = self._train(net, x, () if row != "train64cur" else tuple(net.currents))
+            first, _ = timed(fn)
+        elif row == "mismatch":
+            net, x = self.build(256, issue_entries(256)), self.jnp.asarray(poisson(1))
+            draws = self.stack(net, jax.random.PRNGKey(0), 32)
+            vm = jax.jit(jax.vmap(lambda m: self.simulate(net, x, m)[0]))
+            fn = lambda: vm(draws)  # noqa: E731
+            first, s = timed(fn)
+            rate = float(np.asarray(s).mean()) / DT
+        else:
+            raise KeyError(row)
+        self.fns[row] = fn
+        return first, rate
+
+    def time(self, row: str) -> float:
+        return timed(self.fns[row])[0]
+
+
+def rss_child(n: int, b: int) -> int:
+    """Peak RSS (bytes) of this process after one value-and-grad step of N neurons, batch b, T steps."""
+    import resource
+
+    ours = Ours()
+    net, x = ours.build(n, issue_entries(n)), ours.jnp.asarray(poisson(b))
+    fn, _ = ours._train(net, x)
+    _block(fn())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# Rockpool's side (runs under the other interpreter; imports neither jax at module level nor us)
+# ---------------------------------------------------------------------------------------------
+class Rockpool:
+    """The same rows on Rockpool's DynapSim (LinearJax(W_in) → DynapSim(W_rec)), weights in units of Iscale."""
+
+    def __init__(self):
+        import warnings
+        warnings.filterwarnings("ignore")
+        import logging
+        logging.disable(logging.WARNING)
+        import jax
+        import jax.numpy as jnp
+        import optax
+        from rockpool.devices.dynapse import DynapSim
+        from rockpool.nn.combinators import Sequential
+        from rockpool.nn.modules import LinearJax
+        self.jax, self.jnp, self.optax = jax, jnp, optax
+        self.make = lambda w_in, w_rec: Sequential(
+            LinearJax(w_in.shape, weight=w_in, has_bias=False),
+            DynapSim((w_rec.shape[0], w_rec.shape[0]), w_rec=w_rec, has_rec=True, dt=DT, Iscale=ISCALE))
+        self.gain = {}
+        self.fns = {}
+
+    def _mats(self, kind: str, n: int):
+        e = frozen_entries() if kind == "frozen" else issue_entries(n)
+        w_in, w_rec = dense_signed(e, n)
+        g = self._gain(kind)
+        return (g * w_in / ISCALE).astype(np.float32), (g * w_rec / ISCALE).astype(np.float32)
+
+    def _rate(self, kind, g, n, b):
+        e = frozen_entries() if kind == "frozen" else issue_entries(n)
+        w_in, w_rec = dense_signed(e, n)
+        mod = self.make((g * w_in / ISCALE).astype(np.float32), (g * w_rec / ISCALE).astype(np.float32))
+        out, _, _ = mod(poisson(b), record=False)
+        return float(np.asarray(out).mean()) / DT
+
+    def _gain(self, kind: str) -> float:
+        """A common factor on the weights so that Rockpool's network fires ~20 Hz too (bisection in log)."""
+        if kind not in self.gain:
+            n, b = (2, 2) if kind == "frozen" else (256, 4)
+            lo, hi = 0.01, 100.0
+            for _ in range(12):
+                g = (lo * hi) ** 0.5
+                if self._rate(kind, g, n, b) > 20.0:
+                    hi = g
+                else:
+                    lo = g
+            self.gain[kind] = (lo * hi) ** 0.5
+        return self.gain[kind]
+
+    def _train(self, mod, x):
+        jax, jnp, optax = self.jax, self.jnp, self.optax
+        params = mod.parameters()
+        opt = optax.adam(1e-2)
+
+        def loss(p):
+            m = mod.set_attributes(p).reset_state()
+            out, _, _ = m(x, record=False)
+            return jnp.mean((out.mean(axis=1) / DT - TARGET_HZ) ** 2)
+
+        @jax.jit
+        def step(p, st):
+            val, g = jax.value_and_grad(loss)(p)
+            upd, st = opt.update(g, st)
+            return optax.apply_updates(p, upd), st, val
+
+        st = opt.init(params)
+        return lambda: step(params, st)
+
+    def prepare(self, row: str):
+        jax, jnp = self.jax, self.jnp
+        if row.startswith("fwd"):
+            n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
+            mod, x = self.make(*self._mats("issue", n)), jnp.asarray(poisson(b))
+            ev = jax.jit(lambda xx: mod(xx, record=False)[0])
+            fn = lambda: ev(x)  # noqa: E731
+            first, s = timed(fn)
+            rate = float(np.asarray(s).mean()) / DT
+        elif row in ("train64", "frozen"):
+            kind, n, b = ("frozen", 2, 2) if row == "frozen" else ("issue", 64, 32)
+            mod, x = self.make(*self._mats(kind, n)), jnp.asarray(poisson(b))
+            rate = float(np.asarray(mod(x, record=False)[0]).mean()) / DT
+            fn = self._train(mod, x)
+            first, _ = timed(fn)
+        elif row == "mismatch":
+            mod, x = self.make(*self._mats("issue", 256)), jnp.asarray(poisson(1))
+            sim = mod.simulation_parameters()["1_DynapSim"]
+            names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
+            key = jax.random.PRNGKey(0)
+            draws = {k: jnp.asarray(sim[k])[None] * jnp.maximum(
+                1 + 0.1 * jax.random.normal(jax.random.fold_in(key, i), (32, np.size(sim[k]))), 0.05)
+                for i, k in enumerate(names)}
+
+            def one(d):
+                m = mod.set_attributes({"1_DynapSim": d})
+                return m(x, record=False)[0]
+            vm = jax.jit(jax.vmap(one))
+            fn = lambda: vm(draws)  # noqa: E731
+            first, s = timed(fn)
+            rate = float(np.asarray(s).mean()) / DT
+        else:
+            raise KeyError(row)
+        self.fns[row] = fn
+        return first, rate
+
+    def time(self, row: str) -> float:
+        return timed(self.fns[row])[0]
+
+
+def rockpool_worker() -> int:
+    """Line protocol on stdin/stdout: {"cmd": "prepare"|"time", "row": key} → one JSON line."""
+    rp = Rockpool()
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            if req["cmd"] == "prepare":
+                first, rate = rp.prepare(req["row"])
+                out = {"first": first, "rate": rate}
+            else:
+                out = {"t": rp.time(req["row"])}
+        except Exception as e:  # a row Rockpool cannot run: reported, the others go on
+            out = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+        print(json.dumps(out), flush=True)
+    return 0
+
+
+class Remote:
+    def __init__(self, python: str):
+        self.p = subprocess.Popen([python, os.path.abspath(__file__), "--rockpool-worker"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+        ready = self._read()
+        if not ready.get("ready"):
+            raise SystemExit(f"Rockpool worker did not start: {ready}")
+
+    def _read(self):
+        line = self.p.stdout.readline()
+        if not line:
+            raise SystemExit("Rockpool worker exited (is rockpool installed for that interpreter?)")
+        return json.loads(line)
+
+    def ask(self, cmd: str, row: str):
+        self.p.stdin.write(json.dumps({"cmd": cmd, "row": row}) + "\n")
+        return self._read()
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------
+def _scale(row: str, seconds: float) -> float:
+    unit = ROWS[row][1]
+    if row.startswith("fwd"):
+        return seconds / T * 1e6
+    if row == "mismatch":
+        return seconds / 32 * 1e3
+    return seconds * 1e3 if unit == "ms" else seconds
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one repeat per case, skip 4096 x 32")
-    ap.add_argument("--skip-4096x32", action="store_true", help="skip the largest forward case")
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls per row and side (median reported)")
+    ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of: {', '.join(ROWS)}")
+    ap.add_argument("--compare-rockpool", metavar="PYTHON", help="interpreter with rockpool installed")
+    ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocess")
+    ap.add_argument("--rockpool-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--rss-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    reps = 1 if args.quick else 3
-    prof = load_profile("dynapse2")
-    print(f"neurodeploy.sim benchmark: T={T} steps, dt={DT * 1e3:g} ms, {N_IN} Poisson inputs at {RATE:g} Hz, "
-          f"fan-in {FAN_IN}; jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
-    print()
-    print(f"{'case':34s} {'N':>5s} {'batch':>5s} {'us/step':>9s} {'x real time':>11s} {'rate (Hz)':>9s}")
-    results = {}
-    nets = {}
-    for n in (64, 256, 1024, 4096):
-        nets[n] = bench_network(prof, n)
-        for b in (1, 32):
-            if n == 4096 and b == 32 and (args.quick or args.skip_4096x32):
-                print(f"{'forward':34s} {n:5d} {b:5d} {'skipped':>9s}")
-                continue
-            x = poisson(b)
-            net = nets[n]
-            dt_s = best_time(lambda: simulate(net, x)[0], reps if n * b < 4096 * 32 else 1)
-            rate = float(np.asarray(simulate(net, x)[0]).mean()) / DT
-            us = dt_s / T * 1e6
-            results[("fwd", n, b)] = us
-            print(f"{'forward':34s} {n:5d} {b:5d} {us:9.1f} {DT * 1e6 / us:11.1f} {rate:9.1f}", flush=True)
-
-    for n in (64, 256):
-        net = nets[n]
-        par = Parametrization.from_network(net)
-        x = poisson(32)
-
-        def loss(th, net=net, par=par, x=x):
-            s, _, _ = simulate(par.apply(net, th), x)
-            return jnp.mean((s.mean(axis=1) / DT - 10.0) ** 2)
-
-        vg = jax.jit(jax.value_and_grad(loss))
-        th = par.init()
-        us = best_time(lambda: vg(th), reps) / T * 1e6
-        results[("grad", n, 32)] = us
-        print(f"{'value-and-grad':34s} {n:5d} {32:5d} {us:9.1f} {DT * 1e6 / us:11.1f} {'':>9s}", flush=True)
-
-    n = 256
-    net = nets[n]
-    draws = sample_mismatch_stack(net, jax.random.PRNGKey(0), 32)
-    x1 = poisson(1)
-    vm = jax.jit(jax.vmap(lambda m: simulate(net, x1, m)[0]))
-    us_vm = best_time(lambda: vm(draws), reps) / T * 1e6
-    print(f"{'32 mismatch draws (vmap, batch 1)':34s} {n:5d} {32:5d} {us_vm:9.1f} {DT * 1e6 / us_vm:11.1f} {'':>9s}")
-    us_b = results[("fwd", 256, 32)]
-    print()
-    print(f"vmapped mismatch / batch time (N=256, 32): {us_vm / us_b:.2f}x (target <= 2x)")
-    if ("fwd", 1024, 1) in results:
-        print(f"N=1024 batch 1: {results[('fwd', 1024, 1)]:.0f} us/step (target <= 300)")
-    if ("fwd", 4096, 1) in results:
-        print(f"N=4096 batch 1: {results[('fwd', 4096, 1)]:.0f} us/step (target < 1000, real time)")
+    if args.rockpool_worker:
+        return rockpool_worker()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if args.rss_child:
+        print(rss_child(*args.rss_child))
+        return 0
+    rows = [r for r in args.rows.split(",") if r]
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}")
+    ours = Ours()
+    remote = Remote(args.compare_rockpool) if args.compare_rockpool else None
+    load = os.getloadavg()[0]
+    print(f"neurodeploy.sim vs {'Rockpool DynapSim' if remote else '(no comparison)'}: T={T}, dt={DT * 1e3:g} ms, "
+          f"{N_IN} Poisson inputs at {RATE:g} Hz, {K_IN} input + {K_REC} recurrent synapses per neuron; "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at start (timings are noisy under load)")
+    hdr = f"{'case':38s} {'ours':>9s} {'rate':>6s} {'compile':>8s}"
+    if remote:
+        hdr += f" {'Rockpool':>9s} {'rate':>6s} {'compile':>8s} {'RP/ours':>8s}"
+    print(hdr)
+    for row in rows:
+        label, unit, ours_only = ROWS[row]
+        first, rate = ours.prepare(row)
+        rp = remote.ask("prepare", row) if remote and not ours_only else None
+        t_ours, t_rp = [], []
+        for _ in range(args.repeats):
+            t_ours.append(ours.time(row))
+            if rp and "error" not in rp:
+                t_rp.append(remote.ask("time", row)["t"])
+        med = statistics.median(t_ours)
+        line = f"{label + ' (' + unit + ')':38s} {_scale(row, med):9.1f} {rate:6.1f} {max(first - med, 0):8.2f}"
+        if rp and "error" not in rp:
+            mr = statistics.median(t_rp)
+            line += (f" {_scale(row, mr):9.1f} {rp['rate']:6.1f} {max(rp['first'] - mr, 0):8.2f} "
+                     f"{mr / med:8.2f}")
+        elif rp:
+            line += f"  Rockpool: {rp['error']}"
+        print(line, flush=True)
+    if not args.no_rss:
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child", "256", "32"],
+                             capture_output=True, text=True)
+        rss = int(out.stdout.split()[-1]) if out.returncode == 0 else None
+        print(f"peak RSS, value-and-grad N=256 b32 T={T}: " + (f"{rss / 2**30:.2f} GB (target <= 4 GB)" if rss else
+                                                                  f"failed: {out.stderr.strip()[-300:]}"))
+    if remote:
+        remote.close()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end; compile = first call minus a steady call (s)")
     return 0
 
 

@@ -12,7 +12,7 @@ A :class:`SimNetwork` holds, for N neurons fed by ``n_inputs`` input channels:
   carries its own mismatch factor.
 
 For speed the entries are also laid out per dendrite in use (``groups``, "ELL" format): for group g,
-``slot_entry[g]`` [N, K_g] holds entry indices (padding = S) and ``slot_src[g]`` [N·K_g] their sources
+``slot_entry[g]`` [K_g, N] holds entry indices (padding = S) and ``slot_src[g]`` [K_g·N] their sources
 (padding = n_inputs + N, a source that never fires), K_g the largest number of entries one neuron has
 on that dendrite. One step gathers the source events of all slots and contracts them with the slot
 weights: a dense, branch-free gather + batched dot per dendrite.
@@ -127,8 +127,9 @@ def default_params(profile, n_neurons: int) -> dict[str, np.ndarray]:
 
 
 def _layout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
-    """Per dendrite in use: slot_entry [N, K_d] (entry index, padding S) and slot_src [N·K_d] (source,
-    padding n_src), K_d the largest number of entries one neuron has on that dendrite."""
+    """Per dendrite in use: slot_entry [K_d, N] (entry index, padding S) and slot_src [K_d·N] (source,
+    padding n_src), K_d the largest number of entries one neuron has on that dendrite. Slot-major, so
+    that a step's contraction over slots is a sum over a major axis (no transposes, forward or back)."""
     s = src.shape[0]
     groups = tuple(int(d) for d in np.unique(dendrite))
     src_ext = np.concatenate([src, [n_src]]).astype(np.int64)
@@ -142,6 +143,7 @@ def _layout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.n
         rank = np.arange(order.size) - starts[dst[order]]
         se = np.full((n, k), s, dtype=np.int64)
         se[dst[order], rank] = order
+        se = np.ascontiguousarray(se.T)
         slot_entry.append(se.astype(np.int32))
         slot_src.append(src_ext[se].reshape(-1).astype(np.int32))
     return groups, tuple(slot_entry), tuple(slot_src)

@@ -151,10 +151,11 @@ def _dense_charge(net: SimNetwork, w_slot, slot_src, events) -> list:
     ext = jnp.concatenate([events, jnp.zeros((b, 1), events.dtype)], axis=1)
     out = [None] * 4
     for g, dend in enumerate(net.groups):
-        k = w_slot[g].shape[-1]
-        v = jnp.take(ext, slot_src[g], axis=1, mode="clip").reshape(b, net.n_neurons, k)
-        # a dot with a unit free axis: XLA lowers it to a batched matmul, much faster on CPU than a reduce
-        out[dend] = jnp.einsum("bnk,nkj->bnj", v, w_slot[g][..., None])[..., 0]
+        k = w_slot[g].shape[0]
+        v = jnp.take(ext, slot_src[g], axis=1, mode="clip").reshape(b, k, net.n_neurons)
+        # a sum over the slot axis (major): one multiply-reduce fusion, and no transposes in the
+        # backward pass (an einsum with the neuron axis as batch dimension transposes v both ways)
+        out[dend] = jnp.sum(v * w_slot[g], axis=1)
     return out
 
 
@@ -283,11 +284,81 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: 
     return new, (s, rec)
 
 
+def _is_float(x) -> bool:
+    return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+
+
+def scan_remat(step, consts, state, xs):
+    """``lax.scan(partial(step, consts), state, xs)`` with a checkpointing VJP (BPTT by recomputation).
+
+    The forward pass is the plain scan. Its VJP stores only the carry at the start of every step
+    ([T] × state) and, walking back in time, recomputes each step from it and pulls the cotangents
+    through that one step (``jax.vjp``). Plain autodiff of a scan instead stores every intermediate
+    of every step (dozens of [T, B, N] arrays: memory, and one dynamic-update-slice per intermediate
+    per step, which dominated the gradient step); ``jax.checkpoint`` on the body does the same
+    recomputation but slows the *forward* pass on CPU. Cotangents of the constants (parameters) are
+    accumulated over the steps; integer and boolean constants get none (float0).
+    """
+    leaves, tree = jax.tree_util.tree_flatten(consts)
+    is_f = [_is_float(a) for a in leaves]
+
+    def merge(fl, other):
+        fi, oi = iter(fl), iter(other)
+        return jax.tree_util.tree_unflatten(tree, [next(fi) if f else next(oi) for f in is_f])
+
+    def split(ls):
+        return [a for a, f in zip(ls, is_f) if f], [a for a, f in zip(ls, is_f) if not f]
+
+    @jax.custom_vjp
+    def run(fl, other, state, xs):
+        return lax.scan(partial(step, merge(fl, other)), state, xs)
+
+    def fwd(fl, other, state, xs):
+        c = merge(fl, other)
+
+        def body(carry, x):
+            new, out = step(c, carry, x)
+            return new, (out, carry)
+
+        final, (outs, carries) = lax.scan(body, state, xs)
+        return (final, outs), (fl, other, carries, xs)
+
+    def bwd(res, ct):
+        fl, other, carries, xs = res
+        ct_final, ct_outs = ct
+
+        def body(acc, inp):
+            ct_carry, ct_fl = acc
+            carry, x, ct_out = inp
+            _, vjp = jax.vjp(lambda f, cr, xx: step(merge(f, other), cr, xx), fl, carry, x)
+            d_fl, d_carry, d_x = vjp((ct_carry, ct_out))
+            return (d_carry, jax.tree_util.tree_map(jnp.add, ct_fl, d_fl)), d_x
+
+        zero_fl = [jnp.zeros_like(a) for a in fl]
+        (d_state, d_fl), d_xs = lax.scan(body, (ct_final, zero_fl), (carries, xs, ct_outs), reverse=True)
+        d_other = [np.zeros(jnp.shape(a), jax.dtypes.float0) for a in other]
+        return d_fl, d_other, d_state, d_xs
+
+    run.defvjp(fwd, bwd)
+    fl, other = split(leaves)
+    return run(fl, other, state, xs)
+
+
+def _step_of(net, dt, record, event_driven):
+    """The step as a function of (consts, state, x); the index arrays it uses travel in consts (a
+    custom-VJP function may not close over traced arrays)."""
+    def step(consts, state, x):
+        d, slot_src, fan_target = consts
+        return _step(net.replace(slot_src=slot_src, fan_target=fan_target), d, dt, record, event_driven, state, x)
+    return step
+
+
 @partial(jax.jit, static_argnames=("record", "dt", "event_driven"))
 def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, event_driven: bool):
     d = derive(net, mismatch, dt)
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
-    final, (spikes, rec) = lax.scan(partial(_step, net, d, dt, record, event_driven), state, xs)
+    final, (spikes, rec) = scan_remat(_step_of(net, dt, record, event_driven), (d, net.slot_src, net.fan_target),
+                                      state, xs)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:
         rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}
