@@ -28,6 +28,16 @@ class EmulationResult:
     sites: np.ndarray       # [M, 3] (chip, core, neuron)
     dt: float
 
+    def save(self, path, output_names) -> np.ndarray:
+        """Write the npz ``neurodeploy emulate`` writes (atomically): spikes, outputs, sites, events, dt, output names;
+        returns the events."""
+        from ..fileio import atomic_savez
+
+        ev = self.events()
+        atomic_savez(path, spikes=self.spikes.astype(np.uint8), outputs=self.outputs.astype(np.uint8), sites=self.sites,
+                     events=ev, dt=np.float64(self.dt), output_names=np.array(list(output_names)))
+        return ev
+
     def events(self) -> np.ndarray:
         """[K, 5] (batch, timestamp µs, chip, core, neuron) — first trial when several."""
         s = self.spikes if self.spikes.ndim == 3 else self.spikes[0]
