@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import click
-import numpy as np
 
 from . import __version__
 from .cli_hardware import board_options, devices_cmd, flash_cmd, run_cmd
@@ -231,13 +230,11 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
 def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
             import_options, cam_profile, cam_tolerance, report_path, quantized_path, plot_dir):
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
-    import json as _json
-
-    from .fileio import dumps_json, write_texts
     from .deploy import deploy
+    from .fileio import dumps_json, write_texts
     from .mapping.stage import map_quantized
     from .profile import load_profile
-    from .quantize.model import QUANTIZED_FORMAT, load_quantized
+    from .quantize.model import is_quantized_file, load_quantized
     from .report import format_map_summary
     from .spec import load_network
 
@@ -248,13 +245,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         require_matplotlib()
     prof = load_profile(profile_name)
     cams = _cam_profiles(cam_profile)
-    is_quantized = False
-    if model.endswith(".json"):
-        try:
-            with open(model, encoding="utf-8") as f:
-                is_quantized = _json.load(f).get("format") == QUANTIZED_FORMAT
-        except (OSError, ValueError, AttributeError, RecursionError):
-            is_quantized = False
+    is_quantized = is_quantized_file(model)
     from .log import stage
 
     if is_quantized:
@@ -458,6 +449,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     from .profile import load_profile
     from .spec import load_network
     from .validate import load_checked_config
+    from .sim.files import DT_TOLERANCE
     from .verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
 
     if trials < 0 or mismatch < 0:
@@ -476,7 +468,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
         labels = load_labels(labels_path, data["spikes"].shape[0], n_out, str(input_path))
     elif "labels" in data:
         labels = check_labels(data["labels"], data["spikes"].shape[0], n_out, f"{input_path}: $.labels", str(input_path))
-    if abs(data["dt"] - spec.dt) > 1e-12:
+    if not abs(data["dt"] - spec.dt) <= DT_TOLERANCE:
         raise VerifyError(f"{input_path}: dt = {data['dt']} s but the model {model} was trained at dt = {spec.dt} s")
     if plot_dir:
         from .plots import require_matplotlib

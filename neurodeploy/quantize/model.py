@@ -228,3 +228,14 @@ def load_quantized(path: str | Path) -> QuantizedNetwork:
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not allowed (numbers must be finite)")
+
+
+def is_quantized_file(path) -> bool:
+    """Whether ``path`` is a quantized.json (its ``format``), so that ``map`` maps it rather than importing a network."""
+    if not str(path).endswith(".json"):
+        return False
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f).get("format") == QUANTIZED_FORMAT
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return False
