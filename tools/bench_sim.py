@@ -36,6 +36,8 @@ Where the time went (jax.profiler traces of the compiled step + the optimised HL
    divisions and ~16 transcendentals per neuron and step), then the gather (~10 %). A dense
    [sources × G·N] matrix product instead of the gather was *slower* here (XLA's matmul thunk inside
    the loop; the loop's elementwise fusions also ran slower next to it), so the gather stays.
+   The membrane constants (1/I_tau, I_gain/I_tau, 1/τ, 1/(τ·I_gain), 1/W, …) are now computed once per
+   call (:func:`neurodeploy.sim.dpi.membrane_constants`), so a step multiplies where it divided.
 3. Batch 1: the event-driven path (only the fan-out of the sources that fired) stays as it was.
 
 Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.

@@ -29,6 +29,8 @@ sparse activity; same numbers, gradients through the dense formulation).
 Gradients flow through the surrogate derivative of :mod:`.surrogate` and through the refractory period
 (t_ref shortens the next bin's integration time); the reset and the crossing time inside a bin are
 not differentiated (the usual "detached reset").
+The time loop's VJP recomputes each step from the stored state instead of storing every intermediate
+(:func:`scan_remat`): gradient memory is ∝ T × state, and the forward pass is the plain scan.
 """
 
 from __future__ import annotations
@@ -94,9 +96,7 @@ class _Derived(NamedTuple):
     ahp_mean: jax.Array
     ahp_charge: jax.Array
     adapt: jax.Array
-    tau_mem: jax.Array
-    Itau_mem: jax.Array
-    Igain_mem: jax.Array
+    mem: dpi.MembraneConstants
     Idc: jax.Array
     If_nmda: jax.Array
     gated: jax.Array
@@ -105,8 +105,7 @@ class _Derived(NamedTuple):
     I_th: jax.Array
     I_b: jax.Array
     z_b: jax.Array
-    w_b: jax.Array
-    fb: tuple
+    inv_1_wb: jax.Array
     w_slot: tuple
     w_fan: jax.Array
 
@@ -136,10 +135,10 @@ def derive(net: SimNetwork, mismatch, dt: float) -> _Derived:
         syn_charge=syn_charge, syn_decay=tuple(jnp.exp(-dt / t) for t in taus),
         syn_mean=tuple(dpi.mean_decay(dt, t) for t in taus),
         ahp_decay=jnp.exp(-dt / tau_ahp), ahp_mean=dpi.mean_decay(dt, tau_ahp), ahp_charge=ahp_charge, adapt=adapt,
-        tau_mem=tau("C_mem", "Itau_mem"), Itau_mem=cur["Itau_mem"], Igain_mem=cur["Igain_mem"],
+        mem=dpi.membrane_constants(cur["Itau_mem"], cur["Igain_mem"], tau("C_mem", "Itau_mem"), *fb),
         Idc=cur["Idc"] * net.dc.astype(DTYPE), If_nmda=cur["If_nmda"], gated=net.nmda_gate,
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
-        I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), w_b=w_b, fb=fb,
+        I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
     )
 
@@ -254,23 +253,22 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: 
     I_mem = state.I_mem
     gate = jnp.where(d.gated, dpi.nmda_gate(I_mem, d.If_nmda), 1.0)
     I_in = floor_fn(ampa + gate * nmda - gaba + d.Idc, I_0)    # leaky surrogate derivative below I_0
-    L = 1.0 + (I_ahp_mean + shunt) / d.Itau_mem
+    L = 1.0 + (I_ahp_mean + shunt) * d.mem.inv_tau_leak
 
     t_refr = state.t_refr
     h = jnp.clip(dt - t_refr, 0.0, 2.0 * dt)
     # below the passage region: one exponential-Rosenbrock step
-    z1, z0, F, J = dpi.membrane_step(I_mem, I_in, L, h, d.Itau_mem, d.Igain_mem, d.tau_mem, *d.fb)
+    z1, z0, F, J = dpi.membrane_step(I_mem, I_in, L, h, d.mem)
     w1 = dpi.w_from_z(jnp.minimum(z1, d.z_b))
-    I_lin = jnp.where(h > 0, jnp.maximum(w1 * d.Igain_mem, I_0), I_mem)
+    I_lin = jnp.where(h > 0, jnp.maximum(w1 * d.mem.I_gain, I_0), I_mem)
     # passage region [I_b, I_spkthr]: quadrature with the bin's frozen inputs
     inside = z0 >= d.z_b
     reach = ((z1 >= d.z_b) | inside) & (h > 0)
     t_b = jnp.where(inside, 0.0, dpi.crossing_time(*sg((z0, d.z_b, F, J, h)), reach))
     I_lo = jnp.where(inside, sg(I_mem), sg(d.I_b))
-    passage_args = sg((d.I_th, I_in, L, d.Itau_mem, d.Igain_mem, d.tau_mem, *d.fb))
-    T_pass, I_reg = dpi.region_passage(I_lo, *passage_args, sg(h) - t_b)
+    T_pass, I_reg = dpi.region_passage(I_lo, *sg((d.I_th, I_in, L, d.mem)), sg(h) - t_b)
     completes = reach & (t_b + T_pass <= h)
-    v = (jnp.where(inside, jnp.maximum(z1, d.z_b), z1) - d.z_b) / (1.0 + d.w_b)
+    v = (jnp.where(inside, jnp.maximum(z1, d.z_b), z1) - d.z_b) * d.inv_1_wb
     s_sur = spike_fn(v) * d.alive
     # forward: the exact event (passage completed in the bin); backward: the surrogate on v alone
     s = s_sur + sg((completes & (v >= 0)).astype(DTYPE) * d.alive - s_sur)
