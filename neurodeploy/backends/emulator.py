@@ -100,24 +100,6 @@ class Emulator:
         return EmulationResult(spikes, spikes[..., self.decoded.outputs], self.decoded.sites, dt)
 
 
-def emulate_file(config_path, input_path, profile, *, mismatch: float = 0.0, seed: int = 0):
-    """Load a config and an input file (raster or events) and run them: the CLI's library call."""
-    from ..validate import load_checked_config
-    from .events import load_input
-
-    cfg = load_checked_config(config_path, profile)
-    data = load_input(input_path, n_inputs=None)
-    if "spikes" in data and data["spikes"].shape[2] != len(cfg.inputs):
-        from .events import InputError
-
-        raise InputError(f"{input_path}: 'spikes' has {data['spikes'].shape[2]} input channels, the config "
-                         f"{config_path} has {len(cfg.inputs)} ($.inputs)")
-    backend = EmulatorBackend(profile, mismatch=mismatch, seed=seed)
-    backend.load(cfg)
-    res = backend.run(data)
-    return backend.emulator, res
-
-
 class EmulatorBackend(Backend):
     """The emulator behind the :class:`~neurodeploy.backends.base.Backend` interface.
 
