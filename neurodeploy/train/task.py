@@ -121,7 +121,7 @@ ARCHITECTURE_KEYS = {
     "tau_nmda": "s: slow excitatory synapse time constant (memory; 0/absent = no NMDA projection)",
     "tau_gaba": "s: inhibitory synapse time constant",
     "hidden_slow": "int: of the hidden neurons, how many get the slow (NMDA) input projection",
-    "input_rate": "Hz: peak Poisson rate of the input coding (information)",
+    "init_rate": "Hz: firing rate the engine calibrates the initial weights to (default 15)",
 }
 
 
