@@ -107,6 +107,7 @@ def test_digits_metrics_confusion():
     counts[0] = 0                                             # silent → wrong, left out of the confusion matrix
     m = task.metrics(counts, data)
     assert m["accuracy"] == 0.8 and m["silent_fraction"] == 0.2 and np.sum(m["confusion"]) == 4
+    assert m["accuracy_argmax"] == 0.8 + 0.2 * (data.labels[0] == 0)       # verify's convention: silent → class 0
 
 
 def test_bad_task_options_and_splits():

@@ -135,6 +135,8 @@ def classification_metrics(counts: np.ndarray, data: TaskData) -> dict:
 
     A trial whose top count is shared by several outputs (incl. all silent) counts as wrong;
     ``silent_fraction`` is the fraction of those trials with no output spike at all.
+    ``accuracy_argmax`` is verify's convention (ties → the lowest index, so a silent trial of class 0
+    counts as right): mean [argmax_k counts[i, k] == label_i].
     """
     counts = np.asarray(counts, np.float64)
     if counts.ndim != 2 or counts.shape[0] != data.n:
@@ -142,11 +144,12 @@ def classification_metrics(counts: np.ndarray, data: TaskData) -> dict:
     pos = data.positive
     c, y = counts[pos], np.asarray(data.labels)[pos]
     if c.shape[0] == 0:
-        return {"accuracy": float("nan"), "silent_fraction": float("nan"), "n": 0}
+        return {"accuracy": float("nan"), "accuracy_argmax": float("nan"), "silent_fraction": float("nan"), "n": 0}
     top = c.max(axis=1)
     unique_top = (c == top[:, None]).sum(axis=1) == 1
     correct = unique_top & (np.argmax(c, axis=1) == y)
-    return {"accuracy": float(correct.mean()), "silent_fraction": float((top == 0).mean()), "n": int(c.shape[0])}
+    return {"accuracy": float(correct.mean()), "accuracy_argmax": float((np.argmax(c, axis=1) == y).mean()),
+            "silent_fraction": float((top == 0).mean()), "n": int(c.shape[0])}
 
 
 def get_task(name: str, **options) -> Task:
