@@ -18,11 +18,16 @@ from .errors import NeurodeployError
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="neurodeploy")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("-v", "--verbose", count=True, help="Print each stage and its time on stderr (-vv: more).")
+@click.option("-q", "--quiet", is_flag=True, help="Errors only: no warnings, no progress bars.")
 @click.pass_context
-def cli(ctx, debug):
+def cli(ctx, debug, verbose, quiet):
     """Deploy trained spiking networks onto Dynap-SE2 (or its bit-accurate emulator)."""
+    from .log import set_verbosity
+
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    set_verbosity(-1 if quiet else verbose)
 
 
 # ---------------------------------------------------------------------------------------
@@ -41,6 +46,47 @@ def profile_show(name):
     from .report import format_profile
 
     click.echo(format_profile(load_profile(name)))
+
+
+@profile.command("path")
+@click.argument("name", default="dynapse2")
+def profile_path(name):
+    """Print the YAML file a profile NAME (or path) resolves to."""
+    from .profile import load_profile
+
+    click.echo(load_profile(name).source)
+
+
+@profile.command("copy")
+@click.argument("name", default="dynapse2")
+@click.argument("dest", type=click.Path())
+@click.option("--with-tables", is_flag=True, help="Also copy the bias table and scale-curve CSVs (to calibrate them).")
+def profile_copy(name, dest, with_tables):
+    """Copy profile NAME to DEST (a .yaml file) to edit, e.g. with calibrated capacitances; use it with
+    --profile DEST. Its tables are read from the built-in folder unless copied next to it (--with-tables)."""
+    from pathlib import Path
+
+    from .errors import ProfileError
+    from .fileio import atomic_write_bytes
+    from .profile import load_profile
+
+    prof = load_profile(name)
+    dest_p = Path(dest)
+    if dest_p.suffix not in (".yaml", ".yml"):
+        raise ProfileError(f"{dest}: a profile copy must be a .yaml file")
+    src = Path(prof.source)
+    outs = {dest_p: src.read_bytes()}
+    if with_tables:
+        for f in (prof.bias_generator.table_file, prof.bias_generator.scale_curves_file):
+            for folder in (src.parent, Path(__file__).parent / "device_profiles"):
+                if (folder / f).is_file():
+                    outs[dest_p.parent / f] = (folder / f).read_bytes()
+                    break
+    _check_outputs({str(p): str(p) for p in outs})
+    for p, data in outs.items():
+        atomic_write_bytes(p, data)
+        click.echo(f"wrote {p}")
+    load_profile(dest_p)   # the copy loads
 
 
 # ---------------------------------------------------------------------------------------
@@ -119,6 +165,22 @@ _deploy_options = [
 ]
 
 
+def _check_outputs(paths: dict) -> None:
+    """Check every output path (option → path) before any work: one line naming the option if unusable."""
+    from .fileio import check_output_path
+
+    seen = {}
+    for opt, path in paths.items():
+        if path is None:
+            continue
+        p = check_output_path(path, opt)
+        if p in seen:
+            from .fileio import OutputError
+
+            raise OutputError(f"{opt} {path}: the same file as {seen[p]}; give each output its own file")
+        seen[p] = opt
+
+
 def _with_deploy_options(f):
     for opt in reversed(_deploy_options):
         f = opt(f)
@@ -128,8 +190,9 @@ def _with_deploy_options(f):
 @cli.command("quantize")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="quantized.json to write.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the quantization report as JSON.")
 @_with_deploy_options
-def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
+def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
                  import_options):
     """Core assignment, bias codes and weight quantization (inspectable intermediate)."""
     from .profile import load_profile
@@ -137,11 +200,14 @@ def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, s
     from .report import format_quantize_summary
     from .spec import load_network
 
+    _check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     qn = quantize_network(spec, prof, max_chips=chips, prune=prune, strict=strict_parameters, seed=seed,
                           use_spares=not no_spares, use_nmda=not no_nmda_scale)
-    qn.save(output)
+    from .fileio import dumps_json, write_texts
+
+    write_texts({output: qn.dumps(), json_path: dumps_json(qn.report) if json_path else None})
     click.echo(format_quantize_summary(qn.report))
     click.echo(f"wrote {output}")
 
@@ -155,21 +221,29 @@ def quantize_cmd(model, output, profile_name, chips, prune, strict_parameters, s
               help="Measured CAM defect profile (JSON); FILE applies to chip 0, CHIP=FILE to a given chip. Repeatable.")
 @click.option("--cam-tolerance", type=float, default=0.0, show_default=True,
               help="A CAM slot is usable when its measured failure rate is at most this.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Write the full report (JSON).")
+@click.option("--json", "--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the full report (JSON; --report is the older name).")
 @click.option("--quantized", "quantized_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the final quantized network (JSON).")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
+              help="Write PNG pictures (per-core weight error, CAM/SRAM use per core) into this folder.")
 def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
-            import_options, cam_profile, cam_tolerance, report_path, quantized_path):
+            import_options, cam_profile, cam_tolerance, report_path, quantized_path, plot_dir):
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
     import json as _json
 
-    from .fileio import write_json
+    from .fileio import dumps_json, write_texts
     from .mapping.stage import deploy, map_quantized
     from .profile import load_profile
     from .quantize.model import QUANTIZED_FORMAT, load_quantized
     from .report import format_map_summary
     from .spec import load_network
 
+    _check_outputs({"-o": output, "--json": report_path, "--quantized": quantized_path})
+    if plot_dir:
+        from .plots import require_matplotlib
+
+        require_matplotlib()
     prof = load_profile(profile_name)
     cams = _cam_profiles(cam_profile)
     is_quantized = False
@@ -177,19 +251,34 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         try:
             with open(model, encoding="utf-8") as f:
                 is_quantized = _json.load(f).get("format") == QUANTIZED_FORMAT
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             is_quantized = False
+    from .log import stage
+
     if is_quantized:
+        given = [f for f, v in (("--chips", chips is not None), ("--prune", prune), ("--strict-parameters", strict_parameters),
+                                ("--seed", seed != 0), ("--no-spares", no_spares), ("--no-nmda-scale", no_nmda_scale),
+                                ("-O", bool(import_options))) if v]
+        if given:
+            from .errors import SpecError
+
+            raise SpecError(f"{model}: is a quantized network (quantization already done): {', '.join(given)} "
+                            f"only apply when mapping a model; drop them or map the model itself")
         d = map_quantized(load_quantized(model), prof, cam_profiles=cams, cam_tolerance=cam_tolerance)
     else:
-        spec = load_network(model, profile=prof, **_parse_import_options(import_options))
-        d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
-                   cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
-    d.config.save(output)
-    if report_path:
-        write_json(report_path, d.report)
-    if quantized_path:
-        d.quantized.save(quantized_path)
+        with stage(f"loading {model}"):
+            spec = load_network(model, profile=prof, **_parse_import_options(import_options))
+        with stage("quantize -> map -> config"):
+            d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
+                       cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
+    # every output rendered before any is written: a failure leaves none behind
+    write_texts({output: d.config.dumps(), report_path: dumps_json(d.report) if report_path else None,
+                 quantized_path: d.quantized.dumps() if quantized_path else None})
+    if plot_dir:
+        from .plots import map_plots
+
+        for p in map_plots(d.report, d.config, prof, plot_dir):
+            click.echo(f"wrote {p}")
     click.echo(format_map_summary(d.report))
     click.echo(f"wrote {output}")
 
@@ -218,7 +307,8 @@ def _parse_import_options(pairs) -> dict:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
               help="Import option for .nir/.npz/.npy files (e.g. -O dt=0.001 -O convention=snntorch). Repeatable.")
-def validate_cmd(files, import_options):
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write every file's result as JSON.")
+def validate_cmd(files, import_options, json_path):
     """Check model.json / config.json / profile YAML / .nir / .npz files.
 
     Prints `OK <kind> FILE: <summary>` per valid file, or one line per problem
@@ -227,13 +317,21 @@ def validate_cmd(files, import_options):
     """
     from .validate import validate_file
 
+    _check_outputs({"--json": json_path})
     opts = _parse_import_options(import_options)
     failed = 0
+    results = []
     for f in files:
         res = validate_file(f, **opts)
         for line in res.lines():
             click.echo(line, err=not line.startswith("OK "))
         failed += not res.ok
+        results.append({"file": res.path, "kind": res.kind, "ok": res.ok, "summary": res.summary,
+                        "errors": res.errors, "warnings": res.warnings})
+    if json_path:
+        from .fileio import write_json
+
+        write_json(json_path, {"files": results, "ok": not failed})
     return 2 if failed else 0
 
 
@@ -274,6 +372,7 @@ def export_cmd(model, output, profile_name, import_options):
     from .profile import load_profile
     from .spec import load_network
 
+    _check_outputs({"-o": output})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     suffix = output.lower().rsplit(".", 1)[-1] if "." in output else ""
@@ -304,20 +403,28 @@ def export_cmd(model, output, profile_name, import_options):
               help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ); 0 = nominal chip.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Chip mismatch seed (frozen per emulated board).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
-def emulate_cmd(config, input_path, output, mismatch, seed, profile_name):
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path):
     """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events."""
     from .backends.emulator import emulate_file
     from .fileio import atomic_savez
     from .profile import load_profile
 
-    if mismatch < 0:
+    if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    _check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
     emu, res = emulate_file(config, input_path, prof, mismatch=mismatch, seed=seed)
     ev = res.events()
     atomic_savez(output, spikes=res.spikes.astype(np.uint8), outputs=res.outputs.astype(np.uint8), sites=res.sites,
                  events=ev, dt=np.float64(res.dt), output_names=np.array([o.name for o in emu.cfg.outputs]))
     n = res.outputs.sum(axis=(0, 1))
+    if json_path:
+        from .fileio import write_json
+
+        write_json(json_path, {"samples": int(res.spikes.shape[0]), "steps": int(res.spikes.shape[1]), "dt": float(res.dt),
+                               "neurons": int(res.sites.shape[0]), "spike_events": int(len(ev)), "mismatch_sigma": mismatch,
+                               "seed": seed, "output_spike_counts": {o.name: int(c) for o, c in zip(emu.cfg.outputs, n)}})
     click.echo(f"emulated {res.spikes.shape[0]} sample(s) × {res.spikes.shape[1]} steps on {res.sites.shape[0]} neurons; "
                f"{len(ev)} spike events; output spike counts " +
                ", ".join(f"{o.name}: {int(c)}" for o, c in zip(emu.cfg.outputs, n)))
@@ -341,38 +448,48 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name):
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True)
 @click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
               help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
+              help="Write PNG pictures (rasters float vs deployed, rate scatter, accuracy across boards) into this folder.")
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
-               import_options):
+               import_options, plot_dir):
     """Run MODEL (float) and CONFIG (emulated) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from .backends.events import load_input
-    from .config.model import load_config
     from .fileio import write_json
     from .profile import load_profile
     from .spec import load_network
-    from .verify import Tolerance, VerifyError, format_verify, verify
+    from .validate import load_checked_config
+    from .verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
 
     if trials < 0 or mismatch < 0:
         raise click.BadParameter("--trials and --mismatch must be ≥ 0")
     tol = Tolerance.parse(tolerance)
+    _check_outputs({"--json": json_path})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
-    cfg = load_config(config)
+    cfg = load_checked_config(config, prof)
     data = load_input(input_path, n_inputs=spec.n_inputs)
     if "spikes" not in data:
         raise VerifyError(f"{input_path}: verify needs a raster 'spikes' [batch, T, n_inputs] (events are for emulate)")
+    n_out = spec.output_indices().size
     labels = None
     if labels_path:
-        try:
-            labels = np.load(labels_path, allow_pickle=False)
-        except Exception as e:
-            raise VerifyError(f"{labels_path}: cannot read labels ({e})") from None
-        if labels.reshape(-1).size != data["spikes"].shape[0]:
-            raise VerifyError(f"{labels_path}: {labels.reshape(-1).size} labels for {data['spikes'].shape[0]} input samples "
-                              f"in {input_path} (one class label per sample)")
+        labels = load_labels(labels_path, data["spikes"].shape[0], n_out, str(input_path))
+    elif "labels" in data:
+        labels = check_labels(data["labels"], data["spikes"].shape[0], n_out, f"{input_path}: $.labels", str(input_path))
     if abs(data["dt"] - spec.dt) > 1e-12:
         raise VerifyError(f"{input_path}: dt = {data['dt']} s but the model {model} was trained at dt = {spec.dt} s")
+    if plot_dir:
+        from .plots import require_matplotlib
+
+        require_matplotlib()
+    pictures: dict = {}
     report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
-                    seed=seed, tolerance=tol)
+                    seed=seed, tolerance=tol, pictures=pictures)
+    if plot_dir:
+        from .plots import verify_plots
+
+        for p in verify_plots(report, pictures, plot_dir):
+            click.echo(f"wrote {p}")
     if json_path:
         write_json(json_path, report)
     click.echo(format_verify(report))
@@ -392,11 +509,20 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
 @click.option("--seed", type=int, default=0, show_default=True, help="Mismatch seed (same seed → same chip).")
 @click.option("--record", is_flag=True, help="Also write every state variable (I_mem, I_ampa, ..., A) per step.")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
-def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name):
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+@click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
+              help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
+def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path, import_options):
     """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
     from .sim.run import simulate_files
 
-    r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name)
+    _check_outputs({"-o": output, "--json": json_path})
+    r = simulate_files(model, input_path, output, mismatch=mismatch, seed=seed, record=record, profile=profile_name,
+                       import_options=_parse_import_options(import_options))
+    if json_path:
+        from .fileio import write_json
+
+        write_json(json_path, {**r, "mismatch_sigma": mismatch, "seed": seed})
     click.echo(f"simulated {r['batch']} sample(s) × {r['steps']} steps of {r['neurons']} neurons (dt = {r['dt']:g} s): "
                f"{r['spikes']} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else ""))
     click.echo(f"wrote {output}")
@@ -408,10 +534,23 @@ from .cli_train import train_cmd  # noqa: E402
 cli.add_command(train_cmd)
 
 # ---------------------------------------------------------------------------------------
+def _exit_on_sigterm() -> None:
+    """SIGTERM → SystemExit(143) inside Python, so that temp files are removed as on Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, _term)
+
+
 def main(argv=None):
     """Console-script entry point: run the CLI, turning user errors into one-line messages."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    _exit_on_sigterm()
     try:
         rv = cli.main(args=args, prog_name="neurodeploy", standalone_mode=False)
         if isinstance(rv, int) and rv != 0:
@@ -425,8 +564,12 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:   # usage errors too: one line, with where to look
+        hint = ""
+        if isinstance(e, click.UsageError) and e.ctx is not None:
+            hint = f" (see `{e.ctx.command_path} --help`)"
+        msg = " ".join(e.format_message().split())
+        click.echo(f"error: {msg}{hint}", err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)

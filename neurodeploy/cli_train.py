@@ -32,6 +32,8 @@ from .train.task import TASK_NAMES, TrainError
 @click.option("--qat-epochs", type=click.IntRange(min=0), default=0, help="Epochs of the QAT phase (0: a quarter).")
 @click.option("--no-bias-range", is_flag=True, help="Do not keep trained currents inside the bias generator's range.")
 @click.option("--train-currents", is_flag=True, help="Also train the circuit currents, one value per population.")
+@click.option("--ratio-loss", type=click.FloatRange(min=0), default=None,
+              help="Weight of the firing-rate-ratio hinge (default: 1 with the rate_mse loss, else 0).")
 @click.option("--rate-reg", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Weight of the rate regulariser (penalises rates above --rate-max).")
 @click.option("--rate-max", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True, help="Hz.")
@@ -43,7 +45,7 @@ from .train.task import TASK_NAMES, TrainError
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_size, lr, loss, seed, mismatch, no_mismatch,
-              draws, redraw_every, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, rate_reg, rate_max,
+              draws, redraw_every, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, ratio_loss, rate_reg, rate_max,
               patience, resume, checkpoint, stop_after, profile_name, no_report, quiet):
     """Train TASK (frozen-noise, temporal-xor, digits) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
     from .profile import load_profile
@@ -61,7 +63,9 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_si
         lr=lr or float(arch.get("lr", 0.01)), seed=seed, loss=loss or arch.get("loss", "ce"),
         mismatch=0.0 if no_mismatch else mismatch, draws=draws, redraw_every=redraw_every, fan_in=not no_fan_in,
         qat=not no_qat, qat_epochs=qat_epochs, bias_range=not no_bias_range,
-        train_currents=TRAINABLE_CURRENTS if train_currents else (), rate_reg=rate_reg, rate_max=rate_max,
+        train_currents=TRAINABLE_CURRENTS if train_currents else (),
+        ratio_weight=ratio_loss if ratio_loss is not None else float(arch.get("ratio_weight", 1.0 if (loss or arch.get("loss")) == "rate_mse" else 0.0)),
+        rate_reg=rate_reg, rate_max=rate_max,
         patience=patience, stop_after=stop_after, progress=not quiet)
     s = train(t, output, cfg, load_profile(profile_name), arch_overrides=over, init=init, resume=resume,
               checkpoint=checkpoint, report=not no_report)

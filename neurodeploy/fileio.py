@@ -3,6 +3,13 @@
 Every output file of neurodeploy goes through :func:`atomic_write_bytes`, so a crash or a bad
 input never leaves a half-written file; JSON goes through :func:`dumps_json`, so the same
 content always gives the same bytes.
+
+Output paths are checked first (:func:`check_output_path`): an empty path, a directory, a device or
+other special file, or a path under a regular file is a one-line :class:`OutputError`; a symlink is
+written through (its target is replaced, the link stays). Temp files are named
+``.NAME.PID.XXXX.tmp`` next to the target and removed on any exception, KeyboardInterrupt or
+SIGTERM (the CLI turns SIGTERM into an exception); one left by a killed process (its PID no longer
+runs) is removed by the next write of the same file.
 """
 
 from __future__ import annotations
@@ -13,6 +20,61 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from .errors import NeurodeployError
+
+
+class OutputError(NeurodeployError):
+    """An output path that cannot (or must not) be written."""
+
+
+def check_output_path(path: str | Path, option: str = "-o") -> Path:
+    """The path to write for ``path`` (symlinks resolved), or an :class:`OutputError` saying why not."""
+    if path is None or str(path).strip() == "":
+        raise OutputError(f"{option}: empty output path (give a file name, e.g. {option} out.json)")
+    p = Path(path)
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
+    if p.exists():
+        if p.is_dir():
+            raise OutputError(f"{option} {path}: is a directory (give a file name inside it)")
+        if not p.is_file():
+            raise OutputError(f"{option} {path}: is a special file (device, pipe or socket); refusing to replace it")
+    parent = p.parent
+    for anc in [parent, *parent.parents]:
+        if anc.exists():
+            if not anc.is_dir():
+                raise OutputError(f"{option} {path}: {anc} is not a directory")
+            if not os.access(anc, os.W_OK | os.X_OK):
+                raise OutputError(f"{option} {path}: directory {anc} is not writable")
+            break
+    return p
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove ``.NAME.PID.*.tmp`` temp files of ``path`` whose writing process no longer runs."""
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    prefix = f".{path.name}."
+    for n in names:
+        if not (n.startswith(prefix) and n.endswith(".tmp")):
+            continue
+        pid = n[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue                      # still running: not stale
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.unlink(path.parent / n)
+        except OSError:
+            pass
 
 
 def _file_mode(path: Path) -> int:
@@ -27,19 +89,28 @@ def _file_mode(path: Path) -> int:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path = check_output_path(path, option=str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create directory {path.parent} ({e.strerror})") from None
+    _remove_stale_temps(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, _file_mode(path))  # mkstemp creates 0600; give the file the mode open() would
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise OutputError(f"{path}: cannot write ({e.strerror or e})") from None
         raise
     return path
 
@@ -123,3 +194,10 @@ def atomic_savez(path: str | Path, **arrays) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, b.getvalue())
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def write_texts(outputs: dict) -> list[Path]:
+    """Write several outputs as one step: ``{path: text}`` — each path is checked first and every text is
+    already rendered, so a failure on one output leaves none written (each write is atomic)."""
+    items = [(check_output_path(p, option=str(p)), t) for p, t in outputs.items() if p]
+    return [atomic_write_text(p, t) for p, t in items]

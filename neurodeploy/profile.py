@@ -52,6 +52,19 @@ class Geometry(_Strict):
     max_chips: PositiveInt = 4
     weight_bits: PositiveInt = 4
 
+    @model_validator(mode="after")
+    def _supported(self):
+        """What the config format and the chips' digital logic can hold (Dynap-SE2): 4-bit core masks and
+        weight masks, at most 256 neurons per core, 64 CAM and 4 SRAM entries, 11-bit tags, hops ±7."""
+        limits = {"cores_per_chip": (4, 4), "neurons_per_core": (1, 256), "cam_entries_per_neuron": (1, 64),
+                  "sram_entries_per_neuron": (1, 4), "n_tags": (1, 2048), "max_hop": (1, 7), "weight_bits": (4, 4),
+                  "max_chips": (1, 64)}
+        bad = [f"{k} = {getattr(self, k)} (supported: {lo}" + (f"..{hi})" if hi != lo else ")")
+               for k, (lo, hi) in limits.items() if not lo <= getattr(self, k) <= hi]
+        if bad:
+            raise ValueError("unsupported geometry: " + "; ".join(bad) + " — neurodeploy targets Dynap-SE2's digital logic")
+        return self
+
     @property
     def neurons_per_chip(self) -> int:
         return self.cores_per_chip * self.neurons_per_core
@@ -222,6 +235,21 @@ def _resolve(name_or_path: str | Path) -> Path:
     return BUILTIN_DIR / f"{name_or_path}.yaml"
 
 
+def _table_path(profile_path: Path, name: str, field: str) -> Path:
+    """A bias table named in a profile: a plain file name, looked up next to the profile, then in the
+    built-in profile folder (so a copied YAML keeps using the measured tables). Paths that leave those
+    folders are refused (the message never quotes the file)."""
+    p = Path(name)
+    if p.name != name or name in ("", ".", ".."):
+        raise ProfileError(f"{profile_path}: $.bias_generator.{field}: {name!r} must be a plain file name (no "
+                           f"directories): tables are read next to the profile or from the built-in folder {BUILTIN_DIR}")
+    for folder in (profile_path.parent, BUILTIN_DIR):
+        if (folder / name).is_file():
+            return folder / name
+    raise ProfileError(f"{profile_path}: $.bias_generator.{field}: file {name} found neither next to the profile "
+                       f"nor in {BUILTIN_DIR}")
+
+
 def builtin_profiles() -> list[str]:
     return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
 
@@ -244,6 +272,8 @@ def load_profile(name_or_path: str | Path = "dynapse2") -> DeviceProfile:
     raw_bytes = path.read_bytes()
     try:
         raw = yaml.safe_load(raw_bytes)
+    except RecursionError:
+        raise ProfileError(f"{path}: nested too deeply to be a device profile") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "?"
@@ -257,12 +287,10 @@ def load_profile(name_or_path: str | Path = "dynapse2") -> DeviceProfile:
         raise ProfileError(str(path), lines=validation_lines(str(path), e)) from None
 
     bg = prof.bias_generator
-    table_path = path.parent / bg.table_file
-    curves_path = path.parent / bg.scale_curves_file
+    table_path = _table_path(path, bg.table_file, "table_file")
+    curves_path = _table_path(path, bg.scale_curves_file, "scale_curves_file")
     h = hashlib.sha256(raw_bytes)
-    for p, field in ((table_path, "table_file"), (curves_path, "scale_curves_file")):
-        if not p.is_file():
-            raise ProfileError(f"{path}: $.bias_generator.{field}: file {p} not found")
+    for p in (table_path, curves_path):
         h.update(p.read_bytes())
     header, data = _read_csv_numbers(table_path)
     expected_cols = 1 + 2 * bg.coarse_levels

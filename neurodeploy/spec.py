@@ -380,7 +380,13 @@ def convenience_to_currents(raw: dict, profile) -> dict:
                 continue
             if q in p:
                 raise SpecError(f"$.populations[{i}]: give either {field} or {q}, not both")
-            v = np.asarray(p.pop(field), dtype=np.float64)
+            val = p.pop(field)
+            def _num(x):
+                return isinstance(x, (int, float)) and not isinstance(x, bool)
+            if not (_num(val) or (isinstance(val, list) and val and all(_num(x) for x in val))):
+                raise SpecError(f"$.populations[{i}].{field}: expected a time in seconds (a number, or a non-empty "
+                                f"list of numbers, one per neuron), got {json.dumps(val)[:40]}")
+            v = np.asarray(val, dtype=np.float64)
             if not np.all(np.isfinite(v)) or np.any(v <= 0):
                 raise SpecError(f"$.populations[{i}].{field}: must be a positive time in seconds")
             conv = profile.tau_to_current if kind == "tau" else profile.pulse_to_current
@@ -417,6 +423,10 @@ def spec_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Pat
 def _load_sidecar(spec: NetworkSpec, k: int, pr: Projection, source: str, base_dir: Path) -> np.ndarray:
     where = f"{source}: $.projections[{k}].sidecar"
     path = base_dir / pr.sidecar.path
+    root = base_dir.resolve()
+    if Path(pr.sidecar.path).is_absolute() or not path.resolve().is_relative_to(root):
+        raise SpecError(f"{where}.path: {pr.sidecar.path!r} points outside the model's folder {root}; sidecars must "
+                        f"sit in or below the folder of the model file (give a relative path)")
     if not path.is_file():
         raise SpecError(f"{where}.path: file {path} not found")
     data = path.read_bytes()
@@ -427,7 +437,10 @@ def _load_sidecar(spec: NetworkSpec, k: int, pr: Projection, source: str, base_d
         with np.load(path, allow_pickle=False) as z:
             if pr.sidecar.key not in z.files:
                 raise SpecError(f"{where}.key: {path} has no array {pr.sidecar.key!r} (has: {', '.join(z.files)})")
-            mat = np.asarray(z[pr.sidecar.key], dtype=np.float64)
+            arr = np.asarray(z[pr.sidecar.key])
+            if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+                raise SpecError(f"{where}.key: array {pr.sidecar.key!r} in {path} has dtype {arr.dtype}; weights must be numbers")
+            mat = arr.astype(np.float64)
     except SpecError:
         raise
     except Exception as e:

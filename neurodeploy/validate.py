@@ -22,6 +22,7 @@ from .errors import NeurodeployError
 
 NETWORK_FORMAT = "neurodeploy.network/1"
 CONFIG_FORMAT = "neurodeploy.config/1"
+QUANTIZED_FORMAT = "neurodeploy.quantized/1"
 FORMATS = {NETWORK_FORMAT: "network", CONFIG_FORMAT: "config"}
 MAX_LINES = 50  # per file; the rest is counted
 
@@ -143,6 +144,20 @@ def check_config_against_profile(cfg, profile) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
+def load_checked_config(path: str | Path, profile):
+    """Load a config and apply every check ``validate`` applies against ``profile`` — what each command
+    that runs a config (emulate, verify, run) uses, so none runs a config that ``validate`` rejects.
+    Raises :class:`~neurodeploy.errors.ConfigError` with one line per problem."""
+    from .config.model import load_config
+    from .errors import ConfigError
+
+    cfg = load_config(path)
+    errors, _ = check_config_against_profile(cfg, profile)
+    if errors:
+        raise ConfigError(f"{path}: invalid for profile {profile.name!r}", lines=[f"{path}: {e}" for e in errors])
+    return cfg
+
+
 def _load_config_profile(cfg, path: Path):
     from .profile import load_profile
 
@@ -177,6 +192,8 @@ def _validate(path: Path, res: Result, options: dict) -> None:
     if suffix in (".yaml", ".yml"):
         from .profile import load_profile
 
+        if options:
+            raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
         res.kind = "profile"
         prof = load_profile(path)
         g = prof.geometry
@@ -192,7 +209,15 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         conv = spec.metadata.get("import", {}).get("convention")
         res.summary = summarize_network(spec) + f" (imported from {suffix[1:]}" + (f", convention {conv})" if conv else ")")
         return
-    # import options apply to .nir/.npz/.npy only; JSON and YAML files ignore them
+    if options:   # import options apply to .nir/.npz/.npy only (as for map, export, simulate)
+        raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
+    if _sniff_format(path) == QUANTIZED_FORMAT:
+        from .quantize.model import load_quantized
+
+        res.kind = "quantized"
+        qn = load_quantized(path)
+        res.summary = (f"{qn.n_neurons} neurons on {len(qn.cores)} logical cores, {len(qn.synapses.src)} synapses")
+        return
     if _sniff_format(path) == CONFIG_FORMAT:  # big configs: load_config parses and validates in one fast pass
         res.kind = "config"
         _check_config(path, res, load_config_file(path))

@@ -10,8 +10,10 @@ Runs, on the same inputs:
 
 each batch of trials in one vmapped call, and compares output spike counts
 (:mod:`neurodeploy.verify_metrics`). PASS/FAIL against :class:`Tolerance` (defaults: median rate
-correlation ≥ 0.9 over trials and outputs; with labels, median accuracy drop ≤ 2 points); the CLI
-exits 1 on FAIL so CI can gate on it.
+correlation ≥ 0.9 over trials and outputs; median relative rate error ≤ 1.0, i.e. the deployed output
+rates are off by less than the reference rates themselves — correlation and accuracy are blind to
+scale, this bound is not; with labels, median accuracy drop ≤ 2 points); the CLI exits 1 on FAIL so
+CI can gate on it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from . import verify_metrics as vm
 from .errors import NeurodeployError
+from .log import stage
 
 
 class VerifyError(NeurodeployError):
@@ -33,22 +36,65 @@ class Tolerance:
     min_rate_correlation: float = 0.9      # median Pearson r of output spike counts (deployed+mismatch vs reference)
     max_accuracy_drop: float = 0.02        # median over trials, as a fraction (2 points)
     max_rate_difference: float | None = None  # Hz, median mean-absolute rate difference (off by default)
+    max_relative_rate_error: float = 1.0   # median over trials of Σ|Δcount| / Σ reference count (scale-aware)
 
     @classmethod
     def parse(cls, items) -> "Tolerance":
-        """``KEY=VALUE`` strings: correlation=0.9, accuracy_drop=0.02, rate_difference=5."""
+        """``KEY=VALUE`` strings: correlation=0.9, accuracy_drop=0.02, rate_error=1.0, rate_difference=5."""
         t = cls()
         keys = {"correlation": "min_rate_correlation", "accuracy_drop": "max_accuracy_drop",
-                "rate_difference": "max_rate_difference"}
+                "rate_error": "max_relative_rate_error", "rate_difference": "max_rate_difference"}
         for item in items or ():
             k, sep, v = item.partition("=")
             if not sep or k not in keys:
                 raise VerifyError(f"--tolerance {item!r}: expected one of {', '.join(k + '=VALUE' for k in keys)}")
             try:
-                setattr(t, keys[k], float(v))
+                x = float(v)
             except ValueError:
                 raise VerifyError(f"--tolerance {item!r}: {v!r} is not a number") from None
+            if not np.isfinite(x) or x < 0:
+                raise VerifyError(f"--tolerance {item!r}: expected a finite number >= 0")
+            setattr(t, keys[k], x)
         return t
+
+
+def load_labels(path, n_samples: int, n_outputs: int, input_path: str = "the input") -> np.ndarray:
+    """Read ``labels`` (.npy, or the 'labels' array of an .npz): one integer class per input sample, each
+    an output index 0..n_outputs−1. Strings, NaN, fractions and out-of-range values are errors."""
+    try:
+        raw = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise VerifyError(f"{path}: cannot read labels ({type(e).__name__}: {e})") from None
+    if isinstance(raw, np.lib.npyio.NpzFile):
+        with raw:
+            if "labels" not in raw.files:
+                raise VerifyError(f"{path}: no array 'labels' (has: {', '.join(raw.files) or 'nothing'})")
+            raw = raw["labels"]
+    return check_labels(raw, n_samples, n_outputs, str(path), input_path)
+
+
+def check_labels(labels, n_samples: int, n_outputs: int, source: str, input_path: str = "the input") -> np.ndarray:
+    """Labels as int64 [n_samples], or a VerifyError naming ``source`` and what to change."""
+    a = np.asarray(labels)
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating) or a.dtype == bool):
+        raise VerifyError(f"{source}: labels must be integer class indices, got dtype {a.dtype}")
+    a = a.reshape(-1)
+    if a.size != n_samples:
+        raise VerifyError(f"{source}: {a.size} labels for {n_samples} input samples in {input_path} "
+                          f"(one class label per sample)")
+    if np.issubdtype(a.dtype, np.floating):
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise VerifyError(f"{source}: label [{i}] = {a[i]} is not an integer class index")
+    a = a.astype(np.int64)
+    if n_outputs < 2:
+        raise VerifyError(f"{source}: labels need at least 2 model outputs to compare, the model has {n_outputs}")
+    bad = (a < 0) | (a >= n_outputs)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise VerifyError(f"{source}: label [{i}] = {a[i]} is not an output index 0..{n_outputs - 1}")
+    return a
 
 
 def _counts(spikes) -> np.ndarray:
@@ -56,11 +102,13 @@ def _counts(spikes) -> np.ndarray:
 
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
-           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0) -> dict:
+           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None, sigma_rule: float = 3.0,
+           pictures: dict | None = None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
-    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs].
+    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs]. ``pictures``, if a dict, receives the arrays
+    the plots need (rasters of the first sample, counts, accuracy per board).
     """
     import jax
     import jax.numpy as jnp
@@ -83,11 +131,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
                           f"was the config mapped from this model? (re-run neurodeploy map)")
     stale = bool(cfg.source_model_sha256) and cfg.source_model_sha256 != spec.sha256()
     if labels is not None:
-        labels = np.asarray(labels).reshape(-1)
-        if labels.size != x.shape[0]:
-            raise VerifyError(f"{labels.size} labels for {x.shape[0]} input samples")
-        if out_idx.size < 2 or labels.min() < 0 or labels.max() >= out_idx.size:
-            raise VerifyError(f"labels must be output indices 0..{out_idx.size - 1}")
+        labels = check_labels(labels, x.shape[0], out_idx.size, "labels")
     percent = mismatch * 100.0 * sigma_rule
     duration = x.shape[1] * dt
 
@@ -99,21 +143,33 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     if n_mm:
         more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, percent, sigma_rule)
         draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), draws, more)
-    f_all = _counts(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws)))
+    with stage(f"float network: {n_mm + 1} chip(s) x {x.shape[0]} sample(s), one vmapped call"):
+        f_spk = np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws))
+        f_all = _counts(f_spk)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
-    emu = Emulator(cfg, profile, dt=dt)
-    if n_mm:
-        d_all = _counts(emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
-                                with_nominal=True).outputs)
-        dep, dep_mm = d_all[0], d_all[1:]
-    else:
-        dep, dep_mm = _counts(emu.run(x, dt).outputs), None
+    with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
+        emu = Emulator(cfg, profile, dt=dt)
+        if n_mm:
+            d_spk = emu.run(x, dt, mismatch_percent=percent, seed=seed, trials=n_mm, sigma_rule=sigma_rule,
+                            with_nominal=True).outputs
+            d_all = _counts(d_spk)
+            dep, dep_mm = d_all[0], d_all[1:]
+            d_first = d_spk[0, 0]
+        else:
+            d_spk = emu.run(x, dt).outputs
+            dep, dep_mm, d_first = _counts(d_spk), None, d_spk[0]
+    if pictures is not None:
+        pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
+                        deployed_counts=dep)
+        if labels is not None and dep_mm is not None:
+            pictures["accuracy_per_board"] = vm.accuracy(dep_mm, labels)
 
     def block(counts):
         r = vm.pearson_r(ref, counts)
         dr = vm.rate_difference(ref, counts, duration)
         out = {"rate_correlation": {"per_output": np.median(r.reshape(-1, r.shape[-1]), axis=0).round(4).tolist(),
                                     **_round(vm.summarise(r, "low"))},
+               "relative_rate_error": _round(vm.summarise(vm.relative_rate_error(ref, counts), "high")),
                "rate_difference_hz": {"per_output": np.median(dr.reshape(-1, dr.shape[-1]), axis=0).round(3).tolist(),
                                       **_round(vm.summarise(dr, "high"))}}
         if labels is not None:
@@ -140,6 +196,9 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     corr = final["rate_correlation"]["median"]
     checks.append({"name": "rate_correlation", "value": corr, "limit": tol.min_rate_correlation,
                    "passed": bool(corr >= tol.min_rate_correlation)})
+    rel = final["relative_rate_error"]["median"]
+    checks.append({"name": "relative_rate_error", "value": rel, "limit": tol.max_relative_rate_error,
+                   "passed": bool(rel <= tol.max_relative_rate_error)})
     if labels is not None:
         drop = report["reference_accuracy"] - final["accuracy"]["median"]
         checks.append({"name": "accuracy_drop", "value": round(drop, 4), "limit": tol.max_accuracy_drop,
@@ -168,7 +227,8 @@ def format_verify(report: dict) -> str:
     if report.get("stale_config"):
         lines.append("warning: the config was mapped from a different version of the model (source sha256 differs)")
     lines.append(f"reference output rates (Hz): {report['reference_rates_hz']}")
-    hdr = f"  {'':28s} {'rate r (median / worst 5%)':>28s} {'|Δrate| Hz (median / worst 5%)':>32s}"
+    hdr = (f"  {'':28s} {'rate r (median / worst 5%)':>28s} {'|Δrate| Hz (median / worst 5%)':>32s}"
+           f" {'rel. rate error (median)':>25s}")
     has_acc = "reference_accuracy" in report
     if has_acc:
         hdr += f" {'accuracy (median / worst 5%)':>30s} {'FRR (median)':>13s}"
@@ -181,7 +241,8 @@ def format_verify(report: dict) -> str:
             continue
         b = report[key]
         row = (f"  {label:28s} {b['rate_correlation']['median']:13.3f} / {b['rate_correlation']['worst_5pct']:<12.3f}"
-               f" {b['rate_difference_hz']['median']:15.2f} / {b['rate_difference_hz']['worst_5pct']:<14.2f}")
+               f" {b['rate_difference_hz']['median']:15.2f} / {b['rate_difference_hz']['worst_5pct']:<14.2f}"
+               f" {b['relative_rate_error']['median']:25.3f}")
         if has_acc:
             row += f" {b['accuracy']['median']:14.1%} / {b['accuracy']['worst_5pct']:<13.1%}"
             if "firing_rate_ratio" in b:

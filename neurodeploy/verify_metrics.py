@@ -6,6 +6,9 @@ Shapes: ``counts`` [..., B, n_out] spike counts of the model outputs per input s
 * Pearson r per output neuron between reference and deployed counts across the B samples (an
   output that is silent in both is perfect agreement, r = 1; silent in one only, r = 0);
 * mean absolute rate difference per output neuron (Hz) = mean_B |Δcount| / duration;
+* relative rate error = Σ_B,out |Δcount| / Σ_B,out reference count — the deployment's rate error in
+  units of the reference's own rate (0 = identical counts; 1 = off by as much as the reference fires);
+  scale-aware where correlation and accuracy are not (a 20× rate increase keeps r and accuracy);
 * accuracy = mean_B [argmax_out counts == label] (ties → the lower index, like numpy);
 * firing-rate ratio (FRR) of the decision neurons: for the samples of class k, the mean rate of
   output k over the mean rate of the other outputs; FRR = geometric mean over classes. > 1 means
@@ -33,6 +36,12 @@ def pearson_r(ref: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def rate_difference(ref: np.ndarray, counts: np.ndarray, duration: float) -> np.ndarray:
     """[..., n_out] mean absolute firing-rate difference (Hz)."""
     return np.abs(counts - ref).mean(axis=-2) / duration
+
+
+def relative_rate_error(ref: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """[...] Σ|counts − ref| / Σ ref over samples and outputs (a silent reference counts as 1 spike)."""
+    diff = np.abs(counts - ref).sum(axis=(-2, -1))
+    return diff / max(float(np.sum(ref)), 1.0)
 
 
 def accuracy(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:

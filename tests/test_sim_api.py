@@ -224,3 +224,46 @@ def test_feedback_constants_come_from_the_profile(profile):
     assert net.feedback == (a.feedback_gain, a.feedback_threshold, a.feedback_norm)
     other = profile.model_copy(update={"analog": a.model_copy(update={"feedback_threshold": 0.5})})
     assert build_from_arrays(0, default_params(profile, 1), {}, [], [], [], [], other).feedback[1] == 0.5
+
+
+def test_nominal_chip_shares_the_compilation_of_a_draw(profile):
+    """mismatch=None runs as the identity draw: nominal and mismatched calls compile once together
+    (counted from jax's compile log, not timed)."""
+    import logging
+
+    class Count(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def emit(self, record):
+            self.n += "Finished XLA compilation of jit(_run)" in record.getMessage()
+
+    net, _ = build_from_spec(spec_from_dict(SPEC), profile)
+    x = np.zeros((1, 37, 3), np.float32)          # a shape no other test uses
+    m = sample_mismatch(net, 1)
+    h = Count()
+    logging.getLogger("jax").addHandler(h)
+    try:
+        with jax.log_compiles(True):
+            s0 = simulate(net, x)[0]
+            s1 = simulate(net, x, m)[0]
+            s2 = simulate(net, x)[0]
+    finally:
+        logging.getLogger("jax").removeHandler(h)
+    assert h.n == 1
+    assert s0.shape == s1.shape and np.array_equal(np.asarray(s0), np.asarray(s2))
+
+
+def test_record_selected_variables(profile):
+    net, _ = build_from_spec(spec_from_dict(SPEC), profile)
+    x = (np.random.default_rng(2).random((2, 40, 3)) < 0.2).astype(np.float32)
+    s_all, _, rec_all = simulate(net, x, record=True)
+    s_one, _, rec = simulate(net, x, record=("I_ampa",))
+    assert set(rec) == {"I_ampa"}
+    np.testing.assert_array_equal(np.asarray(rec["I_ampa"]), np.asarray(rec_all["I_ampa"]))
+    np.testing.assert_array_equal(np.asarray(s_one), np.asarray(s_all))
+    assert set(simulate(net, x[0], record="I_mem")[2]) == {"I_mem"}
+    assert simulate(net, x, record=False)[2] is None
+    with pytest.raises(SimError, match="record: unknown state variable.*'V_mem'"):
+        simulate(net, x, record=("V_mem",))

@@ -69,3 +69,27 @@ def test_adam_lowers_a_loss(setup):
         theta = optax.apply_updates(theta, upd)
     losses.append(float(step(theta)[0]))
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_inhibited_neuron_still_gets_a_gradient(profile):
+    """The input floor max(I_in, I_0) has a leaky surrogate derivative: with only inhibitory (GABA)
+    input every weight still gets a non-zero gradient (with the plain clip: exactly zero), while the
+    forward pass is the clip itself (the neuron stays silent, I_mem at rest)."""
+    n, n_in = 4, 30
+    src, dst = np.repeat(np.arange(n_in), n), np.tile(np.arange(n), n_in)
+    from neurodeploy.sim import build_from_arrays, default_params
+    net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, np.full(src.size, 2),
+                            np.full(src.size, 5e-8), profile)
+    x = jnp.asarray((np.random.default_rng(0).random((2, 100, n_in)) < 0.05).astype(np.float32))
+
+    def loss(w):
+        s, _, rec = simulate(net.replace(weight=w), x, record=("I_mem",))
+        return s.sum() + rec["I_mem"].sum() / profile.analog.I_0
+
+    val, g = jax.value_and_grad(loss)(net.weight)
+    g = np.asarray(g)
+    assert np.all(np.isfinite(g)) and np.count_nonzero(g) == g.size
+    assert np.all(g < 0)                      # more inhibition → lower I_mem
+    s, _, rec = simulate(net, x, record=True)
+    assert float(s.sum()) == 0
+    np.testing.assert_allclose(np.asarray(rec["I_mem"]), profile.analog.I_0, rtol=1e-5)

@@ -182,3 +182,21 @@ def test_cli_bad_data_file_is_one_line(run_cli, tmp_path):
     code, out, err = run_cli("train", "--data", bad, "-o", tmp_path / "m.json", "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "bad.npz" in err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_losses_ratio_hinge_and_current_logits():
+    import jax.numpy as jnp
+
+    from neurodeploy.train.losses import ce_counts, current_logits, rate_mse, ratio_hinge
+
+    counts = jnp.array([[20.0, 1.0], [3.0, 3.0]])
+    y, v = jnp.array([0, 1]), jnp.array([1.0, 1.0])
+    # sample 0 has FRR 10.5 ≥ 8 → no loss; sample 1 has FRR 1 → log 8
+    assert float(ratio_hinge(counts, y, v, 8.0)) == pytest.approx(np.log(8.0) / 2, rel=1e-5)
+    assert float(ratio_hinge(counts, y, jnp.array([1.0, 0.0]), 8.0)) == 0.0        # a skipped (negative) trial
+    right = jnp.array([[4.0, 1.0], [1.0, 3.0]])
+    assert float(ce_counts(right, y, v)) > float(ce_counts(right * 2, y, v)) > 0      # a larger margin, a lower loss
+    assert float(rate_mse(jnp.array([[25.0, 0.0]]), jnp.array([[50.0, 0.0]]), jnp.array([1.0]), 0.5)) == 0.0
+    rec = {k: jnp.full((1, 10, 3), 2e-9) for k in ("I_ampa", "I_nmda", "I_gaba")}
+    lg = current_logits(rec, np.array([1, 2]), (0, 10), jnp.array([1e-9, 1e-9, 4e-9]))
+    np.testing.assert_allclose(np.asarray(lg), [[2.0, 0.5]], rtol=1e-5)

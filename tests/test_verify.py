@@ -70,3 +70,62 @@ def test_metrics():
     assert accuracy(ref, labels) == 1.0 and accuracy(ref[:, ::-1], labels) == 0.0
     assert firing_rate_ratio(ref, labels, 0.5) > 5
     assert np.isclose(firing_rate_ratio(np.ones((4, 2)), labels, 0.5), 1.0)
+
+
+def test_verify_fails_when_threshold_three_coarse_steps_low(run_cli, mapped, tmp_path):
+    """Rates ~20x too high keep correlation and accuracy; the relative rate error catches it."""
+    cfg = json.loads((mapped / "config.json").read_text())
+    code0 = cfg["chips"][0]["cores"][0]["parameters"]["SOIF_SPKTHR_P"]
+    assert code0["coarse"] >= 3
+    code0["coarse"] -= 3
+    bad = tmp_path / "low_threshold.json"
+    bad.write_text(json.dumps(cfg))
+    code, out, err = run_cli("verify", EX / "model.json", bad, "--input", EX / "inputs.npz",
+                             "--labels", EX / "labels.npy", "--trials", "4", "--json", tmp_path / "r.json")
+    assert code == 1, out + err
+    r = json.loads((tmp_path / "r.json").read_text())
+    checks = {c["name"]: c for c in r["checks"]}
+    assert checks["rate_correlation"]["passed"] and checks["accuracy_drop"]["passed"]   # scale-blind metrics pass
+    assert not checks["relative_rate_error"]["passed"] and checks["relative_rate_error"]["value"] > 5
+
+
+def test_verify_rejects_config_that_validate_rejects(run_cli, mapped, tmp_path):
+    cfg = json.loads((mapped / "config.json").read_text())
+    cfg["chips"][0]["cores"][0]["parameters"]["NOT_A_PARAMETER"] = {"coarse": 0, "fine": 0}
+    bad = tmp_path / "unknown_param.json"
+    bad.write_text(json.dumps(cfg))
+    for args in (("verify", EX / "model.json", bad, "--input", EX / "inputs.npz", "--trials", "2"),
+                 ("emulate", bad, "--input", EX / "inputs.npz", "-o", tmp_path / "out.npz")):
+        code, out, err = run_cli(*args)
+        assert code == 2, (args[0], out + err)
+        assert "NOT_A_PARAMETER" in err and "parameter-name" in err
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_relative_rate_error_metric():
+    from neurodeploy.verify_metrics import relative_rate_error
+
+    ref = np.array([[10, 0], [8, 2]], float)
+    assert relative_rate_error(ref, ref) == 0.0
+    assert np.isclose(relative_rate_error(ref, 2 * ref), 1.0)
+    assert relative_rate_error(ref, np.stack([ref, 3 * ref])).tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("labels, what", [(np.array(["a"] * 8), "integer class indices"),
+                                          (np.array([np.nan] + [0.0] * 7), "not an integer"),
+                                          (np.array([0, 1] * 4) * 0.5, "not an integer"),
+                                          (np.array([0, 1, 2, 0, 1, 0, 1, 0]), "not an output index")])
+def test_verify_rejects_bad_labels(run_cli, mapped, tmp_path, labels, what):
+    np.save(tmp_path / "labels.npy", labels)
+    code, out, err = run_cli("verify", EX / "model.json", mapped / "config.json", "--input", EX / "inputs.npz",
+                             "--labels", tmp_path / "labels.npy", "--trials", "2")
+    assert code == 2 and what in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_verify_reads_labels_from_input_npz(run_cli, mapped, tmp_path):
+    with np.load(EX / "inputs.npz") as z:
+        np.savez(tmp_path / "with_labels.npz", spikes=z["spikes"], dt=z["dt"], labels=np.load(EX / "labels.npy"))
+    code, out, err = run_cli("verify", EX / "model.json", mapped / "config.json", "--input", tmp_path / "with_labels.npz",
+                             "--trials", "2", "--json", tmp_path / "r.json")
+    assert code == 0, out + err
+    assert json.loads((tmp_path / "r.json").read_text())["reference_accuracy"] == 1.0

@@ -122,10 +122,10 @@ class Emulator:
 
 def emulate_file(config_path, input_path, profile, *, mismatch: float = 0.0, seed: int = 0):
     """Load a config and an input file (raster or events) and run them: the CLI's library call."""
-    from ..config.model import load_config
+    from ..validate import load_checked_config
     from .events import load_input, raster_from_events
 
-    cfg = load_config(config_path)
+    cfg = load_checked_config(config_path, profile)
     data = load_input(input_path, n_inputs=None)
     if "events" in data:
         raster, routes = raster_from_events(data["events"], data["dt"], data.get("duration"))

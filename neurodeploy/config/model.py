@@ -124,7 +124,8 @@ class CoreConfig(_Model):
 
 class ChipConfig(_Model):
     chip: int = Field(ge=0)
-    position: tuple[int, int] = (0, 0)
+    position: tuple[Annotated[int, Field(ge=-64, le=64)], Annotated[int, Field(ge=-64, le=64)]] = Field(
+        (0, 0), description="the chip's (x, y) place on the board's mesh; hops between chips are differences of positions")
     cores: list[CoreConfig] = Field(default_factory=list, max_length=4)
 
 
@@ -245,6 +246,10 @@ def check_config(cfg: HardwareConfig) -> list[str]:
             for ni, n in enumerate(core.neurons):
                 if n.neuron in seen:
                     problems.append(f"{cb}.neurons[{ni}].neuron: [unique-neuron] neuron {n.neuron} listed twice")
+                beyond = [k for k in n.synapse_flags if not 0 <= k < len(n.synapses)]
+                if beyond:
+                    problems.append(f"{cb}.neurons[{ni}].synapse_flags: [synapse-flags] entry {beyond[0]} flagged, but the "
+                                    f"neuron has {len(n.synapses)} CAM entries (indices 0..{len(n.synapses) - 1})")
                 seen.add(n.neuron)
                 configured.add((chip.chip, core.core, n.neuron))
     for ci, chip in enumerate(cfg.chips):

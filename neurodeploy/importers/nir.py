@@ -142,6 +142,23 @@ def _graph_to_tree(graph) -> dict:
     return clean(d)
 
 
+#: Largest array a NIR file may declare (elements), checked from the HDF5 headers before anything is read:
+#: a full board's weights, 4,096 neurons × 4,096 sources (the chip holds far fewer synapses: 64 per neuron).
+MAX_ARRAY_ELEMENTS = 4096 * 4096
+
+
+def _check_declared_sizes(f, path: Path) -> None:
+    """Refuse arrays larger than any Dynap-SE2 board could use, from their declared shapes (no data read)."""
+    import h5py
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset) and item.size > MAX_ARRAY_ELEMENTS:
+            raise SpecError(f"{path}: {name}: declares {item.size:,} elements {list(item.shape)}, more than a Dynap-SE2 "
+                            f"board can hold ({MAX_ARRAY_ELEMENTS:,}: 4,096 neurons x 4,096 sources); nothing was read")
+
+    f.visititems(visit)
+
+
 def _read(path: Path) -> tuple[dict, str]:
     """Read a .nir file → (tree, how it was read)."""
     import h5py
@@ -151,6 +168,7 @@ def _read(path: Path) -> tuple[dict, str]:
             if "node" not in f:
                 raise SpecError(f"{path}: not a NIR file (no 'node' group; top level has: {', '.join(f.keys()) or 'nothing'})")
             version = _to_py(f["version"][()]) if "version" in f else "unknown"
+            _check_declared_sizes(f, path)
     except SpecError:
         raise
     except Exception as e:

@@ -46,14 +46,21 @@ def load_cam_profile(path: str | Path, profile, tolerance: float = 0.0) -> CamDe
     if not path.is_file():
         raise MappingError(f"{path}: CAM profile not found", rule="cam-profile")
     try:
-        if path.suffix == ".gz":
+        data = path.read_bytes()
+        if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
             import gzip
+            import zlib
 
-            raw = json.loads(gzip.decompress(path.read_bytes()).decode())
-        else:
-            raw = json.loads(path.read_text())
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError, zlib.error) as e:
+                raise MappingError(f"{path}: not a complete gzip file ({type(e).__name__}: {e}); "
+                                   f"re-copy the measured profile (.json or .json.gz)", rule="cam-profile") from None
+        raw = json.loads(data.decode("utf-8"))
     except json.JSONDecodeError as e:
         raise MappingError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}", rule="cam-profile") from None
+    except (UnicodeDecodeError, RecursionError, ValueError) as e:
+        raise MappingError(f"{path}: not a JSON CAM profile ({type(e).__name__})", rule="cam-profile") from None
     if not isinstance(raw, dict) or "cams" not in raw:
         raise MappingError(f"{path}: $.cams: missing (a CAM profile holds cams[core][neuron][slot] = [rate_low, rate_high])",
                            rule="cam-profile")
@@ -73,7 +80,11 @@ def load_cam_profile(path: str | Path, profile, tolerance: float = 0.0) -> CamDe
             raise MappingError(f"{path}: $.tags: expected one entry per core ({g.cores_per_chip})", rule="cam-profile")
         good_tag[:] = False
         for c, halves in enumerate(tags):
+            if not isinstance(halves, list):
+                raise MappingError(f"{path}: $.tags[{c}]: expected a list of tag lists", rule="cam-profile")
             for h, lst in enumerate(halves):
+                if not isinstance(lst, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in lst):
+                    raise MappingError(f"{path}: $.tags[{c}][{h}]: expected a list of integer tags", rule="cam-profile")
                 arr = np.asarray(lst, dtype=np.int64)
                 if arr.size and (arr.min() < 0 or arr.max() >= g.n_tags):
                     raise MappingError(f"{path}: $.tags[{c}][{h}]: tags must lie in 0..{g.n_tags - 1}", rule="cam-profile")

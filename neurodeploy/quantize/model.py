@@ -25,7 +25,56 @@ QUANTIZED_FORMAT = "neurodeploy.quantized/1"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class _BiasReport(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    parameter: str
+    max_rel_error: float
+    median_rel_error: float
+    worst_neuron: str
+
+
+class _WeightsReport(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    relative_rms_error: float = 0.0
+    uniform_grid_error: float = 0.0
+    synapses: int = 0
+    spare_entries_used: int = 0
+    nmda_scale_entries: int = 0
+    quantized_to_zero: int = 0
+
+
+class _PrunedReport(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    synapses: int
+    weight_mass_dropped: float
+    neurons: list[str]
+
+
+class _Report(BaseModel):
+    """The sections of ``report`` that ``map`` reads back (checked, kept as written)."""
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    weights: _WeightsReport | None = None
+    biases: dict[str, _BiasReport] = Field(default_factory=dict)
+    pruned: _PrunedReport | None = None
+    clustered_cores: list[int] = Field(default_factory=list)
+
+#: Dendrite names a quantized CAM entry may use (``dendrite:mask``).
+_ENTRY_DENDRITES = ("ampa", "nmda", "gaba", "shunt")
+
+
+def _entry_problem(entry: str) -> str | None:
+    """Why ``entry`` (``"ampa:1010"`` or ``"ampa:1010+nmda:0001"``, or "" for none) is malformed, else None."""
+    if entry == "":
+        return None
+    for part in entry.split("+"):
+        dend, sep, mask = part.partition(":")
+        if not sep or dend not in _ENTRY_DENDRITES or len(mask) != 4 or set(mask) - {"0", "1"}:
+            return (f"{entry!r}: expected dendrite:mask entries joined by '+', dendrite one of "
+                    f"{', '.join(_ENTRY_DENDRITES)}, mask 4 binary digits (e.g. 'ampa:1010')")
+    return None
 
 
 class PopulationRef(_Model):
@@ -75,6 +124,13 @@ class QuantizedNetwork(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     report: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _semantics(self):
+        problems = _check_quantized(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     @property
     def n_neurons(self) -> int:
         return sum(p.size for p in self.populations)
@@ -105,13 +161,67 @@ class QuantizedNetwork(_Model):
         return atomic_write_text(path, self.dumps())
 
 
+def _first_bad(values, lo: int, hi: int):
+    for i, v in enumerate(values):
+        if not lo <= v < hi:
+            return i, v
+    return None
+
+
+def _check_quantized(q: "QuantizedNetwork") -> list[str]:
+    """Cross-field rules of a quantized network; ``$.path: message`` lines."""
+    n, n_src = q.n_neurons, q.n_inputs + q.n_neurons
+    out = []
+    for name in ("outputs", "latch_so_dc", "latch_so_adaptation", "latch_denm_nmda"):
+        bad = _first_bad(getattr(q, name), 0, n)
+        if bad:
+            out.append(f"$.{name}[{bad[0]}]: neuron {bad[1]} out of range 0..{n - 1}")
+    owner: dict[int, int] = {}
+    for ci, core in enumerate(q.cores):
+        if not core.neurons:
+            out.append(f"$.cores[{ci}].neurons: empty (every logical core holds at least one neuron; remove the core)")
+        bad = _first_bad(core.neurons, 0, n)
+        if bad:
+            out.append(f"$.cores[{ci}].neurons[{bad[0]}]: neuron {bad[1]} out of range 0..{n - 1}")
+        for j, v in enumerate(core.neurons):
+            if v in owner:
+                out.append(f"$.cores[{ci}].neurons[{j}]: neuron {v} is already on logical core {owner[v]}")
+                break
+            owner[v] = ci
+    if not out and len(owner) != n:
+        first = next(i for i in range(n) if i not in owner)
+        out.append(f"$.cores: {n - len(owner)} of the {n} neurons ($.populations) are on no logical core, the first "
+                   f"is neuron {first} (every neuron needs one)")
+    syn = q.synapses
+    for name, values, hi in (("src", syn.src, n_src), ("dst", syn.dst, n)):
+        bad = _first_bad(values, 0, hi)
+        if bad:
+            out.append(f"$.synapses.{name}[{bad[0]}]: {bad[1]} out of range 0..{hi - 1}")
+    for i, e in enumerate(syn.entries):
+        why = _entry_problem(e)
+        if why:
+            out.append(f"$.synapses.entries[{i}]: {why}")
+            break
+    try:
+        _Report.model_validate(q.report)
+    except ValidationError as e:
+        out.extend(line.replace("<report>: $", "$.report", 1) for line in validation_lines("<report>", e))
+    return out
+
+
 def load_quantized(path: str | Path) -> QuantizedNetwork:
     path = Path(path)
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8", errors="replace"), parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise SpecError(f"{path}: invalid JSON: {e}") from None
     try:
         return QuantizedNetwork.model_validate(raw)
     except ValidationError as e:
         raise SpecError(str(path), lines=validation_lines(str(path), e)) from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not allowed (numbers must be finite)")

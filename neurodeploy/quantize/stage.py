@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..log import progress
+
 from .. import __version__
 from ..config.model import Code, ProfileRef, mask_to_str
 from ..errors import MappingError
@@ -92,6 +94,24 @@ def _fan_in(spec, syn: Synapses, cam: int, prune: bool, report: dict) -> Synapse
     return syn.take(keep)
 
 
+def _check_weight_range(spec, syn: Synapses, w_max: float, spares: bool) -> None:
+    """Rule ``weight-range``: a synapse's current |w|·weight_scale must be reachable by one CAM entry (the
+    sum of the core's four base weights at their largest DAC current) — or two with a spare entry."""
+    reach = w_max * (8.0 if spares else 4.0)
+    bad = np.flatnonzero(~np.isfinite(syn.target) | (syn.target > reach))
+    if bad.size == 0:
+        return
+    i = int(bad[np.argmax(np.where(np.isfinite(syn.target[bad]), syn.target[bad], np.inf))])
+    pr = spec.projections[int(syn.proj[i])]
+    src = (f"input {int(syn.src[i])}" if syn.src[i] < spec.n_inputs
+           else spec.neuron_name(int(syn.src[i]) - spec.n_inputs))
+    raise MappingError(
+        f"[weight-range] projection {int(syn.proj[i])} ({pr.source}→{pr.target}), synapse {src} → "
+        f"{spec.neuron_name(int(syn.dst[i]))}: weight current {syn.target[i]:.3g} A exceeds the {reach:.3g} A one "
+        f"{'pair of CAM entries' if spares else 'CAM entry'} can carry (4 base weights of at most {w_max:.3g} A); "
+        f"{bad.size} synapse(s) affected — lower |w| or weight_scale", rule="weight-range")
+
+
 def _code_of(profile, pname: str, current: float) -> tuple[int, int]:
     c = profile.bias.to_code(pname, current, clip=True)
     return int(c.coarse), int(c.fine)
@@ -109,6 +129,9 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     report: dict = {}
     N = spec.n_neurons
     syn = _fan_in(spec, synapses_of(spec), geo.cam_entries_per_neuron, prune, report)
+    wparams = [profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
+    grid = np.unique(profile.bias.all_codes(wparams[0]))
+    _check_weight_range(spec, syn, float(grid.max()), use_spares)
     dend_in = np.zeros((N, 4), bool)
     dend_in[syn.dst, syn.dend] = True
     params = spec.neuron_params(profile)
@@ -142,15 +165,12 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     fan = np.bincount(syn.dst, minlength=N)
     budget = np.maximum(geo.cam_entries_per_neuron - fan, 0) if use_spares else np.zeros(N, np.int64)
 
-    wparams = [profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
-    grid_codes = profile.bias.all_codes(wparams[0])
-    grid = np.unique(grid_codes)
     entries = np.empty(syn.target.size, dtype=object)
     value = np.zeros(syn.target.size)
     records = []
     core_reports = []
     nmda_p = (profile.quantity_to_parameter["Itau_nmda"], profile.quantity_to_parameter["Igain_nmda"])
-    for ci, c in enumerate(cores):
+    for ci, c in progress(enumerate(cores), total=len(cores), desc="quantizing cores"):
         codes: dict[str, tuple[int, int]] = {}
         for q in NEURON_QUANTITIES:
             pname = profile.quantity_to_parameter[q]

@@ -39,13 +39,13 @@ def load_input(path: str | Path, n_inputs: int, dt: float, model: str = "the net
     x = arrays["spikes"]
     if x.ndim not in (2, 3) or x.shape[-1] != n_inputs or x.shape[-2] == 0:
         raise SimError(f"{path}: $.spikes: expected shape {expected}, got {list(x.shape)}")
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool):
         raise SimError(f"{path}: $.spikes: expected numeric event counts, got dtype {x.dtype}")
     xf = x.astype(np.float64)
     if not np.all(np.isfinite(xf)) or np.any(xf < 0) or np.any(xf != np.round(xf)):
         raise SimError(f"{path}: $.spikes: event counts must be finite non-negative integers")
     d = arrays["dt"]
-    if d.size != 1 or not np.issubdtype(d.dtype, np.number):
+    if d.size != 1 or not (np.issubdtype(d.dtype, np.integer) or np.issubdtype(d.dtype, np.floating)):
         raise SimError(f"{path}: $.dt: expected one number (seconds), got shape {list(d.shape)} of {d.dtype}")
     d = float(d.reshape(()))
     if not abs(d - dt) <= DT_TOLERANCE:
@@ -55,7 +55,7 @@ def load_input(path: str | Path, n_inputs: int, dt: float, model: str = "the net
 
 
 def simulate_files(model: str | Path, input: str | Path, output: str | Path, *, mismatch: float = 0.0, seed: int = 0,
-                   record: bool = False, profile: str = "dynapse2") -> dict:
+                   record: bool = False, profile: str = "dynapse2", import_options: dict | None = None) -> dict:
     """Run ``model`` on ``input`` and write ``output``; returns a summary dict."""
     import jax
 
@@ -69,7 +69,7 @@ def simulate_files(model: str | Path, input: str | Path, output: str | Path, *, 
     if not (np.isfinite(mismatch) and mismatch >= 0):
         raise SimError(f"--mismatch: expected a relative standard deviation >= 0 (0.1 = 10 %), got {mismatch}")
     prof = load_profile(profile)
-    spec = load_network(model, profile=prof)
+    spec = load_network(model, profile=prof, **(import_options or {}))
     x = load_input(input, spec.n_inputs, spec.dt, str(model))
     net, index = build_from_spec(spec, prof)
     draw = sample_mismatch(net, jax.random.PRNGKey(seed), percent=100.0 * mismatch, sigma_rule=1.0) if mismatch > 0 else None

@@ -11,7 +11,8 @@ event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Per step, in this 
    exact mean over the bin. Each synapse keeps its own current ≥ I_0, so a GABA current that arrives
    after excitation keeps subtracting while it decays.
 3. **Membrane.** Input ``I_in = max(I_ampa + g·I_nmda − I_gaba + I_dc, I_0)`` (g the NMDA gate, 1 when
-   the gate latch is off; I_dc only where the DC latch is on), leak factor
+   the gate latch is off; I_dc only where the DC latch is on; the clip has the leaky surrogate
+   derivative of :func:`.surrogate.floor`, so an inhibited neuron still gets gradients), leak factor
    ``L = 1 + (I_ahp + I_shunt)/I_tau_mem``; one exponential-Rosenbrock step over the part of the bin
    outside the refractory period (:func:`.dpi.membrane_step`).
 4. **Spike** when I_mem reaches I_spkthr (never for killed neurons), at most one per neuron and bin;
@@ -32,18 +33,21 @@ not differentiated (the usual "detached reset").
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.custom_batching import custom_vmap
 
 from . import dpi
 from .errors import SimError
+from ..profile import NEURON_QUANTITIES
 from .mismatch import apply_mismatch
-from .network import DTYPE, SimNetwork
+from .network import CAPACITANCES, DTYPE, SimNetwork
+from .surrogate import floor as floor_fn
 from .surrogate import spike as spike_fn
 
 #: Names of the recorded state variables (record=True), each [batch, T, N] (A).
@@ -232,7 +236,7 @@ def _synaptic_charge(net: SimNetwork, d: _Derived, events, event_driven: bool) -
     return _dense_charge(net, d.w_slot, net.slot_src, events)
 
 
-def _step(net: SimNetwork, d: _Derived, dt: float, record: bool, event_driven: bool, state: SimState, x):
+def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: bool, state: SimState, x):
     I_0 = net.I_0
     sg = lax.stop_gradient    # spike timing and the passage are not differentiated (no tangents traced)
     charge = _synaptic_charge(net, d, jnp.concatenate([x, state.spikes], axis=1), event_driven)
@@ -248,7 +252,7 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: bool, event_driven: b
 
     I_mem = state.I_mem
     gate = jnp.where(d.gated, dpi.nmda_gate(I_mem, d.If_nmda), 1.0)
-    I_in = jnp.maximum(ampa + gate * nmda - gaba + d.Idc, I_0)
+    I_in = floor_fn(ampa + gate * nmda - gaba + d.Idc, I_0)    # leaky surrogate derivative below I_0
     L = 1.0 + (I_ahp_mean + shunt) / d.Itau_mem
 
     t_refr = state.t_refr
@@ -275,12 +279,12 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: bool, event_driven: b
     I_ahp = dpi.decay(state.I_ahp, d.ahp_decay, I_0) + s * d.ahp_charge
 
     new = SimState(I_new, *syn_new, I_ahp, t_refr_new, s)
-    rec = {k: getattr(new, k) for k in RECORDED} if record else None
+    rec = {k: getattr(new, k) for k in record} if record else None
     return new, (s, rec)
 
 
 @partial(jax.jit, static_argnames=("record", "dt", "event_driven"))
-def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: bool, dt: float, event_driven: bool):
+def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, event_driven: bool):
     d = derive(net, mismatch, dt)
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
     final, (spikes, rec) = lax.scan(partial(_step, net, d, dt, record, event_driven), state, xs)
@@ -290,17 +294,43 @@ def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: bool, dt: f
     return spikes, final, rec
 
 
-def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = None, record: bool = False,
+@lru_cache(maxsize=16)
+def _nominal(n: int, s: int) -> dict:
+    """The identity draw (:func:`~neurodeploy.sim.no_mismatch`) for n neurons and s entries, as cached
+    host arrays (never a tracer), so that ``mismatch=None`` compiles exactly like a draw."""
+    one = np.ones(n, np.float32)
+    return {"currents": {q: one for q in NEURON_QUANTITIES}, "capacitances": {c: one for c in CAPACITANCES},
+            "weight": np.ones(s, np.float32)}
+
+
+def _record_names(record) -> tuple:
+    """``record`` as a tuple of names of :data:`RECORDED`: True → all, False/None → none."""
+    if record is True:
+        return RECORDED
+    if record is False or record is None:
+        return ()
+    names = (record,) if isinstance(record, str) else tuple(record)
+    unknown = [k for k in names if k not in RECORDED]
+    if unknown:
+        raise SimError(f"record: unknown state variable(s) {', '.join(map(repr, unknown))} "
+                       f"(known: {', '.join(RECORDED)}; or True for all)")
+    return tuple(dict.fromkeys(names))
+
+
+def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = None, record=False,
              dt: float | None = None, event_driven: bool | None = None):
     """Simulate ``net`` on ``inputs`` (event counts per bin, [batch, T, n_inputs] or [T, n_inputs]).
 
-    ``mismatch``: a draw of :func:`neurodeploy.sim.sample_mismatch` (None: nominal chip).
-    ``state``: a :class:`SimState` to continue from (None: at rest). ``dt``: step (s), default
-    ``net.dt``. Returns ``(spikes, final_state, records)``: spikes [batch, T, N] (0/1, float32),
-    the state after the last step (pass it back to continue), and with ``record=True`` a dict of
-    :data:`RECORDED` state variables [batch, T, N] at the end of every step (else None). Unbatched
-    inputs give unbatched outputs ([T, N], state [N]). Jit-compiled (one compilation per shape,
-    ``dt``, ``record`` and path); ``jax.vmap`` over mismatch draws evaluates many chips at once.
+    ``mismatch``: a draw of :func:`neurodeploy.sim.sample_mismatch` (None: the nominal chip, run as
+    the identity draw :func:`~neurodeploy.sim.no_mismatch`, so nominal and mismatched calls share one
+    compilation). ``state``: a :class:`SimState` to continue from (None: at rest). ``dt``: step (s),
+    default ``net.dt``. Returns ``(spikes, final_state, records)``: spikes [batch, T, N] (0/1,
+    float32), the state after the last step (pass it back to continue), and the recorded state
+    variables at the end of every step, a dict name → [batch, T, N] (A), else None. ``record``: True
+    for all of :data:`RECORDED`, a name or a tuple of names (e.g. ``("I_ampa",)``: only those, which
+    is cheaper — for a loss on a synaptic current), False for none. Unbatched inputs give unbatched
+    outputs ([T, N], state [N]). Jit-compiled (one compilation per shape, ``dt``, recorded names and
+    path); ``jax.vmap`` over mismatch draws evaluates many chips at once.
 
     ``event_driven``: synapses of the sources that fired only (default: yes for batch 1, where it is
     several times faster; the dense gather for larger batches). Same result either way, up to float
@@ -309,6 +339,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     dt = float(net.dt if dt is None else dt)
     if not dt > 0:
         raise SimError(f"dt: must be a positive time in seconds, got {dt}")
+    names = _record_names(record)
     inputs = jnp.asarray(inputs)
     if inputs.ndim not in (2, 3) or inputs.shape[-1] != net.n_inputs:
         raise SimError(f"inputs: expected shape [T, {net.n_inputs}] or [batch, T, {net.n_inputs}] (event counts per bin), "
@@ -324,7 +355,9 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         state = initial_state(net, x.shape[0])
     elif unbatched:
         state = jax.tree_util.tree_map(lambda a: a[None], state)
-    spikes, final, rec = _run(net, x, mismatch, state, record=bool(record), dt=dt, event_driven=bool(event_driven))
+    if mismatch is None:
+        mismatch = _nominal(net.n_neurons, net.n_synapses)
+    spikes, final, rec = _run(net, x, mismatch, state, record=names, dt=dt, event_driven=bool(event_driven))
     if unbatched:
         spikes = spikes[0]
         final = jax.tree_util.tree_map(lambda a: a[0], final)

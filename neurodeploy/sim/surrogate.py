@@ -33,3 +33,26 @@ def spike(v):
 def _spike_jvp(primals, tangents):
     (v,), (dv,) = primals, tangents
     return spike(v), dv / (1.0 + BETA * jnp.abs(v)) ** 2
+
+
+#: Slope of the input floor's surrogate derivative below the floor (see :func:`floor`).
+FLOOR_LEAK = 0.1
+
+
+@jax.custom_jvp
+def floor(x, lo):
+    """``max(x, lo)`` (the membrane's input floor I_0: a circuit node carries no negative current)
+    with a *leaky* surrogate derivative in x: 1 above the floor, :data:`FLOOR_LEAK` below it.
+
+    Forward it is exactly the clip. Backward, a neuron whose net input is inhibitory
+    (I_ampa + g·I_nmda − I_gaba + I_dc < I_0) would otherwise get exactly zero gradient through its
+    input and could never recover during training (the same reason the spike has a surrogate);
+    with the leak, excitation that would help and inhibition that hurts still receive a gradient,
+    scaled down by FLOOR_LEAK (a leaky-ReLU derivative). ``lo`` is a constant (no tangent)."""
+    return jnp.maximum(x, lo)
+
+
+@floor.defjvp
+def _floor_jvp(primals, tangents):
+    (x, lo), (dx, _) = primals, tangents
+    return floor(x, lo), dx * jnp.where(x >= lo, 1.0, FLOOR_LEAK).astype(dx.dtype)

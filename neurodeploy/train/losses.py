@@ -6,14 +6,25 @@ Cross-entropy on output spike counts (``ce``), with inverse temperature β (per 
 
     L_ce = −(1/B') Σ_b v[b] · log softmax(β·c[b])[y[b]]
 
-Cross-entropy on the output synaptic current (``ce_current``): the same with logits
-β_I·Ī[b, k], Ī the mean over the window of the net synaptic input (I_ampa + I_nmda − I_gaba)/I_spkthr
-(needs the recorded synaptic currents); it still has a gradient when no output fires.
+Cross-entropy on the output synaptic current plus on the counts (``ce_current``):
+
+    L_cur = L_ce + CE(β_I · Ī[b, :], y[b]),   Ī[b, k] = mean_window(I_ampa + I_nmda − I_gaba) / I_rheo[k]
+
+with I_rheo = I_tau_mem·I_spkthr/I_gain_mem the input current whose steady-state membrane current
+reaches threshold (so Ī ≈ 1 at threshold), β_I = :data:`BETA_CURRENT`. The synaptic currents are
+recorded selectively (record=("I_ampa", "I_nmda", "I_gaba")); the term still has a gradient when
+no output fires and rewards a margin in the drive, not only in the spikes.
 
 MSE to target rates (``rate_mse``; the frozen-noise tutorial's objective), r = c/(W·dt) (Hz),
 r* the target rates, r_n a normalising rate (the largest target, ≥ 1 Hz):
 
     L_rate = (1/(B'·K)) Σ_b v[b] Σ_k ((r[b, k] − r*[b, k]) / r_n)²
+
+Firing-rate-ratio hinge (``ratio_weight`` > 0; the frozen-noise tutorial's FRR), F* the target ratio:
+
+    L_frr = (1/B') Σ_b v[b] · max(0, log F* − log((c[b, y] + 1) / (max_{k≠y} c[b, k] + 1)))
+
+computed per mismatch draw, so it asks every simulated chip for the margin, not just the average.
 
 Rate regulariser (optional, on every neuron, λ ≥ 0, r_max in Hz, R[b, n] the mean rate over the trial):
 
@@ -29,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 LOSSES = ("ce", "ce_current", "rate_mse")
+BETA_CURRENT = 5.0
 
 
 def _masked_mean(x, valid):
@@ -42,12 +54,27 @@ def ce_counts(counts, labels, valid, beta: float = 1.0):
     return _masked_mean(nll, valid)
 
 
+def current_logits(rec, outputs, window, I_rheo):
+    """Ī [B, K] (see module docstring) from recorded currents ``rec`` (name → [B, T, N])."""
+    t0, t1 = window
+    I_in = rec["I_ampa"] + rec["I_nmda"] - rec["I_gaba"]
+    return jnp.mean(I_in[:, t0:t1][..., outputs], axis=1) / I_rheo[outputs]
+
+
 def rate_mse(counts, target_rates, valid, window_s: float):
     """L_rate (see module docstring); target_rates [B, K] (Hz), window_s = W·dt (s)."""
     r = counts / window_s
     rn = jnp.maximum(jnp.max(target_rates), 1.0)
     err = jnp.mean(((r - target_rates) / rn) ** 2, axis=-1)
     return _masked_mean(err, valid)
+
+
+def ratio_hinge(counts, labels, valid, target: float = 8.0):
+    """L_frr (see module docstring)."""
+    sup = jnp.take_along_axis(counts, labels[:, None], axis=-1)[:, 0]
+    others = jnp.where(jax.nn.one_hot(labels, counts.shape[-1]) > 0, -jnp.inf, counts)
+    ratio = jnp.log(sup + 1.0) - jnp.log(jnp.max(others, axis=-1) + 1.0)
+    return _masked_mean(jnp.maximum(jnp.log(target) - ratio, 0.0), valid)
 
 
 def rate_regulariser(spikes, dt: float, lam: float, r_max: float):

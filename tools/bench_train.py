@@ -1,0 +1,81 @@
+"""Benchmark of the training engine: optimiser steps per second and seconds per epoch.
+
+- frozen-noise: 2 decision neurons, batch 2, T = 500 bins; steps/s of the jit-compiled step
+  (nominal chip; 1 mismatch draw; 4 draws vmapped) after warm-up;
+- digits: seconds per training epoch (1,295 trials, batch 64, 64 hidden neurons, 4 mismatch draws),
+  measured on a few steps and scaled.
+
+The machine is shared: numbers are noisy; compare interleaved runs.
+
+    python tools/bench_train.py [--steps 50] [--skip-digits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neurodeploy.profile import load_profile  # noqa: E402
+from neurodeploy.train.loop import TrainConfig, Trainer  # noqa: E402
+from neurodeploy.train.run import build_spec  # noqa: E402
+from neurodeploy.train.structure import Structure  # noqa: E402
+from neurodeploy.train.task import get_task  # noqa: E402
+
+
+def steps_per_second(task_name, draws, mismatch, n_steps, batch=None):
+    prof = load_profile("dynapse2")
+    task = get_task(task_name)
+    arch = task.architecture()
+    tr_d = task.data("train")
+    spec = build_spec(task, arch, prof, 0, data=tr_d)
+    cfg = TrainConfig(epochs=1000, batch_size=batch or arch["batch_size"], loss=arch["loss"], draws=draws,
+                      mismatch=mismatch, qat=False, progress=False)
+    st = Structure(spec, prof)
+    tr = Trainer(st, tr_d, tr_d, cfg, prof)
+    s = tr.fresh(st.par.init())
+    f = tr.steps["float"]
+    bs = tr.bs
+    idx = np.arange(bs)
+    rates = (tr_d.target_rates if tr_d.target_rates is not None else np.zeros((tr_d.n, task.n_classes)))[idx]
+    args = (s.mask, np.zeros(st.slots.n, np.float32), False, tr_d.spikes[idx], tr_d.labels[idx],
+            rates.astype(np.float32), np.ones(bs, np.float32))
+    theta, opt = s.theta, s.opt_state
+    out = f(theta, opt, *args, jax.random.PRNGKey(0))
+    jax.block_until_ready(out)
+    t0 = time.perf_counter()
+    for i in range(n_steps):
+        out = f(out[0], out[1], *args, jax.random.PRNGKey(i))
+    jax.block_until_ready(out)
+    return n_steps / (time.perf_counter() - t0), tr.spe
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--skip-digits", action="store_true")
+    a = ap.parse_args(argv)
+    rows = []
+    for label, draws, mm in (("nominal", 1, 0.0), ("1 draw", 1, 0.1), ("4 draws vmapped", 4, 0.1)):
+        sps, _ = steps_per_second("frozen-noise", draws, mm, a.steps)
+        rows.append(("frozen-noise (N=2, batch 2, T=500)", label, f"{sps:8.1f} steps/s"))
+    if not a.skip_digits:
+        for label, draws, mm in (("nominal", 1, 0.0), ("4 draws vmapped", 4, 0.1)):
+            sps, spe = steps_per_second("digits", draws, mm, max(3, a.steps // 10))
+            rows.append(("digits (64 hidden, batch 64, T=100)", label, f"{spe / sps:8.1f} s/epoch ({spe} steps)"))
+    w = max(len(r[0]) for r in rows)
+    print(f"{'case':{w}s}  {'mismatch':18s}  speed")
+    for r in rows:
+        print(f"{r[0]:{w}s}  {r[1]:18s}  {r[2]}")
+
+
+if __name__ == "__main__":
+    main()
