@@ -114,7 +114,7 @@ class Task(Protocol):
 ARCHITECTURE_KEYS = {
     "hidden": "int: hidden neurons (0 = inputs straight to the outputs)",
     "recurrent": "bool: recurrent connections within the hidden (or, without hidden, the output) population",
-    "loss": '"ce" (cross-entropy on output counts) | "rate_mse" (MSE to target_rates)',
+    "loss": '"ce" (cross-entropy on output counts) | "ce_current" (on the output synaptic current) | "rate_mse" (MSE to target_rates)',
     "epochs": "int", "batch_size": "int", "lr": "float (Adam learning rate)",
     "tau_mem": "s: membrane time constant of hidden/output neurons",
     "tau_ampa": "s: fast excitatory synapse time constant",
