@@ -107,6 +107,7 @@ def test_digits_metrics_confusion():
     counts[0] = 0                                             # silent → wrong, left out of the confusion matrix
     m = task.metrics(counts, data)
     assert m["accuracy"] == 0.8 and m["silent_fraction"] == 0.2 and np.sum(m["confusion"]) == 4
+    assert m["accuracy_argmax"] == 0.8 + 0.2 * (data.labels[0] == 0)       # verify's convention: silent → class 0
 
 
 def test_bad_task_options_and_splits():
@@ -123,7 +124,7 @@ def test_bad_task_options_and_splits():
 def test_architecture_hints_are_sane():
     for name, opts in (("frozen-noise", {}), ("temporal-xor", SMALL_XOR), ("digits", {})):
         a = get_task(name, **opts).architecture()
-        assert a["loss"] in ("ce", "rate_mse") and a["epochs"] > 0 and a["batch_size"] > 0 and 0 < a["lr"] < 1
+        assert a["loss"] in ("ce", "ce_current", "rate_mse") and a["epochs"] > 0 and a["batch_size"] > 0 and 0 < a["lr"] < 1
         assert a["hidden"] <= 64 or not a["recurrent"]          # stays within the 64-entry fan-in
     assert get_task("temporal-xor", **SMALL_XOR).architecture()["tau_nmda"] > 0
 

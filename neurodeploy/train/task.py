@@ -114,14 +114,14 @@ class Task(Protocol):
 ARCHITECTURE_KEYS = {
     "hidden": "int: hidden neurons (0 = inputs straight to the outputs)",
     "recurrent": "bool: recurrent connections within the hidden (or, without hidden, the output) population",
-    "loss": '"ce" (cross-entropy on output counts) | "rate_mse" (MSE to target_rates)',
+    "loss": '"ce" (cross-entropy on output counts) | "ce_current" (on the output synaptic current) | "rate_mse" (MSE to target_rates)',
     "epochs": "int", "batch_size": "int", "lr": "float (Adam learning rate)",
     "tau_mem": "s: membrane time constant of hidden/output neurons",
     "tau_ampa": "s: fast excitatory synapse time constant",
     "tau_nmda": "s: slow excitatory synapse time constant (memory; 0/absent = no NMDA projection)",
     "tau_gaba": "s: inhibitory synapse time constant",
     "hidden_slow": "int: of the hidden neurons, how many get the slow (NMDA) input projection",
-    "input_rate": "Hz: peak Poisson rate of the input coding (information)",
+    "init_rate": "Hz: firing rate the engine calibrates the initial weights to (default 15)",
 }
 
 
@@ -135,6 +135,8 @@ def classification_metrics(counts: np.ndarray, data: TaskData) -> dict:
 
     A trial whose top count is shared by several outputs (incl. all silent) counts as wrong;
     ``silent_fraction`` is the fraction of those trials with no output spike at all.
+    ``accuracy_argmax`` is verify's convention (ties → the lowest index, so a silent trial of class 0
+    counts as right): mean [argmax_k counts[i, k] == label_i].
     """
     counts = np.asarray(counts, np.float64)
     if counts.ndim != 2 or counts.shape[0] != data.n:
@@ -142,11 +144,12 @@ def classification_metrics(counts: np.ndarray, data: TaskData) -> dict:
     pos = data.positive
     c, y = counts[pos], np.asarray(data.labels)[pos]
     if c.shape[0] == 0:
-        return {"accuracy": float("nan"), "silent_fraction": float("nan"), "n": 0}
+        return {"accuracy": float("nan"), "accuracy_argmax": float("nan"), "silent_fraction": float("nan"), "n": 0}
     top = c.max(axis=1)
     unique_top = (c == top[:, None]).sum(axis=1) == 1
     correct = unique_top & (np.argmax(c, axis=1) == y)
-    return {"accuracy": float(correct.mean()), "silent_fraction": float((top == 0).mean()), "n": int(c.shape[0])}
+    return {"accuracy": float(correct.mean()), "accuracy_argmax": float((np.argmax(c, axis=1) == y).mean()),
+            "silent_fraction": float((top == 0).mean()), "n": int(c.shape[0])}
 
 
 def get_task(name: str, **options) -> Task:

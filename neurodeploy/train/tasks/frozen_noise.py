@@ -72,8 +72,9 @@ class FrozenNoise:
 
     def architecture(self) -> dict:
         """The tutorial's network: inputs → N recurrently connected decision neurons, rate-MSE loss."""
-        return {"hidden": 0, "recurrent": True, "loss": "rate_mse", "epochs": 100, "batch_size": self.n_samples,
-                "lr": 0.01, "tau_mem": 20e-3, "tau_ampa": 10e-3, "tau_gaba": 10e-3}
+        # lr 0.05 × 150 steps: nominal FRR 4.2 / 5.0 on the trained samples (lr 0.01 × 100: 1.45), see the report
+        return {"hidden": 0, "recurrent": True, "loss": "rate_mse", "epochs": 150, "batch_size": self.n_samples,
+                "lr": 0.05, "tau_mem": 20e-3, "tau_ampa": 10e-3, "tau_gaba": 10e-3}
 
     def metrics(self, counts: np.ndarray, data: TaskData) -> dict:
         """Accuracy and FRR on the trained samples; FRR and win fractions on the noise samples."""

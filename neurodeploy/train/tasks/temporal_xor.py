@@ -86,7 +86,9 @@ class TemporalXor:
 
     def architecture(self) -> dict:
         """Recurrent hidden layer; half its neurons get the input on the slow NMDA synapse (memory)."""
-        return {"hidden": 32, "recurrent": True, "hidden_slow": 16, "loss": "ce", "epochs": 60, "batch_size": 32,
+        # measured, 12 epochs, mismatch training with 1 draw/step: loss ce_current test 98.0 % nominal, 0 % silent
+        # trials (median 78 % over 8 mismatched chips); loss ce: 31 % of test trials silent (65.6 % strict accuracy)
+        return {"hidden": 32, "recurrent": True, "hidden_slow": 16, "loss": "ce_current", "epochs": 12, "batch_size": 32,
                 "lr": 0.01, "tau_mem": 20e-3, "tau_ampa": 5e-3, "tau_nmda": 100e-3, "tau_gaba": 10e-3}
 
     def metrics(self, counts: np.ndarray, data: TaskData) -> dict:
