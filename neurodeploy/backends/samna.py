@@ -22,7 +22,6 @@ the config does not list is cleared (tag 0, dendrite none, no weight bits, no fl
 from __future__ import annotations
 
 from ..config.model import CAM_FLAGS, LATCHES, HardwareConfig
-from ..dendrites import CAM_DENDRITES
 from ..errors import BackendError
 
 INSTALL_HINT = ("samna is not installed: install it with `pip install neurodeploy[samna]` on a machine that "
@@ -126,7 +125,8 @@ def to_samna_json(cfg: HardwareConfig) -> str:
 
 # ---- reading -------------------------------------------------------------------------------
 def _dendrite_names(se2) -> dict:
-    return {getattr(se2.Dendrite, name): name for name in CAM_DENDRITES}
+    """samna's Dendrite value → name (none/ampa/nmda/gaba/shunt, the names config.json uses)."""
+    return {v: k for k, v in se2.Dendrite.__members__.items()}
 
 
 def read_neuron(sn, dend: dict) -> tuple:

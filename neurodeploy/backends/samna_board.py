@@ -130,9 +130,9 @@ class SamnaBackend(Backend):
         """Flash ``cfg`` (read-back must be identical, else :class:`BoardError` listing the differences)."""
         if self.profile is not None:
             from ..errors import ConfigError
-            from ..validate import check_config_against_profile
+            from ..rules import check_config_profile
 
-            errors, _ = check_config_against_profile(cfg, self.profile)
+            errors, _ = check_config_profile(cfg, self.profile)
             if errors:
                 raise ConfigError("config", lines=[f"config: {e}" for e in errors])
         decoder = OutputDecoder.from_config(cfg)
