@@ -201,3 +201,16 @@ def write_texts(outputs: dict) -> list[Path]:
     already rendered, so a failure on one output leaves none written (each write is atomic)."""
     items = [(check_output_path(p, option=str(p)), t) for p, t in outputs.items() if p]
     return [atomic_write_text(p, t) for p, t in items]
+
+
+def check_outputs(paths: dict) -> None:
+    """Check every output path (option → path) before any work: one line naming the option if unusable, or
+    if two options name the same file."""
+    seen = {}
+    for opt, path in paths.items():
+        if path is None:
+            continue
+        p = check_output_path(path, opt)
+        if p in seen:
+            raise OutputError(f"{opt} {path}: the same file as {seen[p]}; give each output its own file")
+        seen[p] = opt

@@ -205,6 +205,16 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         report["board"] = block(board_counts[None])
     report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
     final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
+    checks = _checks(final, report, tol, labels is not None, float(ref.sum()) == 0)
+    report["tolerance"] = asdict(tol)
+    report["checks"] = checks
+    report["stale_config"] = stale
+    report["passed"] = all(c["passed"] for c in checks)
+    return report
+
+
+def _checks(final: dict, report: dict, tol: Tolerance, has_labels: bool, silent_reference: bool) -> list[dict]:
+    """The PASS/FAIL checks of the judged block ``final`` against ``tol``."""
     checks = []
     corr = final["rate_correlation"]["median"]
     checks.append({"name": "rate_correlation", "value": corr, "limit": tol.min_rate_correlation,
@@ -212,7 +222,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     rel = final["relative_rate_error"]["median"]
     checks.append({"name": "relative_rate_error", "value": rel, "limit": tol.max_relative_rate_error,
                    "passed": bool(rel <= tol.max_relative_rate_error)})
-    if labels is not None:
+    if has_labels:
         drop = report["reference_accuracy"] - final["accuracy"]["median"]
         checks.append({"name": "accuracy_drop", "value": round(drop, 4), "limit": tol.max_accuracy_drop,
                        "passed": bool(drop <= tol.max_accuracy_drop + 1e-12)})
@@ -220,14 +230,10 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         rd = final["rate_difference_hz"]["median"]
         checks.append({"name": "rate_difference_hz", "value": rd, "limit": tol.max_rate_difference,
                        "passed": bool(rd <= tol.max_rate_difference)})
-    if float(ref.sum()) == 0:
+    if silent_reference:
         checks.append({"name": "reference_activity", "value": 0.0, "limit": "> 0 spikes",
                        "passed": False, "note": "the float network emits no output spikes on these inputs: nothing to compare"})
-    report["tolerance"] = asdict(tol)
-    report["checks"] = checks
-    report["stale_config"] = stale
-    report["passed"] = all(c["passed"] for c in checks)
-    return report
+    return checks
 
 
 def _round(d: dict, n: int = 4) -> dict:
