@@ -51,9 +51,14 @@ def stage(desc: str):
     info(f"{desc}: done in {time.perf_counter() - t0:.2f} s")
 
 
+def show_progress() -> bool:
+    """Progress bars show on a terminal (not with ``-q``), or always with ``-v``."""
+    return _VERBOSITY >= 1 or (_VERBOSITY >= 0 and sys.stderr.isatty())
+
+
 def progress(iterable, total: int | None = None, desc: str = ""):
-    """A progress bar (tqdm) on stderr when it is a terminal or with ``-v``; the plain iterable otherwise."""
-    show = _VERBOSITY >= 1 or (_VERBOSITY >= 0 and sys.stderr.isatty())
+    """A progress bar (tqdm) on stderr when :func:`show_progress`; the plain iterable otherwise."""
+    show = show_progress()
     if not show:
         return iterable
     try:

@@ -258,9 +258,9 @@ class SamnaBackend(Backend):
         return spikes, table
 
     def _bar(self, seconds: float):
-        from ..log import verbosity
+        from ..log import show_progress
 
-        show = self.progress if self.progress is not None else (verbosity() >= 1 or (verbosity() >= 0 and sys.stderr.isatty()))
+        show = self.progress if self.progress is not None else show_progress()
         if not show or seconds < 2.0:
             return None
         from tqdm import tqdm
