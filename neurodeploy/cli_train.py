@@ -20,6 +20,8 @@ from .train.task import TASK_NAMES, TrainError
 @click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size (default: the task's).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate (default: the task's).")
 @click.option("--loss", type=click.Choice(["ce", "ce_current", "rate_mse"]), help="Loss (default: the task's).")
+@click.option("--beta", type=click.FloatRange(min=0, min_open=True),
+              help="Inverse temperature of the count cross-entropy, per spike (default: the task's; lower asks for wider margins).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of everything.")
 @click.option("--mismatch", type=click.FloatRange(min=0), default=0.1, show_default=True,
               help="σ of the device mismatch trained against (fraction).")
@@ -27,6 +29,7 @@ from .train.task import TASK_NAMES, TrainError
 @click.option("--draws", type=click.IntRange(min=1), default=4, show_default=True,
               help="Mismatch draws per step (vmapped; the loss is their mean).")
 @click.option("--redraw-every", type=click.IntRange(min=1), default=1, show_default=True, help="Fresh draws every K steps.")
+@click.option("--fixed-data", is_flag=True, help="Train on one Poisson realisation (default: a fresh one every epoch).")
 @click.option("--no-fan-in", is_flag=True, help="Do not enforce the 64-entry CAM fan-in during training.")
 @click.option("--no-qat", is_flag=True, help="Skip the quantization-aware final phase on the per-core 4-bit grid.")
 @click.option("--qat-epochs", type=click.IntRange(min=0), default=0, help="Epochs of the QAT phase (0: a quarter).")
@@ -44,8 +47,8 @@ from .train.task import TASK_NAMES, TrainError
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile.")
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_size, lr, loss, seed, mismatch, no_mismatch,
-              draws, redraw_every, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, ratio_loss, rate_reg, rate_max,
+def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_size, lr, loss, beta, seed, mismatch, no_mismatch,
+              draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, ratio_loss, rate_reg, rate_max,
               patience, resume, checkpoint, stop_after, profile_name, no_report, quiet):
     """Train TASK (frozen-noise, temporal-xor, digits) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
     from .profile import load_profile
@@ -60,8 +63,8 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_si
     over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent)) if v is not None}
     cfg = TrainConfig(
         epochs=epochs or int(arch.get("epochs", 20)), batch_size=batch_size or int(arch.get("batch_size", 32)),
-        lr=lr or float(arch.get("lr", 0.01)), seed=seed, loss=loss or arch.get("loss", "ce"),
-        mismatch=0.0 if no_mismatch else mismatch, draws=draws, redraw_every=redraw_every, fan_in=not no_fan_in,
+        lr=lr or float(arch.get("lr", 0.01)), beta=beta or float(arch.get("beta", 1.0)), seed=seed, loss=loss or arch.get("loss", "ce"),
+        mismatch=0.0 if no_mismatch else mismatch, draws=draws, redraw_every=redraw_every, fresh_data=not fixed_data, fan_in=not no_fan_in,
         qat=not no_qat, qat_epochs=qat_epochs, bias_range=not no_bias_range,
         train_currents=TRAINABLE_CURRENTS if train_currents else (),
         ratio_weight=ratio_loss if ratio_loss is not None else float(arch.get("ratio_weight", 1.0 if (loss or arch.get("loss")) == "rate_mse" else 0.0)),

@@ -155,3 +155,23 @@ def test_task_data_cli_errors_one_line_exit_2(tmp_path, run_cli, monkeypatch, ar
     code, out, err = run_cli(*args)
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_frozen_noise_training_data_adds_fresh_noise_with_low_targets():
+    task = get_task("frozen-noise", n_train_noise=3, n_val_noise=2, n_noise=2)
+    a, b = task.training_data(5), task.training_data(6)
+    assert a.n == 5 and a.negative.tolist() == [False, False, True, True, True]
+    assert np.array_equal(a.spikes[:2], task.data("train").spikes)         # the frozen samples stay frozen
+    assert not np.array_equal(a.spikes[2:], b.spikes[2:])                   # the noise is fresh per seed
+    assert a.target_rates[2:].tolist() == [[0.0, 0.0]] * 3                  # noise: rate_low on every output
+    val, test = task.data("val", 5), task.data("test", 5)
+    assert val.negative.sum() == 2 and not np.array_equal(val.spikes[2:], test.spikes[2:])
+    assert not np.array_equal(a.spikes[2:4], test.spikes[2:])               # training noise is not the test's
+
+
+def test_strict_accuracy_counts_ties_and_silence_as_wrong():
+    from neurodeploy.train.losses import accuracy
+
+    counts = np.array([[0, 0], [3, 3], [4, 1], [1, 2]], np.float32)
+    labels = np.array([0, 0, 0, 1])
+    assert float(accuracy(counts, labels, np.ones(4, np.float32))) == 0.5

@@ -2,12 +2,12 @@
 
 - frozen-noise: 2 decision neurons, batch 2, T = 500 bins; steps/s of the jit-compiled step
   (nominal chip; 1 mismatch draw; 4 draws vmapped) after warm-up;
-- digits: seconds per training epoch (1,295 trials, batch 64, 64 hidden neurons, 4 mismatch draws),
-  measured on a few steps and scaled.
+- digits: seconds per training epoch (1,295 trials, the task's batch, 64 hidden neurons; nominal and
+  with the default mismatch draws), measured on a few steps and scaled.
 
 The machine is shared: numbers are noisy; compare interleaved runs.
 
-    python tools/bench_train.py [--steps 50] [--skip-digits]
+    python tools/bench_train.py [--steps 500] [--skip-digits]
 """
 
 from __future__ import annotations
@@ -60,17 +60,19 @@ def steps_per_second(task_name, draws, mismatch, n_steps, batch=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=500, help="frozen-noise steps timed (digits: a tenth)")
     ap.add_argument("--skip-digits", action="store_true")
     a = ap.parse_args(argv)
     rows = []
-    for label, draws, mm in (("nominal", 1, 0.0), ("1 draw", 1, 0.1), ("4 draws vmapped", 4, 0.1)):
-        sps, _ = steps_per_second("frozen-noise", draws, mm, a.steps)
+    for label, draws, mm in (("nominal", 1, 0.0), ("1 draw", 1, 0.1), ("4 draws (lax.map)", 4, 0.1)):
+        sps, _ = steps_per_second("frozen-noise", draws, mm, a.steps, batch=2)
         rows.append(("frozen-noise (N=2, batch 2, T=500)", label, f"{sps:8.1f} steps/s"))
     if not a.skip_digits:
-        for label, draws, mm in (("nominal", 1, 0.0), ("4 draws vmapped", 4, 0.1)):
-            sps, spe = steps_per_second("digits", draws, mm, max(3, a.steps // 10))
-            rows.append(("digits (64 hidden, batch 64, T=100)", label, f"{spe / sps:8.1f} s/epoch ({spe} steps)"))
+        arch = get_task("digits").architecture()
+        for label, draws, mm in (("nominal", 1, 0.0), ("4 draws (lax.map)", 4, 0.1)):
+            sps, spe = steps_per_second("digits", draws, mm, max(3, a.steps // 50))
+            rows.append((f"digits (64 hidden, batch {arch['batch_size']}, T=100)", label,
+                         f"{spe / sps:8.1f} s/epoch ({spe} steps)"))
     w = max(len(r[0]) for r in rows)
     print(f"{'case':{w}s}  {'mismatch':18s}  speed")
     for r in rows:

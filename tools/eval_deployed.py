@@ -30,8 +30,8 @@ def board_counts(cfg, profile, data, boards, sigma, seed, chunk=64):
     emu = Emulator(cfg, profile, dt=data.dt)
     out = []
     for i in range(0, data.n, chunk):
-        r = emu.run(data.spikes[i:i + chunk], data.dt, mismatch_percent=sigma * 300.0, seed=seed, trials=boards,
-                    sigma_rule=3.0, with_nominal=True)
+        r = emu.run(data.spikes[i:i + chunk], data.dt, mismatch=sigma, seed=seed, trials=boards,
+                    with_nominal=True)
         w0, w1 = data.window
         out.append(np.asarray(r.outputs)[:, :, w0:w1].sum(axis=2))
     return np.concatenate(out, axis=1)             # [1 + boards, n, C]; 0 = nominal board

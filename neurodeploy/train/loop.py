@@ -56,6 +56,7 @@ class TrainConfig:
     rate_max: float = 100.0
     patience: int = 0                  # float-phase early stopping (epochs without improvement; 0 = off)
     eval_draws: int = 8
+    fresh_data: bool = True            # a fresh Poisson realisation of the training split every epoch
     stop_after: int | None = None      # stop after this many epochs in total (resume later)
     progress: bool = True
 
@@ -100,11 +101,12 @@ class State:
 class Trainer:
     """Trains a :class:`~neurodeploy.train.structure.Structure` on a task's train/val data."""
 
-    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None):
+    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None, source=None):
         import jax.numpy as jnp
 
         self.st, self.cfg, self.profile, self.ckpt = st, cfg, profile, checkpoint
         self.train, self.val = train, val
+        self.source = source if cfg.fresh_data else None     # epoch → TaskData (same trials, fresh spikes)
         self.t0, self.t1 = train.window
         if cfg.loss == "rate_mse" and train.target_rates is None:
             raise TrainError("loss rate_mse needs target rates (the task gives none); use --loss ce")
@@ -127,6 +129,8 @@ class Trainer:
         return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
 
     def _loss_terms(self, spikes, y, tr, valid, rec=None, net=None):
+        import jax.numpy as jnp
+
         counts = spikes[:, self.t0:self.t1][..., self.st.outputs].sum(axis=1)
         if self.cfg.loss == "ce_current":
             c = net.currents
@@ -134,7 +138,7 @@ class Trainer:
                                                    c["Itau_mem"] * c["Ispkthr"] / c["Igain_mem"])
             main = ce_counts(counts, y, valid, self.cfg.beta) + ce_counts(logits, y, valid, 1.0)
         elif self.cfg.loss == "rate_mse":
-            main = rate_mse(counts, tr, valid, (self.t1 - self.t0) * self.st.spec.dt)
+            main = rate_mse(counts, tr, jnp.ones_like(valid), (self.t1 - self.t0) * self.st.spec.dt)
         else:
             main = ce_counts(counts, y, valid, self.cfg.beta)
         if self.cfg.ratio_weight > 0:
@@ -245,7 +249,8 @@ class Trainer:
         valid = data.positive.astype(np.float32)
         accs = [float(accuracy(ci, data.labels, valid)) for ci in c]
         if self.cfg.loss == "rate_mse":
-            losses = [float(rate_mse(ci, data.target_rates, valid, (self.t1 - self.t0) * self.st.spec.dt)) for ci in c]
+            losses = [float(rate_mse(ci, data.target_rates, np.ones_like(valid), (self.t1 - self.t0) * self.st.spec.dt))
+                      for ci in c]
         else:
             losses = [float(ce_counts(ci, data.labels, valid, self.cfg.beta)) for ci in c]
         mm = slice(1, None) if c.shape[0] > 1 else slice(0, 1)
@@ -310,9 +315,12 @@ class Trainer:
         if qat:
             self.quant.refit(state.theta, np.asarray(state.theta["weights"]) * state.mask)
         step_fn = self.steps[state.phase]
-        perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(self.train.n)
-        tr_all = self.train.target_rates if self.train.target_rates is not None else np.zeros((self.train.n, len(st.outputs)))
-        valid_all = self.train.positive.astype(np.float32)
+        data = self.train if self.source is None else self.source(state.epoch)
+        if data.n != self.train.n:
+            raise TrainError(f"training data of epoch {state.epoch}: {data.n} trials, expected {self.train.n}")
+        perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(data.n)
+        tr_all = data.target_rates if data.target_rates is not None else np.zeros((data.n, len(st.outputs)))
+        valid_all = data.positive.astype(np.float32)
         base = jr.PRNGKey(cfg.seed)
         q = np.zeros(st.slots.n, np.float32)
         sums = np.zeros(3)
@@ -324,7 +332,7 @@ class Trainer:
                 q = self.quant.values(np.asarray(state.theta["weights"]) * state.mask)
             key = jr.fold_in(base, state.step // cfg.redraw_every)
             state.theta, state.opt_state, loss, acc, rate = step_fn(
-                state.theta, state.opt_state, state.mask, q, qat, self.train.spikes[idx], self.train.labels[idx],
+                state.theta, state.opt_state, state.mask, q, qat, data.spikes[idx], data.labels[idx],
                 tr_all[idx].astype(np.float32), valid_all[idx], key)
             state.step += 1
             sums += (float(loss), float(acc), float(rate))

@@ -16,9 +16,10 @@ recorded selectively (record=("I_ampa", "I_nmda", "I_gaba")); the term still has
 no output fires and rewards a margin in the drive, not only in the spikes.
 
 MSE to target rates (``rate_mse``; the frozen-noise tutorial's objective), r = c/(W·dt) (Hz),
-r* the target rates, r_n a normalising rate (the largest target, ≥ 1 Hz):
+r* the target rates, r_n a normalising rate (the largest target, ≥ 1 Hz), over ALL B trials (a trial
+without a target class has target rates too — frozen-noise's training noise: low on every output):
 
-    L_rate = (1/(B'·K)) Σ_b v[b] Σ_k ((r[b, k] − r*[b, k]) / r_n)²
+    L_rate = (1/(B·K)) Σ_b Σ_k ((r[b, k] − r*[b, k]) / r_n)²
 
 Firing-rate-ratio hinge (``ratio_weight`` > 0; the frozen-noise tutorial's FRR), F* the target ratio:
 
@@ -86,6 +87,10 @@ def rate_regulariser(spikes, dt: float, lam: float, r_max: float):
 
 
 def accuracy(counts, labels, valid):
-    """Fraction of counted trials whose most active output is the label (ties → lowest index)."""
-    hit = (jnp.argmax(counts, axis=-1) == labels).astype(jnp.float32)
+    """Fraction of counted trials whose most active output is the label, strictly: a trial whose top
+    count is shared by several outputs (a silent trial included) is wrong — the convention of the
+    tasks' metrics (:func:`neurodeploy.train.task.classification_metrics`)."""
+    top = jnp.max(counts, axis=-1, keepdims=True)
+    unique = jnp.sum(counts == top, axis=-1) == 1
+    hit = (unique & (jnp.argmax(counts, axis=-1) == labels)).astype(jnp.float32)
     return _masked_mean(hit, valid)

@@ -92,6 +92,18 @@ def constraint_report(st, theta, weights, profile, cfg) -> dict:
             "qat": cfg.qat, "map_weight_error": map_err}
 
 
+def data_seed(seed: int, epoch: int) -> int:
+    """The Poisson seed of a training epoch's data (a function of the run's seed and the epoch only)."""
+    return int(np.random.SeedSequence([int(seed), 1 + int(epoch)]).generate_state(1)[0] >> 1)
+
+
+def training_source(task, seed: int):
+    """epoch → the task's training data for that epoch: ``task.training_data(s)`` when the task has it
+    (e.g. frozen-noise adds fresh noise trials), else ``task.data("train", s)``; s = :func:`data_seed`."""
+    get = getattr(task, "training_data", None) or (lambda s: task.data("train", seed=s))
+    return lambda epoch: get(data_seed(seed, epoch))
+
+
 def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, init=None, resume: bool = False,
           checkpoint: Path | None = None, report: bool = True) -> dict:
     """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths)."""
@@ -102,9 +114,11 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     arch = {**task.architecture(), **(arch_overrides or {})}
     train_d, val_d, test_d = (task.data(s, seed=cfg.seed) for s in ("train", "val", "test"))
     spec = build_spec(task, arch, profile, cfg.seed, init=init, data=train_d)
+    if hasattr(task, "training_data"):
+        train_d = task.training_data(seed=cfg.seed)
     st = Structure(spec, profile, currents=cfg.train_currents)
     ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
-    trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt)
+    trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed))
     theta0 = st.par.init()
     state = trainer.resume(theta0) if resume else trainer.fresh(theta0)
     state = trainer.fit(state)

@@ -116,6 +116,7 @@ ARCHITECTURE_KEYS = {
     "recurrent": "bool: recurrent connections within the hidden (or, without hidden, the output) population",
     "loss": '"ce" (cross-entropy on output counts) | "ce_current" (on the output synaptic current) | "rate_mse" (MSE to target_rates)',
     "epochs": "int", "batch_size": "int", "lr": "float (Adam learning rate)",
+    "beta": "float: inverse temperature of the count cross-entropy, per spike (default 1)",
     "tau_mem": "s: membrane time constant of hidden/output neurons",
     "tau_ampa": "s: fast excitatory synapse time constant",
     "tau_nmda": "s: slow excitatory synapse time constant (memory; 0/absent = no NMDA projection)",

@@ -33,7 +33,7 @@ class FrozenNoise:
 
     def __init__(self, n_samples: int = 2, n_channels: int = 60, rate: float = 50.0, duration: float = 0.5,
                  dt: float = 1e-3, sample_seed: int = 0, n_noise: int = 100, repeats: int = 1,
-                 rate_high: float = 50.0, rate_low: float = 0.0):
+                 rate_high: float = 50.0, rate_low: float = 0.0, n_train_noise: int = 6, n_val_noise: int = 16):
         self.n_samples = check_positive("n_samples", n_samples, integer=True)
         if self.n_samples < 2:
             from ..task import TrainError
@@ -45,6 +45,8 @@ class FrozenNoise:
         self.n_steps = int(round(self.duration / self.dt))
         self.sample_seed = check_seed(sample_seed)
         self.n_noise = check_positive("n_noise", n_noise, integer=True, allow_zero=True)
+        self.n_train_noise = check_positive("n_train_noise", n_train_noise, integer=True, allow_zero=True)
+        self.n_val_noise = check_positive("n_val_noise", n_val_noise, integer=True, allow_zero=True)
         self.repeats = check_positive("repeats", repeats, integer=True)
         self.rate_high = check_positive("rate_high", rate_high, allow_zero=True)
         self.rate_low = check_positive("rate_low", rate_low, allow_zero=True)
@@ -52,29 +54,47 @@ class FrozenNoise:
         self._frozen = poisson_spikes(rng(CODE, self.sample_seed, 0),
                                       np.full((self.n_samples, self.n_steps, self.n_inputs), self.rate), self.dt)
 
+    def _noise(self, key: int, n: int, seed: int) -> np.ndarray:
+        """``n`` unseen noise samples (same statistics as the frozen ones); ``key`` keeps uses apart."""
+        return poisson_spikes(rng(CODE, self.sample_seed, key, seed),
+                              np.full((n, self.n_steps, self.n_inputs), self.rate), self.dt)
+
+    def _with_noise(self, spikes, labels, noise) -> TaskData:
+        """The frozen trials followed by ``noise`` (negative: no target class, target rate_low on every output)."""
+        n = self.n_samples
+        k = noise.shape[0]
+        spikes = np.concatenate([spikes, noise]) if k else spikes
+        labels = np.concatenate([labels, np.arange(k, dtype=np.int64) % n])
+        negative = np.concatenate([np.zeros(labels.size - k, bool), np.ones(k, bool)])
+        rates = one_hot_rates(labels, n, self.rate_high, self.rate_low)
+        rates[negative] = self.rate_low
+        return TaskData(spikes=np.ascontiguousarray(spikes, np.float32), labels=labels, dt=self.dt,
+                        target_rates=rates, readout=None, negative=negative if negative.any() else None)
+
     def data(self, split: str, seed: int = 0) -> TaskData:
-        """train/val: the frozen samples (× repeats); test: frozen samples + n_noise unseen noise samples."""
+        """train: the frozen samples (× repeats); val: those and ``n_val_noise`` noise samples; test: the
+        frozen samples and ``n_noise`` unseen noise samples (the negative test). Noise: ``data()``'s seed."""
         _check_split(split)
         seed = check_seed(seed)
-        n = self.n_samples
-        spikes = np.tile(self._frozen, (self.repeats if split != "test" else 1, 1, 1))
-        labels = np.tile(np.arange(n, dtype=np.int64), self.repeats if split != "test" else 1)
-        negative = np.zeros(labels.size, bool)
-        if split == "test" and self.n_noise:
-            noise = poisson_spikes(rng(CODE, self.sample_seed, 1, seed),
-                                   np.full((self.n_noise, self.n_steps, self.n_inputs), self.rate), self.dt)
-            spikes = np.concatenate([spikes, noise])
-            labels = np.concatenate([labels, np.arange(self.n_noise, dtype=np.int64) % n])
-            negative = np.concatenate([negative, np.ones(self.n_noise, bool)])
-        return TaskData(spikes=np.ascontiguousarray(spikes, np.float32), labels=labels, dt=self.dt,
-                        target_rates=one_hot_rates(labels, n, self.rate_high, self.rate_low),
-                        readout=None, negative=negative if negative.any() else None)
+        reps = self.repeats if split != "test" else 1
+        spikes = np.tile(self._frozen, (reps, 1, 1))
+        labels = np.tile(np.arange(self.n_samples, dtype=np.int64), reps)
+        k, key = {"train": (0, 2), "val": (self.n_val_noise, 3), "test": (self.n_noise, 1)}[split]
+        return self._with_noise(spikes, labels, self._noise(key, k, seed))
+
+    def training_data(self, seed: int = 0) -> TaskData:
+        """What a training epoch sees: the train split and ``n_train_noise`` fresh noise samples (drawn
+        with ``seed``, apart from the val and test noise) whose target is ``rate_low`` on every output —
+        so the decision neurons learn to stay weak and even on noise they were not trained on."""
+        d = self.data("train", seed)
+        return self._with_noise(d.spikes, d.labels, self._noise(2, self.n_train_noise, check_seed(seed)))
 
     def architecture(self) -> dict:
         """The tutorial's network: inputs → N recurrently connected decision neurons, rate-MSE loss."""
         # lr 0.05 × 150 steps: nominal FRR 4.2 / 5.0 on the trained samples (lr 0.01 × 100: 1.45), see the report
-        return {"hidden": 0, "recurrent": True, "loss": "rate_mse", "epochs": 150, "batch_size": self.n_samples,
-                "lr": 0.05, "tau_mem": 20e-3, "tau_ampa": 10e-3, "tau_gaba": 10e-3}
+        return {"hidden": 0, "recurrent": True, "loss": "rate_mse", "epochs": 150,
+                "batch_size": self.n_samples * self.repeats + self.n_train_noise,
+                "lr": 0.05, "tau_mem": 20e-3, "tau_ampa": 100e-3, "tau_gaba": 100e-3}
 
     def metrics(self, counts: np.ndarray, data: TaskData) -> dict:
         """Accuracy and FRR on the trained samples; FRR and win fractions on the noise samples."""
