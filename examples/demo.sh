@@ -7,8 +7,8 @@ BIN=${1:-.venv/bin}
 ND="$BIN/neurodeploy"
 OUT=demo-out
 mkdir -p "$OUT"
-echo "== neurodeploy train: 2 frozen Poisson samples on 60 channels, 2 decision neurons"
-"$ND" train frozen-noise -o "$OUT/model.json" --epochs 300 --lr 0.02 --quiet
+echo "== neurodeploy train: 2 frozen Poisson samples on 60 channels, 2 decision neurons (a few minutes)"
+"$ND" train frozen-noise -o "$OUT/model.json" --quiet
 echo
 echo "== the two trained samples as an input file (spikes, dt, labels)"
 "$ND" task-data frozen-noise --split train -o "$OUT/samples.npz"

@@ -26,8 +26,8 @@ from .train.task import TASK_NAMES, TrainError
 @click.option("--mismatch", type=click.FloatRange(min=0), default=0.1, show_default=True,
               help="σ of the device mismatch trained against (fraction).")
 @click.option("--no-mismatch", is_flag=True, help="Train on the nominal chip only.")
-@click.option("--draws", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Mismatch draws per step (vmapped; the loss is their mean).")
+@click.option("--draws", type=click.IntRange(min=1),
+              help="Mismatch draws per step (the loss is their mean; default: the task's, else 4).")
 @click.option("--redraw-every", type=click.IntRange(min=1), default=1, show_default=True, help="Fresh draws every K steps.")
 @click.option("--fixed-data", is_flag=True, help="Train on one Poisson realisation (default: a fresh one every epoch).")
 @click.option("--no-fan-in", is_flag=True, help="Do not enforce the 64-entry CAM fan-in during training.")
@@ -64,12 +64,12 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_si
     cfg = TrainConfig(
         epochs=epochs or int(arch.get("epochs", 20)), batch_size=batch_size or int(arch.get("batch_size", 32)),
         lr=lr or float(arch.get("lr", 0.01)), beta=beta or float(arch.get("beta", 1.0)), seed=seed, loss=loss or arch.get("loss", "ce"),
-        mismatch=0.0 if no_mismatch else mismatch, draws=draws, redraw_every=redraw_every, fresh_data=not fixed_data, fan_in=not no_fan_in,
+        mismatch=0.0 if no_mismatch else mismatch, draws=draws or int(arch.get("draws", 4)), redraw_every=redraw_every, fresh_data=not fixed_data, fan_in=not no_fan_in,
         qat=not no_qat, qat_epochs=qat_epochs, bias_range=not no_bias_range,
         train_currents=TRAINABLE_CURRENTS if train_currents else (),
         ratio_weight=ratio_loss if ratio_loss is not None else float(arch.get("ratio_weight", 1.0 if (loss or arch.get("loss")) == "rate_mse" else 0.0)),
         rate_reg=rate_reg, rate_max=rate_max,
-        patience=patience, stop_after=stop_after, progress=not quiet)
+        patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet)
     s = train(t, output, cfg, load_profile(profile_name), arch_overrides=over, init=init, resume=resume,
               checkpoint=checkpoint, report=not no_report)
     m, c = s["metrics"], s["constraints"]

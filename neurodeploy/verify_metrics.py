@@ -9,7 +9,8 @@ Shapes: ``counts`` [..., B, n_out] spike counts of the model outputs per input s
 * relative rate error = Σ_B,out |Δcount| / Σ_B,out reference count — the deployment's rate error in
   units of the reference's own rate (0 = identical counts; 1 = off by as much as the reference fires);
   scale-aware where correlation and accuracy are not (a 20× rate increase keeps r and accuracy);
-* accuracy = mean_B [argmax_out counts == label] (ties → the lower index, like numpy);
+* accuracy = mean_B [the label's output has the top count, alone] — strict: a sample whose top
+  count is shared (a silent sample included) is wrong (the training tasks' convention);
 * firing-rate ratio (FRR) of the decision neurons: for the samples of class k, the mean rate of
   output k over the mean rate of the other outputs; FRR = geometric mean over classes. > 1 means
   the right neuron fires more; rates get +1/duration (one spike) so silence gives a finite ratio.
@@ -45,8 +46,10 @@ def relative_rate_error(ref: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def accuracy(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """[...] fraction of samples whose most active output is the label."""
-    return (np.argmax(counts, axis=-1) == labels).mean(axis=-1)
+    """[...] fraction of samples whose most active output is the label, alone (ties and silence: wrong)."""
+    top = counts.max(axis=-1, keepdims=True)
+    unique = (counts == top).sum(axis=-1) == 1
+    return (unique & (np.argmax(counts, axis=-1) == labels)).mean(axis=-1)
 
 
 def firing_rate_ratio(counts: np.ndarray, labels: np.ndarray, duration: float) -> np.ndarray:

@@ -200,3 +200,11 @@ def test_losses_ratio_hinge_and_current_logits():
     rec = {k: jnp.full((1, 10, 3), 2e-9) for k in ("I_ampa", "I_nmda", "I_gaba")}
     lg = current_logits(rec, np.array([1, 2]), (0, 10), jnp.array([1e-9, 1e-9, 4e-9]))
     np.testing.assert_allclose(np.asarray(lg), [[2.0, 0.5]], rtol=1e-5)
+
+
+def test_eval_every_validates_less_often_but_at_each_phase_end(tmp_path, profile):
+    from neurodeploy.train.run import train
+
+    s = train(TinyTask(), tmp_path / "e.json", _cfg(epochs=5, qat_epochs=1, eval_every=3),
+              profile, report=False)
+    assert [h["epoch"] for h in s["history"]] == [3, 4, 5]     # every 3rd, the float phase's end, the end

@@ -68,6 +68,8 @@ def test_metrics():
     assert pearson_r(ref, np.stack([ref, rev])).shape == (2, 2)
     labels = np.array([0, 0, 1, 1])
     assert accuracy(ref, labels) == 1.0 and accuracy(ref[:, ::-1], labels) == 0.0
+    # strict: a tie (a silent sample included) is wrong, also for class 0
+    assert accuracy(np.array([[0, 0], [3, 3], [4, 1], [1, 2]], float), labels) == 0.25
     assert firing_rate_ratio(ref, labels, 0.5) > 5
     assert np.isclose(firing_rate_ratio(np.ones((4, 2)), labels, 0.5), 1.0)
 

@@ -56,6 +56,7 @@ class TrainConfig:
     rate_max: float = 100.0
     patience: int = 0                  # float-phase early stopping (epochs without improvement; 0 = off)
     eval_draws: int = 8
+    eval_every: int = 1                # validate every K epochs (and at the end of each phase)
     fresh_data: bool = True            # a fresh Poisson realisation of the training split every epoch
     stop_after: int | None = None      # stop after this many epochs in total (resume later)
     progress: bool = True
@@ -63,7 +64,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise TrainError(f"loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
-        for k in ("epochs", "batch_size", "draws", "redraw_every", "fanin_every", "eval_draws"):
+        for k in ("epochs", "batch_size", "draws", "redraw_every", "fanin_every", "eval_draws", "eval_every"):
             if int(getattr(self, k)) < 1:
                 raise TrainError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
         if not (self.lr > 0 and self.mismatch >= 0):
@@ -340,6 +341,9 @@ class Trainer:
             bar.set_postfix(phase=state.phase, loss=f"{float(loss):.4f}", acc=f"{float(acc):.2f}", rate=f"{float(rate):.1f}Hz")
         if cfg.fan_in:
             state.mask = fan_in_mask(np.asarray(state.theta["weights"]), st.slots.dst, self.cam)
+        done = state.epoch + 1
+        if done % cfg.eval_every and done not in (cfg.epochs - cfg.n_qat, cfg.epochs):
+            return                 # not a validation epoch (history: one entry per validation)
         w_fwd = self.forward_weights(state.theta, state.mask, state.phase)
         ev = self.evaluate(state.theta, w_fwd, self.val)
         score = (round(ev["acc_mismatch"], 6), -round(ev["loss_mismatch"], 6))

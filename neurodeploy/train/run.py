@@ -123,6 +123,9 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     state = trainer.resume(theta0) if resume else trainer.fresh(theta0)
     state = trainer.fit(state)
     best = state.best
+    if best is None:          # stopped (--stop-after) before the first validation: the current model
+        best = {"theta": state.theta, "weights": trainer.forward_weights(state.theta, state.mask, state.phase),
+                "epoch": state.epoch - 1}
     theta, weights = best["theta"], np.asarray(best["weights"], np.float32)
     if cfg.qat and state.phase == "qat":
         weights = settle_on_grid(st, theta, weights, profile)

@@ -116,6 +116,8 @@ ARCHITECTURE_KEYS = {
     "recurrent": "bool: recurrent connections within the hidden (or, without hidden, the output) population",
     "loss": '"ce" (cross-entropy on output counts) | "ce_current" (on the output synaptic current) | "rate_mse" (MSE to target_rates)',
     "epochs": "int", "batch_size": "int", "lr": "float (Adam learning rate)",
+    "draws": "int: mismatch draws per training step (default 4)",
+    "eval_every": "int: validate every K epochs (default 1; tasks with one step per epoch validate less often)",
     "beta": "float: inverse temperature of the count cross-entropy, per spike (default 1)",
     "tau_mem": "s: membrane time constant of hidden/output neurons",
     "tau_ampa": "s: fast excitatory synapse time constant",
@@ -134,10 +136,10 @@ def _check_split(split: str) -> None:
 def classification_metrics(counts: np.ndarray, data: TaskData) -> dict:
     """Accuracy on the trials with a target class: mean [argmax_k counts[i, k] == label_i].
 
-    A trial whose top count is shared by several outputs (incl. all silent) counts as wrong;
-    ``silent_fraction`` is the fraction of those trials with no output spike at all.
-    ``accuracy_argmax`` is verify's convention (ties → the lowest index, so a silent trial of class 0
-    counts as right): mean [argmax_k counts[i, k] == label_i].
+    A trial whose top count is shared by several outputs (incl. all silent) counts as wrong — the one
+    convention of training (checkpoint selection), the tasks and ``verify``; ``silent_fraction`` is
+    the fraction of those trials with no output spike at all. ``accuracy_argmax`` (ties → the lowest
+    index, so a silent trial of class 0 counts as right) is kept for comparison.
     """
     counts = np.asarray(counts, np.float64)
     if counts.ndim != 2 or counts.shape[0] != data.n:

@@ -1,14 +1,16 @@
 """``frozen-noise``: the Dynap-SE2 training tutorial's task.
 
-N fixed ("frozen") Poisson patterns, 60 channels at 50 Hz, 500 ms in 1 ms bins; N decision neurons
-(recurrently connected); pattern i → neuron i fires more. The network is trained on the frozen samples
-themselves (the tutorial's objective: MSE of the output rates to a target rate, high for the right
-neuron and low for the others) and must NOT respond confidently to noise it was not trained on.
+N fixed ("frozen") Poisson patterns, 60 channels at 50 Hz, 500 ms in 1 ms bins; N decision neurons;
+pattern i → neuron i fires more. The network is trained on the frozen samples themselves (the tutorial's
+objective: MSE of the output rates to a target rate, high for the right neuron and low for the others)
+and must NOT respond confidently to noise it was not trained on — so every training epoch also shows it
+``n_train_noise`` fresh noise samples whose target is the low rate on every output (:meth:`training_data`).
 
 Splits: the frozen samples are fixed by the task option ``sample_seed`` (not by ``data()``'s seed).
-``train`` and ``val`` are the N frozen samples (each ``repeats`` times); ``test`` is the N frozen
-samples followed by ``n_noise`` unseen noise samples of the same statistics, drawn with ``data()``'s
-seed and marked ``negative`` (no target class; their label entry is a placeholder, trial index mod N).
+``train`` is the N frozen samples (each ``repeats`` times); ``val`` adds ``n_val_noise`` noise samples;
+``test`` is the N frozen samples followed by ``n_noise`` unseen noise samples of the same statistics.
+Noise is drawn with ``data()``'s seed (separate streams for training, val and test noise) and marked
+``negative`` (no target class; the label entry is a placeholder, trial index mod N; target rates low).
 
 Metric (rates get +1 spike / duration so a silent neuron gives a finite ratio, as in ``verify``):
     FRR_i = (c[i, y_i] + 1) / (max_{k≠y_i} c[i, k] + 1)                   trained sample i, label y_i
@@ -90,11 +92,17 @@ class FrozenNoise:
         return self._with_noise(d.spikes, d.labels, self._noise(2, self.n_train_noise, check_seed(seed)))
 
     def architecture(self) -> dict:
-        """The tutorial's network: inputs → N recurrently connected decision neurons, rate-MSE loss."""
-        # lr 0.05 × 150 steps: nominal FRR 4.2 / 5.0 on the trained samples (lr 0.01 × 100: 1.45), see the report
-        return {"hidden": 0, "recurrent": True, "loss": "rate_mse", "epochs": 150,
+        """Inputs → a hidden population (32, feed-forward) → N decision neurons, rate-MSE loss with the FRR hinge.
+
+        The tutorial's network (inputs straight to N recurrent decision neurons) cannot pass the negative test
+        under 10 % mismatch: a single neuron's excitability varies by tens of percent, so on some boards a
+        decision neuron answers noise (or misses its sample). Hidden detectors whose votes the decision neuron
+        sums average their mismatch out; slow synapses (100 ms) integrate the evidence over the sample."""
+        # measured, 300 epochs, 2 draws/step, 6 fresh noise trials per step: deployed (16 boards) FRR ≥ 5 on both
+        # samples on 15/16, unseen noise median FRR 1.0, median max win fraction 0.25 (0 hidden: 13/16, 3.0, 0.74)
+        return {"hidden": 32, "recurrent": False, "loss": "rate_mse", "epochs": 300, "draws": 2, "eval_every": 10,
                 "batch_size": self.n_samples * self.repeats + self.n_train_noise,
-                "lr": 0.05, "tau_mem": 20e-3, "tau_ampa": 100e-3, "tau_gaba": 100e-3}
+                "lr": 0.02, "tau_mem": 20e-3, "tau_ampa": 100e-3, "tau_gaba": 100e-3}
 
     def metrics(self, counts: np.ndarray, data: TaskData) -> dict:
         """Accuracy and FRR on the trained samples; FRR and win fractions on the noise samples."""
