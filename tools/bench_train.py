@@ -31,11 +31,11 @@ from neurodeploy.train.structure import Structure  # noqa: E402
 from neurodeploy.train.task import get_task  # noqa: E402
 
 
-def steps_per_second(task_name, draws, mismatch, n_steps, batch=None):
+def steps_per_second(task_name, draws, mismatch, n_steps, batch=None, **arch_over):
     prof = load_profile("dynapse2")
     task = get_task(task_name)
-    arch = task.architecture()
-    tr_d = task.data("train")
+    arch = {**task.architecture(), **arch_over}
+    tr_d = task.training_data(0) if hasattr(task, "training_data") else task.data("train")
     spec = build_spec(task, arch, prof, 0, data=tr_d)
     cfg = TrainConfig(epochs=1000, batch_size=batch or arch["batch_size"], loss=arch["loss"], draws=draws,
                       mismatch=mismatch, qat=False, progress=False)
@@ -65,8 +65,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
     rows = []
     for label, draws, mm in (("nominal", 1, 0.0), ("1 draw", 1, 0.1), ("4 draws (lax.map)", 4, 0.1)):
-        sps, _ = steps_per_second("frozen-noise", draws, mm, a.steps, batch=2)
-        rows.append(("frozen-noise (N=2, batch 2, T=500)", label, f"{sps:8.1f} steps/s"))
+        sps, _ = steps_per_second("frozen-noise", draws, mm, a.steps, batch=2, hidden=0, recurrent=True)
+        rows.append(("frozen-noise tutorial net (N=2, batch 2, T=500)", label, f"{sps:8.1f} steps/s"))
+    arch = get_task("frozen-noise").architecture()
+    sps, _ = steps_per_second("frozen-noise", arch["draws"], 0.1, max(10, a.steps // 10))
+    rows.append((f"frozen-noise default ({arch['hidden']} hidden, batch {arch['batch_size']})", f"{arch['draws']} draws (lax.map)",
+                 f"{sps:8.1f} steps/s"))
     if not a.skip_digits:
         arch = get_task("digits").architecture()
         for label, draws, mm in (("nominal", 1, 0.0), ("4 draws (lax.map)", 4, 0.1)):
