@@ -76,7 +76,7 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
     from .profile import load_profile
     from .quantize.stage import quantize_network
     from .report import format_quantize_summary
-    from .spec import load_network
+    from .importers import load_network
 
     _check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
@@ -114,7 +114,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     from .profile import load_profile
     from .quantize.model import is_quantized_file, load_quantized
     from .report import format_map_summary
-    from .spec import load_network
+    from .importers import load_network
 
     _check_outputs({"-o": output, "--json": report_path, "--quantized": quantized_path})
     if plot_dir:
@@ -241,14 +241,14 @@ def export_cmd(model, output, profile_name, import_options):
     """
     from .errors import SpecError
     from .profile import load_profile
-    from .spec import load_network
+    from .importers import load_network
 
     _check_outputs({"-o": output})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **_parse_import_options(import_options))
     suffix = output.lower().rsplit(".", 1)[-1] if "." in output else ""
     if suffix == "nir":
-        from .export_nir import export_nir
+        from .importers.nir.export import export_nir
 
         export_nir(spec, output, profile=prof)
         click.echo(f"wrote {output}: NIR graph, {spec.n_neurons} CubaLIF neurons in {len(spec.populations)} populations, "
@@ -325,7 +325,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     from .backends.events import load_input
     from .fileio import write_json
     from .profile import load_profile
-    from .spec import load_network
+    from .importers import load_network
     from .validate import load_checked_config
     from .sim.files import DT_TOLERANCE
     from .verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify

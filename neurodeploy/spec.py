@@ -437,35 +437,22 @@ def _load_sidecar(spec: NetworkSpec, k: int, pr: Projection, source: str, base_d
     return mat
 
 
-def load_network(path: str | Path, profile=None, **options) -> NetworkSpec:
-    """Load a network from ``.json`` (NetworkSpec), ``.npz``/``.npy`` (Rockpool-style w_in/w_rec) or ``.nir``.
+def load_json_spec(path: str | Path, profile=None) -> NetworkSpec:
+    """Load a NetworkSpec ``.json`` file (sidecar weights resolved next to it).
 
-    ``options`` go to the importer (see :mod:`neurodeploy.importers`).
+    Files of other formats (``.npz``, ``.nir``) are imported by :func:`neurodeploy.importers.load_network`.
     """
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        if options:
-            raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
-        text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            raw = json.loads(text, parse_constant=_reject_constant)
-        except json.JSONDecodeError as e:
-            raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-        except (ValueError, RecursionError) as e:
-            raise SpecError(f"{path}: invalid JSON: {e}") from None
-        return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
-    if suffix in (".npz", ".npy"):
-        from .importers.npz import load_npz
-
-        return load_npz(path, profile=profile, **options)
-    if suffix == ".nir":
-        from .importers.nir import load_nir
-
-        return load_nir(path, profile=profile, **options)
-    raise SpecError(f"{path}: unknown network file type {suffix!r} (expected .json, .npz, .npy or .nir)")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise SpecError(f"{path}: invalid JSON: {e}") from None
+    return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
 
 
 def _reject_constant(name: str):

@@ -61,7 +61,7 @@ def simulate_files(model: str | Path, input: str | Path, output: str | Path, *, 
 
     from ..fileio import atomic_savez
     from ..profile import load_profile
-    from ..spec import load_network
+    from ..importers import load_network
     from .mismatch import sample_mismatch
     from .network import build_from_spec
     from .simulate import simulate
