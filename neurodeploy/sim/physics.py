@@ -72,3 +72,28 @@ def dc_current(fraction, I_spkthr, I_tau_mem, I_gain_mem):
 def dc_fraction(I_dc, I_spkthr, I_tau_mem, I_gain_mem):
     """The inverse of :func:`dc_current`: the steady state I_dc·I_gain/(I_spkthr·I_tau) as a fraction of threshold."""
     return I_dc * I_gain_mem / (I_spkthr * I_tau_mem)
+
+
+def unit_event_current(tau_mem, I_spkthr, I_gain_mem, I_tau_mem, tau_syn, I_gain_syn, I_tau_syn, t_pulse):
+    """Weight current I_w (A) whose input event moves the membrane by one threshold in integrated response,
+    the DPI counterpart of a unit LIF weight (an event raising v by v_threshold − v_reset).
+
+    Linear regime (I_syn, I_mem ≫ I_gain): an event adds ΔI_syn = q·I_w, q = charge_per_event (4), which
+    decays with τ_syn and drives the membrane filter τ_mem·dI_mem/dt = −I_mem + (I_gain_mem/I_tau_mem)·I_syn.
+    The membrane's excursion is then
+
+        ΔI_mem(t) = (I_gain_mem/I_tau_mem)·q·I_w·τ_syn/(τ_mem − τ_syn)·(e^(−t/τ_mem) − e^(−t/τ_syn)),
+
+    the CubaLIF's Δv(t) = w·(v_th − v_reset)·τ_mem/(τ_mem − τ_syn)·(e^(−t/τ_mem) − e^(−t/τ_syn)) with the
+    same time constants. Equal integrals, ∫ΔI_mem dt = (I_gain_mem/I_tau_mem)·q·I_w·τ_syn and
+    ∫Δv dt = w·(v_th − v_reset)·τ_mem, give
+
+        I_w = τ_mem·I_spkthr / ((I_gain_mem/I_tau_mem)·q·τ_syn)
+
+    per unit weight: the same response to any event train in the mean (a steady rate ν gives the mean
+    excursion w·ν·τ_mem thresholds in both) and the same single-event waveform when the time constants
+    agree. The membrane's offset I_tau_mem (eq. 5) and the exponential regime below I_gain_mem are neglected
+    (I_tau_mem, I_gain_mem ≪ I_spkthr).
+    """
+    q = charge_per_event(I_gain_syn, I_tau_syn, tau_syn, t_pulse)
+    return tau_mem * I_spkthr / (gain_ratio(I_gain_mem, I_tau_mem) * q * tau_syn)

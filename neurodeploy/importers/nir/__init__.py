@@ -66,9 +66,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._common import check_options, file_sha256
+from .bias_source import add_bias_source
 from .assemble import apply_option_overrides, assemble
 from .graph import normalise, structure
-from .layers import convert_layers
+from .layers import convert_layers, longest_tau
 from .projections import outputs, projections
 from .read import graph_to_tree, meta_json, read_file
 from .settings import CONVENTIONS, OPTIONS, parse_settings
@@ -107,11 +108,12 @@ def import_tree(tree: dict, src: str, profile, options: dict, info: dict, defaul
     nd_graph = meta_json(tree)
     nodes, edges = normalise(tree, src)
     s = parse_settings(src, options, graph_meta, nd_graph is not None, assumptions)
+    s.tau_max = longest_tau(profile)
     rank = (nd_graph or {}).get("populations") if s.neurodeploy else None
     g = structure(nodes, edges, src, rank if isinstance(rank, list) else None, not s.neurodeploy, assumptions)
     sizes = layer_sizes(g, src, s.neurodeploy, assumptions)
     layers = convert_layers(g, sizes, s, profile, notes)
     apply_option_overrides(layers, s, assumptions)
-    projs = projections(g, sizes, layers, s, assumptions)
+    projs = projections(g, sizes, layers, s, assumptions) + add_bias_source(g, layers, assumptions)
     outs = outputs(g, layers, assumptions)
     return assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)
