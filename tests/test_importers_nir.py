@@ -111,6 +111,12 @@ def test_every_test_file_is_covered():
     assert framework == sorted(p.stem + ".nir" for p in DATA.glob("*.npz"))  # each with its framework's own run
 
 
+def _itau_mem(profile, tau):
+    """Itau_mem of an effective membrane time constant tau: U_T*C/(kappa*tau) - I_0 (SHUNT rests at I_0)."""
+    a = profile.analog
+    return profile.tau_to_current(tau, "C_mem") - a.I_0
+
+
 def _unit_current(profile, spec, pop_index, dendrite="ampa"):
     """The DPI's unit event current of population ``pop_index``, from the physics module (see calibrate.py)."""
     from neurodeploy.importers.nir.calibrate import EFFECTIVE_THRESHOLD
@@ -120,10 +126,12 @@ def _unit_current(profile, spec, pop_index, dendrite="ampa"):
     j = offs[spec.populations[pop_index].name]
     a = profile.analog
     tau = lambda c, i: physics.time_constant(getattr(a, c), params[i][j], a.U_T, a.kappa)  # noqa: E731
-    return physics.unit_event_current(tau("C_mem", "Itau_mem"), EFFECTIVE_THRESHOLD * params["Ispkthr"][j],
+    tau_mem = physics.time_constant(a.C_mem, params["Itau_mem"][j] + a.I_0, a.U_T, a.kappa)
+    return physics.unit_event_current(tau_mem, EFFECTIVE_THRESHOLD * params["Ispkthr"][j],
                                       params["Igain_mem"][j], params["Itau_mem"][j], tau(f"C_{dendrite}", f"Itau_{dendrite}"),
                                       params[f"Igain_{dendrite}"][j], params[f"Itau_{dendrite}"][j],
-                                      physics.pulse_width(a.C_pulse, params["Ipulse"][j], a.V_th))
+                                      physics.pulse_width(a.C_pulse, params["Ipulse"][j], a.V_th),
+                                      1 + a.I_0 / params["Itau_mem"][j])
 
 
 @pytest.mark.parametrize("fname", sorted(EXPECT))
@@ -152,7 +160,7 @@ def test_framework_and_handwritten_files(fname, profile, recwarn):
             assert np.asarray(p.Itau_mem) == pytest.approx(lo, rel=1e-9)
             assert any(f"node {list(spec.metadata['import']['nodes'])[k]} (IF)" in str(w.message) for w in recwarn)
             continue
-        assert np.asarray(p.Itau_mem) == pytest.approx(profile.tau_to_current(tau_mem, "C_mem"), rel=1e-5)
+        assert np.asarray(p.Itau_mem) == pytest.approx(_itau_mem(profile, tau_mem), rel=1e-5)
         if tau_syn is None:
             assert p.Itau_ampa is None
         else:
@@ -224,9 +232,10 @@ def test_positive_bias_becomes_idc(profile):
     spec = load_nir(_biased([0.5, 0.0, 0.25]), dt=1e-3, profile=profile)
     d = profile.default_currents()
     idc = np.asarray(spec.populations[0].Idc)
-    i_tau = profile.tau_to_current(0.02, "C_mem")
-    assert idc[0] == pytest.approx(theta * 0.5 * d["Ispkthr"] * i_tau / d["Igain_mem"])
-    assert idc[2] == pytest.approx(theta * 0.25 * d["Ispkthr"] * i_tau / d["Igain_mem"])
+    i_tau = _itau_mem(profile, 0.02)
+    L = 1 + profile.analog.I_0 / i_tau      # the membrane settles at (Igain/Itau)*Idc/L
+    assert idc[0] == pytest.approx(L * theta * 0.5 * d["Ispkthr"] * i_tau / d["Igain_mem"])
+    assert idc[2] == pytest.approx(L * theta * 0.25 * d["Ispkthr"] * i_tau / d["Igain_mem"])
     assert idc[1] == profile.analog.I_0
     assert any("Idc" in a for a in spec.metadata["import"]["assumptions"])
 

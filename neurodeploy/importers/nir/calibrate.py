@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...sim.physics import pulse_width, time_constant, unit_event_current
+from ...sim.physics import leak_factor, membrane_time_constant, pulse_width, time_constant, unit_event_current
 
 #: The DPI's effective threshold as a fraction of I_spkthr under event-driven and DC input. Its positive
 #: feedback (teili's sigmoid, :mod:`neurodeploy.sim.dpi`) overtakes the leak at about 0.61·I_spkthr on the
@@ -27,11 +27,12 @@ EFFECTIVE_THRESHOLD = 0.8
 def _unit_currents(params: dict, profile, dendrite: str) -> np.ndarray:
     """Per-neuron unit event current (A) through ``dendrite`` ("ampa" or "gaba")."""
     a = profile.analog
-    tau_mem = time_constant(a.C_mem, params["Itau_mem"], a.U_T, a.kappa)
+    tau_mem = membrane_time_constant(a.C_mem, params["Itau_mem"], a.I_0, a.U_T, a.kappa)   # effective: τ/L
     tau_syn = time_constant(getattr(a, f"C_{dendrite}"), params[f"Itau_{dendrite}"], a.U_T, a.kappa)
     t_pulse = pulse_width(a.C_pulse, params["Ipulse"], a.V_th)
+    L = leak_factor(params["Itau_mem"], 0.0, a.I_0)        # at rest: SHUNT at its floor, no adaptation
     return unit_event_current(tau_mem, EFFECTIVE_THRESHOLD * params["Ispkthr"], params["Igain_mem"], params["Itau_mem"], tau_syn,
-                              params[f"Igain_{dendrite}"], params[f"Itau_{dendrite}"], t_pulse)
+                              params[f"Igain_{dendrite}"], params[f"Itau_{dendrite}"], t_pulse, L)
 
 
 def calibrate(raw: dict, spec, profile) -> list[str]:

@@ -90,3 +90,22 @@ def compare(spec, reference: str | Path, profile) -> list[LayerAgreement]:
         fw = ref.sum(axis=0)
         out.append(LayerAgreement(pop.name, pop.size, int(round(fw.sum())), int(round(dpi.sum())), _pearson(fw, dpi)))
     return out
+
+
+def report(files, reference: str | Path, options: dict, profile_name: str = "dynapse2") -> list[str]:
+    """``neurodeploy validate NET --compare REF``: the table for one imported network file, as lines."""
+    from ...profile import load_profile
+    from .. import load_network
+
+    nets = [f for f in files if Path(f).suffix.lower() in (".nir", ".npz", ".npy", ".json")]
+    if len(nets) != 1:
+        raise SpecError(f"--compare {reference}: give exactly one network file to compare (got {len(nets)})")
+    profile = load_profile(profile_name)
+    spec = load_network(nets[0], profile=profile, **options)
+    rows = compare(spec, reference, profile)
+    rs = [r.r for r in rows if np.isfinite(r.r)]
+    lines = [f"fidelity of {nets[0]} (DPI model, nominal chip) against {reference}: per-neuron spike counts", HEADER]
+    lines += [r.line() for r in rows]
+    lines.append((f"min r {min(rs):.3f}" if rs else "min r n/a") + f", DPI/reference spike totals "
+                 f"{min(r.ratio for r in rows):.2f} .. {max(r.ratio for r in rows):.2f}")
+    return lines

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import SpecError
-from ...sim.physics import dc_current
+from ...sim.physics import dc_current, leak_factor, membrane_tau_current, membrane_time_constant
 from .._common import scalar_or_list
 from .calibrate import EFFECTIVE_THRESHOLD
 from .graph import Graph
@@ -99,8 +99,26 @@ def _lif_params(n: str, node: dict, size: int, s: Settings, notes: set[str]) -> 
 
 def longest_tau(profile) -> float:
     """The longest membrane time constant the chip makes (s): the smallest Itau_mem of its bias generator."""
-    lo, _ = profile.bias.range(profile.quantity_to_parameter["Itau_mem"])
-    return float(profile.current_to_tau(lo, "C_mem"))
+    a = profile.analog
+    return float(membrane_time_constant(a.C_mem, min_tau_current(profile), a.I_0, a.U_T, a.kappa))
+
+
+def min_tau_current(profile) -> float:
+    """The smallest Itau_mem the chip's bias generator makes (A)."""
+    return profile.bias.range(profile.quantity_to_parameter["Itau_mem"])[0]
+
+
+def membrane_current(tau: np.ndarray, profile, n: str, notes: set[str]) -> np.ndarray:
+    """Itau_mem giving the membrane the effective time constant τ (s): the simulator's membrane leaks at
+    L/τ_nominal, L = 1 + I_0/Itau_mem (SHUNT at its floor I_0), so Itau_mem = U_T·C/(κ·τ) − I_0; at least the
+    smallest current the chip makes (τ then shorter than asked, noted)."""
+    a = profile.analog
+    i_tau = membrane_tau_current(tau, a.C_mem, a.I_0, a.U_T, a.kappa)
+    lo = min_tau_current(profile)
+    if np.any(i_tau < lo):
+        notes.add(f"node {n}: tau_mem {float(np.max(tau)):.3g} s is longer than the chip's longest "
+                  f"({longest_tau(profile):.3g} s); the longest used")
+    return np.maximum(i_tau, lo)
 
 
 def _integrator_params(n: str, t: str, p, size: int, s: Settings, notes: set[str]) -> LIFParams:
@@ -161,12 +179,13 @@ def _dc_input(n: str, drive: np.ndarray, lp: LIFParams, size: int, s: Settings, 
     if not np.any(drive > 0):
         return None
     defaults = profile.default_currents()
-    i_tau = np.array([profile.tau_to_current(float(x), "C_mem") for x in lp.tau_mem])
+    i_tau = membrane_current(lp.tau_mem, profile, n, set())
     ispk = np.broadcast_to(np.asarray(s.overrides.get("Ispkthr", defaults["Ispkthr"]), dtype=np.float64), (size,))
     igain = np.broadcast_to(np.asarray(s.overrides.get("Igain_mem", defaults["Igain_mem"]), dtype=np.float64), (size,))
-    idc = np.where(drive > 0, dc_current(EFFECTIVE_THRESHOLD * drive, ispk, i_tau, igain), profile.analog.I_0)
+    L = leak_factor(i_tau, 0.0, profile.analog.I_0)        # the steady state is (I_gain/I_tau)·I_dc/L
+    idc = np.where(drive > 0, L * dc_current(EFFECTIVE_THRESHOLD * drive, ispk, i_tau, igain), profile.analog.I_0)
     notes.add(f"node {n}: constant drive (v_leak above reset and/or Affine bias) up to "
-              f"{float(np.max(drive)):.3g} x threshold -> Idc = {EFFECTIVE_THRESHOLD}*f*Ispkthr*Itau_mem/Igain_mem"
+              f"{float(np.max(drive)):.3g} x threshold -> Idc = L*{EFFECTIVE_THRESHOLD}*f*Ispkthr*Itau_mem/Igain_mem, L = 1 + I_0/Itau_mem"
               + (" (I_0 where f = 0)" if np.any(drive == 0) else ""))
     return scalar_or_list(idc)
 
@@ -206,7 +225,7 @@ def _convert(g: Graph, n: str, size: int, pop: dict, s: Settings, profile, notes
     if bias_w is not None:
         bias_out[n] = bias_w
     idc = _dc_input(n, np.maximum(drive, 0.0), lp, size, s, profile, notes)
-    pop["tau_mem"] = scalar_or_list(lp.tau_mem)
+    pop["Itau_mem"] = scalar_or_list(membrane_current(lp.tau_mem, profile, n, notes))
     if lp.tau_syn is not None:
         pop["tau_ampa"] = scalar_or_list(lp.tau_syn)
         pop["tau_gaba"] = scalar_or_list(lp.tau_syn)
