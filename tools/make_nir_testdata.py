@@ -3,15 +3,24 @@
 Two kinds of files:
 
 * **framework files** (``snntorch_*.nir``, ``norse_*.nir``, ``sinabs_*.nir``, ``spikingjelly_*.nir``,
-  ``rockpool_*.nir``): exported by each framework's own NIR exporter. These need torch and the
-  frameworks, which neurodeploy does NOT depend on; run this script in a separate venv::
+  ``rockpool_*.nir``): exported by each framework's own NIR exporter, each with ``<name>.npz`` next to it:
+  the framework's OWN simulation of a fixed input (``spikes`` [400, 16] Poisson events at 5 % per 1-ms
+  step, ``dt``, and ``layer0``, ``layer1``, ... the spikes of its neuron layers in graph order), the
+  reference of ``tests/test_nir_fidelity.py`` and of ``neurodeploy validate net.nir --compare ref.npz``.
+  Weights are drawn as normalised weights (membrane rise per spike in thresholds) and divided by each
+  layer's gain under the framework's documented update rule, so that every file is active. These need
+  torch and the frameworks, which neurodeploy does NOT depend on; run this script in a separate venv::
 
-      python3.11 -m venv /tmp/fwvenv
-      /tmp/fwvenv/bin/pip install torch==2.13.0 snntorch norse sinabs spikingjelly rockpool
+      python3.11 -m venv /tmp/nirgen-venv
+      /tmp/nirgen-venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch
+      /tmp/nirgen-venv/bin/pip install snntorch norse sinabs spikingjelly rockpool
       # sinabs and rockpool pin nir<=1.0.4; snnTorch 1.0 and SpikingJelly 2.0 need nir>=1.0.7:
-      /tmp/fwvenv/bin/python tools/make_nir_testdata.py --frameworks --only norse sinabs rockpool
-      /tmp/fwvenv/bin/pip install "nir>=1.0.8" "nirtorch>=2.6,<2.7"
-      /tmp/fwvenv/bin/python tools/make_nir_testdata.py --frameworks --only snntorch spikingjelly
+      /tmp/nirgen-venv/bin/python tools/make_nir_testdata.py --frameworks --only norse sinabs rockpool
+      /tmp/nirgen-venv/bin/pip install "nir>=1.0.8" "nirtorch>=2.6,<2.7"
+      /tmp/nirgen-venv/bin/python tools/make_nir_testdata.py --frameworks --only snntorch spikingjelly
+
+  (last run: torch 2.14.1, snnTorch 1.0.0, Norse 1.1.0, Sinabs 3.1.3, SpikingJelly 2.0.0, Rockpool 3.1.0;
+  sinabs_iaf.nir was written with nir 1.0.8 installed, which sinabs's export tolerates.)
 
   A framework that is not installed is skipped (its committed file stays as it is).
 * **hand-written files** (``nir1.0.8_*.nir`` with the ``nir`` in neurodeploy's own environment;

@@ -127,6 +127,6 @@ def import_tree(tree: dict, src: str, profile, options: dict, info: dict, defaul
     sizes = layer_sizes(g, src, s.neurodeploy, assumptions)
     layers = convert_layers(g, sizes, s, profile, notes)
     apply_option_overrides(layers, s, assumptions)
-    projs = projections(g, sizes, layers, s, assumptions) + add_bias_source(g, layers, assumptions)
+    projs = projections(g, sizes, layers, s, assumptions) + add_bias_source(g, layers, s, assumptions)
     outs = outputs(g, layers, assumptions)
     return assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)

@@ -20,8 +20,9 @@ BIAS_IDC = 5e-7
 BIAS_IREF = 1e-8
 
 
-def add_bias_source(g, layers: Layers, assumptions: list[str]) -> list[dict]:
-    """Append the bias source to ``layers.pops`` (when any layer needs it); returns its projections."""
+def add_bias_source(g, layers: Layers, s, assumptions: list[str]) -> list[dict]:
+    """Append the bias source to ``layers.pops`` (when any layer needs it); returns its projections (weight_scale
+    the option's, else a placeholder that the calibration replaces)."""
     if not layers.bias_w:
         return []
     name = population_name("bias_source", set(layers.pop_of.values()))
@@ -30,7 +31,8 @@ def add_bias_source(g, layers: Layers, assumptions: list[str]) -> list[dict]:
     for n in g.order:
         if n in layers.bias_w:
             w = np.asarray(layers.bias_w[n], dtype=np.float64)[None, :]
-            projs.append({"source": name, "target": layers.pop_of[n], "synapse": "auto", "weight_scale": 1e-8,
+            projs.append({"source": name, "target": layers.pop_of[n], "synapse": "auto",
+                          "weight_scale": s.weight_scale if s.weight_scale is not None else s.ws_default,
                           "weight": w.tolist()})
     n_syn = sum(int(np.count_nonzero(p["weight"])) for p in projs)
     assumptions.append(f"negative constant drives: population {name!r} (1 neuron, Idc {BIAS_IDC} A, Iref {BIAS_IREF} A) "
