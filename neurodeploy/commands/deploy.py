@@ -16,7 +16,7 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
                  import_options):
     """Core assignment, bias codes and weight quantization (inspectable intermediate)."""
     from ..profile import load_profile
-    from ..quantize.stage import quantize_network
+    from ..quantize.quantizer import quantize_network
     from ..report import format_quantize_summary
     from ..spec import load_network
 
@@ -52,7 +52,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
     from ..deploy import deploy
     from ..fileio import dumps_json, write_texts
-    from ..mapping.stage import map_quantized
+    from ..mapping.mapper import map_quantized
     from ..profile import load_profile
     from ..quantize.model import is_quantized_file, load_quantized
     from ..report import format_map_summary

@@ -145,12 +145,3 @@ def _placement_report(qn, placement, routing, profile) -> dict:
         "input_channels_routed": len(routing.inputs),
     }
 
-
-def __getattr__(name):
-    """``deploy`` moved to :mod:`neurodeploy.deploy`; this alias keeps ``from neurodeploy.mapping.stage import deploy``
-    working for branches written before the move (remove once they are merged)."""
-    if name == "deploy":
-        import importlib
-
-        return importlib.import_module("neurodeploy.deploy").deploy
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
