@@ -2,7 +2,7 @@
 
 The Python API (loaded on first use, so ``import neurodeploy`` stays light — no jax, no samna)::
 
-    from neurodeploy import load_network, deploy, emulate, verify
+    from neurodeploy import load_network, deploy, simulate, emulate, verify
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import types
 
 __version__ = "0.1.0"
 
-_API = ("load_network", "deploy", "emulate", "verify")
+_API = ("load_network", "deploy", "simulate", "emulate", "verify")
 __all__ = ["__version__", *_API]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .mapping.stage import Deployment, map_quantized
+from .mapping.mapper import Deployment, map_quantized
 from .profile import load_profile
-from .quantize.stage import quantize_network
+from .quantize.quantizer import quantize_network
 
 
 def deploy(model, profile="dynapse2", *, chips: int | None = None, prune: bool = False, strict: bool = False,

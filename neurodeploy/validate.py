@@ -23,7 +23,6 @@ from .errors import NeurodeployError
 
 NETWORK_FORMAT = "neurodeploy.network/1"
 CONFIG_FORMAT = "neurodeploy.config/1"
-QUANTIZED_FORMAT = "neurodeploy.quantized/1"
 FORMATS = {NETWORK_FORMAT: "network", CONFIG_FORMAT: "config"}
 MAX_LINES = 50  # per file; the rest is counted
 
@@ -176,9 +175,9 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         return
     if options:   # import options apply to .nir/.npz/.npy only (as for map, export, simulate)
         raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
-    if _sniff_format(path) == QUANTIZED_FORMAT:
-        from .quantize.model import load_quantized
+    from .quantize.model import FORMAT_PREFIX, load_quantized
 
+    if (_sniff_format(path) or "").startswith(FORMAT_PREFIX):
         res.kind = "quantized"
         qn = load_quantized(path)
         res.summary = (f"{qn.n_neurons} neurons on {len(qn.cores)} logical cores, {len(qn.synapses.src)} synapses")
