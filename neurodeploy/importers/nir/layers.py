@@ -25,7 +25,7 @@ All problems of the file's layers are reported together.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,11 +58,7 @@ class Layers:
     pops: list[dict]                # population dicts, in order
     pop_of: dict[str, str]          # node → population name
     gain: dict[str, np.ndarray]     # node → per-neuron factor from W to the spec's weight
-    bias_w: dict[str, np.ndarray] = None   # node → weights from the bias source (drives below reset), [n] ≤ 0
-
-    def __post_init__(self):
-        if self.bias_w is None:
-            self.bias_w = {}
+    bias_w: dict[str, np.ndarray] = field(default_factory=dict)  # node → weights from the bias source, [n] ≤ 0
 
 
 def _lif_params(n: str, node: dict, size: int, s: Settings, notes: set[str]) -> LIFParams:
