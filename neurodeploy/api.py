@@ -27,7 +27,7 @@ def _profile(profile):
 
 def load_network(path, *, profile="dynapse2", **import_options):
     """A NetworkSpec from model.json / .nir / .npz / .npy (``import_options`` as ``-O key=value`` on the CLI)."""
-    from .spec import load_network as _load
+    from .importers import load_network as _load
 
     return _load(path, profile=_profile(profile), **import_options)
 

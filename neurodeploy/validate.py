@@ -156,7 +156,7 @@ def _validate(path: Path, res: Result, options: dict) -> None:
                        f"{len(prof.parameters)} parameters" + ("" if prof.analog.calibrated else ", analog constants uncalibrated"))
         return
     if suffix in (".nir", ".npz", ".npy"):
-        from .spec import load_network
+        from .importers import load_network
 
         res.kind = "network"
         spec = load_network(path, **options)

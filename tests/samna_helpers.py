@@ -15,7 +15,7 @@ def example_config():
     """`neurodeploy map examples/frozen_noise/model.json` (1 core, 2 neurons)."""
     from neurodeploy.deploy import deploy
     from neurodeploy.profile import load_profile
-    from neurodeploy.spec import load_network
+    from neurodeploy.importers import load_network
 
     prof = load_profile("dynapse2")
     return deploy(load_network(ROOT / "examples/frozen_noise/model.json", profile=prof), prof).config

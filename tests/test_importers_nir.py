@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from neurodeploy.errors import SpecError
-from neurodeploy.export_nir import export_nir, spec_to_nir
+from neurodeploy.importers.nir.export import export_nir, spec_to_nir
 from neurodeploy.importers.nir import load_nir
-from neurodeploy.spec import load_network, spec_from_dict
+from neurodeploy.importers import load_network
+from neurodeploy.spec import spec_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples" / "frozen_noise"

@@ -18,7 +18,7 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
     from ..profile import load_profile
     from ..quantize.quantizer import quantize_network
     from ..report import format_quantize_summary
-    from ..spec import load_network
+    from ..importers import load_network
 
     check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
@@ -56,7 +56,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     from ..profile import load_profile
     from ..quantize.model import is_quantized_file, load_quantized
     from ..report import format_map_summary
-    from ..spec import load_network
+    from ..importers import load_network
 
     check_outputs({"-o": output, "--json": report_path, "--quantized": quantized_path})
     if plot_dir:

@@ -60,7 +60,7 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     from ..fileio import atomic_savez
     from ..inputs import load_input
     from ..profile import load_profile
-    from ..spec import load_network
+    from ..importers import load_network
 
     check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)

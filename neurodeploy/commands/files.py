@@ -73,14 +73,14 @@ def export_cmd(model, output, profile_name, import_options):
     """
     from ..errors import SpecError
     from ..profile import load_profile
-    from ..spec import load_network
+    from ..importers import load_network
 
     check_outputs({"-o": output})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **parse_import_options(import_options))
     suffix = output.lower().rsplit(".", 1)[-1] if "." in output else ""
     if suffix == "nir":
-        from ..export_nir import export_nir
+        from ..importers.nir.export import export_nir
 
         export_nir(spec, output, profile=prof)
         click.echo(f"wrote {output}: NIR graph, {spec.n_neurons} CubaLIF neurons in {len(spec.populations)} populations, "

@@ -34,7 +34,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     from ..inputs import load_input
     from ..fileio import write_json
     from ..profile import load_profile
-    from ..spec import load_network
+    from ..importers import load_network
     from ..validate import load_checked_config
     from ..verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
 
