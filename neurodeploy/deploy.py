@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .mapping.stage import Deployment, map_quantized
+from .mapping.mapper import Deployment, map_quantized
 from .profile import load_profile
-from .quantize.stage import quantize_network
+from .quantize.quantizer import quantize_network
 
 
 def deploy(model, profile="dynapse2", *, chips: int | None = None, prune: bool = False, strict: bool = False,
@@ -17,7 +17,7 @@ def deploy(model, profile="dynapse2", *, chips: int | None = None, prune: bool =
     checked first, and all violations are reported at once (:mod:`neurodeploy.rules`)."""
     prof = load_profile(profile) if isinstance(profile, (str, Path)) else profile
     if isinstance(model, (str, Path)):
-        from .spec import load_network
+        from .importers import load_network
 
         model = load_network(model, profile=prof, **(import_options or {}))
     qn = quantize_network(model, prof, max_chips=chips, prune=prune, strict=strict, seed=seed,

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +48,7 @@ from .errors import SpecError, validation_lines
 from .fileio import dumps_json, write_json
 from .dendrites import DENDRITES
 from .profile import NEURON_QUANTITIES
+from .spec_checks import check_spec
 
 NETWORK_FORMAT = "neurodeploy.network/1"
 
@@ -166,7 +166,7 @@ class NetworkSpec(_Model):
 
     @model_validator(mode="after")
     def _semantics(self):
-        problems = check_network(self)
+        problems = check_spec(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -265,89 +265,6 @@ class NetworkSpec(_Model):
         return h.hexdigest()
 
 
-def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
-    arr = np.asarray(v, dtype=np.float64)
-    if arr.ndim == 1 and arr.shape[0] != size:
-        problems.append(f"{path}: expected one value per neuron ({size}), got {arr.shape[0]}")
-        return
-    bad = ~np.isfinite(arr) | (arr <= 0)
-    if np.any(bad):
-        i = int(np.flatnonzero(np.atleast_1d(bad))[0])
-        val = np.atleast_1d(arr)[i]
-        where = f"{path}[{i}]" if arr.ndim == 1 else path
-        problems.append(f"{where}: {what} must be a positive, finite current in amperes, got {val}")
-
-
-def check_network(spec: NetworkSpec) -> list[str]:
-    """Cross-field rules of a NetworkSpec; one ``$.path: message`` string per problem."""
-    problems: list[str] = []
-    names: dict[str, int] = {}
-    for i, p in enumerate(spec.populations):
-        if p.name == "input":
-            problems.append(f"$.populations[{i}].name: 'input' is reserved for the network's input channels")
-        if p.name in names:
-            problems.append(f"$.populations[{i}].name: duplicate population name {p.name!r} (also $.populations[{names[p.name]}])")
-        names[p.name] = i
-        for q, v in p.given().items():
-            _finite_positive(v, f"$.populations[{i}].{q}", problems, p.size, q)
-    for k, pr in enumerate(spec.projections):
-        base = f"$.projections[{k}]"
-        if pr.source != "input" and pr.source not in names:
-            problems.append(f"{base}.source: unknown population {pr.source!r} (known: input, {', '.join(names)})")
-            continue
-        if pr.target not in names:
-            problems.append(f"{base}.target: unknown population {pr.target!r} (known: {', '.join(names)})")
-            continue
-        n_src = spec.n_inputs if pr.source == "input" else spec.populations[names[pr.source]].size
-        n_tgt = spec.populations[names[pr.target]].size
-        if pr.weight is not None:
-            if len(pr.weight) != n_src:
-                problems.append(f"{base}.weight: expected {n_src} rows (one per {pr.source} neuron), got {len(pr.weight)}")
-            for r, row in enumerate(pr.weight):
-                if len(row) != n_tgt:
-                    problems.append(f"{base}.weight[{r}]: expected {n_tgt} columns, got {len(row)}")
-                    break
-                for c, x in enumerate(row):
-                    if not math.isfinite(x):
-                        problems.append(f"{base}.weight[{r}][{c}]: weight must be finite, got {x}")
-                        break
-        elif pr.pre is not None:
-            if not (len(pr.pre) == len(pr.post) == len(pr.w)):
-                problems.append(f"{base}: 'pre', 'post' and 'w' must have equal lengths, got {len(pr.pre)}, {len(pr.post)}, {len(pr.w)}")
-            else:
-                for field, arr, n in (("pre", pr.pre, n_src), ("post", pr.post, n_tgt)):
-                    for j, x in enumerate(arr):
-                        if not 0 <= x < n:
-                            problems.append(f"{base}.{field}[{j}]: index {x} out of range 0..{n - 1}")
-                            break
-                for j, x in enumerate(pr.w):
-                    if not math.isfinite(x):
-                        problems.append(f"{base}.w[{j}]: weight must be finite, got {x}")
-                        break
-                pairs = set()
-                for j, (a, b) in enumerate(zip(pr.pre, pr.post)):
-                    if (a, b) in pairs:
-                        problems.append(f"{base}.pre[{j}]: duplicate synapse {pr.source}[{a}] -> {pr.target}[{b}]")
-                        break
-                    pairs.add((a, b))
-        if pr.synapse in ("ampa", "nmda", "gaba", "shunt"):
-            w = np.asarray(pr.weight if pr.weight is not None else (pr.w or []), dtype=np.float64)
-            if w.size and np.any(w < 0):
-                problems.append(f"{base}.weight: negative weights on a '{pr.synapse}' projection; the dendrite sets the sign — "
-                                f"give magnitudes, or use synapse 'auto'")
-    problems.extend(f"{where}: numbers must be finite, got {v}" for where, v in nonfinite_numbers(spec.metadata, "$.metadata"))
-    for k, o in enumerate(spec.outputs):
-        if o.population not in names:
-            problems.append(f"$.outputs[{k}].population: unknown population {o.population!r}")
-            continue
-        n = spec.populations[names[o.population]].size
-        for j, i in enumerate(o.indices or []):
-            if not 0 <= i < n:
-                problems.append(f"$.outputs[{k}].indices[{j}]: index {i} out of range 0..{n - 1}")
-                break
-    return problems
-
-
 # ---------------------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------------------
@@ -437,35 +354,22 @@ def _load_sidecar(spec: NetworkSpec, k: int, pr: Projection, source: str, base_d
     return mat
 
 
-def load_network(path: str | Path, profile=None, **options) -> NetworkSpec:
-    """Load a network from ``.json`` (NetworkSpec), ``.npz``/``.npy`` (Rockpool-style w_in/w_rec) or ``.nir``.
+def load_json_spec(path: str | Path, profile=None) -> NetworkSpec:
+    """Load a NetworkSpec ``.json`` file (sidecar weights resolved next to it).
 
-    ``options`` go to the importer (see :mod:`neurodeploy.importers`).
+    Files of other formats (``.npz``, ``.nir``) are imported by :func:`neurodeploy.importers.load_network`.
     """
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        if options:
-            raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
-        text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            raw = json.loads(text, parse_constant=_reject_constant)
-        except json.JSONDecodeError as e:
-            raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-        except (ValueError, RecursionError) as e:
-            raise SpecError(f"{path}: invalid JSON: {e}") from None
-        return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
-    if suffix in (".npz", ".npy"):
-        from .importers.npz import load_npz
-
-        return load_npz(path, profile=profile, **options)
-    if suffix == ".nir":
-        from .importers.nir import load_nir
-
-        return load_nir(path, profile=profile, **options)
-    raise SpecError(f"{path}: unknown network file type {suffix!r} (expected .json, .npz, .npy or .nir)")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise SpecError(f"{path}: invalid JSON: {e}") from None
+    return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
 
 
 def _reject_constant(name: str):

@@ -23,7 +23,6 @@ from .errors import NeurodeployError
 
 NETWORK_FORMAT = "neurodeploy.network/1"
 CONFIG_FORMAT = "neurodeploy.config/1"
-QUANTIZED_FORMAT = "neurodeploy.quantized/1"
 FORMATS = {NETWORK_FORMAT: "network", CONFIG_FORMAT: "config"}
 MAX_LINES = 50  # per file; the rest is counted
 
@@ -90,13 +89,22 @@ def summarize_config(cfg) -> str:
             f"input channels, {len(cfg.outputs)} outputs; profile {cfg.profile.name}")
 
 
+#: network rules no map option can satisfy (a current outside what the chip makes): errors in validate, as in map
+MAP_FAILS = ("bias-range", "weight-range")
+
+
 def _network_rules(spec, res: Result) -> None:
-    """The design rules ``map`` checks first, on the built-in profile at map's defaults: warnings (the file is valid;
-    ``map`` would refuse it without options such as --prune)."""
+    """The design rules ``map`` checks first, on the built-in profile at map's defaults: errors for those no map
+    option changes (:data:`MAP_FAILS`), warnings for the others (``map`` would refuse the network without options
+    such as --prune or --chips)."""
     from .profile import load_profile
 
     facts = rules.NetworkFacts(spec, load_profile("dynapse2"))
-    res.warnings.extend(f"{res.path}: warning: [{name}] {m}" for name, m in rules.check_network(facts))
+    for name, m in rules.check_network(facts):
+        if name in MAP_FAILS:
+            res.errors.append(f"{res.path}: [{name}] {m}")
+        else:
+            res.warnings.append(f"{res.path}: warning: [{name}] {m}")
 
 
 def load_checked_config(path: str | Path, profile):
@@ -157,7 +165,7 @@ def _validate(path: Path, res: Result, options: dict) -> None:
                        f"{len(prof.parameters)} parameters" + ("" if prof.analog.calibrated else ", analog constants uncalibrated"))
         return
     if suffix in (".nir", ".npz", ".npy"):
-        from .spec import load_network
+        from .importers import load_network
 
         res.kind = "network"
         spec = load_network(path, **options)
@@ -167,9 +175,9 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         return
     if options:   # import options apply to .nir/.npz/.npy only (as for map, export, simulate)
         raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
-    if _sniff_format(path) == QUANTIZED_FORMAT:
-        from .quantize.model import load_quantized
+    from .quantize.model import FORMAT_PREFIX, load_quantized
 
+    if (_sniff_format(path) or "").startswith(FORMAT_PREFIX):
         res.kind = "quantized"
         qn = load_quantized(path)
         res.summary = (f"{qn.n_neurons} neurons on {len(qn.cores)} logical cores, {len(qn.synapses.src)} synapses")

@@ -120,22 +120,11 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     import jax
     import jax.numpy as jnp
 
-    from .backends.emulator import Emulator
     from .sim import build_from_spec, no_mismatch, sample_mismatch_stack, simulate
 
     tol = tolerance or Tolerance()
-    x = np.asarray(inputs, np.float32)
-    if x.ndim == 2:
-        x = x[None]
-    if x.shape[2] != spec.n_inputs:
-        raise VerifyError(f"inputs have {x.shape[2]} channels, the model has {spec.n_inputs} inputs")
-    if len(cfg.inputs) != spec.n_inputs:
-        raise VerifyError(f"the config has {len(cfg.inputs)} input channels, the model {spec.n_inputs}: "
-                          f"was the config mapped from this model? (re-run neurodeploy map)")
+    x = _check_fit(spec, cfg, inputs)
     out_idx = spec.output_indices()
-    if len(cfg.outputs) != out_idx.size:
-        raise VerifyError(f"the config reads {len(cfg.outputs)} outputs, the model has {out_idx.size}: "
-                          f"was the config mapped from this model? (re-run neurodeploy map)")
     stale = bool(cfg.source_model_sha256) and cfg.source_model_sha256 != spec.sha256()
     if labels is not None:
         labels = check_labels(labels, x.shape[0], out_idx.size, "labels")
@@ -154,15 +143,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         f_all = _counts(f_spk)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
-        emu = Emulator(cfg, profile, dt=dt)
-        if n_mm and board is None:
-            d_spk = emu.run(x, dt, mismatch=mismatch, seed=seed, trials=n_mm, with_nominal=True).outputs
-            d_all = _counts(d_spk)
-            dep, dep_mm = d_all[0], d_all[1:]
-            d_first = d_spk[0, 0]
-        else:
-            d_spk = emu.run(x, dt).outputs
-            dep, dep_mm, d_first = _counts(d_spk), None, d_spk[0]
+        dep, dep_mm, d_first = _emulate(cfg, profile, x, dt, n_mm if board is None else 0, mismatch, seed)
     if pictures is not None:
         pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
                         deployed_counts=dep)
@@ -175,19 +156,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
             board_counts = _counts(board.run({"spikes": x, "dt": dt}).outputs)
 
     def block(counts):
-        r = vm.pearson_r(ref, counts)
-        dr = vm.rate_difference(ref, counts, duration)
-        out = {"rate_correlation": {"per_output": np.median(r.reshape(-1, r.shape[-1]), axis=0).round(4).tolist(),
-                                    **_round(vm.summarise(r, "low"))},
-               "relative_rate_error": _round(vm.summarise(vm.relative_rate_error(ref, counts), "high")),
-               "rate_difference_hz": {"per_output": np.median(dr.reshape(-1, dr.shape[-1]), axis=0).round(3).tolist(),
-                                      **_round(vm.summarise(dr, "high"))}}
-        if labels is not None:
-            acc = vm.accuracy(counts, labels)
-            out["accuracy"] = _round(vm.summarise(acc, "low"))
-            if out_idx.size >= 2:
-                out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(counts, labels, duration), "low"))
-        return out
+        return _block(ref, counts, duration, labels)
 
     report: dict = {"samples": int(x.shape[0]), "steps": int(x.shape[1]), "dt": dt, "trials": trials,
                     "mismatch_sigma": mismatch, "outputs": [o.name for o in cfg.outputs],
@@ -211,6 +180,53 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     report["stale_config"] = stale
     report["passed"] = all(c["passed"] for c in checks)
     return report
+
+
+def _emulate(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int):
+    """The config on the emulator: nominal counts [B, n], counts over ``n_mm`` mismatched boards
+    [n_mm, B, n] (None if 0), and the first sample's nominal output raster."""
+    from .backends.emulator import Emulator
+
+    emu = Emulator(cfg, profile, dt=dt)
+    if n_mm:
+        d_spk = emu.run(x, dt, mismatch=mismatch, seed=seed, trials=n_mm, with_nominal=True).outputs
+        d_all = _counts(d_spk)
+        return d_all[0], d_all[1:], d_spk[0, 0]
+    d_spk = emu.run(x, dt).outputs
+    return _counts(d_spk), None, d_spk[0]
+
+
+def _check_fit(spec, cfg, inputs) -> np.ndarray:
+    """Inputs [B, T, n] (float32) after checking that inputs, model and config fit together."""
+    x = np.asarray(inputs, np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.shape[2] != spec.n_inputs:
+        raise VerifyError(f"inputs have {x.shape[2]} channels, the model has {spec.n_inputs} inputs")
+    if len(cfg.inputs) != spec.n_inputs:
+        raise VerifyError(f"the config has {len(cfg.inputs)} input channels, the model {spec.n_inputs}: "
+                          f"was the config mapped from this model? (re-run neurodeploy map)")
+    n_out = spec.output_indices().size
+    if len(cfg.outputs) != n_out:
+        raise VerifyError(f"the config reads {len(cfg.outputs)} outputs, the model has {n_out}: "
+                          f"was the config mapped from this model? (re-run neurodeploy map)")
+    return x
+
+
+def _block(ref, counts, duration: float, labels) -> dict:
+    """One block of the report: ``counts`` [trials, B, n_out] against the reference ``ref`` [B, n_out]."""
+    r = vm.pearson_r(ref, counts)
+    dr = vm.rate_difference(ref, counts, duration)
+    out = {"rate_correlation": {"per_output": np.median(r.reshape(-1, r.shape[-1]), axis=0).round(4).tolist(),
+                                **_round(vm.summarise(r, "low"))},
+           "relative_rate_error": _round(vm.summarise(vm.relative_rate_error(ref, counts), "high")),
+           "rate_difference_hz": {"per_output": np.median(dr.reshape(-1, dr.shape[-1]), axis=0).round(3).tolist(),
+                                  **_round(vm.summarise(dr, "high"))}}
+    if labels is not None:
+        out["accuracy"] = _round(vm.summarise(vm.accuracy(counts, labels), "low"))
+        if ref.shape[-1] >= 2:
+            out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(counts, labels, duration), "low"))
+    return out
 
 
 def _checks(final: dict, report: dict, tol: Tolerance, has_labels: bool, silent_reference: bool) -> list[dict]:

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @lru_cache(maxsize=None)
 def example_config():
     """`neurodeploy map examples/frozen_noise/model.json` (1 core, 2 neurons)."""
-    from neurodeploy.mapping.stage import deploy
+    from neurodeploy.deploy import deploy
     from neurodeploy.profile import load_profile
-    from neurodeploy.spec import load_network
+    from neurodeploy.importers import load_network
 
     prof = load_profile("dynapse2")
     return deploy(load_network(ROOT / "examples/frozen_noise/model.json", profile=prof), prof).config
@@ -37,7 +37,7 @@ def four_chip_spec(n_pop: int = 13, size: int = 3, n_inputs: int = 8):
 
 @lru_cache(maxsize=None)
 def four_chip_config():
-    from neurodeploy.mapping.stage import deploy
+    from neurodeploy.deploy import deploy
     from neurodeploy.profile import load_profile
 
     prof = load_profile("dynapse2")

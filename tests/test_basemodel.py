@@ -51,7 +51,7 @@ def test_config_rejects_conversions():
 
 
 def test_quantized_rejects_nonfinite(profile):
-    from neurodeploy.quantize.stage import quantize_network
+    from neurodeploy.quantize.quantizer import quantize_network
 
     q = json.loads(quantize_network(spec_from_dict(_spec()), profile).dumps())
     QuantizedNetwork.model_validate(q)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.errors import SpecError
-from neurodeploy.spec import load_network
+from neurodeploy.importers import load_network
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 

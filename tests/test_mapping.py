@@ -9,7 +9,7 @@ import pytest
 from neurodeploy.config.decode import decode
 from neurodeploy.errors import MappingError
 from neurodeploy.deploy import deploy
-from neurodeploy.quantize.stage import quantize_network
+from neurodeploy.quantize.quantizer import quantize_network
 from neurodeploy.quantize.weights import CoreProblem, quantize_core, uniform_grid_error
 from neurodeploy.spec import spec_from_dict
 from neurodeploy.synthetic import random_network
@@ -21,10 +21,9 @@ def expected_entries(d):
     """(src, dst, dendrite, mask) of every CAM entry the quantized network asks for (global indices)."""
     q = d.quantized
     out = []
-    for s, t, e in zip(q.synapses.src, q.synapses.dst, q.synapses.entries):
-        for part in filter(None, e.split("+")):
-            dn, m = part.split(":")
-            out.append((s, t, dn, m))
+    syn = q.synapses
+    for s, t, d1, m1, d2, m2 in zip(syn.src, syn.dst, syn.dendrite, syn.mask, syn.spare_dendrite, syn.spare_mask):
+        out += [(s, t, dn, m) for dn, m in ((d1, m1), (d2, m2)) if m]
     return sorted(out)
 
 
@@ -40,7 +39,7 @@ def decoded_entries(d, profile):
     out = []
     for s, t, dn, m in zip(dec.src, dec.dst, dec.dendrite, dec.mask):
         src = int(s) if s < q.n_inputs else q.n_inputs + int(m_to_global[s - q.n_inputs])
-        out.append((src, int(m_to_global[t]), names[dn], "".join("1" if (int(m) >> b) & 1 else "0" for b in range(4))))
+        out.append((src, int(m_to_global[t]), names[dn], int(m)))
     return sorted(out)
 
 
@@ -55,8 +54,8 @@ def test_config_connectivity_equals_quantized(profile, n, fan, chips, cores):
     # spec connectivity survives: every non-zero-quantized synapse of the spec is there
     pairs = {(s, t) for s, t, _, _ in got}
     q = d.quantized
-    for s, t, e in zip(q.synapses.src, q.synapses.dst, q.synapses.entries):
-        assert (s, t) in pairs or not e
+    for s, t, m in zip(q.synapses.src, q.synapses.dst, q.synapses.mask):
+        assert (s, t) in pairs or not m
 
 
 @pytest.mark.slow

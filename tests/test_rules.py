@@ -9,7 +9,7 @@ from neurodeploy import rules
 from neurodeploy.config.model import config_from_dict
 from neurodeploy.errors import ConfigError, MappingError
 from neurodeploy.deploy import deploy
-from neurodeploy.quantize.stage import quantize_network
+from neurodeploy.quantize.quantizer import quantize_network
 from neurodeploy.spec import spec_from_dict
 
 from test_validate import _config

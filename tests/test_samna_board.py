@@ -267,7 +267,7 @@ def test_without_samna_every_hardware_command_fails_in_one_line(tmp_path):
 
 def test_package_and_cli_never_import_samna():
     code = ("import sys, neurodeploy, neurodeploy.cli, neurodeploy.backends.base, neurodeploy.backends.samna, "
-            "neurodeploy.backends.samna_board, neurodeploy.backends.fpga, neurodeploy.cli_hardware\n"
+            "neurodeploy.backends.samna_board, neurodeploy.backends.fpga, neurodeploy.commands.hardware\n"
             "assert 'samna' not in sys.modules, 'samna imported'\nprint('ok')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr

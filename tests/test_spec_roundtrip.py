@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from neurodeploy.errors import SpecError
 from neurodeploy.fileio import atomic_savez
 from neurodeploy.profile import NEURON_QUANTITIES
-from neurodeploy.spec import load_network, spec_from_dict
+from neurodeploy.importers import load_network
+from neurodeploy.spec import spec_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "frozen_noise" / "model.json"

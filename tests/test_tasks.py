@@ -130,7 +130,7 @@ def test_architecture_hints_are_sane():
 
 
 def test_task_data_cli_writes_input_file_byte_identical(tmp_path, run_cli):
-    from neurodeploy.backends.events import load_input
+    from neurodeploy.inputs import load_input
 
     a, b, c = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
     for path, seed in ((a, 1), (b, 1), (c, 2)):

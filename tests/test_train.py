@@ -136,8 +136,8 @@ def trained(tmp_path_factory, profile):
 
 
 def test_constraints_hold_exactly_after_training(trained, profile):
-    from neurodeploy.quantize.stage import quantize_network
-    from neurodeploy.spec import load_network
+    from neurodeploy.quantize.quantizer import quantize_network
+    from neurodeploy.importers import load_network
 
     d, s = trained
     spec = load_network(d / "a.json")

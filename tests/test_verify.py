@@ -15,7 +15,7 @@ EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 def mapped(tmp_path_factory):
     from neurodeploy.deploy import deploy
     from neurodeploy.profile import load_profile
-    from neurodeploy.spec import load_network
+    from neurodeploy.importers import load_network
 
     d = tmp_path_factory.mktemp("verify")
     prof = load_profile()

@@ -9,9 +9,9 @@ locality by blocks of 1024 neurons). Prints one row per (N, fan-in).
 import sys
 import time
 
-from neurodeploy.mapping.stage import map_quantized
+from neurodeploy.mapping.mapper import map_quantized
 from neurodeploy.profile import load_profile
-from neurodeploy.quantize.stage import quantize_network
+from neurodeploy.quantize.quantizer import quantize_network
 from neurodeploy.synthetic import random_network
 
 

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import fake_samna  # noqa: E402  (the test double, not samna)
 
 from neurodeploy.backends.fpga import OutputDecoder, raster_events  # noqa: E402
-from neurodeploy.mapping.stage import deploy  # noqa: E402
+from neurodeploy.deploy import deploy  # noqa: E402
 from neurodeploy.profile import load_profile  # noqa: E402
-from neurodeploy.spec import load_network  # noqa: E402
+from neurodeploy.importers import load_network  # noqa: E402
 from neurodeploy.synthetic import random_network  # noqa: E402
 
 

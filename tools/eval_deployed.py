@@ -20,9 +20,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neurodeploy.backends.emulator import Emulator  # noqa: E402
-from neurodeploy.mapping.stage import deploy  # noqa: E402
+from neurodeploy.deploy import deploy  # noqa: E402
 from neurodeploy.profile import load_profile  # noqa: E402
-from neurodeploy.spec import load_network  # noqa: E402
+from neurodeploy.importers import load_network  # noqa: E402
 from neurodeploy.train.task import get_task  # noqa: E402
 
 

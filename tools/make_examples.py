@@ -103,7 +103,7 @@ def render() -> dict[str, bytes]:
     """File name → bytes of every example file."""
     import tempfile
 
-    from neurodeploy.export_nir import export_nir
+    from neurodeploy.importers.nir.export import export_nir
     from neurodeploy.profile import load_profile
     from neurodeploy.spec import spec_from_dict
 

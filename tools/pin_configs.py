@@ -56,9 +56,9 @@ def compute(name: str, tmp: Path | None = None) -> dict[str, str]:
                 if e.code not in (0, None):
                     raise RuntimeError(f"neurodeploy map exited {e.code}") from None
             return {"config": _sha((d / "config.json").read_text()), "quantized": _sha((d / "q.json").read_text())}
-    from neurodeploy.mapping.stage import map_quantized
+    from neurodeploy.mapping.mapper import map_quantized
     from neurodeploy.profile import load_profile
-    from neurodeploy.quantize.stage import quantize_network
+    from neurodeploy.quantize.quantizer import quantize_network
     from neurodeploy.synthetic import random_network
 
     prof = load_profile("dynapse2")

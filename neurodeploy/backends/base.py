@@ -5,10 +5,10 @@ Both the bit-accurate emulator (``"emulator"``) and a Dynap-SE2 board driven thr
 
     with get_backend("emulator", profile, mismatch=0.1, seed=3) as b:   # or "samna", device=..., bitfile=...
         b.load(cfg)                      # a validated HardwareConfig
-        result = b.run(data)             # data = neurodeploy.backends.events.load_input(path)
+        result = b.run(data)             # data = neurodeploy.inputs.load_input(path)
     write_result("out.npz", result, cfg)
 
-Input (``data``) is what :func:`neurodeploy.backends.events.load_input` reads: a raster
+Input (``data``) is what :func:`neurodeploy.inputs.load_input` reads: a raster
 ``{"spikes": [B, T, n_inputs] counts, "dt": s}`` (one column per model input channel) or FPGA
 events ``{"events": [K, 4] (timestamp µs, tag, chip, core mask), "dt": s, "duration": s|None}``.
 
@@ -139,7 +139,7 @@ def run_file(backend: Backend, config_path, input_path, output_path, profile=Non
     """Load a config file (checked against ``profile`` as ``validate`` does, when given) and an input
     file, run them on ``backend``, write the result npz → (cfg, result)."""
     from ..config.model import load_config
-    from .events import load_input
+    from ..inputs import load_input
 
     if profile is not None:
         from ..validate import load_checked_config
@@ -147,12 +147,7 @@ def run_file(backend: Backend, config_path, input_path, output_path, profile=Non
         cfg = load_checked_config(config_path, profile)
     else:
         cfg = load_config(config_path)
-    data = load_input(input_path, n_inputs=None)
-    if "spikes" in data and data["spikes"].shape[2] != len(cfg.inputs):
-        from .events import InputError
-
-        raise InputError(f"{input_path}: 'spikes' has {data['spikes'].shape[2]} input channels, the config "
-                         f"{config_path} has {len(cfg.inputs)} ($.inputs)")
+    data = load_input(input_path, len(cfg.inputs), model=f"the config {config_path} ($.inputs)")
     backend.load(cfg)
     result = backend.run(data)
     write_result(output_path, result, cfg)

@@ -70,19 +70,7 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
     M = sites.shape[0]
     m_index = np.full(st.configured.shape, -1, np.int64)
     m_index[slot_c, core_k, neur_n] = np.arange(M)
-    # --- parameters: codes → currents (absent → profile default) ----------------------------
-    params = {}
-    for q in NEURON_QUANTITIES + tuple(f"Iw_{b}" for b in range(4)):
-        pname = profile.quantity_to_parameter[q]
-        default = tuple(profile.parameters[pname].default)
-        table = np.zeros(st.configured.shape[:2])
-        for c in range(len(st.chip_ids)):
-            for k in st.core_ids[c]:
-                code = st.params[c][k].get(pname, default)
-                table[c, k] = float(profile.bias.to_current(pname, *code))
-        params[q] = table
-    W = np.stack([params.pop(f"Iw_{b}") for b in range(4)], -1)          # [C, cores, 4]
-    params = {q: t[slot_c, core_k] for q, t in params.items()}
+    params, W = _parameters(st, profile, slot_c, core_k)
     latch_idx = {name: LATCHES.index(key) for name, key in (("dc", "latch_so_dc"), ("adaptation", "latch_so_adaptation"),
                                                             ("nmda_gate", "latch_denm_nmda"), ("kill", "latch_soif_kill"))}
     flags = {name: st.latches[slot_c, core_k, neur_n, li].copy() for name, li in latch_idx.items()}
@@ -90,29 +78,8 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
     if input_routes is None:
         input_routes = [[(d.chip, d.tag, d.core) for d in inp.destinations] for inp in cfg.inputs]
     n_in = len(input_routes)
-    slot_of_pos = {tuple(p): c for c, p in enumerate(st.positions.tolist())}
     slot_of_chip = {int(ch): c for c, ch in enumerate(st.chip_ids.tolist())}
-    j = np.arange(st.sram_tag.shape[-1])
-    valid = j[None, :] < st.sram_len[slot_c, core_k, neur_n][:, None]              # [M, 4]
-    mi, di = np.nonzero(valid)
-    sc, sk, sn = slot_c[mi], core_k[mi], neur_n[mi]
-    tx = st.positions[sc, 0] + st.sram_x[sc, sk, sn, di]
-    ty = st.positions[sc, 1] + st.sram_y[sc, sk, sn, di]
-    tslot = np.array([slot_of_pos.get((int(a), int(b)), -1) for a, b in zip(tx, ty)], np.int64)
-    on_grid = tslot >= 0            # a hop leaving the chip grid (host monitor route) reaches no CAM
-    cores_bits = st.sram_core[sc, sk, sn, di]
-    arr = [np.zeros((0, 4), np.int64)]
-    for k in range(cpc):
-        sel = on_grid & (((cores_bits >> k) & 1) == 1)
-        arr.append(np.stack([tslot[sel], np.full(sel.sum(), k), st.sram_tag[sc, sk, sn, di][sel], n_in + mi[sel]], 1))
-    for i, routes in enumerate(input_routes):
-        for chip, tag, core_mask in routes:
-            if int(chip) not in slot_of_chip:
-                continue
-            for k, on in enumerate(core_mask):
-                if on:
-                    arr.append(np.array([[slot_of_chip[int(chip)], k, tag, i]], np.int64))
-    arr = np.concatenate(arr)
+    arr = _arrivals(st, slot_c, core_k, neur_n, input_routes, slot_of_chip, cpc)
     # --- CAM entries -------------------------------------------------------------------------
     e = np.arange(ncam)
     live = (e[None, :] < st.cam_len[slot_c, core_k, neur_n][:, None]) & (st.cam_dendrite[slot_c, core_k, neur_n] > 0)
@@ -138,3 +105,48 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
         src=src.astype(np.int64), dst=cm[rows].astype(np.int64), dendrite=cdend[rows].astype(np.int64),
         weight=weight_entry[rows], cam_entry=(cm[rows] * ncam + ce[rows]).astype(np.int64),
         mask=cmask[rows].astype(np.int64), outputs=outputs)
+
+
+def _parameters(st, profile, slot_c, core_k):
+    """Codes → currents (A) per configured neuron (an absent parameter takes the profile default):
+    ({quantity: [M]}, base weights W [C, cores, 4])."""
+    params = {}
+    for q in NEURON_QUANTITIES + tuple(f"Iw_{b}" for b in range(4)):
+        pname = profile.quantity_to_parameter[q]
+        default = tuple(profile.parameters[pname].default)
+        table = np.zeros(st.configured.shape[:2])
+        for c in range(len(st.chip_ids)):
+            for k in st.core_ids[c]:
+                code = st.params[c][k].get(pname, default)
+                table[c, k] = float(profile.bias.to_current(pname, *code))
+        params[q] = table
+    W = np.stack([params.pop(f"Iw_{b}") for b in range(4)], -1)          # [C, cores, 4]
+    return {q: t[slot_c, core_k] for q, t in params.items()}, W
+
+
+def _arrivals(st, slot_c, core_k, neur_n, input_routes, slot_of_chip, cpc) -> np.ndarray:
+    """Every (chip slot, core, tag, source) an event arrives with: the SRAM destinations of the
+    configured neurons (source n_inputs + m) and the FPGA destinations of the inputs (source i)."""
+    n_in = len(input_routes)
+    slot_of_pos = {tuple(p): c for c, p in enumerate(st.positions.tolist())}
+    j = np.arange(st.sram_tag.shape[-1])
+    valid = j[None, :] < st.sram_len[slot_c, core_k, neur_n][:, None]              # [M, 4]
+    mi, di = np.nonzero(valid)
+    sc, sk, sn = slot_c[mi], core_k[mi], neur_n[mi]
+    tx = st.positions[sc, 0] + st.sram_x[sc, sk, sn, di]
+    ty = st.positions[sc, 1] + st.sram_y[sc, sk, sn, di]
+    tslot = np.array([slot_of_pos.get((int(a), int(b)), -1) for a, b in zip(tx, ty)], np.int64)
+    on_grid = tslot >= 0            # a hop leaving the chip grid (host monitor route) reaches no CAM
+    cores_bits = st.sram_core[sc, sk, sn, di]
+    arr = [np.zeros((0, 4), np.int64)]
+    for k in range(cpc):
+        sel = on_grid & (((cores_bits >> k) & 1) == 1)
+        arr.append(np.stack([tslot[sel], np.full(sel.sum(), k), st.sram_tag[sc, sk, sn, di][sel], n_in + mi[sel]], 1))
+    for i, routes in enumerate(input_routes):
+        for chip, tag, core_mask in routes:
+            if int(chip) not in slot_of_chip:
+                continue
+            for k, on in enumerate(core_mask):
+                if on:
+                    arr.append(np.array([[slot_of_chip[int(chip)], k, tag, i]], np.int64))
+    return np.concatenate(arr)

@@ -10,7 +10,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import SpecError
-from ..profile import NEURON_QUANTITIES
+from ..profile import NEURON_QUANTITIES, load_profile
+from ..spec import CONVENIENCE, NetworkSpec, spec_from_dict
 
 #: convenience time constants accepted as importer options (→ spec convenience fields / currents)
 TIME_OPTIONS = ("tau_mem", "tau_ampa", "tau_nmda", "tau_gaba", "tau_shunt", "tau_ahp", "t_ref", "t_pulse", "t_pulse_ahp",
@@ -86,8 +87,6 @@ def neuron_overrides(source: str, options: dict, size: int) -> dict[str, Any]:
 
 def apply_overrides(pop: dict, overrides: dict) -> list[str]:
     """Put option values into a population dict, replacing derived ones; returns the names replaced."""
-    from ..spec import CONVENIENCE
-
     replaced = []
     for key, val in overrides.items():
         current = CONVENIENCE[key][0] if key in CONVENIENCE else key
@@ -99,12 +98,8 @@ def apply_overrides(pop: dict, overrides: dict) -> list[str]:
     return replaced
 
 
-def finish(raw: dict, source: str, profile) -> "NetworkSpec":  # noqa: F821
+def finish(raw: dict, source: str, profile) -> NetworkSpec:
     """Validate the assembled dict as a NetworkSpec (convenience forms converted through ``profile``)."""
-    from ..spec import spec_from_dict
-
     if profile is None:
-        from ..profile import load_profile
-
         profile = load_profile("dynapse2")
     return spec_from_dict(raw, source, profile=profile)

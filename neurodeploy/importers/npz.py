@@ -89,82 +89,8 @@ def load_npz(path: str | Path, profile=None, **options) -> "NetworkSpec":  # noq
     path = Path(path)
     src = str(path)
     check_options(src, options, OPTIONS)
-    assumptions: list[str] = []
-    arrays: dict[str, str] = {}
-    file_values: dict[str, Any] = {}
-    w_in_opt, w_rec_opt = options.get("w_in"), options.get("w_rec", None)
-
-    if path.suffix.lower() == ".npz":
-        try:
-            z = np.load(path, allow_pickle=False)
-        except Exception as e:
-            raise SpecError(f"{src}: cannot read as .npz ({type(e).__name__}: {e})") from None
-        with z:
-            files = list(z.files)
-
-            def get(key: str):
-                try:
-                    return z[key]
-                except Exception as e:  # object arrays (pickles) and corrupt members
-                    raise SpecError(f"{src}: array {key!r}: cannot read ({type(e).__name__}: {e})") from None
-
-            def pick(opt, keys, what):
-                if isinstance(opt, str) and not opt.endswith(".npy"):
-                    if opt not in files:
-                        raise SpecError(f"{src}: option {what}={opt!r}: no such array (has: {', '.join(files)})")
-                    return opt
-                if isinstance(opt, (str, Path)):
-                    return None
-                return next((k for k in keys if k in files), None)
-
-            k_in = pick(w_in_opt, IN_KEYS, "w_in")
-            if k_in is None and not isinstance(w_in_opt, (str, Path)):
-                raise SpecError(f"{src}: no input weights: expected an array named one of {', '.join(IN_KEYS)} "
-                                f"(has: {', '.join(files) or 'nothing'}); or give w_in=KEY")
-            w_in = get(k_in) if k_in else _read_npy(Path(w_in_opt), "w_in")
-            arrays["w_in"] = f"{k_in} in {path.name}" if k_in else str(w_in_opt)
-            w_rec = None
-            if w_rec_opt is not False:
-                k_rec = pick(w_rec_opt, REC_KEYS, "w_rec")
-                if k_rec is not None:
-                    w_rec = get(k_rec)
-                    arrays["w_rec"] = f"{k_rec} in {path.name}"
-                elif isinstance(w_rec_opt, (str, Path)):
-                    w_rec = _read_npy(Path(w_rec_opt), "w_rec")
-                    arrays["w_rec"] = str(w_rec_opt)
-            used = {k_in, arrays.get("w_rec", "").split(" in ")[0]}
-            for key in files:
-                if key in used:
-                    continue
-                if key in NEURON_OPTIONS or key in SCALAR_KEYS:
-                    file_values[key] = get(key)
-                else:
-                    assumptions.append(f"array {key!r} in {path.name} ignored (not a known weight or parameter name)")
-        if w_rec is None:
-            assumptions.append("no recurrent weights (w_rec) in the file: feed-forward network")
-    else:  # .npy: one matrix; find its partner
-        arr = _read_npy(path, "weights")
-        is_rec = any(k in path.name for k in REC_KEYS) and not any(k in path.name for k in IN_KEYS)
-        if is_rec:
-            w_rec, arrays["w_rec"] = arr, path.name
-            in_path = Path(w_in_opt) if isinstance(w_in_opt, (str, Path)) else _partner(path, "w_rec", "w_in")
-            if in_path is None or not in_path.is_file():
-                raise SpecError(f"{src}: this holds recurrent weights; no input weights next to it "
-                                f"(looked for {in_path.name if in_path else 'a w_in file'}); give w_in=PATH")
-            w_in, arrays["w_in"] = _read_npy(in_path, "w_in"), in_path.name
-        else:
-            w_in, arrays["w_in"] = arr, path.name
-            if w_rec_opt is False:
-                w_rec = None
-                assumptions.append("w_rec=False: feed-forward network")
-            else:
-                rec_path = Path(w_rec_opt) if isinstance(w_rec_opt, (str, Path)) else _partner(path, "w_in", "w_rec")
-                if rec_path is None or not rec_path.is_file():
-                    raise SpecError(f"{src}: no recurrent weights next to it (looked for "
-                                    f"{rec_path.name if rec_path else 'a file named like w_rec*.npy'}); "
-                                    f"give w_rec=PATH, or w_rec=false for a feed-forward network")
-                w_rec, arrays["w_rec"] = _read_npy(rec_path, "w_rec"), rec_path.name
-
+    ctx = _Read(path, src, options)
+    w_in, w_rec = _from_npz(ctx) if path.suffix.lower() == ".npz" else _from_npy(ctx)
     w_in = _matrix(w_in, f"{src}: w_in")
     n_in, n = w_in.shape
     rec_typed = None
@@ -172,77 +98,182 @@ def load_npz(path: str | Path, profile=None, **options) -> "NetworkSpec":  # noq
         w_rec = _matrix(w_rec, f"{src}: w_rec", rows=n, cols=n, allow_types=True)
         if w_rec.ndim == 3:
             rec_typed, w_rec = w_rec, None
+    dt, ws, name, synapse = _settings(ctx)
+    pop = _population(ctx, n)
+    projections = _projections(ctx, w_in, w_rec, rec_typed, ws, synapse)
+    outputs = _outputs(ctx)
+    meta = {"import": {"importer": "npz", "source": path.name, "sha256": file_sha256(path), "arrays": ctx.arrays,
+                       "assumptions": ctx.assumptions}}
+    raw = {"format": "neurodeploy.network/1", "name": name, "dt": dt, "n_inputs": n_in, "populations": [pop],
+           "projections": projections, "outputs": outputs, "metadata": meta}
+    return finish(raw, src, profile)
 
-    # ---- scalar settings: option > file > default ------------------------------------------------------------
+
+class _Read:
+    """What an import collects: the options, the arrays used, the file's other values, the assumptions."""
+
+    def __init__(self, path: Path, src: str, options: dict):
+        self.path, self.src, self.options = path, src, options
+        self.assumptions: list[str] = []
+        self.arrays: dict[str, str] = {}
+        self.file_values: dict[str, Any] = {}
+        self.w_in_opt, self.w_rec_opt = options.get("w_in"), options.get("w_rec", None)
+
+
+def _from_npz(ctx: _Read):
+    """(w_in, w_rec or None) from an .npz; other known arrays go to ``ctx.file_values``."""
+    src, path, w_in_opt, w_rec_opt = ctx.src, ctx.path, ctx.w_in_opt, ctx.w_rec_opt
+    try:
+        z = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise SpecError(f"{src}: cannot read as .npz ({type(e).__name__}: {e})") from None
+    with z:
+        files = list(z.files)
+
+        def get(key: str):
+            try:
+                return z[key]
+            except Exception as e:  # object arrays (pickles) and corrupt members
+                raise SpecError(f"{src}: array {key!r}: cannot read ({type(e).__name__}: {e})") from None
+
+        def pick(opt, keys, what):
+            if isinstance(opt, str) and not opt.endswith(".npy"):
+                if opt not in files:
+                    raise SpecError(f"{src}: option {what}={opt!r}: no such array (has: {', '.join(files)})")
+                return opt
+            if isinstance(opt, (str, Path)):
+                return None
+            return next((k for k in keys if k in files), None)
+
+        k_in = pick(w_in_opt, IN_KEYS, "w_in")
+        if k_in is None and not isinstance(w_in_opt, (str, Path)):
+            raise SpecError(f"{src}: no input weights: expected an array named one of {', '.join(IN_KEYS)} "
+                            f"(has: {', '.join(files) or 'nothing'}); or give w_in=KEY")
+        w_in = get(k_in) if k_in else _read_npy(Path(w_in_opt), "w_in")
+        ctx.arrays["w_in"] = f"{k_in} in {path.name}" if k_in else str(w_in_opt)
+        w_rec = None
+        if w_rec_opt is not False:
+            k_rec = pick(w_rec_opt, REC_KEYS, "w_rec")
+            if k_rec is not None:
+                w_rec = get(k_rec)
+                ctx.arrays["w_rec"] = f"{k_rec} in {path.name}"
+            elif isinstance(w_rec_opt, (str, Path)):
+                w_rec = _read_npy(Path(w_rec_opt), "w_rec")
+                ctx.arrays["w_rec"] = str(w_rec_opt)
+        used = {k_in, ctx.arrays.get("w_rec", "").split(" in ")[0]}
+        for key in files:
+            if key in used:
+                continue
+            if key in NEURON_OPTIONS or key in SCALAR_KEYS:
+                ctx.file_values[key] = get(key)
+            else:
+                ctx.assumptions.append(f"array {key!r} in {path.name} ignored (not a known weight or parameter name)")
+    if w_rec is None:
+        ctx.assumptions.append("no recurrent weights (w_rec) in the file: feed-forward network")
+    return w_in, w_rec
+
+
+def _from_npy(ctx: _Read):
+    """(w_in, w_rec or None) from one .npy and its partner file (``w_in*`` ↔ ``w_rec*``)."""
+    src, path, w_in_opt, w_rec_opt = ctx.src, ctx.path, ctx.w_in_opt, ctx.w_rec_opt
+    arr = _read_npy(path, "weights")
+    is_rec = any(k in path.name for k in REC_KEYS) and not any(k in path.name for k in IN_KEYS)
+    if is_rec:
+        ctx.arrays["w_rec"] = path.name
+        in_path = Path(w_in_opt) if isinstance(w_in_opt, (str, Path)) else _partner(path, "w_rec", "w_in")
+        if in_path is None or not in_path.is_file():
+            raise SpecError(f"{src}: this holds recurrent weights; no input weights next to it "
+                            f"(looked for {in_path.name if in_path else 'a w_in file'}); give w_in=PATH")
+        ctx.arrays["w_in"] = in_path.name
+        return _read_npy(in_path, "w_in"), arr
+    ctx.arrays["w_in"] = path.name
+    if w_rec_opt is False:
+        ctx.assumptions.append("w_rec=False: feed-forward network")
+        return arr, None
+    rec_path = Path(w_rec_opt) if isinstance(w_rec_opt, (str, Path)) else _partner(path, "w_in", "w_rec")
+    if rec_path is None or not rec_path.is_file():
+        raise SpecError(f"{src}: no recurrent weights next to it (looked for "
+                        f"{rec_path.name if rec_path else 'a file named like w_rec*.npy'}); "
+                        f"give w_rec=PATH, or w_rec=false for a feed-forward network")
+    ctx.arrays["w_rec"] = rec_path.name
+    return arr, _read_npy(rec_path, "w_rec")
+
+
+def _settings(ctx: _Read):
+    """dt (s), weight_scale (A), name, synapse: option > file > default."""
+    src, options, file_values = ctx.src, ctx.options, ctx.file_values
+
     def setting(key, default, conv):
         if key in options and options[key] is not None:
             val, how = conv(options[key]), "option"
             if key in file_values:
-                assumptions.append(f"{key}: the option ({val}) overrides the file's value")
+                ctx.assumptions.append(f"{key}: the option ({val}) overrides the file's value")
             return val, how
         if key in file_values:
-            return conv(file_values.pop(key)), f"from {path.name}"
+            return conv(file_values.pop(key)), f"from {ctx.path.name}"
         return default, "default"
 
     dt, dt_how = setting("dt", 1e-3, lambda v: positive_float(src, "dt", v))
     ws, ws_how = setting("weight_scale", 1e-8, lambda v: positive_float(src, "weight_scale", v))
-    name, _ = setting("name", path.stem, lambda v: str(np.asarray(v).reshape(())) if not isinstance(v, str) else v)
+    name, _ = setting("name", ctx.path.stem, lambda v: str(np.asarray(v).reshape(())) if not isinstance(v, str) else v)
     file_values.pop("dt", None), file_values.pop("weight_scale", None), file_values.pop("name", None)
     synapse = options.get("synapse", "auto")
     if synapse not in SYNAPSES:
         raise SpecError(f"{src}: option synapse: expected one of {', '.join(SYNAPSES)}, got {synapse!r}")
-    assumptions.append(f"dt = {dt} s ({dt_how})" + ("; Rockpool's DynapSim default" if dt_how == "default" else ""))
-    assumptions.append(f"weights are unitless (Rockpool convention, rows = presynaptic); weight current = |w| x "
-                       f"weight_scale, weight_scale = {ws} A ({ws_how}" + (", Rockpool's Iscale)" if ws_how == "default" else ")"))
+    ctx.assumptions.append(f"dt = {dt} s ({dt_how})" + ("; Rockpool's DynapSim default" if dt_how == "default" else ""))
+    ctx.assumptions.append(f"weights are unitless (Rockpool convention, rows = presynaptic); weight current = |w| x "
+                           f"weight_scale, weight_scale = {ws} A ({ws_how}" + (", Rockpool's Iscale)" if ws_how == "default" else ")"))
+    return dt, ws, name, synapse
 
-    # ---- neuron parameters: options > file arrays > profile defaults --------------------------------------
+
+def _population(ctx: _Read, n: int) -> dict:
+    """The one population: neuron parameters from options > file arrays > profile defaults."""
+    src, path = ctx.src, ctx.path
     pop: dict[str, Any] = {"name": POPULATION, "size": n}
-    from_file = {k: file_values[k] for k in NEURON_OPTIONS if k in file_values}
+    from_file = {k: ctx.file_values[k] for k in NEURON_OPTIONS if k in ctx.file_values}
     pop.update(neuron_overrides(f"{src} ({path.name} arrays)", {k: np.asarray(v).tolist() for k, v in from_file.items()}, n))
-    over = neuron_overrides(src, options, n)
-    replaced = apply_overrides(pop, over)
+    replaced = apply_overrides(pop, neuron_overrides(src, ctx.options, n))
     if replaced:
-        assumptions.append(f"options replace the file's {', '.join(sorted(set(replaced)))}")
+        ctx.assumptions.append(f"options replace the file's {', '.join(sorted(set(replaced)))}")
     given = sorted(k for k in pop if k not in ("name", "size"))
     if given:
-        assumptions.append(f"neuron parameters given: {', '.join(given)} (time constants converted to currents "
-                           f"through the device profile: tau = U_T*C/(kappa*I), pulse widths t = V_th*C/I)")
-    assumptions.append("neuron parameters not given take the device profile's defaults")
+        ctx.assumptions.append(f"neuron parameters given: {', '.join(given)} (time constants converted to currents "
+                               f"through the device profile: tau = U_T*C/(kappa*I), pulse widths t = V_th*C/I)")
+    ctx.assumptions.append("neuron parameters not given take the device profile's defaults")
+    return pop
 
+
+def _projections(ctx: _Read, w_in, w_rec, rec_typed, ws: float, synapse: str) -> list[dict]:
     projections = [{"source": "input", "target": POPULATION, "synapse": synapse, "weight_scale": ws, "weight": w_in.tolist()}]
     if w_rec is not None:
         projections.append({"source": POPULATION, "target": POPULATION, "synapse": synapse, "weight_scale": ws,
                             "weight": w_rec.tolist()})
     elif rec_typed is not None:
-        assumptions.append("w_rec has a last axis of 4: read as one magnitude matrix per synapse type in Rockpool "
-                           "DynapSim's order (AMPA, GABA, NMDA, SHUNT)")
+        ctx.assumptions.append("w_rec has a last axis of 4: read as one magnitude matrix per synapse type in Rockpool "
+                               "DynapSim's order (AMPA, GABA, NMDA, SHUNT)")
         for i, syn in enumerate(ROCKPOOL_SYNAPSE_AXIS):
             m = rec_typed[:, :, i]
             if not np.any(m):
                 continue
             if np.any(m < 0):
-                raise SpecError(f"{src}: w_rec[:, :, {i}] ({syn}): negative weights; with a synapse-type axis the "
+                raise SpecError(f"{ctx.src}: w_rec[:, :, {i}] ({syn}): negative weights; with a synapse-type axis the "
                                 f"dendrite sets the sign, give magnitudes")
             projections.append({"source": POPULATION, "target": POPULATION, "synapse": syn, "weight_scale": ws,
                                 "weight": m.tolist()})
     if synapse == "auto":
-        assumptions.append("synapse 'auto': positive weights -> AMPA, negative -> GABA")
+        ctx.assumptions.append("synapse 'auto': positive weights -> AMPA, negative -> GABA")
+    return projections
 
-    outs = options.get("outputs")
+
+def _outputs(ctx: _Read) -> list[dict]:
+    outs = ctx.options.get("outputs")
     if outs is None or outs == "all":
-        outputs = [{"population": POPULATION}]
-        assumptions.append("outputs: all neurons (default)")
-    elif outs in ("none", [], ()):
-        outputs = []
-    else:
-        try:
-            idx = [int(i) for i in np.asarray(outs, dtype=np.int64).reshape(-1)]
-        except (TypeError, ValueError):
-            raise SpecError(f"{src}: option outputs: expected neuron indices, 'all' or 'none', got {outs!r}") from None
-        outputs = [{"population": POPULATION, "indices": idx}]
-
-    meta = {"import": {"importer": "npz", "source": path.name, "sha256": file_sha256(path), "arrays": arrays,
-                       "assumptions": assumptions}}
-    raw = {"format": "neurodeploy.network/1", "name": name, "dt": dt, "n_inputs": n_in, "populations": [pop],
-           "projections": projections, "outputs": outputs, "metadata": meta}
-    return finish(raw, src, profile)
+        ctx.assumptions.append("outputs: all neurons (default)")
+        return [{"population": POPULATION}]
+    if outs in ("none", [], ()):
+        return []
+    try:
+        idx = [int(i) for i in np.asarray(outs, dtype=np.int64).reshape(-1)]
+    except (TypeError, ValueError):
+        raise SpecError(f"{ctx.src}: option outputs: expected neuron indices, 'all' or 'none', got {outs!r}") from None
+    return [{"population": POPULATION, "indices": idx}]

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..dendrites import DENDRITES
+from ..masks import mask_to_str
 from ..profile import HOST_X_HOP
 from ..rules import placement as rules
 
@@ -84,12 +86,13 @@ def assign_tags(src: np.ndarray, chip: np.ndarray, core: np.ndarray, profile, ca
     return tag, mask, stats
 
 
-def route(qn, placement, entries: list[str], profile, cam_defects: dict | None, name_of) -> Routing:
+def route(qn, placement, entries, profile, cam_defects: dict | None, name_of) -> Routing:
+    """Tags, SRAM and CAM for the synapses of ``qn`` with CAM ``entries`` (:class:`EntryColumns`) on ``placement``."""
     geo = profile.geometry
     n_in = qn.n_inputs
     src = np.asarray(qn.synapses.src, np.int64)
     dst = np.asarray(qn.synapses.dst, np.int64)
-    has = np.array([bool(e) for e in entries], bool)
+    has = entries.mask > 0
     s_src, s_dst = src[has], dst[has]
     d_chip, d_core = placement.chip[s_dst], placement.core[s_dst]
     tag, mask, stats = assign_tags(s_src, d_chip, d_core, profile, cam_defects, name_of)
@@ -118,18 +121,16 @@ def route(qn, placement, entries: list[str], profile, cam_defects: dict | None, 
     cam: dict[int, list[tuple[int, str, str]]] = {}
     cam_syn: dict[int, list[tuple[int, int]]] = {}
     order = np.lexsort((src, dst))
-    for i in order:
-        e = entries[i]
-        if not e:
-            continue
+    parts = ((entries.dendrite, entries.mask), (entries.spare_dendrite, entries.spare_mask))
+    for i in order[has[order]]:
         n = int(dst[i])
         t = tag[(int(src[i]), int(placement.chip[n]))]
         lst = cam.setdefault(n, [])
         own = cam_syn.setdefault(n, [])
-        for k, part in enumerate(e.split("+")):
-            dn, m = part.split(":")
-            lst.append((t, dn, m))
-            own.append((int(i), k))
+        for k, (dend, mask_) in enumerate(parts):
+            if mask_[i]:
+                lst.append((t, DENDRITES[dend[i]], mask_to_str(int(mask_[i]))))
+                own.append((int(i), k))
     stats["cam_entries"] = int(sum(len(v) for v in cam.values()))
     stats["sram_entries"] = int(sum(len(v) for v in sram.values()))
     stats["tags_used"] = len(set(tag.values()))

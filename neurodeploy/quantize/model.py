@@ -1,29 +1,37 @@
 """QuantizedNetwork (``quantized.json``): the network after core assignment and weight quantization.
 
 Placement-independent: which neurons share a core (a *logical* core), each logical core's bias
-codes (including the base weights SYAM_W0_P..SYAM_W3_P), and each synapse's CAM entries as
-``dendrite:mask`` strings (``"ampa:1010"``; a synapse with a spare entry has two,
-``"ampa:1010+nmda:0001"``). ``neurodeploy map`` places it on chips and writes the config.
-Synapses are columnar lists: ``src`` (0..n_inputs−1 are input channels, n_inputs + j is neuron j),
-``dst`` (neuron), ``entries``, ``target`` (the float model's weight current, A) and ``value``
-(the quantized weight current in AMPA-equivalent amperes, A).
+codes (including the base weights SYAM_W0_P..SYAM_W3_P), and each synapse's CAM entries.
+``neurodeploy map`` places it on chips and writes the config.
+
+Synapses are a table of columns (:class:`SynapseTable`), one row per synapse: ``src`` (0..n_inputs−1
+are input channels, n_inputs + j is neuron j), ``dst`` (neuron), its CAM entry ``dendrite`` + ``mask``
+and an optional spare entry ``spare_dendrite`` + ``spare_mask`` (same tag; the chip adds the two
+entries' currents), ``target`` (the float model's weight current, A) and ``value`` (the quantized
+weight current in AMPA-equivalent amperes, A). A mask is an integer 0..15 whose bit b selects the
+core's base weight SYAM_Wb_P; mask 0 means no entry (a weight quantized to zero has ``mask`` 0, a
+synapse without a spare entry has ``spare_mask`` 0).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from ..basemodel import FileModel
-from ..dendrites import DENDRITES
+from ..dendrites import DENDRITE_INDEX, DENDRITES
 from ..config.model import Code, ProfileRef
 from ..errors import SpecError, validation_lines
 from ..fileio import RawJSON, dumps_json
 
-QUANTIZED_FORMAT = "neurodeploy.quantized/1"
+FORMAT_PREFIX = "neurodeploy.quantized/"
+QUANTIZED_FORMAT = FORMAT_PREFIX + "2"
 
 
 _Model = FileModel
@@ -64,22 +72,6 @@ class _Report(FileModel):
     clustered_cores: list[int] = Field(default_factory=list)
 
 
-#: Dendrite names a quantized CAM entry may use (``dendrite:mask``).
-_ENTRY_DENDRITES = DENDRITES
-
-
-def _entry_problem(entry: str) -> str | None:
-    """Why ``entry`` (``"ampa:1010"`` or ``"ampa:1010+nmda:0001"``, or "" for none) is malformed, else None."""
-    if entry == "":
-        return None
-    for part in entry.split("+"):
-        dend, sep, mask = part.partition(":")
-        if not sep or dend not in _ENTRY_DENDRITES or len(mask) != 4 or set(mask) - {"0", "1"}:
-            return (f"{entry!r}: expected dendrite:mask entries joined by '+', dendrite one of "
-                    f"{', '.join(_ENTRY_DENDRITES)}, mask 4 binary digits (e.g. 'ampa:1010')")
-    return None
-
-
 class PopulationRef(_Model):
     name: str
     size: int = Field(ge=1)
@@ -95,23 +87,62 @@ class LogicalCoreRecord(_Model):
     uniform_grid_error: float = 0.0
 
 
+DendriteName = Literal[DENDRITES]          # "ampa", "nmda", "gaba", "shunt"
+Mask = Annotated[int, Field(ge=0, le=15)]
+
+
 class SynapseTable(_Model):
+    """The synapses as columns (see the module doc); :meth:`columns` gives the entries as index arrays."""
+
     src: list[int]
     dst: list[int]
-    entries: list[str]
+    dendrite: list[DendriteName]
+    mask: list[Mask]
+    spare_dendrite: list[DendriteName]
+    spare_mask: list[Mask]
     target: list[float]
     value: list[float]
 
     @model_validator(mode="after")
     def _lengths(self):
         n = len(self.src)
-        if not (len(self.dst) == len(self.entries) == len(self.target) == len(self.value) == n):
-            raise ValueError("$.synapses: src, dst, entries, target and value must have equal lengths")
+        if any(len(getattr(self, f)) != n for f in SynapseTable.model_fields):
+            raise ValueError(f"$: {', '.join(SynapseTable.model_fields)} must have equal lengths")
+        if any(m == 0 < m2 for m, m2 in zip(self.mask, self.spare_mask)):
+            i = next(i for i, (m, m2) in enumerate(zip(self.mask, self.spare_mask)) if m == 0 < m2)
+            raise ValueError(f"$.spare_mask[{i}]: a spare entry on a synapse without an entry (mask 0); "
+                             f"move it to dendrite/mask")
         return self
+
+    def columns(self) -> "EntryColumns":
+        """The CAM entries as int arrays (dendrite index as :class:`~neurodeploy.dendrites.Dendrite`)."""
+        idx = lambda names: np.array([DENDRITE_INDEX[d] for d in names], np.int64).reshape(-1)  # noqa: E731
+        return EntryColumns(idx(self.dendrite), np.asarray(self.mask, np.int64).reshape(-1),
+                            idx(self.spare_dendrite), np.asarray(self.spare_mask, np.int64).reshape(-1))
+
+
+@dataclass
+class EntryColumns:
+    """CAM entries of S synapses: first entry (``dendrite``, ``mask``) and spare (``spare_dendrite``,
+    ``spare_mask``), dendrite indices 0..3 (AMPA, NMDA, GABA, SHUNT), mask 0 = no entry."""
+
+    dendrite: np.ndarray
+    mask: np.ndarray
+    spare_dendrite: np.ndarray
+    spare_mask: np.ndarray
+
+    def count(self) -> np.ndarray:
+        """[S] CAM entries per synapse (0, 1 or 2)."""
+        return (self.mask > 0).astype(np.int64) + (self.spare_mask > 0)
+
+    def table_fields(self) -> dict:
+        """As :class:`SynapseTable` columns."""
+        return {"dendrite": [DENDRITES[d] for d in self.dendrite], "mask": self.mask.tolist(),
+                "spare_dendrite": [DENDRITES[d] for d in self.spare_dendrite], "spare_mask": self.spare_mask.tolist()}
 
 
 class QuantizedNetwork(_Model):
-    format: Literal["neurodeploy.quantized/1"] = QUANTIZED_FORMAT
+    format: Literal["neurodeploy.quantized/2"] = QUANTIZED_FORMAT
     name: str
     source_model_sha256: str
     profile: ProfileRef
@@ -200,11 +231,6 @@ def _check_quantized(q: "QuantizedNetwork") -> list[str]:
         bad = _first_bad(values, 0, hi)
         if bad:
             out.append(f"$.synapses.{name}[{bad[0]}]: {bad[1]} out of range 0..{hi - 1}")
-    for i, e in enumerate(syn.entries):
-        why = _entry_problem(e)
-        if why:
-            out.append(f"$.synapses.entries[{i}]: {why}")
-            break
     try:
         _Report.model_validate(q.report)
     except ValidationError as e:
@@ -220,6 +246,10 @@ def load_quantized(path: str | Path) -> QuantizedNetwork:
         raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:
         raise SpecError(f"{path}: invalid JSON: {e}") from None
+    fmt = raw.get("format") if isinstance(raw, dict) else None
+    if isinstance(fmt, str) and fmt.startswith(FORMAT_PREFIX) and fmt != QUANTIZED_FORMAT:
+        raise SpecError(f"{path}: $.format: {fmt!r} was written by another neurodeploy version (this one reads "
+                        f"{QUANTIZED_FORMAT!r}); re-run `neurodeploy quantize` on the model")
     try:
         return QuantizedNetwork.model_validate(raw)
     except ValidationError as e:
@@ -236,6 +266,6 @@ def is_quantized_file(path) -> bool:
         return False
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f).get("format") == QUANTIZED_FORMAT
+            return str(json.load(f).get("format", "")).startswith(FORMAT_PREFIX)
     except (OSError, ValueError, AttributeError, RecursionError):
         return False

@@ -184,6 +184,50 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     :func:`neurodeploy.sim.simulate`. ``capacitances`` override the profile's (F, scalar or [N]);
     ``feedback`` overrides the profile's positive-feedback constants (:func:`neurodeploy.sim.dpi.feedback_constants`).
     """
+    n, cur = _neuron_currents(n_inputs, params, flags)
+    unknown = [f for f in flags if f not in FLAGS]
+    if unknown:
+        raise SimError(f"flags: unknown {', '.join(unknown)} (known: {', '.join(FLAGS)})")
+    fl = {f: _as_1d(f, flags.get(f, False), n, "flags").astype(bool) for f in FLAGS}
+    caps = {c: np.full(n, getattr(profile.analog, c), dtype=np.float64) for c in CAPACITANCES}
+    for c, v in (capacitances or {}).items():
+        if c not in CAPACITANCES:
+            raise SimError(f"capacitances: unknown {c!r} (known: {', '.join(CAPACITANCES)})")
+        a = _as_1d(c, v, n, "capacitances").astype(np.float64)
+        if not np.all(np.isfinite(a) & (a > 0)):
+            raise SimError(f"capacitances {c!r}: must be positive and finite")
+        caps[c] = a
+
+    src, dst, dendrite, weight = _synapse_arrays(n_inputs + n, n, src, dst, dendrite, weight)
+    if not (np.isfinite(dt) and dt > 0):
+        raise SimError(f"dt: must be a positive time in seconds, got {dt}")
+    fb = feedback_constants(profile)
+    for k, v in (feedback or {}).items():
+        if k not in fb:
+            raise SimError(f"feedback: unknown constant {k!r} (known: {', '.join(fb)})")
+        fb[k] = float(v)
+
+    n_src = n_inputs + n
+    groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
+    fan_entry, fan_target = _fanout(n_src, n, src, dst, dendrite)
+    a = profile.analog
+    return SimNetwork(
+        currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
+        capacitances={c: jnp.asarray(v, DTYPE) for c, v in caps.items()},
+        adaptation=jnp.asarray(fl["adaptation"]), dc=jnp.asarray(fl["dc"]),
+        nmda_gate=jnp.asarray(fl["nmda_gate"]), kill=jnp.asarray(fl["kill"]),
+        weight=jnp.asarray(weight, DTYPE), src=jnp.asarray(src, jnp.int32), dst=jnp.asarray(dst, jnp.int32),
+        dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=tuple(jnp.asarray(a) for a in slot_entry),
+        slot_src=tuple(jnp.asarray(a) for a in slot_src), fan_entry=jnp.asarray(fan_entry),
+        fan_target=jnp.asarray(fan_target),
+        n_inputs=int(n_inputs), dt=float(dt), groups=groups,
+        I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
+        feedback=(fb["gain"], fb["threshold"], fb["norm"]),
+    )
+
+
+def _neuron_currents(n_inputs, params, flags) -> tuple[int, dict]:
+    """Check ``params`` (every quantity, positive and finite) → (N, {quantity: [N] float64 A})."""
     missing = [q for q in NEURON_QUANTITIES if q not in params]
     unknown = [q for q in params if q not in NEURON_QUANTITIES]
     if missing or unknown:
@@ -209,19 +253,11 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
             i = int(np.flatnonzero(bad)[0])
             raise SimError(f"params {q!r}[{i}]: currents must be positive and finite, got {a[i]}")
         cur[q] = a
-    unknown = [f for f in flags if f not in FLAGS]
-    if unknown:
-        raise SimError(f"flags: unknown {', '.join(unknown)} (known: {', '.join(FLAGS)})")
-    fl = {f: _as_1d(f, flags.get(f, False), n, "flags").astype(bool) for f in FLAGS}
-    caps = {c: np.full(n, getattr(profile.analog, c), dtype=np.float64) for c in CAPACITANCES}
-    for c, v in (capacitances or {}).items():
-        if c not in CAPACITANCES:
-            raise SimError(f"capacitances: unknown {c!r} (known: {', '.join(CAPACITANCES)})")
-        a = _as_1d(c, v, n, "capacitances").astype(np.float64)
-        if not np.all(np.isfinite(a) & (a > 0)):
-            raise SimError(f"capacitances {c!r}: must be positive and finite")
-        caps[c] = a
+    return n, cur
 
+
+def _synapse_arrays(n_src: int, n: int, src, dst, dendrite, weight):
+    """Check the synapse columns (equal lengths, indices in range, weight currents finite and ≥ 0 A)."""
     src = np.asarray(src, dtype=np.int64).reshape(-1)
     dst = np.asarray(dst, dtype=np.int64).reshape(-1)
     dendrite = np.asarray(dendrite, dtype=np.int64).reshape(-1)
@@ -230,7 +266,6 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     if not (dst.shape[0] == dendrite.shape[0] == weight.shape[0] == s):
         raise SimError(f"synapses: src, dst, dendrite and weight must have equal lengths, got {s}, {dst.shape[0]}, "
                        f"{dendrite.shape[0]}, {weight.shape[0]}")
-    n_src = n_inputs + n
     for name, a, hi in (("src", src, n_src), ("dst", dst, n), ("dendrite", dendrite, 4)):
         bad = (a < 0) | (a >= hi)
         if bad.any():
@@ -240,30 +275,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise SimError(f"synapses weight[{i}]: weight currents must be finite and >= 0 A (the dendrite sets the sign), got {weight[i]}")
-    if not (np.isfinite(dt) and dt > 0):
-        raise SimError(f"dt: must be a positive time in seconds, got {dt}")
-    fb = feedback_constants(profile)
-    for k, v in (feedback or {}).items():
-        if k not in fb:
-            raise SimError(f"feedback: unknown constant {k!r} (known: {', '.join(fb)})")
-        fb[k] = float(v)
-
-    groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
-    fan_entry, fan_target = _fanout(n_src, n, src, dst, dendrite)
-    a = profile.analog
-    return SimNetwork(
-        currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
-        capacitances={c: jnp.asarray(v, DTYPE) for c, v in caps.items()},
-        adaptation=jnp.asarray(fl["adaptation"]), dc=jnp.asarray(fl["dc"]),
-        nmda_gate=jnp.asarray(fl["nmda_gate"]), kill=jnp.asarray(fl["kill"]),
-        weight=jnp.asarray(weight, DTYPE), src=jnp.asarray(src, jnp.int32), dst=jnp.asarray(dst, jnp.int32),
-        dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=tuple(jnp.asarray(a) for a in slot_entry),
-        slot_src=tuple(jnp.asarray(a) for a in slot_src), fan_entry=jnp.asarray(fan_entry),
-        fan_target=jnp.asarray(fan_target),
-        n_inputs=int(n_inputs), dt=float(dt), groups=groups,
-        I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
-        feedback=(fb["gain"], fb["threshold"], fb["norm"]),
-    )
+    return src, dst, dendrite, weight
 
 
 def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tuple[SimNetwork, SpecIndex]:

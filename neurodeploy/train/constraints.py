@@ -15,7 +15,7 @@ generator can produce (:meth:`~neurodeploy.train.structure.Structure.current_bou
 current 4·max(SYAM_W*_P).
 
 **Weight grid** (quantization-aware training). :class:`GridQuantizer` runs the SAME quantizer that
-``neurodeploy map`` runs (:func:`neurodeploy.quantize.stage.quantize_network`: core assignment,
+``neurodeploy map`` runs (:func:`neurodeploy.quantize.quantizer.quantize_network`: core assignment,
 per-core base weights on the DAC grid) on the current model, then, per step, gives each synapse
 the current the chip would realise with those base weights (:func:`neurodeploy.quantize.weights.assign`,
 spare CAM entries and the NMDA scale included). The step uses w_q in the forward pass and the
@@ -60,7 +60,7 @@ class GridQuantizer:
     def refit(self, theta, w: np.ndarray) -> dict:
         """Run the map quantizer on the model (theta's currents, weights ``w``); keep its core grid.
         Returns its weight report (relative RMS error etc.)."""
-        from ..quantize.stage import quantize_network
+        from ..quantize.quantizer import quantize_network
 
         spec = self.st.to_spec(theta, weights=w)
         qn = quantize_network(spec, self.profile, seed=self.seed)

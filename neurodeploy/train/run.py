@@ -41,7 +41,7 @@ def _clean(obj):
 
 def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
     """The network to train: ``init`` (a path, any import) or the task's default, calibrated."""
-    from ..spec import load_network
+    from ..importers import load_network
     from .architecture import calibrate, default_spec
 
     if init is not None:

@@ -4,7 +4,7 @@ Every synapse *slot* of the spec becomes a trainable weight — for a dense (or 
 all n_source × n_target pairs, zeros included; for a sparse projection every listed (pre, post)
 pair, zeros included — so a synapse that starts at zero (or is masked off by the fan-in
 constraint) can still be trained, and a zero never silently disappears. Slots are numbered in the
-order :func:`neurodeploy.quantize.stage.synapses_of` lists the non-zero synapses of the written
+order :func:`neurodeploy.quantize.quantizer.synapses_of` lists the non-zero synapses of the written
 spec (projection by projection, row-major), which lets the quantization-aware phase pair each
 slot with the quantizer's record of it.
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.encode import encode
-from ..config.model import HardwareConfig, mask_from_str, mask_to_str
+from ..config.model import HardwareConfig
+from ..dendrites import Dendrite
 from ..rules.placement import cam_profile as cam_profile_rule
 from ..quantize.model import QuantizedNetwork
 from ..quantize.weights import Alphabet, subset_sums
@@ -37,26 +38,27 @@ def _core_weights(profile, core) -> np.ndarray:
     return np.asarray(W)
 
 
-def _best_single(W, g, target, own: str, scalable: bool) -> tuple[str, float]:
+def _best_single(W, g, target, own: int, scalable: bool) -> tuple[int, int, float]:
+    """The best single entry for a synapse of dendrite ``own`` → (dendrite, mask, current A); mask 0 = none."""
     alpha = Alphabet.make(g if scalable else None)
     vals = alpha.values(W)
     k = int(np.argmin(np.abs(vals - target)))
     m = int(alpha.masks[k])
     if m == 0:
-        return "", 0.0
-    return f"{'nmda' if alpha.kinds[k] == 1 else own}:{mask_to_str(m)}", float(vals[k])
+        return own, 0, 0.0
+    return (int(Dendrite.NMDA) if alpha.kinds[k] == 1 else own), m, float(vals[k])
 
 
 def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str] | None = None,
                   cam_tolerance: float = 0.0) -> Deployment:
     """Place, route and encode a quantized network. ``cam_profiles``: chip → CAM profile file."""
     defects = {int(ch): load_cam_profile(p, profile, cam_tolerance) for ch, p in (cam_profiles or {}).items()}
-    entries = list(qn.synapses.entries)
+    entries = qn.synapses.columns()
     value = np.asarray(qn.synapses.value, dtype=np.float64)
     dst = np.asarray(qn.synapses.dst, np.int64)
     target = np.asarray(qn.synapses.target, dtype=np.float64)
     n_entries = np.zeros(qn.n_neurons, np.int64)
-    np.add.at(n_entries, dst, [e.count(":") for e in entries])
+    np.add.at(n_entries, dst, entries.count())
     placement = place(qn, profile, n_entries, defects)
     unused = [ch for ch in defects if ch >= placement.n_chips]
     if unused:
@@ -72,19 +74,17 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
         nonlocal spare_dropped
         c = qn.cores[core_by_neuron[dst[i]]]
         W = _core_weights(profile, c)
-        first = entries[i].split("+")[0]
-        own = first.split(":")[0]
-        if c.nmda_scale is not None and own == "nmda":  # on an NMDA-scale core NMDA entries belong to AMPA synapses
-            own = "ampa"
-        scalable = c.nmda_scale is not None and own == "ampa"
+        dn, m = int(entries.dendrite[i]), int(entries.mask[i])
+        own = dn
+        if c.nmda_scale is not None and own == Dendrite.NMDA:  # on an NMDA-scale core NMDA entries belong to AMPA synapses
+            own = int(Dendrite.AMPA)
+        scalable = c.nmda_scale is not None and own == Dendrite.AMPA
         if reoptimise:
-            e, v = _best_single(W, c.nmda_scale, target[i], own, scalable)
+            dn, m, v = _best_single(W, c.nmda_scale, target[i], own, scalable)
         else:
-            dn, m = first.split(":")
-            v = float(subset_sums(W)[mask_from_str(m)])
-            v *= c.nmda_scale if (dn == "nmda" and scalable) else 1.0
-            e = first
-        entries[i], value[i] = e, v
+            v = float(subset_sums(W)[m]) * (c.nmda_scale if (dn == Dendrite.NMDA and scalable) else 1.0)
+        entries.dendrite[i], entries.mask[i], value[i] = dn, m, v
+        entries.spare_dendrite[i], entries.spare_mask[i] = own, 0
         spare_dropped += 1
 
     # CAM defects, step 1: before routing, drop spares where a neuron has fewer good slots than entries
@@ -93,7 +93,7 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
             good = int(d.good_slots(int(placement.core[n]))[placement.neuron[n]])
             if n_entries[n] <= good:
                 continue
-            mine = np.flatnonzero((dst == n) & np.array(["+" in e for e in entries]))
+            mine = np.flatnonzero((dst == n) & (entries.count() == 2))
             # drop the spares of the smallest-target synapses first (they cut the least error)
             for i in mine[np.argsort(target[mine], kind="stable")][: n_entries[n] - good]:
                 drop_spare(int(i), reoptimise=True)
@@ -104,7 +104,7 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
         avoided, dropped = fit_cam_to_defects(routing, placement, defects, profile, name_of, qn.n_inputs)
         for i in dropped:
             drop_spare(int(i), reoptimise=False)
-    syn = qn.synapses.model_copy(update={"entries": entries, "value": value.tolist()})
+    syn = qn.synapses.model_copy(update={**entries.table_fields(), "value": value.tolist()})
     final = qn.model_copy(update={"synapses": syn, "report": dict(qn.report)})
     cfg = encode(final, placement, routing, profile, metadata=dict(qn.metadata))
     report = dict(qn.report)
@@ -145,12 +145,3 @@ def _placement_report(qn, placement, routing, profile) -> dict:
         "input_channels_routed": len(routing.inputs),
     }
 
-
-def __getattr__(name):
-    """``deploy`` moved to :mod:`neurodeploy.deploy`; this alias keeps ``from neurodeploy.mapping.stage import deploy``
-    working for branches written before the move (remove once they are merged)."""
-    if name == "deploy":
-        import importlib
-
-        return importlib.import_module("neurodeploy.deploy").deploy
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import click
 
-_board_options = [
-    click.option("--device", default=None, metavar="SERIAL", help="Serial number of the board (default: the first one found)."),
-    click.option("--bitfile", default=None, type=click.Path(dir_okay=False),
-                 help="FPGA bitfile (SynSense's Dynapse2Stack.bit; default: $NEURODEPLOY_BITFILE)."),
-]
+from .options import board_options, config_run_options
 
-
-def board_options(f):
-    for opt in reversed(_board_options):
-        f = opt(f)
-    return f
 
 
 @click.command("devices")
 @click.option("--all", "all_devices", is_flag=True, help="Also list boards already opened by a process.")
 def devices_cmd(all_devices):
     """List the Dynap-SE2 boards connected to this machine (needs samna)."""
-    from .backends.samna import require_samna
-    from .backends.samna_board import list_boards
+    from ..backends.samna import require_samna
+    from ..backends.samna_board import list_boards
 
     infos = list_boards(require_samna(), all_devices=all_devices)
     if not infos:
@@ -44,18 +35,18 @@ def devices_cmd(all_devices):
               help="Only write samna's JSON of the configuration to this file (no board; needs samna).")
 def flash_cmd(config, device, bitfile, samna_json):
     """Validate CONFIG, write it to a board, read it back and compare (exit 1 on any difference)."""
-    from .backends.samna import to_samna_json
-    from .backends.samna_board import SamnaBackend
-    from .config.model import load_config
-    from .errors import ConfigError
-    from .validate import validate_file
+    from ..backends.samna import to_samna_json
+    from ..backends.samna_board import SamnaBackend
+    from ..config.model import load_config
+    from ..errors import ConfigError
+    from ..validate import validate_file
 
     res = validate_file(config)
     if not res.ok:
         raise ConfigError(config, lines=[ln for ln in res.lines() if not ln.startswith("OK ")])
     cfg = load_config(config)
     if samna_json:
-        from .fileio import atomic_write_text
+        from ..fileio import atomic_write_text
 
         atomic_write_text(samna_json, to_samna_json(cfg))
         click.echo(f"wrote {samna_json}")
@@ -73,10 +64,7 @@ def flash_cmd(config, device, bitfile, samna_json):
 
 @click.command("run")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
-                   "(timestamp µs, tag, chip, core mask), and 'dt' (s).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write.")
+@config_run_options
 @click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True)
 @click.option("--mismatch", type=float, default=0.0, show_default=True, help="emulator: mismatch σ as a fraction (0.1 = 10 %).")
 @click.option("--seed", type=int, default=0, show_default=True, help="emulator: chip mismatch seed.")
@@ -90,9 +78,9 @@ def flash_cmd(config, device, bitfile, samna_json):
 def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, timeout, max_input_rate, profile_name,
             json_path):
     """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""
-    from .backends.base import get_backend, run_file, summary, summary_json
-    from .fileio import check_output_path
-    from .profile import load_profile
+    from ..backends.base import get_backend, run_file, summary, summary_json
+    from ..fileio import check_output_path
+    from ..profile import load_profile
 
     if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
@@ -110,7 +98,7 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
     with b:
         cfg, res = run_file(b, config, input_path, output, profile=prof)
     if json_path:
-        from .fileio import write_json
+        from ..fileio import write_json
 
         extra = {"mismatch_sigma": mismatch, "seed": seed} if backend == "emulator" else {"backend": "samna", **(res.info or {})}
         write_json(json_path, summary_json(res, cfg, **extra))

@@ -22,14 +22,14 @@ import numpy as np
 from ..log import progress
 
 from .. import __version__
-from ..config.model import Code, ProfileRef, mask_to_str
-from ..dendrites import DENDRITES
+from ..config.model import Code, ProfileRef
+from ..dendrites import Dendrite
 from ..profile import NEURON_QUANTITIES
 from ..rules import NetworkFacts, require_network
 from ..sim.physics import gain_ratio, same_tau_current
 from . import grouping
 from .synapses import Synapses, keep_largest, synapses_of  # noqa: F401  (synapses_of: re-exported)
-from .model import LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
+from .model import EntryColumns, LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
 from .weights import Alphabet, CoreProblem, quantize_core, rel_rms
 
 def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
@@ -69,23 +69,11 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     dend_in = syn.dendrites_in(N)
     params = facts.params
     rel = grouping.relevance(spec, dend_in)
-    wscale = np.zeros(N)
-    np.add.at(wscale, syn.dst, syn.target ** 2)
-    cnt = np.bincount(syn.dst, minlength=N)
-    wscale = np.sqrt(wscale / np.maximum(cnt, 1))
+    wscale = np.sqrt(np.bincount(syn.dst, syn.target ** 2, minlength=N) / np.maximum(np.bincount(syn.dst, minlength=N), 1))
     cores = grouping.assign_cores(spec, profile, params, rel, wscale, n_chips * geo.cores_per_chip,
                                   strict=strict, seed=seed)
 
-    off = spec.offsets()
-    flags = {"latch_so_dc": [], "latch_so_adaptation": [], "latch_denm_nmda": []}
-    for p in spec.populations:
-        idx = list(range(off[p.name], off[p.name] + p.size))
-        if p.dc_enabled:
-            flags["latch_so_dc"] += idx
-        if p.adaptation:
-            flags["latch_so_adaptation"] += idx
-        if p.nmda_gate:
-            flags["latch_denm_nmda"] += idx
+    flags = _latch_flags(spec)
     gate = np.zeros(N, bool)
     gate[flags["latch_denm_nmda"]] = True
 
@@ -98,32 +86,20 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     fan = np.bincount(syn.dst, minlength=N)
     budget = np.maximum(geo.cam_entries_per_neuron - fan, 0) if use_spares else np.zeros(N, np.int64)
 
-    entries = np.empty(syn.target.size, dtype=object)
+    S = syn.target.size
+    entries = EntryColumns(np.zeros(S, np.int64), np.zeros(S, np.int64), np.zeros(S, np.int64), np.zeros(S, np.int64))
     value = np.zeros(syn.target.size)
     records = []
     core_reports = []
     nmda_p = (profile.quantity_to_parameter["Itau_nmda"], profile.quantity_to_parameter["Igain_nmda"])
+    order = list(profile.parameters)
     for ci, c in progress(enumerate(cores), total=len(cores), desc="quantizing cores"):
-        codes: dict[str, tuple[int, int]] = {}
-        for q in NEURON_QUANTITIES:
-            pname = profile.quantity_to_parameter[q]
-            codes[pname] = _code_of(profile, pname, c.currents[q]) if q in c.currents else tuple(profile.parameters[pname].default)
+        codes = _core_codes(profile, c.currents)
         sel = np.flatnonzero(syn_core == ci)
         members_nmda = bool(np.any(dend_in[c.neurons, 1]) or np.any(gate[c.neurons]))
         scalable_here = use_nmda and not members_nmda and bool(np.any(syn.dend[sel] == 0))
-        g_cands: list[float] = []
-        g_codes: dict[float, tuple[tuple[int, int], tuple[int, int]]] = {}
-        if scalable_here:
-            cur = lambda pn: float(profile.bias.to_current(pn, *codes[pn]))  # noqa: E731
-            tau_a, gain_a = profile.quantity_to_parameter["Itau_ampa"], profile.quantity_to_parameter["Igain_ampa"]
-            r_ampa = gain_ratio(cur(gain_a), cur(tau_a))
-            tau_code = _code_of(profile, nmda_p[0], same_tau_current(cur(tau_a), profile.analog.C_ampa, profile.analog.C_nmda))
-            itau_n = float(profile.bias.to_current(nmda_p[0], *tau_code))
-            for g in (1 / 16, 1 / 8, 1 / 4, 1 / 2):
-                gain_code = _code_of(profile, nmda_p[1], g * r_ampa * itau_n)
-                g_real = gain_ratio(float(profile.bias.to_current(nmda_p[1], *gain_code)), itau_n) / r_ampa
-                g_cands.append(g_real)
-                g_codes[g_real] = (tau_code, gain_code)
+        g_codes = _nmda_scale_codes(profile, codes) if scalable_here else {}
+        g_cands = list(g_codes)
         prob = CoreProblem(syn.target[sel], (syn.dend[sel] == 0) & scalable_here, local[syn.dst[sel]],
                            budget[c.neurons])
         res = quantize_core(prob, grid, g_candidates=tuple(g_cands), seed=seed + ci, use_nmda=scalable_here)
@@ -132,27 +108,17 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
         if res.g is not None:
             codes[nmda_p[0]], codes[nmda_p[1]] = g_codes[res.g]
         a = res.assignment
-        ent, n_spare, n_zero, n_nmda = _entry_strings(a, syn.dend[sel], prob.scalable, res.g)
-        entries[sel] = ent
+        ent, n_spare, n_zero, n_nmda = _entry_columns(a, syn.dend[sel], prob.scalable, res.g)
+        for f in ("dendrite", "mask", "spare_dendrite", "spare_mask"):
+            getattr(entries, f)[sel] = getattr(ent, f)
         value[sel] = a.value
         records.append(LogicalCoreRecord(
             id=ci, neurons=[int(x) for x in c.neurons],
-            parameters={k: Code(coarse=v[0], fine=v[1]) for k, v in sorted(codes.items(), key=lambda kv: list(profile.parameters).index(kv[0]))},
+            parameters={k: Code(coarse=v[0], fine=v[1]) for k, v in sorted(codes.items(), key=lambda kv: order.index(kv[0]))},
             nmda_scale=res.g, clustered=c.clustered, weight_error=res.error, uniform_grid_error=res.uniform_error))
-        core_reports.append({"core": ci, "neurons": int(c.neurons.size), "synapses": int(sel.size),
-                             "weight_error": round(res.error, 6), "uniform_grid_error": round(res.uniform_error, 6),
-                             "spare_entries_used": n_spare, "nmda_scale_entries": n_nmda, "quantized_to_zero": n_zero,
-                             "nmda_scale": res.g})
+        core_reports.append(_core_report(ci, c, sel, res, n_spare, n_nmda, n_zero))
 
-    report["weights"] = {
-        "relative_rms_error": round(rel_rms(value, syn.target), 6),
-        "uniform_grid_error": round(_overall_uniform(core_reports, syn, syn_core), 6),
-        "synapses": int(syn.target.size),
-        "spare_entries_used": sum(r["spare_entries_used"] for r in core_reports),
-        "nmda_scale_entries": sum(r["nmda_scale_entries"] for r in core_reports),
-        "quantized_to_zero": sum(r["quantized_to_zero"] for r in core_reports),
-        "per_core": core_reports,
-    }
+    report["weights"] = _weights_report(value, syn, syn_core, core_reports)
     report["biases"] = _bias_report(spec, profile, params, rel, cores, records)
     report["clustered_cores"] = [r.id for r in records if r.clustered]
     qn = QuantizedNetwork(
@@ -161,39 +127,96 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
         populations=[PopulationRef(name=p.name, size=p.size) for p in spec.populations],
         outputs=[int(i) for i in spec.output_indices()],
         cores=records,
-        synapses=SynapseTable(src=syn.src.tolist(), dst=syn.dst.tolist(), entries=entries.tolist(),
+        synapses=SynapseTable(src=syn.src.tolist(), dst=syn.dst.tolist(), **entries.table_fields(),
                               target=syn.target.tolist(), value=value.tolist()),
         metadata={**spec.metadata, "dt": spec.dt, "neurodeploy_version": __version__},
         report=report, **flags)
     return qn
 
 
-def _option_strings(own: str, g: float | None) -> np.ndarray:
-    """Entry string ("dendrite:mask", "" for mask 0000) of every option of an alphabet."""
-    alpha = Alphabet.make(g)
-    return np.array(["" if m == 0 else f"{'nmda' if k == 1 else own}:{mask_to_str(int(m))}"
-                     for k, m in zip(alpha.kinds, alpha.masks)], dtype=object)
-
-
-def _entry_strings(a, dend: np.ndarray, scalable: np.ndarray, g: float | None):
-    """Vectorised entry strings of a core's synapses; returns (strings, #spares, #zero, #NMDA-scale entries)."""
-    out = np.empty(dend.size, dtype=object)
+def _entry_columns(a, dend: np.ndarray, scalable: np.ndarray, g: float | None):
+    """A core's assignment (option indices of the first and spare entry) → :class:`EntryColumns`
+    (an NMDA-scaled option's entry goes to the NMDA dendrite; a lone spare becomes the first entry);
+    returns (columns, #synapses with a spare entry, #quantized to zero, #NMDA-scale entries)."""
+    n = dend.size
+    cols = EntryColumns(dend.astype(np.int64), np.zeros(n, np.int64), dend.astype(np.int64), np.zeros(n, np.int64))
     n_nmda = 0
-    for d in range(4):
-        for sc in (False, True):
-            sel = (dend == d) & (scalable == sc)
-            if not np.any(sel):
-                continue
-            table = _option_strings(DENDRITES[d], g if sc else None)
-            f = table[a.first[sel]]
-            sec = np.where(a.second[sel] >= 0, table[np.maximum(a.second[sel], 0)], "")
-            out[sel] = [x + "+" + y if x and y else (x or y) for x, y in zip(f, sec)]
-            if sc:
-                kinds = Alphabet.make(g).kinds
-                n_nmda += int(np.sum(kinds[a.first[sel]] == 1) + np.sum((a.second[sel] >= 0) & (kinds[np.maximum(a.second[sel], 0)] == 1)))
-    n_spare = int(sum(1 for e in out if "+" in e))
-    n_zero = int(sum(1 for e in out if not e))
-    return out, n_spare, n_zero, n_nmda
+    for sc in (False, True):
+        sel = scalable == sc
+        if not np.any(sel):
+            continue
+        alpha = Alphabet.make(g if sc else None)
+        first, second = a.first[sel], a.second[sel]
+        has2 = second >= 0
+        second = np.maximum(second, 0)
+        cols.mask[sel] = alpha.masks[first]
+        cols.dendrite[sel] = np.where(alpha.kinds[first] == 1, int(Dendrite.NMDA), dend[sel])
+        cols.spare_mask[sel] = np.where(has2, alpha.masks[second], 0)
+        cols.spare_dendrite[sel] = np.where(has2 & (alpha.kinds[second] == 1), int(Dendrite.NMDA), dend[sel])
+        n_nmda += int(np.sum(alpha.kinds[first] == 1) + np.sum(has2 & (alpha.kinds[second] == 1)))
+    lone = (cols.mask == 0) & (cols.spare_mask > 0)
+    cols.mask[lone], cols.dendrite[lone] = cols.spare_mask[lone], cols.spare_dendrite[lone]
+    cols.spare_mask[lone], cols.spare_dendrite[lone] = 0, dend[lone]
+    n_spare = int(np.sum((cols.mask > 0) & (cols.spare_mask > 0)))
+    return cols, n_spare, int(np.sum(cols.mask == 0)), n_nmda
+
+
+def _core_report(ci, c, sel, res, n_spare, n_nmda, n_zero) -> dict:
+    return {"core": ci, "neurons": int(c.neurons.size), "synapses": int(sel.size),
+            "weight_error": round(res.error, 6), "uniform_grid_error": round(res.uniform_error, 6),
+            "spare_entries_used": n_spare, "nmda_scale_entries": n_nmda, "quantized_to_zero": n_zero,
+            "nmda_scale": res.g}
+
+
+def _latch_flags(spec) -> dict[str, list[int]]:
+    """Neurons whose DC input, adaptation or NMDA gate latch is on (per-neuron latches of the config)."""
+    off = spec.offsets()
+    flags: dict[str, list[int]] = {"latch_so_dc": [], "latch_so_adaptation": [], "latch_denm_nmda": []}
+    for p in spec.populations:
+        idx = list(range(off[p.name], off[p.name] + p.size))
+        for key, on in (("latch_so_dc", p.dc_enabled), ("latch_so_adaptation", p.adaptation),
+                        ("latch_denm_nmda", p.nmda_gate)):
+            if on:
+                flags[key] += idx
+    return flags
+
+
+def _core_codes(profile, currents: dict) -> dict[str, tuple[int, int]]:
+    """Bias code of every parameter of a core: the nearest code of its current, else the profile default."""
+    codes: dict[str, tuple[int, int]] = {}
+    for q in NEURON_QUANTITIES:
+        pname = profile.quantity_to_parameter[q]
+        codes[pname] = _code_of(profile, pname, currents[q]) if q in currents else tuple(profile.parameters[pname].default)
+    return codes
+
+
+def _nmda_scale_codes(profile, codes) -> dict[float, tuple[tuple[int, int], tuple[int, int]]]:
+    """NMDA as a second excitatory scale g ≈ 1/16, 1/8, 1/4, 1/2 of AMPA: realised g → (Itau_nmda code,
+    Igain_nmda code), with τ_nmda = τ_ampa (I_tau_nmda = I_tau_ampa·C_nmda/C_ampa) and
+    g = (I_gain_nmda/I_tau_nmda)/(I_gain_ampa/I_tau_ampa)."""
+    q2p = profile.quantity_to_parameter
+    tau_n, gain_n = q2p["Itau_nmda"], q2p["Igain_nmda"]
+    cur = lambda pn: float(profile.bias.to_current(pn, *codes[pn]))  # noqa: E731
+    r_ampa = gain_ratio(cur(q2p["Igain_ampa"]), cur(q2p["Itau_ampa"]))
+    tau_code = _code_of(profile, tau_n, same_tau_current(cur(q2p["Itau_ampa"]), profile.analog.C_ampa, profile.analog.C_nmda))
+    itau_n = float(profile.bias.to_current(tau_n, *tau_code))
+    out = {}
+    for g in (1 / 16, 1 / 8, 1 / 4, 1 / 2):
+        gain_code = _code_of(profile, gain_n, g * r_ampa * itau_n)
+        out[gain_ratio(float(profile.bias.to_current(gain_n, *gain_code)), itau_n) / r_ampa] = (tau_code, gain_code)
+    return out
+
+
+def _weights_report(value, syn, syn_core, core_reports) -> dict:
+    return {
+        "relative_rms_error": round(rel_rms(value, syn.target), 6),
+        "uniform_grid_error": round(_overall_uniform(core_reports, syn, syn_core), 6),
+        "synapses": int(syn.target.size),
+        "spare_entries_used": sum(r["spare_entries_used"] for r in core_reports),
+        "nmda_scale_entries": sum(r["nmda_scale_entries"] for r in core_reports),
+        "quantized_to_zero": sum(r["quantized_to_zero"] for r in core_reports),
+        "per_core": core_reports,
+    }
 
 
 def _overall_uniform(core_reports, syn, syn_core) -> float:

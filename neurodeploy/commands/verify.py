@@ -1,0 +1,79 @@
+"""``neurodeploy verify``: the float model vs the deployed config over emulated boards (or a real one); PASS/FAIL."""
+
+from __future__ import annotations
+
+import click
+
+from .options import import_option, board_options, check_outputs, parse_import_options
+
+
+@click.command("verify")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="npz with 'spikes' [batch, T, n_inputs] and 'dt' (s).")
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False), default=None,
+              help="npy with one class label (output index) per input sample.")
+@click.option("--trials", type=int, default=32, show_default=True, help="Mismatch draws (boards), in one vmapped call.")
+@click.option("--mismatch", type=float, default=0.1, show_default=True,
+              help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tolerance", multiple=True, metavar="KEY=VALUE",
+              help="correlation=0.9 (min median rate r), accuracy_drop=0.02 (max), rate_difference=HZ (max). Repeatable.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the full report (JSON).")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True)
+@import_option
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
+              help="Write PNG pictures (rasters float vs deployed, rate scatter, accuracy across boards) into this folder.")
+@click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True,
+              help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
+@board_options
+def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
+               import_options, plot_dir, backend, device, bitfile):
+    """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
+    from ..inputs import load_input
+    from ..fileio import write_json
+    from ..profile import load_profile
+    from ..importers import load_network
+    from ..validate import load_checked_config
+    from ..verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
+
+    if trials < 0 or mismatch < 0:
+        raise click.BadParameter("--trials and --mismatch must be ≥ 0")
+    tol = Tolerance.parse(tolerance)
+    check_outputs({"--json": json_path})
+    prof = load_profile(profile_name)
+    spec = load_network(model, profile=prof, **parse_import_options(import_options))
+    cfg = load_checked_config(config, prof)
+    data = load_input(input_path, spec.n_inputs, dt=spec.dt, model=str(model), events=False)
+    n_out = spec.output_indices().size
+    labels = None
+    if labels_path:
+        labels = load_labels(labels_path, data["spikes"].shape[0], n_out, str(input_path))
+    elif "labels" in data:
+        labels = check_labels(data["labels"], data["spikes"].shape[0], n_out, f"{input_path}: $.labels", str(input_path))
+    if plot_dir:
+        from ..plots import require_matplotlib
+
+        require_matplotlib()
+    board = None
+    if backend == "samna":
+        from ..backends.base import get_backend
+
+        board = get_backend("samna", prof, device=device, bitfile=bitfile)
+    pictures: dict = {}
+    try:
+        report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
+                        seed=seed, tolerance=tol, pictures=pictures, board=board)
+    finally:
+        if board is not None:
+            board.close()
+    if plot_dir:
+        from ..plots import verify_plots
+
+        for p in verify_plots(report, pictures, plot_dir):
+            click.echo(f"wrote {p}")
+    if json_path:
+        write_json(json_path, report)
+    click.echo(format_verify(report))
+    return 0 if report["passed"] else 1

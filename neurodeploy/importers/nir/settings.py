@@ -1,0 +1,90 @@
+"""The import's settings: options checked and completed from the graph (dt, convention, units, weight scale)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import SpecError
+from .._common import NEURON_OPTIONS, SYNAPSES, positive_float
+
+CONVENTIONS = ("nir", "snntorch", "norse", "sinabs", "spikingjelly", "rockpool", "neurodeploy")
+TAU_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+OPTIONS = ("dt", "convention", "tau_unit", "export_dt", "weight_scale", "synapse", "raw_weights", "name") + NEURON_OPTIONS
+DEFAULT_EXPORT_DT = {"snntorch": 1e-4, "spikingjelly": 1e-4, "norse": 1e-3}
+DEFAULT_TAU_UNIT = {"nir": "s", "snntorch": "s", "norse": "s", "sinabs": "steps", "spikingjelly": "s", "rockpool": "s",
+                    "neurodeploy": "s"}
+#: weight current per unit weight (A) when the option weight_scale is not given
+DEFAULT_WEIGHT_SCALE = 1e-8
+
+
+@dataclass
+class Settings:
+    """What the import needs to know besides the graph. ``weight_scale`` is None when not given as an option."""
+
+    src: str
+    convention: str
+    dt: float
+    tau_unit: str
+    tau_unit_given: bool
+    export_dt: float | None
+    weight_scale: float | None
+    synapse: str
+    raw_weights: bool
+    name: str | None
+    overrides: dict = field(default_factory=dict)      # neuron parameters given as options, for every population
+    ws_default: float = DEFAULT_WEIGHT_SCALE
+    tau_max: float = 0.0                                # the longest membrane τ the chip makes (s), for IF/I nodes
+
+    @property
+    def neurodeploy(self) -> bool:
+        return self.convention == "neurodeploy"
+
+    def tau_seconds(self, tau: np.ndarray) -> np.ndarray:
+        """A time constant as the file writes it → seconds, by the convention (see the package doc)."""
+        if self.convention in ("snntorch", "spikingjelly") and not self.tau_unit_given:
+            return tau * (self.dt / self.export_dt)
+        if self.convention == "norse" and not self.tau_unit_given:
+            return tau / self.export_dt
+        return tau * self.dt if self.tau_unit == "steps" else tau * TAU_UNITS[self.tau_unit]
+
+
+def _time_step(src: str, options: dict, graph_meta: dict, assumptions: list[str]) -> float:
+    if "dt" in options and options["dt"] is not None:
+        dt = positive_float(src, "dt", options["dt"])
+        if "dt" in graph_meta:
+            assumptions.append(f"dt = {dt} s from the option (the graph's metadata says {float(np.asarray(graph_meta['dt']))})")
+        else:
+            assumptions.append(f"dt = {dt} s (option)")
+        return dt
+    if "dt" in graph_meta:
+        dt = positive_float(src, "metadata dt", graph_meta["dt"])
+        assumptions.append(f"dt = {dt} s (from the graph's metadata)")
+        return dt
+    raise SpecError(f"{src}: NIR carries no time step: give the import option dt in seconds (-O dt=0.001; for "
+                    f"commands without -O convert first: neurodeploy export FILE.nir -O dt=0.001 -o model.json)")
+
+
+def parse_settings(src: str, options: dict, graph_meta: dict, from_neurodeploy: bool,
+                   assumptions: list[str]) -> Settings:
+    """Check the options (unknown names are refused earlier, by ``check_options``) and complete them from the graph."""
+    convention = options.get("convention") or ("neurodeploy" if from_neurodeploy else "nir")
+    if convention not in CONVENTIONS:
+        raise SpecError(f"{src}: option convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    dt = _time_step(src, options, graph_meta, assumptions)
+    tau_unit = options.get("tau_unit") or DEFAULT_TAU_UNIT[convention]
+    if tau_unit not in (*TAU_UNITS, "steps"):
+        raise SpecError(f"{src}: option tau_unit: expected s, ms, us or steps, got {tau_unit!r}")
+    export_dt = positive_float(src, "export_dt", options["export_dt"]) if options.get("export_dt") is not None \
+        else DEFAULT_EXPORT_DT.get(convention)
+    weight_scale = positive_float(src, "weight_scale", options["weight_scale"]) \
+        if options.get("weight_scale") is not None else None
+    synapse = options.get("synapse", "auto")
+    if synapse not in SYNAPSES:
+        raise SpecError(f"{src}: option synapse: expected one of {', '.join(SYNAPSES)}, got {synapse!r}")
+    return Settings(src=src, convention=convention, dt=dt, tau_unit=tau_unit, tau_unit_given=bool(options.get("tau_unit")),
+                    export_dt=export_dt, weight_scale=weight_scale, synapse=synapse,
+                    raw_weights=bool(options.get("raw_weights", False)) or convention == "neurodeploy",
+                    name=options.get("name"),
+                    overrides={k: options[k] for k in NEURON_OPTIONS if options.get(k) is not None})

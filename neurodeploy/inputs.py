@@ -1,0 +1,128 @@
+"""Input spike files (``--input spikes.npz``): the one loader every command uses.
+
+An input ``.npz`` holds ``dt`` (s) and either
+* ``spikes``: event counts per bin, [T, n_inputs] or [batch, T, n_inputs], one column per model input
+  channel (bool or numbers; finite non-negative integers); optionally ``labels`` [batch] (task-data files); or
+* ``events``: [K, 4] int rows (timestamp µs, tag, chip, core mask) as the board's FPGA takes them
+  (core mask: bit k = core k), optionally with ``duration`` (s). Only board-level commands take events.
+
+Every problem is an :class:`InputError` naming the file, the array (JSON-path style: ``$.spikes``) and what
+to change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NeurodeployError
+
+
+class InputError(NeurodeployError):
+    """Bad input spike data."""
+
+
+#: Largest input raster accepted (bins × channels × batch): ~1 GB of float32.
+MAX_RASTER_CELLS = 250_000_000
+#: An input's dt must equal the network's within this (s).
+DT_TOLERANCE = 1e-12
+
+
+def load_input(path: str | Path, n_inputs: int | None = None, *, dt: float | None = None, model: str = "the network",
+               events: bool = True) -> dict:
+    """Read and check an input npz.
+
+    Returns ``{"spikes": [B, T, n] float32, "dt": s, "batched": bool}`` (plus ``"labels"`` as stored,
+    checked by the command that uses them) or, with ``events=True``, the events form
+    ``{"events": [K, 4] int64, "dt", "duration"}``. ``n_inputs`` checks the channel count and ``dt``
+    the time step against the network's (``model`` names it in the messages).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: input file not found")
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+    except Exception as e:
+        raise InputError(f"{path}: cannot read as .npz ({e})") from None
+    try:
+        with z:
+            return _read(path, z, n_inputs, dt, model, events)
+    except InputError:
+        raise
+    except Exception as e:    # a corrupt member, a pickled object, ...
+        raise InputError(f"{path}: cannot read its arrays ({type(e).__name__}: {e})") from None
+
+
+def _read(path, z, n_inputs, dt, model, events):
+    if "dt" not in z.files:
+        want = f"; must equal the network's dt = {dt:g} s" if dt is not None else ""
+        raise InputError(f"{path}: no array 'dt' (the input's time step in seconds{want}, "
+                         f"e.g. np.savez(f, spikes=..., dt=1e-3))")
+    d = _scalar_seconds(path, z, "dt")
+    if dt is not None and not abs(d - dt) <= DT_TOLERANCE:
+        raise InputError(f"{path}: $.dt: input dt = {d:g} s differs from the network's dt = {dt:g} s ({model}); "
+                         f"they must be equal (within {DT_TOLERANCE:g} s) — re-bin the input or change the network's dt")
+    if "spikes" in z.files:
+        s = np.asarray(z["spikes"])
+        out = {"spikes": _counts(path, s, n_inputs, model), "dt": d, "batched": s.ndim == 3}
+        if "labels" in z.files:
+            out["labels"] = np.asarray(z["labels"])
+        return out
+    if events and "events" in z.files:
+        return _events(path, z, d)
+    have = ", ".join(z.files) or "nothing"
+    if not events:
+        raise InputError(f"{path}: no array 'spikes' (has: {have}); expected event counts {_shape(n_inputs, model)}")
+    raise InputError(f"{path}: needs 'spikes' (raster) or 'events' (timestamp µs, tag, chip, core mask); has: {have}")
+
+
+def _shape(n_inputs, model) -> str:
+    if n_inputs is None:
+        return "[T, n_inputs] or [batch, T, n_inputs]"
+    return f"[T, {n_inputs}] or [batch, T, {n_inputs}] ({n_inputs} = n_inputs of {model})"
+
+
+def _scalar_seconds(path, z, key: str) -> float:
+    a = np.asarray(z[key])
+    if a.size != 1 or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise InputError(f"{path}: $.{key}: expected one number (seconds), got {a.dtype} of shape {list(a.shape)}")
+    v = float(a.reshape(()))
+    if not (np.isfinite(v) and v > 0):
+        raise InputError(f"{path}: $.{key}: must be a positive, finite time in seconds, got {v}")
+    return v
+
+
+def _counts(path, s: np.ndarray, n_inputs, model) -> np.ndarray:
+    """Check a raster: numeric (bool or real), [T, n] or [B, T, n], finite non-negative integer counts, T ≥ 1."""
+    if not (s.dtype == bool or np.issubdtype(s.dtype, np.integer) or np.issubdtype(s.dtype, np.floating)):
+        raise InputError(f"{path}: $.spikes: expected numeric event counts, got dtype {s.dtype}")
+    if s.ndim not in (2, 3) or (n_inputs is not None and s.shape[-1] != n_inputs):
+        got = f" ({s.shape[-1]} input channels)" if s.ndim in (2, 3) else ""
+        raise InputError(f"{path}: $.spikes: expected shape {_shape(n_inputs, model)}, got {list(s.shape)}{got}")
+    if s.ndim == 2:
+        s = s[None]
+    if s.shape[0] == 0 or s.shape[1] == 0:
+        raise InputError(f"{path}: $.spikes: needs at least one sample and one time step, got shape {list(s.shape)}")
+    if s.size > MAX_RASTER_CELLS:
+        raise InputError(f"{path}: $.spikes: {s.size:,} cells exceed the limit of {MAX_RASTER_CELLS:,}; split the input")
+    f = s.astype(np.float64)
+    if not np.all(np.isfinite(f)) or np.any(f < 0) or np.any(f != np.round(f)):
+        raise InputError(f"{path}: $.spikes: event counts must be finite non-negative integers")
+    return f.astype(np.float32)
+
+
+def _events(path, z, dt: float) -> dict:
+    ev = np.asarray(z["events"])
+    if ev.ndim != 2 or ev.shape[1] != 4 or not np.issubdtype(ev.dtype, np.integer):
+        raise InputError(f"{path}: 'events' must be an int array [K, 4] of (timestamp µs, tag, chip, core mask), "
+                         f"got {ev.dtype} {list(ev.shape)}")
+    duration = _scalar_seconds(path, z, "duration") if "duration" in z.files else None
+    ev = ev.astype(np.int64)
+    last = (duration if duration is not None else (float(ev[:, 0].max()) * 1e-6 if ev.size else 0.0))
+    if last / dt > MAX_RASTER_CELLS:
+        raise InputError(f"{path}: the events span {last:g} s = {last / dt:,.0f} steps of {dt:g} s, more than the "
+                         f"limit of {MAX_RASTER_CELLS:,}; check the timestamps (µs) and 'duration' (s)")
+    return {"events": ev, "dt": dt, "duration": duration}
