@@ -216,3 +216,19 @@ def test_cli_simulate_runs_delays(tmp_path, run_cli, profile):
     I = np.load(tmp_path / "out0.npz")["I_ampa"]                     # unbatched input → [T, N]
     assert np.argmax(I > 2 * profile.analog.I_0, axis=0).tolist() == [7, 11]
     assert not np.array_equal(np.load(tmp_path / "out0.1.npz")["I_ampa"], I)
+
+
+def test_stages_without_delay_support_refuse_delays_instead_of_dropping_them(profile, tmp_path):
+    from neurodeploy.train.task import TrainError
+    from neurodeploy.importers.nir.export import spec_to_nir
+    from neurodeploy.train.run import build_spec
+
+    spec = _spec([0.002, 0.006])
+    with pytest.raises(SpecError, match="does not write synaptic delays yet"):
+        spec_to_nir(spec, profile)
+    (tmp_path / "m.json").write_text(spec.dumps())
+
+    class Task:
+        name, n_inputs, n_classes = "t", 2, 2
+    with pytest.raises(TrainError, match="synaptic delays; training with delays is not implemented yet"):
+        build_spec(Task(), {}, profile, 0, init=tmp_path / "m.json")
