@@ -6,15 +6,12 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from .options import import_option, check_outputs, parse_import_options
+from .options import config_run_options, import_option, check_outputs, parse_import_options
 
 
 @click.command("emulate")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
-                   "(timestamp µs, tag, chip, core mask), and 'dt' (s).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write.")
+@config_run_options
 @click.option("--mismatch", type=float, default=0.0, show_default=True,
               help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ); 0 = nominal chip.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Chip mismatch seed (frozen per emulated board).")

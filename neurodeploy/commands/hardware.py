@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .options import board_options
+from .options import board_options, config_run_options
 
 
 
@@ -64,10 +64,7 @@ def flash_cmd(config, device, bitfile, samna_json):
 
 @click.command("run")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
-                   "(timestamp µs, tag, chip, core mask), and 'dt' (s).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write.")
+@config_run_options
 @click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True)
 @click.option("--mismatch", type=float, default=0.0, show_default=True, help="emulator: mismatch σ as a fraction (0.1 = 10 %).")
 @click.option("--seed", type=int, default=0, show_default=True, help="emulator: chip mismatch seed.")

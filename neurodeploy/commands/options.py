@@ -71,3 +71,18 @@ def board_options(f):
     for opt in reversed(_board_options):
         f = opt(f)
     return f
+
+
+_config_run_options = [
+    click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+                 help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
+                      "(timestamp µs, tag, chip, core mask), and 'dt' (s)."),
+    click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write."),
+]
+
+
+def config_run_options(f):
+    """--input and -o of the commands that run a config (emulate, run)."""
+    for opt in reversed(_config_run_options):
+        f = opt(f)
+    return f
