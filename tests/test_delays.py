@@ -22,7 +22,8 @@ DT = 1e-3
 
 def _one(profile, delay, weight=1e-7, T=30):
     """input 0 → neuron 0 (AMPA), one event at step 5: (spikes [T], I_ampa [T])."""
-    net = build_from_arrays(1, default_params(profile, 1), {}, [0], [0], [0], [weight], profile, dt=DT, delay=delay)
+    more = {} if delay is None else {"max_delay": 10 * DT}       # one history depth: one compilation for all delays
+    net = build_from_arrays(1, default_params(profile, 1), {}, [0], [0], [0], [weight], profile, dt=DT, delay=delay, **more)
     x = np.zeros((T, 1), np.float32)
     x[5, 0] = 1
     s, _, rec = simulate(net, x, record=("I_ampa",))
