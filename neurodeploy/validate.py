@@ -89,13 +89,22 @@ def summarize_config(cfg) -> str:
             f"input channels, {len(cfg.outputs)} outputs; profile {cfg.profile.name}")
 
 
+#: network rules no map option can satisfy (a current outside what the chip makes): errors in validate, as in map
+MAP_FAILS = ("bias-range", "weight-range")
+
+
 def _network_rules(spec, res: Result) -> None:
-    """The design rules ``map`` checks first, on the built-in profile at map's defaults: warnings (the file is valid;
-    ``map`` would refuse it without options such as --prune)."""
+    """The design rules ``map`` checks first, on the built-in profile at map's defaults: errors for those no map
+    option changes (:data:`MAP_FAILS`), warnings for the others (``map`` would refuse the network without options
+    such as --prune or --chips)."""
     from .profile import load_profile
 
     facts = rules.NetworkFacts(spec, load_profile("dynapse2"))
-    res.warnings.extend(f"{res.path}: warning: [{name}] {m}" for name, m in rules.check_network(facts))
+    for name, m in rules.check_network(facts):
+        if name in MAP_FAILS:
+            res.errors.append(f"{res.path}: [{name}] {m}")
+        else:
+            res.warnings.append(f"{res.path}: warning: [{name}] {m}")
 
 
 def load_checked_config(path: str | Path, profile):

@@ -3,15 +3,24 @@
 Two kinds of files:
 
 * **framework files** (``snntorch_*.nir``, ``norse_*.nir``, ``sinabs_*.nir``, ``spikingjelly_*.nir``,
-  ``rockpool_*.nir``): exported by each framework's own NIR exporter. These need torch and the
-  frameworks, which neurodeploy does NOT depend on; run this script in a separate venv::
+  ``rockpool_*.nir``): exported by each framework's own NIR exporter, each with ``<name>.npz`` next to it:
+  the framework's OWN simulation of a fixed input (``spikes`` [400, 16] Poisson events at 5 % per 1-ms
+  step, ``dt``, and ``layer0``, ``layer1``, ... the spikes of its neuron layers in graph order), the
+  reference of ``tests/test_nir_fidelity.py`` and of ``neurodeploy validate net.nir --compare ref.npz``.
+  Weights are drawn as normalised weights (membrane rise per spike in thresholds) and divided by each
+  layer's gain under the framework's documented update rule, so that every file is active. These need
+  torch and the frameworks, which neurodeploy does NOT depend on; run this script in a separate venv::
 
-      python3.11 -m venv /tmp/fwvenv
-      /tmp/fwvenv/bin/pip install torch==2.13.0 snntorch norse sinabs spikingjelly rockpool
+      python3.11 -m venv /tmp/nirgen-venv
+      /tmp/nirgen-venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu torch
+      /tmp/nirgen-venv/bin/pip install snntorch norse sinabs spikingjelly rockpool
       # sinabs and rockpool pin nir<=1.0.4; snnTorch 1.0 and SpikingJelly 2.0 need nir>=1.0.7:
-      /tmp/fwvenv/bin/python tools/make_nir_testdata.py --frameworks --only norse sinabs rockpool
-      /tmp/fwvenv/bin/pip install "nir>=1.0.8" "nirtorch>=2.6,<2.7"
-      /tmp/fwvenv/bin/python tools/make_nir_testdata.py --frameworks --only snntorch spikingjelly
+      /tmp/nirgen-venv/bin/python tools/make_nir_testdata.py --frameworks --only norse sinabs rockpool
+      /tmp/nirgen-venv/bin/pip install "nir>=1.0.8" "nirtorch>=2.6,<2.7"
+      /tmp/nirgen-venv/bin/python tools/make_nir_testdata.py --frameworks --only snntorch spikingjelly
+
+  (last run: torch 2.14.1, snnTorch 1.0.0, Norse 1.1.0, Sinabs 3.1.3, SpikingJelly 2.0.0, Rockpool 3.1.0;
+  sinabs_iaf.nir was written with nir 1.0.8 installed, which sinabs's export tolerates.)
 
   A framework that is not installed is skipped (its committed file stays as it is).
 * **hand-written files** (``nir1.0.8_*.nir`` with the ``nir`` in neurodeploy's own environment;
@@ -32,7 +41,9 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "nir"
-N_IN, N_HID, N_OUT = 6, 4, 2
+N_IN, N_HID, N_OUT = 6, 4, 2            # hand-written files
+F_IN, F_HID, F_OUT = 16, 12, 6          # framework files (big enough for a per-neuron correlation)
+T_STEPS, RATE, DT = 400, 0.05, 1e-3     # the fixed input: Poisson events, 5 % of steps per channel, 1 ms steps
 
 
 def _weights(seed: int):
@@ -41,6 +52,31 @@ def _weights(seed: int):
     w_rec = np.round(rng.normal(0, 0.3, (N_HID, N_HID)), 3).astype(np.float32)
     w2 = np.round(rng.normal(0, 0.5, (N_OUT, N_HID)), 3).astype(np.float32)
     return w1, w_rec, w2
+
+
+def _fw_weights(seed: int, g1: float, g2: float, g_rec: float = 1.0):
+    """Framework weights [out, in] from normalised ones (w = membrane rise per input spike in thresholds),
+    divided by each layer's gain g under the framework's own update rule (see each make_*)."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0.1, 0.2, (F_HID, F_IN)) / g1
+    w_rec = rng.normal(0.0, 0.1, (F_HID, F_HID)) / g_rec
+    w2 = rng.normal(0.25, 0.3, (F_OUT, F_HID)) / g2
+    return tuple(np.round(w, 4).astype(np.float32) for w in (w1, w_rec, w2))
+
+
+def _drive(seed: int = 7) -> np.ndarray:
+    """The fixed input raster [T, F_IN] (0/1 events), the same for every framework file."""
+    return (np.random.default_rng(seed).random((T_STEPS, F_IN)) < RATE).astype(np.uint8)
+
+
+def _save_reference(path: Path, x: np.ndarray, layers: list) -> None:
+    """``<file>.npz`` next to the .nir: ``spikes`` (input [T, n_in]) and ``dt`` (a ``neurodeploy simulate`` input),
+    and ``layer0``, ``layer1``, ... the framework's own spike counts [T, n] of its neuron layers, in the order
+    of the graph from the input (the order of the imported populations)."""
+    arrays = {"spikes": x.astype(np.uint8), "dt": np.float64(DT)}
+    for k, s in enumerate(layers):
+        arrays[f"layer{k}"] = np.asarray(s, dtype=np.float64).reshape(x.shape[0], -1).round().astype(np.uint8)
+    np.savez_compressed(path.with_suffix(".npz"), **arrays)
 
 
 def _manifest_entry(tool, version, settings, arrays):
@@ -61,17 +97,19 @@ def make_snntorch(manifest):
     import nir
     import snntorch as snn
     import torch
+    from snntorch import utils
     from snntorch.export_nir import export_to_nir
 
-    w1, w_rec, w2 = _weights(1)
-    rleaky = snn.RLeaky(beta=0.9, linear_features=N_HID, all_to_all=True, init_hidden=True)
+    # Leaky: v += W x (gain 1); Synaptic: syn += W x, v += syn each step (gain 1/(1 - alpha) = 5)
+    w1, w_rec, w2 = _fw_weights(1, 1.0, 5.0)
+    rleaky = snn.RLeaky(beta=0.9, linear_features=F_HID, all_to_all=True, init_hidden=True)
     with torch.no_grad():
         rleaky.recurrent.weight.copy_(torch.from_numpy(w_rec))
         rleaky.recurrent.bias.zero_()
-    net = torch.nn.Sequential(_linear(torch, w1), rleaky, _linear(torch, w2),
-                              snn.Synaptic(alpha=0.8, beta=0.95, init_hidden=True, output=True))
+    syn = snn.Synaptic(alpha=0.8, beta=0.95, init_hidden=True, output=True)
+    net = torch.nn.Sequential(_linear(torch, w1), rleaky, _linear(torch, w2), syn)
     try:
-        g = export_to_nir(net, torch.zeros(1, N_IN))
+        g = export_to_nir(net, torch.zeros(1, F_IN))
     except ValueError:
         # snnTorch 1.0 + nir 1.0.8: the batch dimension of the sample leaks into the Input node's shape
         # ([1, 6]) and export_to_nir's own infer_types() rejects its graph. Write what the exporter built
@@ -79,7 +117,7 @@ def make_snntorch(manifest):
         import nirtorch
         from snntorch.export_nir import _extract_snntorch_module
 
-        g = nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, N_IN), model_name="snntorch",
+        g = nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, F_IN), model_name="snntorch",
                                        ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
     path = OUT / "snntorch_rleaky_synaptic.nir"
     try:
@@ -87,6 +125,16 @@ def make_snntorch(manifest):
     except TypeError:
         # nir 1.0.8 cannot gzip the 0-d threshold snnTorch's Synaptic exports; write it uncompressed
         nir.write(path, g, compression=None)
+    x = _drive()
+    utils.reset(net)
+    s1, s2 = [], []
+    with torch.no_grad():
+        for t in range(T_STEPS):
+            h = rleaky(net[0](torch.from_numpy(x[t:t + 1].astype(np.float32))))
+            spk, _, _ = syn(net[2](h))
+            s1.append(h.numpy()[0])
+            s2.append(spk.numpy()[0])
+    _save_reference(path, x, [s1, s2])
     manifest[path.name] = _manifest_entry(
         "snntorch", snn.__version__, {"RLeaky.beta": 0.9, "Synaptic.alpha": 0.8, "Synaptic.beta": 0.95, "export dt": 1e-4},
         {"w_in": w1.T, "w_rec": w_rec.T, "w_out": w2.T})
@@ -98,14 +146,25 @@ def make_norse(manifest):
     import norse.torch as nt
     import torch
 
-    w1, _, w2 = _weights(2)
-    net = nt.SequentialState(_linear(torch, w1),
-                             nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.tensor(50.0))),
-                             _linear(torch, w2),
-                             nt.LIFCell(nt.LIFParameters(tau_mem_inv=torch.tensor(100.0), tau_syn_inv=torch.tensor(200.0))))
-    g = nt.to_nir(net, torch.zeros(1, N_IN), dt=1e-3)
+    # LIFBox: v += dt/tau_mem * W x (gain 0.05); LIF: i += W x, v += dt/tau_mem * i (gain tau_syn/tau_mem = 0.5)
+    w1, _, w2 = _fw_weights(2, 0.05, 0.5)
+    lif1 = nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.tensor(50.0)))
+    lif2 = nt.LIFCell(nt.LIFParameters(tau_mem_inv=torch.tensor(100.0), tau_syn_inv=torch.tensor(200.0)))
+    lin1, lin2 = _linear(torch, w1), _linear(torch, w2)
+    net = nt.SequentialState(lin1, lif1, lin2, lif2)
+    g = nt.to_nir(net, torch.zeros(1, F_IN), dt=1e-3)
     path = OUT / "norse_lifbox_lif.nir"
     nir.write(path, g)
+    x = _drive()
+    st1 = st2 = None
+    s1, s2 = [], []
+    with torch.no_grad():
+        for t in range(T_STEPS):
+            z1, st1 = lif1(lin1(torch.from_numpy(x[t:t + 1].astype(np.float32))), st1)
+            z2, st2 = lif2(lin2(z1), st2)
+            s1.append(z1.numpy()[0])
+            s2.append(z2.numpy()[0])
+    _save_reference(path, x, [s1, s2])
     manifest[path.name] = _manifest_entry(
         "norse", norse.__version__ if hasattr(norse, "__version__") else "1.1.0",
         {"LIFBox.tau_mem": 0.02, "LIF.tau_mem": 0.01, "LIF.tau_syn": 0.005, "export dt": 1e-3},
@@ -118,13 +177,22 @@ def make_sinabs(manifest):
     import sinabs.layers as sl
     import torch
 
-    w1, _, w2 = _weights(3)
+    # LIF (norm_input): v = alpha v + (1 - alpha) W x (gain 1 - exp(-1/tau): 0.049, 0.095)
+    w1, _, w2 = _fw_weights(3, 1 - np.exp(-1 / 20), 1 - np.exp(-1 / 10))
     net = torch.nn.Sequential(_linear(torch, w1, bias=True), sl.LIF(tau_mem=20.0), _linear(torch, w2, bias=True),
                               sl.LIF(tau_mem=10.0))
-    net(torch.zeros(1, 5, N_IN))  # initialise state shapes
-    g = sinabs.to_nir(net, torch.zeros(1, N_IN))
+    net(torch.zeros(1, 5, F_IN))  # initialise state shapes
+    g = sinabs.to_nir(net, torch.zeros(1, F_IN))
     path = OUT / "sinabs_lif.nir"
     nir.write(path, g)
+    x = _drive()
+    for m in net:
+        if hasattr(m, "reset_states"):
+            m.reset_states()
+    with torch.no_grad():
+        s1 = net[1](net[0](torch.from_numpy(x[None].astype(np.float32))))
+        s2 = net[3](net[2](s1))
+    _save_reference(path, x, [s1.numpy()[0], s2.numpy()[0]])
     manifest[path.name] = _manifest_entry(
         "sinabs", sinabs.__version__, {"LIF[0].tau_mem (steps)": 20.0, "LIF[1].tau_mem (steps)": 10.0},
         {"w_in": w1.T, "w_out": w2.T})
@@ -134,15 +202,26 @@ def make_spikingjelly(manifest):
     import nir
     import spikingjelly
     import torch
-    from spikingjelly.activation_based import neuron
+    from spikingjelly.activation_based import functional, neuron
     from spikingjelly.activation_based.nir_exchange.to_nir import export_to_nir
 
-    w1, _, w2 = _weights(4)
+    # LIFNode (decay_input): v += (W x - v)/tau (gain 1/20); decay_input=False: v += W x - v/tau (gain 1)
+    w1, _, w2 = _fw_weights(4, 0.05, 1.0)
     net = torch.nn.Sequential(_linear(torch, w1), neuron.LIFNode(tau=20.0), _linear(torch, w2),
                               neuron.LIFNode(tau=10.0, decay_input=False))
-    g = export_to_nir(net, torch.zeros(1, N_IN), dt=1e-4)
+    g = export_to_nir(net, torch.zeros(1, F_IN), dt=1e-4)
     path = OUT / "spikingjelly_lif.nir"
     nir.write(path, g)
+    x = _drive()
+    functional.reset_net(net)
+    s1, s2 = [], []
+    with torch.no_grad():
+        for t in range(T_STEPS):
+            a = net[1](net[0](torch.from_numpy(x[t:t + 1].astype(np.float32))))
+            b = net[3](net[2](a))
+            s1.append(a.numpy()[0])
+            s2.append(b.numpy()[0])
+    _save_reference(path, x, [s1, s2])
     ver = getattr(spikingjelly, "__version__", "2.0.0")
     manifest[path.name] = _manifest_entry(
         "spikingjelly", ver, {"LIFNode[0].tau (steps)": 20.0, "LIFNode[1].tau (steps)": 10.0,
@@ -158,17 +237,112 @@ def make_rockpool(manifest):
     from rockpool.nn.modules import LIFTorch, LinearTorch
     from rockpool.nn.modules.torch.nir import to_nir
 
-    w1, _, w2 = _weights(5)
-    net = Sequential(LinearTorch((N_IN, N_HID), weight=torch.from_numpy(w1.T.copy()), has_bias=False),
-                     LIFTorch(N_HID, tau_mem=0.02, tau_syn=0.01, dt=1e-3),
-                     LinearTorch((N_HID, N_OUT), weight=torch.from_numpy(w2.T.copy()), has_bias=False),
-                     LIFTorch(N_OUT, tau_mem=0.02, tau_syn=0.005, dt=1e-3))
-    g = to_nir(net, torch.zeros(1, 1, N_IN))
+    # LIFTorch: i += W x; i *= beta; v = alpha v + i each step (gain beta/(1 - beta): 9.5, 4.5)
+    b1, b2 = np.exp(-1e-3 / 0.01), np.exp(-1e-3 / 0.005)
+    w1, _, w2 = _fw_weights(5, b1 / (1 - b1), b2 / (1 - b2))
+    net = Sequential(LinearTorch((F_IN, F_HID), weight=torch.from_numpy(w1.T.copy()), has_bias=False),
+                     LIFTorch(F_HID, tau_mem=0.02, tau_syn=0.01, dt=1e-3),
+                     LinearTorch((F_HID, F_OUT), weight=torch.from_numpy(w2.T.copy()), has_bias=False),
+                     LIFTorch(F_OUT, tau_mem=0.02, tau_syn=0.005, dt=1e-3))
+    g = to_nir(net, torch.zeros(1, 1, F_IN))
     path = OUT / "rockpool_lif.nir"
     nir.write(path, g)
+    x = _drive()
+    mods = [getattr(net, k) for k in net.modules().keys()] if hasattr(net, "modules") and callable(net.modules) \
+        and isinstance(net.modules(), dict) else list(net)
+    with torch.no_grad():
+        h = torch.from_numpy(x[None].astype(np.float32))
+        outs = []
+        for m in mods:
+            h = m(h)[0]
+            outs.append(h)
+    _save_reference(path, x, [outs[1].numpy()[0], outs[3].numpy()[0]])
     manifest[path.name] = _manifest_entry(
         "rockpool", rockpool.__version__, {"tau_mem": 0.02, "tau_syn": [0.01, 0.005], "dt": 1e-3},
         {"w_in": w1.T, "w_out": w2.T})
+
+
+def _biases(seed: int, n: int, lo: float, hi: float) -> np.ndarray:
+    """Constant drives f (steady state in thresholds, negative ones included), as the tests expect them back."""
+    return np.round(np.random.default_rng(seed).uniform(lo, hi, n), 3)
+
+
+def make_snntorch_biased(manifest):
+    """Two Leaky layers behind nn.Linear with biases (as every default nn.Linear has), some negative."""
+    import nir
+    import snntorch as snn
+    import torch
+    from snntorch import utils
+    from snntorch.export_nir import export_to_nir
+
+    beta1, beta2 = 0.95, 0.9
+    w1, _, w2 = _fw_weights(11, 1.0, 1.0)
+    f1, f2 = _biases(12, F_HID, -0.6, 0.5), _biases(13, F_OUT, -0.6, 0.3)
+    lin1, lin2 = _linear(torch, w1, bias=True), _linear(torch, w2, bias=True)
+    with torch.no_grad():   # Leaky: v = beta v + W x + b settles at b/(1 - beta)
+        lin1.bias.copy_(torch.from_numpy((f1 * (1 - beta1)).astype(np.float32)))
+        lin2.bias.copy_(torch.from_numpy((f2 * (1 - beta2)).astype(np.float32)))
+    l1 = snn.Leaky(beta=beta1, init_hidden=True)
+    l2 = snn.Leaky(beta=beta2, init_hidden=True, output=True)
+    net = torch.nn.Sequential(lin1, l1, lin2, l2)
+    try:
+        g = export_to_nir(net, torch.zeros(1, F_IN))
+    except ValueError:  # as in make_snntorch: the batch dimension leaks into the Input's shape
+        import nirtorch
+        from snntorch.export_nir import _extract_snntorch_module
+
+        g = nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, F_IN), model_name="snntorch",
+                                       ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
+    path = OUT / "snntorch_biased_leaky.nir"
+    try:
+        nir.write(path, g)
+    except TypeError:
+        nir.write(path, g, compression=None)
+    x = _drive()
+    utils.reset(net)
+    s1, s2 = [], []
+    with torch.no_grad():
+        for t in range(T_STEPS):
+            a = l1(lin1(torch.from_numpy(x[t:t + 1].astype(np.float32))))
+            b, _ = l2(lin2(a))
+            s1.append(a.numpy()[0])
+            s2.append(b.numpy()[0])
+    _save_reference(path, x, [s1, s2])
+    manifest[path.name] = _manifest_entry(
+        "snntorch", snn.__version__, {"Leaky[0].beta": beta1, "Leaky[1].beta": beta2, "export dt": 1e-4},
+        {"w_in": w1.T, "w_out": w2.T, "drive_hidden": f1, "drive_out": f2})
+
+
+def make_sinabs_iaf(manifest):
+    """IAF layers (NIR IF nodes) behind biased Linear layers; sinabs's IAF: v += W x + b, no leak."""
+    import nir
+    import sinabs
+    import sinabs.layers as sl
+    import torch
+
+    w1, _, w2 = _fw_weights(21, 1.0, 1.0)
+    w1, w2 = w1 * 0.5, w2 * 0.5
+    b1, b2 = _biases(22, F_HID, -0.004, 0.004), _biases(23, F_OUT, -0.004, 0.002)
+    lin1, lin2 = _linear(torch, w1, bias=True), _linear(torch, w2, bias=True)
+    with torch.no_grad():
+        lin1.bias.copy_(torch.from_numpy(b1.astype(np.float32)))
+        lin2.bias.copy_(torch.from_numpy(b2.astype(np.float32)))
+    net = torch.nn.Sequential(lin1, sl.IAF(), lin2, sl.IAF())
+    net(torch.zeros(2, 5, F_IN))  # sinabs's IF export reads the layer shape after the batch dimension of v_mem
+    g = sinabs.to_nir(net, torch.zeros(2, 1, F_IN))
+    path = OUT / "sinabs_iaf.nir"
+    nir.write(path, g)
+    x = _drive()
+    for m in net:
+        if hasattr(m, "reset_states"):
+            m.reset_states()
+    with torch.no_grad():
+        s1 = net[1](net[0](torch.from_numpy(x[None].astype(np.float32))))
+        s2 = net[3](net[2](s1))
+    _save_reference(path, x, [s1.numpy()[0], s2.numpy()[0]])
+    manifest[path.name] = _manifest_entry(
+        "sinabs", sinabs.__version__, {"IAF": "default (threshold 1, subtract reset)"},
+        {"w_in": w1.T, "w_out": w2.T, "bias_hidden": b1, "bias_out": b2})
 
 
 def make_handwritten(manifest):
@@ -236,9 +410,10 @@ def main(argv=None):
     manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
     jobs = []
     if args.frameworks:
-        jobs += [make_snntorch, make_norse, make_sinabs, make_spikingjelly, make_rockpool]
+        jobs += [make_snntorch, make_snntorch_biased, make_norse, make_sinabs, make_sinabs_iaf, make_spikingjelly,
+                 make_rockpool]
     if args.only is not None:
-        jobs = [j for j in jobs if j.__name__[len("make_"):] in args.only]
+        jobs = [j for j in jobs if j.__name__[len("make_"):].split("_")[0] in args.only]
     if args.handwritten:
         jobs.append(make_handwritten)
     if not jobs:

@@ -12,7 +12,10 @@ from .options import import_option, check_outputs, parse_import_options
 @click.option("-O", "--option", "import_options", multiple=True, metavar="KEY=VALUE",
               help="Import option for .nir/.npz/.npy files (e.g. -O dt=0.001 -O convention=snntorch). Repeatable.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write every file's result as JSON.")
-def validate_cmd(files, import_options, json_path):
+@click.option("--compare", "compare_path", type=click.Path(dir_okay=False), default=None,
+              help="Reference .npz (spikes, dt, layer0, layer1, ...: a framework's own run): simulate the one network "
+                   "given on its input and print per-layer spike-count agreement.")
+def validate_cmd(files, import_options, json_path, compare_path):
     """Check model.json / config.json / profile YAML / .nir / .npz files.
 
     Prints `OK <kind> FILE: <summary>` per valid file, or one line per problem
@@ -36,6 +39,11 @@ def validate_cmd(files, import_options, json_path):
         from ..fileio import write_json
 
         write_json(json_path, {"files": results, "ok": not failed})
+    if compare_path and not failed:
+        from ..importers.nir.fidelity import report
+
+        for line in report(files, compare_path, opts):
+            click.echo(line)
     return 2 if failed else 0
 
 

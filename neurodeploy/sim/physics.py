@@ -76,6 +76,50 @@ def dc_fraction(I_dc, I_spkthr, I_tau_mem, I_gain_mem):
     return I_dc * I_gain_mem / (I_spkthr * I_tau_mem)
 
 
+def leak_factor(I_tau_mem, I_ahp, I_shunt):
+    """L = 1 + (I_ahp + I_shunt)/I_tau_mem (dimensionless), eq. (7) of :mod:`neurodeploy.sim.dpi`: the membrane
+    leaks at L/τ_mem and settles at (I_gain/I_tau)·I_in/L. At rest I_shunt sits at its floor I_0 (and I_ahp at 0
+    without adaptation), so L = 1 + I_0/I_tau_mem: ~1.1 at τ_mem = 20 ms on the built-in profile."""
+    return 1.0 + (I_ahp + I_shunt) / I_tau_mem
+
+
+def membrane_time_constant(C, I_tau, I_rest, U_T, kappa):
+    """The membrane's effective time constant τ_mem/L = U_T·C/(κ·(I_tau + I_rest)) (s), I_rest = I_ahp + I_shunt at
+    rest (:func:`leak_factor`)."""
+    return time_constant(C, I_tau + I_rest, U_T, kappa)
+
+
+def membrane_tau_current(tau, C, I_rest, U_T, kappa):
+    """The inverse of :func:`membrane_time_constant`: I_tau = U_T·C/(κ·τ) − I_rest (A); ≤ 0 when τ is longer than
+    the leak I_rest alone allows."""
+    return tau_current(tau, C, U_T, kappa) - I_rest
+
+
+def unit_event_current(tau_mem, I_spkthr, I_gain_mem, I_tau_mem, tau_syn, I_gain_syn, I_tau_syn, t_pulse, L=1.0):
+    """Weight current I_w (A) whose input event moves the membrane by one threshold in integrated response,
+    the DPI counterpart of a unit LIF weight (an event raising v by v_threshold − v_reset).
+
+    Linear regime (I_syn, I_mem ≫ I_gain): an event adds ΔI_syn = q·I_w, q = charge_per_event (4), which
+    decays with τ_syn and drives the membrane filter τ_mem·dI_mem/dt = −L·I_mem + (I_gain_mem/I_tau_mem)·I_syn
+    (L: :func:`leak_factor`; τ_mem here is the effective τ_mem/L). For L = 1 the membrane's excursion is
+
+        ΔI_mem(t) = (I_gain_mem/I_tau_mem)·q·I_w·τ_syn/(τ_mem − τ_syn)·(e^(−t/τ_mem) − e^(−t/τ_syn)),
+
+    the CubaLIF's Δv(t) = w·(v_th − v_reset)·τ_mem/(τ_mem − τ_syn)·(e^(−t/τ_mem) − e^(−t/τ_syn)) with the
+    same time constants. Equal integrals, ∫ΔI_mem dt = (I_gain_mem/I_tau_mem)·q·I_w·τ_syn and
+    ∫Δv dt = w·(v_th − v_reset)·τ_mem, give (with L, the DPI's integral is 1/L of the above)
+
+        I_w = L·τ_mem·I_spkthr / ((I_gain_mem/I_tau_mem)·q·τ_syn)
+
+    per unit weight: the same response to any event train in the mean (a steady rate ν gives the mean
+    excursion w·ν·τ_mem thresholds in both) and the same single-event waveform when the time constants
+    agree. The membrane's offset I_tau_mem (eq. 5) and the exponential regime below I_gain_mem are neglected
+    (I_tau_mem, I_gain_mem ≪ I_spkthr).
+    """
+    q = charge_per_event(I_gain_syn, I_tau_syn, tau_syn, t_pulse)
+    return L * tau_mem * I_spkthr / (gain_ratio(I_gain_mem, I_tau_mem) * q * tau_syn)
+
+
 def delay_time(C, I_dly, V_th):
     """t_dly = V_th·C_dly/I_dly  (s): one stage of the synaptic delay circuit, eq. (8) — a pulse extender
     whose capacitor is discharged by I_dly (UNCALIBRATED model, see the profile's ``analog.C_dly*``)."""

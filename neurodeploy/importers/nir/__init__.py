@@ -1,6 +1,6 @@
 """NIR graphs (``.nir``, HDF5) → NetworkSpec, and NetworkSpec → NIR (:mod:`.export`).
 
-Supported graphs: ``Input → Affine/Linear → LIF / CubaLIF / LI`` layers, any number of them, recurrent
+Supported graphs: ``Input → Affine/Linear → LIF / CubaLIF / LI / IF / I`` layers, any number of them, recurrent
 connections included (a weight node from a layer back to itself or to an earlier layer), nested
 ``NIRGraph`` subgraphs flattened (their Input/Output nodes become pass-throughs). ``nir.read`` returns
 nodes in alphabetical order, so the structure comes from the edges only: each neuron node becomes a
@@ -8,8 +8,10 @@ population (in breadth-first order from the Input), each weight node a projectio
 
 The import runs in steps, one module each: :mod:`.read` (file → tree of dicts), :mod:`.settings`
 (options), :mod:`.graph` (normalise: flatten subgraphs, find the Input, the layers and the connections),
-:mod:`.sizes` and :mod:`.layers` (populations), :mod:`.projections` (weights, outputs), :mod:`.assemble`
-(the assumptions in words, the spec validated).
+:mod:`.sizes` and :mod:`.layers` (populations), :mod:`.projections` (weights, outputs), :mod:`.bias_source`
+(negative constant drives), :mod:`.assemble` (the assumptions in words, the spec validated) and
+:mod:`.calibrate` (weight scales from the DPI model). :mod:`.fidelity` compares an import with the framework's
+own simulation (``neurodeploy validate net.nir --compare reference.npz``).
 
 Units. NIR has no dt and no units, and the frameworks that write it disagree. The import works in
 NIR's own continuous-time semantics,
@@ -23,8 +25,11 @@ is that rise as a fraction of the distance from reset to threshold::
 
     w = W * r * w_in * dt / tau_mem / (v_threshold - v_reset)          (per target neuron)
 
-(so a weight of 1 takes a neuron from reset to threshold); the weight current is |w| * weight_scale. The
-conventions (``convention=...``) say how each framework's numbers map onto that:
+(so a weight of 1 takes a neuron from reset to threshold); the weight current is |w| * weight_scale, and
+``weight_scale`` is calibrated on the DPI model (:mod:`.calibrate`): a unit weight moves the target DPI
+membrane by one effective threshold (0.8·I_spkthr) per event, in the same integrated response as the LIF
+(the same waveform when the synaptic time constants agree). The conventions (``convention=...``) say how
+each framework's numbers map onto that:
 
 ============ ================================================ ===================================================
 convention   tau in the file                                   r, w_in, reset
@@ -36,27 +41,35 @@ snntorch     s, computed with a fixed export dt of 1e-4 s:     r = tau_mem/1e-4 
 norse        dt_export * tau (Norse <= 1.1 writes              r = 1; LIFCell's current jumps by W per spike, i.e.
              ``dt / tau_inv``): real tau = tau / dt_export     w_in = tau_syn / dt in NIR terms; reset to v_reset
              (export_dt, default 1e-3)
-sinabs       time steps: real tau = tau * dt                   r = 1 (norm_input=True: v += (1-alpha) W x);
-                                                               sinabs's default reset subtracts the threshold
+sinabs       time steps: real tau = tau * dt                   r = 1 (LIF, norm_input=True: v += (1-alpha) W x);
+                                                               ExpLeak (LI, v = alpha v + W x, written r = 1):
+                                                               r = 1/(1-alpha); IAF (IF): v += W x; sinabs's
+                                                               default reset subtracts the threshold
 spikingjelly s, computed with export dt 1e-4 (tau_steps*1e-4)  r = 1 (decay_input) or tau_steps; v_leak = v_reset
-rockpool     seconds                                           r = tau*exp(-dt/tau)/dt (v += alpha W x per step);
-                                                               Rockpool's LIF subtracts the threshold
+rockpool     seconds                                           LIFTorch (CubaLIF): i += W x, i *= beta, v = alpha
+                                                               v + i: w_in = beta/(1-beta)*tau_mem/(r dt), a rise
+                                                               of W beta/(1-beta); LIFNeuronTorch (LIF): v += W x,
+                                                               r = tau/dt (the file's r = tau alpha/dt gives alpha
+                                                               W); Rockpool's LIF subtracts the threshold
 neurodeploy  files written by ``neurodeploy export``: weights are the spec's unitless weights, exactly;
              the currents are restored from the node metadata
 ============ ================================================ ===================================================
 
-Neuron currents: tau_mem → Itau_mem, tau_syn → Itau_ampa and Itau_gaba (the two dendrites of synapse
-"auto"), each through the device profile, τ = U_T·C/(κ·I). LIF/LI have no synaptic filter: their
-synapses keep the profile's default time constants unless ``tau_syn`` is given. The DPI neuron resets to
-rest, whatever v_reset and reset mechanism the framework had: the difference is recorded. A constant
-drive — v_leak above v_reset, or an Affine bias b (v settles at v_leak + r·w_in·b) — becomes the DC input
-``Idc = f · Ispkthr · Itau_mem / Igain_mem``, f = (v_leak − v_reset + r·w_in·b)/(v_threshold − v_reset), the
-DPI's steady state reaching the same fraction of threshold. A drive below reset (f < 0) cannot be made
-with Idc (it only excites) and is rejected, as are the node types the chip cannot run.
+Neuron currents: tau_mem → Itau_mem (the simulator's membrane leaks at L/τ with L = 1 + I_0/Itau_mem, SHUNT
+resting at I_0: Itau_mem = U_T·C/(κ·τ) − I_0 gives the effective τ), tau_syn → Itau_ampa and Itau_gaba (the two
+dendrites of synapse "auto"), each through the device profile, τ = U_T·C/(κ·I). LIF/LI have no synaptic
+filter: their synapses keep the profile's default time constants unless ``tau_syn`` is given (the calibration
+keeps the integrated response). The DPI neuron resets to rest, whatever v_reset and reset mechanism the
+framework had: the difference is recorded. A constant drive — v_leak above v_reset, or an Affine bias b (v
+settles at v_leak + r·w_in·b) — becomes the DC input ``Idc = L · 0.8 · f · Ispkthr · Itau_mem / Igain_mem``,
+f = (v_leak − v_reset + r·w_in·b)/(v_threshold − v_reset), the DPI's steady state reaching the same fraction of
+its effective threshold. A drive below reset (f < 0) is inhibition from an always-on bias source
+(:mod:`.bias_source`); IF and I nodes become LIF/LI with the longest τ the chip allows (with a warning). Node
+types the chip cannot run are rejected, every one of them in one error.
 
 Options: ``dt`` (s; required unless the graph's metadata has ``dt``), ``convention`` (above; default "nir",
 or "neurodeploy" for files that say they come from neurodeploy), ``tau_unit``, ``export_dt``, ``weight_scale``
-(A per unit weight, default 1e-8), ``synapse`` ("auto"), ``raw_weights`` (True: keep W as written, no
+(A per unit weight; default: calibrated per projection), ``synapse`` ("auto"), ``raw_weights`` (True: keep W as written, no
 normalisation), ``name``, and neuron parameters overriding what the file gives, for every population
 (``Ispkthr``, ``tau_syn``, ``Itau_mem``, ...).
 """
@@ -66,9 +79,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._common import check_options, file_sha256
+from .bias_source import add_bias_source
 from .assemble import apply_option_overrides, assemble
 from .graph import normalise, structure
-from .layers import convert_layers
+from .layers import convert_layers, longest_tau
 from .projections import outputs, projections
 from .read import graph_to_tree, meta_json, read_file
 from .settings import CONVENTIONS, OPTIONS, parse_settings
@@ -107,11 +121,12 @@ def import_tree(tree: dict, src: str, profile, options: dict, info: dict, defaul
     nd_graph = meta_json(tree)
     nodes, edges = normalise(tree, src)
     s = parse_settings(src, options, graph_meta, nd_graph is not None, assumptions)
+    s.tau_max = longest_tau(profile)
     rank = (nd_graph or {}).get("populations") if s.neurodeploy else None
     g = structure(nodes, edges, src, rank if isinstance(rank, list) else None, not s.neurodeploy, assumptions)
     sizes = layer_sizes(g, src, s.neurodeploy, assumptions)
     layers = convert_layers(g, sizes, s, profile, notes)
     apply_option_overrides(layers, s, assumptions)
-    projs = projections(g, sizes, layers, s, assumptions)
+    projs = projections(g, sizes, layers, s, assumptions) + add_bias_source(g, layers, s, assumptions)
     outs = outputs(g, layers, assumptions)
     return assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)

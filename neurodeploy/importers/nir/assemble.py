@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._common import apply_overrides, finish, neuron_overrides
+from .calibrate import calibrate
 from .layers import Layers
 from .settings import DEFAULT_EXPORT_DT, Settings
 
@@ -13,6 +14,11 @@ RESET_NOTE = {
     "sinabs": "sinabs's default reset (MembraneSubtract) subtracts the threshold",
     "rockpool": "Rockpool's LIF subtracts the threshold",
 }
+
+
+def calibrated(s: Settings) -> bool:
+    """Whether the weight scales come from the DPI model (not from an option, raw weights or a neurodeploy file)."""
+    return s.weight_scale is None and not s.raw_weights and not s.neurodeploy
 
 
 def apply_option_overrides(layers: Layers, s: Settings, assumptions: list[str]) -> None:
@@ -39,9 +45,14 @@ def convention_assumptions(s: Settings) -> list[str]:
     else:
         out.append("weights normalised: w = W * r * w_in * dt / tau_mem / (v_threshold - v_reset), the "
                    "membrane rise per spike as a fraction of reset-to-threshold")
-    out.append(f"weight current = |w| * weight_scale, weight_scale = "
-               f"{s.weight_scale if s.weight_scale is not None else s.ws_default} A"
-               + (" (default)" if s.weight_scale is None else " (option)"))
+    if calibrated(s):
+        out.append("weight current = |w| * weight_scale, weight_scale calibrated on the DPI model per projection: "
+                   "a unit weight moves the target membrane by one threshold per event (integrated response, "
+                   "I_w = tau_mem*Ispkthr/((Igain_mem/Itau_mem)*q_syn*tau_syn), q_syn the synapse's charge per event)")
+    else:
+        out.append(f"weight current = |w| * weight_scale, weight_scale = "
+                   f"{s.weight_scale if s.weight_scale is not None else s.ws_default} A"
+                   + (" (default)" if s.weight_scale is None else " (option)"))
     if s.synapse == "auto":
         out.append("synapse 'auto': positive weights -> AMPA, negative -> GABA")
     out.append("reset: the DPI resets to rest" + (f"; {RESET_NOTE[s.convention]}" if s.convention in RESET_NOTE else ""))
@@ -64,4 +75,8 @@ def assemble(s: Settings, n_inputs: int, layers: Layers, projections: list[dict]
                            "nodes": dict(layers.pop_of), "assumptions": assumptions}
     raw = {"format": "neurodeploy.network/1", "name": str(name), "dt": s.dt, "n_inputs": n_inputs, "populations": layers.pops,
            "projections": projections, "outputs": outputs, "metadata": spec_meta}
+    spec = finish(raw, s.src, profile)
+    if not calibrated(s) or not projections:
+        return spec
+    assumptions.extend(calibrate(raw, spec, profile))
     return finish(raw, s.src, profile)

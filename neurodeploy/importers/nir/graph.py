@@ -29,8 +29,6 @@ REJECT = {
                "outside the network and remove the node",
     "Scale": "Scale: a per-channel gain between layers has no circuit; fold it into the adjacent weight matrix",
     "Threshold": "Threshold: spiking is part of the DPI neuron; export the layer as LIF or CubaLIF instead",
-    "IF": "IF: a Dynap-SE2 neuron always leaks (Itau_mem > 0); use LIF with a long tau",
-    "I": "I (pure integrator): a Dynap-SE2 neuron always leaks (Itau_mem > 0); use LI/LIF with a long tau",
 }
 
 #: one connection: (source node or the Input, target neuron node, W [n_out x n_in] or None = identity, weight node)
@@ -118,13 +116,17 @@ def normalise(tree: dict, src: str) -> tuple[dict[str, dict], list[tuple[str, st
 
 
 def _check_types(nodes: dict[str, dict], src: str) -> None:
+    """Every node the chip cannot run, in one error."""
+    problems = []
     for n in sorted(nodes):
         t = ntype(nodes[n])
         if t in REJECT:
-            raise SpecError(f"{src}: node {n!r}: {REJECT[t]}")
-        if t not in NEURON_TYPES + WEIGHT_TYPES + ("Input", "Output"):
-            raise SpecError(f"{src}: node {n!r}: NIR node type {t or '(none)'!r} is not supported (supported: Input, "
-                            f"Output, Affine, Linear, LIF, CubaLIF, LI, CubaLI)")
+            problems.append(f"{src}: node {n!r}: {REJECT[t]}")
+        elif t not in NEURON_TYPES + WEIGHT_TYPES + ("Input", "Output"):
+            problems.append(f"{src}: node {n!r}: NIR node type {t or '(none)'!r} is not supported (supported: Input, "
+                            f"Output, Affine, Linear, LIF, CubaLIF, LI, CubaLI, IF, I)")
+    if problems:
+        raise SpecError(problems[0], lines=problems)
 
 
 def _the_input(nodes, preds, succs, src: str) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 from ...errors import SpecError
 from .read import to_py
 
-NEURON_TYPES = ("LIF", "CubaLIF", "LI", "CubaLI")
+NEURON_TYPES = ("LIF", "CubaLIF", "LI", "CubaLI", "IF", "I")
 WEIGHT_TYPES = ("Affine", "Linear")
 _NAME_OK = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 

@@ -35,6 +35,7 @@ class Settings:
     name: str | None
     overrides: dict = field(default_factory=dict)      # neuron parameters given as options, for every population
     ws_default: float = DEFAULT_WEIGHT_SCALE
+    tau_max: float = 0.0                                # the longest membrane τ the chip makes (s), for IF/I nodes
 
     @property
     def neurodeploy(self) -> bool:
