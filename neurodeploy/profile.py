@@ -36,7 +36,12 @@ NEURON_QUANTITIES: tuple[str, ...] = (
 )
 #: Per-core base weight currents (amperes).
 WEIGHT_QUANTITIES: tuple[str, ...] = ("Iw_0", "Iw_1", "Iw_2", "Iw_3")
-SIM_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
+#: Per-core synaptic delay stage currents (amperes): SYPD_DLY0_P..SYPD_DLY2_P (optional in a profile:
+#: without them a config's delay bits cannot be decoded).
+DELAY_QUANTITIES: tuple[str, ...] = ("Idly_0", "Idly_1", "Idly_2")
+#: What every profile must model (the delay stages are optional).
+REQUIRED_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
+SIM_QUANTITIES: tuple[str, ...] = REQUIRED_QUANTITIES + DELAY_QUANTITIES
 
 #: The x_hop of an SRAM entry that sends a neuron's events off the chip grid to the host/FPGA (samna's
 #: convention; no core bit set). An event the host reads back from chip h carries x_hop = HOST_X_HOP + 1 + h.
@@ -108,6 +113,14 @@ class Analog(_Strict):
     feedback_gain: PositiveFloat = 0.01
     feedback_threshold: PositiveFloat = Field(0.8, lt=1.0)
     feedback_norm: PositiveFloat = 0.02
+    # synaptic delay circuit (eq. (8) of sim.physics): one capacitor per delay stage DLY0..DLY2, and the
+    # mismatch of each stage relative to the chip's σ (DLY2 is a minimum-size transistor). UNCALIBRATED:
+    # no published measurement; ``delay_calibrated`` says whether these were measured on a chip.
+    delay_calibrated: bool = False
+    C_dly0: PositiveFloat = 1.0e-12
+    C_dly1: PositiveFloat = 1.0e-12
+    C_dly2: PositiveFloat = 1.0e-12
+    dly_mismatch: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (1.0, 1.0, 3.0)
 
     @property
     def kappa(self) -> float:
@@ -180,7 +193,7 @@ class DeviceProfile(_Strict):
                 c, f = p.default
                 if not (0 <= c < self.bias_generator.coarse_levels and 0 <= f < self.bias_generator.fine_levels):
                     raise ValueError(f"parameters.{pname}.default: ({c}, {f}) outside coarse 0..{self.bias_generator.coarse_levels-1}, fine 0..{self.bias_generator.fine_levels-1}")
-        absent = [q for q in SIM_QUANTITIES if q not in seen]
+        absent = [q for q in REQUIRED_QUANTITIES if q not in seen]
         if absent:
             raise ValueError(f"parameters: no parameter sets {', '.join(absent)}")
         return self
@@ -228,6 +241,16 @@ class DeviceProfile(_Strict):
     def pulse_to_current(self, width: float, capacitance: str = "C_pulse") -> float:
         """t_pulse = V_th·C/I  ⇒  I = V_th·C/t_pulse (A)."""
         return physics.pulse_current(width, getattr(self.analog, capacitance), self.analog.V_th)
+
+    @property
+    def models_delays(self) -> bool:
+        """Whether every delay stage DLY0..DLY2 has a parameter (:data:`DELAY_QUANTITIES`)."""
+        return all(q in self.quantity_to_parameter for q in DELAY_QUANTITIES)
+
+    def delay_times(self, currents) -> tuple:
+        """(t_dly0, t_dly1, t_dly2) (s) of the three delay stages for their currents (A): t = V_th·C_dly,i/I_dly,i."""
+        a = self.analog
+        return tuple(physics.delay_time(getattr(a, f"C_dly{i}"), currents[i], a.V_th) for i in range(3))
 
 
 def _read_csv_numbers(path: Path) -> tuple[list[str], np.ndarray]:

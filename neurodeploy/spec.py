@@ -25,6 +25,8 @@ Neuron parameters are circuit currents in amperes, named as the simulator names 
 with one value per neuron; an absent one takes the device profile's default. A weight ``w``
 (unitless, signed) becomes the synaptic weight current ``|w| · weight_scale`` (A) on the
 dendrite chosen by ``synapse`` ("auto": w > 0 → AMPA, w < 0 → GABA). Zeros are absent synapses.
+An optional ``delay`` (s, 0..:data:`MAX_DELAY`): one number, or the weights' shape (a sidecar: one number).
+Delays are simulated, not yet mapped to the chip (``neurodeploy map`` refuses them: rule ``delays``).
 
 Convenience forms (:func:`convenience_to_currents`) let a user write time constants instead of
 currents — ``tau_mem``, ``tau_ampa``, ``tau_nmda``, ``tau_gaba``, ``tau_shunt``, ``tau_ahp`` (s),
@@ -51,6 +53,8 @@ from .profile import NEURON_QUANTITIES
 from .spec_checks import check_spec
 
 NETWORK_FORMAT = "neurodeploy.network/1"
+#: Largest synaptic delay a model may give (s): the order of delays reported on Dynap-SE chips (tens of ms).
+MAX_DELAY = 0.1
 
 #: convenience field → (current it sets, kind, capacitance)
 CONVENIENCE: dict[str, tuple[str, str, str]] = {
@@ -132,6 +136,7 @@ class Projection(_Model):
     post: list[int] | None = None
     w: list[float] | None = None
     sidecar: Sidecar | None = None
+    delay: float | list[float] | list[list[float]] | None = Field(None, description=f"synaptic delay (s), 0..{MAX_DELAY}: one number or the weights' shape")
 
     @model_validator(mode="after")
     def _one_form(self):
@@ -227,6 +232,24 @@ class NetworkSpec(_Model):
             return pre[keep], post[keep], w[keep]
         pre, post = np.nonzero(mat)
         return pre.astype(np.int64), post.astype(np.int64), mat[pre, post]
+
+    @property
+    def has_delays(self) -> bool:
+        """Whether any projection gives a ``delay`` (even 0: the network then runs the delayed simulation)."""
+        return any(pr.delay is not None for pr in self.projections)
+
+    def projection_delay(self, k: int) -> np.ndarray | None:
+        """Projection k's delays (s) in :meth:`projection_coo` order, or None when it gives none."""
+        pr = self.projections[k]
+        if pr.delay is None:
+            return None
+        d = np.asarray(pr.delay, dtype=np.float64)
+        if d.ndim == 0:
+            return np.full(self.projection_coo(k)[0].shape[0], float(d))
+        if pr.weight is not None:
+            pre, post = np.nonzero(np.asarray(pr.weight, dtype=np.float64))
+            return d[pre, post]
+        return d[np.asarray(pr.w, dtype=np.float64) != 0]
 
     def dense_weight(self, k: int) -> np.ndarray:
         """Projection k as a dense [n_source x n_target] matrix (unitless, signed)."""

@@ -75,6 +75,8 @@ def check_spec(spec) -> list[str]:
                         problems.append(f"{base}.pre[{j}]: duplicate synapse {pr.source}[{a}] -> {pr.target}[{b}]")
                         break
                     pairs.add((a, b))
+        if pr.delay is not None:
+            _check_delay(pr, base, n_src, n_tgt, problems)
         if pr.synapse in ("ampa", "nmda", "gaba", "shunt"):
             w = np.asarray(pr.weight if pr.weight is not None else (pr.w or []), dtype=np.float64)
             if w.size and np.any(w < 0):
@@ -91,3 +93,32 @@ def check_spec(spec) -> list[str]:
                 problems.append(f"$.outputs[{k}].indices[{j}]: index {i} out of range 0..{n - 1}")
                 break
     return problems
+
+
+def _check_delay(pr, base: str, n_src: int, n_tgt: int, problems: list[str]) -> None:
+    """A projection's ``delay`` (s): one number, or the weights' shape; finite, 0..MAX_DELAY."""
+    from .spec import MAX_DELAY
+
+    where = f"{base}.delay"
+    try:
+        d = np.asarray(pr.delay, dtype=np.float64)
+    except ValueError:
+        problems.append(f"{where}: rows of different lengths; give one number or the weights' shape")
+        return
+    if d.ndim > 0:
+        if pr.weight is not None:
+            shape = (n_src, n_tgt)
+        elif pr.w is not None:
+            shape = (len(pr.w),)
+        else:
+            problems.append(f"{where}: a sidecar projection takes one delay for all its synapses (a number)")
+            return
+        if d.shape != shape:
+            problems.append(f"{where}: expected one number or shape {list(shape)} (the weights'), got {list(d.shape)}")
+            return
+    bad = ~np.isfinite(d) | (d < 0) | (d > MAX_DELAY)
+    if np.any(bad):
+        idx = np.argwhere(np.atleast_1d(bad))[0] if d.ndim else ()
+        val = d[tuple(idx)] if d.ndim else float(d)
+        at = "".join(f"[{int(i)}]" for i in idx)
+        problems.append(f"{where}{at}: delays must be finite, in seconds, 0..{MAX_DELAY}, got {val}")

@@ -230,9 +230,32 @@ def test_profile_rule(profile, name):
     assert any(ln.startswith(PROFILE_EXPECT[name]) for ln in found), found
 
 
+def _delayed(delay, **proj):
+    proj = proj or {"pre": [0, 1], "post": [0, 1], "w": [0.5, 0.5]}
+    return spec_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 2}],
+                           "projections": [{"source": "input", "target": "p", **proj, "delay": delay}]})
+
+
+def test_delays_are_refused_by_map_and_quantize_until_they_can_be_mapped(profile, run_cli, tmp_path):
+    e = _map_error(_delayed([0.0, 0.004]), profile)
+    assert e.rule == "delays"
+    assert str(e).startswith("[delays] projection 0 (input→p): 1 synapse(s) have a delay (up to 4 ms); delays are "
+                             "simulated (neurodeploy simulate) but quantizing them onto the chip's delay circuit is not "
+                             "implemented yet"), str(e)
+    with pytest.raises(MappingError, match=r"^\[delays\] projection 0"):
+        quantize_network(_delayed(0.002, weight=[[0.5, 0], [0, 0], [0, 0], [0, 0]]), profile)
+    # zero delays are no delays: they map
+    assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(_delayed(0.0), profile))]
+    p = tmp_path / "m.json"
+    p.write_text(_delayed(0.003).dumps())
+    code, out, err = run_cli("map", p, "-o", tmp_path / "c.json")
+    assert code == 2 and "[delays]" in err and "Traceback" not in err, err
+    assert not (tmp_path / "c.json").exists()
+
+
 def test_every_rule_has_a_test():
     tested = {"chips", "fan-in", "weight-range", "bias-range", "cores", "shared-parameters", "tags", "fan-out", "cam-defects",
-              "cam-profile"} | set(CONFIG_EXPECT) | set(PROFILE_EXPECT)
+              "cam-profile", "delays"} | set(CONFIG_EXPECT) | set(PROFILE_EXPECT)
     assert set(rules.RULES) == tested
 
 

@@ -45,7 +45,8 @@ class Emulator:
         self.cfg, self.profile = cfg, profile
         self.decoded: DecodedNetwork = decode(cfg, profile, input_routes)
         d = self.decoded
-        self.net = build_from_arrays(d.n_inputs, d.params, d.flags, d.src, d.dst, d.dendrite, d.weight, profile, dt=dt)
+        self.net = build_from_arrays(d.n_inputs, d.params, d.flags, d.src, d.dst, d.dendrite, d.weight, profile, dt=dt,
+                                     delay=d.delay, delay_spread=d.delay_spread)
 
     # ---- mismatch --------------------------------------------------------------------------
     def locations(self):
@@ -61,7 +62,8 @@ class Emulator:
         return Locations(tuple(int(c) for c in chips), np.array([pos[int(c)] for c in d.sites[:, 0]], np.int64), site,
                          np.array([pos[int(c)] for c in d.sites[d.dst, 0]], np.int64),
                          site[d.dst] * n_slot + d.cam_entry % n_slot,
-                         geo.cores_per_chip * geo.neurons_per_core, geo.cores_per_chip * geo.neurons_per_core * n_slot)
+                         geo.cores_per_chip * geo.neurons_per_core, geo.cores_per_chip * geo.neurons_per_core * n_slot,
+                         delays=d.delay is not None)
 
     def mismatch(self, seed: int, sigma: float, trials: int | None = None):
         """Mismatch draw(s) of this board, σ a fraction (0.1 = 10 %); ``trials`` → stacked draws."""

@@ -10,6 +10,9 @@ This is the single place where a configuration becomes a network:
   destination chip, and every CAM entry on those cores whose tag equals the event's tag (and whose
   dendrite is not ``none``) receives it. Two sources sharing a tag on a core both match (crosstalk);
   a tag repeated in several CAM entries of a neuron delivers the event several times (weights add);
+* delays: a CAM entry's ``precise_delay`` / ``mismatched_delay`` flags and its core's SYPD_DLY0..2_P
+  codes give it the delay [p ∨ m]·t₀ + p·t₁ + m·t₂, t_i = V_th·C_dly,i/I_dly,i (eqs. (8), (9) of
+  :mod:`neurodeploy.sim.physics`; an UNCALIBRATED model), and a mismatch spread from the stages used;
 * latches: ``latch_soif_kill`` silences a neuron, ``latch_so_dc`` enables I_dc,
   ``latch_so_adaptation`` the AHP, ``latch_denm_nmda`` the NMDA membrane gate.
 
@@ -25,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..masks import entry_weights
-from ..profile import NEURON_QUANTITIES
+from ..errors import ConfigError
+from ..profile import DELAY_QUANTITIES, NEURON_QUANTITIES
+from ..sim import physics
 from .model import LATCHES, HardwareConfig
 from .state import board_state
 
@@ -44,6 +49,8 @@ class DecodedNetwork:
     cam_entry: np.ndarray           # [E] global CAM entry id: ((m · 64) + slot)
     mask: np.ndarray                # [E] mask index (bit b selects W_b)
     outputs: np.ndarray             # [n_out] neuron m of each model output
+    delay: np.ndarray | None = None         # [E] synaptic delay (s); None: no entry has a delay bit
+    delay_spread: np.ndarray | None = None  # [E] σ of the delay relative to the chip's σ (stages' mismatch)
 
     def index_of(self, chip: int, core: int, neuron: int) -> int:
         key = (self.sites[:, 0] * 4 + self.sites[:, 1]) * 256 + self.sites[:, 2]
@@ -99,12 +106,49 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
     first = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt)
     src = asrc[first + np.arange(rows.size)] if rows.size else np.zeros(0, np.int64)
     weight_entry = entry_weights(cmask, W[cc, ck])
+    delay, spread = _entry_delays(st, profile, cc, ck, cn, ce)
     outputs = np.asarray([m_index[slot_of_chip[o_.chip], o_.core, o_.neuron] for o_ in cfg.outputs], np.int64)
     return DecodedNetwork(
         n_inputs=n_in, sites=sites, params=params, flags=flags,
         src=src.astype(np.int64), dst=cm[rows].astype(np.int64), dendrite=cdend[rows].astype(np.int64),
         weight=weight_entry[rows], cam_entry=(cm[rows] * ncam + ce[rows]).astype(np.int64),
-        mask=cmask[rows].astype(np.int64), outputs=outputs)
+        mask=cmask[rows].astype(np.int64), outputs=outputs,
+        delay=None if delay is None else delay[rows], delay_spread=None if spread is None else spread[rows])
+
+
+def _entry_delays(st, profile, cc, ck, cn, ce):
+    """Per live CAM entry: (delay (s), mismatch spread), or (None, None) when no entry has a delay bit.
+
+    delay = [p ∨ m]·t₀ + p·t₁ + m·t₂ with t_i = V_th·C_dly,i/I_dly,i of the entry's core (a core that does
+    not set SYPD_DLYi_P keeps the profile default); spread = √Σ(t_i·s_i)²/Σt_i over the stages used,
+    s_i the profile's ``dly_mismatch`` (one factor per entry with the variance of the sum of the stages)."""
+    bits = np.zeros((2,) + st.cam_tag.shape, bool)
+    for (c, k, n), entries in st.cam_flags.items():
+        for e, fl in entries.items():
+            if e < bits.shape[-1]:
+                bits[:, c, k, n, e] = ("precise_delay" in fl, "mismatched_delay" in fl)
+    p, m = bits[0, cc, ck, cn, ce], bits[1, cc, ck, cn, ce]
+    if not (p.any() or m.any()):
+        return None, None
+    if not profile.models_delays:
+        raise ConfigError(f"{profile.source or profile.name}: CAM entries set delay flags but the profile models no delay "
+                          f"stages ({', '.join(DELAY_QUANTITIES)}); use a profile with SYPD_DLY0..2_P quantities")
+    t = np.zeros(st.configured.shape[:2] + (3,))
+    for c in range(len(st.chip_ids)):
+        for k in st.core_ids[c]:
+            cur = []
+            for q in DELAY_QUANTITIES:
+                pname = profile.quantity_to_parameter[q]
+                code = st.params[c][k].get(pname, tuple(profile.parameters[pname].default))
+                cur.append(float(profile.bias.to_current(pname, *code)))
+            t[c, k] = profile.delay_times(cur)
+    t0, t1, t2 = (t[cc, ck, i] for i in range(3))
+    delay = physics.entry_delay(t0, t1, t2, p, m)
+    s0, s1, s2 = profile.analog.dly_mismatch
+    used0 = (p | m).astype(float)
+    var = (used0 * t0 * s0) ** 2 + (p * t1 * s1) ** 2 + (m * t2 * s2) ** 2
+    spread = np.where(delay > 0, np.sqrt(var) / np.where(delay > 0, delay, 1.0), 1.0)
+    return delay, spread
 
 
 def _parameters(st, profile, slot_c, core_k):

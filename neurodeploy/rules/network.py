@@ -164,5 +164,20 @@ def shared_parameters(f: NetworkFacts) -> list[str]:
     return [m] if m else []
 
 
+@rule("delays", "network", "synaptic delays are simulated but not yet mapped onto the chip's delay circuit: a model "
+      "to deploy has no non-zero 'delay'")
+def delays(f: NetworkFacts) -> list[str]:
+    out = []
+    for k, pr in enumerate(f.spec.projections):
+        d = f.spec.projection_delay(k)
+        if d is None or not np.any(d > 0):
+            continue
+        out.append(f"projection {k} ({pr.source}→{pr.target}): {int(np.count_nonzero(d > 0))} synapse(s) have a delay "
+                   f"(up to {float(d.max()) * 1e3:.3g} ms); delays are simulated (neurodeploy simulate) but quantizing "
+                   f"them onto the chip's delay circuit is not implemented yet — remove the projection's 'delay' (or set "
+                   f"it to 0) to deploy without delays")
+    return out
+
+
 __all__ = ["NetworkFacts", "fan_in_message", "bias_range_messages", "cores_message",
            "shared_parameters_message"]

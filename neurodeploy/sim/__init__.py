@@ -4,6 +4,7 @@
 - :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_spec`
 - :mod:`.simulate` — :func:`simulate`, :class:`SimState`
 - :mod:`.mismatch` — :func:`sample_mismatch` (multiplicative device-mismatch factors)
+- :mod:`.delays` — per-entry synaptic delays (delayed, interpolated reads of recent events)
 - :mod:`.params` — well-scaled trainable coordinates (log-currents, unitless weights)
 - :mod:`.surrogate` — the spike function and its surrogate derivative
 

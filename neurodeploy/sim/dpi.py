@@ -71,6 +71,12 @@ reaches I_b at ``t_b = ln(1 + J·Δz/F)/J`` (Δz = z_b − z₀) and I_spkthr at
 within the bin the neuron spikes then: I_mem is reset to I_0 and held there for
 ``t_ref = V_th·C_ref/I_ref`` (3) from the spike time on, input blocked; otherwise it ends the bin
 where the passage got to.
+
+**Synaptic delays (UNCALIBRATED model).** Each core's delay stage i (bias SYPD_DLYi_P, current
+I_dly,i) is modelled as a pulse extender, ``t_dly,i = V_th·C_dly,i/I_dly,i`` (8); a CAM entry with
+bits p (precise_delay), m (mismatched_delay) waits ``[p ∨ m]·t_dly,0 + p·t_dly,1 + m·t_dly,2`` (9)
+before its pulse (an entry with neither bit is not delayed). Both relations live in
+:mod:`.physics`; the simulator applies a per-entry delay as in :mod:`.delays`.
 """
 
 from __future__ import annotations

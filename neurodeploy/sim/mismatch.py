@@ -12,7 +12,8 @@ modelling practice for Dynap-SE2: σ = percent / 100 / sigma_rule), clipped at
 
     {"currents": {q: [N]}, "capacitances": {c: [N]}, "weight": [S]}
 
-so ``jax.vmap`` over a stack of draws (leading axis) evaluates many chips in one call; see
+plus ``"delay": [S]`` for a network with synaptic delays (drawn from a stream of its own, so that
+the other factors are those of the same network without delays), so ``jax.vmap`` over a stack of draws (leading axis) evaluates many chips in one call; see
 :func:`sample_mismatch_stack`. The pulse extenders are modelled per neuron (I_pulse, C_pulse of the
 target neuron), so their mismatch is per neuron too.
 
@@ -38,6 +39,8 @@ from .network import CAPACITANCES, DTYPE, SimNetwork
 
 #: Lower clip of a mismatch factor (keeps every current and capacitance positive).
 MIN_FACTOR = 0.05
+#: fold_in constant of the delay factors' random stream (kept apart from the other factors' stream).
+DELAY_STREAM = 0x0DE1A7
 
 
 def sigma_of(percent: float, sigma_rule: float) -> float:
@@ -50,9 +53,19 @@ def sigma_of(percent: float, sigma_rule: float) -> float:
 def no_mismatch(net: SimNetwork) -> dict:
     """The identity draw (all factors 1)."""
     n, s = net.n_neurons, net.n_synapses
-    return {"currents": {q: jnp.ones(n, DTYPE) for q in NEURON_QUANTITIES},
-            "capacitances": {c: jnp.ones(n, DTYPE) for c in CAPACITANCES},
-            "weight": jnp.ones(s, DTYPE)}
+    out = {"currents": {q: jnp.ones(n, DTYPE) for q in NEURON_QUANTITIES},
+           "capacitances": {c: jnp.ones(n, DTYPE) for c in CAPACITANCES},
+           "weight": jnp.ones(s, DTYPE)}
+    if net.delay is not None:
+        out["delay"] = jnp.ones(s, DTYPE)
+    return out
+
+
+@partial(jax.jit, static_argnames=("s",))
+def _draw_delay(key, sigma, s: int):
+    """Per-entry delay factors 1 + σ·N(0,1) (clipped ≥ MIN_FACTOR), from the key's delay stream."""
+    xi = jax.random.normal(jax.random.fold_in(key, DELAY_STREAM), (s,), DTYPE)
+    return jnp.maximum(1.0 + sigma * xi, MIN_FACTOR)
 
 
 @partial(jax.jit, static_argnames=("n", "s"))
@@ -88,7 +101,10 @@ def sample_mismatch(net: SimNetwork, key, percent: float = 30.0, sigma_rule: flo
     (or an int seed). Deterministic: the same key gives identical draws. σ: ``sigma`` (a fraction)
     or percent/100/sigma_rule."""
     s = resolve_sigma(sigma, percent, sigma_rule)
-    return _draw(_key(key), jnp.asarray(s, DTYPE), net.n_neurons, net.n_synapses)
+    out = _draw(_key(key), jnp.asarray(s, DTYPE), net.n_neurons, net.n_synapses)
+    if net.delay is not None:
+        out["delay"] = _draw_delay(_key(key), jnp.asarray(s, DTYPE), net.n_synapses)
+    return out
 
 
 def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, percent: float = 30.0, sigma_rule: float = 3.0, *,
@@ -97,7 +113,10 @@ def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, percent: float = 3
     ``sample_mismatch(net, jax.random.split(key, n_draws)[i], ...)``."""
     sigma = jnp.asarray(resolve_sigma(sigma, percent, sigma_rule), DTYPE)
     keys = jax.random.split(_key(key), n_draws)
-    return jax.vmap(_draw, in_axes=(0, None, None, None))(keys, sigma, net.n_neurons, net.n_synapses)
+    out = jax.vmap(_draw, in_axes=(0, None, None, None))(keys, sigma, net.n_neurons, net.n_synapses)
+    if net.delay is not None:
+        out["delay"] = jax.vmap(_draw_delay, in_axes=(0, None, None))(keys, sigma, net.n_synapses)
+    return out
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,7 @@ class Locations:
     entry_site: np.ndarray       # [S]
     sites_per_chip: int          # cores · neurons per core
     entries_per_chip: int        # sites_per_chip · CAM slots
+    delays: bool = False         # the network has synaptic delays: draw a delay factor per CAM entry too
 
 
 def sample_located_mismatch(loc: Locations, key, *, sigma: float, trials: int | None = None) -> dict:
@@ -138,11 +158,27 @@ def sample_located_mismatch(loc: Locations, key, *, sigma: float, trials: int | 
             f = factors(i, loc.sites_per_chip)[neuron_chip, neuron_site]
             (cur if name in NEURON_QUANTITIES else cap)[name] = f.astype(DTYPE)
         w = factors(len(names), loc.entries_per_chip)[entry_chip, entry_site].astype(DTYPE)
-        return {"currents": cur, "capacitances": cap, "weight": w}
+        out = {"currents": cur, "capacitances": cap, "weight": w}
+        if loc.delays:      # a stream of its own per chip: the other factors stay those of a delay-free board
+            dkeys = [jax.random.fold_in(jax.random.fold_in(k, DELAY_STREAM), int(c)) for c in loc.chip_ids]
+            f = (jnp.stack([jnp.maximum(1 + s * jax.random.normal(dk, (loc.entries_per_chip,)), MIN_FACTOR) for dk in dkeys])
+                 if dkeys else jnp.ones((0, loc.entries_per_chip)))
+            out["delay"] = f[entry_chip, entry_site].astype(DTYPE)
+        return out
 
     if trials is None:
         return one(_key(key))
     return jax.vmap(one)(jax.random.split(_key(key), trials))
+
+
+def mismatched_delay(net: SimNetwork, mismatch: dict | None):
+    """The entries' delays (s) under the draw: d·max(1 + spread·(m − 1), MIN_FACTOR), m the entry's
+    factor and spread its relative σ (:attr:`SimNetwork.delay_spread`); None without delays."""
+    if net.delay is None:
+        return None
+    if mismatch is None or "delay" not in mismatch:
+        return net.delay
+    return net.delay * jnp.maximum(1.0 + net.delay_spread * (mismatch["delay"] - 1.0), MIN_FACTOR)
 
 
 def apply_mismatch(net: SimNetwork, mismatch: dict | None) -> tuple[dict, dict, jax.Array]:

@@ -17,6 +17,11 @@ For speed the entries are also laid out per dendrite in use (``groups``, "ELL" f
 on that dendrite. One step gathers the source events of all slots and contracts them with the slot
 weights: a dense, branch-free gather + batched dot per dendrite.
 
+Optionally every entry has a synaptic ``delay`` [S] (s): its events reach the dendrite that much
+later (see :mod:`.simulate`); ``delay_spread`` [S] scales its mismatch (1: the chip's σ). A network
+built without delays has ``delay = None`` and ``delay_slots = 0`` (static): it runs the delay-free
+step unchanged. ``delay_slots`` D is the depth of the event history the step keeps (D steps back).
+
 The same entries are also listed per source (``fan_entry``/``fan_target`` [n_src + 1, F], F the
 largest fan-out): at batch 1 a step then touches only the synapses of the sources that fired
 (event-driven), typically a few % of them.
@@ -67,6 +72,8 @@ class SimNetwork:
     slot_src: tuple
     fan_entry: jax.Array
     fan_target: jax.Array
+    delay: jax.Array | None
+    delay_spread: jax.Array | None
     n_inputs: int = field(metadata=dict(static=True))
     dt: float = field(metadata=dict(static=True))
     groups: tuple = field(metadata=dict(static=True))
@@ -75,6 +82,7 @@ class SimNetwork:
     kappa: float = field(metadata=dict(static=True))
     V_th: float = field(metadata=dict(static=True))
     feedback: tuple = field(metadata=dict(static=True))
+    delay_slots: int = field(default=0, metadata=dict(static=True))
 
     @property
     def n_neurons(self) -> int:
@@ -93,8 +101,8 @@ class SimNetwork:
 
 
 _DATA = ["currents", "capacitances", "adaptation", "dc", "nmda_gate", "kill", "weight", "src", "dst",
-         "dendrite", "slot_entry", "slot_src", "fan_entry", "fan_target"]
-_META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback"]
+         "dendrite", "slot_entry", "slot_src", "fan_entry", "fan_target", "delay", "delay_spread"]
+_META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback", "delay_slots"]
 jax.tree_util.register_dataclass(SimNetwork, data_fields=_DATA, meta_fields=_META)
 
 
@@ -117,6 +125,7 @@ class SpecIndex:
     synapse_scale: np.ndarray
     entry_synapse: np.ndarray
     entry_sign: np.ndarray
+    synapse_delay: np.ndarray | None = None     # [n_syn] (s), None without delays
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +183,8 @@ def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
 
 
 def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendrite, weight, profile, *,
-                      dt: float = 1e-3, capacitances: dict | None = None, feedback: dict | None = None) -> SimNetwork:
+                      dt: float = 1e-3, capacitances: dict | None = None, feedback: dict | None = None,
+                      delay=None, delay_spread=None, max_delay: float | None = None) -> SimNetwork:
     """Build a :class:`SimNetwork` from plain arrays — the single entry point to the physics.
 
     ``params``: every quantity of NEURON_QUANTITIES as an [N] array (A; scalars broadcast).
@@ -183,6 +193,10 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     2 GABA, 3 SHUNT; ``weight`` [S] weight current I_w ≥ 0 (A). ``dt`` (s) is the default step of
     :func:`neurodeploy.sim.simulate`. ``capacitances`` override the profile's (F, scalar or [N]);
     ``feedback`` overrides the profile's positive-feedback constants (:func:`neurodeploy.sim.dpi.feedback_constants`).
+    ``delay`` [S] (s, finite, ≥ 0; scalar broadcasts): per-entry synaptic delay; None (default) builds the
+    delay-free network. ``delay_spread`` [S] scales each entry's delay mismatch (default 1). ``max_delay``
+    (s): the longest delay the network must hold (default: twice its largest delay, room for mismatch);
+    delays beyond it (e.g. mismatched ones) are clipped to it.
     """
     n, cur = _neuron_currents(n_inputs, params, flags)
     unknown = [f for f in flags if f not in FLAGS]
@@ -208,6 +222,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
         fb[k] = float(v)
 
     n_src = n_inputs + n
+    dly, spread, slots = _delays(delay, delay_spread, max_delay, src.shape[0], dt)
     groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
     fan_entry, fan_target = _fanout(n_src, n, src, dst, dendrite)
     a = profile.analog
@@ -220,10 +235,35 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
         dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=tuple(jnp.asarray(a) for a in slot_entry),
         slot_src=tuple(jnp.asarray(a) for a in slot_src), fan_entry=jnp.asarray(fan_entry),
         fan_target=jnp.asarray(fan_target),
+        delay=None if dly is None else jnp.asarray(dly, DTYPE),
+        delay_spread=None if spread is None else jnp.asarray(spread, DTYPE),
         n_inputs=int(n_inputs), dt=float(dt), groups=groups,
         I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
-        feedback=(fb["gain"], fb["threshold"], fb["norm"]),
+        feedback=(fb["gain"], fb["threshold"], fb["norm"]), delay_slots=slots,
     )
+
+
+def _delays(delay, spread, max_delay, s: int, dt: float):
+    """Check the per-entry delays (s) and spreads → (delay [S] or None, spread [S] or None, slots D).
+
+    D = ⌈max_delay/dt⌉ + 2 history steps: an entry's events are read at steps t − k and t − k − 1
+    (k = ⌊d/dt⌋ ≤ D − 2), so delays up to (D − 1)·dt are held exactly."""
+    if delay is None:
+        if spread is not None:
+            raise SimError("delay_spread: given without delay")
+        return None, None, 0
+    d = _as_1d("delay", delay, s, "synapses").astype(np.float64)
+    bad = ~np.isfinite(d) | (d < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SimError(f"synapses delay[{i}]: delays must be finite and >= 0 s, got {d[i]}")
+    sp = np.ones(s) if spread is None else _as_1d("delay_spread", spread, s, "synapses").astype(np.float64)
+    if not np.all(np.isfinite(sp) & (sp >= 0)):
+        raise SimError("synapses delay_spread: must be finite and >= 0 (1 = the chip's mismatch)")
+    longest = 2.0 * float(d.max(initial=0.0)) if max_delay is None else float(max_delay)
+    if not (np.isfinite(longest) and longest >= d.max(initial=0.0)):
+        raise SimError(f"max_delay: must be finite and >= the largest delay ({d.max(initial=0.0)} s), got {max_delay}")
+    return d, sp, int(np.ceil(longest / dt - 1e-9)) + 2
 
 
 def _neuron_currents(n_inputs, params, flags) -> tuple[int, dict]:
@@ -285,7 +325,8 @@ def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tu
 
     ``sign_pairs=True`` gives every "auto" synapse two entries, AMPA for its positive and GABA for its
     negative part, so that training can move a weight through zero (see :mod:`neurodeploy.sim.params`).
-    ``options`` go to :func:`build_from_arrays` (capacitances, feedback).
+    ``options`` go to :func:`build_from_arrays` (capacitances, feedback, max_delay). The projections' ``delay``
+    (s) become the entries' delays when any projection gives one (else the network is delay-free).
     Returns (network, :class:`SpecIndex`).
     """
     offs = spec.offsets()
@@ -301,7 +342,7 @@ def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tu
     flags = {k: np.concatenate(v) for k, v in flags.items()}
     flags["kill"] = np.zeros(n, dtype=bool)
 
-    syn_proj, syn_pre, syn_post, syn_w, syn_scale = [], [], [], [], []
+    syn_proj, syn_pre, syn_post, syn_w, syn_scale, syn_delay = [], [], [], [], [], []
     e_src, e_dst, e_dend, e_syn, e_sign = [], [], [], [], []
     n_syn = 0
     for k, pr in enumerate(spec.projections):
@@ -312,6 +353,8 @@ def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tu
         sid = np.arange(n_syn, n_syn + m)
         syn_proj.append(np.full(m, k)); syn_pre.append(pre); syn_post.append(post)
         syn_w.append(w); syn_scale.append(np.full(m, pr.weight_scale))
+        d = spec.projection_delay(k)
+        syn_delay.append(np.zeros(m) if d is None else d)
         n_syn += m
         if pr.synapse == "auto" and sign_pairs:
             for dend, sign in ((DENDRITE_INDEX["ampa"], 1), (DENDRITE_INDEX["gaba"], -1)):
@@ -331,12 +374,15 @@ def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tu
     synapse_w, synapse_scale = cat(syn_w, np.float64), cat(syn_scale, np.float64)
     entry_syn, entry_sign = cat(e_syn, np.int64), cat(e_sign, np.int64)
     weight = np.maximum(entry_sign * synapse_w[entry_syn], 0.0) * synapse_scale[entry_syn]
+    synapse_delay = cat(syn_delay, np.float64) if spec.has_delays else None
+    if synapse_delay is not None and "delay" not in options:
+        options = {**options, "delay": synapse_delay[entry_syn]}
     net = build_from_arrays(spec.n_inputs, params, flags, cat(e_src, np.int64), cat(e_dst, np.int64),
                             cat(e_dend, np.int64), weight, profile, dt=spec.dt, **options)
     index = SpecIndex(
         output_indices=spec.output_indices(), offsets=offs, population_slices=slices,
         synapse_projection=cat(syn_proj, np.int64), synapse_pre=cat(syn_pre, np.int64),
         synapse_post=cat(syn_post, np.int64), synapse_w=synapse_w, synapse_scale=synapse_scale,
-        entry_synapse=entry_syn, entry_sign=entry_sign,
+        entry_synapse=entry_syn, entry_sign=entry_sign, synapse_delay=synapse_delay,
     )
     return net, index

@@ -9,6 +9,8 @@ Notation as in :mod:`neurodeploy.sim.dpi` (SI units: A, F, V, s).
     t_pulse = V_th·C / I_pulse            pulse-extender width (and t_ref, with C_ref, I_ref)  (3)
     ΔI/I_w = (I_gain/I_tau)·(1 − e^(−t_pulse/τ))   charge per event per ampere of weight (4)
     I_mem,∞ = (I_gain/I_tau)·I_dc         membrane steady state under a DC input (no other input, I_mem ≫ I_gain)
+    t_dly,i = V_th·C_dly,i / I_dly,i      delay of synaptic delay stage i (0, 1, 2)            (8)
+    d = [p ∨ m]·t_dly,0 + p·t_dly,1 + m·t_dly,2   delay of a CAM entry with bits p (precise), m (mismatched)  (9)
 """
 
 from __future__ import annotations
@@ -116,3 +118,23 @@ def unit_event_current(tau_mem, I_spkthr, I_gain_mem, I_tau_mem, tau_syn, I_gain
     """
     q = charge_per_event(I_gain_syn, I_tau_syn, tau_syn, t_pulse)
     return L * tau_mem * I_spkthr / (gain_ratio(I_gain_mem, I_tau_mem) * q * tau_syn)
+
+
+def delay_time(C, I_dly, V_th):
+    """t_dly = V_th·C_dly/I_dly  (s): one stage of the synaptic delay circuit, eq. (8) — a pulse extender
+    whose capacitor is discharged by I_dly (UNCALIBRATED model, see the profile's ``analog.C_dly*``)."""
+    return V_th * C / I_dly
+
+
+def delay_current(t_dly, C, V_th):
+    """The inverse of (8): I_dly = V_th·C_dly/t_dly  (A)."""
+    return delay_time(C, t_dly, V_th)
+
+
+def entry_delay(t0, t1, t2, precise, mismatched):
+    """Delay of a CAM entry (s), eq. (9): an entry with neither bit bypasses the delay circuit (0 s);
+    either bit routes it through the base stage DLY0, plus DLY1 when ``precise`` and DLY2 when
+    ``mismatched`` — the four values 0, t0 + t1, t0 + t2, t0 + t1 + t2 (a modelling assumption)."""
+    p = np.asarray(precise, dtype=bool)
+    m = np.asarray(mismatched, dtype=bool)
+    return (p | m) * t0 + p * t1 + m * t2

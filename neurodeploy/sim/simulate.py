@@ -22,6 +22,10 @@ event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Per step, in this 
    falls; a neuron fires at most once per bin, so rates are capped at 1/dt as well as 1/t_ref).
    Spikes drive the neuron's AHP (if its latch is on) at the end of the bin.
 
+**Synaptic delays** (a network built with ``delay``, see :mod:`.delays`): each entry's events arrive
+d later, linearly interpolated between whole steps; the step keeps the last D source-event vectors
+(``SimState.delayed``). A network without delays runs the delay-free step (a static branch).
+
 Synaptic charge: with batch > 1 every slot's source is gathered (dense, ELL layout); at batch 1
 only the synapses of the sources that fired are touched (event-driven, several times faster for
 sparse activity; same numbers, gradients through the dense formulation).
@@ -47,6 +51,7 @@ from jax.custom_batching import custom_vmap
 from . import dpi
 from .errors import SimError
 from ..profile import NEURON_QUANTITIES
+from .delays import delay_taps, delayed_charge
 from .mismatch import apply_mismatch
 from .network import CAPACITANCES, DTYPE, SimNetwork
 from .remat import scan_remat
@@ -65,7 +70,8 @@ class SimState(NamedTuple):
 
     ``I_ampa`` … ``I_shunt``: the four synapse DPIs; ``I_ahp`` the adaptation DPI; ``t_refr`` the
     refractory time still to serve (negative: integration time owed from the last bin); ``spikes``
-    the spikes of the last bin, delivered to their targets at the next step.
+    the spikes of the last bin, delivered to their targets at the next step. ``delayed`` (networks
+    with delays only, else None): [D, n_sources] source-event vectors of the last D steps, newest first.
     """
 
     I_mem: jax.Array
@@ -76,15 +82,18 @@ class SimState(NamedTuple):
     I_ahp: jax.Array
     t_refr: jax.Array
     spikes: jax.Array
+    delayed: jax.Array | None = None
 
 
 def initial_state(net: SimNetwork, batch: int | None = 1) -> SimState:
-    """Everything at rest: every DPI current at I_0, nobody refractory, no pending spikes.
-    ``batch=None`` gives unbatched [N] arrays."""
+    """Everything at rest: every DPI current at I_0, nobody refractory, no pending spikes (nor
+    delayed events). ``batch=None`` gives unbatched [N] arrays."""
     lead = () if batch is None else (batch,)
     i0 = jnp.full(lead + (net.n_neurons,), net.I_0, DTYPE)
     zero = jnp.zeros(lead + (net.n_neurons,), DTYPE)
-    return SimState(I_mem=i0, I_ampa=i0, I_nmda=i0, I_gaba=i0, I_shunt=i0, I_ahp=i0, t_refr=zero, spikes=zero)
+    delayed = jnp.zeros(lead + (net.delay_slots, net.n_sources), DTYPE) if net.delay_slots else None
+    return SimState(I_mem=i0, I_ampa=i0, I_nmda=i0, I_gaba=i0, I_shunt=i0, I_ahp=i0, t_refr=zero, spikes=zero,
+                    delayed=delayed)
 
 
 class _Derived(NamedTuple):
@@ -109,6 +118,8 @@ class _Derived(NamedTuple):
     inv_1_wb: jax.Array
     w_slot: tuple
     w_fan: jax.Array
+    dly_index: jax.Array | None = None   # [S] k·n_sources + src: the entry's source, k = ⌊d/dt⌋ steps back
+    dly_frac: jax.Array | None = None    # [S] f = d/dt − k ∈ [0, 1]: weight of the step before
 
 
 def derive(net: SimNetwork, mismatch, dt: float) -> _Derived:
@@ -132,6 +143,7 @@ def derive(net: SimNetwork, mismatch, dt: float) -> _Derived:
     I_b = dpi.onset_current(cur["Itau_mem"], *fb, thr)
     w_b = I_b / cur["Igain_mem"]
     w_ext = jnp.concatenate([weight, jnp.zeros((1,), DTYPE)])
+    taps = delay_taps(net, mismatch, dt) if net.delay_slots else (None, None)
     return _Derived(
         syn_charge=syn_charge, syn_decay=tuple(jnp.exp(-dt / t) for t in taus),
         syn_mean=tuple(dpi.mean_decay(dt, t) for t in taus),
@@ -141,6 +153,7 @@ def derive(net: SimNetwork, mismatch, dt: float) -> _Derived:
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
         I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
+        dly_index=taps[0], dly_frac=taps[1],
     )
 
 
@@ -241,7 +254,11 @@ def _synaptic_charge(net: SimNetwork, d: _Derived, events, event_driven: bool) -
 def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: bool, state: SimState, x):
     I_0 = net.I_0
     sg = lax.stop_gradient    # spike timing and the passage are not differentiated (no tangents traced)
-    charge = _synaptic_charge(net, d, jnp.concatenate([x, state.spikes], axis=1), event_driven)
+    events = jnp.concatenate([x, state.spikes], axis=1)
+    if net.delay_slots:
+        charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
+    else:
+        charge, delayed = _synaptic_charge(net, d, events, event_driven), None
     syn_new, syn_mean = [], []
     for i, name in enumerate(SYNAPSES):
         I_start = getattr(state, f"I_{name}")
@@ -279,7 +296,7 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: 
     t_refr_new = jnp.where(fired, jnp.maximum(d.t_ref - (h - (t_b + T_pass)), -dt), jnp.maximum(t_refr - dt, 0.0))
     I_ahp = dpi.decay(state.I_ahp, d.ahp_decay, I_0) + s * d.ahp_charge
 
-    new = SimState(I_new, *syn_new, I_ahp, t_refr_new, s)
+    new = SimState(I_new, *syn_new, I_ahp, t_refr_new, s, delayed)
     rec = {k: getattr(new, k) for k in record} if record else None
     return new, (s, rec)
 
@@ -288,8 +305,9 @@ def _step_of(net, dt, record, event_driven):
     """The step as a function of (consts, state, x); the index arrays it uses travel in consts (a
     custom-VJP function may not close over traced arrays)."""
     def step(consts, state, x):
-        d, slot_src, fan_target = consts
-        return _step(net.replace(slot_src=slot_src, fan_target=fan_target), d, dt, record, event_driven, state, x)
+        d, slot_src, fan_target = consts[:3]
+        more = dict(slot_entry=consts[3]) if net.delay_slots else {}
+        return _step(net.replace(slot_src=slot_src, fan_target=fan_target, **more), d, dt, record, event_driven, state, x)
     return step
 
 
@@ -297,8 +315,8 @@ def _step_of(net, dt, record, event_driven):
 def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, event_driven: bool):
     d = derive(net, mismatch, dt)
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
-    final, (spikes, rec) = scan_remat(_step_of(net, dt, record, event_driven), (d, net.slot_src, net.fan_target),
-                                      state, xs)
+    consts = (d, net.slot_src, net.fan_target) + ((net.slot_entry,) if net.delay_slots else ())
+    final, (spikes, rec) = scan_remat(_step_of(net, dt, record, event_driven), consts, state, xs)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:
         rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}
@@ -306,12 +324,15 @@ def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: 
 
 
 @lru_cache(maxsize=16)
-def _nominal(n: int, s: int) -> dict:
+def _nominal(n: int, s: int, delays: bool = False) -> dict:
     """The identity draw (:func:`~neurodeploy.sim.no_mismatch`) for n neurons and s entries, as cached
     host arrays (never a tracer), so that ``mismatch=None`` compiles exactly like a draw."""
     one = np.ones(n, np.float32)
-    return {"currents": {q: one for q in NEURON_QUANTITIES}, "capacitances": {c: one for c in CAPACITANCES},
-            "weight": np.ones(s, np.float32)}
+    out = {"currents": {q: one for q in NEURON_QUANTITIES}, "capacitances": {c: one for c in CAPACITANCES},
+           "weight": np.ones(s, np.float32)}
+    if delays:
+        out["delay"] = np.ones(s, np.float32)
+    return out
 
 
 def _record_names(record) -> tuple:
@@ -366,8 +387,11 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         state = initial_state(net, x.shape[0])
     elif unbatched:
         state = jax.tree_util.tree_map(lambda a: a[None], state)
+    if bool(net.delay_slots) != (state.delayed is not None) or (
+            net.delay_slots and state.delayed.shape[-2:] != (net.delay_slots, net.n_sources)):
+        raise SimError("state: its delayed-event history does not fit the network's delays (use one it produced)")
     if mismatch is None:
-        mismatch = _nominal(net.n_neurons, net.n_synapses)
+        mismatch = _nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ()))
     spikes, final, rec = _run(net, x, mismatch, state, record=names, dt=dt, event_driven=bool(event_driven))
     if unbatched:
         spikes = spikes[0]

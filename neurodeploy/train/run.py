@@ -51,6 +51,8 @@ def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
         if len(spec.output_indices()) != task.n_classes:
             raise TrainError(f"--init {init}: the network has {len(spec.output_indices())} outputs, task {task.name!r} "
                              f"has {task.n_classes} classes (one output neuron per class)")
+        if spec.has_delays:     # issue 15 phase 2: --learn-delays; never drop them silently
+            raise TrainError(f"--init {init}: the network has synaptic delays; training with delays is not implemented yet")
         return spec
     spec = default_spec(task, arch, profile, seed=seed)
     return calibrate(spec, profile, data.spikes[:32], target_rate=float(arch.get("init_rate", 15.0)))

@@ -62,6 +62,8 @@ def spec_to_nir(spec, profile=None):
     """Build the ``nir.NIRGraph`` for a NetworkSpec (see the module doc for the approximation)."""
     import nir
 
+    if spec.has_delays:         # issue 15 phase 2: NIR Delay export; never drop them silently
+        raise SpecError("the NIR export does not write synaptic delays yet; remove the projections' 'delay' to export")
     if profile is None:
         from ...profile import load_profile
 
