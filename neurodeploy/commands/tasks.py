@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .train.task import SPLITS, TrainError
+from ..train.task import SPLITS, TrainError
 
 
 def _parse_options(items: tuple[str, ...]) -> dict:
@@ -35,8 +35,8 @@ def _parse_options(items: tuple[str, ...]) -> dict:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output .npz.")
 def task_data_cmd(task, split, seed, options, output):
     """Write TASK's SPLIT (spikes, dt, labels, …) to an npz that emulate, verify and train --data read."""
-    from .fileio import atomic_savez
-    from .train.task import get_task
+    from ..fileio import atomic_savez
+    from ..train.task import get_task
 
     t = get_task(task, **_parse_options(options))
     d = t.data(split, seed)

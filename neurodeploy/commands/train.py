@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .train.task import TASK_NAMES, TrainError
+from ..train.task import TASK_NAMES, TrainError
 
 
 @click.command("train")
@@ -51,10 +51,10 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_si
               draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, ratio_loss, rate_reg, rate_max,
               patience, resume, checkpoint, stop_after, profile_name, no_report, quiet):
     """Train TASK (frozen-noise, temporal-xor, digits) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
-    from .profile import load_profile
-    from .train.loop import TrainConfig
-    from .train.run import TRAINABLE_CURRENTS, train
-    from .train.task import get_task, load_data_file
+    from ..profile import load_profile
+    from ..train.loop import TrainConfig
+    from ..train.run import TRAINABLE_CURRENTS, train
+    from ..train.task import get_task, load_data_file
 
     if (task is None) == (data_path is None):
         raise TrainError(f"give a TASK ({', '.join(TASK_NAMES)}) or --data FILE.npz (exactly one)")
