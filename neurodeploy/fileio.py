@@ -214,3 +214,18 @@ def check_outputs(paths: dict) -> None:
         if p in seen:
             raise OutputError(f"{opt} {path}: the same file as {seen[p]}; give each output its own file")
         seen[p] = opt
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed (numbers must be finite)")
+
+
+def parse_json(text: str, path, error=NeurodeployError) -> Any:
+    """Parse a neurodeploy file's JSON strictly (NaN/Infinity refused); a problem is one ``error`` line
+    naming ``path`` and, for a syntax error, the line and column."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise error(f"{path}: invalid JSON: {e}") from None

@@ -47,7 +47,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationE
 
 from .basemodel import FileModel, nonfinite_numbers  # noqa: F401  (nonfinite_numbers re-exported)
 from .errors import SpecError, validation_lines
-from .fileio import dumps_json, write_json
+from .fileio import dumps_json, parse_json, write_json
 from .dendrites import DENDRITES
 from .profile import NEURON_QUANTITIES
 from .spec_checks import check_spec
@@ -386,14 +386,7 @@ def load_json_spec(path: str | Path, profile=None) -> NetworkSpec:
     if not path.exists():
         raise SpecError(f"{path}: file not found")
     text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        raw = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-    except (ValueError, RecursionError) as e:
-        raise SpecError(f"{path}: invalid JSON: {e}") from None
+    raw = parse_json(text, path, SpecError)
     return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed in neurodeploy files (numbers must be finite)")

@@ -13,7 +13,6 @@ Each problem is one line ``FILE: $.json.path: message``; nothing raises.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,20 +57,13 @@ def _prefixed(path: str, lines: list[str]) -> list[str]:
 
 def _read_json(path: Path) -> Any:
     from .errors import SpecError
-
-    def reject(name):
-        raise ValueError(f"{name} is not allowed (numbers must be finite)")
+    from .fileio import parse_json
 
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise SpecError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        return json.loads(text, parse_constant=reject)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-    except (ValueError, RecursionError) as e:
-        raise SpecError(f"{path}: invalid JSON: {e}") from None
+    return parse_json(text, path, SpecError)
 
 
 def summarize_network(spec) -> str:

@@ -47,7 +47,7 @@ from ..dendrites import CAM_DENDRITES
 from ..masks import mask_from_str, mask_to_str  # noqa: F401  (re-exported)
 from ..profile import FORMAT_BIAS_LEVELS, FORMAT_GEOMETRY
 from ..errors import ConfigError, validation_lines
-from ..fileio import RawJSON, dumps_json
+from ..fileio import RawJSON, dumps_json, parse_json
 
 CONFIG_FORMAT = "neurodeploy.config/1"
 
@@ -248,17 +248,8 @@ def load_config(path: str | Path) -> HardwareConfig:
             return HardwareConfig.model_validate_json(text)
         except (ValidationError, ValueError, RecursionError):
             pass
-    try:
-        raw = json.loads(text, parse_constant=_reject)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-    except (ValueError, RecursionError) as e:
-        raise ConfigError(f"{path}: invalid JSON: {e}") from None
+    raw = parse_json(text, path, ConfigError)
     return config_from_dict(raw, str(path))
-
-
-def _reject(name):
-    raise ValueError(f"{name} is not allowed (numbers must be finite)")
 
 
 __all__ = [

@@ -28,7 +28,7 @@ from ..basemodel import FileModel
 from ..dendrites import DENDRITE_INDEX, DENDRITES
 from ..config.model import Code, ProfileRef
 from ..errors import SpecError, validation_lines
-from ..fileio import RawJSON, dumps_json
+from ..fileio import RawJSON, dumps_json, parse_json
 
 FORMAT_PREFIX = "neurodeploy.quantized/"
 QUANTIZED_FORMAT = FORMAT_PREFIX + "2"
@@ -240,12 +240,7 @@ def _check_quantized(q: "QuantizedNetwork") -> list[str]:
 
 def load_quantized(path: str | Path) -> QuantizedNetwork:
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8", errors="replace"), parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
-    except (ValueError, RecursionError) as e:
-        raise SpecError(f"{path}: invalid JSON: {e}") from None
+    raw = parse_json(path.read_text(encoding="utf-8", errors="replace"), path, SpecError)
     fmt = raw.get("format") if isinstance(raw, dict) else None
     if isinstance(fmt, str) and fmt.startswith(FORMAT_PREFIX) and fmt != QUANTIZED_FORMAT:
         raise SpecError(f"{path}: $.format: {fmt!r} was written by another neurodeploy version (this one reads "
@@ -254,10 +249,6 @@ def load_quantized(path: str | Path) -> QuantizedNetwork:
         return QuantizedNetwork.model_validate(raw)
     except ValidationError as e:
         raise SpecError(str(path), lines=validation_lines(str(path), e)) from None
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not allowed (numbers must be finite)")
 
 
 def is_quantized_file(path) -> bool:
