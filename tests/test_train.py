@@ -208,3 +208,14 @@ def test_eval_every_validates_less_often_but_at_each_phase_end(tmp_path, profile
     s = train(TinyTask(), tmp_path / "e.json", _cfg(epochs=5, qat_epochs=1, eval_every=3),
               profile, report=False)
     assert [h["epoch"] for h in s["history"]] == [3, 4, 5]     # every 3rd, the float phase's end, the end
+
+
+def test_nominal_training_with_currents_stays_finite(tmp_path, profile):
+    """--no-mismatch with --train-currents used to write NaN weights (the nominal draw folded as constants)."""
+    from neurodeploy.train.run import train
+
+    train(TinyTask(), tmp_path / "m.json", _cfg(mismatch=0.0, epochs=2, qat_epochs=1), profile, report=False)
+    spec = json.loads((tmp_path / "m.json").read_text())
+    w = np.concatenate([np.ravel(p["weight"]) for p in spec["projections"] if "weight" in p])
+    assert w.size and np.all(np.isfinite(w))
+    assert all(np.all(np.isfinite(v)) for k, v in spec["populations"][0].items() if k.startswith("I"))
