@@ -93,12 +93,52 @@ def _linear(torch, w, bias=False):
     return lin
 
 
-def make_snntorch(manifest):
+def _snntorch_graph(net):
+    """snnTorch's NIR graph of ``net``. snnTorch 1.0 + nir 1.0.8: the batch dimension of the sample leaks into
+    the Input node's shape ([1, 6]) and export_to_nir's own infer_types() rejects its graph; then write what the
+    exporter built before that check, as users of older versions get it: a file that fails nir's type check."""
+    import snntorch as snn
+    import torch
+    from snntorch.export_nir import export_to_nir
+
+    try:
+        return export_to_nir(net, torch.zeros(1, F_IN))
+    except ValueError:
+        import nirtorch
+        from snntorch.export_nir import _extract_snntorch_module
+
+        return nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, F_IN), model_name="snntorch",
+                                          ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
+
+
+def _write_nir(path, g):
+    """nir.write; nir 1.0.8 cannot gzip the 0-d threshold snnTorch's Synaptic exports: then uncompressed."""
     import nir
+
+    try:
+        nir.write(path, g)
+    except TypeError:
+        nir.write(path, g, compression=None)
+
+
+def _sinabs_reference(net, path):
+    """Run a two-layer Sinabs net (Linear, neuron, Linear, neuron) from reset on the fixed drive; store its spikes."""
+    import torch
+
+    x = _drive()
+    for m in net:
+        if hasattr(m, "reset_states"):
+            m.reset_states()
+    with torch.no_grad():
+        s1 = net[1](net[0](torch.from_numpy(x[None].astype(np.float32))))
+        s2 = net[3](net[2](s1))
+    _save_reference(path, x, [s1.numpy()[0], s2.numpy()[0]])
+
+
+def make_snntorch(manifest):
     import snntorch as snn
     import torch
     from snntorch import utils
-    from snntorch.export_nir import export_to_nir
 
     # Leaky: v += W x (gain 1); Synaptic: syn += W x, v += syn each step (gain 1/(1 - alpha) = 5)
     w1, w_rec, w2 = _fw_weights(1, 1.0, 5.0)
@@ -108,23 +148,9 @@ def make_snntorch(manifest):
         rleaky.recurrent.bias.zero_()
     syn = snn.Synaptic(alpha=0.8, beta=0.95, init_hidden=True, output=True)
     net = torch.nn.Sequential(_linear(torch, w1), rleaky, _linear(torch, w2), syn)
-    try:
-        g = export_to_nir(net, torch.zeros(1, F_IN))
-    except ValueError:
-        # snnTorch 1.0 + nir 1.0.8: the batch dimension of the sample leaks into the Input node's shape
-        # ([1, 6]) and export_to_nir's own infer_types() rejects its graph. Write what the exporter built
-        # before that check, as users of older versions get it: a file that fails nir's type check.
-        import nirtorch
-        from snntorch.export_nir import _extract_snntorch_module
-
-        g = nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, F_IN), model_name="snntorch",
-                                       ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
+    g = _snntorch_graph(net)
     path = OUT / "snntorch_rleaky_synaptic.nir"
-    try:
-        nir.write(path, g)
-    except TypeError:
-        # nir 1.0.8 cannot gzip the 0-d threshold snnTorch's Synaptic exports; write it uncompressed
-        nir.write(path, g, compression=None)
+    _write_nir(path, g)
     x = _drive()
     utils.reset(net)
     s1, s2 = [], []
@@ -185,14 +211,7 @@ def make_sinabs(manifest):
     g = sinabs.to_nir(net, torch.zeros(1, F_IN))
     path = OUT / "sinabs_lif.nir"
     nir.write(path, g)
-    x = _drive()
-    for m in net:
-        if hasattr(m, "reset_states"):
-            m.reset_states()
-    with torch.no_grad():
-        s1 = net[1](net[0](torch.from_numpy(x[None].astype(np.float32))))
-        s2 = net[3](net[2](s1))
-    _save_reference(path, x, [s1.numpy()[0], s2.numpy()[0]])
+    _sinabs_reference(net, path)
     manifest[path.name] = _manifest_entry(
         "sinabs", sinabs.__version__, {"LIF[0].tau_mem (steps)": 20.0, "LIF[1].tau_mem (steps)": 10.0},
         {"w_in": w1.T, "w_out": w2.T})
@@ -269,11 +288,9 @@ def _biases(seed: int, n: int, lo: float, hi: float) -> np.ndarray:
 
 def make_snntorch_biased(manifest):
     """Two Leaky layers behind nn.Linear with biases (as every default nn.Linear has), some negative."""
-    import nir
     import snntorch as snn
     import torch
     from snntorch import utils
-    from snntorch.export_nir import export_to_nir
 
     beta1, beta2 = 0.95, 0.9
     w1, _, w2 = _fw_weights(11, 1.0, 1.0)
@@ -285,19 +302,9 @@ def make_snntorch_biased(manifest):
     l1 = snn.Leaky(beta=beta1, init_hidden=True)
     l2 = snn.Leaky(beta=beta2, init_hidden=True, output=True)
     net = torch.nn.Sequential(lin1, l1, lin2, l2)
-    try:
-        g = export_to_nir(net, torch.zeros(1, F_IN))
-    except ValueError:  # as in make_snntorch: the batch dimension leaks into the Input's shape
-        import nirtorch
-        from snntorch.export_nir import _extract_snntorch_module
-
-        g = nirtorch.extract_nir_graph(net, _extract_snntorch_module, torch.zeros(1, F_IN), model_name="snntorch",
-                                       ignore_submodules_of=[snn.RLeaky, snn.RSynaptic])
+    g = _snntorch_graph(net)
     path = OUT / "snntorch_biased_leaky.nir"
-    try:
-        nir.write(path, g)
-    except TypeError:
-        nir.write(path, g, compression=None)
+    _write_nir(path, g)
     x = _drive()
     utils.reset(net)
     s1, s2 = [], []
@@ -332,14 +339,7 @@ def make_sinabs_iaf(manifest):
     g = sinabs.to_nir(net, torch.zeros(2, 1, F_IN))
     path = OUT / "sinabs_iaf.nir"
     nir.write(path, g)
-    x = _drive()
-    for m in net:
-        if hasattr(m, "reset_states"):
-            m.reset_states()
-    with torch.no_grad():
-        s1 = net[1](net[0](torch.from_numpy(x[None].astype(np.float32))))
-        s2 = net[3](net[2](s1))
-    _save_reference(path, x, [s1.numpy()[0], s2.numpy()[0]])
+    _sinabs_reference(net, path)
     manifest[path.name] = _manifest_entry(
         "sinabs", sinabs.__version__, {"IAF": "default (threshold 1, subtract reset)"},
         {"w_in": w1.T, "w_out": w2.T, "bias_hidden": b1, "bias_out": b2})

@@ -325,8 +325,8 @@ def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: 
 
 @lru_cache(maxsize=16)
 def _nominal(n: int, s: int, delays: bool = False) -> dict:
-    """The identity draw (:func:`~neurodeploy.sim.no_mismatch`) for n neurons and s entries, as cached
-    host arrays (never a tracer), so that ``mismatch=None`` compiles exactly like a draw."""
+    """The identity draw for n neurons and s entries, cached host arrays that ``simulate`` passes through an optimisation
+    barrier (as constants in a caller's jit, the ones let XLA turn gradients w.r.t. trained currents into NaN)."""
     one = np.ones(n, np.float32)
     out = {"currents": {q: one for q in NEURON_QUANTITIES}, "capacitances": {c: one for c in CAPACITANCES},
            "weight": np.ones(s, np.float32)}
@@ -391,7 +391,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
             net.delay_slots and state.delayed.shape[-2:] != (net.delay_slots, net.n_sources)):
         raise SimError("state: its delayed-event history does not fit the network's delays (use one it produced)")
     if mismatch is None:
-        mismatch = _nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ()))
+        mismatch = lax.optimization_barrier(_nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ())))
     spikes, final, rec = _run(net, x, mismatch, state, record=names, dt=dt, event_driven=bool(event_driven))
     if unbatched:
         spikes = spikes[0]

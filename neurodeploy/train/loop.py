@@ -168,7 +168,7 @@ class Trainer:
 
         st, cfg = self.st, self.cfg
 
-        def loss_fn(theta, mask, q, qat_on, x, y, tr, valid, key, nominal):
+        def loss_fn(theta, mask, q, qat_on, x, y, tr, valid, key):
             th = {"log_currents": theta["log_currents"], "weights": self._forward_weights(theta["weights"], mask, q, qat_on)}
             net = st.par.apply(st.net, th)
 
@@ -188,23 +188,16 @@ class Trainer:
                 # lax.map (one draw after the other) is several times faster than jax.vmap over draws here
                 losses, (counts, rate) = jax.lax.map(one, self._draws(key, cfg.draws))
                 return jnp.mean(losses), (counts[0], jnp.mean(rate))
-            return one(nominal)
+            return one(None)
 
-        def step(theta, opt_state, mask, q, qat_on, x, y, tr, valid, key, nominal):
-            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qat_on, x, y, tr, valid,
-                                                                                   key, nominal)
+        def step(theta, opt_state, mask, q, qat_on, x, y, tr, valid, key):
+            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qat_on, x, y, tr, valid, key)
             updates, opt_state = opt.update(g, opt_state, theta)
             theta = optax.apply_updates(theta, updates)
             theta = self._project(theta)
             return theta, opt_state, loss, accuracy(counts, y, valid), rate / st.spec.dt
 
-        # the nominal chip is an input of the step like a draw, not a constant folded into it: with the
-        # all-ones factors as compile-time constants XLA's simplified gradient went NaN when currents train
-        from ..sim import no_mismatch
-
-        nominal = no_mismatch(st.net)
-        jitted = jax.jit(step)
-        return lambda *args: jitted(*args, nominal)
+        return jax.jit(step)
 
     def _project(self, theta):
         import jax.numpy as jnp
