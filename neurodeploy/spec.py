@@ -150,8 +150,14 @@ class Projection(_Model):
 
 
 class OutputSpec(_Model):
+    """A read-out: neurons of one population (all, or ``indices``). ``readout`` "each" (default): every
+    neuron is a read-out channel of its own (one class per neuron); "sum": the neurons form ONE channel
+    whose count is the sum of theirs — a population read-out, c_k = Σ_{n ∈ group k} c_n, which averages
+    single neurons' mismatch out (a relative gain error σ per neuron becomes σ/√size per channel)."""
+
     population: str
     indices: list[int] | None = None
+    readout: Literal["each", "sum"] | None = None
 
 
 class NetworkSpec(_Model):
@@ -214,6 +220,28 @@ class NetworkSpec(_Model):
             sel = range(pop.size) if o.indices is None else o.indices
             idx.extend(offs[o.population] + i for i in sel)
         return np.asarray(idx, dtype=np.int64)
+
+    def readout_matrix(self) -> np.ndarray:
+        """R [n_output_neurons, n_channels] (0/1, float32): channel counts = neuron counts @ R, the output
+        neurons in :meth:`output_indices` order; the identity when every read-out is "each"."""
+        cols: list[list[int]] = []
+        row = 0
+        for o in self.outputs:
+            n = self.population(o.population).size if o.indices is None else len(o.indices)
+            if o.readout == "sum":
+                cols.append(list(range(row, row + n)))
+            else:
+                cols.extend([r] for r in range(row, row + n))
+            row += n
+        R = np.zeros((row, len(cols)), np.float32)
+        for c, rows in enumerate(cols):
+            R[rows, c] = 1.0
+        return R
+
+    @property
+    def n_readouts(self) -> int:
+        """The number of read-out channels (classes): one per "each" neuron, one per "sum" group."""
+        return int(self.readout_matrix().shape[1])
 
     def projection_coo(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Projection k as (pre, post, w): local indices and unitless signed weights, zeros dropped."""
@@ -340,41 +368,10 @@ def spec_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Pat
         raise SpecError(source, lines=validation_lines(source, e)) from None
     for k, pr in enumerate(spec.projections):
         if pr.sidecar is not None:
-            spec._sidecar_data[k] = _load_sidecar(spec, k, pr, source, base_dir or Path("."))
+            from .spec_sidecar import load_sidecar
+
+            spec._sidecar_data[k] = load_sidecar(spec, k, pr, source, base_dir or Path("."))
     return spec
-
-
-def _load_sidecar(spec: NetworkSpec, k: int, pr: Projection, source: str, base_dir: Path) -> np.ndarray:
-    where = f"{source}: $.projections[{k}].sidecar"
-    path = base_dir / pr.sidecar.path
-    root = base_dir.resolve()
-    if Path(pr.sidecar.path).is_absolute() or not path.resolve().is_relative_to(root):
-        raise SpecError(f"{where}.path: {pr.sidecar.path!r} points outside the model's folder {root}; sidecars must "
-                        f"sit in or below the folder of the model file (give a relative path)")
-    if not path.is_file():
-        raise SpecError(f"{where}.path: file {path} not found")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != pr.sidecar.sha256:
-        raise SpecError(f"{where}.sha256: {path} has sha256 {digest}, the spec expects {pr.sidecar.sha256} (file changed?)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if pr.sidecar.key not in z.files:
-                raise SpecError(f"{where}.key: {path} has no array {pr.sidecar.key!r} (has: {', '.join(z.files)})")
-            arr = np.asarray(z[pr.sidecar.key])
-            if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-                raise SpecError(f"{where}.key: array {pr.sidecar.key!r} in {path} has dtype {arr.dtype}; weights must be numbers")
-            mat = arr.astype(np.float64)
-    except SpecError:
-        raise
-    except Exception as e:
-        raise SpecError(f"{where}.path: cannot read {path} as .npz ({e})") from None
-    shape = (spec.source_size(pr.source), spec.population(pr.target).size)
-    if mat.shape != shape:
-        raise SpecError(f"{where}: array {pr.sidecar.key!r} has shape {mat.shape}, expected {shape} [n_source x n_target]")
-    if not np.all(np.isfinite(mat)):
-        raise SpecError(f"{where}: array {pr.sidecar.key!r} holds non-finite weights")
-    return mat
 
 
 def load_json_spec(path: str | Path, profile=None) -> NetworkSpec:

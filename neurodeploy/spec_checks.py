@@ -83,16 +83,33 @@ def check_spec(spec) -> list[str]:
                 problems.append(f"{base}.weight: negative weights on a '{pr.synapse}' projection; the dendrite sets the sign — "
                                 f"give magnitudes, or use synapse 'auto'")
     problems.extend(f"{where}: numbers must be finite, got {v}" for where, v in nonfinite_numbers(spec.metadata, "$.metadata"))
+    _check_outputs(spec, names, problems)
+    return problems
+
+
+def _check_outputs(spec, names: dict, problems: list[str]) -> None:
+    """``$.outputs``: known populations, indices in range, no empty 'sum' group, and a neuron of a 'sum'
+    group read out nowhere else (it would count twice)."""
+    seen: dict[tuple[str, int], int] = {}
+    summed = {(o.population, i) for o in spec.outputs if o.readout == "sum" and o.population in names
+              for i in (range(spec.populations[names[o.population]].size) if o.indices is None else o.indices)}
     for k, o in enumerate(spec.outputs):
         if o.population not in names:
             problems.append(f"$.outputs[{k}].population: unknown population {o.population!r}")
             continue
         n = spec.populations[names[o.population]].size
+        if o.readout == "sum" and o.indices is not None and not o.indices:
+            problems.append(f"$.outputs[{k}].indices: a 'sum' read-out needs at least one neuron")
         for j, i in enumerate(o.indices or []):
             if not 0 <= i < n:
                 problems.append(f"$.outputs[{k}].indices[{j}]: index {i} out of range 0..{n - 1}")
                 break
-    return problems
+        for i in (range(n) if o.indices is None else o.indices):
+            if (o.population, i) in seen and (o.population, i) in summed:
+                problems.append(f"$.outputs[{k}]: neuron {o.population}[{i}] is already read out by "
+                                f"$.outputs[{seen[o.population, i]}] and is in a 'sum' read-out; read it out once")
+                break
+            seen[o.population, i] = k
 
 
 def _check_delay(pr, base: str, n_src: int, n_tgt: int, problems: list[str]) -> None:

@@ -125,9 +125,10 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     tol = tolerance or Tolerance()
     x = _check_fit(spec, cfg, inputs)
     out_idx = spec.output_indices()
+    R = spec.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
     stale = bool(cfg.source_model_sha256) and cfg.source_model_sha256 != spec.sha256()
     if labels is not None:
-        labels = check_labels(labels, x.shape[0], out_idx.size, "labels")
+        labels = check_labels(labels, x.shape[0], R.shape[1], "labels")
     duration = x.shape[1] * dt
 
     # each network is compiled once: draw 0 is the nominal chip, draws 1.. the mismatched ones
@@ -148,7 +149,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
                         deployed_counts=dep)
         if labels is not None and dep_mm is not None:
-            pictures["accuracy_per_board"] = vm.accuracy(dep_mm, labels)
+            pictures["accuracy_per_board"] = vm.accuracy(dep_mm @ R, labels)
     board_counts = None
     if board is not None:
         with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
@@ -156,15 +157,15 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
             board_counts = _counts(board.run({"spikes": x, "dt": dt}).outputs)
 
     def block(counts):
-        return _block(ref, counts, duration, labels)
+        return _block(ref, counts, duration, labels, R)
 
     report: dict = {"samples": int(x.shape[0]), "steps": int(x.shape[1]), "dt": dt, "trials": trials,
                     "mismatch_sigma": mismatch, "outputs": [o.name for o in cfg.outputs],
                     "reference_rates_hz": (ref.mean(0) / duration).round(3).tolist()}
     if labels is not None:
-        report["reference_accuracy"] = float(vm.accuracy(ref, labels))
-        if out_idx.size >= 2:
-            report["reference_firing_rate_ratio"] = round(float(vm.firing_rate_ratio(ref, labels, duration)), 4)
+        report["reference_accuracy"] = float(vm.accuracy(ref @ R, labels))
+        if R.shape[1] >= 2:
+            report["reference_firing_rate_ratio"] = round(float(vm.firing_rate_ratio(ref @ R, labels, duration)), 4)
     report["quantization_only"] = block(dep[None])
     if float_mm is not None:
         report["mismatch_only"] = block(float_mm)
@@ -213,8 +214,9 @@ def _check_fit(spec, cfg, inputs) -> np.ndarray:
     return x
 
 
-def _block(ref, counts, duration: float, labels) -> dict:
-    """One block of the report: ``counts`` [trials, B, n_out] against the reference ``ref`` [B, n_out]."""
+def _block(ref, counts, duration: float, labels, R) -> dict:
+    """One block of the report: ``counts`` [trials, B, n_out] against the reference ``ref`` [B, n_out]
+    (per output neuron); accuracy and FRR on the read-out channels, ``counts @ R``."""
     r = vm.pearson_r(ref, counts)
     dr = vm.rate_difference(ref, counts, duration)
     out = {"rate_correlation": {"per_output": np.median(r.reshape(-1, r.shape[-1]), axis=0).round(4).tolist(),
@@ -223,9 +225,9 @@ def _block(ref, counts, duration: float, labels) -> dict:
            "rate_difference_hz": {"per_output": np.median(dr.reshape(-1, dr.shape[-1]), axis=0).round(3).tolist(),
                                   **_round(vm.summarise(dr, "high"))}}
     if labels is not None:
-        out["accuracy"] = _round(vm.summarise(vm.accuracy(counts, labels), "low"))
-        if ref.shape[-1] >= 2:
-            out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(counts, labels, duration), "low"))
+        out["accuracy"] = _round(vm.summarise(vm.accuracy(counts @ R, labels), "low"))
+        if R.shape[1] >= 2:
+            out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(counts @ R, labels, duration), "low"))
     return out
 
 

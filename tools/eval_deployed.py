@@ -26,15 +26,16 @@ from neurodeploy.importers import load_network  # noqa: E402
 from neurodeploy.train.task import get_task  # noqa: E402
 
 
-def board_counts(cfg, profile, data, boards, sigma, seed, chunk=64):
+def board_counts(cfg, profile, data, boards, sigma, seed, readout, chunk=64):
+    """Read-out channel counts [1 + boards, n, channels] (0 = nominal board; neuron counts @ ``readout``)."""
     emu = Emulator(cfg, profile, dt=data.dt)
     out = []
     for i in range(0, data.n, chunk):
         r = emu.run(data.spikes[i:i + chunk], data.dt, mismatch=sigma, seed=seed, trials=boards,
                     with_nominal=True)
         w0, w1 = data.window
-        out.append(np.asarray(r.outputs)[:, :, w0:w1].sum(axis=2))
-    return np.concatenate(out, axis=1)             # [1 + boards, n, C]; 0 = nominal board
+        out.append(np.asarray(r.outputs)[:, :, w0:w1].sum(axis=2) @ readout)
+    return np.concatenate(out, axis=1)
 
 
 def main(argv=None):
@@ -54,7 +55,7 @@ def main(argv=None):
     splits = {"train": task.data("train", seed=a.seed), "test": task.data("test", seed=a.seed)}
     res = {}
     for name, data in splits.items():
-        c = board_counts(d.config, prof, data, a.boards, a.sigma, a.seed)
+        c = board_counts(d.config, prof, data, a.boards, a.sigma, a.seed, spec.readout_matrix())
         res[name] = [task.metrics(ci, data) for ci in c]
     summary = {"boards": a.boards, "sigma": a.sigma}
     if a.task == "frozen-noise":

@@ -16,6 +16,8 @@ from ..train.task import TASK_NAMES, TrainError
               help="Continue training this network (model.json, .nir or .npz; any import) instead of a fresh one.")
 @click.option("--hidden", type=click.IntRange(min=0), help="Hidden neurons (0: inputs straight to the outputs).")
 @click.option("--recurrent/--no-recurrent", default=None, help="Recurrent connections in the hidden (or output) population.")
+@click.option("--outputs-per-class", type=click.IntRange(min=1),
+              help="Output neurons per class, read out as one summed channel (default: the task's; 1 = one neuron).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default: the task's).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size (default: the task's).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate (default: the task's).")
@@ -47,7 +49,7 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile.")
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_size, lr, loss, beta, seed, mismatch, no_mismatch,
+def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed, mismatch, no_mismatch,
               draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, ratio_loss, rate_reg, rate_max,
               patience, resume, checkpoint, stop_after, profile_name, no_report, quiet):
     """Train TASK (frozen-noise, temporal-xor, digits) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
@@ -60,7 +62,8 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, epochs, batch_si
         raise TrainError(f"give a TASK ({', '.join(TASK_NAMES)}) or --data FILE.npz (exactly one)")
     t = load_data_file(data_path) if data_path else get_task(task)
     arch = t.architecture()
-    over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent)) if v is not None}
+    over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
+            if v is not None}
     cfg = TrainConfig(
         epochs=epochs or int(arch.get("epochs", 20)), batch_size=batch_size or int(arch.get("batch_size", 32)),
         lr=lr or float(arch.get("lr", 0.01)), beta=beta or float(arch.get("beta", 1.0)), seed=seed, loss=loss or arch.get("loss", "ce"),

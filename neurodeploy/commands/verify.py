@@ -46,7 +46,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     spec = load_network(model, profile=prof, **parse_import_options(import_options))
     cfg = load_checked_config(config, prof)
     data = load_input(input_path, spec.n_inputs, dt=spec.dt, model=str(model), events=False)
-    n_out = spec.output_indices().size
+    n_out = spec.n_readouts               # labels are read-out channels (classes)
     labels = None
     if labels_path:
         labels = load_labels(labels_path, data["spikes"].shape[0], n_out, str(input_path))

@@ -3,7 +3,9 @@
 Layout (``hidden`` H > 0): input →(AMPA/GABA, "auto") hidden →(auto) out, optionally hidden → hidden
 (``recurrent``) and a slow input projection on the NMDA dendrite to the first ``hidden_slow``
 hidden neurons (``tau_nmda``: memory from a slow synapse instead of axonal delays, as in WaveSense).
-Without hidden neurons: input → out, optionally out → out. Population time constants come from the
+Without hidden neurons: input → out, optionally out → out. ``outputs_per_class`` K > 1 gives each
+class K output neurons read out as one summed channel (a population read-out, ``"readout": "sum"``):
+the class count Σ of K neurons has a relative mismatch spread ≈ σ/√K instead of σ. Population time constants come from the
 task's hints (``tau_mem``, ``tau_ampa``, ``tau_nmda``, ``tau_gaba``; converted to currents through the
 profile, τ = U_T·C/(κ·I_tau)).
 
@@ -41,6 +43,8 @@ def default_spec(task, arch: dict, profile, seed: int = 0, name: str | None = No
     """The untrained network for ``task`` with architecture ``arch`` (keys as ``Task.architecture()``)."""
     rng = np.random.default_rng([seed, 7919])
     n_in, C, H = task.n_inputs, task.n_classes, int(arch.get("hidden", 0) or 0)
+    K = int(arch.get("outputs_per_class", 1) or 1)
+    n_out = C * K
     rec = bool(arch.get("recurrent", False))
     pop = {k: float(arch[k]) for k in TAU_HINTS if arch.get(k)}
     if H == 0:
@@ -58,17 +62,19 @@ def default_spec(task, arch: dict, profile, seed: int = 0, name: str | None = No
             w = rng.normal(0.0, 0.06, (H, H))
             np.fill_diagonal(w, 0.0)
             projs.append(_proj("hidden", "hidden", w))
-        pops.append({"name": "out", "size": C, **{k: v for k, v in pop.items() if k != "tau_nmda"}})
-        projs.append(_proj("hidden", "out", ff(H, C)))
+        pops.append({"name": "out", "size": n_out, **{k: v for k, v in pop.items() if k != "tau_nmda"}})
+        projs.append(_proj("hidden", "out", ff(H, n_out)))
     else:
-        pops.append({"name": "out", "size": C, **pop})
-        projs.append(_proj("input", "out", ff(n_in, C)))
+        pops.append({"name": "out", "size": n_out, **pop})
+        projs.append(_proj("input", "out", ff(n_in, n_out)))
     if rec and H == 0 or arch.get("output_recurrent"):
-        w = rng.normal(-0.06, 0.04, (C, C))
+        w = rng.normal(-0.06, 0.04, (n_out, n_out))
         np.fill_diagonal(w, 0.0)
         projs.append(_proj("out", "out", w))
+    outputs = [{"population": "out"}] if K == 1 else \
+        [{"population": "out", "indices": list(range(c * K, (c + 1) * K)), "readout": "sum"} for c in range(C)]
     raw = {"name": name or task.name.replace("-", "_"), "dt": float(task.dt), "n_inputs": int(n_in),
-           "populations": pops, "projections": projs, "outputs": [{"population": "out"}], "metadata": {}}
+           "populations": pops, "projections": projs, "outputs": outputs, "metadata": {}}
     return spec_from_dict(raw, f"architecture of {task.name}", profile=profile)
 
 

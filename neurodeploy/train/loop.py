@@ -132,14 +132,15 @@ class Trainer:
     def _loss_terms(self, spikes, y, tr, valid, rec=None, net=None):
         import jax.numpy as jnp
 
-        counts = spikes[:, self.t0:self.t1][..., self.st.outputs].sum(axis=1)
+        R = jnp.asarray(self.st.readout)                               # [n_out_neurons, channels]
+        counts = spikes[:, self.t0:self.t1][..., self.st.outputs].sum(axis=1) @ R
         if self.cfg.loss == "ce_current":
             c = net.currents
             logits = BETA_CURRENT * current_logits(rec, self.st.outputs, (self.t0, self.t1),
-                                                   c["Itau_mem"] * c["Ispkthr"] / c["Igain_mem"])
+                                                   c["Itau_mem"] * c["Ispkthr"] / c["Igain_mem"]) @ (R / R.sum(0))
             main = ce_counts(counts, y, valid, self.cfg.beta) + ce_counts(logits, y, valid, 1.0)
-        elif self.cfg.loss == "rate_mse":
-            main = rate_mse(counts, tr, jnp.ones_like(valid), (self.t1 - self.t0) * self.st.spec.dt)
+        elif self.cfg.loss == "rate_mse":          # per-neuron rate of a channel: its mean over the group
+            main = rate_mse(counts / R.sum(0), tr, jnp.ones_like(valid), (self.t1 - self.t0) * self.st.spec.dt)
         else:
             main = ce_counts(counts, y, valid, self.cfg.beta)
         if self.cfg.ratio_weight > 0:
@@ -219,7 +220,7 @@ class Trainer:
         def counts_of(theta, w_fwd, x, draws):
             net = st.par.apply(st.net, {"log_currents": theta["log_currents"], "weights": w_fwd})
             s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
-            return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2)
+            return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2) @ jnp.asarray(st.readout)
 
         f = jax.jit(counts_of)
         nominal = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(st.net))
@@ -250,7 +251,8 @@ class Trainer:
         valid = data.positive.astype(np.float32)
         accs = [float(accuracy(ci, data.labels, valid)) for ci in c]
         if self.cfg.loss == "rate_mse":
-            losses = [float(rate_mse(ci, data.target_rates, np.ones_like(valid), (self.t1 - self.t0) * self.st.spec.dt))
+            losses = [float(rate_mse(ci / self.st.readout.sum(0), data.target_rates, np.ones_like(valid),
+                                     (self.t1 - self.t0) * self.st.spec.dt))
                       for ci in c]
         else:
             losses = [float(ce_counts(ci, data.labels, valid, self.cfg.beta)) for ci in c]
@@ -320,7 +322,7 @@ class Trainer:
         if data.n != self.train.n:
             raise TrainError(f"training data of epoch {state.epoch}: {data.n} trials, expected {self.train.n}")
         perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(data.n)
-        tr_all = data.target_rates if data.target_rates is not None else np.zeros((data.n, len(st.outputs)))
+        tr_all = data.target_rates if data.target_rates is not None else np.zeros((data.n, st.readout.shape[1]))
         valid_all = data.positive.astype(np.float32)
         base = jr.PRNGKey(cfg.seed)
         q = np.zeros(st.slots.n, np.float32)

@@ -1,5 +1,6 @@
-"""Training losses (JAX). Notation: c[b, k] the spike count of output neuron k in the readout
-window of trial b (W bins of width dt), y[b] the label, v[b] ∈ {0, 1} whether trial b counts
+"""Training losses (JAX). Notation: c[b, k] the spike count of read-out channel k in the readout
+window of trial b (an output neuron, or the summed neurons of a "sum" read-out; for ``rate_mse`` a
+group's count is divided by its size, so r is a per-neuron rate) (W bins of width dt), y[b] the label, v[b] ∈ {0, 1} whether trial b counts
 (trials without a target class — frozen-noise's unseen noise — have v = 0), B' = Σ_b v[b].
 
 Cross-entropy on output spike counts (``ce``), with inverse temperature β (per spike):

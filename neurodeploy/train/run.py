@@ -48,9 +48,9 @@ def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
         spec = load_network(init, profile=profile)
         if spec.n_inputs != task.n_inputs:
             raise TrainError(f"--init {init}: the network has {spec.n_inputs} inputs, task {task.name!r} has {task.n_inputs}")
-        if len(spec.output_indices()) != task.n_classes:
-            raise TrainError(f"--init {init}: the network has {len(spec.output_indices())} outputs, task {task.name!r} "
-                             f"has {task.n_classes} classes (one output neuron per class)")
+        if spec.n_readouts != task.n_classes:
+            raise TrainError(f"--init {init}: the network has {spec.n_readouts} read-out channels, task {task.name!r} "
+                             f"has {task.n_classes} classes (one output neuron, or one 'sum' read-out, per class)")
         if spec.has_delays:     # issue 15 phase 2: --learn-delays; never drop them silently
             raise TrainError(f"--init {init}: the network has synaptic delays; training with delays is not implemented yet")
         return spec

@@ -97,6 +97,7 @@ class Structure:
         for i, p in enumerate(spec.populations):
             self.pop_of[offs[p.name]:offs[p.name] + p.size] = i
         self.outputs = spec.output_indices()
+        self.readout = spec.readout_matrix()               # [n_output_neurons, n_channels] 0/1
         # entries: auto → AMPA(+) and GABA(−); fixed dendrite → one |w| entry
         e_syn, e_sign, e_dend, e_abs = [], [], [], []
         ids = np.arange(sl.n)

@@ -94,7 +94,7 @@ class Task(Protocol):
 
     name: str          # "frozen-noise", "temporal-xor", "digits", "data" (a user file)
     n_inputs: int
-    n_classes: int     # = the number of output (decision) neurons
+    n_classes: int     # = the number of read-out channels (an output neuron, or a summed group, per class)
     dt: float          # bin width (s)
 
     def data(self, split: str, seed: int = 0) -> TaskData:
@@ -114,6 +114,7 @@ class Task(Protocol):
 ARCHITECTURE_KEYS = {
     "hidden": "int: hidden neurons (0 = inputs straight to the outputs)",
     "recurrent": "bool: recurrent connections within the hidden (or, without hidden, the output) population",
+    "outputs_per_class": "int: output neurons per class, summed into one read-out channel (default 1)",
     "loss": '"ce" (cross-entropy on output counts) | "ce_current" (on the output synaptic current) | "rate_mse" (MSE to target_rates)',
     "epochs": "int", "batch_size": "int", "lr": "float (Adam learning rate)",
     "draws": "int: mismatch draws per training step (default 4)",

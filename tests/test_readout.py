@@ -1,0 +1,90 @@
+"""Population read-outs (``"readout": "sum"``): several output neurons per class, counted together —
+in the spec, the training loss, the task metrics and verify's accuracy."""
+
+import numpy as np
+import pytest
+
+from neurodeploy.errors import SpecError
+from neurodeploy.spec import spec_from_dict
+
+
+def _spec(outputs, size=6):
+    return spec_from_dict({"n_inputs": 2, "populations": [{"name": "out", "size": size}],
+                           "projections": [{"source": "input", "target": "out", "weight": [[0.5] * size, [0.25] * size]}],
+                           "outputs": outputs})
+
+
+def test_readout_matrix_groups_each_and_sum():
+    spec = _spec([{"population": "out", "indices": [0, 1, 2], "readout": "sum"},
+                  {"population": "out", "indices": [3, 4]},
+                  {"population": "out", "indices": [5], "readout": "sum"}])
+    R = spec.readout_matrix()
+    assert R.shape == (6, 4) and spec.n_readouts == 4
+    counts = np.array([1, 2, 3, 10, 20, 7])
+    np.testing.assert_array_equal(counts @ R, [6, 10, 20, 7])
+    assert np.array_equal(_spec([{"population": "out"}]).readout_matrix(), np.eye(6, dtype=np.float32))
+
+
+def test_readout_round_trips_and_default_is_not_written():
+    spec = _spec([{"population": "out", "indices": [0, 1, 2], "readout": "sum"},
+                  {"population": "out", "indices": [3, 4, 5], "readout": "sum"}])
+    again = spec_from_dict(spec.to_json_dict())
+    assert again.dumps() == spec.dumps() and again.n_readouts == 2
+    assert "readout" not in _spec([{"population": "out"}]).dumps()
+
+
+@pytest.mark.parametrize("outputs, msg", [
+    ([{"population": "out", "indices": [], "readout": "sum"}], r"\$\.outputs\[0\]\.indices: a 'sum' read-out needs"),
+    ([{"population": "out", "indices": [0, 1], "readout": "sum"}, {"population": "out", "indices": [1]}],
+     r"\$\.outputs\[1\]: neuron out\[1\] is already read out by \$\.outputs\[0\]"),
+    ([{"population": "out", "readout": "mean"}], r"outputs\[0\]\.readout"),
+])
+def test_bad_readouts_are_named(outputs, msg):
+    with pytest.raises(SpecError, match=msg):
+        _spec(outputs)
+
+
+def test_verify_accuracy_counts_the_group_not_the_loudest_neuron():
+    from neurodeploy.verify import _block
+
+    R = _spec([{"population": "out", "indices": [0, 1], "readout": "sum"},
+               {"population": "out", "indices": [2, 3], "readout": "sum"}], size=4).readout_matrix()
+    # neuron 2 is the loudest single neuron, but class 0's two neurons together lead
+    ref = np.array([[5.0, 5.0, 8.0, 0.0], [0.0, 1.0, 6.0, 6.0]])
+    out = _block(ref, ref[None], 0.1, np.array([0, 1]), R)
+    assert out["accuracy"]["median"] == 1.0
+    out_neuronwise = _block(ref, ref[None], 0.1, np.array([0, 1]), np.eye(4, 2, dtype=np.float32))
+    assert out_neuronwise["accuracy"]["median"] == 0.5   # neurons 0/1 alone as the classes: sample 0 wrong
+
+
+def test_training_with_outputs_per_class(tmp_path, profile):
+    """The default architecture with K output neurons per class: K·C neurons, C summed channels, the
+    metrics over channels; a few steps lower the loss."""
+    from test_train import TinyTask, _cfg
+    from neurodeploy.importers import load_network
+    from neurodeploy.train.run import train
+
+    task = TinyTask()
+    s = train(task, tmp_path / "k.json", _cfg(epochs=3, qat_epochs=1), profile, report=False,
+              arch_overrides={"outputs_per_class": 3})
+    spec = load_network(tmp_path / "k.json")
+    assert spec.population("out").size == 6 and spec.n_readouts == 2
+    assert [o.indices for o in spec.outputs] == [[0, 1, 2], [3, 4, 5]]
+    assert all(o.readout == "sum" for o in spec.outputs)
+    assert 0.0 <= s["metrics"]["test"]["accuracy"] <= 1.0
+    h = s["history"]
+    assert h[-1]["train_loss"] < h[0]["train_loss"] or h[-1]["val_loss_nominal"] < h[0]["val_loss_nominal"]
+
+
+def test_init_with_wrong_number_of_readouts_is_refused(tmp_path, profile):
+    from test_train import TinyTask, _cfg
+    from neurodeploy.train.run import train
+    from neurodeploy.train.task import TrainError
+
+    n = TinyTask.n_inputs
+    spec_from_dict({"n_inputs": n, "populations": [{"name": "out", "size": 6}],
+                    "projections": [{"source": "input", "target": "out", "weight": [[0.1] * 6] * n}],
+                    "outputs": [{"population": "out", "indices": [0, 1, 2], "readout": "sum"},
+                                {"population": "out", "indices": [3, 4]}]}).save(tmp_path / "three.json")
+    with pytest.raises(TrainError, match="3 read-out channels, task 'tiny' has 2 classes"):
+        train(TinyTask(), tmp_path / "o.json", _cfg(epochs=1), profile, report=False, init=tmp_path / "three.json")
