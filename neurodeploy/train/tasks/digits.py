@@ -72,12 +72,16 @@ class Digits:
                         target_rates=one_hot_rates(labels, 10, self.rate_high, self.rate_low))
 
     def architecture(self) -> dict:
-        """64 pixels → 64 hidden (fan-in 64) → 10 outputs, cross-entropy on output spike counts."""
-        # measured (default command, 4 draws/step, 12 epochs = 9 float + 3 QAT): beta 0.2 → test 93.9 % float,
-        # deployed median 90.3 % over 16 boards; beta 1 (8 epochs): 93.6 % / 87.7 %; beta 0.1: 93.9 % / 90.0 %;
-        # 96 hidden: 93.6 % / 90.5 %; training at σ 15 %: 93.0 % / 89.7 %; 50 ms synapses: 91.9 % float.
-        return {"hidden": 64, "recurrent": False, "loss": "ce", "beta": 0.2, "epochs": 12, "batch_size": 32, "lr": 0.02,
-                "tau_mem": 20e-3, "tau_ampa": 10e-3, "tau_gaba": 10e-3}
+        """64 pixels → 64 hidden (fan-in 64) → 10 classes × 4 output neurons, each class read out as the sum
+        of its 4 neurons ("readout": "sum"), cross-entropy on the class counts; initial rates 50 Hz."""
+        # measured (default command, 4 draws/step, 12 epochs = 9 float + 3 QAT; test float / deployed median of
+        # 16 boards at σ 10 %, tools/eval_deployed.py): one output neuron per class, 15 Hz start: 93.9 / 90.1
+        # (an ablation: the output neurons' own parameter mismatch cost ~3 points, the hidden neurons' ~1);
+        # 4 per class: 95.0 / 92.3 (now the hidden neurons' mismatch dominates, sparse: 2.3 spikes per trial);
+        # 4 per class + 50 Hz start: 95.3 / 93.6 (hidden 3.4 spikes per trial). Earlier, one neuron per class:
+        # beta 1: 93.6 / 87.7; beta 0.1: 93.9 / 90.0; 96 hidden: 93.6 / 90.5; σ 15 %: 93.0 / 89.7.
+        return {"hidden": 64, "recurrent": False, "outputs_per_class": 4, "init_rate": 50.0, "loss": "ce", "beta": 0.2,
+                "epochs": 12, "batch_size": 32, "lr": 0.02, "tau_mem": 20e-3, "tau_ampa": 10e-3, "tau_gaba": 10e-3}
 
     def metrics(self, counts: np.ndarray, data: TaskData) -> dict:
         out = classification_metrics(counts, data)
