@@ -231,5 +231,6 @@ def test_stages_without_delay_support_refuse_delays_instead_of_dropping_them(pro
 
     class Task:
         name, n_inputs, n_classes = "t", 2, 2
-    with pytest.raises(TrainError, match="synaptic delays; training with delays is not implemented yet"):
-        build_spec(Task(), {}, profile, 0, init=tmp_path / "m.json")
+    # training continues a delayed network with its delays (fixed, or learned with --learn-delays)
+    assert build_spec(Task(), {}, profile, 0, init=tmp_path / "m.json").has_delays
+    assert TrainError
