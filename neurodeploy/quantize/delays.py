@@ -171,7 +171,7 @@ class CoreDelays:
 
 def _starts(target: np.ndarray, x_uni: np.ndarray, rng: np.random.Generator, restarts: int) -> list:
     """Starting stage delays: the uniform choice, quantiles of the delayed targets (both orders of the two
-    one-stage levels), and perturbations of the best of those."""
+    one-stage levels), and a seeded random walk (factors 0.7..1.3) from the last of those."""
     starts = [x_uni]
     pos = target[target > 0]
     if pos.size:
