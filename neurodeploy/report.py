@@ -55,6 +55,12 @@ def format_quantize_summary(r: dict) -> str:
         f"(best uniform 1-2-4-8 grid: {_pct(w.get('uniform_grid_error', 0))}); spare entries used {w.get('spare_entries_used', 0)}, "
         f"NMDA-scale entries {w.get('nmda_scale_entries', 0)}, quantized to zero {w.get('quantized_to_zero', 0)}",
     ]
+    d = r.get("delays")
+    if d:
+        out.append(f"delays    RMS error {1e3 * d['rms_error_s']:.3g} ms (max {1e3 * d['max_error_s']:.3g} ms, "
+                   f"{_pct(d['relative_rms_error'])}) over {d['delayed']} delayed of {d['synapses']} synapses on "
+                   f"{len(d['per_core'])} core(s) (best uniform choice of the 3 delay biases: "
+                   f"{1e3 * d['uniform_rms_error_s']:.3g} ms); uncalibrated delay model")
     b = r.get("biases", {})
     if b:
         worst = max(b.items(), key=lambda kv: kv[1]["max_rel_error"])

@@ -219,17 +219,20 @@ def test_cli_simulate_runs_delays(tmp_path, run_cli, profile):
     assert not np.array_equal(np.load(tmp_path / "out0.1.npz")["I_ampa"], I)
 
 
-def test_stages_without_delay_support_refuse_delays_instead_of_dropping_them(profile, tmp_path):
+def test_stages_keep_delays_or_refuse_them_instead_of_dropping_them(profile, tmp_path):
     from neurodeploy.train.task import TrainError
     from neurodeploy.importers.nir.export import spec_to_nir
     from neurodeploy.train.run import build_spec
 
     spec = _spec([0.002, 0.006])
-    with pytest.raises(SpecError, match="does not write synaptic delays yet"):
-        spec_to_nir(spec, profile)
+    assert "Delay" in {type(n).__name__ for n in spec_to_nir(spec, profile).nodes.values()}   # one per source channel
+    crossed = _spec([0.002, 0.006, 0.001], pre=[0, 1, 0], post=[0, 1, 1], w=[3.0, 3.0, 1.0])
+    with pytest.raises(SpecError, match="delays differ per synapse, but NIR's Delay node delays whole channels"):
+        spec_to_nir(crossed, profile)                               # neither per source nor per target: refused
     (tmp_path / "m.json").write_text(spec.dumps())
 
     class Task:
         name, n_inputs, n_classes = "t", 2, 2
-    with pytest.raises(TrainError, match="synaptic delays; training with delays is not implemented yet"):
-        build_spec(Task(), {}, profile, 0, init=tmp_path / "m.json")
+    # training continues a delayed network with its delays (fixed, or learned with --learn-delays)
+    assert build_spec(Task(), {}, profile, 0, init=tmp_path / "m.json").has_delays
+    assert TrainError

@@ -207,7 +207,6 @@ def _chain(middle, mid_name="bad", n_in=4, n=3):
 @pytest.mark.parametrize("node, needle", [
     (nir.Conv1d(input_shape=4, weight=np.ones((1, 1, 1)), stride=1, padding=0, dilation=1, groups=1, bias=np.zeros(1)),
      "convolution"),
-    (nir.Delay(delay=np.ones(4)), "delay"),
     (nir.Flatten(input_type={"input": np.array([4])}, start_dim=0, end_dim=-1), "Flatten"),
     (nir.SumPool2d(kernel_size=np.array([1, 1]), stride=np.array([1, 1]), padding=np.array([0, 0])), "pooling"),
     (nir.Scale(scale=np.ones(4)), "fold it into"),
@@ -267,7 +266,8 @@ def test_bias_source_fires_every_step(profile):
 
 
 def test_all_problems_of_a_file_are_reported_together():
-    nodes = {"input": nir.Input(input_type=np.array([2])), "conv": nir.Delay(delay=np.ones(2)),
+    conv = nir.Conv1d(input_shape=2, weight=np.ones((1, 1, 1)), stride=1, padding=0, dilation=1, groups=1, bias=np.zeros(1))
+    nodes = {"input": nir.Input(input_type=np.array([2])), "conv": conv,
              "pool": nir.Scale(scale=np.ones(2)), "fc": nir.Linear(weight=np.ones((3, 2))), "lif": _lif(3),
              "output": nir.Output(output_type=np.array([3]))}
     with pytest.raises(SpecError) as ei:

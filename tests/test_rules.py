@@ -236,21 +236,36 @@ def _delayed(delay, **proj):
                            "projections": [{"source": "input", "target": "p", **proj, "delay": delay}]})
 
 
-def test_delays_are_refused_by_map_and_quantize_until_they_can_be_mapped(profile, run_cli, tmp_path):
-    e = _map_error(_delayed([0.0, 0.004]), profile)
+def _short_delay_profile(profile):
+    """The built-in profile with 100× smaller delay capacitors: its stages reach at most ~26.5 ms."""
+    a = profile.analog.model_copy(update={"C_dly0": 1e-14, "C_dly1": 1e-14, "C_dly2": 1e-14})
+    return profile.model_copy(update={"analog": a})
+
+
+def test_delays_beyond_what_the_stages_produce_are_named(profile, run_cli, tmp_path):
+    short = _short_delay_profile(profile)
+    spec = _delayed([[0.0, 0.0], [0.0, 0.05], [0.004, 0.0], [0.0, 0.0]], weight=[[0, 0], [0, 0.5], [0.5, 0], [0, 0]])
+    e = _map_error(spec, short)
     assert e.rule == "delays"
-    assert str(e).startswith("[delays] projection 0 (input→p): 1 synapse(s) have a delay (up to 4 ms); delays are "
-                             "simulated (neurodeploy simulate) but quantizing them onto the chip's delay circuit is not "
-                             "implemented yet"), str(e)
+    assert str(e) == ("[delays] projection 0 (input→p), synapse input 1 → p[1]: delay 50 ms exceeds the 26.55 ms the "
+                      "chip's delay stages can produce (t₀ + t₁ + t₂, every SYPD_DLYi_P at its longest; uncalibrated "
+                      "model of dynapse2); 1 synapse(s) affected — shorten the projection's 'delay' to at most 26.55 ms"), str(e)
     with pytest.raises(MappingError, match=r"^\[delays\] projection 0"):
-        quantize_network(_delayed(0.002, weight=[[0.5, 0], [0, 0], [0, 0], [0, 0]]), profile)
-    # zero delays are no delays: they map
-    assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(_delayed(0.0), profile))]
+        quantize_network(spec, short)
+    # the same delays are within the built-in profile's stages (up to 2.65 s); zero delays are no delays
+    assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(spec, profile))]
+    assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(_delayed(0.0), short))]
+    # a profile without delay stages cannot take a delayed network
+    from types import SimpleNamespace
+    from neurodeploy.rules.network import delays as delays_rule
+    blind = SimpleNamespace(models_delays=False, name="blind")
+    assert delays_rule(rules.NetworkFacts(spec, blind)) == [
+        "the network has synaptic delays but profile blind models no delay stages (Idly_0..Idly_2, SYPD_DLY0..2_P); use "
+        "a profile that does, or remove the projections' 'delay' to deploy without delays"]
     p = tmp_path / "m.json"
-    p.write_text(_delayed(0.003).dumps())
-    code, out, err = run_cli("map", p, "-o", tmp_path / "c.json")
-    assert code == 2 and "[delays]" in err and "Traceback" not in err, err
-    assert not (tmp_path / "c.json").exists()
+    p.write_text(_delayed(0.2 - 0.1, weight=[[0.5, 0], [0, 0], [0, 0], [0, 0]]).dumps())
+    code, out, err = run_cli("map", p, "-o", tmp_path / "c.json")       # 100 ms: within the built-in stages
+    assert code == 0, err
 
 
 def test_every_rule_has_a_test():

@@ -37,6 +37,10 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--qat-epochs", type=click.IntRange(min=0), default=0, help="Epochs of the QAT phase (0: a quarter).")
 @click.option("--no-bias-range", is_flag=True, help="Do not keep trained currents inside the bias generator's range.")
 @click.option("--train-currents", is_flag=True, help="Also train the circuit currents, one value per population.")
+@click.option("--learn-delays", is_flag=True,
+              help="Also train every synapse's delay (s), kept inside the chip's delay range; written to model.json's 'delay'.")
+@click.option("--max-delay", type=click.FloatRange(min=0, min_open=True),
+              help="Longest learned delay (s; default: the task's, else what the chip's delay stages produce, at most 0.1).")
 @click.option("--ratio-loss", type=click.FloatRange(min=0), default=None,
               help="Weight of the firing-rate-ratio hinge (default: 1 with the rate_mse loss, else 0).")
 @click.option("--rate-reg", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -49,10 +53,11 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile.")
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed, mismatch, no_mismatch,
-              draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents, ratio_loss, rate_reg, rate_max,
+def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed,
+              mismatch, no_mismatch, draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents,
+              learn_delays, max_delay, ratio_loss, rate_reg, rate_max,
               patience, resume, checkpoint, stop_after, profile_name, no_report, quiet):
-    """Train TASK (frozen-noise, temporal-xor, digits) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
+    """Train TASK (frozen-noise, temporal-xor, digits, coincidence) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
     from ..profile import load_profile
     from ..train.loop import TrainConfig
     from ..train.run import TRAINABLE_CURRENTS, train
@@ -69,7 +74,7 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_clas
         lr=lr or float(arch.get("lr", 0.01)), beta=beta or float(arch.get("beta", 1.0)), seed=seed, loss=loss or arch.get("loss", "ce"),
         mismatch=0.0 if no_mismatch else mismatch, draws=draws or int(arch.get("draws", 4)), redraw_every=redraw_every, fresh_data=not fixed_data, fan_in=not no_fan_in,
         qat=not no_qat, qat_epochs=qat_epochs, bias_range=not no_bias_range,
-        train_currents=TRAINABLE_CURRENTS if train_currents else (),
+        train_currents=TRAINABLE_CURRENTS if train_currents else (), learn_delays=learn_delays, max_delay=max_delay or 0.0,
         ratio_weight=ratio_loss if ratio_loss is not None else float(arch.get("ratio_weight", 1.0 if (loss or arch.get("loss")) == "rate_mse" else 0.0)),
         rate_reg=rate_reg, rate_max=rate_max,
         patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet)

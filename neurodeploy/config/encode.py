@@ -28,7 +28,7 @@ def encode(qn, placement, routing, profile, *, metadata: dict | None = None) -> 
                     neuron=int(placement.neuron[n]),
                     **{latch: n in flags[latch] for latch in flags},
                     synapses=[tuple(e) for e in routing.cam.get(n, [])],
-                    synapse_flags={},
+                    synapse_flags=dict(routing.flags.get(n, {})),
                     destinations=[Destination.model_construct(**d) for d in routing.sram.get(n, [])],
                 ))
             cores.append(CoreConfig.model_construct(core=k, parameters=dict(site_params.get((h, k), {})), neurons=neurons))

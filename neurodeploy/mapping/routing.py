@@ -16,7 +16,9 @@ dendrite with the sum of the base weights its mask selects. So:
   from the usable tags of the cores, from the half with more working slots on those cores (the
   high half 1024..2047 unless the low half is better on all of them); spare entries
   that do not fit on good slots are dropped (reported); a primary entry that does not fit is an
-  error (rule ``cam-defects``).
+  error (rule ``cam-defects``);
+* with delays, each CAM entry carries its synapse's delay bits (``precise_delay``, ``mismatched_delay``;
+  both entries of a synapse the same), kept with the entry when CAM defects move it to another slot.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Routing:
     sram: dict[int, list[dict]]                         # neuron → destinations
     inputs: dict[int, list[dict]]                       # input channel → FPGA destinations
     stats: dict = field(default_factory=dict)
+    flags: dict[int, dict[int, list[str]]] = field(default_factory=dict)   # neuron → {CAM slot: delay flags}
 
 
 def assign_tags(src: np.ndarray, chip: np.ndarray, core: np.ndarray, profile, cam_defects: dict | None, name_of):
@@ -120,6 +123,7 @@ def route(qn, placement, entries, profile, cam_defects: dict | None, name_of) ->
     # CAM entries, in a deterministic order: by destination neuron, then source, then entry
     cam: dict[int, list[tuple[int, str, str]]] = {}
     cam_syn: dict[int, list[tuple[int, int]]] = {}
+    flags: dict[int, dict[int, list[str]]] = {}
     order = np.lexsort((src, dst))
     parts = ((entries.dendrite, entries.mask), (entries.spare_dendrite, entries.spare_mask))
     for i in order[has[order]]:
@@ -127,14 +131,17 @@ def route(qn, placement, entries, profile, cam_defects: dict | None, name_of) ->
         t = tag[(int(src[i]), int(placement.chip[n]))]
         lst = cam.setdefault(n, [])
         own = cam_syn.setdefault(n, [])
+        fl = entries.flags(int(i))
         for k, (dend, mask_) in enumerate(parts):
             if mask_[i]:
+                if fl:
+                    flags.setdefault(n, {})[len(lst)] = fl
                 lst.append((t, DENDRITES[dend[i]], mask_to_str(int(mask_[i]))))
                 own.append((int(i), k))
     stats["cam_entries"] = int(sum(len(v) for v in cam.values()))
     stats["sram_entries"] = int(sum(len(v) for v in sram.values()))
     stats["tags_used"] = len(set(tag.values()))
-    return Routing(tag, mask, cam, cam_syn, sram, inputs, stats)
+    return Routing(tag, mask, cam, cam_syn, sram, inputs, stats, flags)
 
 
 def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profile, name_of, n_in: int):
@@ -156,6 +163,7 @@ def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profi
         spares = {k for k, (_, part) in enumerate(routing.cam_syn[n]) if part == 1}
         slots: list = [None] * geo.cam_entries_per_neuron
         free = good.copy()                                   # [64, 2]: working and not yet taken
+        old_flags, new_flags = routing.flags.get(n, {}), {}
         # primary entries first (those must fit), the half with fewer good slots first
         order = sorted(range(len(lst)), key=lambda i: (i in spares, int(good[:, halves[i]].sum()), i))
         for i in order:
@@ -168,8 +176,12 @@ def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profi
                                   len(lst) - len(spares), d.source, int(good[:, halves[i]].sum()))
             slots[int(cand[0])] = lst[i]
             free[int(cand[0])] = False
+            if i in old_flags:
+                new_flags[int(cand[0])] = old_flags[i]
         last = max((k for k, s in enumerate(slots) if s is not None), default=-1)
         filled = [s if s is not None else (0, "none", "0000") for s in slots[: last + 1]]
         avoided += int(sum(1 for k in range(last + 1) if slots[k] is None))
         routing.cam[n] = filled
+        if old_flags:
+            routing.flags[n] = dict(sorted(new_flags.items()))
     return avoided, dropped

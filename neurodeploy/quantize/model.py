@@ -10,7 +10,10 @@ and an optional spare entry ``spare_dendrite`` + ``spare_mask`` (same tag; the c
 entries' currents), ``target`` (the float model's weight current, A) and ``value`` (the quantized
 weight current in AMPA-equivalent amperes, A). A mask is an integer 0..15 whose bit b selects the
 core's base weight SYAM_Wb_P; mask 0 means no entry (a weight quantized to zero has ``mask`` 0, a
-synapse without a spare entry has ``spare_mask`` 0).
+synapse without a spare entry has ``spare_mask`` 0). A network with synaptic delays adds four columns
+(:data:`DELAY_COLUMNS`, absent otherwise): ``delay`` (the float model's delay, s), the entries' bits
+``precise_delay`` and ``mismatched_delay`` (both entries of a synapse carry them) and ``delay_value`` (the
+quantized nominal delay, s: [p ∨ m]·t₀ + p·t₁ + m·t₂ with the core's SYPD_DLY0..2_P, :mod:`.delays`).
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class LogicalCoreRecord(_Model):
     uniform_grid_error: float = 0.0
 
 
+#: The optional delay columns of the synapse table (all present or none).
+DELAY_COLUMNS = ("delay", "precise_delay", "mismatched_delay", "delay_value")
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 DendriteName = Literal[DENDRITES]          # "ampa", "nmda", "gaba", "shunt"
 Mask = Annotated[int, Field(ge=0, le=15)]
 
@@ -102,12 +108,23 @@ class SynapseTable(_Model):
     spare_mask: list[Mask]
     target: list[float]
     value: list[float]
+    delay: list[NonNegativeFloat] | None = Field(None, description="the float model's synaptic delay (s); the four "
+                                                 "delay columns are absent when the network has no delays")
+    precise_delay: list[bool] | None = Field(None, description="the CAM entries' precise_delay bit (stage DLY1)")
+    mismatched_delay: list[bool] | None = Field(None, description="the CAM entries' mismatched_delay bit (stage DLY2)")
+    delay_value: list[NonNegativeFloat] | None = Field(None, description="the quantized nominal delay (s)")
 
     @model_validator(mode="after")
     def _lengths(self):
         n = len(self.src)
-        if any(len(getattr(self, f)) != n for f in SynapseTable.model_fields):
-            raise ValueError(f"$: {', '.join(SynapseTable.model_fields)} must have equal lengths")
+        present = [f for f in SynapseTable.model_fields if getattr(self, f) is not None]
+        if any(len(getattr(self, f)) != n for f in present):
+            raise ValueError(f"$: {', '.join(present)} must have equal lengths")
+        given = [f for f in DELAY_COLUMNS if getattr(self, f) is not None]
+        if given and len(given) != len(DELAY_COLUMNS):
+            missing = [f for f in DELAY_COLUMNS if f not in given]
+            raise ValueError(f"$.synapses: {', '.join(given)} given without {', '.join(missing)} (the delay columns "
+                             f"come together); re-run `neurodeploy quantize` on the model")
         if any(m == 0 < m2 for m, m2 in zip(self.mask, self.spare_mask)):
             i = next(i for i, (m, m2) in enumerate(zip(self.mask, self.spare_mask)) if m == 0 < m2)
             raise ValueError(f"$.spare_mask[{i}]: a spare entry on a synapse without an entry (mask 0); "
@@ -117,19 +134,30 @@ class SynapseTable(_Model):
     def columns(self) -> "EntryColumns":
         """The CAM entries as int arrays (dendrite index as :class:`~neurodeploy.dendrites.Dendrite`)."""
         idx = lambda names: np.array([DENDRITE_INDEX[d] for d in names], np.int64).reshape(-1)  # noqa: E731
+        bits = lambda b: None if b is None else np.asarray(b, bool).reshape(-1)  # noqa: E731
         return EntryColumns(idx(self.dendrite), np.asarray(self.mask, np.int64).reshape(-1),
-                            idx(self.spare_dendrite), np.asarray(self.spare_mask, np.int64).reshape(-1))
+                            idx(self.spare_dendrite), np.asarray(self.spare_mask, np.int64).reshape(-1),
+                            bits(self.precise_delay), bits(self.mismatched_delay))
 
 
 @dataclass
 class EntryColumns:
     """CAM entries of S synapses: first entry (``dendrite``, ``mask``) and spare (``spare_dendrite``,
-    ``spare_mask``), dendrite indices 0..3 (AMPA, NMDA, GABA, SHUNT), mask 0 = no entry."""
+    ``spare_mask``), dendrite indices 0..3 (AMPA, NMDA, GABA, SHUNT), mask 0 = no entry; with delays, the delay
+    bits ``precise`` and ``mismatched`` [S] bool that both entries of a synapse carry (None: no delays)."""
 
     dendrite: np.ndarray
     mask: np.ndarray
     spare_dendrite: np.ndarray
     spare_mask: np.ndarray
+    precise: np.ndarray | None = None
+    mismatched: np.ndarray | None = None
+
+    def flags(self, i: int) -> list[str]:
+        """The CAM flags of synapse i's entries (``precise_delay``, ``mismatched_delay``; [] without delays)."""
+        if self.precise is None:
+            return []
+        return [f for f, b in (("precise_delay", self.precise[i]), ("mismatched_delay", self.mismatched[i])) if b]
 
     def count(self) -> np.ndarray:
         """[S] CAM entries per synapse (0, 1 or 2)."""
@@ -184,7 +212,8 @@ class QuantizedNetwork(_Model):
         d_out: dict[str, Any] = {}
         for k in QuantizedNetwork.model_fields:
             if k == "synapses":
-                d_out[k] = {f: RawJSON(json.dumps(getattr(syn, f), separators=sep)) for f in SynapseTable.model_fields}
+                d_out[k] = {f: RawJSON(json.dumps(getattr(syn, f), separators=sep)) for f in SynapseTable.model_fields
+                            if getattr(syn, f) is not None}
             else:
                 d_out[k] = d[k]
         return dumps_json(d_out)

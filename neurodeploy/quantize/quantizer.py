@@ -11,6 +11,8 @@
    no NMDA gate), NMDA becomes a second excitatory weight scale: I_tau_nmda is set to the AMPA
    time constant (I_tau_nmda = I_tau_ampa·C_nmda/C_ampa) and I_gain_nmda to give the scale g.
 5. Weights per core (:mod:`.weights`): base weights on the DAC grid, 4-bit masks, spare entries.
+6. Delays per core (:mod:`.delays`): the three delay biases SYPD_DLY0..2_P on their DAC grid and each
+   entry's two delay bits (only for a network with non-zero delays).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..sim.physics import gain_ratio, same_tau_current
 from . import grouping
 from .synapses import Synapses, keep_largest, synapses_of  # noqa: F401  (synapses_of: re-exported)
 from .model import EntryColumns, LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
+from .delays import quantize_network_delays
 from .weights import Alphabet, CoreProblem, quantize_core, rel_rms
 
 def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
@@ -119,6 +122,7 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
         core_reports.append(_core_report(ci, c, sel, res, n_spare, n_nmda, n_zero))
 
     report["weights"] = _weights_report(value, syn, syn_core, core_reports)
+    delay_cols = _delays(syn, syn_core, entries, records, profile, seed, report)
     report["biases"] = _bias_report(spec, profile, params, rel, cores, records)
     report["clustered_cores"] = [r.id for r in records if r.clustered]
     qn = QuantizedNetwork(
@@ -128,10 +132,24 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
         outputs=[int(i) for i in spec.output_indices()],
         cores=records,
         synapses=SynapseTable(src=syn.src.tolist(), dst=syn.dst.tolist(), **entries.table_fields(),
-                              target=syn.target.tolist(), value=value.tolist()),
+                              target=syn.target.tolist(), value=value.tolist(), **delay_cols),
         metadata={**spec.metadata, "dt": spec.dt, "neurodeploy_version": __version__},
         report=report, **flags)
     return qn
+
+
+def _delays(syn: Synapses, syn_core, entries, records, profile, seed: int, report: dict) -> dict:
+    """Step 6, delays (:mod:`.delays`): each core's SYPD_DLY0..2_P codes join its parameters, the report gets
+    ``delays``; returns the synapse table's delay columns ({} for a network without non-zero delays: zero
+    delays are no delays, and the quantized file is then the delay-free one)."""
+    if syn.delay is None or not np.any(syn.delay > 0):
+        return {}
+    cols, codes, report["delays"] = quantize_network_delays(syn.delay, syn_core, entries.mask > 0, profile, seed)
+    order = list(profile.parameters)
+    for ci, cc in codes.items():
+        p = {**records[ci].parameters, **{k: Code(coarse=c, fine=f) for k, (c, f) in cc.items()}}
+        records[ci].parameters = dict(sorted(p.items(), key=lambda kv: order.index(kv[0])))
+    return cols
 
 
 def _entry_columns(a, dend: np.ndarray, scalable: np.ndarray, g: float | None):

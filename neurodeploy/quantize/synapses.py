@@ -18,9 +18,11 @@ class Synapses:
     target: np.ndarray   # weight current |w|·weight_scale (A)
     dend: np.ndarray     # dendrites.Dendrite index: 0 ampa, 1 nmda, 2 gaba, 3 shunt
     proj: np.ndarray     # projection index
+    delay: np.ndarray | None = None   # synaptic delay (s); None: the network gives no delays
 
     def take(self, sel) -> "Synapses":
-        return Synapses(self.src[sel], self.dst[sel], self.target[sel], self.dend[sel], self.proj[sel])
+        return Synapses(self.src[sel], self.dst[sel], self.target[sel], self.dend[sel], self.proj[sel],
+                        None if self.delay is None else self.delay[sel])
 
     def dendrites_in(self, n_neurons: int) -> np.ndarray:
         """[N, 4] bool: neuron receives at least one synapse on each dendrite."""
@@ -30,19 +32,23 @@ class Synapses:
 
 
 def synapses_of(spec) -> Synapses:
-    """Every projection's non-zero weights, with target weight current |w|·weight_scale (A)."""
+    """Every projection's non-zero weights, with target weight current |w|·weight_scale (A) and, when any
+    projection gives a ``delay``, every synapse's delay (s; 0 where its projection gives none)."""
     off = spec.offsets()
     parts = []
     for k, pr in enumerate(spec.projections):
         pre, post, w = spec.projection_coo(k)
         src = pre if pr.source == "input" else pre + spec.n_inputs + off[pr.source]
         dst = post + off[pr.target]
-        parts.append((src, dst, np.abs(w) * pr.weight_scale, dendrite_index(pr.synapse, w), np.full(w.shape, k)))
+        d = spec.projection_delay(k) if spec.has_delays else None
+        parts.append((src, dst, np.abs(w) * pr.weight_scale, dendrite_index(pr.synapse, w), np.full(w.shape, k),
+                      np.zeros(w.shape) if d is None else d))
     if not parts:
         z = np.zeros(0, np.int64)
         return Synapses(z, z, np.zeros(0), z, z)
-    return Synapses(*(np.concatenate([p[i] for p in parts]).astype(t)
-                      for i, t in enumerate((np.int64, np.int64, np.float64, np.int64, np.int64))))
+    cols = [np.concatenate([p[i] for p in parts]).astype(t)
+            for i, t in enumerate((np.int64, np.int64, np.float64, np.int64, np.int64, np.float64))]
+    return Synapses(*cols[:5], cols[5] if spec.has_delays else None)
 
 
 def keep_largest(syn: Synapses, cam: int) -> np.ndarray:

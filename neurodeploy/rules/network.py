@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..quantize.delays import max_delay, stage_grids
 from ..quantize.parameter_sets import cores_needed, neuron_codes, out_of_range, parameter_groups, relevance
 from ..quantize.synapses import Synapses, keep_largest, synapses_of
 from .registry import rule
@@ -164,18 +165,27 @@ def shared_parameters(f: NetworkFacts) -> list[str]:
     return [m] if m else []
 
 
-@rule("delays", "network", "synaptic delays are simulated but not yet mapped onto the chip's delay circuit: a model "
-      "to deploy has no non-zero 'delay'")
+@rule("delays", "network", "every synaptic delay is one the chip's delay stages can produce: at most t₀ + t₁ + t₂ "
+      "with every SYPD_DLYi_P at its longest delay (uncalibrated model), on a profile that models the stages")
 def delays(f: NetworkFacts) -> list[str]:
+    syn, spec, prof = f.kept_synapses, f.spec, f.profile
+    if syn.delay is None or not np.any(syn.delay > 0):
+        return []
+    if not prof.models_delays:
+        return [f"the network has synaptic delays but profile {prof.name} models no delay stages (Idly_0..Idly_2, "
+                f"SYPD_DLY0..2_P); use a profile that does, or remove the projections' 'delay' to deploy without delays"]
+    d_max = max_delay(stage_grids(prof))
     out = []
-    for k, pr in enumerate(f.spec.projections):
-        d = f.spec.projection_delay(k)
-        if d is None or not np.any(d > 0):
+    for k, pr in enumerate(spec.projections):
+        bad = np.flatnonzero((syn.proj == k) & (syn.delay > d_max))
+        if bad.size == 0:
             continue
-        out.append(f"projection {k} ({pr.source}→{pr.target}): {int(np.count_nonzero(d > 0))} synapse(s) have a delay "
-                   f"(up to {float(d.max()) * 1e3:.3g} ms); delays are simulated (neurodeploy simulate) but quantizing "
-                   f"them onto the chip's delay circuit is not implemented yet — remove the projection's 'delay' (or set "
-                   f"it to 0) to deploy without delays")
+        i = int(bad[np.argmax(syn.delay[bad])])
+        src = f"input {int(syn.src[i])}" if syn.src[i] < spec.n_inputs else spec.neuron_name(int(syn.src[i]) - spec.n_inputs)
+        out.append(f"projection {k} ({pr.source}→{pr.target}), synapse {src} → {spec.neuron_name(int(syn.dst[i]))}: "
+                   f"delay {syn.delay[i] * 1e3:.4g} ms exceeds the {d_max * 1e3:.4g} ms the chip's delay stages can "
+                   f"produce (t₀ + t₁ + t₂, every SYPD_DLYi_P at its longest; uncalibrated model of {prof.name}); "
+                   f"{bad.size} synapse(s) affected — shorten the projection's 'delay' to at most {d_max * 1e3:.4g} ms")
     return out
 
 

@@ -23,7 +23,10 @@ identity in the backward pass (straight-through estimator):
 
     w_used = w + stop_gradient(w_q − w)
 
-The final model holds w_q exactly, so mapping it reproduces its weights (error ≈ 0).
+The final model holds w_q exactly, so mapping it reproduces its weights (error ≈ 0). Learned delays
+(``--learn-delays``) get the same treatment: in the QAT phase each synapse's delay is the one of the four
+levels 0, t₀ + t₁, t₀ + t₂, t₀ + t₁ + t₂ of its core (the delay biases ``map`` chooses) nearest to it,
+straight-through, so that mapping reproduces the trained delays too.
 """
 
 from __future__ import annotations
@@ -77,7 +80,34 @@ class GridQuantizer:
             self.W.append(np.array([float(self.profile.bias.to_current(p, rec.parameters[p].coarse, rec.parameters[p].fine))
                                     for p in wp]))
             self.g.append(rec.nmda_scale)
+        self.stage_t = [self._stage_delays(rec) for rec in qn.cores]
+        self.delay_report = qn.report.get("delays")
         return qn.report.get("weights", {})
+
+    def _stage_delays(self, rec) -> np.ndarray | None:
+        """(t₀, t₁, t₂) (s) of a logical core's delay biases, None when the quantizer gave it none."""
+        prof = self.profile
+        if not prof.models_delays:
+            return None
+        names = [prof.quantity_to_parameter[f"Idly_{i}"] for i in range(3)]
+        if not all(n in rec.parameters for n in names):
+            return None
+        cur = [float(prof.bias.to_current(n, rec.parameters[n].coarse, rec.parameters[n].fine)) for n in names]
+        return np.asarray(prof.delay_times(cur), np.float64)
+
+    def delay_values(self, u: np.ndarray) -> np.ndarray:
+        """Delays [n_syn] (in the structure's ``delay_unit``) the chip realises for ``u`` on the current per-core
+        delay levels (:func:`neurodeploy.quantize.delays.assign`); a core without delay biases delays nothing."""
+        from ..quantize.delays import assign as assign_delay, levels
+
+        sl, unit = self.st.slots, self.st.delay_unit
+        d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)
+        out = np.zeros_like(d)
+        for ci, t in enumerate(self.stage_t):
+            sel = np.flatnonzero(self.core_of[sl.dst] == ci)
+            if t is not None and sel.size:
+                out[sel] = levels(t)[assign_delay(d[sel], t)]
+        return (out / unit).astype(np.float32)
 
     def values(self, w: np.ndarray) -> np.ndarray:
         """Signed unitless weights [n_syn] the chip realises for ``w`` on the current grid."""

@@ -50,6 +50,8 @@ class TrainConfig:
     qat_lr_factor: float = 0.3
     bias_range: bool = True
     train_currents: tuple = ()
+    learn_delays: bool = False         # train per-synapse delays (s) within the chip's delay range
+    max_delay: float = 0.0             # s, upper bound of learned delays (0: the task's, else the chip's/format's)
     ratio_weight: float = 0.0          # weight of the firing-rate-ratio hinge (losses.ratio_hinge)
     ratio_target: float = 8.0
     rate_reg: float = 0.0
@@ -169,9 +171,11 @@ class Trainer:
 
         st, cfg = self.st, self.cfg
 
-        def loss_fn(theta, mask, q, qat_on, x, y, tr, valid, key):
-            th = {"log_currents": theta["log_currents"], "weights": self._forward_weights(theta["weights"], mask, q, qat_on)}
-            net = st.par.apply(st.net, th)
+        def loss_fn(theta, mask, q, qd, qat_on, x, y, tr, valid, key):
+            th = {**theta, "weights": self._forward_weights(theta["weights"], mask, q, qat_on)}
+            if "delays" in theta:       # QAT: the delays on the per-core delay levels (straight-through)
+                th["delays"] = self._forward_weights(theta["delays"], 1.0, qd, qat_on)
+            net = st.apply(th)
 
             record = ("I_ampa", "I_nmda", "I_gaba") if cfg.loss == "ce_current" else False
 
@@ -191,8 +195,9 @@ class Trainer:
                 return jnp.mean(losses), (counts[0], jnp.mean(rate))
             return one(None)
 
-        def step(theta, opt_state, mask, q, qat_on, x, y, tr, valid, key):
-            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qat_on, x, y, tr, valid, key)
+        def step(theta, opt_state, mask, q, qd, qat_on, x, y, tr, valid, key):
+            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qd, qat_on, x, y, tr, valid,
+                                                                                 key)
             updates, opt_state = opt.update(g, opt_state, theta)
             theta = optax.apply_updates(theta, updates)
             theta = self._project(theta)
@@ -207,7 +212,10 @@ class Trainer:
         if self.bounds is not None:
             for q, (lo, hi) in self.bounds.items():
                 lc[q] = jnp.clip(lc[q], lo, hi)
-        return {"log_currents": lc, "weights": jnp.clip(theta["weights"], -self.wmax, self.wmax)}
+        out = {"log_currents": lc, "weights": jnp.clip(theta["weights"], -self.wmax, self.wmax)}
+        if "delays" in theta:           # inside the chip's delay range [0, delay_bound]
+            out["delays"] = jnp.clip(theta["delays"], 0.0, self.st.delay_bound / self.st.delay_unit)
+        return out
 
     def _make_eval(self):
         import jax
@@ -218,7 +226,7 @@ class Trainer:
         st = self.st
 
         def counts_of(theta, w_fwd, x, draws):
-            net = st.par.apply(st.net, {"log_currents": theta["log_currents"], "weights": w_fwd})
+            net = st.apply({**theta, "weights": w_fwd})
             s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
             return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2) @ jnp.asarray(st.readout)
 
@@ -300,7 +308,7 @@ class Trainer:
 
     def _enter_qat(self, state: State) -> None:
         if state.best is not None:
-            state.theta = {"log_currents": state.best["theta"]["log_currents"], "weights": state.best["theta"]["weights"]}
+            state.theta = dict(state.best["theta"])
             state.mask = np.asarray(state.best["mask"])
         state.opt_state = self.opts["qat"].init(state.theta)
         state.phase, state.best, state.stale = "qat", None, 0
@@ -309,6 +317,12 @@ class Trainer:
         """The weights the chip gets: w·mask, on the quantizer's grid in the QAT phase."""
         w = np.asarray(theta["weights"]) * mask
         return self.quant.values(w) if phase == "qat" else w.astype(np.float32)
+
+    def forward_theta(self, theta, phase: str) -> dict:
+        """theta with the delays the chip gets: on the per-core delay levels in the QAT phase."""
+        if phase != "qat" or "delays" not in theta:
+            return theta
+        return {**theta, "delays": self.quant.delay_values(np.asarray(theta["delays"]))}
 
     def _epoch(self, state: State, bar) -> None:
         import jax.random as jr
@@ -326,6 +340,7 @@ class Trainer:
         valid_all = data.positive.astype(np.float32)
         base = jr.PRNGKey(cfg.seed)
         q = np.zeros(st.slots.n, np.float32)
+        qd = np.zeros(st.slots.n, np.float32)
         sums = np.zeros(3)
         for b in range(self.spe):
             idx = np.sort(perm[b * self.bs:(b + 1) * self.bs])
@@ -333,9 +348,11 @@ class Trainer:
                 state.mask = fan_in_mask(np.asarray(state.theta["weights"]), st.slots.dst, self.cam)
             if qat:
                 q = self.quant.values(np.asarray(state.theta["weights"]) * state.mask)
+                if "delays" in state.theta:
+                    qd = self.quant.delay_values(np.asarray(state.theta["delays"]))
             key = jr.fold_in(base, state.step // cfg.redraw_every)
             state.theta, state.opt_state, loss, acc, rate = step_fn(
-                state.theta, state.opt_state, state.mask, q, qat, data.spikes[idx], data.labels[idx],
+                state.theta, state.opt_state, state.mask, q, qd, qat, data.spikes[idx], data.labels[idx],
                 tr_all[idx].astype(np.float32), valid_all[idx], key)
             state.step += 1
             sums += (float(loss), float(acc), float(rate))
@@ -347,7 +364,7 @@ class Trainer:
         if done % cfg.eval_every and done not in (cfg.epochs - cfg.n_qat, cfg.epochs):
             return                 # not a validation epoch (history: one entry per validation)
         w_fwd = self.forward_weights(state.theta, state.mask, state.phase)
-        ev = self.evaluate(state.theta, w_fwd, self.val)
+        ev = self.evaluate(self.forward_theta(state.theta, state.phase), w_fwd, self.val)
         score = (round(ev["acc_mismatch"], 6), -round(ev["loss_mismatch"], 6))
         if state.best is None or score > state.best["score"]:
             state.best = {"theta": state.theta, "weights": w_fwd, "mask": state.mask.copy(), "score": score, "epoch": state.epoch}

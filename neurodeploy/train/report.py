@@ -93,7 +93,7 @@ def plot(path: Path, task, st, theta, weights, history, metrics, test_d, conf, f
 
     classes = [int(np.flatnonzero((test_d.labels == k) & test_d.positive)[0])
                for k in range(min(task.n_classes, 4)) if np.any((test_d.labels == k) & test_d.positive)]
-    net = st.par.apply(st.net, {"log_currents": theta["log_currents"], "weights": np.asarray(weights, np.float32)})
+    net = st.apply({**theta, "weights": np.asarray(weights, np.float32)})
     spikes = np.asarray(simulate(net, test_d.spikes[classes])[0]) if classes else None
     fig, ax = plt.subplots(2, 4, figsize=(18, 8))
     ep = [h["epoch"] for h in history]

@@ -51,8 +51,6 @@ def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
         if spec.n_readouts != task.n_classes:
             raise TrainError(f"--init {init}: the network has {spec.n_readouts} read-out channels, task {task.name!r} "
                              f"has {task.n_classes} classes (one output neuron, or one 'sum' read-out, per class)")
-        if spec.has_delays:     # issue 15 phase 2: --learn-delays; never drop them silently
-            raise TrainError(f"--init {init}: the network has synaptic delays; training with delays is not implemented yet")
         return spec
     spec = default_spec(task, arch, profile, seed=seed)
     return calibrate(spec, profile, data.spikes[:32], target_rate=float(arch.get("init_rate", 15.0)))
@@ -72,6 +70,22 @@ def settle_on_grid(st, theta, weights, profile, iters: int = 4) -> np.ndarray:
     return weights
 
 
+def settle_delays(st, theta, weights, profile, iters: int = 3) -> dict:
+    """Learned delays that ``map`` reproduces: each on its core's delay levels (the map quantizer's choice for
+    them), repeated until the quantizer keeps the levels they sit on; theta unchanged without learned delays."""
+    from .constraints import GridQuantizer
+
+    if "delays" not in theta:
+        return theta
+    qz = GridQuantizer(st, profile)
+    for _ in range(iters):
+        qz.refit(theta, weights)
+        if (qz.delay_report or {}).get("rms_error_s", 0.0) <= 1e-9:
+            break
+        theta = {**theta, "delays": qz.delay_values(np.asarray(theta["delays"]))}
+    return theta
+
+
 def constraint_report(st, theta, weights, profile, cfg) -> dict:
     """Hardware constraints of the final model, measured (not assumed)."""
     from .constraints import GridQuantizer, fan_in
@@ -87,11 +101,16 @@ def constraint_report(st, theta, weights, profile, cfg) -> dict:
     try:
         wr = qz.refit(theta, weights)
         map_err = wr.get("relative_rms_error")
+        delay_err = (qz.delay_report or {}).get("rms_error_s")
     except Exception as e:  # noqa: BLE001 - a map failure is reported, the model is still written
-        map_err = f"map failed: {e}"
+        map_err = delay_err = f"map failed: {e}"
+    d = st.delays_of(theta)
+    delays = {} if d is None else {"delays_learned": st.learn_delays, "delay_max_s": float(d.max(initial=0.0)),
+                                   "delay_bound_s": st.delay_bound, "delays_in_range": bool(d.max(initial=0.0) <= st.delay_bound),
+                                   "map_delay_rms_error_s": delay_err}
     return {"fan_in_max": int(fan.max()) if fan.size else 0, "fan_in_limit": cam, "fan_in_ok": bool(fan.max(initial=0) <= cam),
             "fan_in_enforced": cfg.fan_in, "currents_in_bias_range": not out_of_range, "currents_out_of_range": out_of_range,
-            "qat": cfg.qat, "map_weight_error": map_err}
+            "qat": cfg.qat, "map_weight_error": map_err, **delays}
 
 
 def data_seed(seed: int, epoch: int) -> int:
@@ -118,10 +137,11 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     spec = build_spec(task, arch, profile, cfg.seed, init=init, data=train_d)
     if hasattr(task, "training_data"):
         train_d = task.training_data(seed=cfg.seed)
-    st = Structure(spec, profile, currents=cfg.train_currents)
+    st = Structure(spec, profile, currents=cfg.train_currents, learn_delays=cfg.learn_delays,
+                   max_delay=cfg.max_delay or arch.get("max_delay"), seed=cfg.seed)
     ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
     trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed))
-    theta0 = st.par.init()
+    theta0 = st.init_theta()
     state = trainer.resume(theta0) if resume else trainer.fresh(theta0)
     state = trainer.fit(state)
     best = state.best
@@ -131,6 +151,7 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     theta, weights = best["theta"], np.asarray(best["weights"], np.float32)
     if cfg.qat and state.phase == "qat":
         weights = settle_on_grid(st, theta, weights, profile)
+        theta = settle_delays(st, theta, weights, profile)
     ev = trainer.evaluate(theta, weights, test_d)
     counts = ev["counts"]
     metrics = {"test": task.metrics(counts[0], test_d),

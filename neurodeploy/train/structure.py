@@ -86,7 +86,8 @@ class Structure:
     per-core biases are); empty: weights only.
     """
 
-    def __init__(self, spec, profile, currents=()):
+    def __init__(self, spec, profile, currents=(), learn_delays: bool = False, max_delay: float | None = None,
+                 seed: int = 0):
         from ..sim import Parametrization, build_from_arrays
 
         self.spec, self.profile = spec, profile
@@ -120,10 +121,83 @@ class Structure:
                  "dc": np.repeat([p.dc_enabled for p in spec.populations], [p.size for p in spec.populations]),
                  "nmda_gate": np.repeat([p.nmda_gate for p in spec.populations], [p.size for p in spec.populations])}
         self.params = spec.neuron_params(profile)          # float64 [N] per quantity (A)
+        self._setup_delays(learn_delays, max_delay, seed)
+        dly = {} if self.slot_delay is None else {"delay": self.slot_delay[self.entry_syn], "max_delay": self.delay_bound}
         self.net = build_from_arrays(spec.n_inputs, self.params, flags, sl.src[self.entry_syn],
-                                     sl.dst[self.entry_syn], np.concatenate(e_dend), i_w, profile, dt=spec.dt)
+                                     sl.dst[self.entry_syn], np.concatenate(e_dend), i_w, profile, dt=spec.dt, **dly)
         self.par = Parametrization.from_entries(self.net, self.entry_syn, entry_sign, sl.scale[self.entry_syn], sl.w,
                                                 currents=tuple(currents), entry_abs=entry_abs, neuron_group=self.pop_of)
+
+    # ---- delays ------------------------------------------------------------------------------
+    def _setup_delays(self, learn: bool, max_delay: float | None, seed: int) -> None:
+        """Per-slot delays (s): the spec's (0 where a projection gives none), or with ``learn`` and a delay-free
+        spec a seeded uniform draw in [0, bound]. ``delay_bound`` (s) = min(``max_delay``, the longest delay the
+        profile's delay stages produce, the model format's MAX_DELAY); ``slot_delay`` None: no delays at all."""
+        from ..quantize.delays import max_delay as chip_max_delay, stage_grids
+        from ..spec import MAX_DELAY
+        from ..sim.errors import SimError
+
+        spec, sl = self.spec, self.slots
+        self.learn_delays = bool(learn)
+        has = spec.has_delays
+        self.slot_delay = None
+        if not (has or learn):
+            self.delay_bound = 0.0
+            return
+        chip = chip_max_delay(stage_grids(self.profile)) if self.profile.models_delays else 0.0
+        bound = min(MAX_DELAY, chip, float(max_delay) if max_delay else MAX_DELAY)
+        if learn and not bound > 0:
+            raise SimError(f"--learn-delays: the delay range is empty (profile {self.profile.name} models no delay "
+                           f"stages, or --max-delay is 0); use a profile with SYPD_DLY0..2_P")
+        d = np.zeros(sl.n)
+        if has:
+            for k in range(len(spec.projections)):
+                dk = self._projection_slot_delays(k)
+                if dk is not None:
+                    d[sl.proj == k] = dk
+        elif learn:
+            d = np.random.default_rng([seed, 15]).uniform(0.0, bound, sl.n)
+        self.delay_bound = float(max(bound, d.max(initial=0.0)))
+        self.slot_delay = np.minimum(d, self.delay_bound) if learn else d
+        #: theta["delays"] is in units of ``delay_unit`` (s): an Adam step of lr 0.01 moves a delay by 0.1·dt
+        self.delay_unit = 10.0 * spec.dt
+
+    def _projection_slot_delays(self, k: int) -> np.ndarray | None:
+        """Projection k's delays over its slots (zeros included), or None when it gives none."""
+        pr = self.spec.projections[k]
+        if pr.delay is None:
+            return None
+        d = np.asarray(pr.delay, np.float64)
+        n = int(np.sum(self.slots.proj == k))
+        return np.full(n, float(d)) if d.ndim == 0 else d.reshape(-1)
+
+    def init_theta(self) -> dict:
+        """The trainable coordinates of the spec: the parametrization's, plus ``delays`` [n_syn] (in
+        ``delay_unit``) when delays are learned."""
+        import jax.numpy as jnp
+
+        theta = self.par.init()
+        if self.learn_delays:
+            theta["delays"] = jnp.asarray(self.slot_delay / self.delay_unit, jnp.float32)
+        return theta
+
+    def apply(self, theta, mask=None):
+        """The simulator network of ``theta`` (currents, weights and, when learned, delays d = u·delay_unit (s),
+        clipped to [0, delay_bound]; differentiable w.r.t. theta)."""
+        import jax.numpy as jnp
+
+        th = {"log_currents": theta["log_currents"], "weights": theta["weights"]}
+        net = self.par.apply(self.net, th, mask)
+        if "delays" in theta:
+            d = jnp.clip(jnp.asarray(theta["delays"]) * self.delay_unit, 0.0, self.delay_bound)
+            net = net.replace(delay=d[self.entry_syn])
+        return net
+
+    def delays_of(self, theta) -> np.ndarray | None:
+        """Per-slot delays (s) of theta, clipped to the range (the spec's fixed delays when not learned)."""
+        if "delays" not in theta:
+            return self.slot_delay
+        return np.clip(np.asarray(theta["delays"], np.float64) * self.delay_unit, 0.0, self.delay_bound)
 
     # ---- bounds ------------------------------------------------------------------------------
     def current_bounds(self, margin: float = 1e-3) -> dict:
@@ -179,6 +253,19 @@ class Structure:
                 n_tgt = self.spec.population(pr.target).size
                 vals = f32_list(w[sel])
                 d["weight"] = [vals[r * n_tgt:(r + 1) * n_tgt] for r in range(len(vals) // n_tgt)]
+        if "delays" in theta:
+            self._write_delays(raw, theta)
         if metadata is not None:
             raw["metadata"] = metadata
         return spec_from_dict(raw, "trained model")
+
+    def _write_delays(self, raw: dict, theta) -> None:
+        """Learned delays into each projection's ``delay`` (s, float32 decimals), in the form of its weights."""
+        d = self.delays_of(theta)
+        for k, pr in enumerate(self.spec.projections):
+            vals = f32_list(d[self.slots.proj == k])
+            if pr.pre is not None:
+                raw["projections"][k]["delay"] = vals
+            else:
+                n_tgt = self.spec.population(pr.target).size
+                raw["projections"][k]["delay"] = [vals[r * n_tgt:(r + 1) * n_tgt] for r in range(len(vals) // n_tgt)]

@@ -9,7 +9,7 @@ Splits are ``"train"``, ``"val"`` and ``"test"``. ``task.data(split, seed)`` is 
 seed gives identical arrays; a different seed gives a fresh Poisson realisation of the *same* split (the
 same underlying samples, labels and trial structure), so a held-out test split stays held out.
 
-Built-in tasks (``get_task(name, **options)``): ``frozen-noise``, ``temporal-xor``, ``digits``.
+Built-in tasks (``get_task(name, **options)``): ``frozen-noise``, ``temporal-xor``, ``digits``, ``coincidence``.
 A user's data file (``--data train.npz``): :func:`load_data_file`.
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import NeurodeployError
 
 SPLITS = ("train", "val", "test")
-TASK_NAMES = ("frozen-noise", "temporal-xor", "digits")
+TASK_NAMES = ("frozen-noise", "temporal-xor", "digits", "coincidence")
 
 
 class TrainError(NeurodeployError):

@@ -119,11 +119,11 @@ def import_tree(tree: dict, src: str, profile, options: dict, info: dict, defaul
     notes: set[str] = set()        # per-layer notes, sorted into the assumptions at the end
     graph_meta = tree.get("metadata") if isinstance(tree.get("metadata"), dict) else {}
     nd_graph = meta_json(tree)
-    nodes, edges = normalise(tree, src)
+    nodes, edges, delays = normalise(tree, src)
     s = parse_settings(src, options, graph_meta, nd_graph is not None, assumptions)
     s.tau_max = longest_tau(profile)
     rank = (nd_graph or {}).get("populations") if s.neurodeploy else None
-    g = structure(nodes, edges, src, rank if isinstance(rank, list) else None, not s.neurodeploy, assumptions)
+    g = structure(nodes, edges, src, rank if isinstance(rank, list) else None, not s.neurodeploy, assumptions, delays)
     sizes = layer_sizes(g, src, s.neurodeploy, assumptions)
     layers = convert_layers(g, sizes, s, profile, notes)
     apply_option_overrides(layers, s, assumptions)

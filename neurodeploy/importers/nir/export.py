@@ -12,7 +12,10 @@ APPROXIMATION of the DPI neuron, stated in the graph's metadata:
   the threshold (how neurodeploy's NIR import reads weights too);
 * a DC input ``Idc`` becomes ``v_leak = Idc·Igain_mem/(Ispkthr·Itau_mem)`` (the DPI steady state as a fraction
   of threshold);
-* the Affine weight is the spec's weight matrix transposed ([n_target × n_source]), bias 0.
+* the Affine weight is the spec's weight matrix transposed ([n_target × n_source]), bias 0;
+* synaptic delays (s) become a ``Delay`` node on the projection's path — before the Affine when they are one
+  per source channel, after it when one per target neuron; per-synapse delays that are neither are refused
+  (NIR's Delay delays whole channels).
 
 For a lossless round trip, each node's metadata holds (as JSON under ``neurodeploy``) what NIR cannot say:
 the population's currents, the projection's synapse type and weight scale, and the graph's name, outputs and
@@ -62,8 +65,6 @@ def spec_to_nir(spec, profile=None):
     """Build the ``nir.NIRGraph`` for a NetworkSpec (see the module doc for the approximation)."""
     import nir
 
-    if spec.has_delays:         # issue 15 phase 2: NIR Delay export; never drop them silently
-        raise SpecError("the NIR export does not write synaptic delays yet; remove the projections' 'delay' to export")
     if profile is None:
         from ...profile import load_profile
 
@@ -94,7 +95,7 @@ def spec_to_nir(spec, profile=None):
         nodes[proj_nodes[k]] = nir.Affine(weight=w, bias=np.zeros(w.shape[0]),
                                           metadata={"neurodeploy": json.dumps(info, separators=(",", ":"))})
         src = "input" if pr.source == "input" else pop_nodes[pr.source]
-        edges += [(src, proj_nodes[k]), (proj_nodes[k], pop_nodes[pr.target])]
+        edges += _delayed_edges(spec, k, src, proj_nodes[k], pop_nodes[pr.target], nodes)
     out_pops = list(dict.fromkeys(o.population for o in spec.outputs))
     for i, pname in enumerate(out_pops):
         name = out_name if len(out_pops) == 1 else f"{out_name}_{i}_{pop_nodes[pname]}".replace(".", "_")
@@ -109,6 +110,32 @@ def spec_to_nir(spec, profile=None):
             "neurodeploy": json.dumps(graph_info, separators=(",", ":"), sort_keys=False)}
     # type_check=False: nir's inference would add Input/Output nodes to layers without input or output
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)
+
+
+def _delayed_edges(spec, k: int, src: str, affine: str, target: str, nodes: dict) -> list[tuple[str, str]]:
+    """The edges source → Affine → target of projection k, with a ``Delay`` node (s) where it has delays: NIR's
+    Delay delays channels, so the projection's delays must be one per source channel (a Delay before the Affine)
+    or one per target neuron (after it); other per-synapse delays are refused, never dropped."""
+    import nir
+
+    d = spec.projection_delay(k)
+    if d is None or not np.any(d > 0):
+        return [(src, affine), (affine, target)]
+    pre, post, _ = spec.projection_coo(k)
+    pr = spec.projections[k]
+    for axis, idx, n in ((0, pre, spec.source_size(pr.source)), (1, post, spec.population(pr.target).size)):
+        per = np.zeros(n)
+        per[idx] = d
+        if np.allclose(per[idx], d, rtol=0, atol=1e-12):
+            name = f"{affine}_delay"
+            while name in nodes:
+                name += "_"
+            nodes[name] = nir.Delay(delay=per)
+            return [(src, name), (name, affine), (affine, target)] if axis == 0 else \
+                   [(src, affine), (affine, name), (name, target)]
+    raise SpecError(f"projection {k} ({pr.source}→{pr.target}): its delays differ per synapse, but NIR's Delay node "
+                    f"delays whole channels (one delay per source channel or per target neuron); export the model "
+                    f"without delays or with delays shared per source or per target")
 
 
 def _write_h5(f, graph) -> None:

@@ -24,7 +24,6 @@ REJECT = {
               "(Linear) layer before export",
     "SumPool2d": "pooling: the chip has no pooling stage; replace it by a Linear layer of ones, or remove it",
     "AvgPool2d": "pooling: the chip has no pooling stage; replace it by a Linear layer, or remove it",
-    "Delay": "delay: the chip has no programmable per-connection delays (only 2 fixed CAM delay flags); remove it",
     "Flatten": "Flatten: the chip takes flat vectors of neurons and channels, not tensors; flatten the input "
                "outside the network and remove the node",
     "Scale": "Scale: a per-channel gain between layers has no circuit; fold it into the adjacent weight matrix",
@@ -44,6 +43,7 @@ class Graph:
     n_inputs: int
     order: list[str]            # neuron nodes, one population each, in this order
     conns: list[Conn]
+    delays: dict = None         # (a, b) edge → delay per channel (file units) of the Delay nodes removed from it
 
 
 def _edges(graph: dict, where: str) -> list[tuple[str, str]]:
@@ -91,28 +91,53 @@ def _flatten(graph: dict, prefix: str, src: str) -> tuple[dict[str, dict], list[
     return nodes, edges
 
 
-def normalise(tree: dict, src: str) -> tuple[dict[str, dict], list[tuple[str, str]]]:
-    """Flatten subgraphs and remove pass-through nodes → (nodes by full name, edges)."""
+def normalise(tree: dict, src: str) -> tuple[dict[str, dict], list[tuple[str, str]], dict]:
+    """Flatten subgraphs and remove pass-through nodes → (nodes by full name, edges, delays). A ``Delay`` node is a
+    pass-through that leaves its per-channel ``delay`` (file units) on the edge that replaces it (summed along a
+    chain of them): ``delays[(a, b)]``."""
     if ntype(tree) not in ("NIRGraph", ""):
         tree = {"type": "NIRGraph", "nodes": {"node": tree}, "edges": []}
     nodes, edges = _flatten(tree, "", src)
     edges = list(dict.fromkeys(edges))
+    delays: dict[tuple[str, str], np.ndarray] = {}
     # pass-through nodes: Input with incoming edges / Output with outgoing edges (subgraph borders), Identity
     while True:
         has_in = {b for _, b in edges}
         has_out = {a for a, _ in edges}
         through = [n for n, v in nodes.items()
                    if (ntype(v) == "Input" and n in has_in) or (ntype(v) == "Output" and n in has_out)
-                   or ntype(v) == "Identity"]
+                   or ntype(v) in ("Identity", "Delay")]
         if not through:
             break
         p = through[0]
         pre = [a for a, b in edges if b == p]
         post = [b for a, b in edges if a == p]
+        own = _delay_of(nodes[p], p, src) if ntype(nodes[p]) == "Delay" else None
+        for a in pre:
+            for b in post:
+                parts = [d for d in (delays.pop((a, p), None), own, delays.pop((p, b), None)) if d is not None]
+                if parts:
+                    delays[(a, b)] = _sum_delays(parts, p, src)
         edges = [e for e in edges if p not in e] + [(a, b) for a in pre for b in post]
         edges = list(dict.fromkeys(edges))
         del nodes[p]
-    return nodes, edges
+    return nodes, edges, delays
+
+
+def _delay_of(node: dict, name: str, src: str) -> np.ndarray:
+    """A Delay node's ``delay`` as a flat float array (file units), finite and ≥ 0."""
+    d = np.asarray(node.get("delay", np.nan), dtype=np.float64).reshape(-1)
+    if d.size == 0 or not np.all(np.isfinite(d)) or np.any(d < 0):
+        raise SpecError(f"{src}: node {name!r} (Delay): delay must be finite and >= 0 per channel")
+    return d
+
+
+def _sum_delays(parts: list, name: str, src: str) -> np.ndarray:
+    n = max(p.size for p in parts)
+    if any(p.size not in (1, n) for p in parts):
+        raise SpecError(f"{src}: node {name!r} (Delay): delays of sizes {[p.size for p in parts]} in a row; "
+                        f"a chain of Delay nodes must keep one size")
+    return sum(np.broadcast_to(p, (n,)) for p in parts)
 
 
 def _check_types(nodes: dict[str, dict], src: str) -> None:
@@ -124,7 +149,7 @@ def _check_types(nodes: dict[str, dict], src: str) -> None:
             problems.append(f"{src}: node {n!r}: {REJECT[t]}")
         elif t not in NEURON_TYPES + WEIGHT_TYPES + ("Input", "Output"):
             problems.append(f"{src}: node {n!r}: NIR node type {t or '(none)'!r} is not supported (supported: Input, "
-                            f"Output, Affine, Linear, LIF, CubaLIF, LI, CubaLI, IF, I)")
+                            f"Output, Affine, Linear, LIF, CubaLIF, LI, CubaLI, IF, I, Delay)")
     if problems:
         raise SpecError(problems[0], lines=problems)
 
@@ -201,7 +226,7 @@ def _connections(nodes, preds, succs, src: str) -> list[Conn]:
 
 
 def structure(nodes: dict[str, dict], edges: list[tuple[str, str]], src: str,
-              population_rank: list | None, note_unreachable: bool, assumptions: list[str]) -> Graph:
+              population_rank: list | None, note_unreachable: bool, assumptions: list[str], delays=None) -> Graph:
     """The graph's structure from normalised nodes and edges. ``population_rank`` (names, from a neurodeploy
     export) reorders the layers; ``note_unreachable`` records layers not reachable from the Input."""
     preds: dict[str, list[str]] = {n: [] for n in nodes}
@@ -222,4 +247,5 @@ def structure(nodes: dict[str, dict], edges: list[tuple[str, str]], src: str,
     conns = _connections(nodes, preds, succs, src)
     if not order:
         raise SpecError(f"{src}: no neuron layer (LIF, CubaLIF, LI, CubaLI) in the graph")
-    return Graph(nodes=nodes, preds=preds, succs=succs, inp=inp, n_inputs=n_inputs, order=order, conns=conns)
+    return Graph(nodes=nodes, preds=preds, succs=succs, inp=inp, n_inputs=n_inputs, order=order, conns=conns,
+                 delays=dict(delays or {}))

@@ -43,12 +43,39 @@ def projections(g: Graph, sizes: dict[str, int], layers: Layers, s: Settings, as
                             f"use synapse 'auto' (sign picks AMPA or GABA)")
         if w is None:
             assumptions.append(f"edge {p} -> {t} without a weight node: one-to-one connection of weight 1")
+        delay = _delay_matrix(g, p, t, wn, spec_w.shape, s, assumptions)
+        if delay is not None:
+            proj["delay"] = delay.tolist()
         if (nd or {}).get("form") == "sparse":
             pre, post = np.nonzero(spec_w)
             del proj["weight"]
             proj.update(pre=pre.tolist(), post=post.tolist(), w=spec_w[pre, post].tolist())
+            if delay is not None:
+                proj["delay"] = delay[pre, post].tolist()
         out.append(proj)
     return out
+
+
+def _delay_matrix(g: Graph, p: str, t: str, wn: str | None, shape: tuple, s: Settings, assumptions: list[str]):
+    """The synaptic delays (s) [n_source x n_target] of connection p → (wn) → t from the Delay nodes on its edges:
+    before the weight node one per source channel, after it (or on a direct edge) one per target neuron;
+    d_ij = d_pre,i + d_post,j. None without Delay nodes."""
+    edges = [((p, wn), 0), ((wn, t), 1)] if wn is not None else [((p, t), 1)]
+    total = np.zeros(shape)
+    found = False
+    for e, axis in edges:
+        d = g.delays.get(e)
+        if d is None:
+            continue
+        n = shape[axis]
+        if d.size not in (1, n):
+            raise SpecError(f"{s.src}: Delay between {e[0]!r} and {e[1]!r}: {d.size} delays for {n} channels")
+        sec = s.delay_seconds(np.broadcast_to(d, (n,)))
+        total += sec[:, None] if axis == 0 else sec[None, :]
+        found = True
+        assumptions.append(f"Delay on {e[0]} -> {e[1]}: {d.size} delay(s) in {s.tau_unit} (tau_unit) → synaptic "
+                           f"delays of {p} -> {t}, one per {'source channel' if axis == 0 else 'target neuron'}")
+    return total if found else None
 
 
 def outputs(g: Graph, layers: Layers, assumptions: list[str]) -> list[dict]:

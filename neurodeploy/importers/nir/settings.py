@@ -50,6 +50,12 @@ class Settings:
         return tau * self.dt if self.tau_unit == "steps" else tau * TAU_UNITS[self.tau_unit]
 
 
+    def delay_seconds(self, d: np.ndarray) -> np.ndarray:
+        """A Delay node's delay as the file writes it → seconds: in ``tau_unit`` (s, ms, us, or steps of dt; the
+        frameworks' export-dt conventions of τ do not apply to delays)."""
+        return d * self.dt if self.tau_unit == "steps" else d * TAU_UNITS[self.tau_unit]
+
+
 def _time_step(src: str, options: dict, graph_meta: dict, assumptions: list[str]) -> float:
     if "dt" in options and options["dt"] is not None:
         dt = positive_float(src, "dt", options["dt"])

@@ -7,7 +7,8 @@ from importlib import import_module
 
 _MODULES = {"frozen-noise": ("frozen_noise", "FrozenNoise"),
             "temporal-xor": ("temporal_xor", "TemporalXor"),
-            "digits": ("digits", "Digits")}
+            "digits": ("digits", "Digits"),
+            "coincidence": ("coincidence", "Coincidence")}
 
 
 def _factory(name: str):
