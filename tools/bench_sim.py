@@ -37,6 +37,36 @@ every synapse's weight (per-draw W_in and W_rec), as our draws do per CAM entry 
 currents were drawn: 1.9–3.2 ms/draw; with weight factors, ~3× that; the issue's 63.5 ms/draw had
 weights as arguments and per-draw matrices).
 
+Session 4 (issue 11), profile of the batched forward (N = 256, b32; jax.profiler trace of the compiled
+loop, per-thunk times, load ~8): the ELL gather of the slot events and its batched dot ~34 % (two
+transpose-copy fusions [N, K, B] + dots), the membrane arithmetic ~60 % in ~25 loop fusions (no
+duplicated transcendental: the loop body holds each exp/log once; each fusion reads 20-50 [B, N]
+operands, so the cost is memory traffic + ~2.5 ns per transcendental and element). In the gradient
+step (N = 64 b32) the largest single cost was the gather's backward: a [N, B, K] transpose of the
+gathered events per step (24 % of the step), then the recomputed membrane. A/B stubs (the Newton
+solve, the passage, the crossing time replaced by trivial functions) each moved the forward by
+< 10 %. Changes: the batched charge is one matrix product e·W with W summed once per call
+(:mod:`neurodeploy.sim.charge`; forward 2.2x, forward + VJP 5x faster than the gather, CPU time of
+the charge alone); w + ln w = z in 4 transcendentals (was 7) and the passage's logistic in 2 exps
+(was 4): -4 % forward, -10 % gradient (A/B, load 12; spikes identical). A batched event-driven
+scatter was slower than the gather (XLA's CPU scatter ~20 ns per element) and was not kept.
+
+Measured, this bench, Rockpool weights closed over, interleaved (ratio = Rockpool / ours):
+
+| row | before: ours / RP / ratio (load 3.8-5.7) | before, same load: ratio (load 10-11) | after: ours / RP / ratio (load 8-11) |
+|---|---|---|---|
+| fwd N=1024 b1 (µs/step) | 428 / 129 / 0.30 | 0.33 | 506 / 160 / 0.32 |
+| fwd N=4096 b1 (µs/step) | 4416 / 3935 / 0.89 | 0.84 | 5087 / 5289 / 1.04 |
+| fwd N=256 b32 (µs/step) | 2960 / 375 / 0.13 | 0.25 | 1364 / 461 / 0.34 |
+| train N=64 b32 (ms) | 1018 / 483 / 0.48 | 0.26 | 575 / 419 / 0.73 |
+| frozen-noise train (ms) | 10.4 / 3.8 / 0.36 | 0.51 | 11.8 / 11.1 / 0.94 |
+| train, all currents (ms) | 1468 / - | 1689 | 1056 / - |
+| 32 mismatch draws (ms/draw) | 62.5 / 3.2 / 0.05 (RP currents only) | 0.12 | 87.3 / 6.4 / 0.07 |
+
+With ``--rockpool-weights argument`` (the issue's batch-1 construction), after, load 9: N=1024 b1
+394 / 8087 µs (20.6x), N=4096 b1 4126 / 42336 µs (10.3x). Peak RSS of the N=256 b32 value-and-grad
+step 0.91 GB. The issue's targets for the batched rows (>= 1.5x) are not met.
+
 Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
 """
 
