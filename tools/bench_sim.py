@@ -19,26 +19,53 @@ subprocess of that interpreter, interleaved row by row and repeat by repeat with
 the ratio Rockpool / neurodeploy per row. Its weight scale is calibrated to ~20 Hz as well.
 
     python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--compare-rockpool /tmp/rockpool-venv/bin/python]
+                              [--rockpool-weights constant|argument]
 
-Where the time went (jax.profiler traces of the compiled step + the optimised HLO, before this work;
-2-core CPU, XLA's thunk runtime):
+**Reconciling the Rockpool side with issue 11's table** (session 4; facts about Rockpool 3.1.0, read
+and measured, none of its code used). DynapSim's step computes the recurrent input as
+``dot(w_rec.T, spikes)``. When the weights are closed over (constants of the jitted call, this bench's
+default) XLA folds the transpose at compile time. When they are an *argument* of the jitted call — as
+in any training step and in a vmap over per-draw weights — the optimised HLO materialises
+``transpose(w_rec)`` as a copy of the whole [N, N] matrix inside the loop body, every step: at batch 1
+this N² copy dominates (measured at load 7: N = 1024 b1 7.5 ms/step with weights as an argument
+against 0.13 ms closed over; at N = 256 b32 both ~0.2 ms, the copy being small next to the batch).
+That is the issue's 1.65 ms (N = 1024) and 18.5 ms (N = 4096, ~N²) per step: its batch-1 rows had the
+weights as an argument, its batched and training rows agree with this bench. ``--rockpool-weights
+argument`` reproduces those rows; the default (constants) is Rockpool's faster form, so the ratios
+printed by default are against the faster Rockpool. The mismatch row's Rockpool draws now also scale
+every synapse's weight (per-draw W_in and W_rec), as our draws do per CAM entry (before, only its
+currents were drawn: 1.9–3.2 ms/draw; with weight factors, ~3× that; the issue's 63.5 ms/draw had
+weights as arguments and per-draw matrices).
 
-1. Gradient steps: plain autodiff of the ``lax.scan`` stored ~40 residual arrays per step, each with
-   its own dynamic-update-slice fusion, and XLA duplicated the membrane chain into several of those
-   fusions; the ELL gather's events [T, B, N, K] were stored too (237 MB at N = 64, batch 32), and the
-   ``einsum("bnk,nkj")`` contraction transposed the gathered events forward and backward. Fix: the
-   time loop has a recomputing VJP (:func:`neurodeploy.sim.simulate.scan_remat`: the backward pass
-   stores only the carry per step and re-runs one step under ``jax.vjp``) — the forward pass stays the
-   plain scan (``jax.checkpoint`` on the body slowed the forward ~2× on CPU); the slots are laid out
-   slot-major [K, N] so the contraction is a multiply + reduce over a major axis (no transposes).
-2. Forward: the per-neuron membrane arithmetic dominates (≈ 90 % of a batched step in ~15 loop
-   fusions: the Rosenbrock step, the Newton inversion w + ln w = z, the passage quadrature, ~40
-   divisions and ~16 transcendentals per neuron and step), then the gather (~10 %). A dense
-   [sources × G·N] matrix product instead of the gather was *slower* here (XLA's matmul thunk inside
-   the loop; the loop's elementwise fusions also ran slower next to it), so the gather stays.
-   The membrane constants (1/I_tau, I_gain/I_tau, 1/τ, 1/(τ·I_gain), 1/W, …) are now computed once per
-   call (:func:`neurodeploy.sim.dpi.membrane_constants`), so a step multiplies where it divided.
-3. Batch 1: the event-driven path (only the fan-out of the sources that fired) stays as it was.
+Session 4 (issue 11), profile of the batched forward (N = 256, b32; jax.profiler trace of the compiled
+loop, per-thunk times, load ~8): the ELL gather of the slot events and its batched dot ~34 % (two
+transpose-copy fusions [N, K, B] + dots), the membrane arithmetic ~60 % in ~25 loop fusions (no
+duplicated transcendental: the loop body holds each exp/log once; each fusion reads 20-50 [B, N]
+operands, so the cost is memory traffic + ~2.5 ns per transcendental and element). In the gradient
+step (N = 64 b32) the largest single cost was the gather's backward: a [N, B, K] transpose of the
+gathered events per step (24 % of the step), then the recomputed membrane. A/B stubs (the Newton
+solve, the passage, the crossing time replaced by trivial functions) each moved the forward by
+< 10 %. Changes: the batched charge is one matrix product e·W with W summed once per call
+(:mod:`neurodeploy.sim.charge`; forward 2.2x, forward + VJP 5x faster than the gather, CPU time of
+the charge alone); w + ln w = z in 4 transcendentals (was 7) and the passage's logistic in 2 exps
+(was 4): -4 % forward, -10 % gradient (A/B, load 12; spikes identical). A batched event-driven
+scatter was slower than the gather (XLA's CPU scatter ~20 ns per element) and was not kept.
+
+Measured, this bench, Rockpool weights closed over, interleaved (ratio = Rockpool / ours):
+
+| row | before: ours / RP / ratio (load 3.8-5.7) | before, same load: ratio (load 10-11) | after: ours / RP / ratio (load 8-11) |
+|---|---|---|---|
+| fwd N=1024 b1 (µs/step) | 428 / 129 / 0.30 | 0.33 | 506 / 160 / 0.32 |
+| fwd N=4096 b1 (µs/step) | 4416 / 3935 / 0.89 | 0.84 | 5087 / 5289 / 1.04 |
+| fwd N=256 b32 (µs/step) | 2960 / 375 / 0.13 | 0.25 | 1364 / 461 / 0.34 |
+| train N=64 b32 (ms) | 1018 / 483 / 0.48 | 0.26 | 575 / 419 / 0.73 |
+| frozen-noise train (ms) | 10.4 / 3.8 / 0.36 | 0.51 | 11.8 / 11.1 / 0.94 |
+| train, all currents (ms) | 1468 / - | 1689 | 1056 / - |
+| 32 mismatch draws (ms/draw) | 62.5 / 3.2 / 0.05 (RP currents only) | 0.12 | 87.3 / 6.4 / 0.07 |
+
+With ``--rockpool-weights argument`` (the issue's batch-1 construction), after, load 9: N=1024 b1
+394 / 8087 µs (20.6x), N=4096 b1 4126 / 42336 µs (10.3x). Peak RSS of the N=256 b32 value-and-grad
+step 0.91 GB. The issue's targets for the batched rows (>= 1.5x) are not met.
 
 Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
 """
@@ -211,7 +238,7 @@ def rss_child(n: int, b: int) -> int:
 class Rockpool:
     """The same rows on Rockpool's DynapSim (LinearJax(W_in) → DynapSim(W_rec)), weights in units of Iscale."""
 
-    def __init__(self):
+    def __init__(self, weights: str = "constant"):
         import warnings
         warnings.filterwarnings("ignore")
         import logging
@@ -228,6 +255,7 @@ class Rockpool:
             DynapSim((w_rec.shape[0], w_rec.shape[0]), w_rec=w_rec, has_rec=True, dt=DT, Iscale=ISCALE))
         self.gain = {}
         self.fns = {}
+        self.weights = weights
 
     def _mats(self, kind: str, n: int):
         e = frozen_entries() if kind == "frozen" else issue_entries(n)
@@ -280,8 +308,13 @@ class Rockpool:
         if row.startswith("fwd"):
             n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
             mod, x = self.make(*self._mats("issue", n)), jnp.asarray(poisson(b))
-            ev = jax.jit(lambda xx: mod(xx, record=False)[0])
-            fn = lambda: ev(x)  # noqa: E731
+            if self.weights == "argument":      # the weights as an argument of the jitted call (see the docstring)
+                p = mod.parameters()
+                evp = jax.jit(lambda pp, xx: mod.set_attributes(pp)(xx, record=False)[0])
+                fn = lambda: evp(p, x)  # noqa: E731
+            else:
+                ev = jax.jit(lambda xx: mod(xx, record=False)[0])
+                fn = lambda: ev(x)  # noqa: E731
             first, s = timed(fn)
             rate = float(np.asarray(s).mean()) / DT
         elif row in ("train64", "frozen"):
@@ -295,14 +328,20 @@ class Rockpool:
             sim = mod.simulation_parameters()["1_DynapSim"]
             names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
             key = jax.random.PRNGKey(0)
-            draws = {k: jnp.asarray(sim[k])[None] * jnp.maximum(
-                1 + 0.1 * jax.random.normal(jax.random.fold_in(key, i), (32, np.size(sim[k]))), 0.05)
-                for i, k in enumerate(names)}
 
-            def one(d):
-                m = mod.set_attributes({"1_DynapSim": d})
+            def factors(i, shape):                       # 1 + 0.1·N(0, 1), clipped at 0.05 (as ours)
+                return jnp.maximum(1 + 0.1 * jax.random.normal(jax.random.fold_in(key, i), (32,) + shape), 0.05)
+            draws = {k: jnp.asarray(sim[k])[None] * factors(i, (np.size(sim[k]),)) for i, k in enumerate(names)}
+            # every synapse's weight deviates too, as in ours (one factor per CAM entry)
+            w_in, w_rec = (np.asarray(mod.parameters()[m]["weight" if m[0] == "0" else "w_rec"]) for m in ("0_LinearJax", "1_DynapSim"))
+            wd = {"0_LinearJax": {"weight": jnp.asarray(w_in)[None] * factors(101, w_in.shape)},
+                  "1_DynapSim": {"w_rec": jnp.asarray(w_rec)[None] * factors(102, w_rec.shape)}}
+
+            def one(d, w):
+                m = mod.set_attributes({"0_LinearJax": w["0_LinearJax"], "1_DynapSim": {**d, **w["1_DynapSim"]}})
                 return m(x, record=False)[0]
-            vm = jax.jit(jax.vmap(one))
+            vm0 = jax.jit(jax.vmap(one))
+            vm = lambda d: vm0(d, wd)  # noqa: E731
             fn = lambda: vm(draws)  # noqa: E731
             first, s = timed(fn)
             rate = float(np.asarray(s).mean()) / DT
@@ -315,9 +354,9 @@ class Rockpool:
         return timed(self.fns[row])[0]
 
 
-def rockpool_worker() -> int:
+def rockpool_worker(weights: str) -> int:
     """Line protocol on stdin/stdout: {"cmd": "prepare"|"time", "row": key} → one JSON line."""
-    rp = Rockpool()
+    rp = Rockpool(weights)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
@@ -334,8 +373,8 @@ def rockpool_worker() -> int:
 
 
 class Remote:
-    def __init__(self, python: str):
-        self.p = subprocess.Popen([python, os.path.abspath(__file__), "--rockpool-worker"], stdin=subprocess.PIPE,
+    def __init__(self, python: str, weights: str):
+        self.p = subprocess.Popen([python, os.path.abspath(__file__), "--rockpool-worker", weights], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, bufsize=1)
         ready = self._read()
         if not ready.get("ready"):
@@ -372,11 +411,14 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of: {', '.join(ROWS)}")
     ap.add_argument("--compare-rockpool", metavar="PYTHON", help="interpreter with rockpool installed")
     ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocess")
-    ap.add_argument("--rockpool-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--rockpool-weights", choices=("constant", "argument"), default="constant",
+                    help="forward rows: Rockpool's weights closed over (constants, its faster form) or passed to the "
+                         "jitted call (as in training and per-draw mismatch; the issue's batch-1 numbers)")
+    ap.add_argument("--rockpool-worker", metavar="WEIGHTS", help=argparse.SUPPRESS)
     ap.add_argument("--rss-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.rockpool_worker:
-        return rockpool_worker()
+        return rockpool_worker(args.rockpool_worker)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     if args.rss_child:
         print(rss_child(*args.rss_child))
@@ -386,9 +428,10 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown rows {unknown}")
     ours = Ours()
-    remote = Remote(args.compare_rockpool) if args.compare_rockpool else None
+    remote = Remote(args.compare_rockpool, args.rockpool_weights) if args.compare_rockpool else None
     load = os.getloadavg()[0]
-    print(f"neurodeploy.sim vs {'Rockpool DynapSim' if remote else '(no comparison)'}: T={T}, dt={DT * 1e3:g} ms, "
+    rp_name = f"Rockpool DynapSim (weights: {args.rockpool_weights})" if remote else "(no comparison)"
+    print(f"neurodeploy.sim vs {rp_name}: T={T}, dt={DT * 1e3:g} ms, "
           f"{N_IN} Poisson inputs at {RATE:g} Hz, {K_IN} input + {K_REC} recurrent synapses per neuron; "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start (timings are noisy under load)")
     hdr = f"{'case':38s} {'ours':>9s} {'rate':>6s} {'compile':>8s}"

@@ -61,7 +61,7 @@ exponentially at a constant rate) and far above it (z ≈ w, the first-order fil
 feedback's onset I_b (:func:`onset_current`) one exponential Rosenbrock step per bin,
 ``z₁ = z₀ + h·φ₁(h·J)·F(z₀)`` with ``J = dF/dz`` and φ₁(x) = (eˣ − 1)/x, is therefore exact in both
 regimes and second-order accurate in between; it is stable for any step. z is mapped back to I_mem
-by Newton steps on ``u + eᵘ = z`` (u = ln w). Inputs and leak are frozen over the step; the input
+by Newton steps on ``u + eᵘ = z`` (u = ln w, :func:`w_from_z`). Inputs and leak are frozen over the step; the input
 is the synapses' exact mean over the bin.
 
 Between I_b and I_spkthr (the *passage region*) the feedback makes the dynamics explosive, which a
@@ -128,17 +128,22 @@ def mean_decay(dt, tau):
 
 @jax.custom_jvp
 def w_from_z(z):
-    """Solve w + ln w = z for w > 0 (w = I_mem/I_gain); Newton on u = ln w from the right of the root.
+    """Solve w + ln w = z for w > 0 (w = I_mem/I_gain): two Newton steps on u = ln w from a close start.
 
-    g(u) = eᵘ + u − z is convex and increasing, so Newton from a point with g ≥ 0 converges
-    monotonically; 3 steps reach float32 precision (< 1e-6 relative) for z ∈ [−8, 2·10⁵].
+    Start: u = ln(z)·z/(z + 1) for z > 1 (from u = ln(z − u) ≈ ln z − u/z), else u = z − ŵ with
+    ŵ = eᶻ/(1 + 0.6·eᶻ) ≈ w (from u = z − w). Newton on g(u) = eᵘ + u − z, δ = g/g'; the last step's
+    exponential is the previous one times e^(−δ) ≈ 1 − δ + δ²/2 (|δ| < 10⁻³ there). Four
+    transcendental functions; relative error < 6·10⁻⁷ (float32) for z ∈ [−12, 3·10⁵] against a
+    converged float64 solve — as accurate as three Newton steps from a cruder start (seven).
     """
-    zc = jnp.maximum(z, 1.0)
-    u = jnp.where(z > 1.0, jnp.log(zc), z - 0.76 * jnp.logaddexp(0.0, z))
-    for _ in range(3):
-        eu = jnp.exp(u)
-        u = u - (eu + u - z) / (eu + 1.0)
-    return jnp.exp(u)
+    e = jnp.exp(jnp.minimum(z, 1.0))
+    lz = jnp.log(jnp.maximum(z, 1.0))
+    u = jnp.where(z > 1.0, lz * z / (z + 1.0), z - e / (1.0 + 0.6 * e))
+    eu = jnp.exp(u)
+    u = u - (eu + u - z) / (eu + 1.0)
+    eu = jnp.exp(u)
+    delta = (eu + u - z) / (eu + 1.0)
+    return eu * (1.0 - delta + 0.5 * delta * delta)
 
 
 @w_from_z.defjvp
@@ -237,9 +242,15 @@ def region_passage(I_lo, I_hi, I_in, L, c: MembraneConstants, r):
     t = jnp.zeros_like(I_lo)          # time to reach the lower edge of interval k
     I_r = jnp.broadcast_to(I_hi, I_lo.shape)
     tau_dI = c.tau * dI
+    # the feedback's logistic at the midpoints, I_a = G/(1 + E_k), E_k = exp((Θ − I_m,k)/W): one
+    # exponential for E_0 and one for the ratio E_(k+1)/E_k = exp(−ΔI/W), instead of one per interval
+    # (arguments clipped where the logistic is saturated: I_a = 0 or G to float precision)
+    E = jnp.exp(jnp.clip((c.fb_threshold - I_lo - 0.5 * dI) * c.fb_inv_norm, -80.0, 80.0))
+    ratio = jnp.exp(-jnp.clip(dI * c.fb_inv_norm, -40.0, 40.0))
     for k in range(m):
         I_m = I_lo + (k + 0.5) * dI
-        I_a = c.fb_gain / (1.0 + jnp.exp((c.fb_threshold - I_m) * c.fb_inv_norm))
+        I_a = c.fb_gain / (1.0 + E)
+        E = jnp.maximum(E * ratio, 1e-30)
         Ip = I_m + c.I_gain
         D = gI - (L - I_a * c.inv_tau_leak) * Ip
         # D ≤ 0: an equilibrium inside the interval — a practically infinite crossing time

@@ -26,9 +26,11 @@ event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Per step, in this 
 d later, linearly interpolated between whole steps; the step keeps the last D source-event vectors
 (``SimState.delayed``). A network without delays runs the delay-free step (a static branch).
 
-Synaptic charge: with batch > 1 every slot's source is gathered (dense, ELL layout); at batch 1
-only the synapses of the sources that fired are touched (event-driven, several times faster for
-sparse activity; same numbers, gradients through the dense formulation).
+Synaptic charge (:mod:`.charge`): at batch 1 only the synapses of the sources that fired are touched
+(event-driven, several times faster for sparse activity); with batch > 1 one matrix product with the
+weights summed into a dense [sources × dendrites·N] matrix once per call, where the network is small
+or dense enough (:func:`.charge.use_matrix`; its gradient is matrix products too), else the ELL gather.
+Same numbers up to float rounding in the order of summation; ``event_driven=False`` forces the gather.
 
 Gradients flow through the surrogate derivative of :mod:`.surrogate` and through the refractory period
 (t_ref shortens the next bin's integration time); the reset and the crossing time inside a bin are
@@ -46,11 +48,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.custom_batching import custom_vmap
 
 from . import dpi
 from .errors import SimError
 from ..profile import NEURON_QUANTITIES
+from .charge import EVENT_CAPACITIES, dense_matrix, event_capacities, synaptic_charge, use_matrix  # noqa: F401
+from .charge import dense_charge as _dense_charge, event_charge_fn as _event_charge_fn, stack4 as _stack4  # noqa: F401
 from .delays import delay_taps, delayed_charge
 from .mismatch import apply_mismatch
 from .network import CAPACITANCES, DTYPE, SimNetwork
@@ -120,10 +123,12 @@ class _Derived(NamedTuple):
     w_fan: jax.Array
     dly_index: jax.Array | None = None   # [S] k·n_sources + src: the entry's source, k = ⌊d/dt⌋ steps back
     dly_frac: jax.Array | None = None    # [S] f = d/dt − k ∈ [0, 1]: weight of the step before
+    w_dense: jax.Array | None = None     # [n_src, G·N] the entries' weights as a matrix (path "matrix")
 
 
-def derive(net: SimNetwork, mismatch, dt: float) -> _Derived:
-    """Time constants, pulse charges and decay factors of every DPI (eqs. (1)–(4) of :mod:`.dpi`)."""
+def derive(net: SimNetwork, mismatch, dt: float, matrix: bool = False) -> _Derived:
+    """Time constants, pulse charges and decay factors of every DPI (eqs. (1)–(4) of :mod:`.dpi`);
+    ``matrix``: also the weights as a dense matrix (:func:`.charge.dense_matrix`)."""
     cur, cap, weight = apply_mismatch(net, mismatch)
     U_T, kappa, V_th = net.U_T, net.kappa, net.V_th
 
@@ -153,112 +158,18 @@ def derive(net: SimNetwork, mismatch, dt: float) -> _Derived:
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
         I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
-        dly_index=taps[0], dly_frac=taps[1],
+        dly_index=taps[0], dly_frac=taps[1], w_dense=dense_matrix(net, weight) if matrix else None,
     )
 
 
-def _dense_charge(net: SimNetwork, w_slot, slot_src, events) -> list:
-    """Σ over entries of count(src)·I_w, per dendrite: four [B, N] arrays (A), None for unused dendrites.
-    Gathers the events of every slot (ELL layout) and contracts them with the slot weights."""
-    b = events.shape[0]
-    ext = jnp.concatenate([events, jnp.zeros((b, 1), events.dtype)], axis=1)
-    out = [None] * 4
-    for g, dend in enumerate(net.groups):
-        k = w_slot[g].shape[0]
-        v = jnp.take(ext, slot_src[g], axis=1, mode="clip").reshape(b, k, net.n_neurons)
-        # a contraction over the slot axis (major). A plain multiply-reduce is as fast for one chip, but
-        # under jax.vmap over mismatch draws it was 2.4-4.6x slower than this dot (verify's and the
-        # emulator's many-boards path): measured A/B, N=128, 8 draws, batch 8 and 1 (session 2)
-        out[dend] = jnp.einsum("bkn,kn->bn", v, w_slot[g])
-    return out
-
-
-def _stack4(net: SimNetwork, parts: list, b: int):
-    zero = jnp.zeros((b, net.n_neurons), DTYPE)
-    return jnp.stack([zero if p is None else p for p in parts], axis=1)
-
-
-#: Event-driven path: capacities (sources that fired in a step) of its branches; the step takes the
-#: smallest that fits, the dense gather beyond. Only capacities below n_sources/4 are used.
-EVENT_CAPACITIES = (32, 128, 512)
-
-
-def event_capacities(net: SimNetwork) -> tuple:
-    """The event-driven branches used for ``net`` (empty: always the dense gather)."""
-    return tuple(c for c in EVENT_CAPACITIES if 4 * c <= net.n_sources)
-
-
-def _event_charge_fn(net: SimNetwork):
-    """Batch-1 synaptic charge [1, 4, N], event-driven: compact the sources that fired, scatter-add
-    their fan-out weights — cost ∝ the capacity of the branch taken (:func:`event_capacities`), not
-    ∝ all synapses; the dense gather when more fired. Its VJP is the dense formulation's, so
-    gradients reach silent sources too; under ``jax.vmap`` it is the dense path."""
-    n, n_src, caps = net.n_neurons, net.n_sources, event_capacities(net)
-
-    def dense(events, w_slot, slot_src):
-        return _stack4(net, _dense_charge(net, w_slot, slot_src, events), events.shape[0])
-
-    @custom_vmap
-    def event_driven(events, w_slot, w_fan, slot_src, fan_target):
-        ev = events[0]
-        fired = ev > 0
-        ext = jnp.concatenate([ev, jnp.zeros((1,), ev.dtype)])
-
-        def sparse(cap):
-            def branch(_):
-                idx = jnp.nonzero(fired, size=cap, fill_value=n_src)[0]
-                vals = ext[idx][:, None] * w_fan[idx]
-                acc = jnp.zeros((4 * n + 1,), DTYPE).at[fan_target[idx].reshape(-1)].add(vals.reshape(-1))
-                return acc[:4 * n].reshape(1, 4, n)
-            return branch
-
-        count = jnp.sum(fired)
-        which = sum((count > c).astype(jnp.int32) for c in caps)
-        return lax.switch(which, [sparse(c) for c in caps] + [lambda _: dense(events, w_slot, slot_src)], None)
-
-    @event_driven.def_vmap
-    def _vmapped(axis_size, in_batched, events, w_slot, w_fan, slot_src, fan_target):
-        # under vmap (e.g. many mismatch draws) the cond would run both branches: use the dense path
-        axes = (0 if in_batched[0] else None, jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched[1]),
-                jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched[3]))
-        out = jax.vmap(dense, in_axes=axes, axis_size=axis_size)(events, w_slot, slot_src)
-        return out, True
-
-    @jax.custom_vjp
-    def charge(events, w_slot, w_fan, slot_src, fan_target):
-        return event_driven(events, w_slot, w_fan, slot_src, fan_target)
-
-    def fwd(events, w_slot, w_fan, slot_src, fan_target):
-        return charge(events, w_slot, w_fan, slot_src, fan_target), (events, w_slot, slot_src)
-
-    def bwd(res, ct):
-        events, w_slot, slot_src = res
-        _, vjp = jax.vjp(lambda e, w: dense(e, w, slot_src), events, w_slot)
-        d_events, d_w_slot = vjp(ct)
-        return d_events, d_w_slot, None, None, None
-
-    charge.defvjp(fwd, bwd)
-    return charge
-
-
-def _synaptic_charge(net: SimNetwork, d: _Derived, events, event_driven: bool) -> list:
-    """Per-dendrite synaptic charge of this step's events (four [B, N] arrays or None)."""
-    if not net.groups:
-        return [None] * 4
-    if event_driven and event_capacities(net):
-        q = _event_charge_fn(net)(events, d.w_slot, d.w_fan, net.slot_src, net.fan_target)
-        return [q[:, i] if i in net.groups else None for i in range(4)]
-    return _dense_charge(net, d.w_slot, net.slot_src, events)
-
-
-def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: bool, state: SimState, x):
+def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, state: SimState, x):
     I_0 = net.I_0
     sg = lax.stop_gradient    # spike timing and the passage are not differentiated (no tangents traced)
     events = jnp.concatenate([x, state.spikes], axis=1)
     if net.delay_slots:
         charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
     else:
-        charge, delayed = _synaptic_charge(net, d, events, event_driven), None
+        charge, delayed = synaptic_charge(net, d, events, path), None
     syn_new, syn_mean = [], []
     for i, name in enumerate(SYNAPSES):
         I_start = getattr(state, f"I_{name}")
@@ -301,22 +212,24 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, event_driven: 
     return new, (s, rec)
 
 
-def _step_of(net, dt, record, event_driven):
+def _step_of(net, dt, record, path):
     """The step as a function of (consts, state, x); the index arrays it uses travel in consts (a
-    custom-VJP function may not close over traced arrays)."""
+    custom-VJP function may not close over traced arrays). ``path``: the synaptic charge's
+    ("gather", "matrix", "event"; True/False: event/gather)."""
+    path = {True: "event", False: "gather"}.get(path, path)
     def step(consts, state, x):
         d, slot_src, fan_target = consts[:3]
         more = dict(slot_entry=consts[3]) if net.delay_slots else {}
-        return _step(net.replace(slot_src=slot_src, fan_target=fan_target, **more), d, dt, record, event_driven, state, x)
+        return _step(net.replace(slot_src=slot_src, fan_target=fan_target, **more), d, dt, record, path, state, x)
     return step
 
 
-@partial(jax.jit, static_argnames=("record", "dt", "event_driven"))
-def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, event_driven: bool):
-    d = derive(net, mismatch, dt)
+@partial(jax.jit, static_argnames=("record", "dt", "path"))
+def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, path: str):
+    d = derive(net, mismatch, dt, matrix=path == "matrix")
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
     consts = (d, net.slot_src, net.fan_target) + ((net.slot_entry,) if net.delay_slots else ())
-    final, (spikes, rec) = scan_remat(_step_of(net, dt, record, event_driven), consts, state, xs)
+    final, (spikes, rec) = scan_remat(_step_of(net, dt, record, path), consts, state, xs)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:
         rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}
@@ -365,8 +278,8 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     path); ``jax.vmap`` over mismatch draws evaluates many chips at once.
 
     ``event_driven``: synapses of the sources that fired only (default: yes for batch 1, where it is
-    several times faster; the dense gather for larger batches). Same result either way, up to float
-    rounding in the order of summation; gradients are the same formulation in both.
+    several times faster; for larger batches the matrix product or the gather, see :mod:`.charge`);
+    False: the ELL gather always. Same result every way, up to float rounding in the order of summation.
     """
     dt = float(net.dt if dt is None else dt)
     if not dt > 0:
@@ -379,10 +292,12 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     unbatched = inputs.ndim == 2
     x = inputs[None] if unbatched else inputs
     x = x.astype(DTYPE)
-    if event_driven is None:
-        event_driven = x.shape[0] == 1
     if event_driven and x.shape[0] != 1:
         raise SimError(f"event_driven=True needs batch 1 (got batch {x.shape[0]}); use jax.vmap over samples or the dense path")
+    if event_driven is None:
+        path = "event" if x.shape[0] == 1 else ("matrix" if use_matrix(net) and not net.delay_slots else "gather")
+    else:
+        path = "event" if event_driven else "gather"
     if state is None:
         state = initial_state(net, x.shape[0])
     elif unbatched:
@@ -392,7 +307,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         raise SimError("state: its delayed-event history does not fit the network's delays (use one it produced)")
     if mismatch is None:
         mismatch = lax.optimization_barrier(_nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ())))
-    spikes, final, rec = _run(net, x, mismatch, state, record=names, dt=dt, event_driven=bool(event_driven))
+    spikes, final, rec = _run(net, x, mismatch, state, record=names, dt=dt, path=path)
     if unbatched:
         spikes = spikes[0]
         final = jax.tree_util.tree_map(lambda a: a[0], final)

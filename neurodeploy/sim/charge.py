@@ -1,0 +1,161 @@
+"""Synaptic charge of one step: Σ over entries of count(src)·I_w, per (neuron, dendrite) (A).
+
+For a step's source events e [B, n_src] (input counts of the bin; the network's spikes of the last
+bin) and the entries k (source s_k, neuron n_k, dendrite d_k, weight current I_w,k), the charge is
+
+    Q[b, d, n] = Σ_{k: d_k = d, n_k = n} e[b, s_k] · I_w,k                                    (Q1)
+
+(in A; :mod:`.simulate` multiplies it by each dendrite's charge per unit weight, eq. (4) of :mod:`.dpi`).
+Three evaluations of (Q1), the same sum up to float rounding in its order (``path``):
+
+- ``"gather"`` (:func:`dense_charge`, the ELL layout of :mod:`.network`): gather the events of every
+  slot [B, K, N] and contract with the slot weights — cost ∝ B·K·N, whatever fired;
+- ``"matrix"`` (:func:`matrix_charge`): the entries summed once per call into a dense matrix
+  W [n_src, G·N] (G dendrites in use; W[s, g·N + n] = Σ of I_w over the entries s → (n, g)), then one
+  matrix product e·W per step. Its gradient is two more matrix products (eᵀ·∂Q for W, ∂Q·Wᵀ for e)
+  instead of a gather's transposes and scatter-adds, which are slow on CPU: the batched and training
+  path of small and dense networks (:func:`use_matrix`);
+- ``"event"`` (:func:`event_charge_fn`, batch 1): compact the sources that fired (a few % of them)
+  and scatter-add their fan-out weights — cost ∝ the capacity of the branch taken
+  (:func:`event_capacities`), the dense gather when more fired. Its VJP is the gather's; under
+  ``jax.vmap`` (many mismatch draws) it is the gather (a ``cond`` would run every branch).
+
+Measured (session 4, CPU time per step of (Q1) alone, N = 256, batch 32, 3 % of sources firing,
+load 6): gather 490 µs forward / 3480 µs forward + VJP; matrix 220 / 676 µs; a batched event-driven
+scatter 736 / 2880 µs (XLA's CPU scatter costs ~20 ns per element), so batches use the matrix.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.custom_batching import custom_vmap
+
+from .network import DTYPE, SimNetwork
+
+#: Event-driven path (batch 1): capacities (sources that fired in a step) of its branches; the step
+#: takes the smallest that fits, the dense gather beyond. Only capacities below n_sources/4 are used.
+EVENT_CAPACITIES = (32, 128, 512)
+#: The matrix path is used while the dense matrix has at most this many columns per ELL slot of a
+#: neuron (n_src·G ≤ MATRIX_RATIO·ΣK_g) and at most :data:`MATRIX_MAX` elements.
+MATRIX_RATIO = 16
+MATRIX_MAX = 1 << 24
+
+
+def dense_charge(net: SimNetwork, w_slot, slot_src, events) -> list:
+    """(Q1) by the ELL gather: four [B, N] arrays (A), None for unused dendrites."""
+    b = events.shape[0]
+    ext = jnp.concatenate([events, jnp.zeros((b, 1), events.dtype)], axis=1)
+    out = [None] * 4
+    for g, dend in enumerate(net.groups):
+        k = w_slot[g].shape[0]
+        v = jnp.take(ext, slot_src[g], axis=1, mode="clip").reshape(b, k, net.n_neurons)
+        # a contraction over the slot axis (major). A plain multiply-reduce is as fast for one chip, but
+        # under jax.vmap over mismatch draws it was 2.4-4.6x slower than this dot (verify's and the
+        # emulator's many-boards path): measured A/B, N=128, 8 draws, batch 8 and 1 (session 2)
+        out[dend] = jnp.einsum("bkn,kn->bn", v, w_slot[g])
+    return out
+
+
+def stack4(net: SimNetwork, parts: list, b: int):
+    """Four per-dendrite [B, N] arrays (None: zero) → [B, 4, N]."""
+    zero = jnp.zeros((b, net.n_neurons), DTYPE)
+    return jnp.stack([zero if p is None else p for p in parts], axis=1)
+
+
+def event_capacities(net: SimNetwork) -> tuple:
+    """The event-driven branches used for ``net`` (empty: always the dense gather)."""
+    return tuple(c for c in EVENT_CAPACITIES if 4 * c <= net.n_sources)
+
+
+def use_matrix(net: SimNetwork) -> bool:
+    """Whether the matrix path suits ``net``: small or dense enough that e·W costs less than the gather."""
+    slots = sum(int(se.shape[0]) for se in net.slot_entry)
+    cols = len(net.groups) * net.n_neurons
+    return bool(net.groups) and net.n_sources * len(net.groups) <= MATRIX_RATIO * slots and net.n_sources * cols <= MATRIX_MAX
+
+
+def dense_matrix(net: SimNetwork, weight):
+    """W [n_src, G·N] (A): every entry's (mismatched) weight current summed at (source, group·N + neuron)."""
+    group = np.full(4, 0, np.int32)
+    group[list(net.groups)] = np.arange(len(net.groups), dtype=np.int32)
+    col = jnp.asarray(group)[net.dendrite] * net.n_neurons + net.dst
+    return jnp.zeros((net.n_sources, len(net.groups) * net.n_neurons), DTYPE).at[net.src, col].add(weight)
+
+
+def matrix_charge(net: SimNetwork, w_dense, events) -> list:
+    """(Q1) as one matrix product: four [B, N] arrays (A), None for unused dendrites."""
+    q = (events @ w_dense).reshape(events.shape[0], len(net.groups), net.n_neurons)
+    out = [None] * 4
+    for g, dend in enumerate(net.groups):
+        out[dend] = q[:, g]
+    return out
+
+
+def event_charge_fn(net: SimNetwork):
+    """Batch-1 synaptic charge [1, 4, N], event-driven: compact the sources that fired, scatter-add
+    their fan-out weights — cost ∝ the capacity of the branch taken (:func:`event_capacities`), not
+    ∝ all synapses; the dense gather when more fired. Its VJP is the dense formulation's, so
+    gradients reach silent sources too; under ``jax.vmap`` it is the dense path."""
+    n, n_src, caps = net.n_neurons, net.n_sources, event_capacities(net)
+
+    def dense(events, w_slot, slot_src):
+        return stack4(net, dense_charge(net, w_slot, slot_src, events), events.shape[0])
+
+    @custom_vmap
+    def event_driven(events, w_slot, w_fan, slot_src, fan_target):
+        ev = events[0]
+        fired = ev > 0
+        ext = jnp.concatenate([ev, jnp.zeros((1,), ev.dtype)])
+
+        def sparse(cap):
+            def branch(_):
+                idx = jnp.nonzero(fired, size=cap, fill_value=n_src)[0]
+                vals = ext[idx][:, None] * w_fan[idx]
+                acc = jnp.zeros((4 * n + 1,), DTYPE).at[fan_target[idx].reshape(-1)].add(vals.reshape(-1))
+                return acc[:4 * n].reshape(1, 4, n)
+            return branch
+
+        count = jnp.sum(fired)
+        which = sum((count > c).astype(jnp.int32) for c in caps)
+        return lax.switch(which, [sparse(c) for c in caps] + [lambda _: dense(events, w_slot, slot_src)], None)
+
+    @event_driven.def_vmap
+    def _vmapped(axis_size, in_batched, events, w_slot, w_fan, slot_src, fan_target):
+        # under vmap (e.g. many mismatch draws) the cond would run both branches: use the dense path
+        axes = (0 if in_batched[0] else None, jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched[1]),
+                jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched[3]))
+        out = jax.vmap(dense, in_axes=axes, axis_size=axis_size)(events, w_slot, slot_src)
+        return out, True
+
+    @jax.custom_vjp
+    def charge(events, w_slot, w_fan, slot_src, fan_target):
+        return event_driven(events, w_slot, w_fan, slot_src, fan_target)
+
+    def fwd(events, w_slot, w_fan, slot_src, fan_target):
+        return charge(events, w_slot, w_fan, slot_src, fan_target), (events, w_slot, slot_src)
+
+    def bwd(res, ct):
+        events, w_slot, slot_src = res
+        _, vjp = jax.vjp(lambda e, w: dense(e, w, slot_src), events, w_slot)
+        d_events, d_w_slot = vjp(ct)
+        return d_events, d_w_slot, None, None, None
+
+    charge.defvjp(fwd, bwd)
+    return charge
+
+
+def synaptic_charge(net: SimNetwork, d, events, path: str) -> list:
+    """(Q1) of this step's events by ``path`` ("gather", "matrix" or "event"; see the module docstring):
+    four [B, N] arrays (A), None for unused dendrites. ``d``: the step's derived constants (``w_slot``,
+    ``w_fan``, ``w_dense``)."""
+    if not net.groups:
+        return [None] * 4
+    if path == "matrix":
+        return matrix_charge(net, d.w_dense, events)
+    if path == "event" and event_capacities(net):
+        q = event_charge_fn(net)(events, d.w_slot, d.w_fan, net.slot_src, net.fan_target)
+        return [q[:, i] if i in net.groups else None for i in range(4)]
+    return dense_charge(net, d.w_slot, net.slot_src, events)
