@@ -5,7 +5,8 @@ Forward:  I(p, c, f) = T[type(p)][c][f] · s_p(T[type(p)][c][f])
 where T is the measured bias-generator table (amperes; 6 coarse × 256 fine, N and P branch)
 and s_p the parameter's scale factor. In ``curve`` mode s_p is the measured scale curve of the
 parameter's transistor geometry, interpolated linearly in (log I, log s) and held constant
-outside the measured range; in ``constant`` mode (or for a parameter with no known geometry)
+outside the measured range (with :mod:`neurodeploy.detmath`'s log/exp, so that every code's
+current has the same bits on every machine); in ``constant`` mode (or for a parameter with no known geometry)
 s_p is the parameter's constant factor.
 
 Inverse: the table is not monotonic in fine (dips at DAC segment edges), so the inverse
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import detmath
 from .errors import BiasRangeError
 
 
@@ -60,8 +62,8 @@ class BiasGenerator:
         if self.profile.bias_generator.scale_mode == "constant" or p.geometry is None:
             return np.full_like(x, p.constant_scale)
         curve = self.profile.scale_curves[f"{p.type}{p.geometry}"]
-        lx = np.log(self.profile.scale_currents)
-        return np.exp(np.interp(np.log(np.maximum(x, 1e-30)), lx, np.log(curve)))
+        # bit-reproducible log/exp: every code's current is written out, and decides codes and weights
+        return detmath.interp_loglog(np.maximum(x, 1e-30), self.profile.scale_currents, curve)
 
     def scale_source(self, parameter: str) -> str:
         p = self.profile.parameter(parameter)

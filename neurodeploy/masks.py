@@ -26,12 +26,17 @@ def mask_from_str(s: str) -> int:
 
 def subset_sums(W) -> np.ndarray:
     """The 16 currents S(mask) (A) for base weights W [4] (A); index = mask."""
-    return MASK_BITS @ np.asarray(W, dtype=np.float64)
+    W = np.asarray(W, dtype=np.float64)
+    # a fixed left-to-right sum, not ``MASK_BITS @ W`` (BLAS kernels differ in order, so in the last bit)
+    return ((MASK_BITS[:, 0] * W[0] + MASK_BITS[:, 1] * W[1]) + MASK_BITS[:, 2] * W[2]) + MASK_BITS[:, 3] * W[3]
 
 
 def entry_weights(masks: np.ndarray, W: np.ndarray) -> np.ndarray:
     """[E] current (A) of entries with masks [E] on cores with base weights W [E, 4] (A)."""
-    return np.einsum("eb,eb->e", MASK_BITS[masks], W) if len(masks) else np.zeros(0)
+    if not len(masks):
+        return np.zeros(0)
+    B, W = MASK_BITS[masks], np.asarray(W, dtype=np.float64)
+    return ((B[:, 0] * W[:, 0] + B[:, 1] * W[:, 1]) + B[:, 2] * W[:, 2]) + B[:, 3] * W[:, 3]   # fixed order, as subset_sums
 
 
 def core_mask_to_int(bits) -> int:

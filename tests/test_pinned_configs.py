@@ -1,5 +1,6 @@
-"""Configs byte-identical across refactors: the sha256 pinned in tests/data/config_sha256.json
-(computed before issue 9's refactor; the big bench networks are checked by tools/pin_configs.py)."""
+"""Configs byte-identical across refactors and machines: the sha256 pinned in tests/data/config_sha256.json
+(first computed before issue 9's refactor; re-pinned when the quantize stage was made bit-reproducible
+across CPUs, see tests/test_reproducible.py; the big bench networks are checked by tools/pin_configs.py)."""
 
 import importlib.util
 from pathlib import Path

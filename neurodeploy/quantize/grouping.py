@@ -13,6 +13,7 @@ When the groups need more cores than the board has, neurons are clustered (k-mea
 currents, capacity ≤ 256 per cluster) into as many cores as are available, each cluster taking
 the median log-current of its members; the per-neuron parameter error this introduces is
 reported, never applied silently — or refused with ``strict=True`` (rule ``shared-parameters``).
+The logs and exps are :mod:`neurodeploy.detmath`'s (the same bits on every machine).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import detmath
 from ..profile import NEURON_QUANTITIES
 from ..rules import fail, raise_all
 from ..rules.network import bias_range_messages, cores_message, shared_parameters_message
@@ -106,7 +108,7 @@ def assign_cores(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray, 
     if strict:
         fail("shared-parameters", shared_parameters_message(len(groups), need, max_cores))
     # cluster in log-current space over the relevant quantities
-    X = np.log(np.stack([params[q] for q in NEURON_QUANTITIES], axis=1))
+    X = detmath.log(np.stack([params[q] for q in NEURON_QUANTITIES], axis=1))   # bit-reproducible log
     X = np.where(rel, X, np.nan)
     col_mean = np.nanmean(np.where(np.isnan(X).all(0, keepdims=True), 0.0, X), axis=0)
     Xf = np.where(np.isnan(X), col_mean, X)
@@ -134,5 +136,5 @@ def _shared(profile, params, rel, members: np.ndarray, median: bool = False) -> 
         if m.size == 0:
             continue
         vals = params[q][m]
-        out[q] = float(np.exp(np.median(np.log(vals)))) if median else float(vals[0])
+        out[q] = float(detmath.exp(np.median(detmath.log(vals)))) if median else float(vals[0])
     return out

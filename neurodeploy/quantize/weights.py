@@ -24,6 +24,13 @@ by the entry's scale). Restarts: the best uniform 1-2-4-8 grid, target quantiles
 perturbations. W is then snapped to the DAC grid of SYAM_W*_P and refined by coordinate search
 over neighbouring codes. The result is never worse than the best uniform 1-2-4-8 grid on the
 DAC (that grid is one of the candidates). Deterministic for a given seed.
+
+Reproducible across machines: the errors are exactly rounded sums (:func:`neurodeploy.detmath.rel_rms`),
+a candidate (start, iterate, NMDA scale, DAC neighbour, final W) replaces an earlier one only when
+better by more than :data:`neurodeploy.detmath.REL_TOL` relative, the uniform-grid scan uses
+bit-reproducible log/exp, and the least-squares solutions are rounded to :data:`W_DIGITS` significant
+digits — so a last-bit difference of numpy / BLAS / LAPACK on another CPU changes no decision and
+no written value.
 """
 
 from __future__ import annotations
@@ -32,8 +39,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import detmath
 from ..masks import MASK_BITS as BITS  # [16 masks, 4 bases]
 from ..masks import subset_sums  # noqa: F401  (re-exported: the quantizer's and the mapper's S(mask))
+
+
+#: Significant digits kept of a least-squares solution (LAPACK results differ in the last bits between CPUs).
+W_DIGITS = 10
+
+
+def round_sig(x, digits: int = W_DIGITS) -> np.ndarray:
+    """x rounded to ``digits`` significant (decimal) digits, elementwise."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.array([float(f"{v:.{digits - 1}e}") for v in x.ravel().tolist()]).reshape(x.shape)
+
+
+def best_index(errors) -> int:
+    """Index of the smallest error; a later candidate wins only when better by more than REL_TOL."""
+    best = 0
+    for i, e in enumerate(errors):
+        if detmath.less(e, errors[best]):
+            best = i
+    return best
 
 
 def _nearest(levels: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -151,8 +178,8 @@ def design_rows(prob: CoreProblem, a: Assignment, g: float | None) -> np.ndarray
 
 
 def rel_rms(value: np.ndarray, target: np.ndarray) -> float:
-    den = float(np.sum(target ** 2))
-    return float(np.sqrt(np.sum((value - target) ** 2) / den)) if den > 0 else 0.0
+    """Relative RMS error sqrt(Σ(v − t)² / Σt²), exactly rounded sums (order- and machine-independent)."""
+    return detmath.rel_rms(value, target)
 
 
 def uniform_grid_error(target: np.ndarray, n_steps: int = 96) -> tuple[float, float]:
@@ -168,13 +195,16 @@ def uniform_grid_error(target: np.ndarray, n_steps: int = 96) -> tuple[float, fl
 
     def scan(steps):
         k = np.clip(np.rint(sub[None, :] / steps[:, None]), 0, 15)
-        err = np.sum((k * steps[:, None] - sub[None, :]) ** 2, axis=1)
-        return float(steps[int(np.argmin(err))])
+        d = k * steps[:, None] - sub[None, :]
+        return float(steps[best_index(np.sum(d * d, axis=1).tolist())])   # near-ties → the earlier step
 
-    coarse = np.geomspace(tmax / 40, tmax / 7.5, n_steps)
+    def geomspace(a, b, n):     # np.geomspace with bit-reproducible log/exp
+        return a * detmath.exp(np.linspace(0.0, 1.0, n) * detmath.log(np.array([b / a]))[0])
+
+    coarse = geomspace(tmax / 40, tmax / 7.5, n_steps)
     s = scan(coarse)
     ratio = coarse[1] / coarse[0]
-    s = scan(np.geomspace(s / ratio, s * ratio, 24))
+    s = scan(geomspace(s / ratio, s * ratio, 24))
     q = np.clip(np.rint(t / s), 0, 15) * s
     return rel_rms(q, t), s
 
@@ -186,7 +216,7 @@ def _refit(prob: CoreProblem, a: Assignment, g, W_prev: np.ndarray, w_min: float
     if not np.any(used):
         return W
     sol, *_ = np.linalg.lstsq(A[:, used], prob.target, rcond=None)
-    W[used] = np.maximum(sol, w_min)
+    W[used] = np.maximum(round_sig(sol), w_min)
     return W
 
 
@@ -211,7 +241,7 @@ def optimise_continuous(prob: CoreProblem, g: float | None, rng: np.random.Gener
         for _ in range(iters):
             a = assign(prob, W, g)
             e = rel_rms(a.value, t)
-            if e < best_e:
+            if detmath.less(e, best_e):
                 best_W, best_e = W.copy(), e
             if e >= e_prev * (1 - 1e-6):
                 break
@@ -243,7 +273,7 @@ def snap_to_dac(prob: CoreProblem, W: np.ndarray, g: float | None, grid: np.ndar
                 cand = idx.copy()
                 cand[b] = np.clip(cand[b] + d, 0, len(grid) - 1)
                 e = err(cand)
-                if e < best - 1e-15:
+                if detmath.less(e, best):
                     best, idx, improved = e, cand, True
         if not improved:
             break
@@ -295,7 +325,7 @@ def quantize_core(prob: CoreProblem, grid: np.ndarray, *, g_candidates=(1 / 16, 
         gs += list(g_candidates)
     # pick the NMDA scale with a short run from the uniform start, then optimise it fully
     scout = [(optimise_continuous(sub, g, rng, restarts=0, iters=4, step=step), g) for g in gs]
-    (_, _), g = min(scout, key=lambda r: r[0][1])
+    g = scout[best_index([r[0][1] for r in scout])][1]
     W, _ = optimise_continuous(sub, g, rng, restarts=2, iters=10, step=step)
     Wd, ix, _ = snap_to_dac(sub, W, g, grid, neighbours=2, sweeps=1)
     # candidates on all synapses: the optimised solution and the DAC-snapped uniform grid
@@ -306,5 +336,5 @@ def quantize_core(prob: CoreProblem, grid: np.ndarray, *, g_candidates=(1 / 16, 
     for cix, cg in cands:
         a = assign(prob, grid[cix], cg)
         results.append((rel_rms(a.value, t), cix, cg, a))
-    e, cix, cg, a = min(results, key=lambda r: r[0])
+    e, cix, cg, a = results[best_index([r[0] for r in results])]
     return CoreResult(grid[cix], cix, cg, a, e, uni_err)
