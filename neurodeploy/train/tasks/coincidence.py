@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..task import TaskData, TrainError, _check_split, classification_metrics
-from .common import SPLIT_CODE, check_positive, check_seed, one_hot_rates, poisson_spikes, rng, task_code
+from .common import SPLIT_CODE, check_positive, check_seed, one_hot_rates, poisson_spikes, rng, task_code, set_trial_options
 
 CODE = task_code("coincidence")
 
@@ -86,12 +86,7 @@ class Coincidence:
         self.tail = max(steps("tail", tail), 1)
         self.background = check_positive("background", background, allow_zero=True)
         self.n_steps = self.lead + self.onset_jitter + (self.n_groups - 1) * self.spacing + self.jitter + self.tail + 1
-        self.sizes = {"train": check_positive("n_train", n_train, integer=True),
-                      "val": check_positive("n_val", n_val, integer=True),
-                      "test": check_positive("n_test", n_test, integer=True)}
-        self.structure_seed = check_seed(structure_seed)
-        self.rate_high = check_positive("rate_high", rate_high, allow_zero=True)
-        self.rate_low = check_positive("rate_low", rate_low, allow_zero=True)
+        set_trial_options(self, n_train, n_val, n_test, structure_seed, rate_high, rate_low)
 
     def offsets(self, k: int) -> np.ndarray:
         """[n_groups] class k's volley slot of each group (times Δ): row k of :func:`patterns`."""

@@ -77,3 +77,14 @@ def check_positive(name: str, value, *, integer: bool = False, allow_zero: bool 
         kind = "integer" if integer else "number"
         raise TrainError(f"task option {name}: must be a {'non-negative' if allow_zero else 'positive'} {kind}, got {value!r}")
     return int(value) if integer else float(value)
+
+
+def set_trial_options(task, n_train, n_val, n_test, structure_seed, rate_high, rate_low) -> None:
+    """The options of a task with generated trials, checked and set on ``task``: ``sizes`` (trials per
+    split), ``structure_seed`` (fixes the trials' structure), ``rate_high``/``rate_low`` (target rates, Hz)."""
+    task.sizes = {"train": check_positive("n_train", n_train, integer=True),
+                  "val": check_positive("n_val", n_val, integer=True),
+                  "test": check_positive("n_test", n_test, integer=True)}
+    task.structure_seed = check_seed(structure_seed)
+    task.rate_high = check_positive("rate_high", rate_high, allow_zero=True)
+    task.rate_low = check_positive("rate_low", rate_low, allow_zero=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..task import TaskData, TrainError, _check_split, classification_metrics
-from .common import SPLIT_CODE, check_positive, check_seed, one_hot_rates, poisson_spikes, rng, task_code
+from .common import SPLIT_CODE, check_positive, check_seed, one_hot_rates, poisson_spikes, rng, task_code, set_trial_options
 
 CODE = task_code("temporal-xor")
 
@@ -52,12 +52,7 @@ class TemporalXor:
         self.lead, self.tail = steps("lead", lead, True), max(steps("tail", tail, True), 1)
         self.t2 = self.lead + self.stim_steps + self.gap_max
         self.n_steps = self.t2 + self.stim_steps + self.tail
-        self.sizes = {"train": check_positive("n_train", n_train, integer=True),
-                      "val": check_positive("n_val", n_val, integer=True),
-                      "test": check_positive("n_test", n_test, integer=True)}
-        self.structure_seed = check_seed(structure_seed)
-        self.rate_high = check_positive("rate_high", rate_high, allow_zero=True)
-        self.rate_low = check_positive("rate_low", rate_low, allow_zero=True)
+        set_trial_options(self, n_train, n_val, n_test, structure_seed, rate_high, rate_low)
 
     def structure(self, split: str) -> dict:
         """The split's fixed trials: ``first``, ``second`` identities (0/1), ``gap`` (bins), ``t1`` (bin), ``labels``."""
