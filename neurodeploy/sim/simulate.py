@@ -55,6 +55,7 @@ from ..profile import NEURON_QUANTITIES
 from .charge import EVENT_CAPACITIES, dense_matrix, event_capacities, synaptic_charge, use_matrix  # noqa: F401
 from .charge import dense_charge as _dense_charge, event_charge_fn as _event_charge_fn, stack4 as _stack4  # noqa: F401
 from .delays import delay_taps, delayed_charge
+from .fusion import ones_like_state, stored
 from .mismatch import apply_mismatch
 from .network import CAPACITANCES, DTYPE, SimNetwork
 from .remat import scan_remat
@@ -165,6 +166,7 @@ def derive(net: SimNetwork, mismatch, dt: float, matrix: bool = False) -> _Deriv
 def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, state: SimState, x):
     I_0 = net.I_0
     sg = lax.stop_gradient    # spike timing and the passage are not differentiated (no tangents traced)
+    one = ones_like_state(state.t_refr)    # stored(…, one): computed once, not in every fusion (.fusion)
     events = jnp.concatenate([x, state.spikes], axis=1)
     if net.delay_slots:
         charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
@@ -177,6 +179,7 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
             I_start = I_start + charge[i] * d.syn_charge[i]
         syn_mean.append(dpi.decay(I_start, d.syn_mean[i], I_0))
         syn_new.append(dpi.decay(I_start, d.syn_decay[i], I_0))
+    syn_mean, syn_new = stored((syn_mean, syn_new), one)
     ampa, nmda, gaba, shunt = syn_mean
     I_ahp_mean = dpi.decay(state.I_ahp, d.ahp_mean, I_0) * d.adapt
 
@@ -186,10 +189,10 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
     L = 1.0 + (I_ahp_mean + shunt) * d.mem.inv_tau_leak
 
     t_refr = state.t_refr
-    h = jnp.clip(dt - t_refr, 0.0, 2.0 * dt)
+    I_in, L, h = stored((I_in, L, jnp.clip(dt - t_refr, 0.0, 2.0 * dt)), one)
     # below the passage region: one exponential-Rosenbrock step
-    z1, z0, F, J = dpi.membrane_step(I_mem, I_in, L, h, d.mem)
-    w1 = dpi.w_from_z(jnp.minimum(z1, d.z_b))
+    z1, z0, F, J = stored(dpi.membrane_step(I_mem, I_in, L, h, d.mem), one)
+    w1 = stored(dpi.w_from_z(jnp.minimum(z1, d.z_b)), one)
     I_lin = jnp.where(h > 0, jnp.maximum(w1 * d.mem.I_gain, I_0), I_mem)
     # passage region [I_b, I_spkthr]: quadrature with the bin's frozen inputs
     inside = z0 >= d.z_b
@@ -197,6 +200,7 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
     t_b = jnp.where(inside, 0.0, dpi.crossing_time(*sg((z0, d.z_b, F, J, h)), reach))
     I_lo = jnp.where(inside, sg(I_mem), sg(d.I_b))
     T_pass, I_reg = dpi.region_passage(I_lo, *sg((d.I_th, I_in, L, d.mem)), sg(h) - t_b)
+    T_pass, I_reg, t_b = stored((T_pass, I_reg, t_b), one)
     completes = reach & (t_b + T_pass <= h)
     v = (jnp.where(inside, jnp.maximum(z1, d.z_b), z1) - d.z_b) * d.inv_1_wb
     s_sur = spike_fn(v) * d.alive
@@ -206,6 +210,7 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
     I_new = jnp.where(fired, I_0, jnp.where(reach, I_reg, I_lin))
     t_refr_new = jnp.where(fired, jnp.maximum(d.t_ref - (h - (t_b + T_pass)), -dt), jnp.maximum(t_refr - dt, 0.0))
     I_ahp = dpi.decay(state.I_ahp, d.ahp_decay, I_0) + s * d.ahp_charge
+    I_new, I_ahp, t_refr_new = stored((I_new, I_ahp, t_refr_new), one)
 
     new = SimState(I_new, *syn_new, I_ahp, t_refr_new, s, delayed)
     rec = {k: getattr(new, k) for k in record} if record else None
