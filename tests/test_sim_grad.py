@@ -122,11 +122,14 @@ def test_checkpointed_scan_vjp_equals_plain_autodiff(setup, profile):
 
     plain = lambda f, c, st, xs: lax.scan(partial_step(f, c), st, xs)   # noqa: E731
     args = (dict(net.currents), state, x)
-    ga = jax.grad(lambda *a: loss(S.scan_remat, *a), argnums=(0, 1, 2))(*args)
     gb = jax.grad(lambda *a: loss(plain, *a), argnums=(0, 1, 2))(*args)
-    assert float(jnp.abs(ga[0]["Itau_mem"]).sum()) > 0
-    for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb)):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()) + 1e-30)
+    # hinted: the backward reads the spikes, resets and refractory times from the forward's states
+    for hinted in (False, True):
+        remat = lambda f, c, st, xs: S.scan_remat(f, c, st, xs, hinted=hinted)   # noqa: E731
+        ga = jax.grad(lambda *a: loss(remat, *a), argnums=(0, 1, 2))(*args)
+        assert float(jnp.abs(ga[0]["Itau_mem"]).sum()) > 0 and float(jnp.abs(ga[0]["Iref"]).sum()) > 0
+        for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()) + 1e-30)
 
 
 def partial_step(f, c):

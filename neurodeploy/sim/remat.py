@@ -19,8 +19,12 @@ def _is_float(x) -> bool:
     return jnp.issubdtype(jnp.result_type(x), jnp.inexact)
 
 
-def scan_remat(step, consts, state, xs):
+def scan_remat(step, consts, state, xs, hinted: bool = False):
     """``lax.scan(partial(step, consts), state, xs)`` with a checkpointing VJP (BPTT by recomputation).
+
+    ``hinted``: the backward pass calls ``step(consts, carry, x, next_carry)`` with the carry the forward
+    pass produced from ``carry``, so that the step can read from it what it need not recompute (values
+    that carry no gradient); the step must then give the same outputs and gradients as without it.
 
     The forward pass is the plain scan. Its VJP stores only the carry at the start of every step
     ([T] × state) and, walking back in time, recomputes each step from it and pulls the cotangents
@@ -52,21 +56,25 @@ def scan_remat(step, consts, state, xs):
             return new, (out, carry)
 
         final, (outs, carries) = lax.scan(body, state, xs)
-        return (final, outs), (fl, other, carries, xs)
+        return (final, outs), (fl, other, carries, xs, final if hinted else None)
 
     def bwd(res, ct):
-        fl, other, carries, xs = res
+        fl, other, carries, xs, final = res
         ct_final, ct_outs = ct
+        # the carry each step produced: the next step's, the final state for the last
+        nexts = (jax.tree_util.tree_map(lambda c, f: jnp.concatenate([c[1:], f[None]]), carries, final)
+                 if hinted else None)
 
         def body(acc, inp):
             ct_carry, ct_fl = acc
-            carry, x, ct_out = inp
-            _, vjp = jax.vjp(lambda f, cr, xx: step(merge(f, other), cr, xx), fl, carry, x)
+            carry, x, ct_out, nxt = inp
+            more = (nxt,) if hinted else ()
+            _, vjp = jax.vjp(lambda f, cr, xx: step(merge(f, other), cr, xx, *more), fl, carry, x)
             d_fl, d_carry, d_x = vjp((ct_carry, ct_out))
             return (d_carry, jax.tree_util.tree_map(jnp.add, ct_fl, d_fl)), d_x
 
         zero_fl = [jnp.zeros_like(a) for a in fl]
-        (d_state, d_fl), d_xs = lax.scan(body, (ct_final, zero_fl), (carries, xs, ct_outs), reverse=True)
+        (d_state, d_fl), d_xs = lax.scan(body, (ct_final, zero_fl), (carries, xs, ct_outs, nexts), reverse=True)
         d_other = [np.zeros(jnp.shape(a), jax.dtypes.float0) for a in other]
         return d_fl, d_other, d_state, d_xs
 
