@@ -267,3 +267,31 @@ def test_record_selected_variables(profile):
     assert simulate(net, x, record=False)[2] is None
     with pytest.raises(SimError, match="record: unknown state variable.*'V_mem'"):
         simulate(net, x, record=("V_mem",))
+
+
+def test_batched_matrix_paths_equal_the_gather(profile):
+    """Batches run the synaptic charge as matrix products ("matrix", or "matrix-pre" with the inputs'
+    part computed before the time loop); both must give the ELL gather's spikes and gradients."""
+    S = sys.modules["neurodeploy.sim.simulate"]
+    rng = np.random.default_rng(11)
+    n, n_in, k = 6, 10, 5
+    src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
+    dst, dend = np.repeat(np.arange(n), k), rng.choice([0, 2], n * k, p=[0.75, 0.25])
+    w = rng.uniform(0.5, 1.5, n * k) * np.where(src < n_in, 3e-7, 1.5e-7)
+    net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
+    x = jnp.asarray((rng.random((3, 200, n_in)) < 0.1).astype(np.float32))
+    state = S.initial_state(net, 3)
+    assert S.precompute_fits(net, 200, 3)
+
+    def run(path, weight):
+        return S._run(net.replace(weight=weight), x, None, state, record=(), dt=1e-3, path=path)[0]
+
+    ref = run("gather", net.weight)
+    assert float(ref.sum()) > 20 and float(ref[:, :, 1:].sum()) > 0
+    loss = lambda p: lambda wt: jnp.sum(run(p, wt) * jnp.linspace(0.0, 1.0, 200)[:, None])  # noqa: E731
+    g_ref = jax.grad(loss("gather"))(net.weight)
+    assert float(jnp.abs(g_ref).sum()) > 0
+    for path in ("matrix", "matrix-pre"):
+        np.testing.assert_array_equal(np.asarray(run(path, net.weight)), np.asarray(ref))
+        np.testing.assert_allclose(np.asarray(jax.grad(loss(path))(net.weight)), np.asarray(g_ref), rtol=1e-4,
+                                   atol=1e-5 * float(jnp.abs(g_ref).max()))

@@ -53,6 +53,7 @@ from . import dpi
 from .errors import SimError
 from ..profile import NEURON_QUANTITIES
 from .charge import EVENT_CAPACITIES, dense_matrix, event_capacities, synaptic_charge, use_matrix  # noqa: F401
+from .charge import input_charge, precompute_fits, recurrent_charge
 from .charge import dense_charge as _dense_charge, event_charge_fn as _event_charge_fn, stack4 as _stack4  # noqa: F401
 from .delays import delay_taps, delayed_charge
 from .fusion import ones_like_state, stored
@@ -171,11 +172,13 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
     I_0 = net.I_0
     sg = lax.stop_gradient    # spike timing and the passage are not differentiated (no tangents traced)
     one = ones_like_state(state.t_refr)    # stored(…, one): computed once, not in every fusion (.fusion)
-    events = jnp.concatenate([x, state.spikes], axis=1)
-    if net.delay_slots:
+    if path == "matrix-pre":    # x: this step's input charge (.charge.input_charge)
+        charge, delayed = recurrent_charge(net, d.w_dense, x, state.spikes), None
+    elif net.delay_slots:
+        events = jnp.concatenate([x, state.spikes], axis=1)
         charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
     else:
-        charge, delayed = synaptic_charge(net, d, events, path), None
+        charge, delayed = synaptic_charge(net, d, jnp.concatenate([x, state.spikes], axis=1), path), None
     syn_new, syn_mean = [], []
     for i, name in enumerate(SYNAPSES):
         I_start = getattr(state, f"I_{name}")
@@ -240,8 +243,11 @@ def _step_of(net, dt, record, path):
 
 @partial(jax.jit, static_argnames=("record", "dt", "path"))
 def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, path: str):
-    d = derive(net, mismatch, dt, matrix=path == "matrix")
+    d = derive(net, mismatch, dt, matrix=path in ("matrix", "matrix-pre"))
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
+    if path == "matrix-pre":         # the inputs' charge of every step at once; the loop keeps W_rec
+        xs = input_charge(net, d.w_dense, xs)
+        d = d._replace(w_dense=d.w_dense[net.n_inputs:])
     consts = (d, net.slot_src, net.fan_target) + ((net.slot_entry,) if net.delay_slots else ())
     final, (spikes, rec) = scan_remat(_step_of(net, dt, record, path), consts, state, xs, hinted=True)
     spikes = jnp.swapaxes(spikes, 0, 1)
@@ -310,6 +316,8 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         raise SimError(f"event_driven=True needs batch 1 (got batch {x.shape[0]}); use jax.vmap over samples or the dense path")
     if event_driven is None:
         path = "event" if x.shape[0] == 1 else ("matrix" if use_matrix(net) and not net.delay_slots else "gather")
+        if path == "matrix" and precompute_fits(net, x.shape[1], x.shape[0]):
+            path = "matrix-pre"
     else:
         path = "event" if event_driven else "gather"
     if state is None:
