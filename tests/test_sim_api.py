@@ -199,7 +199,7 @@ def test_event_driven_path_equals_dense(profile):
     @jax.jit
     def both(ev, ct):
         out = []
-        for f in (lambda e, w: charge(e, w, d.w_fan, net.slot_src, net.fan_target),
+        for f in (lambda e, w: charge(e, w, d.w_nk, d.w_fan, net.slot_src, net.fan_target),
                   lambda e, w: S._stack4(net, S._dense_charge(net, w, net.slot_src, e), 1)):
             q, vjp = jax.vjp(f, ev, d.w_slot)
             out.append((q, vjp(ct)))

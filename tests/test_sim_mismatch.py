@@ -75,3 +75,22 @@ def test_vmap_over_draws_equals_loop(profile):
     nominal = np.asarray(simulate(net, x)[0])
     assert len({vm[i].tobytes() for i in range(4)} | {nominal.tobytes()}) == 5
     assert np.array_equal(np.asarray(simulate(net, x, no_mismatch(net))[0]), nominal)
+
+
+def test_vmap_over_draws_at_batch_1_equals_loop(profile):
+    """Batch 1 alone runs the event-driven charge; vmapped over draws it is the draws' neuron-major
+    gather (.charge.draws_charge): the same spikes."""
+    from neurodeploy.sim.charge import event_capacities
+    rng = np.random.default_rng(5)
+    n, n_in, k = 100, 40, 8
+    src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
+    dst, dend = np.repeat(np.arange(n), k), rng.choice([0, 0, 0, 2], n * k)
+    w = rng.uniform(0.5, 1.5, n * k) * np.where(src < n_in, 4e-7, 1e-7)
+    net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
+    assert event_capacities(net)
+    x = (rng.random((1, 120, n_in)) < 0.1).astype(np.float32)
+    draws = sample_mismatch_stack(net, jax.random.PRNGKey(3), 3)
+    vm = np.asarray(jax.vmap(lambda m: simulate(net, x, m)[0])(draws))
+    loop = np.stack([np.asarray(simulate(net, x, jax.tree_util.tree_map(lambda a: a[i], draws))[0]) for i in range(3)])
+    assert vm.sum(axis=(1, 2, 3)).min() > 50                 # every chip fires
+    assert np.array_equal(vm, loop)

@@ -123,6 +123,7 @@ class _Derived(NamedTuple):
     inv_1_wb: jax.Array
     w_slot: tuple
     w_fan: jax.Array
+    w_nk: tuple                          # w_slot neuron-major, [N, K_g] per group (many draws at once: .charge)
     dly_index: jax.Array | None = None   # [S] k·n_sources + src: the entry's source, k = ⌊d/dt⌋ steps back
     dly_frac: jax.Array | None = None    # [S] f = d/dt − k ∈ [0, 1]: weight of the step before
     w_dense: jax.Array | None = None     # [n_src, G·N] the entries' weights as a matrix (path "matrix")
@@ -160,6 +161,7 @@ def derive(net: SimNetwork, mismatch, dt: float, matrix: bool = False) -> _Deriv
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
         I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
+        w_nk=tuple(w_ext[se.T] for se in net.slot_entry),
         dly_index=taps[0], dly_frac=taps[1], w_dense=dense_matrix(net, weight) if matrix else None,
     )
 
