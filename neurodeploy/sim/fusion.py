@@ -13,9 +13,11 @@ the state, :func:`ones_like_state`). x/1 = x exactly in IEEE 754, so the results
 bit; the division costs ~0.15 ns per element, and XLA, which counts a division as expensive, then
 computes x once and stores it. The gradient is unchanged too (∂(x/1)/∂x = 1; ``one`` carries none).
 
-Measured (session 5, this 2-core machine, ``tools/bench_sim.py``): with the points of
-:mod:`.simulate`, 479 arithmetic operations per neuron instead of 1038; the N = 64 batch-32 training
-step 284 → ~130 ms; the N = 256 batch-32 forward ~470–610 → ~350 µs per step.
+Measured (session 5, this 2-core machine, ``tools/bench_sim.py``, minimum of 9 calls): with the points
+of :mod:`.simulate`, ~530 arithmetic operations per neuron instead of 1038 in the compiled forward step;
+the N = 64 batch-32 training step 284 → 100 ms; the N = 256 batch-32 forward ~470 → ~340 µs per step;
+N = 1024 at batch 1 341 → 156 µs per step. The points were chosen by A/B timing: storing the surrogate's
+argument as well made training slower.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def ones_like_state(t_refr):
 
 
 def stored(values, one):
-    """Every array of ``values`` (a pytree) with ``one``'s shape divided by ``one``: the same values,
+    """Every float array of ``values`` (a pytree) with ``one``'s shape divided by ``one``: the same values,
     stored once instead of recomputed in every fusion that reads them (module docstring)."""
-    return jax.tree_util.tree_map(lambda a: a / one if jnp.shape(a) == one.shape else a, values)
+    def one_of(a):
+        return a / one if jnp.shape(a) == one.shape and jnp.issubdtype(jnp.result_type(a), jnp.floating) else a
+    return jax.tree_util.tree_map(one_of, values)

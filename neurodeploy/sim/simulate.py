@@ -202,7 +202,7 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
     # below the passage region: one exponential-Rosenbrock step
     z1, z0, F, J = stored(dpi.membrane_step(I_mem, I_in, L, h, d.mem), one)
     w1 = stored(dpi.w_from_z(jnp.minimum(z1, d.z_b)), one)
-    I_lin = jnp.where(h > 0, jnp.maximum(w1 * d.mem.I_gain, I_0), I_mem)
+    I_lin = stored(jnp.where(h > 0, jnp.maximum(w1 * d.mem.I_gain, I_0), I_mem), one)
     # passage region [I_b, I_spkthr]: quadrature with the bin's frozen inputs
     inside = z0 >= d.z_b
     reach = ((z1 >= d.z_b) | inside) & (h > 0)
