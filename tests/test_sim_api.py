@@ -177,7 +177,7 @@ def test_event_driven_path_equals_dense(profile):
     from neurodeploy.sim.simulate import event_capacities
 
     rng = np.random.default_rng(4)
-    n, n_in, k = 120, 40, 16
+    n, n_in, k = 130, 40, 16          # >= 128 neurons: the spikes alone get an event-driven branch too
     src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
     dst = np.repeat(np.arange(n), k)
     dend = rng.choice([0, 1, 2, 3], n * k, p=[0.6, 0.1, 0.25, 0.05])
@@ -191,6 +191,18 @@ def test_event_driven_path_equals_dense(profile):
     assert float(se.sum()) > 20
     np.testing.assert_array_equal(np.asarray(se), np.asarray(sd))
     np.testing.assert_allclose(np.asarray(re["I_ampa"]), np.asarray(rd["I_ampa"]), rtol=1e-5)
+    # the default at batch 1: the inputs' charge before the loop, the spikes' event-driven ("event-pre")
+    assert 0 < net.fan_rec <= net.fan_target.shape[1]
+    sa, _, ra = simulate(net, x, record=True)
+    np.testing.assert_array_equal(np.asarray(sa), np.asarray(sd))
+    np.testing.assert_allclose(np.asarray(ra["I_ampa"]), np.asarray(rd["I_ampa"]), rtol=1e-5)
+    S = sys.modules["neurodeploy.sim.simulate"]
+    st = S.initial_state(net, 1)
+    loss = lambda p: lambda wt: jnp.sum(S._run(net.replace(weight=wt), jnp.asarray(x), None, st, record=(), dt=1e-3,  # noqa: E731
+                                               path=p)[0] * jnp.linspace(0.0, 1.0, 120)[:, None])
+    g_pre, g_ref = jax.grad(loss("event-pre"))(net.weight), jax.grad(loss("gather"))(net.weight)
+    assert float(jnp.abs(g_ref).sum()) > 0
+    np.testing.assert_allclose(np.asarray(g_pre), np.asarray(g_ref), rtol=1e-4, atol=1e-5 * float(jnp.abs(g_ref).max()))
     # the charge function itself: equal to the dense one, and so are its gradients (custom VJP)
     S = sys.modules["neurodeploy.sim.simulate"]
     d = S.derive(net, None, net.dt)

@@ -24,6 +24,10 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   not their size: measured (session 5, minimum of 9 calls) the frozen-noise training step (B·G·N = 8)
   5.1 → 4.1 ms, but N = 64 batch-32 training (4096) 112 → 116 ms and the N = 256 batch-32 forward (16384)
   335 → 354 µs per step (streaming the precomputed charge costs more than the smaller product saves);
+- ``"event-pre"`` (batch 1, :func:`event_pre_charge`): the inputs' charge before the loop as in
+  ``"matrix-pre"`` (from :func:`input_matrix`), the event-driven scatter for the network's spikes only —
+  whose fan-outs (``SimNetwork.fan_rec``) are far narrower than the inputs' (one input feeds ~N·16/60
+  neurons in the bench network, a neuron 48);
 - ``"event"`` (:func:`event_charge_fn`, batch 1): compact the sources that fired (a few % of them)
   and scatter-add their fan-out weights — cost ∝ the capacity of the branch taken
   (:func:`event_capacities`), the dense gather when more fired. Its VJP is the gather's; under
@@ -132,6 +136,27 @@ def precompute_fits(net: SimNetwork, steps: int, batch: int) -> bool:
     return per_step <= PRECOMPUTE_STEP and steps * per_step <= PRECOMPUTE_MAX
 
 
+def input_matrix(net: SimNetwork, weight):
+    """W_in [n_inputs, G·N] (A): the rows of :func:`dense_matrix` for the input channels only."""
+    group = np.full(4, 0, np.int32)
+    group[list(net.groups)] = np.arange(len(net.groups), dtype=np.int32)
+    col = jnp.asarray(group)[net.dendrite] * net.n_neurons + net.dst
+    row = jnp.where(net.src < net.n_inputs, net.src, net.n_inputs)        # neuron sources: a dropped row
+    w = jnp.zeros((net.n_inputs + 1, len(net.groups) * net.n_neurons), DTYPE).at[row, col].add(weight)
+    return w[:net.n_inputs]
+
+
+def event_pre_charge(net: SimNetwork, d, q_in, spikes) -> list:
+    """(Q1) at batch 1 from the step's precomputed input charge q_in [1, G·N] and the network's spikes
+    [1, N], event-driven for the spikes (``d.w_fan`` and ``net.fan_target`` cut to ``net.fan_rec``
+    columns by the caller): four [1, N] arrays (A), None for unused dendrites."""
+    b = spikes.shape[0]
+    events = jnp.concatenate([jnp.zeros((b, net.n_inputs), DTYPE), spikes], axis=1)
+    q = event_charge_fn(net, offset=net.n_inputs)(events, d.w_slot, d.w_nk, d.w_fan, net.slot_src, net.fan_target)
+    qi = q_in.reshape(b, len(net.groups), net.n_neurons)
+    return [q[:, i] + qi[:, net.groups.index(i)] if i in net.groups else None for i in range(4)]
+
+
 def input_charge(net: SimNetwork, w_dense, xs):
     """The inputs' part of (Q1) for every step: xs [T, B, n_inputs] · W[:n_inputs] → [T, B, G·N] (A)."""
     return jnp.einsum("tbi,ic->tbc", xs, w_dense[:net.n_inputs])
@@ -144,12 +169,14 @@ def recurrent_charge(net: SimNetwork, w_rec, q_in, spikes) -> list:
     return [q[:, net.groups.index(i)] if i in net.groups else None for i in range(4)]
 
 
-def event_charge_fn(net: SimNetwork):
+def event_charge_fn(net: SimNetwork, offset: int = 0):
     """Batch-1 synaptic charge [1, 4, N], event-driven: compact the sources that fired, scatter-add
     their fan-out weights — cost ∝ the capacity of the branch taken (:func:`event_capacities`), not
     ∝ all synapses; the dense gather when more fired. Its VJP is the dense formulation's, so
-    gradients reach silent sources too; under ``jax.vmap`` it is the dense path."""
-    n, n_src, caps = net.n_neurons, net.n_sources, event_capacities(net)
+    gradients reach silent sources too; under ``jax.vmap`` it is the dense path. ``offset``: the
+    sources before it never fire here (``"event-pre"``: the inputs, counted before the loop)."""
+    n, n_src = net.n_neurons, net.n_sources
+    caps = event_capacities(net) if offset == 0 else tuple(c for c in EVENT_CAPACITIES if 4 * c <= n_src - offset)
 
     def dense(events, w_slot, slot_src):
         return stack4(net, dense_charge(net, w_slot, slot_src, events), events.shape[0])
@@ -157,12 +184,12 @@ def event_charge_fn(net: SimNetwork):
     @custom_vmap
     def event_driven(events, w_slot, w_nk, w_fan, slot_src, fan_target):
         ev = events[0]
-        fired = ev > 0
+        fired = ev[offset:] > 0
         ext = jnp.concatenate([ev, jnp.zeros((1,), ev.dtype)])
 
         def sparse(cap):
             def branch(_):
-                idx = jnp.nonzero(fired, size=cap, fill_value=n_src)[0]
+                idx = jnp.nonzero(fired, size=cap, fill_value=n_src - offset)[0] + offset
                 vals = ext[idx][:, None] * w_fan[idx]
                 acc = jnp.zeros((4 * n + 1,), DTYPE).at[fan_target[idx].reshape(-1)].add(vals.reshape(-1))
                 return acc[:4 * n].reshape(1, 4, n)

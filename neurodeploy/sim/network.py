@@ -23,7 +23,8 @@ built without delays has ``delay = None`` and ``delay_slots = 0`` (static): it r
 step unchanged. ``delay_slots`` D is the depth of the event history the step keeps (D steps back).
 
 The same entries are also listed per source (``fan_entry``/``fan_target`` [n_src + 1, F], F the
-largest fan-out): at batch 1 a step then touches only the synapses of the sources that fired
+largest fan-out; a source's entries first, then padding; ``fan_rec`` (static) is the largest fan-out of a
+*neuron*, so the columns [:fan_rec] of the neuron rows hold all their entries): at batch 1 a step then touches only the synapses of the sources that fired
 (event-driven), typically a few % of them.
 
 Two builders: :func:`build_from_arrays` (the single entry point the hardware emulator uses after
@@ -83,6 +84,7 @@ class SimNetwork:
     V_th: float = field(metadata=dict(static=True))
     feedback: tuple = field(metadata=dict(static=True))
     delay_slots: int = field(default=0, metadata=dict(static=True))
+    fan_rec: int = field(default=0, metadata=dict(static=True))
 
     @property
     def n_neurons(self) -> int:
@@ -102,7 +104,7 @@ class SimNetwork:
 
 _DATA = ["currents", "capacitances", "adaptation", "dc", "nmda_gate", "kill", "weight", "src", "dst",
          "dendrite", "slot_entry", "slot_src", "fan_entry", "fan_target", "delay", "delay_spread"]
-_META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback", "delay_slots"]
+_META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback", "delay_slots", "fan_rec"]
 jax.tree_util.register_dataclass(SimNetwork, data_fields=_DATA, meta_fields=_META)
 
 
@@ -160,7 +162,8 @@ def _layout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.n
 
 def _fanout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
     """Per source (plus one padding row): fan_entry [n_src+1, F] (entry index, padding S) and
-    fan_target [n_src+1, F] (dendrite·N + dst, padding 4N), F the largest fan-out."""
+    fan_target [n_src+1, F] (dendrite·N + dst, padding 4N), F the largest fan-out; and the largest fan-out
+    of a neuron (the last n sources)."""
     s = src.shape[0]
     order = np.argsort(src, kind="stable")
     counts = np.bincount(src, minlength=n_src + 1)
@@ -170,7 +173,8 @@ def _fanout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.n
     fan_entry = np.full((n_src + 1, f), s, dtype=np.int64)
     fan_entry[src[order], rank] = order
     target = np.concatenate([dendrite * n + dst, [4 * n]])
-    return fan_entry.astype(np.int32), target[fan_entry].astype(np.int32)
+    f_rec = max(int(counts[n_src - n:n_src].max()) if n else 0, 1)
+    return fan_entry.astype(np.int32), target[fan_entry].astype(np.int32), f_rec
 
 
 def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
@@ -224,7 +228,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     n_src = n_inputs + n
     dly, spread, slots = _delays(delay, delay_spread, max_delay, src.shape[0], dt)
     groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
-    fan_entry, fan_target = _fanout(n_src, n, src, dst, dendrite)
+    fan_entry, fan_target, fan_rec = _fanout(n_src, n, src, dst, dendrite)
     a = profile.analog
     return SimNetwork(
         currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
@@ -239,7 +243,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
         delay_spread=None if spread is None else jnp.asarray(spread, DTYPE),
         n_inputs=int(n_inputs), dt=float(dt), groups=groups,
         I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
-        feedback=(fb["gain"], fb["threshold"], fb["norm"]), delay_slots=slots,
+        feedback=(fb["gain"], fb["threshold"], fb["norm"]), delay_slots=slots, fan_rec=fan_rec,
     )
 
 

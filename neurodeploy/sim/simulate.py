@@ -53,7 +53,8 @@ from . import dpi
 from .errors import SimError
 from ..profile import NEURON_QUANTITIES
 from .charge import EVENT_CAPACITIES, dense_matrix, event_capacities, synaptic_charge, use_matrix  # noqa: F401
-from .charge import input_charge, precompute_fits, recurrent_charge
+from .charge import event_pre_charge, input_charge, input_matrix, precompute_fits, recurrent_charge
+from .charge import PRECOMPUTE_MAX
 from .charge import dense_charge as _dense_charge, event_charge_fn as _event_charge_fn, stack4 as _stack4  # noqa: F401
 from .delays import delay_taps, delayed_charge
 from .fusion import ones_like_state, stored
@@ -129,9 +130,10 @@ class _Derived(NamedTuple):
     w_dense: jax.Array | None = None     # [n_src, G·N] the entries' weights as a matrix (path "matrix")
 
 
-def derive(net: SimNetwork, mismatch, dt: float, matrix: bool = False) -> _Derived:
+def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> _Derived:
     """Time constants, pulse charges and decay factors of every DPI (eqs. (1)–(4) of :mod:`.dpi`);
-    ``matrix``: also the weights as a dense matrix (:func:`.charge.dense_matrix`)."""
+    ``matrix``: also the weights as a dense matrix (:func:`.charge.dense_matrix`; "inputs": its input
+    rows, :func:`.charge.input_matrix`)."""
     cur, cap, weight = apply_mismatch(net, mismatch)
     U_T, kappa, V_th = net.U_T, net.kappa, net.V_th
 
@@ -162,7 +164,7 @@ def derive(net: SimNetwork, mismatch, dt: float, matrix: bool = False) -> _Deriv
         I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
         w_nk=tuple(w_ext[se.T] for se in net.slot_entry),
-        dly_index=taps[0], dly_frac=taps[1], w_dense=dense_matrix(net, weight) if matrix else None,
+        dly_index=taps[0], dly_frac=taps[1], w_dense=(input_matrix(net, weight) if matrix == "inputs" else dense_matrix(net, weight)) if matrix else None,
     )
 
 
@@ -176,6 +178,8 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
     one = ones_like_state(state.t_refr)    # stored(…, one): computed once, not in every fusion (.fusion)
     if path == "matrix-pre":    # x: this step's input charge (.charge.input_charge)
         charge, delayed = recurrent_charge(net, d.w_dense, x, state.spikes), None
+    elif path == "event-pre":
+        charge, delayed = event_pre_charge(net, d, x, state.spikes), None
     elif net.delay_slots:
         events = jnp.concatenate([x, state.spikes], axis=1)
         charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
@@ -245,12 +249,15 @@ def _step_of(net, dt, record, path):
 
 @partial(jax.jit, static_argnames=("record", "dt", "path"))
 def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: float, path: str):
-    d = derive(net, mismatch, dt, matrix=path in ("matrix", "matrix-pre"))
+    d = derive(net, mismatch, dt, matrix={"matrix": True, "matrix-pre": True, "event-pre": "inputs"}.get(path, False))
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
-    if path == "matrix-pre":         # the inputs' charge of every step at once; the loop keeps W_rec
+    fan_target = net.fan_target
+    if path in ("matrix-pre", "event-pre"):     # the inputs' charge of every step at once
         xs = input_charge(net, d.w_dense, xs)
         d = d._replace(w_dense=d.w_dense[net.n_inputs:])
-    consts = (d, net.slot_src, net.fan_target) + ((net.slot_entry,) if net.delay_slots else ())
+    if path == "event-pre":                     # the loop scatters only the neurons' (narrower) fan-outs
+        d, fan_target = d._replace(w_fan=d.w_fan[:, :net.fan_rec]), fan_target[:, :net.fan_rec]
+    consts = (d, net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
     final, (spikes, rec) = scan_remat(_step_of(net, dt, record, path), consts, state, xs, hinted=True)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:
@@ -318,6 +325,9 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         raise SimError(f"event_driven=True needs batch 1 (got batch {x.shape[0]}); use jax.vmap over samples or the dense path")
     if event_driven is None:
         path = "event" if x.shape[0] == 1 else ("matrix" if use_matrix(net) and not net.delay_slots else "gather")
+        if (path == "event" and net.fan_rec and not net.delay_slots and net.groups
+                and x.shape[1] * len(net.groups) * net.n_neurons <= PRECOMPUTE_MAX):
+            path = "event-pre"
         if path == "matrix" and precompute_fits(net, x.shape[1], x.shape[0]):
             path = "matrix-pre"
     else:
