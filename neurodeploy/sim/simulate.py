@@ -26,11 +26,17 @@ event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Per step, in this 
 d later, linearly interpolated between whole steps; the step keeps the last D source-event vectors
 (``SimState.delayed``). A network without delays runs the delay-free step (a static branch).
 
-Synaptic charge (:mod:`.charge`): at batch 1 only the synapses of the sources that fired are touched
-(event-driven, several times faster for sparse activity); with batch > 1 one matrix product with the
-weights summed into a dense [sources × dendrites·N] matrix once per call, where the network is small
-or dense enough (:func:`.charge.use_matrix`; its gradient is matrix products too), else the ELL gather.
-Same numbers up to float rounding in the order of summation; ``event_driven=False`` forces the gather.
+Synaptic charge (:mod:`.charge`): at batch 1 the inputs' charge of every step is one matrix product
+before the time loop and the loop touches only the synapses of the neurons that fired (event-driven,
+path "event-pre"); with batch > 1 one matrix product with the weights summed into a dense
+[sources × dendrites·N] matrix once per call, where the network is small or dense enough
+(:func:`.charge.use_matrix`; its gradient is matrix products too; for small steps again with the inputs'
+part before the loop, "matrix-pre"), else the ELL gather. Same numbers up to float rounding in the order
+of summation; ``event_driven=True`` forces the plain event-driven path, False the gather.
+
+Speed (session 5): the step's shared intermediates are stored once (:mod:`.fusion`) instead of being
+recomputed by every fused loop XLA makes, and the gradient's recomputed step takes the spikes, resets
+and refractory times from the forward's states (``hint``) instead of recomputing the passage.
 
 Gradients flow through the surrogate derivative of :mod:`.surrogate` and through the refractory period
 (t_ref shortens the next bin's integration time); the reset and the crossing time inside a bin are
@@ -307,8 +313,10 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     path); ``jax.vmap`` over mismatch draws evaluates many chips at once.
 
     ``event_driven``: synapses of the sources that fired only (default: yes for batch 1, where it is
-    several times faster; for larger batches the matrix product or the gather, see :mod:`.charge`);
-    False: the ELL gather always. Same result every way, up to float rounding in the order of summation.
+    several times faster, with the inputs' charge computed before the loop; for larger batches the
+    matrix product or the gather, see :mod:`.charge`); True: the plain event-driven path (inputs in the
+    loop too); False: the ELL gather always. Same result every way, up to float rounding in the order
+    of summation.
     """
     dt = float(net.dt if dt is None else dt)
     if not dt > 0:
