@@ -67,6 +67,37 @@ With ``--rockpool-weights argument`` (the issue's batch-1 construction), after, 
 394 / 8087 µs (20.6x), N=4096 b1 4126 / 42336 µs (10.3x). Peak RSS of the N=256 b32 value-and-grad
 step 0.91 GB. The issue's targets for the batched rows (>= 1.5x) are not met.
 
+Session 5 (issue 11). **Profile finding**: XLA's CPU fusion duplicates every cheap producer into each
+consumer loop, and each transcendental starts a loop: the compiled forward step held 1038 arithmetic
+operations per neuron for ~300 in the source (every loop recomputed the synapses' means, the input current,
+the leak, the Rosenbrock step …); ``lax.optimization_barrier`` is expanded before fusion on CPU. Storing
+the shared intermediates once (x/one, :mod:`neurodeploy.sim.fusion`) halved that. Then: the gradient's
+recomputed step reads spikes, resets and refractory times from the forward's next state (no passage or
+crossing time in the backward); batch 1 computes the inputs' charge before the loop and scatters only the
+spikes' fan-outs (the inputs' fan-out, ~270 neurons here, padded every branch of the scatter; at N = 4096
+the 128-source branch overflowed into the dense gather); small batched steps do the same with the matrix;
+vmapped draws gather neuron-major (the vmapped einsum transposed weights and events every step). What is
+left at N = 256 b32 (profile at b128): the dense e·W product ~30 %, the passage and crossing time ~23 %.
+
+Interleaved, Rockpool weights closed over, load 0.1-1.4 (ratio = Rockpool / ours):
+
+| row | session start: ours / RP / ratio | session end: ours / RP / ratio |
+|---|---|---|
+| fwd N=1024 b1 (µs/step) | 341.5 / 67.8 / 0.20 | 105.3 / 52.8 / 0.50 |
+| fwd N=4096 b1 (µs/step) | 2705 / 1963 / 0.73 | 460 / 1654 / 3.59 |
+| fwd N=256 b32 (µs/step) | 886 / 191 / 0.22 | 365 / 151 / 0.41 (second run 370 / 144 / 0.39) |
+| train N=64 b32 (ms) | 276 / 161 / 0.58 | 166 / 120 / 0.72 (second run 120 / 112 / 0.93) |
+| frozen-noise train (ms) | 7.6 / 3.7 / 0.49 | 4.1 / 3.1 / 0.75 (4.2 / 3.4 / 0.81) |
+| train, all currents (ms) | 623 / - | 357 / - |
+| 32 mismatch draws (ms/draw) | 49.9 / 7.8 / 0.16 | 13.6 / 3.0 / 0.22 (15.9 / 3.1 / 0.19) |
+| peak RSS N=256 b32 grad step | 0.84 GB | 0.93 GB |
+
+Minimum of 9 calls, ours alone (less noisy than the interleaved medians): train N=64 b32 100 ms, frozen
+3.8 ms, fwd N=256 b32 339 µs, fwd N=1024 b1 94 µs, 32 draws 11.2 ms/draw (9.3 before the batch-1 input
+precompute, which vmapped draws pay for: kept for the 1.7-5x faster single-board forward). With
+``--rockpool-weights argument`` (the issue's construction): N=1024 b1 114 / 2325 µs (20.5x), N=4096 b1
+391 / 17596 µs (45x). Compile time is still 1.7-4x Rockpool's. The batched targets (>= 1.5x) are not met.
+
 Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
 """
 
