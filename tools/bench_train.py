@@ -45,8 +45,9 @@ def steps_per_second(task_name, draws, mismatch, n_steps, batch=None, **arch_ove
     f = tr.steps["float"]
     bs = tr.bs
     idx = np.arange(bs)
-    rates = (tr_d.target_rates if tr_d.target_rates is not None else np.zeros((tr_d.n, task.n_classes)))[idx]
-    args = (s.mask, np.zeros(st.slots.n, np.float32), False, tr_d.spikes[idx], tr_d.labels[idx],
+    rates = (tr_d.target_rates if tr_d.target_rates is not None else np.zeros((tr_d.n, st.readout.shape[1])))[idx]
+    zeros = np.zeros(st.slots.n, np.float32)       # the quantizer's weight and delay levels (QAT off)
+    args = (s.mask, zeros, zeros, False, tr_d.spikes[idx], tr_d.labels[idx],
             rates.astype(np.float32), np.ones(bs, np.float32))
     theta, opt = s.theta, s.opt_state
     out = f(theta, opt, *args, jax.random.PRNGKey(0))
