@@ -293,7 +293,8 @@ def test_batched_matrix_paths_equal_the_gather(profile):
     net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
     x = jnp.asarray((rng.random((3, 200, n_in)) < 0.1).astype(np.float32))
     state = S.initial_state(net, 3)
-    assert S.precompute_fits(net, 200, 3)
+    from neurodeploy.sim.charge import precompute_fits
+    assert precompute_fits(net, 200, 3)
 
     def run(path, weight):
         return S._run(net.replace(weight=weight), x, None, state, record=(), dt=1e-3, path=path)[0]

@@ -25,7 +25,7 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   5.1 → 4.1 ms, but N = 64 batch-32 training (4096) 112 → 116 ms and the N = 256 batch-32 forward (16384)
   335 → 354 µs per step (streaming the precomputed charge costs more than the smaller product saves);
 - ``"event-pre"`` (batch 1, :func:`event_pre_charge`): the inputs' charge before the loop as in
-  ``"matrix-pre"`` (from :func:`input_matrix`), the event-driven scatter for the network's spikes only —
+  ``"matrix-pre"`` (from the input rows of :func:`dense_matrix`), the event-driven scatter for the network's spikes only —
   whose fan-outs (``SimNetwork.fan_rec``) are far narrower than the inputs' (one input feeds ~N·16/60
   neurons in the bench network, a neuron 48);
 - ``"event"`` (:func:`event_charge_fn`, batch 1): compact the sources that fired (a few % of them)
@@ -113,12 +113,15 @@ def use_matrix(net: SimNetwork) -> bool:
     return bool(net.groups) and net.n_sources * len(net.groups) <= MATRIX_RATIO * slots and net.n_sources * cols <= MATRIX_MAX
 
 
-def dense_matrix(net: SimNetwork, weight):
-    """W [n_src, G·N] (A): every entry's (mismatched) weight current summed at (source, group·N + neuron)."""
+def dense_matrix(net: SimNetwork, weight, inputs_only: bool = False):
+    """W [n_src, G·N] (A): every entry's (mismatched) weight current summed at (source, group·N + neuron);
+    ``inputs_only``: its rows of the input channels alone, W_in [n_inputs, G·N]."""
     group = np.full(4, 0, np.int32)
     group[list(net.groups)] = np.arange(len(net.groups), dtype=np.int32)
     col = jnp.asarray(group)[net.dendrite] * net.n_neurons + net.dst
-    return jnp.zeros((net.n_sources, len(net.groups) * net.n_neurons), DTYPE).at[net.src, col].add(weight)
+    rows = net.n_inputs if inputs_only else net.n_sources
+    row = jnp.where(net.src < rows, net.src, rows)                # sources beyond ``rows``: a dropped row
+    return jnp.zeros((rows + 1, len(net.groups) * net.n_neurons), DTYPE).at[row, col].add(weight)[:rows]
 
 
 def matrix_charge(net: SimNetwork, w_dense, events) -> list:
@@ -136,14 +139,14 @@ def precompute_fits(net: SimNetwork, steps: int, batch: int) -> bool:
     return per_step <= PRECOMPUTE_STEP and steps * per_step <= PRECOMPUTE_MAX
 
 
-def input_matrix(net: SimNetwork, weight):
-    """W_in [n_inputs, G·N] (A): the rows of :func:`dense_matrix` for the input channels only."""
-    group = np.full(4, 0, np.int32)
-    group[list(net.groups)] = np.arange(len(net.groups), dtype=np.int32)
-    col = jnp.asarray(group)[net.dendrite] * net.n_neurons + net.dst
-    row = jnp.where(net.src < net.n_inputs, net.src, net.n_inputs)        # neuron sources: a dropped row
-    w = jnp.zeros((net.n_inputs + 1, len(net.groups) * net.n_neurons), DTYPE).at[row, col].add(weight)
-    return w[:net.n_inputs]
+def with_precompute(net: SimNetwork, path: str, steps: int, batch: int) -> str:
+    """The default path ``"event"`` or ``"matrix"`` → its ``-pre`` variant where that suits the run."""
+    if path == "event" and net.fan_rec and net.groups and not net.delay_slots and \
+            steps * len(net.groups) * net.n_neurons <= PRECOMPUTE_MAX:
+        return "event-pre"
+    if path == "matrix" and precompute_fits(net, steps, batch):
+        return "matrix-pre"
+    return path
 
 
 def event_pre_charge(net: SimNetwork, d, q_in, spikes) -> list:

@@ -23,8 +23,9 @@ built without delays has ``delay = None`` and ``delay_slots = 0`` (static): it r
 step unchanged. ``delay_slots`` D is the depth of the event history the step keeps (D steps back).
 
 The same entries are also listed per source (``fan_entry``/``fan_target`` [n_src + 1, F], F the
-largest fan-out; a source's entries first, then padding; ``fan_rec`` (static) is the largest fan-out of a
-*neuron*, so the columns [:fan_rec] of the neuron rows hold all their entries): at batch 1 a step then touches only the synapses of the sources that fired
+largest fan-out; a source's entries first, then padding; ``fan_rec`` (static) is the largest fan-out
+of a *neuron*, so the columns [:fan_rec] of the neuron rows hold all their entries): at batch 1 a step
+then touches only the synapses of the sources that fired
 (event-driven), typically a few % of them.
 
 Two builders: :func:`build_from_arrays` (the single entry point the hardware emulator uses after

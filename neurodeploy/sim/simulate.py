@@ -59,8 +59,7 @@ from . import dpi
 from .errors import SimError
 from ..profile import NEURON_QUANTITIES
 from .charge import EVENT_CAPACITIES, dense_matrix, event_capacities, synaptic_charge, use_matrix  # noqa: F401
-from .charge import event_pre_charge, input_charge, input_matrix, precompute_fits, recurrent_charge
-from .charge import PRECOMPUTE_MAX
+from .charge import event_pre_charge, input_charge, recurrent_charge, with_precompute
 from .charge import dense_charge as _dense_charge, event_charge_fn as _event_charge_fn, stack4 as _stack4  # noqa: F401
 from .delays import delay_taps, delayed_charge
 from .fusion import ones_like_state, stored
@@ -139,7 +138,7 @@ class _Derived(NamedTuple):
 def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> _Derived:
     """Time constants, pulse charges and decay factors of every DPI (eqs. (1)–(4) of :mod:`.dpi`);
     ``matrix``: also the weights as a dense matrix (:func:`.charge.dense_matrix`; "inputs": its input
-    rows, :func:`.charge.input_matrix`)."""
+    rows only)."""
     cur, cap, weight = apply_mismatch(net, mismatch)
     U_T, kappa, V_th = net.U_T, net.kappa, net.V_th
 
@@ -169,8 +168,8 @@ def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> 
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
         I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
-        w_nk=tuple(w_ext[se.T] for se in net.slot_entry),
-        dly_index=taps[0], dly_frac=taps[1], w_dense=(input_matrix(net, weight) if matrix == "inputs" else dense_matrix(net, weight)) if matrix else None,
+        w_nk=tuple(w_ext[se.T] for se in net.slot_entry), dly_index=taps[0], dly_frac=taps[1],
+        w_dense=dense_matrix(net, weight, inputs_only=matrix == "inputs") if matrix else None,
     )
 
 
@@ -186,11 +185,12 @@ def _step(net: SimNetwork, d: _Derived, dt: float, record: tuple, path: str, sta
         charge, delayed = recurrent_charge(net, d.w_dense, x, state.spikes), None
     elif path == "event-pre":
         charge, delayed = event_pre_charge(net, d, x, state.spikes), None
-    elif net.delay_slots:
-        events = jnp.concatenate([x, state.spikes], axis=1)
-        charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
     else:
-        charge, delayed = synaptic_charge(net, d, jnp.concatenate([x, state.spikes], axis=1), path), None
+        events = jnp.concatenate([x, state.spikes], axis=1)
+        if net.delay_slots:
+            charge, delayed = delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
+        else:
+            charge, delayed = synaptic_charge(net, d, events, path), None
     syn_new, syn_mean = [], []
     for i, name in enumerate(SYNAPSES):
         I_start = getattr(state, f"I_{name}")
@@ -260,7 +260,7 @@ def _run(net: SimNetwork, inputs, mismatch, state: SimState, record: tuple, dt: 
     fan_target = net.fan_target
     if path in ("matrix-pre", "event-pre"):     # the inputs' charge of every step at once
         xs = input_charge(net, d.w_dense, xs)
-        d = d._replace(w_dense=d.w_dense[net.n_inputs:])
+        d = d._replace(w_dense=d.w_dense[net.n_inputs:] if path == "matrix-pre" else None)   # the loop's W_rec
     if path == "event-pre":                     # the loop scatters only the neurons' (narrower) fan-outs
         d, fan_target = d._replace(w_fan=d.w_fan[:, :net.fan_rec]), fan_target[:, :net.fan_rec]
     consts = (d, net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
@@ -333,11 +333,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         raise SimError(f"event_driven=True needs batch 1 (got batch {x.shape[0]}); use jax.vmap over samples or the dense path")
     if event_driven is None:
         path = "event" if x.shape[0] == 1 else ("matrix" if use_matrix(net) and not net.delay_slots else "gather")
-        if (path == "event" and net.fan_rec and not net.delay_slots and net.groups
-                and x.shape[1] * len(net.groups) * net.n_neurons <= PRECOMPUTE_MAX):
-            path = "event-pre"
-        if path == "matrix" and precompute_fits(net, x.shape[1], x.shape[0]):
-            path = "matrix-pre"
+        path = with_precompute(net, path, x.shape[1], x.shape[0])
     else:
         path = "event" if event_driven else "gather"
     if state is None:
