@@ -283,7 +283,9 @@ def test_record_selected_variables(profile):
 
 def test_batched_matrix_paths_equal_the_gather(profile):
     """Batches run the synaptic charge as matrix products ("matrix", or "matrix-pre" with the inputs'
-    part computed before the time loop); both must give the ELL gather's spikes and gradients."""
+    part computed before the time loop); both must give the ELL gather's spikes, final state and gradients.
+    Their forward pass carries the charge (computed at the end of the step before, from the next bin's
+    inputs); their gradient recomputes it per step."""
     S = sys.modules["neurodeploy.sim.simulate"]
     rng = np.random.default_rng(11)
     n, n_in, k = 6, 10, 5
@@ -304,7 +306,12 @@ def test_batched_matrix_paths_equal_the_gather(profile):
     loss = lambda p: lambda wt: jnp.sum(run(p, wt) * jnp.linspace(0.0, 1.0, 200)[:, None])  # noqa: E731
     g_ref = jax.grad(loss("gather"))(net.weight)
     assert float(jnp.abs(g_ref).sum()) > 0
+    final_ref = S._run(net, x, None, state, record=(), dt=1e-3, path="gather")[1]
     for path in ("matrix", "matrix-pre"):
         np.testing.assert_array_equal(np.asarray(run(path, net.weight)), np.asarray(ref))
+        final = S._run(net, x, None, state, record=(), dt=1e-3, path=path)[1]
+        for name in ("I_mem", "I_ampa", "I_gaba", "t_refr", "spikes"):
+            np.testing.assert_allclose(np.asarray(getattr(final, name)), np.asarray(getattr(final_ref, name)),
+                                       rtol=1e-5, atol=1e-15, err_msg=f"{path}: final {name}")
         np.testing.assert_allclose(np.asarray(jax.grad(loss(path))(net.weight)), np.asarray(g_ref), rtol=1e-4,
                                    atol=1e-5 * float(jnp.abs(g_ref).max()))

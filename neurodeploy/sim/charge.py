@@ -15,7 +15,7 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   matrix product e·W per step. Its gradient is two more matrix products (eᵀ·∂Q for W, ∂Q·Wᵀ for e)
   instead of a gather's transposes and scatter-adds, which are slow on CPU: the batched and training
   path of small and dense networks (:func:`use_matrix`);
-- ``"matrix-pre"`` (:func:`input_charge` + :func:`recurrent_charge`): the same matrix, split. The inputs'
+- ``"matrix-pre"`` (:func:`input_charge` + :func:`next_charge`): the same matrix, split. The inputs'
   part of every step, x[t]·W_in, is one matrix product over all steps before the time loop (the inputs
   are known in advance), and the loop multiplies only the last bin's spikes by W_rec: a smaller product
   per step, and in the gradient no per-step products for the inputs (their weight gradient is one
@@ -24,6 +24,9 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   not their size: measured (session 5, minimum of 9 calls) the frozen-noise training step (B·G·N = 8)
   5.1 → 4.1 ms, but N = 64 batch-32 training (4096) 112 → 116 ms and the N = 256 batch-32 forward (16384)
   335 → 354 µs per step (streaming the precomputed charge costs more than the smaller product saves);
+- both matrix paths, forward only (session 6): the charge is computed at the end of the step before and
+  carried (:func:`next_charge`; ``simulate._carried_scan``), 8 % faster at N = 256, batch 32; the
+  gradient's steps compute it at their start as above;
 - ``"event-pre"`` (batch 1, :func:`event_pre_charge`): the inputs' charge before the loop as in
   ``"matrix-pre"`` (from the input rows of :func:`dense_matrix`), the event-driven scatter for the network's spikes only —
   whose fan-outs (``SimNetwork.fan_rec``) are far narrower than the inputs' (one input feeds ~N·16/60
@@ -165,10 +168,18 @@ def input_charge(net: SimNetwork, w_dense, xs):
     return jnp.einsum("tbi,ic->tbc", xs, w_dense[:net.n_inputs])
 
 
-def recurrent_charge(net: SimNetwork, w_rec, q_in, spikes) -> list:
-    """(Q1) of a step from its precomputed input charge q_in [B, G·N] and the last bin's spikes [B, N]
-    (``w_rec`` = W[n_inputs:]): four [B, N] arrays (A), None for unused dendrites."""
-    q = (q_in + spikes @ w_rec).reshape(spikes.shape[0], len(net.groups), net.n_neurons)
+def next_charge(net: SimNetwork, w, x, spikes, pre: bool = False):
+    """(Q1) of a step as one [B, G·N] array (A) from its events: x the bin's input counts [B, n_inputs] and
+    ``w`` the whole W (one product [x, s]·W), or (``pre``) x the bin's input charge from :func:`input_charge`
+    and ``w`` = W_rec; s [B, N] the spikes of the bin before."""
+    if pre:
+        return x + spikes @ w
+    return jnp.concatenate([x, spikes], axis=1) @ w
+
+
+def split_charge(net: SimNetwork, q) -> list:
+    """A [B, G·N] charge → four [B, N] arrays (A), None for unused dendrites."""
+    q = q.reshape(q.shape[0], len(net.groups), net.n_neurons)
     return [q[:, net.groups.index(i)] if i in net.groups else None for i in range(4)]
 
 
