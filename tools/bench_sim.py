@@ -98,6 +98,35 @@ precompute, which vmapped draws pay for: kept for the 1.7-5x faster single-board
 ``--rockpool-weights argument`` (the issue's construction): N=1024 b1 114 / 2325 µs (20.5x), N=4096 b1
 391 / 17596 µs (45x). Compile time is still 1.7-4x Rockpool's. The batched targets (>= 1.5x) are not met.
 
+Session 6 (issue 11). Profile of the N = 64 batch-32 training step (weights trained; per-thunk times): the
+four matrix products of a step (forward e·W, its recomputation in the backward, the events' cotangent
+∂Q·Wᵀ, the weight cotangent eᵀ·∂Q) ~69 µs of ~206 µs per step, at ~57 GFLOP/s each (they are tiny, and
+their cost still scales with their size); the rest is the membrane arithmetic in ~210 small loops per step
+(fwd + bwd). The frozen-noise step (2 neurons) is bound by those ~210 loops, ~35 ns each, and its timing is
+bimodal (XLA's thunk executor running loops on both cores: minimum 3.6 ms, median up to 7.5 ms).
+Tried and measured: the charge carried from the end of the step before (the backward then needs no
+recomputed product, and only the spikes' part of ∂Q·Wᵀ) — forward 8 % faster, kept for the forward only
+(``simulate._carried_scan``); under the gradient it was slower (103 → 108 ms with XLA's own VJP, 137 ms with
+a hand-written one; splitting the forward product into inputs' and spikes' parts: 538 µs per step, not
+kept — the cause was not found);
+``symbolic_zeros`` in the remat VJP (only the perturbed constants differentiated): no change (XLA had
+already removed the unused cotangents), kept; a multiply-reduce instead of the batched dot for vmapped
+draws: 3× slower; the inputs' charge precomputed for the batched training step: slower (102 → 106 ms).
+
+Interleaved A/B against the session's start (minimum of 15 calls each): fwd N=256 b32 319 → 293 µs per step;
+train N=64 b32 102 → 92-109 ms (noise: the training path is unchanged); frozen 3.5 → 3.5 ms; train, all
+currents 241 → 241 ms. This bench at the end, load 0.2-0.9, Rockpool weights closed over:
+
+| row | ours / RP / ratio | compile ours / RP (s) |
+|---|---|---|
+| fwd N=256 b32 (µs/step) | 283 / 143 / 0.51 | 1.24 / 0.31 |
+| train N=64 b32 (ms) | 151 / 128 / 0.85 | 2.25 / 2.65 |
+| frozen-noise train (ms) | 4.1 / 2.9 / 0.71 | 1.81 / 1.14 |
+
+and at load 1.8 (all rows): fwd N=1024 b1 139 / 67 µs (0.48), N=4096 b1 448 / 1791 µs (4.0), 32 draws
+15.9 / 4.4 ms per draw (0.28), train all currents 323 ms, peak RSS 0.61-0.91 GB. Targets still not met:
+batched forward and training >= 1.5x, batch 1 and draws >= 10x; compile <= 1.5x only for the N = 64 training step.
+
 Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
 """
 
