@@ -129,11 +129,7 @@ def dense_matrix(net: SimNetwork, weight, inputs_only: bool = False):
 
 def matrix_charge(net: SimNetwork, w_dense, events) -> list:
     """(Q1) as one matrix product: four [B, N] arrays (A), None for unused dendrites."""
-    q = (events @ w_dense).reshape(events.shape[0], len(net.groups), net.n_neurons)
-    out = [None] * 4
-    for g, dend in enumerate(net.groups):
-        out[dend] = q[:, g]
-    return out
+    return split_charge(net, events @ w_dense)
 
 
 def precompute_fits(net: SimNetwork, steps: int, batch: int) -> bool:
@@ -168,7 +164,7 @@ def input_charge(net: SimNetwork, w_dense, xs):
     return jnp.einsum("tbi,ic->tbc", xs, w_dense[:net.n_inputs])
 
 
-def next_charge(net: SimNetwork, w, x, spikes, pre: bool = False):
+def next_charge(w, x, spikes, pre: bool = False):
     """(Q1) of a step as one [B, G·N] array (A) from its events: x the bin's input counts [B, n_inputs] and
     ``w`` the whole W (one product [x, s]·W), or (``pre``) x the bin's input charge from :func:`input_charge`
     and ``w`` = W_rec; s [B, N] the spikes of the bin before."""

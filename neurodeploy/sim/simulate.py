@@ -179,7 +179,7 @@ def _charge(net: SimNetwork, d: _Derived, path: str, state: SimState, x):
     if path == "event-pre":    # x: this step's input charge (.charge.input_charge)
         return event_pre_charge(net, d, x, state.spikes), None
     if path == "matrix-pre":
-        return split_charge(net, next_charge(net, d.w_dense, x, state.spikes, pre=True)), None
+        return split_charge(net, next_charge(d.w_dense, x, state.spikes, pre=True)), None
     events = jnp.concatenate([x, state.spikes], axis=1)
     if net.delay_slots:
         return delayed_charge(net, d.w_slot, d.dly_index, d.dly_frac, events, state.delayed)
@@ -262,7 +262,7 @@ def _step_of(net, dt, record, path, carried: bool = False):
         if carried:
             state, q = carry
             new, out = _step(n, d, dt, record, split_charge(n, q), None, state)
-            return (new, next_charge(n, d.w_dense, x, new.spikes, pre=path == "matrix-pre")), out
+            return (new, next_charge(d.w_dense, x, new.spikes, pre=path == "matrix-pre")), out
         charge, delayed = _charge(n, d, path, carry, x)
         return _step(n, d, dt, record, charge, delayed, carry, hint)
     return step
@@ -277,7 +277,7 @@ def _carried_scan(net, dt, record, path):
     step = _step_of(net, dt, record, path, carried=True)
 
     def scan(consts, state, xs):
-        q0 = next_charge(net, consts[0].w_dense, xs[0], state.spikes, pre=path == "matrix-pre")
+        q0 = next_charge(consts[0].w_dense, xs[0], state.spikes, pre=path == "matrix-pre")
         nxt = jnp.concatenate([xs[1:], jnp.zeros_like(xs[:1])])
         (final, _), outs = lax.scan(partial(step, consts), (state, q0), nxt)
         return final, outs
