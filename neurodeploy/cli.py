@@ -22,8 +22,10 @@ from .errors import NeurodeployError
 @click.pass_context
 def cli(ctx, debug, verbose, quiet):
     """Deploy trained spiking networks onto Dynap-SE2 (or its bit-accurate emulator)."""
+    from .compile_cache import enable
     from .log import set_verbosity
 
+    enable()    # compiled XLA programs kept on disk between runs (neurodeploy/compile_cache.py)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     set_verbosity(-1 if quiet else verbose)
@@ -57,27 +59,6 @@ def _exit_on_sigterm() -> None:
             raise SystemExit(128 + signum)
 
         signal.signal(signal.SIGTERM, _term)
-
-
-# ---------------------------------------------------------------------------------------
-# hardware commands (neurodeploy/cli_hardware.py)
-# ---------------------------------------------------------------------------------------
-cli.add_command(devices_cmd)
-cli.add_command(flash_cmd)
-cli.add_command(run_cmd)
-
-
-
-from .commands.rules import rules_cmd  # noqa: E402
-
-cli.add_command(rules_cmd)
-
-
-# ---------------------------------------------------------------------------------------
-from .commands.device import bias, profile  # noqa: E402
-
-cli.add_command(profile)
-cli.add_command(bias)
 
 
 def main(argv=None):

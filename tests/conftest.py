@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+os.environ["NEURODEPLOY_CACHE_DIR"] = "off"   # the CLI's compilation cache: tested on its own (test_compile_cache.py)
 
 import pytest
 
