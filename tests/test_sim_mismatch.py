@@ -94,3 +94,37 @@ def test_vmap_over_draws_at_batch_1_equals_loop(profile):
     loop = np.stack([np.asarray(simulate(net, x, jax.tree_util.tree_map(lambda a: a[i], draws))[0]) for i in range(3)])
     assert vm.sum(axis=(1, 2, 3)).min() > 50                 # every chip fires
     assert np.array_equal(vm, loop)
+
+
+def test_vmapped_event_charge_equals_the_gather_at_every_activity(profile):
+    """Many draws at batch 1 ("event-pre"): the fired sources of all draws compacted together and scattered
+    (.charge.draws_event_charge) give the gather's charge, in the sparse branches and beyond their capacity."""
+    import importlib
+
+    from neurodeploy.sim.charge import DRAWS_CAPACITIES, compact, dense_charge, event_charge_fn, stack4
+    derive = importlib.import_module("neurodeploy.sim.simulate").derive
+    rng = np.random.default_rng(8)
+    n, n_in, k, dd = 64, 10, 6, 5
+    src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
+    dst, dend = np.repeat(np.arange(n), k), rng.choice([0, 1, 2, 3], n * k)
+    net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, rng.uniform(1e-8, 1e-7, n * k), profile)
+    d = jax.vmap(lambda m: derive(net, m, 1e-3))(sample_mismatch_stack(net, jax.random.PRNGKey(4), dd))
+    charge = event_charge_fn(net, offset=n_in)
+    caps = [c * dd for c in DRAWS_CAPACITIES if 4 * c <= n]
+    assert caps                                              # the sparse branches exist for this network
+    for fired in (0, 3, caps[0], caps[0] + 1, caps[-1] + 1, dd * n):     # total sources fired over the draws
+        on = np.zeros(dd * n, bool)
+        if fired:       # always the last draw's first neuron: where the compaction's padding points
+            on[(dd - 1) * n] = True
+            on[rng.choice(np.setdiff1d(np.arange(dd * n), [(dd - 1) * n]), fired - 1, replace=False)] = True
+        assert on.sum() == fired
+        ev = np.zeros((dd, 1, n_in + n), np.float32)
+        ev[:, 0, n_in:] = on.reshape(dd, n)
+        ev = jnp.asarray(ev)
+        got = jax.vmap(lambda e, ws, wn, wf: charge(e, ws, wn, wf, net.slot_src, net.fan_target))(ev, d.w_slot, d.w_nk, d.w_fan)
+        want = jax.vmap(lambda e, ws: stack4(net, dense_charge(net, ws, net.slot_src, e), 1))(ev, d.w_slot)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-20, err_msg=f"{fired} fired")
+        assert fired == 0 or np.abs(np.asarray(want)).sum() > 0
+    mask = jnp.asarray(rng.random(300) < 0.1)
+    for cap in (1, 16, 64):
+        assert np.array_equal(np.asarray(compact(mask, cap)), np.asarray(jnp.nonzero(mask, size=cap, fill_value=300)[0]))
