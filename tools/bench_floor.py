@@ -19,6 +19,23 @@ without removing products or transcendental functions from the model's step. Wit
 next to our floor.
 
     python tools/bench_floor.py [--rows fwd256b32,train64,...] [--repeats 5] [--compare-rockpool PYTHON]
+
+Measured (session 7, this 2-core machine, load 2.0, Rockpool 3.1.0 weights closed over; times per the row's
+unit, target = Rockpool / 1.5 or / 10):
+
+| row | ours | floor | products | transc. | divisions | Rockpool | target | floor/target |
+|---|---|---|---|---|---|---|---|---|
+| fwd N=1024 b1 (µs/step) | 126 | 34.7 | 2.5 | 23.3 | 8.9 | 80.1 | 8.0 | 4.33 |
+| fwd N=4096 b1 (µs/step) | 604 | 76.2 | 8.3 | 48.2 | 19.7 | 2327 | 233 | 0.33 |
+| fwd N=256 b32 (µs/step) | 461 | 287 | 167 | 92.9 | 26.3 | 218 | 145 | 1.97 |
+| train N=64 b32 (ms) | 184 | 95.7 | 36.8 | 22.4 | 36.5 | 176 | 117 | 0.82 |
+| frozen-noise train (ms) | 6.4 | 1.0 | 0.1 | 0.6 | 0.3 | 7.1 | 4.8 | 0.21 |
+| 32 draws N=256 (ms/draw) | 13.2 | 2.1 | 0.2 | 1.5 | 0.4 | 4.5 | 0.5 | 4.66 |
+
+(an earlier run at load 1.0: 4.53, 0.47, 1.97, 0.76, 0.53, 6.61). The forward step holds per neuron 11
+transcendental functions (7 exp, 2 log, expm1, log1p) and 46 divisions (~20 of them the x/1 of
+:mod:`neurodeploy.sim.fusion`); at N = 256 batch 32 its one product [32, 316] x [316, 512] takes about the
+whole target by itself.
 """
 
 from __future__ import annotations

@@ -127,6 +127,32 @@ and at load 1.8 (all rows): fwd N=1024 b1 139 / 67 µs (0.48), N=4096 b1 448 / 1
 15.9 / 4.4 ms per draw (0.28), train all currents 323 ms, peak RSS 0.61-0.91 GB. Targets still not met:
 batched forward and training >= 1.5x, batch 1 and draws >= 10x; compile <= 1.5x only for the N = 64 training step.
 
+Session 7 (issue 11). ``tools/bench_floor.py`` reads each row's compiled program and times its matrix
+products, transcendental functions and divisions alone, everything else counted as free: a lower bound
+of the row for that program. Against the issue's targets (Rockpool / 1.5 batched and training, / 10 batch 1
+and draws), two runs at load 1-2: the floor alone is 2.0x the target at N = 256 batch 32 (the product
+[32, 316] x [316, 512] alone ~ the target), 4.3-4.5x at N = 1024 batch 1 (the ~11 transcendental functions
+per neuron and step alone are 3x the target) and 4.7-6.6x for the 32 draws: those targets cannot be met
+by this model on XLA's CPU backend. The training steps (floor 0.76-0.82 of the target), N = 4096 batch 1
+(0.33-0.47) and the frozen-noise step (0.2-0.5) are not ruled out by it. Changes: vmapped draws at batch 1
+scatter the fired sources of all draws, compacted together (``charge.draws_event_charge``), and the event
+paths compact with ``charge.compact`` (jnp.nonzero's result, 2.5x faster at 8192 entries); interleaved A/B,
+minimum of 5 calls, three rounds: 32 draws 15.3 -> 9.9 ms per draw, N = 1024 b1 129 -> 125 µs, N = 4096 b1
+429 -> 405 µs per step. Tried, not kept: the events' cotangent split into the inputs' and the spikes' parts
+(custom VJP) for the training step — no difference above the noise (5 interleaved rounds, minimum of 9
+calls each: best 114.8 ms without, 120.8 ms with; median of the rounds 139.3 vs 135.9 ms).
+This bench at the end (load 0.8-1.2; this machine ran both sides ~1.4x slower than in session 6):
+
+| row | ours / RP / ratio | compile ours / RP (s) |
+|---|---|---|
+| fwd N=1024 b1 (µs/step) | 132 / 87 / 0.66 | 2.18 / 0.46 |
+| fwd N=256 b32 (µs/step) | 429 / 183 / 0.43 | 1.31 / 0.48 |
+| train N=64 b32 (ms) | 208 / 161 / 0.77 | 2.97 / 2.12 |
+| frozen-noise train (ms) | 6.1 / 4.1 / 0.67 | 2.70 / 1.40 |
+| 32 mismatch draws (ms/draw) | 14.0 / 4.9 / 0.35 | 2.31 / 0.64 |
+
+and at load 2 (all rows): fwd N=4096 b1 528 / 2141 µs (4.05), train all currents 341 ms, peak RSS 0.92 GB.
+
 Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
 """
 
