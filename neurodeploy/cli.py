@@ -25,10 +25,10 @@ def cli(ctx, debug, verbose, quiet):
     from .compile_cache import enable
     from .log import set_verbosity
 
-    enable()    # compiled XLA programs kept on disk between runs (neurodeploy/compile_cache.py)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     set_verbosity(-1 if quiet else verbose)
+    enable()    # compiled XLA programs kept on disk between runs (neurodeploy/compile_cache.py)
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ Where: ``$NEURODEPLOY_CACHE_DIR``, else ``$XDG_CACHE_HOME/neurodeploy/xla``, els
 ``~/.cache/neurodeploy/xla``; ``NEURODEPLOY_CACHE_DIR=off`` turns it off. A user's own
 ``JAX_COMPILATION_CACHE_DIR`` wins. Only programs that took at least :data:`MIN_COMPILE_S` to compile are
 stored, and each CLI start trims the directory to :data:`MAX_BYTES` (oldest entries first,
-:func:`trim`; JAX's own size limit needs a further package, ``filelock``). The library itself (``import neurodeploy``) never turns it on: that is the caller's process to configure.
+:func:`trim`; JAX's own size limit needs a further package, ``filelock``). A directory that cannot be
+used is skipped (a one-line warning when ``NEURODEPLOY_CACHE_DIR`` named it). The library itself
+(``import neurodeploy``) never turns it on: that is the caller's process to configure.
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ def enable(environ=os.environ) -> Path | None:
         return None
     try:
         path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK):
-            return None
+        usable = os.access(path, os.W_OK)
     except OSError:
+        usable = False
+    if not usable:
+        if environ.get("NEURODEPLOY_CACHE_DIR"):
+            from .log import warn
+            warn(f"NEURODEPLOY_CACHE_DIR={path}: not a writable directory; compiling without the cache "
+                 "(name another directory, or set it to off)")
         return None
     trim(path)
     settings = {"jax_compilation_cache_dir": str(path), "jax_persistent_cache_min_compile_time_secs": MIN_COMPILE_S}

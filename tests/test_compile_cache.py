@@ -18,11 +18,13 @@ def test_where_the_cache_lives():
     assert compile_cache.cache_dir({}) == Path(os.path.expanduser("~")) / ".cache" / "neurodeploy" / "xla"
 
 
-def test_enable_leaves_a_users_own_setting_and_unwritable_places_alone(tmp_path):
+def test_enable_leaves_a_users_own_setting_and_unwritable_places_alone(tmp_path, capsys):
     assert compile_cache.enable({"JAX_COMPILATION_CACHE_DIR": str(tmp_path)}) is None
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     assert compile_cache.enable({"NEURODEPLOY_CACHE_DIR": str(blocker / "cache")}) is None
+    warned = capsys.readouterr().err
+    assert warned.count("\n") == 1 and "NEURODEPLOY_CACHE_DIR=" in warned and "not a writable directory" in warned
     assert compile_cache.enable({"NEURODEPLOY_CACHE_DIR": "off"}) is None
 
 

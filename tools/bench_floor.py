@@ -117,8 +117,6 @@ def count_ops(text: str):
             elif op in ("fusion", "call"):
                 for sub in re.findall(r"(?:calls|to_apply)=(%[\w.\-]+)", rest):
                     walk(sub, mult)
-            elif op == "parameter":
-                pass
     walk("ENTRY", 1)
     return ops, dots
 

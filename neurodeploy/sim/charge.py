@@ -147,9 +147,14 @@ def draws_event_charge(net: SimNetwork, events, w_fan, w_batched: bool, fan_targ
             return acc.reshape(dd, 4 * n + 1)[:, :4 * n].reshape(dd, 1, 4, n)
         return branch
 
-    count = jnp.sum(fired)
+    return by_count(jnp.sum(fired), caps, sparse, lambda _: dense())
+
+
+def by_count(count, caps: tuple, sparse, dense):
+    """The event paths' branch: ``sparse(cap)(None)`` for the smallest of ``caps`` ≥ ``count`` (a scalar, not
+    vmapped: one branch runs), ``dense(None)`` beyond them."""
     which = sum((count > c).astype(jnp.int32) for c in caps)
-    return lax.switch(which, [sparse(c) for c in caps] + [lambda _: dense()], None)
+    return lax.switch(which, [sparse(c) for c in caps] + [dense], None)
 
 
 def stack4(net: SimNetwork, parts: list, b: int):
@@ -259,21 +264,18 @@ def event_charge_fn(net: SimNetwork, offset: int = 0):
                 return acc[:4 * n].reshape(1, 4, n)
             return branch
 
-        count = jnp.sum(fired)
-        which = sum((count > c).astype(jnp.int32) for c in caps)
-        return lax.switch(which, [sparse(c) for c in caps] + [lambda _: dense(events, w_slot, slot_src)], None)
+        return by_count(jnp.sum(fired), caps, sparse, lambda _: dense(events, w_slot, slot_src))
 
     @event_driven.def_vmap
     def _vmapped(axis_size, in_batched, events, w_slot, w_nk, w_fan, slot_src, fan_target):
         # under vmap (e.g. many mismatch draws) a vmapped cond would run every branch: the draws' fired sources
         # are compacted together instead, and the branch chosen by their total count (draws_event_charge)
-        if offset and not in_batched[5] and not any(jax.tree_util.tree_leaves(in_batched[4])):
+        if not any(jax.tree_util.tree_leaves(in_batched[4])):
             ev = events if in_batched[0] else jnp.broadcast_to(events, (axis_size,) + events.shape)
             dense_all = lambda: draws_charge(net, ev, w_nk, in_batched[2], slot_src)   # noqa: E731
-            return draws_event_charge(net, ev, w_fan, in_batched[3], fan_target, offset, dense_all), True
-        if not any(jax.tree_util.tree_leaves(in_batched[4])):
-            return draws_charge(net, events if in_batched[0] else jnp.broadcast_to(events, (axis_size,) + events.shape),
-                                w_nk, in_batched[2], slot_src), True
+            if offset and not in_batched[5]:
+                return draws_event_charge(net, ev, w_fan, in_batched[3], fan_target, offset, dense_all), True
+            return dense_all(), True
         axes = (0 if in_batched[0] else None, jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched[1]),
                 jax.tree_util.tree_map(lambda b: 0 if b else None, in_batched[4]))
         out = jax.vmap(dense, in_axes=axes, axis_size=axis_size)(events, w_slot, slot_src)
