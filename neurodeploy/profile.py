@@ -2,8 +2,10 @@
 
 A profile is a YAML file (``device_profiles/dynapse2.yaml``) plus two data files next to it
 (measured bias-generator table, scale-factor curves). ``load_profile("dynapse2")`` loads the
-built-in one; ``load_profile("path/to/calibrated.yaml")`` loads another. Every field is in SI
-units. Everything here is validated; a bad profile is a one-line :class:`ProfileError`
+built-in one; ``load_profile("path/to/calibrated.yaml")`` loads another. Bias parameters come in two
+kinds: core parameters (``parameters``, one code per core) and chip-level ones (``chip_parameters``,
+grouped as samna holds them per chip: ``global``, ``shared`` by each pair of cores, ``sadc_group``).
+Every field is in SI units. Everything here is validated; a bad profile is a one-line :class:`ProfileError`
 naming the file and the field.
 """
 
@@ -21,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
 from .basemodel import FileModel
+from .chip_parameters import ChipParameters
 from .dendrites import DENDRITES
 from .errors import ProfileError, validation_lines
 from .sim import physics
@@ -43,9 +46,22 @@ DELAY_QUANTITIES: tuple[str, ...] = ("Idly_0", "Idly_1", "Idly_2")
 REQUIRED_QUANTITIES: tuple[str, ...] = NEURON_QUANTITIES + WEIGHT_QUANTITIES
 SIM_QUANTITIES: tuple[str, ...] = REQUIRED_QUANTITIES + DELAY_QUANTITIES
 
-#: The x_hop of an SRAM entry that sends a neuron's events off the chip grid to the host/FPGA (samna's
-#: convention; no core bit set). An event the host reads back from chip h carries x_hop = HOST_X_HOP + 1 + h.
+#: The x_hop of an SRAM entry that sends a neuron's events off the chip grid to the host/FPGA. An event
+#: the host reads back from chip h carries x_hop = HOST_X_HOP + 1 + h.
 HOST_X_HOP = -7
+#: The core mask of that entry: all four cores. A destination with no core bit set is not a destination:
+#: the router does not send it. Public evidence, all in agreement: Rockpool's Dynap-SE2 allocator builds
+#: its monitor routes as ``[True, True, True, True], -7, -7`` and its config reader
+#: (``hardware/from_config/memory.py``) counts a destination only ``if sum(dest.core) > 0``; the lab
+#: scripts of haoran215/dynapse2 and Maryada-27/dynapse_homeostasis (``lib/dynapse2_util.py clear_srams``)
+#: monitor neurons with ``core=[True]*4, x_hop=-7`` and fill unused entries with the all-False default.
+HOST_CORE_MASK: tuple[bool, ...] = (True, True, True, True)
+
+
+def reaches_host(x_hop: int, core) -> bool:
+    """Whether an SRAM destination (x_hop, core mask) sends a neuron's events to the host: x_hop =
+    HOST_X_HOP and at least one core bit (an all-False mask is not sent, see :data:`HOST_CORE_MASK`)."""
+    return int(x_hop) == HOST_X_HOP and any(bool(b) for b in core)
 
 
 def host_event_x_hop(chip: int) -> int:
@@ -158,7 +174,7 @@ class ParameterSpec(_Strict):
 
 
 class DeviceProfile(_Strict):
-    """A chip's profile: geometry, dendrites, analog constants, bias generator, parameters."""
+    """A chip's profile: geometry, dendrites, analog constants, bias generator, core and chip-level parameters."""
 
     name: str
     description: str = ""
@@ -167,6 +183,7 @@ class DeviceProfile(_Strict):
     analog: Analog
     bias_generator: BiasGeneratorSpec
     parameters: dict[str, ParameterSpec]
+    chip_parameters: ChipParameters = Field(default_factory=ChipParameters)   # lab-practice defaults, see chip_parameters.py
 
     # filled in by load_profile (not part of the YAML)
     source: str = Field(default="", exclude=True)
@@ -196,6 +213,9 @@ class DeviceProfile(_Strict):
         absent = [q for q in REQUIRED_QUANTITIES if q not in seen]
         if absent:
             raise ValueError(f"parameters: no parameter sets {', '.join(absent)}")
+        bad = self.chip_parameters.problems(self.parameters, self.bias_generator.coarse_levels, self.bias_generator.fine_levels)
+        if bad:
+            raise ValueError("\n".join(bad))
         return self
 
     # ---- lookups -------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         report["board"] = block(board_counts[None])
     report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
     final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
-    checks = _checks(final, report, tol, labels is not None, float(ref.sum()) == 0)
+    checks = [_host_route_check(cfg)] + _checks(final, report, tol, labels is not None, float(ref.sum()) == 0)
     report["tolerance"] = asdict(tol)
     report["checks"] = checks
     report["stale_config"] = stale
@@ -252,6 +252,19 @@ def _checks(final: dict, report: dict, tol: Tolerance, has_labels: bool, silent_
         checks.append({"name": "reference_activity", "value": 0.0, "limit": "> 0 spikes",
                        "passed": False, "note": "the float network emits no output spikes on these inputs: nothing to compare"})
     return checks
+
+
+def _host_route_check(cfg) -> dict:
+    """The named check ``host_routes``: every output's neuron holds an SRAM route that reaches the host.
+    A board reports nothing of an output without one, so such a config FAILs whatever the tolerances."""
+    from .backends.fpga import unrouted_note, unrouted_outputs
+
+    missing = unrouted_outputs(cfg)
+    check = {"name": "host_routes", "value": f"{len(cfg.outputs) - len(missing)}/{len(cfg.outputs)} outputs routed",
+             "limit": "all", "passed": not missing}
+    if missing:
+        check["note"] = unrouted_note(missing)
+    return check
 
 
 def _round(d: dict, n: int = 4) -> dict:

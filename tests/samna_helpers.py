@@ -42,3 +42,20 @@ def four_chip_config():
 
     prof = load_profile("dynapse2")
     return deploy(four_chip_spec(), prof, chips=4).config
+
+
+@lru_cache(maxsize=None)
+def chain_config():
+    """Six populations with different leaks (six cores: chip 0 holds four, chip 1 two), each feeding the next
+    strongly enough that activity crosses to chip 1."""
+    from neurodeploy.deploy import deploy
+    from neurodeploy.profile import load_profile
+    from neurodeploy.spec import spec_from_dict
+
+    pops = [{"name": f"p{i}", "size": 3, "Itau_mem": float(4e-12 * 1.3 ** i)} for i in range(6)]
+    projs = [{"source": "input", "target": "p0", "weight_scale": 1e-7, "weight": np.full((4, 3), 2.0).tolist()}]
+    projs += [{"source": f"p{i}", "target": f"p{i + 1}", "weight_scale": 1e-7, "weight": np.full((3, 3), 2.0).tolist()}
+              for i in range(5)]
+    spec = spec_from_dict({"name": "chain", "dt": 1e-3, "n_inputs": 4, "populations": pops, "projections": projs,
+                           "outputs": [{"population": f"p{i}"} for i in range(6)]})
+    return deploy(spec, load_profile("dynapse2"), chips=2).config

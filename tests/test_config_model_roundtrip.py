@@ -12,6 +12,7 @@ from neurodeploy.errors import ConfigError
 DENDRITES = ["none", "ampa", "nmda", "gaba", "shunt"]
 mask4 = st.text(alphabet="01", min_size=4, max_size=4)
 bool4 = st.lists(st.booleans(), min_size=4, max_size=4)
+cores4 = bool4.filter(any)                # an SRAM destination sets a core bit (rule empty-destination)
 
 
 @st.composite
@@ -35,7 +36,7 @@ def configs(draw):
                 dst = []
                 for _ in range(draw(st.integers(0, 2))):
                     tx, ty = draw(st.sampled_from(positions))
-                    dst.append({"tag": draw(st.integers(0, 2047)), "core": draw(bool4), "x_hop": tx - pos[0], "y_hop": ty - pos[1]})
+                    dst.append({"tag": draw(st.integers(0, 2047)), "core": draw(cores4), "x_hop": tx - pos[0], "y_hop": ty - pos[1]})
                 n["destinations"] = dst
                 neurons.append(n)
                 configured.append((cid, core, nid))

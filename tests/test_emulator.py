@@ -110,7 +110,8 @@ def test_mismatch_is_frozen_per_location(profile):
 
 
 def test_emulate_cli_raster_and_events(run_cli, tmp_path, profile):
-    cfg = _cfg({0: [{"neuron": 0, "synapses": [[1, "ampa", "1000"]] * 4}]}, [_input(0, 1)],
+    host = {"tag": 0, "core": [True] * 4, "x_hop": -7}
+    cfg = _cfg({0: [{"neuron": 0, "synapses": [[1, "ampa", "1000"]] * 4, "destinations": [host]}]}, [_input(0, 1)],
                outputs=[{"name": "out[0]", "chip": 0, "core": 0, "neuron": 0}])
     cpath = tmp_path / "c.json"
     cfg.save(cpath)

@@ -28,6 +28,36 @@ def test_default_currents_match_physical_defaults(profile):
     assert profile.analog.V_th * profile.analog.C_pulse / d["Ipulse"] == pytest.approx(10e-6, rel=0.03)
 
 
+def test_chip_level_parameters_by_group(profile):
+    """The chip-level groups samna holds per chip, with lab-practice defaults; none of them is a core parameter."""
+    groups = profile.chip_parameters.groups()
+    assert {g: list(ps) for g, ps in groups.items()} == {
+        "global": ["R2R_BUFFER_AMPB", "R2R_BUFFER_CCB"],
+        "shared": ["LBWR_VB_P", "PG_BUF_N", "NCCF_CAL_OFFBIAS_P", "SYAM_STDWAMPB", "SYAM_STDWCCB"],
+        "sadc_group": ["NCCF_PWLK_P", "NCCF_HYS_P", "NCCF_BIAS_P", "NCCF_REF_L_V", "NCCF_REF_H_V"]}
+    assert profile.chip_parameters.defaults("global") == {"R2R_BUFFER_AMPB": (5, 255), "R2R_BUFFER_CCB": (5, 255)}
+    assert profile.chip_parameters.defaults("shared") == {"LBWR_VB_P": (5, 255), "PG_BUF_N": (0, 100), "NCCF_CAL_OFFBIAS_P": (1, 255)}
+    assert profile.chip_parameters.defaults("sadc_group") == {"NCCF_PWLK_P": (5, 160), "NCCF_HYS_P": (0, 0), "NCCF_BIAS_P": (5, 200),
+                                                             "NCCF_REF_L_V": (0, 100), "NCCF_REF_H_V": (3, 80)}
+    group_of = profile.chip_parameters.group_of
+    assert group_of["LBWR_VB_P"] == "shared" and group_of["NCCF_BIAS_P"] == "sadc_group"
+    assert not set(profile.chip_parameters.group_of) & set(profile.parameters)
+    for name in ("LBWR_VB_P", "NCCF_PWLK_P", "NCCF_HYS_P", "NCCF_BIAS_P", "NCCF_CAL_OFFBIAS_P"):
+        assert name not in profile.parameters
+    assert "SYSA_VRES_N" in profile.parameters and "SYSA_VB_P" in profile.parameters     # these stay per core
+    assert groups["shared"]["LBWR_VB_P"].type == "P" and groups["shared"]["PG_BUF_N"].type == "N"
+    assert groups["global"]["R2R_BUFFER_AMPB"].type is None                              # the name carries no N/P
+    for ps in groups.values():
+        for spec in ps.values():
+            assert spec.source.startswith(("haoran215/dynapse2 ", "Maryada-27/dynapse_homeostasis ")), spec.source
+
+
+def test_profile_without_chip_parameters_loads(tmp_path):
+    y = _copy_profile(tmp_path, lambda s: s.split("\nchip_parameters:")[0] + "\n")
+    prof = load_profile(y)
+    assert prof.chip_parameters.group_of == {} and prof.chip_parameters.defaults("shared") == {}
+
+
 def _copy_profile(tmp_path, edit):
     src = load_profile("dynapse2").source
     import pathlib
@@ -50,6 +80,16 @@ def _copy_profile(tmp_path, edit):
         (lambda s: s.replace("quantity: Itau_mem,", "quantity: Itau_foo,"), "unknown simulator quantity 'Itau_foo'"),
         (lambda s: s.replace("geometry:\n", "geometry: [\n"), "YAML syntax error"),
         (lambda s: s.replace("table_file: dynapse2_bias_table.csv", "table_file: nothere.csv"), "$.bias_generator.table_file"),
+        # chip-level parameters: a name both core and chip-level, in two groups, a default outside the levels
+        (lambda s: s.replace("parameters:\n  SOIF_LEAK_N:", "parameters:\n  LBWR_VB_P: {type: P, constant_scale: 1.0}\n  SOIF_LEAK_N:"),
+         "$.chip_parameters.shared.LBWR_VB_P: also listed in $.parameters"),
+        (lambda s: s.replace("    PG_BUF_N: ", "    R2R_BUFFER_CCB: "),
+         "$.chip_parameters.shared.R2R_BUFFER_CCB: also listed in group 'global'"),
+        (lambda s: s.replace("NCCF_HYS_P:         {type: P,    default: [0, 0]", "NCCF_HYS_P:         {type: P,    default: [0, 256]"),
+         "$.chip_parameters.sadc_group.NCCF_HYS_P.default: (0, 256) outside coarse 0..5, fine 0..255"),
+        (lambda s: s.replace("  sadc_group:\n", "  sadc_groups:\n"), "$.chip_parameters.sadc_groups: unknown field"),
+        (lambda s: s.replace("R2R_BUFFER_AMPB:    {type: null,", "R2R_BUFFER_AMPB:    {type: X,"),
+         "$.chip_parameters.global.R2R_BUFFER_AMPB.type"),
     ],
 )
 def test_profile_errors(tmp_path, edit, needle):

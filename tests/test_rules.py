@@ -1,6 +1,7 @@
 """The design-rule registry: one test per rule (a minimal violating input → the rule's name and message)."""
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -141,6 +142,8 @@ def _mutate(name, c):
         neuron["synapse_flags"] = {"5": ["stp"]}
     elif name == "hop-target":
         neuron["destinations"][0]["x_hop"] = 3
+    elif name == "empty-destination":
+        neuron["destinations"].append({"tag": 9, "core": [False] * 4, "x_hop": -7, "y_hop": 0})
     elif name == "input-channels":
         c["inputs"][0]["channel"] = 1
     elif name == "input-chip":
@@ -163,6 +166,9 @@ CONFIG_EXPECT = {
                      "2 CAM entries (indices 0..1)",
     "hop-target": "$.chips[0].cores[0].neurons[0].destinations[0]: [hop-target] hop (3, 0) from chip 0 at [0, 0] "
                   "reaches [3, 0], where no chip is configured",
+    "empty-destination": "$.chips[0].cores[0].neurons[0].destinations[1].core: [empty-destination] empty core mask: the "
+                         "chip does not send this destination (tag 9, hop (-7, 0)); a host route needs core [true, true, "
+                         "true, true] — configs mapped before host routes carried all four core bits must be re-mapped",
     "input-channels": "$.inputs[0].channel: [input-channels] expected channel 0: input channels are listed 0, 1, 2, ... in order",
     "input-chip": "$.inputs[0].destinations[0].chip: [input-chip] chip 9 is not in $.chips",
     "output-target": "$.outputs[0]: [output-target] chip 0 core 0 neuron 4 is not a configured neuron",
@@ -193,6 +199,12 @@ PROFILE_EXPECT = {
     "tag-range": "$.chips[0].cores[0].neurons[0].synapses[0][0]: [tag-range] tag 17, the profile has 0..15",
     "hop-range": "$.chips[0].cores[0].neurons[0].destinations[0]: [hop-range] hop (1, 0), the profile allows ±0",
     "profile-hash": "warning: $.profile.sha256: [profile-hash] the config was made with profile sha256 000000000000...",
+    "chip-level-parameter": "$.chips[0].cores[0].parameters.LBWR_VB_P: [chip-level-parameter] LBWR_VB_P is a chip-level "
+                            "shared parameter of profile 'dynapse2', not a core parameter (samna's chips[h].shared_parameters01 "
+                            "and shared_parameters23): move it to $.chips[0].shared_parameters.01",
+    "chip-parameter-name": "$.chips[0].sadc_group_parameters.23[2].LBWR_VB_P: [chip-parameter-name] LBWR_VB_P is not a "
+                           "sadc_group parameter (sadc_group_parameters01[0..2] and sadc_group_parameters23[0..2]): it is a "
+                           "shared parameter: move it to $.chips[0].shared_parameters.23",
 }
 
 
@@ -223,11 +235,74 @@ def test_profile_rule(profile, name):
         c["chips"][0]["cores"][0]["neurons"][0]["destinations"][0]["x_hop"] = 1
     elif name == "profile-hash":
         c["profile"]["sha256"] = "0" * 64
+    elif name == "chip-level-parameter":
+        c["chips"][0]["cores"][0]["parameters"]["LBWR_VB_P"] = {"coarse": 5, "fine": 255}
+    elif name == "chip-parameter-name":
+        c["chips"][0]["sadc_group_parameters"] = {"23": [{}, {}, {"LBWR_VB_P": {"coarse": 5, "fine": 255}}]}
     assert rules.check_config_profile(config_from_dict(_config()), profile) == ([], [])
     cfg = config_from_dict(c)
     errors, warnings = rules.check_config_profile(cfg, _small_profile(profile, name))
     found = warnings if name == "profile-hash" else errors
     assert any(ln.startswith(PROFILE_EXPECT[name]) for ln in found), found
+
+
+def _with_chip_groups(c):
+    c["chips"][0]["global_parameters"] = {"R2R_BUFFER_AMPB": {"coarse": 5, "fine": 255}}
+    c["chips"][0]["shared_parameters"] = {"01": {"LBWR_VB_P": {"coarse": 5, "fine": 255}}, "23": {}}
+    c["chips"][0]["sadc_group_parameters"] = {"01": [{}, {"NCCF_BIAS_P": {"coarse": 5, "fine": 200}}, {}]}
+    return c
+
+
+def test_chip_level_parameters_in_their_groups_pass(profile):
+    assert rules.check_config_profile(config_from_dict(_with_chip_groups(_config())), profile) == ([], [])
+
+
+def test_a_chip_level_parameter_in_a_core_is_one_error_naming_where_it_goes(profile):
+    c = _config()
+    c["chips"][0]["cores"][0]["parameters"]["NCCF_BIAS_P"] = {"coarse": 5, "fine": 200}
+    c["chips"][0]["cores"][0]["core"] = 3
+    c["outputs"], c["placement"] = [], []
+    errors, _ = rules.check_config_profile(config_from_dict(c), profile)
+    assert errors == [
+        "$.chips[0].cores[0].parameters.NCCF_BIAS_P: [chip-level-parameter] NCCF_BIAS_P is a chip-level sadc_group "
+        "parameter of profile 'dynapse2', not a core parameter (samna's chips[h].sadc_group_parameters01[0..2] and "
+        "sadc_group_parameters23[0..2]): move it to $.chips[0].sadc_group_parameters.23[i] (sADC group i = 0..2)"]
+
+
+def test_chip_parameter_names_unknown_or_misplaced(profile):
+    c = _with_chip_groups(_config())
+    c["chips"][0]["global_parameters"]["SOIF_LEAK_N"] = {"coarse": 0, "fine": 27}
+    c["chips"][0]["shared_parameters"]["23"]["LBWR_VB_Q"] = {"coarse": 1, "fine": 1}
+    errors, _ = rules.check_config_profile(config_from_dict(c), profile)
+    assert errors == [
+        "$.chips[0].global_parameters.SOIF_LEAK_N: [chip-parameter-name] SOIF_LEAK_N is not a global parameter "
+        "(global_parameters): it is a core parameter: move it to $.chips[0].cores[k].parameters",
+        "$.chips[0].shared_parameters.23.LBWR_VB_Q: [chip-parameter-name] LBWR_VB_Q is not a shared parameter "
+        "(shared_parameters01 and shared_parameters23): unknown to profile 'dynapse2', whose chip_parameters.shared are "
+        "LBWR_VB_P, PG_BUF_N, NCCF_CAL_OFFBIAS_P, SYAM_STDWAMPB, SYAM_STDWCCB: correct the name or remove it"]
+
+
+def test_chip_level_codes_outside_the_bias_generator(profile):
+    c = _with_chip_groups(_config())
+    c["chips"][0]["cores"][0]["parameters"] = {}
+    errors, _ = rules.check_config_profile(config_from_dict(c), _small_profile(profile, "code-range"))   # fine 0..19
+    assert errors == [
+        "$.chips[0].global_parameters.R2R_BUFFER_AMPB: [code-range] (5, 255) outside coarse 0..5, fine 0..19: set a code within them",
+        "$.chips[0].shared_parameters.01.LBWR_VB_P: [code-range] (5, 255) outside coarse 0..5, fine 0..19: set a code within them",
+        "$.chips[0].sadc_group_parameters.01[1].NCCF_BIAS_P: [code-range] (5, 200) outside coarse 0..5, fine 0..19: "
+        "set a code within them"]
+
+
+def test_validate_names_a_core_parameter_that_is_chip_level(run_cli, tmp_path):
+    c = _config()
+    c["chips"][0]["cores"][0]["parameters"]["LBWR_VB_P"] = {"coarse": 5, "fine": 255}
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(c))
+    code, out, err = run_cli("validate", p)
+    assert code == 2
+    assert (f"{p}: $.chips[0].cores[0].parameters.LBWR_VB_P: [chip-level-parameter] LBWR_VB_P is a chip-level shared "
+            f"parameter") in err
+    assert "[parameter-name]" not in err
 
 
 def _delayed(delay, **proj):

@@ -66,7 +66,7 @@ def test_flash_writes_reads_back_and_reports_ok(make_board, run_cli, tmp_path):
     cfg.save(path)
     code, out, err = run_cli("flash", path)
     assert code == 0, err
-    assert "read back identical" in out and "4 chip(s)" in out
+    assert "configuration matches" in out and "4 chip(s)" in out
     assert len(board.model.applied) == 1 and from_samna(board.model.applied[0], cfg).dumps() == cfg.dumps()
     rt = fake_samna.ResetType
     assert board.model.resets == [(rt.ConfigReset, 0b1111), (rt.LogicReset, 0b1111)]
@@ -138,25 +138,49 @@ def written(board, markers=False):
             for _, batch in board.written for e in batch if (e.event.tag == 2047) == markers]
 
 
-def test_run_times_events_across_a_clock_wrap_and_decodes_outputs(make_board):
-    board = make_board(4)
-    cfg = four_chip_config()
-    T = 60
+def wrap_test_input(cfg, T=60):
     rng = np.random.default_rng(1)
     raster = (rng.random((T, len(cfg.inputs))) < 0.2).astype(np.float32) * rng.integers(1, 3, (T, len(cfg.inputs)))
     raster[0, 0] = 1                                         # the first input event starts the replay
-    board.clock_us = WRAP - 40_000                           # the run starts 100 ms later: after the wrap
+    return raster
+
+
+def test_a_run_that_would_cross_the_clock_wrap_is_refused_with_the_time_to_wait(make_board):
+    from neurodeploy.backends.samna import BoardError
+
+    board = make_board(4)
+    cfg = four_chip_config()
+    board.clock_us = WRAP - 40_000                           # the clock wraps 40 ms from now
+    b = backend()
+    b.load(cfg)
+    with pytest.raises(BoardError, match=r"the FPGA clock wraps in 0\.0 s; wait 1 s and run again, or pass --wait-for-clock"):
+        b.run({"spikes": wrap_test_input(cfg)[None], "dt": 1e-3})
+    assert not written(board)                                # no input was sent
+
+
+def test_wait_for_clock_runs_after_the_wrap_and_decodes_outputs(make_board):
+    board = make_board(4)
+    cfg = four_chip_config()
+    T = 60
+    raster = wrap_test_input(cfg, T)
+    clock = HostClock()
     board.replay = [host_event(cfg, 0, 5_500), host_event(cfg, 3, 20_000), host_event(cfg, 3, 20_999),
                     host_event(cfg, 4, 59_999), host_event(cfg, 0, 61_000),        # after the end: not counted
                     (7_000, 1234, -6, 0)]                                          # no neuron sends this: not counted
-    b = backend()
+    from neurodeploy.backends.samna_board import SamnaBackend
+
+    logs = []
+    b = SamnaBackend(clock=clock, sleep=clock.sleep, wait_for_clock=True, discharge=False, log=logs.append)
     b.load(cfg)
+    board.host_clock, board._host0 = clock, clock()           # from now on the FPGA clock runs with the host's
+    board.clock_us = WRAP - 40_000                           # and wraps 40 ms from now
     res = b.run({"spikes": raster[None], "dt": 1e-3})
-    start = (WRAP - 40_000 + 100_000) % WRAP
-    assert written(board) == expected_input_events(cfg, raster, start)           # same events, same order, wrapped µs
-    assert any(t < WRAP - 40_000 for t, *_ in written(board))                   # some timestamps did wrap
-    marks = written(board, markers=True)
-    assert [m[0] for m in marks] == [0, 0, 0] + [(start + T * 1000) % WRAP] * 3   # clock probe, then end markers
+    assert any("waiting" in m and "wrap" in m for m in logs)
+    probes = written(board, markers=True)
+    start = next(t for t, *_ in written(board))              # the first input event is at the start
+    assert start < 10_000_000                                # after the wrap
+    assert written(board) == expected_input_events(cfg, raster, start)
+    assert [m[0] for m in probes if m[0] != 0] == [start + T * 1000] * 3   # end markers after the input
     out = np.zeros((1, T, len(cfg.outputs)), np.int64)
     out[0, 5, 0] = 1
     out[0, 20, 3] = 2
@@ -246,7 +270,8 @@ def test_verify_backend_samna_judges_one_board_run(board, run_cli, tmp_path):
     assert code in (0, 1), err
     rep = json.loads((tmp_path / "v.json").read_text())
     assert rep["backend"] == "samna" and "board" in rep and "quantization_and_mismatch" not in rep
-    assert "board (one real chip)" in out and len(board.model.applied) == 1
+    assert "board (one real chip)" in out
+    assert len(board.model.applied) == 1 + 2 * 4              # flash, then per sample: discharge and restore
 
 
 NO_SAMNA = "import sys; sys.modules['samna'] = None; from neurodeploy.cli import main; main(sys.argv[1:])"
@@ -261,7 +286,7 @@ def test_without_samna_every_hardware_command_fails_in_one_line(tmp_path):
         p = subprocess.run([sys.executable, "-c", NO_SAMNA, *args], capture_output=True, text=True, timeout=300,
                            env={"NEURODEPLOY_BITFILE": str(cfg), "JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"})
         assert p.returncode == 2, (args, p.stderr)
-        assert p.stderr.count("\n") == 1 and "pip install neurodeploy[samna]" in p.stderr, (args, p.stderr)
+        assert p.stderr.count("\n") == 1 and "pip install 'samna" in p.stderr and "--index-url" in p.stderr, (args, p.stderr)
     assert not (tmp_path / "o.npz").exists() and not (tmp_path / "s.json").exists()
 
 

@@ -169,3 +169,126 @@ def test_double_checks_types_like_the_bindings(samna):
     c = model.get_configuration()
     c.chips[0].cores[0].neurons[0].latch_so_dc = True
     assert model.get_configuration().chips[0].cores[0].neurons[0].latch_so_dc is False
+
+
+# ---- chip-level parameter maps (global, shared per pair of cores, sADC groups) ----------------------------
+def _chip_maps(cfg_chip):
+    """(samna map label, {name: (coarse, fine)}) of every chip-level map a config chip lists."""
+    out = []
+    for _, group, pair, index, codes in cfg_chip.parameter_maps():
+        label = {"global": "global_parameters", "shared": f"shared_parameters{pair}",
+                 "sadc_group": f"sadc_group_parameters{pair}[{index}]"}[group]
+        out.append((label, {n: (c.coarse, c.fine) for n, c in codes.items()}))
+    return out
+
+
+def test_to_samna_writes_the_chip_level_maps(make_samna):
+    from neurodeploy.backends.samna import to_samna
+
+    cfg = four_chip_config()
+    scfg = to_samna(cfg, make_samna(4))
+    for chip in cfg.chips:
+        listed = dict(_chip_maps(chip))
+        # every map of every chip: the profile's defaults were written by the encoder
+        assert len(listed) == 1 + 2 + 2 * 3
+        for label, m in scfg.chips[chip.chip].chip_maps():
+            want = listed[label]
+            for name, p in m.items():
+                assert (p.coarse_value, p.fine_value) == want.get(name, fake_samna.DEFAULT_CODE), (chip.chip, label, name)
+        assert listed["shared_parameters23"] == {"LBWR_VB_P": (5, 255), "PG_BUF_N": (0, 100), "NCCF_CAL_OFFBIAS_P": (1, 255)}
+        assert listed["sadc_group_parameters01[2]"]["NCCF_BIAS_P"] == (5, 200)
+        assert listed["global_parameters"] == {"R2R_BUFFER_AMPB": (5, 255), "R2R_BUFFER_CCB": (5, 255)}
+    # none of them is in a core's map
+    assert not {"LBWR_VB_P", "NCCF_BIAS_P", "R2R_BUFFER_AMPB"} & set(scfg.chips[0].cores[0].parameters)
+
+
+def _edited(cfg):
+    """``cfg`` with hand-set chip-level codes on its first chip (a partial set: other names keep samna's values)."""
+    from neurodeploy.config.model import config_from_dict
+
+    d = cfg.model_dump(mode="json")
+    ch = d["chips"][0]
+    ch["global_parameters"] = {"R2R_BUFFER_CCB": {"coarse": 4, "fine": 17}}
+    ch["shared_parameters"] = {"23": {"LBWR_VB_P": {"coarse": 3, "fine": 255}, "SYAM_STDWAMPB": {"coarse": 5, "fine": 254}}}
+    ch["sadc_group_parameters"] = {"01": [{}, {"NCCF_REF_H_V": {"coarse": 5, "fine": 250}}, {"NCCF_HYS_P": {"coarse": 0, "fine": 9}}]}
+    return config_from_dict(d)
+
+
+def test_chip_level_maps_round_trip_and_partial_maps_keep_samna_values(make_samna):
+    from neurodeploy.backends.samna import from_samna, to_samna
+
+    samna = make_samna(1)
+    cfg = _edited(example_config())
+    scfg = to_samna(cfg, samna)
+    chip = scfg.chips[0]
+    assert (chip.global_parameters["R2R_BUFFER_CCB"].coarse_value, chip.global_parameters["R2R_BUFFER_CCB"].fine_value) == (4, 17)
+    ampb = chip.global_parameters["R2R_BUFFER_AMPB"]
+    assert (ampb.coarse_value, ampb.fine_value) == fake_samna.DEFAULT_CODE                     # not listed: samna's value
+    assert chip.shared_parameters23["SYAM_STDWAMPB"].fine_value == 254
+    assert chip.shared_parameters01["LBWR_VB_P"].fine_value == fake_samna.DEFAULT_CODE[1]      # "01" not listed
+    assert chip.sadc_group_parameters01[1]["NCCF_REF_H_V"].fine_value == 250
+    assert chip.sadc_group_parameters01[2]["NCCF_HYS_P"].fine_value == 9
+    assert chip.sadc_group_parameters23[2]["NCCF_HYS_P"].fine_value == fake_samna.DEFAULT_CODE[1]
+    back = from_samna(scfg, cfg)
+    assert back.dumps() == cfg.dumps()
+    assert dict(_chip_maps(back.chips[0])) == dict(_chip_maps(cfg.chips[0]))
+    # through the double's JSON and its copy
+    offline = samna.dynapse2.Dynapse2Configuration()
+    offline.from_json(scfg.to_json())
+    assert from_samna(offline, cfg).dumps() == cfg.dumps()
+    assert from_samna(scfg.copy(), cfg).dumps() == cfg.dumps()
+
+
+def test_read_back_of_chip_level_maps_reads_what_the_board_holds(make_samna):
+    from neurodeploy.backends.samna import from_samna, to_samna
+
+    cfg = example_config()
+    scfg = to_samna(cfg, make_samna(1))
+    scfg.chips[0].sadc_group_parameters23[1]["NCCF_PWLK_P"].coarse_value = 2
+    back = from_samna(scfg, cfg)
+    assert back.chips[0].sadc_group_parameters["23"][1]["NCCF_PWLK_P"].coarse == 2
+    assert back.chips[0].sadc_group_parameters["23"][0]["NCCF_PWLK_P"].coarse == 5
+    assert back.dumps() != cfg.dumps()
+
+
+def test_copy_of_a_configuration_does_not_share_chip_level_maps(samna):
+    c = samna.dynapse2.Dynapse2Configuration()
+    d = c.copy()
+    d.chips[0].shared_parameters01["PG_BUF_N"].fine_value = 100
+    d.chips[0].sadc_group_parameters23[0]["NCCF_BIAS_P"].coarse_value = 5
+    assert c.chips[0].shared_parameters01["PG_BUF_N"].fine_value == fake_samna.DEFAULT_CODE[1]
+    assert c.chips[0].sadc_group_parameters23[0]["NCCF_BIAS_P"].coarse_value == fake_samna.DEFAULT_CODE[0]
+
+
+def test_diff_names_a_changed_chip_level_parameter_and_its_map(samna):
+    from neurodeploy.backends.samna import diff_samna, to_samna
+
+    wrote = to_samna(example_config(), samna)
+    back = wrote.copy()
+    back.chips[0].shared_parameters23["LBWR_VB_P"].coarse_value = 3
+    back.chips[0].sadc_group_parameters01[2]["NCCF_REF_L_V"].fine_value = 101
+    back.chips[0].global_parameters["R2R_BUFFER_AMPB"].fine_value = 0
+    assert diff_samna(wrote, back) == [
+        "chip 0 global_parameters parameter R2R_BUFFER_AMPB fine_value: wrote 255, read back 0",
+        "chip 0 shared_parameters23 parameter LBWR_VB_P coarse_value: wrote 5, read back 3",
+        "chip 0 sadc_group_parameters01[2] parameter NCCF_REF_L_V fine_value: wrote 100, read back 101",
+    ]
+    assert diff_samna(wrote, back, chips=[]) == []
+
+
+def test_a_name_samna_does_not_hold_in_a_chip_map_is_refused_naming_chip_and_map(samna):
+    from neurodeploy.backends.samna import from_samna, to_samna
+    from neurodeploy.config.model import config_from_dict
+
+    d = example_config().model_dump(mode="json")
+    d["chips"][0]["sadc_group_parameters"] = {"23": [{}, {"LBWR_VB_P": {"coarse": 5, "fine": 255}}, {}]}
+    cfg = config_from_dict(d)            # the file's own rules pass; the profile rules would name it (chip-parameter-name)
+    with pytest.raises(BackendError, match=r"^chip 0 sadc_group_parameters23\[1\]: parameter 'LBWR_VB_P' is not a samna "
+                                           r"Dynap-SE2 parameter of this map"):
+        to_samna(cfg, samna)
+    with pytest.raises(BackendError, match=r"^chip 0 sadc_group_parameters23\[1\]: parameter 'LBWR_VB_P'"):
+        from_samna(samna.dynapse2.Dynapse2Configuration(), cfg)
+    d["chips"][0].pop("sadc_group_parameters")
+    d["chips"][0]["cores"][0]["parameters"]["LBWR_VB_P"] = {"coarse": 5, "fine": 255}
+    with pytest.raises(BackendError, match="chip 0 core 0: parameter 'LBWR_VB_P' is not a samna Dynap-SE2 parameter"):
+        to_samna(config_from_dict(d), samna)

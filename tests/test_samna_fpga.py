@@ -5,13 +5,14 @@ import pytest
 
 from samna_helpers import example_config, four_chip_config
 
-from neurodeploy.backends.fpga import (CLOCK_WRAP_US, HOST_HOP, OutputDecoder, peak_rate, raster_events, readback_hops,
+from neurodeploy.backends.fpga import (CLOCK_WRAP_US, OutputDecoder, peak_rate, raster_events, readback_hops,
                                        unwrap, wrap)
 from neurodeploy.errors import BackendError
+from neurodeploy.profile import HOST_X_HOP
 
 
 def test_conventions():
-    assert HOST_HOP == -7
+    assert HOST_X_HOP == -7
     assert [readback_hops((h, 0)) for h in range(4)] == [(-6, 0), (-5, 0), (-4, 0), (-3, 0)]   # chip h: −6 + h
     t = np.array([0, 10, 50_000])
     ts = wrap(t, CLOCK_WRAP_US - 20)
@@ -49,12 +50,12 @@ def test_decoder_maps_host_events_to_outputs_and_model_names():
 def test_decoder_refuses_ambiguous_or_unobservable_outputs():
     d = example_config().model_dump(mode="json")
     neurons = d["chips"][0]["cores"][0]["neurons"]
-    host = [x for x in neurons[1]["destinations"] if x["x_hop"] == HOST_HOP][0]
-    [x for x in neurons[0]["destinations"] if x["x_hop"] == HOST_HOP][0]["tag"] = host["tag"]
+    host = [x for x in neurons[1]["destinations"] if x["x_hop"] == HOST_X_HOP][0]
+    [x for x in neurons[0]["destinations"] if x["x_hop"] == HOST_X_HOP][0]["tag"] = host["tag"]
     from neurodeploy.config.model import config_from_dict
 
     with pytest.raises(BackendError, match="same tag"):
         OutputDecoder.from_config(config_from_dict(d))
-    neurons[0]["destinations"] = [x for x in neurons[0]["destinations"] if x["x_hop"] != HOST_HOP]
+    neurons[0]["destinations"] = [x for x in neurons[0]["destinations"] if x["x_hop"] != HOST_X_HOP]
     with pytest.raises(BackendError, match=r"\$.outputs\[0\].*no route to the host"):
         OutputDecoder.from_config(config_from_dict(d))

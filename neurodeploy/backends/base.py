@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError
+from .fpga import unrouted_note
 
 
 @dataclass
@@ -120,9 +121,11 @@ def write_result(path, result, cfg) -> None:
 
 
 def summary(result, cfg, verb: str = "ran") -> str:
-    """One line: samples × steps, neurons, events, output spike counts."""
+    """One line: samples × steps, neurons, events, output spike counts (+ a line naming outputs the host
+    cannot see, when there are such)."""
     n = np.asarray(result.outputs).sum(axis=(0, 1))
-    return (f"{verb} {result.spikes.shape[0]} sample(s) × {result.spikes.shape[1]} steps on {result.sites.shape[0]} neurons; "
+    note = unrouted_note((getattr(result, "info", None) or {}).get("outputs_without_host_route", []))
+    return (("" if not note else note + "\n") + f"{verb} {result.spikes.shape[0]} sample(s) × {result.spikes.shape[1]} steps on {result.sites.shape[0]} neurons; "
             f"{len(result.events())} spike events; output spike counts "
             + ", ".join(f"{o.name}: {int(c)}" for o, c in zip(cfg.outputs, n)))
 

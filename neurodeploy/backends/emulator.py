@@ -9,6 +9,10 @@ Mismatch belongs to the silicon: the factor of a neuron's bias current or capaci
 from (seed, chip, core, neuron) and a weight's from (seed, chip, core, neuron, CAM slot), so a
 physical location keeps its factor whatever else is configured, and crosstalk matches of one CAM
 entry share its factor. ``trials`` stacks independent boards (seeds) for one vmapped call.
+
+The chip's edge is emulated too: the host sees a neuron's spikes only through an SRAM destination that
+reaches it (:func:`neurodeploy.profile.reaches_host`). A model output whose neuron holds no such route
+reports no spikes, as on a board; :func:`unrouted_outputs` names them.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from ..config.decode import DecodedNetwork, decode
 from ..errors import BackendError
 from .base import Backend
 from .events import spike_events
+from .fpga import host_visible, unrouted_outputs
 
 
 @dataclass
 class EmulationResult:
-    spikes: np.ndarray      # [(trials,) batch, T, M] spikes of every configured neuron
-    outputs: np.ndarray     # [(trials,) batch, T, n_out] spikes of the model outputs, in order
+    spikes: np.ndarray      # [(trials,) batch, T, M] spikes of every configured neuron (the emulator sees all)
+    outputs: np.ndarray     # [(trials,) batch, T, n_out] spikes of the model outputs the host sees, in order
     sites: np.ndarray       # [M, 3] (chip, core, neuron)
     dt: float
+    info: dict | None = None    # notes for the CLI (outputs without a host route)
 
     def events(self) -> np.ndarray:
         """[K, 5] (batch, timestamp µs, chip, core, neuron) — first trial when several."""
@@ -44,6 +50,8 @@ class Emulator:
 
         self.cfg, self.profile = cfg, profile
         self.decoded: DecodedNetwork = decode(cfg, profile, input_routes)
+        self.seen = host_visible(cfg)                   # [n_out] outputs the host sees
+        self.unrouted = unrouted_outputs(cfg)
         d = self.decoded
         self.net = build_from_arrays(d.n_inputs, d.params, d.flags, d.src, d.dst, d.dendrite, d.weight, profile, dt=dt,
                                      delay=d.delay, delay_spread=d.delay_spread)
@@ -99,7 +107,9 @@ class Emulator:
         else:
             spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(mm)
         spikes = np.asarray(spikes)
-        return EmulationResult(spikes, spikes[..., self.decoded.outputs], self.decoded.sites, dt)
+        outputs = spikes[..., self.decoded.outputs] * self.seen.astype(spikes.dtype)
+        info = {"outputs_without_host_route": list(self.unrouted)} if self.unrouted else None
+        return EmulationResult(spikes, outputs, self.decoded.sites, dt, info)
 
 
 class EmulatorBackend(Backend):

@@ -3,14 +3,14 @@
 Conventions of a Dynap-SE2 board (the FPGA sits west of chip (0, 0); every fact below is what
 public scripts that drive boards do — they need a board to be confirmed):
 
-* **Host route.** A neuron is observed through an SRAM destination with ``x_hop = HOST_HOP``
-  (−7, defined once in :mod:`neurodeploy.mapping.routing`) and no core: the event travels west,
-  one hop per chip, and leaves the grid into the FPGA. Read back, it carries the hop it had left:
-  ``x_hop = HOST_HOP + 1 + x`` for the chip at mesh position (x, y) — ``−6 + h`` on a board whose
+* **Host route.** A neuron is observed through an SRAM destination with ``x_hop = HOST_X_HOP``
+  (−7) and all four core bits (:data:`neurodeploy.profile.HOST_CORE_MASK` cites the public sources;
+  an empty mask is not sent): the event travels west, one hop per chip, and leaves the grid into the FPGA. Read back, it carries the hop it had left:
+  ``x_hop = HOST_X_HOP + 1 + x`` for the chip at mesh position (x, y) — ``−6 + h`` on a board whose
   chip h sits at (h, 0) — its ``y_hop`` unchanged, and the destination's tag.
 * **Input events** enter chip (0, 0) from the FPGA: an event for the chip at (x, y) carries
   hops (x, y), the tag and the core mask of the config's input destination.
-* **Markers.** An event with tag :data:`MARKER_TAG` (2047) and hops (HOST_HOP, HOST_HOP) goes
+* **Markers.** An event with tag :data:`MARKER_TAG` (2047) and hops (HOST_X_HOP, HOST_X_HOP) goes
   straight back to the FPGA (x_hop + 1 on return). Sent with timestamp 0 it returns at once with
   the current FPGA time (the clock probe); sent after the last input event its return closes the
   run. Several are sent each time because one can be lost.
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError
-from ..mapping.routing import HOST_HOP
+from ..profile import HOST_X_HOP, reaches_host
 
 MARKER_TAG = 2047               # tag of clock-probe and end-of-run marker events
 MARKER_COPIES = 3               # markers sent each time (one can be lost)
@@ -44,12 +44,12 @@ EVENT_COLUMNS = ("t_us", "tag", "core_mask", "x_hop", "y_hop")
 
 def readback_hops(position, y_hop: int = 0) -> tuple[int, int]:
     """(x_hop, y_hop) an event routed to the host from the chip at ``position`` carries when read back."""
-    return HOST_HOP + 1 + int(position[0]), int(y_hop)
+    return HOST_X_HOP + 1 + int(position[0]), int(y_hop)
 
 
 def is_marker(tag: int, x_hop: int, y_hop: int) -> bool:
     """A returned marker (tag 2047 with the marker's y hop; neurons' host routes have y_hop 0)."""
-    return tag == MARKER_TAG and y_hop == HOST_HOP
+    return tag == MARKER_TAG and y_hop == HOST_X_HOP
 
 
 def wrap(t_us: np.ndarray | int, start_us: int):
@@ -119,11 +119,34 @@ def peak_rate(t_us: np.ndarray, window_us: int = 1000) -> float:
     return float(n.max()) * 1e6 / window_us
 
 
+def host_visible(cfg) -> np.ndarray:
+    """[n_out] bool: whether each config output's neuron holds an SRAM destination reaching the host."""
+    routed = {(chip.chip, core.core, n.neuron) for chip in cfg.chips for core in chip.cores for n in core.neurons
+              if any(reaches_host(d.x_hop, d.core) for d in n.destinations)}
+    return np.array([(o.chip, o.core, o.neuron) in routed for o in cfg.outputs], bool)
+
+
+def unrouted_outputs(cfg) -> list[str]:
+    """The config's outputs that the host cannot see, one ``"name (chip C core K neuron N)"`` each."""
+    seen = host_visible(cfg)
+    return [f"{o.name or f'$.outputs[{i}]'} (chip {o.chip} core {o.core} neuron {o.neuron})"
+            for i, o in enumerate(cfg.outputs) if not seen[i]]
+
+
+def unrouted_note(names: list[str]) -> str:
+    """One line naming outputs without a host route (empty when there are none)."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return (f"{len(names)} output(s) have no SRAM route to the host (x_hop -7 with a core bit set) and report no spikes, "
+            f"as on a board: {shown}; re-map the model with `neurodeploy map`")
+
+
 @dataclass
 class OutputDecoder:
     """Read-back events → the config's observed neurons, model outputs and model neuron names.
 
-    A neuron is observed when it has a host route (``x_hop == HOST_HOP``); its events come back
+    A neuron is observed when it has a host route (:func:`~neurodeploy.profile.reaches_host`); its events come back
     with :func:`readback_hops` of its chip and the route's tag, which the mapper makes unique per
     chip (core · 256 + neuron). Decoding goes through the config's outputs and placement record.
     """
@@ -140,7 +163,7 @@ class OutputDecoder:
             for core in chip.cores:
                 for n in core.neurons:
                     for d in n.destinations:
-                        if d.x_hop == HOST_HOP:
+                        if reaches_host(d.x_hop, d.core):
                             key = readback_hops(chip.position, d.y_hop) + (d.tag,)
                             site = (chip.chip, core.core, n.neuron)
                             if key in found and found[key] != site:
@@ -157,7 +180,7 @@ class OutputDecoder:
             s = (o.chip, o.core, o.neuron)
             if s not in row:
                 raise BackendError(f"$.outputs[{i}] ({o.name or s}): chip {o.chip} core {o.core} neuron {o.neuron} has no "
-                                   f"route to the host (x_hop {HOST_HOP}), so the board cannot report it; re-map the model")
+                                   f"route to the host (x_hop {HOST_X_HOP} with a core bit set), so the board cannot report it; re-map the model")
             outs.append(row[s])
         names = [""] * len(order)
         for p in cfg.placement:

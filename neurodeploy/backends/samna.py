@@ -5,6 +5,10 @@ samna is imported lazily, only here and in :mod:`neurodeploy.backends.samna_boar
 it. The attribute paths used are samna's documented Dynapse2 API::
 
     cfg.chips[h].cores[c].parameters["SOIF_LEAK_N"].coarse_value / .fine_value   (0..5 / 0..255)
+    cfg.chips[h].global_parameters[name], .shared_parameters01[name] / .shared_parameters23[name],
+    cfg.chips[h].sadc_group_parameters01[i][name] / .sadc_group_parameters23[i][name]  (i = 0..2)
+        chip-level parameters, .coarse_value / .fine_value like a core's (public Dynap-SE2 lab scripts:
+        haoran215/dynapse2 test_sadc.py, Maryada-27/dynapse_homeostasis experiments/helper.py)
     cfg.chips[h].cores[c].neurons[n].latch_so_dc, ... (the 14 latches of config.json)
     cfg.chips[h].cores[c].neurons[n].synapses      = [64 × Dynapse2Synapse]    (assigned as a whole list)
         Dynapse2Synapse: .tag, .dendrite (Dendrite.none/ampa/nmda/gaba/shunt), .weight [4 bool],
@@ -13,7 +17,10 @@ it. The attribute paths used are samna's documented Dynapse2 API::
         Dynapse2Destination: .tag, .core [4 bool], .x_hop, .y_hop
 
 Mapping (config.json → samna): chip id h → ``chips[h]``; core → ``cores[core]``; a parameter the
-core lists → its (coarse, fine), others keep samna's value; CAM entry i ``[tag, dendrite, mask]`` →
+core lists → its (coarse, fine), others keep samna's value; a chip's ``global_parameters`` →
+``chips[h].global_parameters``, ``shared_parameters["01"|"23"]`` → ``shared_parameters01|23``,
+``sadc_group_parameters["01"|"23"][i]`` → ``sadc_group_parameters01|23[i]`` (names it does not list
+keep samna's value); CAM entry i ``[tag, dendrite, mask]`` →
 ``synapses[i]`` with ``weight[b] = mask[b] == "1"`` (bit b selects SYAM_Wb_P) and the entry's
 ``synapse_flags``; SRAM entry j → ``destinations[j]``; every other CAM/SRAM slot and every neuron
 the config does not list is cleared (tag 0, dendrite none, no weight bits, no flags; no latch).
@@ -21,11 +28,16 @@ the config does not list is cleared (tag 0, dendrite none, no weight bits, no fl
 
 from __future__ import annotations
 
-from ..config.model import CAM_FLAGS, LATCHES, HardwareConfig
+from ..config.model import CAM_FLAGS, CORE_PAIRS, LATCHES, HardwareConfig
 from ..errors import BackendError
 
-INSTALL_HINT = ("samna is not installed: install it with `pip install neurodeploy[samna]` on a machine that "
-                "reaches SynSense's package index")
+#: Where SynSense publishes the real samna wheels (the PyPI package is an installer stub, see below).
+SAMNA_INDEX = "https://gitlab.com/api/v4/projects/27423070/packages/pypi/simple"
+#: The samna releases whose documented ``samna.dynapse2`` / ``samna.device`` API this adapter follows
+#: (the same range as the ``[samna]`` extra in pyproject.toml).
+SAMNA_VERSIONS = ">=0.30,<0.49"
+INSTALL_HINT = (f"samna is not installed: install SynSense's samna with `pip install 'samna{SAMNA_VERSIONS}' "
+                f"--index-url {SAMNA_INDEX}` on a machine that reaches that index (README: Running on a board)")
 BLANK_SYNAPSE = (0, "none", "0000", ())
 BLANK_DESTINATION = (0, (False, False, False, False), 0, 0)
 
@@ -40,8 +52,48 @@ class BoardError(BackendError):
     exit_code = 1
 
 
+def _pypi_stub() -> str | None:
+    """The version of PyPI's samna installer stub when that is what is installed, else None.
+
+    PyPI's ``samna`` wheel holds a single ``__init__.py`` (marked ``PYPI_SAMNA = True``) whose import runs
+    ``pip install --force-reinstall samna==<version> --index-url <SynSense's GitLab index>`` and reloads
+    itself. Importing it would reinstall packages behind the user's back (or fail offline with
+    ``CalledProcessError``), so it is recognised from its source and never imported."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("samna")
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    if not origin or not origin.endswith("__init__.py"):
+        return None
+    try:
+        with open(origin, encoding="utf-8", errors="replace") as f:
+            text = f.read(20000)
+    except OSError:
+        return None
+    if "PYPI_SAMNA" not in text or "install_real_samna" not in text:
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("samna")
+    except PackageNotFoundError:
+        return "?"
+
+
 def require_samna():
-    """Import samna (lazily); :class:`SamnaMissing` with the install hint when it is not there."""
+    """Import samna (lazily) → the module; :class:`SamnaMissing` (exit 2, one line with the install hint)
+    when it is missing, when it is PyPI's installer stub, or when importing it fails in any way."""
+    import sys
+
+    if "samna" not in sys.modules:
+        stub = _pypi_stub()
+        if stub is not None:
+            raise SamnaMissing(f"the installed samna {stub} is PyPI's installer stub, which would run pip to replace "
+                               f"itself when imported; install the real package instead: `pip install --force-reinstall "
+                               f"'samna=={stub}' --index-url {SAMNA_INDEX}`")
     try:
         import samna
         samna.dynapse2, samna.device  # noqa: B018  (the stub on PyPI has neither)
@@ -49,6 +101,9 @@ def require_samna():
         raise SamnaMissing(INSTALL_HINT) from None
     except AttributeError:
         raise SamnaMissing(f"the installed samna has no Dynap-SE2 support (samna.dynapse2 / samna.device missing); "
+                           f"{INSTALL_HINT.split(': ', 1)[1]}") from None
+    except (Exception, SystemExit) as e:        # anything a broken install raises at import time
+        raise SamnaMissing(f"importing samna failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                            f"{INSTALL_HINT.split(': ', 1)[1]}") from None
     return samna
 
@@ -83,6 +138,33 @@ def _write_neuron(se2, sn, nc, blank_syn, blank_dst) -> None:
     sn.destinations = dst + blank_dst[len(dst):]
 
 
+def _samna_map(schip, group: str, pair: str | None, index: int | None):
+    """The samna parameter map of a chip-level group (see :meth:`ChipConfig.parameter_maps`) and its name."""
+    if group == "global":
+        return schip.global_parameters, "global_parameters"
+    if group == "shared":
+        return getattr(schip, f"shared_parameters{pair}"), f"shared_parameters{pair}"
+    return getattr(schip, f"sadc_group_parameters{pair}")[index], f"sadc_group_parameters{pair}[{index}]"
+
+
+def _chip_parameter(params, name: str, chip: int, label: str):
+    """``params[name]`` of a chip-level samna map; BackendError naming chip and map when samna has no such name."""
+    try:
+        return params[name]
+    except (KeyError, IndexError):
+        raise BackendError(f"chip {chip} {label}: parameter {name!r} is not a samna Dynap-SE2 parameter of this map "
+                           f"(`neurodeploy validate` on the config names the group each chip-level name belongs to)") from None
+
+
+def _write_chip_parameters(chip, schip) -> None:
+    """Write the chip-level codes ``chip`` lists into samna's maps of ``schip``."""
+    for _, group, pair, index, codes in chip.parameter_maps():
+        params, label = _samna_map(schip, group, pair, index)
+        for name, code in codes.items():
+            p = _chip_parameter(params, name, chip.chip, label)
+            p.coarse_value, p.fine_value = int(code.coarse), int(code.fine)
+
+
 def to_samna(cfg: HardwareConfig, samna_or_config):
     """Write ``cfg`` into a samna configuration: a new ``Dynapse2Configuration`` when given the samna
     module, else the given configuration object (e.g. ``model.get_configuration()``), in place.
@@ -96,6 +178,8 @@ def to_samna(cfg: HardwareConfig, samna_or_config):
     for ci, chip in enumerate(cfg.chips):
         if chip.chip >= len(chips):
             raise BackendError(f"$.chips[{ci}].chip: chip {chip.chip}, but the board has {len(chips)} chips (0..{len(chips) - 1})")
+    for chip in cfg.chips:
+        _write_chip_parameters(chip, chips[chip.chip])
     by_core = {(c.chip, k.core): k for c in cfg.chips for k in c.cores}
     blank_syn = blank_dst = None
     for h, schip in enumerate(chips):
@@ -148,19 +232,33 @@ def _trimmed(entries: tuple, blank, keep: int) -> list:
 def from_samna(scfg, like: HardwareConfig) -> HardwareConfig:
     """Read a samna configuration back into a HardwareConfig shaped like ``like``.
 
-    Header, inputs, outputs and placement come from ``like``; for its chips and cores: the listed
-    parameters' codes, and every neuron that ``like`` lists or that is not cleared, with its
-    latches, CAM entries (trailing cleared ones dropped, but never fewer than ``like`` lists) and
-    SRAM entries. ``from_samna(to_samna(cfg, samna), cfg)`` is ``cfg``, byte for byte.
+    Header, inputs, outputs and placement come from ``like``; for its chips: the codes of the chip-level
+    maps and names it lists; for its cores: the listed parameters' codes, and every neuron that ``like``
+    lists or that is not cleared, with its latches, CAM entries (trailing cleared ones dropped, but never
+    fewer than ``like`` lists) and SRAM entries. ``from_samna(to_samna(cfg, samna), cfg)`` is ``cfg``, byte for byte.
     """
     from ..config.model import ChipConfig, Code, CoreConfig, Destination, NeuronConfig
 
     dend = _dendrite_names(require_samna().dynapse2)
     chips = []
     for chip in like.chips:
+        schip = scfg.chips[chip.chip]
+        groups: dict = {}
+        for _, group, pair, index, names in chip.parameter_maps():
+            params, label = _samna_map(schip, group, pair, index)
+            codes = {}
+            for n in names:
+                p = _chip_parameter(params, n, chip.chip, label)
+                codes[n] = Code.model_construct(coarse=int(p.coarse_value), fine=int(p.fine_value))
+            if group == "global":
+                groups["global_parameters"] = codes
+            elif group == "shared":
+                groups.setdefault("shared_parameters", {})[pair] = codes
+            else:
+                groups.setdefault("sadc_group_parameters", {}).setdefault(pair, []).append(codes)
         cores = []
         for core in chip.cores:
-            score = scfg.chips[chip.chip].cores[core.core]
+            score = schip.cores[core.core]
             params = {}
             for name in core.parameters:
                 p = score.parameters[name]
@@ -180,7 +278,7 @@ def from_samna(scfg, like: HardwareConfig) -> HardwareConfig:
                     synapse_flags={i: list(s[3]) for i, s in enumerate(syn) if s[3]},
                     destinations=[Destination.model_construct(tag=t, core=list(c), x_hop=x, y_hop=y) for t, c, x, y in dst]))
             cores.append(CoreConfig.model_construct(core=core.core, parameters=params, neurons=neurons))
-        chips.append(ChipConfig.model_construct(chip=chip.chip, position=chip.position, cores=cores))
+        chips.append(ChipConfig.model_construct(chip=chip.chip, position=chip.position, **groups, cores=cores))
     out = like.model_copy(update={"chips": chips})
     return HardwareConfig.model_validate_json(out.dumps())
 
@@ -207,22 +305,41 @@ def _show(v) -> str:
     return repr(list(v)) if isinstance(v, tuple) else str(v)
 
 
+def _samna_chip_maps(schip):
+    """(name, map) of every chip-level parameter map of a samna chip."""
+    yield "global_parameters", schip.global_parameters
+    for pair in CORE_PAIRS:
+        yield f"shared_parameters{pair}", getattr(schip, f"shared_parameters{pair}")
+    for pair in CORE_PAIRS:
+        for i, m in enumerate(getattr(schip, f"sadc_group_parameters{pair}")):
+            yield f"sadc_group_parameters{pair}[{i}]", m
+
+
+def _parameter_diff(where: str, pe, pa) -> list[str]:
+    lines = []
+    for name, p in pe.items():
+        q = pa[name]
+        for f in ("coarse_value", "fine_value"):
+            if getattr(p, f) != getattr(q, f):
+                lines.append(f"{where} parameter {name} {f}: wrote {getattr(p, f)}, read back {getattr(q, f)}")
+    return lines
+
+
 def diff_samna(expected, actual, chips=None) -> list[str]:
-    """Every field where two samna configurations differ, one line each: ``chip H core C [neuron N]
-    <field>[entry] ...: wrote X, read back Y`` (parameters, latches, CAM and SRAM entries)."""
+    """Every field where two samna configurations differ, one line each: ``chip H <group> parameter NAME
+    <field>`` for chip-level maps (``global_parameters``, ``shared_parameters01``, ``sadc_group_parameters23[2]``...),
+    then ``chip H core C [neuron N] <field>[entry] ...: wrote X, read back Y`` (parameters, latches, CAM and
+    SRAM entries)."""
     se2 = require_samna().dynapse2
     dend = _dendrite_names(se2)
     lines: list[str] = []
     if len(expected.chips) != len(actual.chips):
         return [f"board: wrote {len(expected.chips)} chips, read back {len(actual.chips)}"]
     for h in (range(len(expected.chips)) if chips is None else chips):
+        for (label, me), (_, ma) in zip(_samna_chip_maps(expected.chips[h]), _samna_chip_maps(actual.chips[h])):
+            lines.extend(_parameter_diff(f"chip {h} {label}", me, ma))
         for k, (ce, ca) in enumerate(zip(expected.chips[h].cores, actual.chips[h].cores)):
-            pe, pa = ce.parameters, ca.parameters
-            for name, p in pe.items():
-                q = pa[name]
-                for f in ("coarse_value", "fine_value"):
-                    if getattr(p, f) != getattr(q, f):
-                        lines.append(f"chip {h} core {k} parameter {name} {f}: wrote {getattr(p, f)}, read back {getattr(q, f)}")
+            lines.extend(_parameter_diff(f"chip {h} core {k}", ce.parameters, ca.parameters))
             for n, (ne, na) in enumerate(zip(ce.neurons, ca.neurons)):
                 a, b = read_neuron(ne, dend), read_neuron(na, dend)
                 if a != b:

@@ -1,4 +1,4 @@
-"""Hardware commands: ``neurodeploy devices``, ``flash`` and ``run`` (registered in :mod:`neurodeploy.cli`).
+"""Hardware commands: ``neurodeploy devices``, ``selftest``, ``flash`` and ``run`` (registered in :mod:`neurodeploy.cli`).
 
 samna is imported only when a command needs a board; without it the command prints one line saying
 how to install it and exits 2. ``run --backend emulator`` is the same as ``emulate`` (same file).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .options import board_options, config_run_options
+from .options import board_options, config_run_options, samna_options, session_options
 
 
 
@@ -33,7 +33,7 @@ def devices_cmd(all_devices):
 @board_options
 @click.option("--samna-json", "samna_json", type=click.Path(dir_okay=False), default=None,
               help="Only write samna's JSON of the configuration to this file (no board; needs samna).")
-def flash_cmd(config, device, bitfile, samna_json):
+def flash_cmd(config, device, bitfile, n_chips, samna_json):
     """Validate CONFIG, write it to a board, read it back and compare (exit 1 on any difference)."""
     from ..backends.samna import to_samna_json
     from ..backends.samna_board import SamnaBackend
@@ -51,14 +51,15 @@ def flash_cmd(config, device, bitfile, samna_json):
         atomic_write_text(samna_json, to_samna_json(cfg))
         click.echo(f"wrote {samna_json}")
         return 0
-    with SamnaBackend(device=device, bitfile=bitfile) as board:
+    with SamnaBackend(device=device, bitfile=bitfile, chips=n_chips) as board:
         board.load(cfg)
     n_neurons = sum(len(k.neurons) for c in cfg.chips for k in c.cores)
     n_params = sum(len(k.parameters) for c in cfg.chips for k in c.cores)
     n_cam = sum(len(n.synapses) for c in cfg.chips for k in c.cores for n in k.neurons)
     n_sram = sum(len(n.destinations) for c in cfg.chips for k in c.cores for n in k.neurons)
     click.echo(f"flashed {config}: {len(cfg.chips)} chip(s), {n_params} parameters, {n_neurons} neurons, {n_cam} CAM and "
-               f"{n_sram} SRAM entries; read back identical")
+               f"{n_sram} SRAM entries; samna's copy of the configuration matches (samna cannot read the chip's memory back: "
+               f"`neurodeploy selftest` checks that the chip answers)")
     return 0
 
 
@@ -69,14 +70,15 @@ def flash_cmd(config, device, bitfile, samna_json):
 @click.option("--mismatch", type=float, default=0.0, show_default=True, help="emulator: mismatch σ as a fraction (0.1 = 10 %).")
 @click.option("--seed", type=int, default=0, show_default=True, help="emulator: chip mismatch seed.")
 @board_options
+@session_options
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="samna: seconds to wait for the end-of-run marker after the input ends.")
 @click.option("--max-input-rate", type=float, default=None,
               help="samna: warn above this input rate (events/s; default 1e6, an assumption — see README).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
-def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, timeout, max_input_rate, profile_name,
-            json_path):
+def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, n_chips, no_discharge, settle,
+            wait_for_clock, timeout, max_input_rate, profile_name, json_path):
     """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""
     from ..backends.base import get_backend, run_file, summary, summary_json
     from ..fileio import check_output_path
@@ -91,7 +93,7 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
     if backend == "emulator":
         b = get_backend("emulator", prof, mismatch=mismatch, seed=seed)
     else:
-        opts = {"device": device, "bitfile": bitfile, "timeout": timeout}
+        opts = samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock, timeout=timeout)
         if max_input_rate is not None:
             opts["max_input_rate"] = max_input_rate
         b = get_backend("samna", prof, **opts)
@@ -104,4 +106,53 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
         write_json(json_path, summary_json(res, cfg, **extra))
     click.echo(summary(res, cfg, "emulated" if backend == "emulator" else "ran on the board"))
     click.echo(f"wrote {output}")
+    return 0
+
+
+@click.command("selftest")
+@click.option("--backend", type=click.Choice(["samna", "emulator"]), default="samna", show_default=True)
+@board_options
+@session_options
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="samna: seconds to wait for the end-of-run marker after the input ends.")
+@click.option("--mismatch", type=float, default=0.0, show_default=True, help="emulator: mismatch σ as a fraction.")
+@click.option("--seed", type=int, default=0, show_default=True, help="emulator: chip mismatch seed.")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the table as JSON.")
+def selftest_cmd(backend, device, bitfile, n_chips, no_discharge, settle, wait_for_clock, timeout, mismatch, seed,
+                 profile_name, json_path):
+    """Check that every chip and core of a board answers: routing, DC firing, one synapse per dendrite type.
+
+    Flashes a small probe configuration, runs it without and with input, prints a table per core and
+    exits 1 when a core fails (the first command to run on a new board).
+    """
+    from ..backends.base import get_backend
+    from ..backends.selftest import format_table, selftest
+    from ..fileio import check_output_path
+    from ..log import info
+    from ..profile import load_profile
+
+    if json_path:
+        check_output_path(json_path, "--json")
+    prof = load_profile(profile_name)
+    if backend == "emulator":
+        b = get_backend("emulator", prof, mismatch=mismatch, seed=seed)
+        chips = n_chips or 1
+    else:
+        b = get_backend("samna", prof, **samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock,
+                                                       timeout=timeout))
+        b.open()
+        chips = n_chips or b.n_chips or 1
+    with b:
+        results = selftest(b, prof, chips, progress=info)
+    click.echo(format_table(results))
+    if json_path:
+        from ..fileio import write_json
+
+        write_json(json_path, {"backend": backend, "chips": chips, "passed": all(r.ok for r in results),
+                               "cores": [{"chip": r.chip, "core": r.core, "ok": r.ok, "checks": r.passed,
+                                          "spikes_without_with_input": {k: list(v) for k, v in r.counts.items()}}
+                                         for r in results]})
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
     return 0

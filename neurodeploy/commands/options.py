@@ -63,14 +63,38 @@ _board_options = [
     click.option("--device", default=None, metavar="SERIAL", help="Serial number of the board (default: the first one found)."),
     click.option("--bitfile", default=None, type=click.Path(dir_okay=False),
                  help="FPGA bitfile (SynSense's Dynapse2Stack.bit; default: $NEURODEPLOY_BITFILE)."),
+    click.option("--chips", "n_chips", type=click.IntRange(1, 16), default=None,
+                 help="Chips on the board's stack (set on the board; default: what the board reports)."),
+]
+
+_session_options = [
+    click.option("--no-discharge", "no_discharge", is_flag=True,
+                 help="samna: do not discharge the chip (all leaks at maximum) before each sample."),
+    click.option("--settle", type=click.FloatRange(0, 10), default=0.1, show_default=True,
+                 help="samna: seconds to wait after a reset or a configuration apply."),
+    click.option("--wait-for-clock", "wait_for_clock", is_flag=True,
+                 help="samna: wait for the FPGA clock to wrap instead of refusing a run that would cross the wrap."),
 ]
 
 
 def board_options(f):
-    """--device and --bitfile (commands that talk to a board)."""
+    """--device, --bitfile and --chips (commands that talk to a board)."""
     for opt in reversed(_board_options):
         f = opt(f)
     return f
+
+
+def session_options(f):
+    """--no-discharge, --settle and --wait-for-clock (commands that run input on a board)."""
+    for opt in reversed(_session_options):
+        f = opt(f)
+    return f
+
+
+def samna_options(device, bitfile, n_chips, no_discharge=False, settle=0.1, wait_for_clock=False, **more) -> dict:
+    """The SamnaBackend keyword arguments of the board and session options."""
+    return {"device": device, "bitfile": bitfile, "chips": n_chips, "discharge": not no_discharge, "settle": settle,
+            "wait_for_clock": wait_for_clock, **more}
 
 
 _config_run_options = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import import_option, board_options, check_outputs, parse_import_options
+from .options import import_option, board_options, check_outputs, parse_import_options, samna_options, session_options
 
 
 @click.command("verify")
@@ -28,8 +28,9 @@ from .options import import_option, board_options, check_outputs, parse_import_o
 @click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True,
               help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
 @board_options
+@session_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
-               import_options, plot_dir, backend, device, bitfile):
+               import_options, plot_dir, backend, device, bitfile, n_chips, no_discharge, settle, wait_for_clock):
     """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from ..inputs import load_input
     from ..fileio import write_json
@@ -60,7 +61,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     if backend == "samna":
         from ..backends.base import get_backend
 
-        board = get_backend("samna", prof, device=device, bitfile=bitfile)
+        board = get_backend("samna", prof, **samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock))
     pictures: dict = {}
     try:
         report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,

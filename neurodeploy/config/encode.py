@@ -1,10 +1,34 @@
-"""Encode a placed and routed network as a HardwareConfig (exactly what the chips hold)."""
+"""Encode a placed and routed network as a HardwareConfig (exactly what the chips hold).
+
+Every chip of a config made here also carries the profile's chip-level defaults (``chip_parameters``:
+lab-practice start-up codes, not calibrated values), so a board flashed with it starts from them.
+"""
 
 from __future__ import annotations
 
 from .. import __version__
-from .model import (ChipConfig, Code, CoreConfig, Destination, HardwareConfig, InputChannel, InputDestination,
-                    NeuronConfig, OutputNeuron, PlacementRecord, ProfileRef)
+from .model import (CORE_PAIRS, SADC_GROUPS, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, InputChannel,
+                    InputDestination, NeuronConfig, OutputNeuron, PlacementRecord, ProfileRef)
+
+
+def chip_parameter_defaults(profile) -> dict:
+    """The ChipConfig fields holding the profile's chip-level defaults, in every map of their group
+    (``global_parameters``; ``shared_parameters`` of both pairs of cores; ``sadc_group_parameters`` of
+    both pairs, all 3 sADC groups). A group without defaults is left out (the chip keeps samna's values).
+    Fresh objects each call."""
+    glob, shared, sadc = (profile.chip_parameters.defaults(g) for g in ("global", "shared", "sadc_group"))
+
+    def codes(defaults):
+        return {n: Code.model_construct(coarse=c, fine=f) for n, (c, f) in defaults.items()}
+
+    out = {}
+    if glob:
+        out["global_parameters"] = codes(glob)
+    if shared:
+        out["shared_parameters"] = {pair: codes(shared) for pair in CORE_PAIRS}
+    if sadc:
+        out["sadc_group_parameters"] = {pair: [codes(sadc) for _ in range(SADC_GROUPS)] for pair in CORE_PAIRS}
+    return out
 
 
 def encode(qn, placement, routing, profile, *, metadata: dict | None = None) -> HardwareConfig:
@@ -32,7 +56,8 @@ def encode(qn, placement, routing, profile, *, metadata: dict | None = None) -> 
                     destinations=[Destination.model_construct(**d) for d in routing.sram.get(n, [])],
                 ))
             cores.append(CoreConfig.model_construct(core=k, parameters=dict(site_params.get((h, k), {})), neurons=neurons))
-        chips.append(ChipConfig.model_construct(chip=h, position=placement.positions[h], cores=cores))
+        chips.append(ChipConfig.model_construct(chip=h, position=placement.positions[h], **chip_parameter_defaults(profile),
+                                                cores=cores))
     inputs = [InputChannel(channel=i, destinations=[InputDestination(**d) for d in routing.inputs.get(i, [])])
               for i in range(qn.n_inputs)]
     outputs = [OutputNeuron(name=qn.neuron_name(n), chip=int(placement.chip[n]), core=int(placement.core[n]),

@@ -8,6 +8,9 @@ Format ``neurodeploy.config/1``::
      "neurodeploy_version": "0.1.0", "source_model_sha256": "...", "seed": 0,
      "chips": [
       {"chip": 0, "position": [0, 0],
+       "global_parameters": {"R2R_BUFFER_AMPB": {"coarse": 5, "fine": 255}, ...},
+       "shared_parameters": {"01": {"LBWR_VB_P": {"coarse": 5, "fine": 255}, ...}, "23": {...}},
+       "sadc_group_parameters": {"01": [{"NCCF_BIAS_P": {"coarse": 5, "fine": 200}, ...}, {...}, {...}], "23": [...]},
        "cores": [
         {"core": 0,
          "parameters": {"SOIF_LEAK_N": {"coarse": 0, "fine": 27}, ...},
@@ -31,6 +34,14 @@ board's 262 144 CAM entries readable, one neuron per few lines, and fast to vali
 the neuron's events with ``tag`` to the chip ``x_hop``, ``y_hop`` away (each −7..7), to the
 cores whose ``core`` mask bit is set. Neurons absent from a core's list are unused: all latches
 off, no synapses, no destinations. Parameters absent from a core keep samna's defaults.
+
+Chip-level parameters (optional, each chip): samna holds some biases per chip rather than per core —
+``global_parameters`` (samna's ``chips[h].global_parameters``), ``shared_parameters`` by pair of cores
+(key ``"01"``: samna's ``shared_parameters01``, cores 0-1; ``"23"``: ``shared_parameters23``, cores 2-3)
+and ``sadc_group_parameters`` by pair of cores, a list of exactly 3 maps, one per sADC group
+(``sadc_group_parameters01[i]`` / ``sadc_group_parameters23[i]``). Every map is ``{name: {coarse, fine}}``
+like a core's ``parameters``; the names each group takes are the profile's ``chip_parameters``. A group,
+a pair, or a name that is absent (or an empty map) keeps samna's value. The emulator does not model them.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .. import rules
 from ..basemodel import LAX_CONTAINER, FileModel, IntKey
+from ..chip_parameters import CORE_PAIRS, SADC_GROUPS
 from ..dendrites import CAM_DENDRITES
 from ..masks import mask_from_str, mask_to_str  # noqa: F401  (re-exported)
 from ..profile import FORMAT_BIAS_LEVELS, FORMAT_GEOMETRY
@@ -119,11 +131,40 @@ class CoreConfig(_Model):
     neurons: list[NeuronConfig] = Field(default_factory=list, max_length=_G.neurons_per_core)
 
 
+#: A pair of cores (:data:`neurodeploy.chip_parameters.CORE_PAIRS`): the key of ``shared_parameters`` and
+#: ``sadc_group_parameters``; samna's attributes end with the same digits (``shared_parameters01``).
+CorePair = Literal[CORE_PAIRS]
+#: The chip-level fields of a ChipConfig, in file order.
+CHIP_PARAMETER_FIELDS: tuple[str, ...] = ("global_parameters", "shared_parameters", "sadc_group_parameters")
+ParameterMap = dict[str, Code]
+SadcGroupMaps = Annotated[list[ParameterMap], Field(min_length=SADC_GROUPS, max_length=SADC_GROUPS)]
+
+
 class ChipConfig(_Model):
     chip: int = Field(ge=0)
     position: Annotated[tuple[Annotated[int, Field(ge=-64, le=64)], Annotated[int, Field(ge=-64, le=64)]], LAX_CONTAINER] = Field(
         (0, 0), description="the chip's (x, y) place on the board's mesh; hops between chips are differences of positions")
+    global_parameters: ParameterMap = Field(
+        default_factory=dict, description="chip-level codes of samna's chips[h].global_parameters; absent = samna's value")
+    shared_parameters: dict[CorePair, ParameterMap] = Field(
+        default_factory=dict, description="codes by pair of cores: '01' = samna's shared_parameters01 (cores 0-1), "
+                                          "'23' = shared_parameters23 (cores 2-3); absent = samna's value")
+    sadc_group_parameters: dict[CorePair, SadcGroupMaps] = Field(
+        default_factory=dict, description="codes by pair of cores, one map per sADC group 0..2: '01' = samna's "
+                                          "sadc_group_parameters01[i], '23' = sadc_group_parameters23[i]; absent = samna's value")
     cores: list[CoreConfig] = Field(default_factory=list, max_length=_G.cores_per_chip)
+
+    def parameter_maps(self):
+        """Every chip-level map the chip lists: (JSON path below the chip, group, pair, sADC group, {name: Code}),
+        e.g. ``("shared_parameters.01", "shared", "01", None, {...})``; pair and sADC group are None where
+        they do not apply. In file order."""
+        if self.global_parameters:
+            yield "global_parameters", "global", None, None, self.global_parameters
+        for pair, codes in self.shared_parameters.items():
+            yield f"shared_parameters.{pair}", "shared", pair, None, codes
+        for pair, groups in self.sadc_group_parameters.items():
+            for i, codes in enumerate(groups):
+                yield f"sadc_group_parameters.{pair}[{i}]", "sadc_group", pair, i, codes
 
 
 class InputDestination(_Model):
@@ -202,8 +243,14 @@ def _neuron_text(n: NeuronConfig, pad: str) -> RawJSON:
     return RawJSON((",\n" + pad + " ").join(lines))
 
 
+def _codes_text(codes: dict[str, Code]) -> RawJSON:
+    """A chip-level map on one line: ``{"NAME": {"coarse": c, "fine": f}, ...}`` (names in their order)."""
+    return RawJSON(json.dumps({k: {"coarse": c.coarse, "fine": c.fine} for k, c in codes.items()}, separators=(", ", ": ")))
+
+
 def dumps_config(cfg: HardwareConfig) -> str:
-    """Canonical text of a config: one neuron per few lines, latches written only when set."""
+    """Canonical text of a config: one neuron per few lines, latches written only when set, each chip-level map on
+    one line (groups written only when the chip lists them)."""
     d = cfg.model_dump(mode="json", exclude={"chips"})
     chips = []
     for chip in cfg.chips:
@@ -212,7 +259,15 @@ def dumps_config(cfg: HardwareConfig) -> str:
             cd = core.model_dump(mode="json", exclude={"neurons"})
             cd["neurons"] = [_neuron_text(n, " " * 8) for n in core.neurons]
             cores.append(cd)
-        chips.append({"chip": chip.chip, "position": list(chip.position), "cores": cores})
+        entry = {"chip": chip.chip, "position": list(chip.position)}
+        if chip.global_parameters:
+            entry["global_parameters"] = _codes_text(chip.global_parameters)
+        if chip.shared_parameters:
+            entry["shared_parameters"] = {pair: _codes_text(m) for pair, m in chip.shared_parameters.items()}
+        if chip.sadc_group_parameters:
+            entry["sadc_group_parameters"] = {pair: [_codes_text(m) for m in ms] for pair, ms in chip.sadc_group_parameters.items()}
+        entry["cores"] = cores
+        chips.append(entry)
     out = {}
     for k in HardwareConfig.model_fields:
         out[k] = chips if k == "chips" else d[k]
@@ -253,7 +308,8 @@ def load_config(path: str | Path) -> HardwareConfig:
 
 
 __all__ = [
-    "CONFIG_FORMAT", "LATCHES", "CAM_FLAGS", "Code", "Destination", "NeuronConfig", "CoreConfig", "ChipConfig",
+    "CONFIG_FORMAT", "LATCHES", "CAM_FLAGS", "CORE_PAIRS", "SADC_GROUPS", "CHIP_PARAMETER_FIELDS", "Code", "Destination",
+    "NeuronConfig", "CoreConfig", "ChipConfig",
     "InputDestination", "InputChannel", "OutputNeuron", "PlacementRecord", "ProfileRef", "HardwareConfig",
     "check_config", "config_from_dict", "load_config", "dumps_config", "mask_to_str", "mask_from_str",
 ]

@@ -2,8 +2,9 @@
 
 ``board_state(cfg)`` reads a HardwareConfig into arrays indexed [chip slot, core, neuron(, entry)]
 — bias codes, latches, CAM (tag, dendrite, mask), SRAM (tag, core mask, hops) — keeping every
-detail of the file (list orders, absent parameters, unused neurons) so that
-``encode_state(board_state(cfg))`` gives the identical config, byte for byte.
+detail of the file (list orders, absent parameters, unused neurons; the chips' chip-level parameter
+maps are carried as they are, not decoded) so that ``encode_state(board_state(cfg))`` gives the
+identical config, byte for byte.
 :func:`neurodeploy.config.decode.decode` derives the network the chip computes from a BoardState.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..dendrites import CAM_DENDRITE_INDEX, CAM_DENDRITES
 from ..masks import core_mask_from_int, core_mask_to_int, mask_from_str, mask_to_str
-from .model import LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig
+from .model import CHIP_PARAMETER_FIELDS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig
 
 
 
@@ -26,6 +27,7 @@ class BoardState:
     positions: np.ndarray                # [C, 2]
     core_ids: list                       # [C] list of core ids in file order
     params: list                         # [C] list of {core: {name: (coarse, fine)}} in file order
+    chip_parameters: list                # [C] {ChipConfig chip-level field: its value} (kept, not decoded)
     neuron_order: list                   # [C] {core: [neuron ids in file order]}
     configured: np.ndarray               # [C, 4, 256] bool
     latches: np.ndarray                  # [C, 4, 256, len(LATCHES)] bool
@@ -51,7 +53,7 @@ def board_state(cfg: HardwareConfig, geometry=None) -> BoardState:
     st = BoardState(
         cfg=cfg, chip_ids=np.array([c.chip for c in cfg.chips], np.int64),
         positions=np.array([list(c.position) for c in cfg.chips], np.int64).reshape(C, 2),
-        core_ids=[], params=[], neuron_order=[],
+        core_ids=[], params=[], chip_parameters=[], neuron_order=[],
         configured=np.zeros(shape, bool), latches=np.zeros(shape + (len(LATCHES),), bool),
         cam_len=np.zeros(shape, np.int64), cam_tag=np.zeros(shape + (cam,), np.int64),
         cam_dendrite=np.zeros(shape + (cam,), np.int64), cam_mask=np.zeros(shape + (cam,), np.int64), cam_flags={},
@@ -61,6 +63,7 @@ def board_state(cfg: HardwareConfig, geometry=None) -> BoardState:
     for ci, chip in enumerate(cfg.chips):
         st.core_ids.append([k.core for k in chip.cores])
         st.params.append({k.core: {n: (c.coarse, c.fine) for n, c in k.parameters.items()} for k in chip.cores})
+        st.chip_parameters.append({f: getattr(chip, f) for f in CHIP_PARAMETER_FIELDS})
         st.neuron_order.append({k.core: [n.neuron for n in k.neurons] for k in chip.cores})
         for core in chip.cores:
             k = core.core
@@ -108,6 +111,7 @@ def encode_state(st: BoardState) -> HardwareConfig:
                                                             synapse_flags=st.cam_flags.get((ci, k, n), {}), **latches))
             params = {name: Code.model_construct(coarse=c, fine=f) for name, (c, f) in st.params[ci][k].items()}
             cores.append(CoreConfig.model_construct(core=k, parameters=params, neurons=neurons))
-        chips.append(ChipConfig.model_construct(chip=chip_id, position=tuple(int(v) for v in st.positions[ci]), cores=cores))
+        chips.append(ChipConfig.model_construct(chip=chip_id, position=tuple(int(v) for v in st.positions[ci]),
+                                                **st.chip_parameters[ci], cores=cores))
     out = st.cfg.model_copy(update={"chips": chips})
     return HardwareConfig.model_validate_json(out.dumps())

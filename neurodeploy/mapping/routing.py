@@ -10,7 +10,8 @@ dendrite with the sum of the base weights its mask selects. So:
   reaches there, so the tag is chosen per (source, chip), unique on each core of its mask
   (greedy colouring, most-constrained sources first; rule ``tags`` when 2048 run out);
 * a neuron has 4 SRAM entries: its targets may span at most 4 chips (rule ``fan-out``); an output
-  neuron also needs one entry routing its spikes to the host (x_hop = HOST_X_HOP = −7, samna's convention);
+  neuron also needs one entry routing its spikes to the host (x_hop = HOST_X_HOP = −7, all four core bits:
+  the convention of every public Dynap-SE2 script, see :data:`neurodeploy.profile.HOST_CORE_MASK`);
 * a neuron's CAM entries are its synapses' entries with the source's tag on this chip. With a
   CAM defect profile, entries go only to slots that work for their tag's half; tags are taken
   from the usable tags of the cores, from the half with more working slots on those cores (the
@@ -29,10 +30,9 @@ import numpy as np
 
 from ..dendrites import DENDRITES
 from ..masks import mask_to_str
-from ..profile import HOST_X_HOP
+from ..profile import HOST_CORE_MASK, HOST_X_HOP
 from ..rules import placement as rules
 
-HOST_HOP = HOST_X_HOP   # the host route's x_hop (defined once, in the profile module)
 
 
 @dataclass
@@ -114,10 +114,10 @@ def route(qn, placement, entries, profile, cam_defects: dict | None, name_of) ->
         sram.setdefault(n, []).append({"tag": t, "core": mask[(s, h)], "x_hop": to[0] - own[0], "y_hop": to[1] - own[1]})
     for n in sorted(outputs):
         sram.setdefault(n, []).append({"tag": int(placement.core[n] * geo.neurons_per_core + placement.neuron[n]),
-                                       "core": [False] * geo.cores_per_chip, "x_hop": HOST_HOP, "y_hop": 0})
+                                       "core": list(HOST_CORE_MASK), "x_hop": HOST_X_HOP, "y_hop": 0})
     for n, dl in sram.items():
         if len(dl) > geo.sram_entries_per_neuron:
-            chips = sorted({int(placement.chip[n] + d["x_hop"]) for d in dl if d["x_hop"] != HOST_HOP})
+            chips = sorted({int(placement.chip[n] + d["x_hop"]) for d in dl if d["x_hop"] != HOST_X_HOP})
             rules.fan_out(name_of(n + n_in), len(dl), chips, n in outputs, geo.sram_entries_per_neuron)
 
     # CAM entries, in a deterministic order: by destination neuron, then source, then entry

@@ -8,7 +8,8 @@ Each check returns ``(json path, message)`` pairs; the registry prefixes the rul
 from __future__ import annotations
 
 from ..basemodel import nonfinite_numbers
-from ..profile import FORMAT_GEOMETRY, HOST_X_HOP
+from ..chip_parameters import CHIP_PARAMETER_GROUPS, CHIP_PARAMETER_SAMNA_MAPS, CORE_PAIRS, SADC_GROUPS
+from ..profile import FORMAT_GEOMETRY, HOST_CORE_MASK, HOST_X_HOP, reaches_host
 from .registry import rule
 
 
@@ -29,8 +30,9 @@ def _configured(cfg) -> set[tuple[int, int, int]]:
 
 
 def is_host_route(dst) -> bool:
-    """A destination that leaves the chip grid to the host/FPGA (x_hop = HOST_X_HOP, no core)."""
-    return dst.x_hop == HOST_X_HOP and not any(dst.core)
+    """A destination that leaves the chip grid to the host/FPGA: x_hop = HOST_X_HOP with at least one core
+    bit set (a destination with an empty core mask is not sent; see :data:`neurodeploy.profile.HOST_CORE_MASK`)."""
+    return reaches_host(dst.x_hop, dst.core)
 
 
 # ---- scope config: the file's own consistency -----------------------------------------------------------
@@ -99,9 +101,25 @@ def hop_target(cfg):
     for nb, chip, _core, n in _neurons(cfg):
         for di, dst in enumerate(n.destinations):
             tx, ty = chip.position[0] + dst.x_hop, chip.position[1] + dst.y_hop
+            if not any(dst.core):
+                continue                                    # not sent at all (rule empty-destination)
             if (dst.x_hop, dst.y_hop) != (0, 0) and (tx, ty) not in positions and not is_host_route(dst):
                 out.append((f"{nb}.destinations[{di}]", f"hop ({dst.x_hop}, {dst.y_hop}) from chip {chip.chip} at "
                             f"{list(chip.position)} reaches {[tx, ty]}, where no chip is configured"))
+    return out
+
+
+@rule("empty-destination", "config", "every SRAM destination sets a core bit (the router does not send an empty mask)")
+def empty_destination(cfg):
+    out = []
+    for nb, _chip, _core, n in _neurons(cfg):
+        for di, dst in enumerate(n.destinations):
+            if not any(dst.core):
+                what = ("a host route needs core " + str([bool(b) for b in HOST_CORE_MASK]).lower()
+                        if dst.x_hop == HOST_X_HOP else "set the bits of the cores it should reach, or remove it")
+                out.append((f"{nb}.destinations[{di}].core", f"empty core mask: the chip does not send this destination "
+                            f"(tag {dst.tag}, hop ({dst.x_hop}, {dst.y_hop})); {what} — configs mapped before host routes "
+                            f"carried all four core bits must be re-mapped"))
     return out
 
 
@@ -177,16 +195,80 @@ def core_range(cfg, profile):
 
 @rule("parameter-name", "profile", "every parameter name exists in the profile")
 def parameter_name(cfg, profile):
+    chip_level = profile.chip_parameters.group_of        # reported by rule chip-level-parameter
     return [(f"{cb}.parameters.{p}", f"unknown parameter for profile '{profile.name}' (see `neurodeploy profile show`)")
-            for cb, _, core in _cores(cfg) for p in core.parameters if p not in profile.parameters]
+            for cb, _, core in _cores(cfg) for p in core.parameters if p not in profile.parameters and p not in chip_level]
+
+
+def _chip_maps(cfg):
+    for ci, chip in enumerate(cfg.chips):
+        for sub, group, pair, _sadc, codes in chip.parameter_maps():
+            yield ci, f"$.chips[{ci}].{sub}", group, pair, codes
+
+
+def _chip_map_paths(ci: int, group: str, pair: str | None) -> str:
+    """Where a chip-level parameter of ``group`` goes in chip ``ci`` (for the core pair ``pair``, if known)."""
+    base = f"$.chips[{ci}].{CHIP_PARAMETER_GROUPS[group]}"
+    if group == "global":
+        return base
+    pairs = [pair] if pair is not None else list(CORE_PAIRS)
+    if group == "shared":
+        return " or ".join(f"{base}.{p}" for p in pairs)
+    return " or ".join(f"{base}.{p}[i] (sADC group i = 0..{SADC_GROUPS - 1})" for p in pairs)
+
+
+@rule("chip-level-parameter", "profile", "a core lists no chip-level parameter (samna holds those per chip)")
+def chip_level_parameter(cfg, profile):
+    out = []
+    for ci, chip in enumerate(cfg.chips):
+        for ki, core in enumerate(chip.cores):
+            pair = CORE_PAIRS[core.core // 2] if core.core < 2 * len(CORE_PAIRS) else None
+            for p in core.parameters:
+                group = profile.chip_parameters.group_of.get(p)
+                if group is not None:
+                    out.append((f"$.chips[{ci}].cores[{ki}].parameters.{p}",
+                                f"{p} is a chip-level {group} parameter of profile '{profile.name}', not a core parameter "
+                                f"(samna's chips[h].{CHIP_PARAMETER_SAMNA_MAPS[group]}): move it to "
+                                f"{_chip_map_paths(ci, group, pair)}"))
+    return out
+
+
+@rule("chip-parameter-name", "profile", "every chip-level parameter name is in the profile's group of that map")
+def chip_parameter_name(cfg, profile):
+    groups = profile.chip_parameters.groups()
+    out = []
+    for ci, where, group, pair, codes in _chip_maps(cfg):
+        for p in codes:
+            if p in groups[group]:
+                continue
+            other = profile.chip_parameters.group_of.get(p)
+            if other is not None:
+                fix = f"it is a {other} parameter: move it to {_chip_map_paths(ci, other, pair if other != 'global' else None)}"
+            elif p in profile.parameters:
+                fix = f"it is a core parameter: move it to $.chips[{ci}].cores[k].parameters"
+            else:
+                fix = (f"unknown to profile '{profile.name}', whose chip_parameters.{group} are "
+                       f"{', '.join(groups[group]) or '(none)'}: correct the name or remove it")
+            out.append((f"{where}.{p}", f"{p} is not a {group} parameter ({CHIP_PARAMETER_SAMNA_MAPS[group]}): {fix}"))
+    return out
 
 
 @rule("code-range", "profile", "every (coarse, fine) code within the bias generator's levels")
 def code_range(cfg, profile):
     bg = profile.bias_generator
-    return [(f"{cb}.parameters.{p}", f"({c.coarse}, {c.fine}) outside coarse 0..{bg.coarse_levels - 1}, fine 0..{bg.fine_levels - 1}")
-            for cb, _, core in _cores(cfg) for p, c in core.parameters.items()
-            if p in profile.parameters and (c.coarse >= bg.coarse_levels or c.fine >= bg.fine_levels)]
+
+    def bad(c) -> bool:
+        return c.coarse >= bg.coarse_levels or c.fine >= bg.fine_levels
+
+    def msg(c) -> str:
+        return (f"({c.coarse}, {c.fine}) outside coarse 0..{bg.coarse_levels - 1}, fine 0..{bg.fine_levels - 1}: "
+                f"set a code within them")
+
+    out = [(f"{cb}.parameters.{p}", msg(c)) for cb, _, core in _cores(cfg) for p, c in core.parameters.items()
+           if p in profile.parameters and bad(c)]
+    out += [(f"{where}.{p}", msg(c)) for _, where, group, _, codes in _chip_maps(cfg) for p, c in codes.items()
+            if p in profile.chip_parameters.groups()[group] and bad(c)]
+    return out
 
 
 @rule("neurons-per-core", "profile", "at most the profile's neurons per core")

@@ -11,7 +11,10 @@
   reset(ResetType, chip_mask)``;
 * ``samna.dynapse2``: ``Dynapse2Configuration`` (``.chips[h].cores[c].parameters[name]
   .coarse_value/.fine_value``, ``.neurons[n]`` with the 14 latches, ``.synapses`` (64),
-  ``.destinations`` (4)), ``.to_json() / .from_json(s)``; ``Dynapse2Synapse`` (tag, dendrite,
+  ``.destinations`` (4); per chip the chip-level maps ``.chips[h].global_parameters``,
+  ``.shared_parameters01`` / ``.shared_parameters23`` and ``.sadc_group_parameters01`` /
+  ``.sadc_group_parameters23`` (lists of 3 maps), each ``[name].coarse_value/.fine_value``),
+  ``.to_json() / .from_json(s)``; ``Dynapse2Synapse`` (tag, dendrite,
   weight, precise_delay, mismatched_delay, stp); ``Dynapse2Destination`` (tag, core, x_hop, y_hop);
   ``Dendrite.none/ampa/nmda/gaba/shunt``; ``NormalGridEvent`` (event, timestamp); ``ResetType``.
 
@@ -27,10 +30,19 @@ Where the facts come from (public code, read through the project's search tool):
 * marker events (tag 2047, hops −7/−7) come back with x_hop + 1; dummy events read the FPGA time
   (Rockpool ``hardware/interface/samna.py``; INI's Dynap-SE2 scripts send 3–32 copies);
   ``model.reset(ResetType.LogicReset, chip_mask)`` (Rockpool's board interface);
+* the chip-level parameter maps and the names in each: public Dynap-SE2 lab scripts that set them at
+  start-up through samna — haoran215/dynapse2 ``dynap-se2-scripts/test/test_sadc.py`` (``global_parameters``:
+  R2R_BUFFER_AMPB, R2R_BUFFER_CCB; ``shared_parameters01``/``23``: LBWR_VB_P, NCCF_CAL_OFFBIAS_P, and
+  SYAM_STDWAMPB, SYAM_STDWCCB in ``shared_parameters01``; ``sadc_group_parameters01[i]``/``23[i]``,
+  i = 0..2: NCCF_PWLK_P, NCCF_HYS_P, NCCF_BIAS_P, NCCF_REF_L_V, NCCF_REF_H_V) and Maryada-27/dynapse_homeostasis
+  ``experiments/helper.py`` (PG_BUF_N in ``shared_parameters01``/``23``). Those scripts write through
+  ``map[name].coarse_value`` (references, as for a core's map) and never set these names in a core's
+  map, so a core's map here has none of them. This double gives both shared maps the same names
+  (samna's real maps may hold more names than these);
 * pybind11 conversions: fixed-size arrays (64 synapses, 4 destinations, 4 mask bits) reject other
   lengths with TypeError, lists of sub-objects are returned as copies (so whole lists are assigned),
-  nested chips/cores/neurons are references. Range checks (tag ≤ 2047, coarse ≤ 5, fine ≤ 255, hops
-  ±7) raise ValueError, as the issue states the real bindings refuse them.
+  nested chips/cores/neurons and parameter maps are references. Range checks (tag ≤ 2047, coarse ≤ 5,
+  fine ≤ 255, hops ±7) raise ValueError, standing in for the real bindings' refusal of such values.
 Not reproduced: samna's real JSON layout (``to_json`` here is this double's own), routing through
 chips (a board replays ``FakeBoard.replay`` after each run's first input event instead), timing.
 """
@@ -49,7 +61,14 @@ PARAMETER_NAMES = (
     "DENM_ETAU_P", "DENM_EGAIN_P", "DENM_ITAU_P", "DENM_IGAIN_P", "DENM_NMREV_N", "DEGA_ITAU_P", "DEGA_IGAIN_P",
     "DESC_ITAU_P", "DESC_IGAIN_P", "DEAM_VRES_P", "DEAM_HRES_P", "DEAM_NRES_P", "SYSA_VRES_N", "SYSA_VB_P", "SYPD_EXT_N",
     "SYPD_DLY0_P", "SYPD_DLY1_P", "SYPD_DLY2_P", "SYAM_W0_P", "SYAM_W1_P", "SYAM_W2_P", "SYAM_W3_P", "SYAW_STDSTR_N",
-    "SYAM_STDW_N", "NCCF_PWLK_P", "NCCF_HYS_P", "NCCF_BIAS_P", "NCCF_CAL_OFFBIAS_P", "LBWR_VB_P")
+    "SYAM_STDW_N")
+#: The names of the chip-level maps: ``global_parameters``; ``shared_parameters01`` and ``23``; each of the
+#: 3 maps of ``sadc_group_parameters01`` and ``23``.
+GLOBAL_PARAMETER_NAMES = ("R2R_BUFFER_AMPB", "R2R_BUFFER_CCB")
+SHARED_PARAMETER_NAMES = ("LBWR_VB_P", "PG_BUF_N", "NCCF_CAL_OFFBIAS_P", "SYAM_STDWAMPB", "SYAM_STDWCCB")
+SADC_GROUP_PARAMETER_NAMES = ("NCCF_PWLK_P", "NCCF_HYS_P", "NCCF_BIAS_P", "NCCF_REF_L_V", "NCCF_REF_H_V")
+CORE_PAIRS = ("01", "23")
+SADC_GROUPS = 3
 LATCHES = ("latch_so_dc", "latch_so_adaptation", "latch_soif_kill", "latch_denm_nmda", "latch_coho_ca_mem", "latch_ho_enable",
            "latch_ho_so_de", "latch_deam_ampa", "latch_de_conductance", "latch_deam_alpha", "latch_denm_alpha", "latch_de_mux",
            "latch_soif_type", "latch_ho_active")
@@ -200,19 +219,36 @@ class ParameterMap(dict):
             raise TypeError(f"parameters[{key!r}]: unknown parameter or not a Dynapse2Parameter")
         super().__setitem__(key, value)
 
+    @classmethod
+    def of(cls, names) -> "ParameterMap":
+        """A map holding a default Dynapse2Parameter for each name."""
+        m = cls()
+        for name in names:
+            dict.__setitem__(m, name, Dynapse2Parameter())
+        return m
+
+    def copy(self) -> "ParameterMap":
+        m = ParameterMap()
+        for k, p in self.items():
+            dict.__setitem__(m, k, p.copy())
+        return m
+
+    def to_plain(self) -> dict:
+        return {k: [p.coarse_value, p.fine_value] for k, p in self.items()}
+
+    def load_plain(self, codes: dict) -> None:
+        for k, (c, f) in codes.items():
+            self[k].coarse_value, self[k].fine_value = c, f
+
 
 class Dynapse2Core:
     def __init__(self):
-        self.parameters = ParameterMap()
-        for name in PARAMETER_NAMES:
-            dict.__setitem__(self.parameters, name, Dynapse2Parameter())
+        self.parameters = ParameterMap.of(PARAMETER_NAMES)
         self.neurons = [Dynapse2Neuron() for _ in range(256)]
 
     def copy(self):
         new = object.__new__(Dynapse2Core)
-        new.parameters = ParameterMap()
-        for k, p in self.parameters.items():
-            dict.__setitem__(new.parameters, k, p.copy())
+        new.parameters = self.parameters.copy()
         new.neurons = [n.copy() for n in self.neurons]
         return new
 
@@ -220,6 +256,28 @@ class Dynapse2Core:
 class Dynapse2Chip:
     def __init__(self):
         self.cores = [Dynapse2Core() for _ in range(4)]
+        self.global_parameters = ParameterMap.of(GLOBAL_PARAMETER_NAMES)
+        for pair in CORE_PAIRS:
+            setattr(self, f"shared_parameters{pair}", ParameterMap.of(SHARED_PARAMETER_NAMES))
+            setattr(self, f"sadc_group_parameters{pair}", [ParameterMap.of(SADC_GROUP_PARAMETER_NAMES) for _ in range(SADC_GROUPS)])
+
+    def chip_maps(self):
+        """(attribute label, map) of every chip-level map, e.g. ("sadc_group_parameters23[1]", map)."""
+        yield "global_parameters", self.global_parameters
+        for pair in CORE_PAIRS:
+            yield f"shared_parameters{pair}", getattr(self, f"shared_parameters{pair}")
+        for pair in CORE_PAIRS:
+            for i, m in enumerate(getattr(self, f"sadc_group_parameters{pair}")):
+                yield f"sadc_group_parameters{pair}[{i}]", m
+
+    def copy(self):
+        new = object.__new__(Dynapse2Chip)
+        new.cores = [k.copy() for k in self.cores]
+        new.global_parameters = self.global_parameters.copy()
+        for pair in CORE_PAIRS:
+            setattr(new, f"shared_parameters{pair}", getattr(self, f"shared_parameters{pair}").copy())
+            setattr(new, f"sadc_group_parameters{pair}", [m.copy() for m in getattr(self, f"sadc_group_parameters{pair}")])
+        return new
 
 
 class Dynapse2Configuration:
@@ -230,11 +288,7 @@ class Dynapse2Configuration:
 
     def copy(self):
         new = object.__new__(type(self))
-        new.chips = []
-        for chip in self.chips:
-            c = object.__new__(Dynapse2Chip)
-            c.cores = [k.copy() for k in chip.cores]
-            new.chips.append(c)
+        new.chips = [chip.copy() for chip in self.chips]
         return new
 
     def to_json(self) -> str:
@@ -243,7 +297,8 @@ class Dynapse2Configuration:
             d = n.__dict__
             return [[d[latch] for latch in LATCHES], [[t, dd.name, list(w), pd, md, stp] for t, dd, w, pd, md, stp in d["synapses"]],
                     [[t, list(c), x, y] for t, c, x, y in d["destinations"]]]
-        return json.dumps({"chips": [{"cores": [{"parameters": {k: [p.coarse_value, p.fine_value] for k, p in core.parameters.items()},
+        return json.dumps({"chips": [{"chip_maps": {label: m.to_plain() for label, m in chip.chip_maps()},
+                                      "cores": [{"parameters": core.parameters.to_plain(),
                                                  "neurons": [neuron(n) for n in core.neurons]} for core in chip.cores]}
                                      for chip in self.chips]})
 
@@ -251,9 +306,10 @@ class Dynapse2Configuration:
         d = json.loads(text)
         self.chips = [Dynapse2Chip() for _ in d["chips"]]
         for chip, cd in zip(self.chips, d["chips"]):
+            for label, m in chip.chip_maps():
+                m.load_plain(cd["chip_maps"][label])
             for core, kd in zip(chip.cores, cd["cores"]):
-                for k, (c, f) in kd["parameters"].items():
-                    core.parameters[k].coarse_value, core.parameters[k].fine_value = c, f
+                core.parameters.load_plain(kd["parameters"])
                 for n, (lat, syn, dst) in zip(core.neurons, kd["neurons"]):
                     nd = n.__dict__
                     nd.update(zip(LATCHES, lat))

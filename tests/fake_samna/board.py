@@ -62,24 +62,16 @@ class FakeModel:
         return True
 
 
-class FakeBoard:
-    """A board whose chips replay ``replay`` — (delay µs, tag, x_hop, y_hop) events, delays counted from
-    the first input event written after each clock probe — and echo marker events (tag 2047, y_hop −7)
-    with x_hop + 1: a marker stamped 0 returns at the board's ``clock_us`` (the FPGA time), any other
-    at its own timestamp, after the replayed events of the run it closes. ``written`` records every
-    event written, ``read_chunk`` bounds what one ``read_events`` returns."""
+def record_write(board, stream, events) -> None:
+    """Check a write's events as the bindings do and record a copy in ``board.written``."""
+    if not isinstance(events, list) or not all(isinstance(e, NormalGridEvent) for e in events):
+        raise TypeError("events: expected a list of NormalGridEvent")
+    board.written.append((stream, [e.copy() for e in events]))
 
-    def __init__(self, serial: str = "fake-0", n_chips: int = 4, clock_us: int = 5_000_000, replay=(), read_chunk: int = 5):
-        self.info = DeviceInfo(serial)
-        self.opened = False
-        self.model = FakeModel(n_chips)
-        self.clock_us, self.replay, self.read_chunk = clock_us, list(replay), read_chunk
-        self.bitfiles: list = []
-        self.fpga_resets = 0
-        self.written: list = []         # (stream, [events]) per write call
-        self._queue: list = []
-        self._anchor = None
-        self.echo_end_markers = True    # False: a board that loses the markers closing a run
+
+class BoardCalls:
+    """The calls both test boards answer alike (argument checks as the bindings make them); events
+    written go to ``self._write``. Needs ``bitfiles``, ``fpga_resets`` and ``model``."""
 
     def configure_opal_kelly(self, bitfile) -> bool:
         if not isinstance(bitfile, str):
@@ -102,10 +94,47 @@ class FakeBoard:
     def grid_bus_write_events(self, events) -> None:
         self._write(None, events)
 
+
+class FakeBoard(BoardCalls):
+    """A board whose chips replay ``replay`` — (delay µs, tag, x_hop, y_hop) events, delays counted from
+    the first input event written after each clock probe — and echo marker events (tag 2047, y_hop −7)
+    with x_hop + 1: a marker stamped 0 returns at the board's ``clock_us`` (the FPGA time), any other
+    at its own timestamp, after the replayed events of the run it closes. The clock advances 1 ms per
+    write call. ``get_number_of_chips``/``set_number_of_chip`` are the board's chip-count calls. ``written`` records every
+    event written, ``read_chunk`` bounds what one ``read_events`` returns."""
+
+    def __init__(self, serial: str = "fake-0", n_chips: int = 4, clock_us: int = 5_000_000, replay=(), read_chunk: int = 5,
+                 host_clock=None):
+        self.info = DeviceInfo(serial)
+        self.opened = False
+        self.model = FakeModel(n_chips)
+        self.n_chips = n_chips
+        self.clock_us, self.replay, self.read_chunk = clock_us, list(replay), read_chunk
+        self.bitfiles: list = []
+        self.fpga_resets = 0
+        self.written: list = []         # (stream, [events]) per write call
+        self._queue: list = []
+        self._anchor = None
+        self.echo_end_markers = True    # False: a board that loses the markers closing a run
+        self.host_clock = host_clock    # a callable (s): the FPGA clock then also runs with the host's time
+        self._host0 = host_clock() if host_clock is not None else 0.0
+
+    def now_us(self) -> int:
+        """The FPGA time (µs, wrapped)."""
+        if self.host_clock is None:
+            return self.clock_us
+        return (self.clock_us + int((self.host_clock() - self._host0) * 1e6)) % WRAP
+
+    def get_number_of_chips(self) -> int:
+        return self.n_chips
+
+    def set_number_of_chip(self, n) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n:
+            raise TypeError("set_number_of_chip(int ≥ 1)")
+        self.n_chips = n
+
     def _write(self, stream, events) -> None:
-        if not isinstance(events, list) or not all(isinstance(e, NormalGridEvent) for e in events):
-            raise TypeError("events: expected a list of NormalGridEvent")
-        self.written.append((stream, [e.copy() for e in events]))
+        record_write(self, stream, events)
         for e in events:
             d = e.event
             if d.tag == MARKER_TAG and d.y_hop == -7:
@@ -114,7 +143,7 @@ class FakeBoard:
                         self._emit((self._anchor + delay) % WRAP, destination(tag, [False] * 4, x, y))
                     self._anchor = None
                 if e.timestamp == 0 or self.echo_end_markers:
-                    self._emit(e.timestamp or self.clock_us, destination(MARKER_TAG, d.core, d.x_hop + 1, d.y_hop))
+                    self._emit(e.timestamp or self.now_us(), destination(MARKER_TAG, d.core, d.x_hop + 1, d.y_hop))
             elif self._anchor is None:
                 self._anchor = e.timestamp
         self.clock_us = (self.clock_us + 1000) % WRAP
