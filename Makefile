@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench schemas clean venv
+.PHONY: demo test bench schemas docs clean venv
 
 venv: $(STAMP)
 
@@ -27,5 +27,14 @@ bench: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/neurodeploy schema -o schemas/
 
+# the documentation site (mkdocs.yml) into site/; the command reference is generated from the CLI's help
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) build *.egg-info demo-out
+	rm -rf $(VENV) build *.egg-info demo-out site

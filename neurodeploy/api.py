@@ -1,4 +1,5 @@
-"""The Python API for notebooks and scripts: ``from neurodeploy import load_network, deploy, simulate, emulate, verify``.
+"""The Python API for notebooks and scripts: ``from neurodeploy import load_network, deploy, simulate, emulate, verify``
+(and ``from neurodeploy.api import train``).
 
 Each function takes objects or file paths (and a profile as a DeviceProfile, a built-in name or a YAML
 path); the CLI commands are thin over the same library calls.
@@ -9,6 +10,8 @@ path); the CLI commands are thin over the same library calls.
     >>> d = deploy(spec)                       # d.config (HardwareConfig), d.report, d.quantized
     >>> res = emulate(d.config, x, dt=1e-3, mismatch=0.1)    # x: counts [batch, T, n_inputs]
     >>> report = verify(spec, d.config, x, dt=1e-3, labels=y)
+    >>> from neurodeploy.api import train
+    >>> summary = train("frozen-noise", "model.json", epochs=4)   # what `neurodeploy train` runs
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .deploy import deploy  # noqa: F401  (re-exported)
-from .profile import load_profile
+from .deployment import deploy
+from .device.profile import load_profile
 
 
 def _profile(profile):
@@ -93,15 +96,86 @@ def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mism
 
 
 def verify(model, config, inputs, dt: float | None = None, *, labels=None, trials: int = 32, mismatch: float = 0.1,
-           seed: int = 0, tolerance=None, profile="dynapse2") -> dict:
+           seed: int = 0, tolerance=None, profile="dynapse2", window=None, allow_other_model: bool = False) -> dict:
     """Float model vs deployed config on the same inputs over ``trials`` mismatch draws; the report dict
-    (``passed`` inside). ``tolerance``: a :class:`~neurodeploy.verify.Tolerance` or None (defaults)."""
-    from .verify import verify as _verify
+    (``passed`` inside). ``tolerance``: a :class:`~neurodeploy.verification.Tolerance` or None (defaults).
+    ``labels``: an array, a .npy / .npz file, or None: then, as ``neurodeploy verify``, the input file's own
+    ``labels`` array when ``inputs`` is a file that has one. ``window``: (start, stop) steps counted (the
+    CLI's ``--window``); None: an input file's own ``readout``, else the whole trial. ``allow_other_model``:
+    judge a config mapped from another model instead of failing check ``same_model``."""
+    from .inputs import load_input, resolve_window
+    from .verification import check_labels, load_labels
+    from .verification import verify as _verify
 
     prof = _profile(profile)
     spec = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
     x, dt = _inputs(inputs, dt)
-    if labels is not None and isinstance(labels, (str, Path)):
-        labels = np.load(labels, allow_pickle=False)
+    source = str(inputs) if isinstance(inputs, (str, Path)) else "the input array"
+    data = load_input(inputs, events=False) if isinstance(inputs, (str, Path)) else {}
+    if isinstance(labels, (str, Path)):
+        labels = load_labels(labels, x.shape[0], spec.n_readouts, source)
+    elif labels is None and data.get("labels") is not None:
+        labels = check_labels(data["labels"], x.shape[0], spec.n_readouts, f"{inputs}: $.labels", source)
+    win = resolve_window(data, None if window is None else tuple(int(v) for v in window), x.shape[1], source)
     return _verify(spec, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
-                   tolerance=tolerance)
+                   tolerance=tolerance, window=win, allow_other_model=allow_other_model)
+
+
+#: The options of :func:`train` whose default is the task's (its ``architecture()``), else this value.
+_TASK_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 0.01, "beta": 1.0, "loss": "ce", "draws": 4, "eval_every": 1}
+
+
+def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None, recurrent: bool | None = None,
+          outputs_per_class: int | None = None, init=None, resume: bool = False, checkpoint=None, report: bool = True,
+          **options) -> dict:
+    """Train a network on the chip model and write it to ``output`` (model.json): what ``neurodeploy train`` runs.
+
+    ``task_or_data`` is a built-in task's name (``"frozen-noise"``, ``"temporal-xor"``, ``"digits"``,
+    ``"coincidence"``), the path of your own ``.npz`` (``spikes`` [n, T, n_inputs] counts, ``labels`` [n],
+    ``dt`` in s; the CLI's ``--data``), or a task object (``data(split, seed)``, ``architecture()``,
+    ``metrics(counts, data)``, ``name``, ``n_inputs``, ``n_classes``).
+
+    ``hidden``, ``recurrent`` and ``outputs_per_class`` override the task's network; ``init`` continues
+    training a network from a file (model.json, .nir or .npz); ``resume`` continues from the checkpoint
+    (``checkpoint``, default ``OUTPUT.ckpt.npz``); ``report`` writes ``OUTPUT.report.{md,json,png}``.
+    ``options`` are the training settings of :class:`neurodeploy.train.loop.TrainConfig`, with the CLI's
+    defaults: ``epochs``, ``batch_size``, ``lr``, ``beta``, ``loss`` (``"ce"``, ``"ce_current"``,
+    ``"rate_mse"``), ``draws`` and ``eval_every`` default to the task's; ``seed`` (0), ``mismatch`` (σ, 0.1;
+    0 trains on the nominal chip), ``fan_in``, ``qat``, ``bias_range`` (True), ``train_currents`` (True: the
+    time constants, gains and refractory period, one value per population), ``learn_delays``, ``max_delay``
+    (s), ``patience``, ``stop_after``, ``progress`` (a progress bar) and the others of ``TrainConfig``.
+    The same task, options and seed give a byte-identical model.json, the one the CLI writes.
+
+    Returns the summary: ``output``, ``metrics`` (test accuracy on the nominal chip and across mismatch
+    draws, the task's own metrics), ``constraints`` (fan-in, bias range, the weight error ``map`` will
+    report), ``history`` (per epoch), ``checkpoint`` and, with ``report``, the report files. Load the trained
+    network with :func:`load_network` (``summary["output"]``).
+
+        >>> summary = train("frozen-noise", "model.json", epochs=4, seed=1)
+        >>> summary["metrics"]["test"]["accuracy"]
+    """
+    from .train.loop import TrainConfig
+    from .train.run import TRAINABLE_CURRENTS
+    from .train.run import train as _train
+    from .train.task import TASK_NAMES
+    from .train.tasks import get_task, load_data_file
+
+    if isinstance(task_or_data, (str, Path)) and str(task_or_data) in TASK_NAMES:
+        task = get_task(str(task_or_data))
+    elif isinstance(task_or_data, (str, Path)):
+        task = load_data_file(task_or_data)
+    else:
+        task = task_or_data
+    arch = task.architecture()
+    settings = {k: type(v)(arch.get(k, v)) for k, v in _TASK_DEFAULTS.items()}
+    settings["ratio_weight"] = float(arch.get("ratio_weight", 1.0 if options.get("loss", settings["loss"]) == "rate_mse"
+                                              else 0.0))
+    if options.get("train_currents") is True:
+        options["train_currents"] = TRAINABLE_CURRENTS
+    elif options.get("train_currents") is False:
+        options["train_currents"] = ()
+    cfg = TrainConfig(**{**settings, **options})
+    over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
+            if v is not None}
+    return _train(task, output, cfg, _profile(profile), arch_overrides=over, init=init, resume=resume,
+                  checkpoint=checkpoint, report=report)

@@ -3,7 +3,7 @@
 Every ``neurodeploy`` process compiles the simulator for its network's shapes (the emulator, the
 mismatch trials of ``verify``, the training step), and on 2 cores compiling is most of a small job:
 ``neurodeploy verify`` on the demo's 2-neuron network took 12-13 s cold and 5.3 s with the cache warm
-(session 7, this machine). JAX's persistent cache stores each compiled executable under a key of its
+(2 CPU cores, CPU-only JAX). JAX's persistent cache stores each compiled executable under a key of its
 program, compiler version and options, so a later run of the same shapes loads it instead of compiling.
 The executable is the same, so the results are the same to the bit.
 

@@ -49,6 +49,10 @@ class MappingError(NeurodeployError):
     """The network cannot be placed on the hardware; ``rule`` names the constraint."""
 
 
+class StudyError(NeurodeployError):
+    """A yield study's settings, or a study folder made for another study (exit 2)."""
+
+
 class BackendError(NeurodeployError):
     """A backend (samna, emulator) cannot run the request."""
 

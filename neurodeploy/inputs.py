@@ -2,7 +2,9 @@
 
 An input ``.npz`` holds ``dt`` (s) and either
 * ``spikes``: event counts per bin, [T, n_inputs] or [batch, T, n_inputs], one column per model input
-  channel (bool or numbers; finite non-negative integers); optionally ``labels`` [batch] (task-data files); or
+  channel (bool or numbers; finite non-negative integers); optionally ``labels`` [batch] and ``readout``
+  [start, stop): the read-out window in steps, the bins in which outputs are counted (task-data files write it
+  for tasks that read their outputs in a window, e.g. temporal-xor; training uses the same window); or
 * ``events``: [K, 4] int rows (timestamp µs, tag, chip, core mask) as the board's FPGA takes them
   (core mask: bit k = core k), optionally with ``duration`` (s). Only board-level commands take events.
 
@@ -12,6 +14,7 @@ to change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,8 @@ def load_input(path: str | Path, n_inputs: int | None = None, *, dt: float | Non
     """Read and check an input npz.
 
     Returns ``{"spikes": [B, T, n] float32, "dt": s, "batched": bool}`` (plus ``"labels"`` as stored,
-    checked by the command that uses them) or, with ``events=True``, the events form
+    checked by the command that uses them, and ``"readout"`` = (start, stop) steps when the file has a checked
+    ``readout``: :func:`resolve_window` turns it into the run's :class:`Window`) or, with ``events=True``, the events form
     ``{"events": [K, 4] int64, "dt", "duration"}``. ``n_inputs`` checks the channel count and ``dt``
     the time step against the network's (``model`` names it in the messages).
     """
@@ -70,13 +74,90 @@ def _read(path, z, n_inputs, dt, model, events):
         out = {"spikes": _counts(path, s, n_inputs, model), "dt": d, "batched": s.ndim == 3}
         if "labels" in z.files:
             out["labels"] = np.asarray(z["labels"])
+        if "readout" in z.files:
+            out["readout"] = _readout(path, z, out["spikes"].shape[1])
         return out
     if events and "events" in z.files:
-        return _events(path, z, d)
+        out = _events(path, z, d)
+        if "readout" in z.files:
+            n = None if out["duration"] is None else int(round(out["duration"] / d))
+            out["readout"] = _readout(path, z, n)
+        return out
     have = ", ".join(z.files) or "nothing"
     if not events:
         raise InputError(f"{path}: no array 'spikes' (has: {have}); expected event counts {_shape(n_inputs, model)}")
     raise InputError(f"{path}: needs 'spikes' (raster) or 'events' (timestamp µs, tag, chip, core mask); has: {have}")
+
+
+def _readout(path, z, n_steps: int | None) -> tuple[int, int]:
+    """``$.readout``: two integer steps [start, stop) with 0 ≤ start < stop ≤ T (T = the input's steps)."""
+    a = np.asarray(z["readout"])
+    top = f"T = {n_steps}" if n_steps is not None else "T (the input's steps)"
+    want = f"two integer steps [start, stop) with 0 <= start < stop <= {top}"
+    if a.shape != (2,) or a.dtype == bool or not np.issubdtype(a.dtype, np.integer):
+        got = a.tolist() if a.size <= 4 and a.dtype.kind in "biuf" else f"{a.dtype} of shape {list(a.shape)}"
+        raise InputError(f"{path}: $.readout: expected {want} (the read-out window), got {got}")
+    start, stop = int(a[0]), int(a[1])
+    if not (0 <= start < stop and (n_steps is None or stop <= n_steps)):
+        raise InputError(f"{path}: $.readout: expected {want} (the read-out window), got [{start}, {stop}]")
+    return start, stop
+
+
+@dataclass(frozen=True)
+class Window:
+    """The read-out window: outputs are counted in steps [start, stop) of each sample. ``source`` says where it
+    came from: ``"--window"``, ``"$.readout"`` (the input file's) or ``"whole trial"``."""
+
+    start: int
+    stop: int
+    source: str = "whole trial"
+
+    @property
+    def steps(self) -> int:
+        return self.stop - self.start
+
+    def describe(self, n_steps: int, dt: float) -> str:
+        """One phrase for the reports, e.g. ``steps 180–300 of 300 (0.18–0.3 s), from the input's $.readout``."""
+        if self.source == "whole trial":
+            return f"the whole trial ({n_steps} steps, {n_steps * dt:g} s)"
+        where = "the input's $.readout" if self.source == "$.readout" else self.source
+        return (f"steps {self.start}–{self.stop} of {n_steps} ({self.start * dt:g}–{self.stop * dt:g} s), "
+                f"from {where}")
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "stop": self.stop, "source": self.source}
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``--window START:STOP`` (steps) → (start, stop); 0 <= START < STOP (the upper bound is checked against the input)."""
+    a, sep, b = str(text).partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        start, stop = int(a), int(b)
+    except ValueError:
+        raise InputError(f"--window {text!r}: expected START:STOP in steps of dt, e.g. --window 180:300") from None
+    if not 0 <= start < stop:
+        raise InputError(f"--window {text!r}: expected 0 <= START < STOP (steps of dt), e.g. --window 180:300")
+    return start, stop
+
+
+def resolve_window(data: dict, option: tuple[int, int] | None, n_steps: int, path) -> Window:
+    """The read-out window of a run: ``--window`` (``option``) over the input file's ``$.readout``, else the whole
+    trial; checked against the input's ``n_steps``."""
+    if option is not None:
+        start, stop = option
+        if stop > n_steps:
+            raise InputError(f"--window {start}:{stop}: STOP = {stop} is past the end of the input ({path} has "
+                             f"{n_steps} steps); expected 0 <= START < STOP <= {n_steps}")
+        return Window(start, stop, "--window")
+    if data.get("readout") is not None:
+        start, stop = data["readout"]
+        if stop > n_steps:
+            raise InputError(f"{path}: $.readout: the window [{start}, {stop}) ends after the input's {n_steps} steps; "
+                             f"expected 0 <= start < stop <= {n_steps}")
+        return Window(start, stop, "$.readout")
+    return Window(0, n_steps, "whole trial")
 
 
 def _shape(n_inputs, model) -> str:

@@ -1,5 +1,5 @@
 """Lazy package exports: names that load their module on first use, so that importing a package stays light
-(``import neurodeploy`` imports neither jax nor samna; ``neurodeploy.sim.physics`` does not import jax)."""
+(``import neurodeploy`` imports neither jax nor samna; ``neurodeploy.device.physics`` does not import jax)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def require_matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise NeurodeployError("--plot needs matplotlib: pip install 'neurodeploy[plots]' (or pip install matplotlib)") from None
+        raise NeurodeployError("--plot needs matplotlib: pip install matplotlib") from None
     return plt
 
 
@@ -100,6 +100,9 @@ def verify_plots(report: dict, pictures: dict, out_dir) -> list[Path]:
         t, n = np.nonzero(pictures[key])
         ax.scatter(t * dt, n, s=80, marker="|", linewidths=1)
         ax.set_xlim(0, report["steps"] * dt)
+        win = report.get("window")
+        if win and win.get("source") != "whole trial":        # the read-out window: the spikes verify counts
+            ax.axvspan(win["start"] * dt, win["stop"] * dt, color="0.9", zorder=0)
         ax.set_ylim(-0.5, len(names) - 0.5)
         ax.set_yticks(range(len(names)), names)
         ax.set_title(title, fontsize=9)
@@ -107,7 +110,8 @@ def verify_plots(report: dict, pictures: dict, out_dir) -> list[Path]:
     fig.tight_layout()
     paths.append(_save(fig, out / "verify_rasters.png"))
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    dur = report["steps"] * dt
+    win = report.get("window")
+    dur = (win["stop"] - win["start"] if win else report["steps"]) * dt
     ref, dep = pictures["reference_counts"] / dur, pictures["deployed_counts"] / dur
     ax.scatter(ref.ravel(), dep.ravel(), s=8)
     hi = max(float(ref.max(initial=0)), float(dep.max(initial=0)), 1.0)
@@ -128,4 +132,32 @@ def verify_plots(report: dict, pictures: dict, out_dir) -> list[Path]:
         fig.tight_layout()
         paths.append(_save(fig, out / "verify_accuracy.png"))
     plt.close("all")
+    return paths
+
+
+def yield_plots(summary: dict, per_board: list[dict], out_dir) -> list[Path]:
+    """``yield --plot``: the distribution over boards of the judged metric, and the yield against its tolerance."""
+    plt = require_matplotlib()
+    out = Path(out_dir)
+    key = "accuracy" if "accuracy" in per_board[0] else "rate_correlation"
+    v = np.array([m[key] for m in per_board], float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(v, bins=min(40, max(5, len(v) // 10)), color="tab:blue")
+    ax.set_xlabel(key.replace("_", " ") + " of a mismatched board")
+    ax.set_ylabel("boards")
+    ax.set_title(f"{summary['boards']} boards at σ = {summary['mismatch_sigma']:.0%}: yield {summary['yield']['fraction']:.1%}",
+                 fontsize=9)
+    fig.tight_layout()
+    paths = [_save(fig, out / "histogram.png")]
+    plt.close(fig)
+    sweep = summary["yield_vs_tolerance"]
+    tol = [s for s in sweep[0] if s != "yield"][0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([s[tol] for s in sweep], [100 * s["yield"] for s in sweep], "o-")
+    ax.set_xlabel(tol.replace("_", " ") + (" (tolerance, ≤)" if tol == "accuracy_drop" else " (threshold, ≥)"))
+    ax.set_ylabel("yield (% of boards passing)")
+    ax.set_ylim(0, 105)
+    fig.tight_layout()
+    paths.append(_save(fig, out / "yield_vs_tolerance.png"))
+    plt.close(fig)
     return paths

@@ -90,3 +90,45 @@ def format_map_summary(r: dict) -> str:
         out.append(f"defects   CAM profiles for chips {c['chips']}: skipped {c['bad_slots_skipped']} bad slots, "
                    f"dropped {c['spare_entries_dropped']} spare entries")
     return "\n".join(out)
+
+
+def format_verify(report: dict) -> str:
+    """The report as text that fits 100 columns: a row per block (median / worst 5 % of boards), then the checks."""
+    lines = [f"verify: {report['samples']} samples × {report['steps']} steps (dt {report['dt']:g} s), "
+             f"{report['trials']} mismatch trials at σ = {report['mismatch_sigma']:.0%}"]
+    if "window" in report:
+        lines.append(f"read-out window: {report['window']['description']}")
+    lines.append("reference output rates (Hz): " + ", ".join(f"{r:.1f}" for r in report["reference_rates_hz"]))
+    has_acc = "reference_accuracy" in report
+    if has_acc:
+        lines.append(f"reference accuracy {report['reference_accuracy']:.1%}"
+                     + (f", FRR {report['reference_firing_rate_ratio']:.2f}" if "reference_firing_rate_ratio" in report else ""))
+    head1 = f"  {'':24s} {'rate r':>15s} {'|Δrate| (Hz)':>15s} {'rate err':>9s}"
+    head2 = f"  {'(median / worst 5 %)':24s} {'':>15s} {'':>15s} {'median':>9s}"
+    if has_acc:
+        head1 += f" {'accuracy':>15s} {'FRR':>6s}"
+        head2 += f" {'':>15s} {'median':>6s}"
+    lines += [head1, head2]
+    for key, label in (("quantization_only", "quantization only"), ("mismatch_only", "float + mismatch"),
+                       ("quantization_and_mismatch", "quantization + mismatch"), ("board", "board (one real chip)")):
+        if key not in report:
+            continue
+        b = report[key]
+        rc = b["rate_correlation"]
+        r_text = (f"{rc['median']:7.3f} / {rc['worst_5pct']:<5.3f}" if rc["median"] is not None else f"{'n/a':>15s}")
+        row = (f"  {label:24s} {r_text}"
+               f" {b['rate_difference_hz']['median']:7.2f} / {b['rate_difference_hz']['worst_5pct']:<5.1f}"
+               f" {b['relative_rate_error']['median']:9.3f}")
+        if has_acc:
+            row += f" {b['accuracy']['median']:6.1%} / {b['accuracy']['worst_5pct']:<6.1%}"
+            if "firing_rate_ratio" in b:
+                row += f" {b['firing_rate_ratio']['median']:6.2f}"
+        lines.append(row.rstrip())
+    for c in report["checks"]:
+        if c.get("applicable", True) is False:
+            lines.append(f"  [n/a ] {c['name']} — {c['note']}")
+            continue
+        mark = "ok  " if c["passed"] else "FAIL"
+        lines.append(f"  [{mark}] {c['name']} = {c['value']} (limit {c['limit']}){'  — ' + c['note'] if 'note' in c else ''}")
+    lines.append("PASS" if report["passed"] else "FAIL")
+    return "\n".join(lines)

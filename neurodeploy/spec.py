@@ -21,7 +21,7 @@ Format ``neurodeploy.network/1``::
     }
 
 Neuron parameters are circuit currents in amperes, named as the simulator names them
-(:data:`neurodeploy.profile.NEURON_QUANTITIES`); each is a scalar for the population or a list
+(:data:`neurodeploy.device.profile.NEURON_QUANTITIES`); each is a scalar for the population or a list
 with one value per neuron; an absent one takes the device profile's default. A weight ``w``
 (unitless, signed) becomes the synaptic weight current ``|w| · weight_scale`` (A) on the
 dendrite chosen by ``synapse`` ("auto": w > 0 → AMPA, w < 0 → GABA). Zeros are absent synapses.
@@ -48,13 +48,11 @@ from pydantic import Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationE
 from .basemodel import FileModel, nonfinite_numbers  # noqa: F401  (nonfinite_numbers re-exported)
 from .errors import SpecError, validation_lines
 from .fileio import dumps_json, parse_json, write_json
-from .dendrites import DENDRITES
-from .profile import NEURON_QUANTITIES
-from .spec_checks import check_spec
+from .device.dendrites import DENDRITES
+from .device.profile import NEURON_QUANTITIES
+from .spec_checks import MAX_DELAY, check_spec
 
 NETWORK_FORMAT = "neurodeploy.network/1"
-#: Largest synaptic delay a model may give (s): the order of delays reported on Dynap-SE chips (tens of ms).
-MAX_DELAY = 0.1
 
 #: convenience field → (current it sets, kind, capacitance)
 CONVENIENCE: dict[str, tuple[str, str, str]] = {
@@ -355,7 +353,7 @@ def spec_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Pat
         raise SpecError(f"{source}: $.format: expected {NETWORK_FORMAT!r}, got {raw.get('format')!r}")
     if any(isinstance(p, dict) and any(f in p for f in CONVENIENCE) for p in raw.get("populations") or []):
         if profile is None:
-            from .profile import load_profile
+            from .device.profile import load_profile
 
             profile = load_profile("dynapse2")
         try:

@@ -8,6 +8,9 @@ import numpy as np
 
 from .basemodel import nonfinite_numbers
 
+#: Largest synaptic delay a model may give (s): the order of delays reported on Dynap-SE chips (tens of ms).
+MAX_DELAY = 0.1
+
 
 def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
     arr = np.asarray(v, dtype=np.float64)
@@ -114,7 +117,6 @@ def _check_outputs(spec, names: dict, problems: list[str]) -> None:
 
 def _check_delay(pr, base: str, n_src: int, n_tgt: int, problems: list[str]) -> None:
     """A projection's ``delay`` (s): one number, or the weights' shape; finite, 0..MAX_DELAY."""
-    from .spec import MAX_DELAY
 
     where = f"{base}.delay"
     try:

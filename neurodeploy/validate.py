@@ -89,7 +89,7 @@ def _network_rules(spec, res: Result) -> None:
     """The design rules ``map`` checks first, on the built-in profile at map's defaults: errors for those no map
     option changes (:data:`MAP_FAILS`), warnings for the others (``map`` would refuse the network without options
     such as --prune or --chips)."""
-    from .profile import load_profile
+    from .device.profile import load_profile
 
     facts = rules.NetworkFacts(spec, load_profile("dynapse2"))
     for name, m in rules.check_network(facts):
@@ -114,7 +114,7 @@ def load_checked_config(path: str | Path, profile):
 
 
 def _load_config_profile(cfg, path: Path):
-    from .profile import load_profile
+    from .device.profile import load_profile
 
     name = cfg.profile.name
     cand = Path(name)
@@ -145,7 +145,7 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         raise SpecError(f"{path}: is a directory, not a file")
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        from .profile import load_profile
+        from .device.profile import load_profile
 
         if options:
             raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")

@@ -4,7 +4,12 @@ Shapes: ``counts`` [..., B, n_out] spike counts of the model outputs per input s
 [B, n_out] the reference (float network without mismatch); ``duration`` the sample length (s).
 
 * Pearson r per output neuron between reference and deployed counts across the B samples (an
-  output that is silent in both is perfect agreement, r = 1; silent in one only, r = 0);
+  output that is silent in both is perfect agreement, r = 1; silent in one only, r = 0). Across fewer
+  than :data:`MIN_SAMPLES_FOR_R` samples that r is undefined (one sample: no spread) or meaningless (two:
+  always ±1), and r over the pooled (sample, output) counts of so few samples is no gate either (on a
+  one-sample, 6-output NIR example the float network's own 10 % mismatch already moves it to 0.85): verify
+  reports the correlation as not applicable (:func:`correlation_kind`) and the relative rate error
+  decides;
 * mean absolute rate difference per output neuron (Hz) = mean_B |Δcount| / duration;
 * relative rate error = Σ_B,out |Δcount| / Σ_B,out reference count — the deployment's rate error in
   units of the reference's own rate (0 = identical counts; 1 = off by as much as the reference fires);
@@ -32,6 +37,16 @@ def pearson_r(ref: np.ndarray, counts: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
     return np.where(both_const & same, 1.0, r)
+
+
+#: Fewest samples for a per-output correlation across samples (below: :func:`correlation_kind`).
+MIN_SAMPLES_FOR_R = 3
+
+
+def correlation_kind(ref: np.ndarray) -> str:
+    """Which rate correlation the reference ``ref`` [B, n_out] supports: ``"per_output"`` (r across samples,
+    B ≥ :data:`MIN_SAMPLES_FOR_R`) or ``"not_applicable"``."""
+    return "per_output" if np.asarray(ref).shape[0] >= MIN_SAMPLES_FOR_R else "not_applicable"
 
 
 def rate_difference(ref: np.ndarray, counts: np.ndarray, duration: float) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def profile():
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
 
     return load_profile("dynapse2")
 

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @lru_cache(maxsize=None)
 def example_config():
     """`neurodeploy map examples/frozen_noise/model.json` (1 core, 2 neurons)."""
-    from neurodeploy.deploy import deploy
-    from neurodeploy.profile import load_profile
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.importers import load_network
 
     prof = load_profile("dynapse2")
@@ -37,8 +37,8 @@ def four_chip_spec(n_pop: int = 13, size: int = 3, n_inputs: int = 8):
 
 @lru_cache(maxsize=None)
 def four_chip_config():
-    from neurodeploy.deploy import deploy
-    from neurodeploy.profile import load_profile
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
 
     prof = load_profile("dynapse2")
     return deploy(four_chip_spec(), prof, chips=4).config
@@ -48,8 +48,8 @@ def four_chip_config():
 def chain_config():
     """Six populations with different leaks (six cores: chip 0 holds four, chip 1 two), each feeding the next
     strongly enough that activity crosses to chip 1."""
-    from neurodeploy.deploy import deploy
-    from neurodeploy.profile import load_profile
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.spec import spec_from_dict
 
     pops = [{"name": f"p{i}", "size": 3, "Itau_mem": float(4e-12 * 1.3 ** i)} for i in range(6)]

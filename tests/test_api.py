@@ -33,11 +33,27 @@ def test_notebook_flow_matches_the_cli(run_cli, tmp_path):
     assert isinstance(rep["passed"], bool)
 
 
-def test_submodules_keep_their_names():
-    import neurodeploy
-    import neurodeploy.verify  # noqa: F401  (the submodule does not shadow the API function)
-    from neurodeploy import verify
-    from neurodeploy.verify import Tolerance
+def test_api_functions_are_not_shadowed_by_modules():
+    import pkgutil
 
-    assert callable(verify) and verify.__module__ == "neurodeploy.api" and Tolerance
-    assert neurodeploy.deploy.__module__ == "neurodeploy.deploy"
+    import neurodeploy
+    import neurodeploy.api
+    import neurodeploy.deployment  # noqa: F401  (importing the modules must not change the package's attributes)
+    import neurodeploy.verification  # noqa: F401
+
+    modules = {m.name for m in pkgutil.iter_modules(neurodeploy.__path__)}
+    for name in ("load_network", "deploy", "simulate", "emulate", "verify"):
+        assert name not in modules, name
+        assert callable(getattr(neurodeploy, name)) and getattr(neurodeploy, name) is getattr(neurodeploy.api, name)
+
+
+def test_api_verify_counts_in_the_window_it_is_given():
+    from neurodeploy import deploy, load_network, verify
+
+    spec = load_network(EX / "model.json")
+    d = deploy(spec)
+    z = np.load(EX / "inputs.npz")
+    rep = verify(spec, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1, window=(100, 300))
+    whole = verify(spec, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1)
+    assert rep["window"]["start"] == 100 and rep["window"]["stop"] == 300
+    assert sum(rep["reference_rates_hz"]) != sum(whole["reference_rates_hz"])

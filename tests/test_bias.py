@@ -22,7 +22,7 @@ def test_forward_is_table_times_scale(profile):
 def test_constant_scale_mode(profile):
     prof = profile.model_copy(update={"bias_generator": profile.bias_generator.model_copy(update={"scale_mode": "constant"})})
     prof.__dict__.pop("bias", None)
-    from neurodeploy.bias import BiasGenerator
+    from neurodeploy.device.bias import BiasGenerator
 
     b = BiasGenerator(prof)
     assert float(b.to_current("SOIF_LEAK_N", 3, 10)) == pytest.approx(profile.table[0, 3, 10] * 0.61)

@@ -92,12 +92,12 @@ def test_verify_fails_a_config_whose_outputs_cannot_reach_the_host(run_cli, demo
     args = ("--input", EX / "inputs.npz", "--labels", EX / "labels.npy", "--trials", "2")
     code, out, err = run_cli("verify", EX / "model.json", demo_files / "config.json", *args, "--json", tmp_path / "ok.json")
     assert code == 0, out + err
-    ok = json.loads((tmp_path / "ok.json").read_text())["checks"][0]
+    ok = {c["name"]: c for c in json.loads((tmp_path / "ok.json").read_text())["checks"]}["host_routes"]
     assert ok == {"name": "host_routes", "value": "2/2 outputs routed", "limit": "all", "passed": True}
     code, out, err = run_cli("verify", EX / "model.json", demo_files / "bare.json", *args, "--json", tmp_path / "bad.json")
     assert code == 1 and out.strip().endswith("FAIL")
-    check = json.loads((tmp_path / "bad.json").read_text())["checks"][0]
-    assert check["name"] == "host_routes" and not check["passed"] and "no SRAM route to the host" in check["note"]
+    check = {c["name"]: c for c in json.loads((tmp_path / "bad.json").read_text())["checks"]}["host_routes"]
+    assert not check["passed"] and "no SRAM route to the host" in check["note"]
     assert "[FAIL] host_routes = 0/2 outputs routed" in out
 
 

@@ -1,4 +1,4 @@
-"""Delay quantization (issue 15, phase 2): per core the three delay biases SYPD_DLY0..2_P and each CAM entry's two
+"""Delay quantization: per core the three delay biases SYPD_DLY0..2_P and each CAM entry's two
 delay bits, written into quantized.json and config.json and decoded back by the emulator."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from neurodeploy.config.decode import decode
 from neurodeploy.config.state import board_state, encode_state
-from neurodeploy.deploy import deploy
+from neurodeploy.deployment import deploy
 from neurodeploy.errors import SpecError
 from neurodeploy.quantize import delays as dq
 from neurodeploy.quantize.model import QuantizedNetwork, load_quantized
@@ -38,7 +38,7 @@ def test_never_worse_than_the_best_uniform_choice_of_the_three_biases(profile, c
     t = np.array([float(profile.bias.to_current(g.parameter, *c)) for g, c in zip(grids, r.codes)])
     t = np.array(profile.delay_times(t))
     np.testing.assert_allclose(t, r.t, rtol=1e-12)
-    from neurodeploy.sim import physics
+    from neurodeploy.device import physics
     np.testing.assert_allclose(physics.entry_delay(*t, r.precise, r.mismatched), r.value, rtol=1e-12)
     assert r.rms_error == pytest.approx(np.sqrt(np.mean((r.value - target) ** 2)))
     assert np.all(r.value[target == 0] == 0)                          # no delay asked: bits 00, exactly none

@@ -1,4 +1,4 @@
-"""Synaptic delays (issue 15, phase 1): the simulator's per-entry delays, the model format's ``delay``,
+"""Synaptic delays: the simulator's per-entry delays, the model format's ``delay``,
 the delay circuit model and the config's delay bits decoded by the emulator."""
 
 import jax
@@ -11,7 +11,7 @@ from neurodeploy.config.decode import decode
 from neurodeploy.config.state import board_state, encode_state
 from neurodeploy.errors import SpecError
 from neurodeploy.sim import build_from_arrays, build_from_spec, default_params, sample_mismatch, simulate
-from neurodeploy.sim import physics
+from neurodeploy.device import physics
 from neurodeploy.sim.errors import SimError
 from neurodeploy.spec import MAX_DELAY, spec_from_dict
 

@@ -1,4 +1,4 @@
-"""NIR ``Delay`` nodes (issue 15, phase 2): import (units as for τ) and export, round trip."""
+"""NIR ``Delay`` nodes: import (units as for τ) and export, round trip."""
 
 import nir
 import numpy as np

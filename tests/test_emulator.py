@@ -6,8 +6,8 @@ import pytest
 from neurodeploy.backends.emulator import Emulator
 from neurodeploy.config.model import config_from_dict
 from neurodeploy.config.state import board_state, encode_state
-from neurodeploy.deploy import deploy
-from neurodeploy.synthetic import random_network
+from neurodeploy.deployment import deploy
+from networks import random_network
 
 W_STRONG = {"SYAM_W0_P": {"coarse": 5, "fine": 40}, "SYAM_W1_P": {"coarse": 3, "fine": 72},
             "SYAM_W2_P": {"coarse": 3, "fine": 150}, "SYAM_W3_P": {"coarse": 4, "fine": 36}}

@@ -70,7 +70,7 @@ def files(tmp_path_factory):
         np.savez(d / "inputs.npz", spikes=z["spikes"][:2, :60], dt=z["dt"])
     np.save(d / "labels.npy", np.array([0, 1]))
     shutil.copy(Path(__file__).parent / "data" / "cam_profile_chip_red.json.gz", d / "cam.json.gz")
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
 
     prof_src = Path(load_profile("dynapse2").source)
     shutil.copy(prof_src, d / "profile.yaml")
@@ -226,3 +226,83 @@ def test_fuzz_truncated_nir(run_cli, tmp_path_factory, cut):
     (src / "m.nir").write_bytes(raw[: int(len(raw) * cut)])
     out = src / "out"
     _run(run_cli, ["map", src / "m.nir", "-O", "dt=0.001", "-o", out / "c.json"], out)
+
+
+NIR_FILES = [EX / "model.nir", Path(__file__).parent / "data" / "nir" / "nir1.0.4_nested_scalar.nir"]
+
+
+def _nir_values():
+    """What a damaged or hand-edited NIR file can hold in place of a number (or of a node's type)."""
+    import h5py
+
+    return [np.bytes_(b"0.1 0.2"), np.array([True, False]), np.bool_(True),
+            np.array([b"a", b"b"], dtype=h5py.string_dtype()), np.array([b"1", b"2"]), np.zeros((0,)),
+            np.array([np.nan]), np.array([1e308, -1e308]), np.ones((2, 2, 2)), np.int64(-3)]
+
+
+def _datasets(path):
+    import h5py
+
+    names = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, it: names.append(n) if isinstance(it, h5py.Dataset) else None)
+    return sorted(names)
+
+
+def _nir_command(command, model, out, files, mapped):
+    return {"map": ["map", model, "-O", "dt=0.001", "-o", out / "c.json"],
+            "validate": ["validate", model, "-O", "dt=0.001"],
+            "export": ["export", model, "-O", "dt=0.001", "-o", out / "m.json"],
+            "simulate": ["simulate", model, "-O", "dt=0.001", "--input", files / "inputs.npz", "-o", out / "s.npz"],
+            "verify": ["verify", model, mapped / "config.json", "-O", "dt=0.001", "--input", files / "inputs.npz",
+                       "--trials", "1", "--json", out / "v.json"]}[command]
+
+
+@FUZZ
+@given(data=st.data(), command=st.sampled_from(["map", "validate", "export", "simulate"]))
+def test_fuzz_nir_dataset_types(run_cli, files, mapped, tmp_path_factory, data, command):
+    """A dataset of a NIR file (a weight, a time constant, a shape, a node's type, the graph's dt, an edge list)
+    replaced by text, bools, an object/text array, an empty, NaN, huge or 3-D array."""
+    import h5py
+
+    src_file = data.draw(st.sampled_from(NIR_FILES), label="file")
+    name = data.draw(st.sampled_from(_datasets(src_file)), label="dataset")
+    values = _nir_values()
+    value = values[data.draw(st.integers(0, len(values) - 1), label="value")]
+    src = _fresh_out(tmp_path_factory)
+    shutil.copy(src_file, src / "m.nir")
+    with h5py.File(src / "m.nir", "r+") as f:
+        del f[name]
+        f[name] = value
+    out = src / "out"
+    code, err = _run(run_cli, _nir_command(command, src / "m.nir", out, files, mapped), out, ok_codes=(0, 1, 2))
+    if code == 2:
+        assert "m.nir" in err and len(err.strip().splitlines()) == 1, err
+
+
+def _name_bytes(path, raw: bytes) -> list[int]:
+    """Positions of the bytes of the file's group names (node names): a damaged name is text that is not UTF-8."""
+    import re
+
+    import h5py
+
+    names = set()
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, it: names.add(n.rsplit("/", 1)[-1]) if isinstance(it, h5py.Group) else None)
+    return sorted({m.start() + i for n in names for m in re.finditer(re.escape(n.encode()), raw) for i in range(len(n))})
+
+
+@FUZZ
+@given(data=st.data(), command=st.sampled_from(["map", "validate", "export"]))
+def test_fuzz_nir_random_bytes(run_cli, files, mapped, tmp_path_factory, data, command):
+    """Up to 16 bytes of a NIR file changed at random (headers, data and names alike; half of the changes fall
+    in the bytes of node names)."""
+    src_file = data.draw(st.sampled_from(NIR_FILES), label="file")
+    raw = bytearray(src_file.read_bytes())
+    where = st.one_of(st.integers(0, len(raw) - 1), st.sampled_from(_name_bytes(src_file, bytes(raw))))
+    for pos, byte in data.draw(st.lists(st.tuples(where, st.integers(0, 255)), min_size=1, max_size=16), label="changes"):
+        raw[pos] = byte
+    src = _fresh_out(tmp_path_factory)
+    (src / "m.nir").write_bytes(bytes(raw))
+    out = src / "out"
+    _run(run_cli, _nir_command(command, src / "m.nir", out, files, mapped), out)

@@ -120,7 +120,7 @@ def _itau_mem(profile, tau):
 def _unit_current(profile, spec, pop_index, dendrite="ampa"):
     """The DPI's unit event current of population ``pop_index``, from the physics module (see calibrate.py)."""
     from neurodeploy.importers.nir.calibrate import EFFECTIVE_THRESHOLD
-    from neurodeploy.sim import physics
+    from neurodeploy.device import physics
 
     params, offs = spec.neuron_params(profile), spec.offsets()
     j = offs[spec.populations[pop_index].name]

@@ -1,4 +1,4 @@
-"""Learned synaptic delays (issue 15, phase 2): ``train --learn-delays`` and the ``coincidence`` task."""
+"""Learned synaptic delays: ``train --learn-delays`` and the ``coincidence`` task."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.spec import spec_from_dict
-from neurodeploy.train.task import get_task
+from neurodeploy.train.tasks import get_task
 from neurodeploy.train.tasks.coincidence import _overlap, patterns
 
 SMALL = dict(n_train=16, n_val=8, n_test=8)
@@ -105,7 +105,7 @@ def test_the_loss_gradient_reaches_the_delays(profile):
 
 
 def test_train_learn_delays_writes_delays_that_map(tmp_path, profile):
-    from neurodeploy.deploy import deploy
+    from neurodeploy.deployment import deploy
     from neurodeploy.importers import load_network
     from neurodeploy.train.run import train
 

@@ -8,11 +8,11 @@ import pytest
 
 from neurodeploy.config.decode import decode
 from neurodeploy.errors import MappingError
-from neurodeploy.deploy import deploy
+from neurodeploy.deployment import deploy
 from neurodeploy.quantize.quantizer import quantize_network
 from neurodeploy.quantize.weights import CoreProblem, quantize_core, uniform_grid_error
 from neurodeploy.spec import spec_from_dict
-from neurodeploy.synthetic import random_network
+from networks import random_network
 
 DATA = Path(__file__).parent / "data"
 

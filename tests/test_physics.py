@@ -6,11 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from neurodeploy.sim import physics
+from neurodeploy.device import physics
 
 
 def test_importing_physics_profile_and_deploy_stages_does_not_import_jax():
-    code = ("import sys; import neurodeploy, neurodeploy.sim.physics, neurodeploy.profile, neurodeploy.quantize.quantizer, "
+    code = ("import sys; import neurodeploy, neurodeploy.device.physics, neurodeploy.device.profile, neurodeploy.quantize.quantizer, "
             "neurodeploy.mapping.mapper, neurodeploy.importers.nir, neurodeploy.importers.nir.export, neurodeploy.rules; "
             "print('jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

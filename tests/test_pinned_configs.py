@@ -1,6 +1,8 @@
-"""Configs byte-identical across refactors and machines: the sha256 pinned in tests/data/config_sha256.json
-(first computed before issue 9's refactor; re-pinned when the quantize stage was made bit-reproducible
-across CPUs, see tests/test_reproducible.py; the big bench networks are checked by tools/pin_configs.py)."""
+"""Configs byte-identical across refactors and machines: the sha256 of the config (and quantized network)
+each small case of tools/pin_configs.py produces must equal the one pinned in tests/data/config_sha256.json
+(the big bench networks are checked by ``python tools/pin_configs.py``; bit-reproducibility across CPUs:
+tests/test_reproducible.py). A refactor must not change a pin. After an intended change of the configs,
+re-pin with ``python tools/pin_configs.py --write`` and review the changed hashes with the change."""
 
 import importlib.util
 from pathlib import Path

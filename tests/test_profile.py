@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from neurodeploy.errors import ProfileError
-from neurodeploy.profile import NEURON_QUANTITIES, load_profile
+from neurodeploy.device.profile import NEURON_QUANTITIES, load_profile
 
 
 def test_builtin_profile(profile):

@@ -45,7 +45,7 @@ def test_bad_readouts_are_named(outputs, msg):
 
 
 def test_verify_accuracy_counts_the_group_not_the_loudest_neuron():
-    from neurodeploy.verify import _block
+    from neurodeploy.verification import _block
 
     R = _spec([{"population": "out", "indices": [0, 1], "readout": "sum"},
                {"population": "out", "indices": [2, 3], "readout": "sum"}], size=4).readout_matrix()

@@ -1,5 +1,5 @@
-"""Every input gets a clear answer: one line and exit 2 for each hostile input found by the issue's
-campaign, no file left behind, flags that do not apply refused, files outside the model's folder refused."""
+"""Every input gets a clear answer: one line and exit 2 for each hostile input below (malformed, nested,
+out-of-range and corrupt files), no file left behind, flags that do not apply refused, files outside the model's folder refused."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_huge_weights_never_print_nan(run_cli, tmp_path, field, value):
 def test_unsupported_profile_geometry(run_cli, tmp_path, key, value):
     import yaml
 
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
 
     doc = yaml.safe_load(Path(load_profile().source).read_text())
     doc["geometry"][key] = value
@@ -102,7 +102,7 @@ def test_profile_nested_deep(run_cli, tmp_path):
 
 
 def test_copied_profile_works_and_tables_stay_inside(run_cli, tmp_path):
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
 
     src = Path(load_profile().source)
     shutil.copy(src, tmp_path / "my_chip.yaml")             # the README's "copy the YAML" — without the CSVs
@@ -377,7 +377,7 @@ def test_plot_without_matplotlib_is_one_line(run_cli, tmp_path, monkeypatch):
         return real(name, *a, **k)
     monkeypatch.setattr(builtins, "__import__", no_mpl)
     code, out, err = run_cli("map", EX / "model.json", "-o", tmp_path / "c.json", "--plot", tmp_path / "p")
-    one_line_error(code, err, "pip install 'neurodeploy[plots]'")
+    one_line_error(code, err, "--plot needs matplotlib: pip install matplotlib")
     assert not (tmp_path / "c.json").exists()
 
 

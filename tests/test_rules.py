@@ -9,7 +9,7 @@ import pytest
 from neurodeploy import rules
 from neurodeploy.config.model import config_from_dict
 from neurodeploy.errors import ConfigError, MappingError
-from neurodeploy.deploy import deploy
+from neurodeploy.deployment import deploy
 from neurodeploy.quantize.quantizer import quantize_network
 from neurodeploy.spec import spec_from_dict
 
@@ -103,7 +103,7 @@ def test_fan_out(profile):
 
 
 def test_cam_defects(profile):
-    from neurodeploy.synthetic import random_network
+    from networks import random_network
     from test_mapping import DATA
 
     e = _map_error(random_network(256, 48, seed=5), profile, cam_profiles={0: str(DATA / "cam_profile_chip_red.json.gz")})

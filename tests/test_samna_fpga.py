@@ -8,7 +8,7 @@ from samna_helpers import example_config, four_chip_config
 from neurodeploy.backends.fpga import (CLOCK_WRAP_US, OutputDecoder, peak_rate, raster_events, readback_hops,
                                        unwrap, wrap)
 from neurodeploy.errors import BackendError
-from neurodeploy.profile import HOST_X_HOP
+from neurodeploy.device.profile import HOST_X_HOP
 
 
 def test_conventions():

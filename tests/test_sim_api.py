@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neurodeploy.profile import NEURON_QUANTITIES
+from neurodeploy.device.profile import NEURON_QUANTITIES
 from neurodeploy.sim import (RECORDED, SimError, build_from_arrays, build_from_spec, default_params, initial_state,
                              sample_mismatch, simulate)
 from neurodeploy.spec import spec_from_dict

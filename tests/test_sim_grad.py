@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from neurodeploy.profile import NEURON_QUANTITIES
+from neurodeploy.device.profile import NEURON_QUANTITIES
 from neurodeploy.sim import Parametrization, build_from_spec, simulate
 from neurodeploy.spec import spec_from_dict
 

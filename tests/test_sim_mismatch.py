@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neurodeploy.profile import NEURON_QUANTITIES
+from neurodeploy.device.profile import NEURON_QUANTITIES
 from neurodeploy.sim import (CAPACITANCES, build_from_arrays, default_params, no_mismatch, sample_mismatch,
                              sample_mismatch_stack, simulate)
 from neurodeploy.sim.errors import SimError
@@ -25,11 +25,10 @@ def _all_factors(m):
     return [m["weight"]] + list(m["currents"].values()) + list(m["capacitances"].values())
 
 
-@pytest.mark.parametrize("percent, sigma_rule", [(30.0, 3.0), (20.0, 2.0)])
-def test_sigma_matches_request(profile, percent, sigma_rule):
+@pytest.mark.parametrize("sigma", [0.1, 0.2])
+def test_sigma_matches_request(profile, sigma):
     net = small_net(profile)
-    m = sample_mismatch(net, jax.random.PRNGKey(0), percent, sigma_rule)
-    sigma = percent / 100 / sigma_rule
+    m = sample_mismatch(net, jax.random.PRNGKey(0), sigma)
     assert set(m["currents"]) == set(NEURON_QUANTITIES) and set(m["capacitances"]) == set(CAPACITANCES)
     assert m["weight"].shape == (net.n_synapses,)
     for f in _all_factors(m):
@@ -50,10 +49,10 @@ def test_same_seed_same_draw_and_positive(profile):
     for x, y, z in zip(_all_factors(a), _all_factors(b), _all_factors(c)):
         assert np.array_equal(np.asarray(x), np.asarray(y))
         assert not np.array_equal(np.asarray(x), np.asarray(z))
-    big = sample_mismatch(net, 3, percent=300.0, sigma_rule=1.0)     # σ = 3: many factors would go negative
+    big = sample_mismatch(net, 3, sigma=3.0)     # σ = 3: many factors would go negative
     assert min(float(jnp.min(f)) for f in _all_factors(big)) == pytest.approx(MIN_FACTOR)
-    with pytest.raises(SimError, match="percent"):
-        sample_mismatch(net, 0, percent=-1.0)
+    with pytest.raises(SimError, match="finite fraction >= 0"):
+        sample_mismatch(net, 0, sigma=-0.01)
 
 
 def test_vmap_over_draws_equals_loop(profile):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.sim import build_from_arrays, default_params, simulate
-from neurodeploy.sim.dpi import DENDRITE_INDEX
+from neurodeploy.device.dendrites import DENDRITE_INDEX
 
 AMPA, NMDA, GABA, SHUNT = (DENDRITE_INDEX[d] for d in ("ampa", "nmda", "gaba", "shunt"))
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from neurodeploy.errors import SpecError
 from neurodeploy.fileio import atomic_savez
-from neurodeploy.profile import NEURON_QUANTITIES
+from neurodeploy.device.profile import NEURON_QUANTITIES
 from neurodeploy.importers import load_network
 from neurodeploy.spec import spec_from_dict
 

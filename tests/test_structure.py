@@ -43,11 +43,12 @@ def test_module_and_function_sizes():
 
 
 def _imports(rel: str, tree: ast.Module) -> set[str]:
-    """neurodeploy modules imported at module level (not inside functions), resolved to module names."""
+    """neurodeploy modules imported anywhere in the file — at module level and inside functions — resolved
+    to module names."""
     me = _name(rel)
     pkg = me if rel.endswith("__init__.py") else me.rsplit(".", 1)[0]
     out = set()
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("neurodeploy")}
         elif isinstance(node, ast.ImportFrom):
@@ -65,19 +66,25 @@ def _imports(rel: str, tree: ast.Module) -> set[str]:
     return out
 
 
-def test_no_import_cycle():
+def _graph() -> dict[str, set[str]]:
+    """module → the package modules it imports (parent packages of an imported module included, a package's
+    own submodules excluded: ``a/__init__`` importing ``a.b`` is how a package hands names on)."""
     names = {_name(rel) for rel, _ in _modules()}
     graph = {}
     for rel, p in _modules():
         deps = {d for d in _imports(rel, ast.parse(p.read_text())) if d in names}
-        # importing a.b.c also runs a/__init__ and a/b/__init__
         for d in list(deps):
             parts = d.split(".")
             deps |= {".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in names}
         graph[_name(rel)] = deps - {_name(rel)}
-    # a package's __init__ importing its own submodules is not a cycle of concern; drop parent→child edges
     for m, deps in graph.items():
         graph[m] = {d for d in deps if not d.startswith(m + ".")}
+    return graph
+
+
+def test_no_import_cycle():
+    """No cycle, counting the imports inside functions too."""
+    graph = _graph()
     state, stack, cycles = {}, [], []
 
     def visit(m):
@@ -95,3 +102,39 @@ def test_no_import_cycle():
         if m not in state:
             visit(m)
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+#: The layers, top to bottom: a module imports only from its own layer or the layers below it.
+LAYERS = (
+    ("commands", ("neurodeploy.cli", "neurodeploy.commands", "neurodeploy.api")),
+    ("stages", ("neurodeploy.train", "neurodeploy.evaluate", "neurodeploy.study", "neurodeploy.importers", "neurodeploy.quantize", "neurodeploy.mapping",
+                "neurodeploy.config", "neurodeploy.backends", "neurodeploy.verification", "neurodeploy.validate",
+                "neurodeploy.deployment", "neurodeploy.rules", "neurodeploy.plots", "neurodeploy.schema")),
+    ("formats", ("neurodeploy.spec", "neurodeploy.spec_checks", "neurodeploy.spec_sidecar", "neurodeploy.inputs")),
+    ("sim", ("neurodeploy.sim",)),
+    ("device", ("neurodeploy.device",)),
+    ("basics", ("neurodeploy.errors", "neurodeploy.log", "neurodeploy.fileio", "neurodeploy.basemodel",
+                "neurodeploy.detmath", "neurodeploy.lazy", "neurodeploy.compile_cache", "neurodeploy.report",
+                "neurodeploy.verify_metrics", "neurodeploy")),
+)
+
+
+def _layer(module: str) -> int:
+    best = None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for pre in prefixes:
+            if module == pre or (pre != "neurodeploy" and module.startswith(pre + ".")):   # the package itself: exact
+                if best is None or len(pre) > best[1]:
+                    best = (i, len(pre))
+    assert best is not None, f"{module}: in no layer of tests/test_structure.py LAYERS"
+    return best[0]
+
+
+def test_dependencies_point_down():
+    """commands → stages → formats → sim → device → basics, never back (imports inside functions counted)."""
+    up = []
+    for m, deps in _graph().items():
+        for d in sorted(deps):
+            if _layer(d) < _layer(m):
+                up.append(f"{m} ({LAYERS[_layer(m)][0]}) imports {d} ({LAYERS[_layer(d)][0]})")
+    assert not up, "\n".join(up)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from neurodeploy.train.task import TaskData, TrainError, get_task
+from neurodeploy.train.task import TaskData, TrainError
+from neurodeploy.train.tasks import get_task
 
 SMALL_XOR = dict(n_train=16, n_val=8, n_test=12)
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from neurodeploy.train.task import TrainError, get_task, load_data_file
+from neurodeploy.train.task import TrainError
+from neurodeploy.train.tasks import get_task, load_data_file
 
 
 def _good(n=10, T=20, n_in=4):

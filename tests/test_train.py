@@ -131,7 +131,7 @@ def trained(tmp_path_factory, profile):
     from neurodeploy.train.run import train
 
     d = tmp_path_factory.mktemp("train")
-    s = train(TinyTask(), d / "a.json", _cfg(), profile, report=False)
+    s = train(TinyTask(), d / "a.json", _cfg(), profile, report=False, keep_checkpoint=True)
     return d, s
 
 
@@ -162,8 +162,10 @@ def test_same_seed_same_bytes_and_resume_continues(trained, tmp_path, profile):
     train(TinyTask(), tmp_path / "a.json", _cfg(stop_after=2), profile, report=False)
     meta = json.loads((tmp_path / "a.json").read_text())["metadata"]
     assert meta["epochs_done"] == 2 and meta["complete"] is False
-    train(TinyTask(), tmp_path / "a.json", _cfg(), profile, report=False, resume=True)
+    assert (tmp_path / "a.json.ckpt.npz").exists()                 # stopped early: kept for --resume
+    s = train(TinyTask(), tmp_path / "a.json", _cfg(), profile, report=False, resume=True)
     assert (tmp_path / "a.json").read_bytes() == (d / "a.json").read_bytes()
+    assert not (tmp_path / "a.json.ckpt.npz").exists() and s["checkpoint"] is None   # complete: removed
 
 
 def test_resume_refuses_other_settings(trained, tmp_path, profile):

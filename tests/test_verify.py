@@ -13,8 +13,8 @@ EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory):
-    from neurodeploy.deploy import deploy
-    from neurodeploy.profile import load_profile
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.importers import load_network
 
     d = tmp_path_factory.mktemp("verify")

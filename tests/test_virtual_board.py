@@ -25,8 +25,8 @@ DT = 1e-3
 def dc_config():
     """Two DC-driven populations on two cores of chip 0 ("a": core 0, neurons 0-1; "b": core 1, neuron 0),
     firing at ~160/s without any input."""
-    from neurodeploy.deploy import deploy
-    from neurodeploy.profile import load_profile
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.spec import spec_from_dict
 
     prof = load_profile("dynapse2")

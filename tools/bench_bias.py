@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from neurodeploy.profile import load_profile
+from neurodeploy.device.profile import load_profile
 
 
 def main():

@@ -24,7 +24,7 @@ import numpy as np
 
 def build_raw(seed: int = 0) -> dict:
     from neurodeploy import __version__
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
 
     prof = load_profile("dynapse2")
     rng = np.random.default_rng(seed)
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from neurodeploy.config.model import config_from_dict, load_config
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.rules import check_config_profile as check_config_against_profile
     from neurodeploy.validate import validate_file
 

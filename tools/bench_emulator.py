@@ -9,15 +9,17 @@
 """
 
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
 
 from neurodeploy.backends.emulator import Emulator
-from neurodeploy.deploy import deploy
-from neurodeploy.profile import load_profile
-from neurodeploy.synthetic import random_network
-from neurodeploy.verify import verify
+from neurodeploy.deployment import deploy
+from neurodeploy.device.profile import load_profile
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # tests/networks.py: the synthetic networks
+from networks import random_network  # noqa: E402
+from neurodeploy.verification import verify
 
 
 def spec_with_outputs(spec):

@@ -1,7 +1,7 @@
 """The arithmetic floor of each row of tools/bench_sim.py: what its compiled program cannot do faster.
 
-For each row, the optimised HLO of the compiled call (XLA's CPU backend, this machine) is read and every
-operation of two kinds is counted, loops multiplied by their trip count:
+For each row, the optimised HLO of the compiled call (XLA's CPU backend, on the machine that runs the
+bench) is read and every operation of two kinds is counted, loops multiplied by their trip count:
 
 - **matrix products** (``dot``): each distinct product (operand shapes, contracted and batch axes) is
   timed alone in a ``lax.scan``, one product per step, operands at the same shapes, minus the same scan
@@ -14,28 +14,15 @@ The floor is Σ count × time. Everything else — multiplications, additions, s
 memory traffic between XLA's loops, the loops' own overhead, gathers — counts as zero, so the floor is a
 lower bound of the row's time *for the program XLA compiled*: a row cannot become faster than its floor
 without removing products or transcendental functions from the model's step. With
-``--compare-rockpool PYTHON`` the same is done for Rockpool's DynapSim program and the issue's target
-(Rockpool's time / 1.5 for the batched and training rows, / 10 for batch 1 and the draws) is printed
-next to our floor.
+``--compare-rockpool PYTHON`` the same is done for Rockpool's DynapSim program, and the performance target
+(ours ≤ Rockpool's time / 1.5 for the batched and training rows, / 10 for batch 1 and the draws) is
+printed next to our floor.
 
     python tools/bench_floor.py [--rows fwd256b32,train64,...] [--repeats 5] [--compare-rockpool PYTHON]
 
-Measured (session 7, this 2-core machine, load 2.0, Rockpool 3.1.0 weights closed over; times per the row's
-unit, target = Rockpool / 1.5 or / 10):
-
-| row | ours | floor | products | transc. | divisions | Rockpool | target | floor/target |
-|---|---|---|---|---|---|---|---|---|
-| fwd N=1024 b1 (µs/step) | 126 | 34.7 | 2.5 | 23.3 | 8.9 | 80.1 | 8.0 | 4.33 |
-| fwd N=4096 b1 (µs/step) | 604 | 76.2 | 8.3 | 48.2 | 19.7 | 2327 | 233 | 0.33 |
-| fwd N=256 b32 (µs/step) | 461 | 287 | 167 | 92.9 | 26.3 | 218 | 145 | 1.97 |
-| train N=64 b32 (ms) | 184 | 95.7 | 36.8 | 22.4 | 36.5 | 176 | 117 | 0.82 |
-| frozen-noise train (ms) | 6.4 | 1.0 | 0.1 | 0.6 | 0.3 | 7.1 | 4.8 | 0.21 |
-| 32 draws N=256 (ms/draw) | 13.2 | 2.1 | 0.2 | 1.5 | 0.4 | 4.5 | 0.5 | 4.66 |
-
-(an earlier run at load 1.0: 4.53, 0.47, 1.97, 0.76, 0.53, 6.61). The forward step holds per neuron 11
-transcendental functions (7 exp, 2 log, expm1, log1p) and 46 divisions (~20 of them the x/1 of
-:mod:`neurodeploy.sim.fusion`); at N = 256 batch 32 its one product [32, 316] x [316, 512] takes about the
-whole target by itself.
+The compiled forward step holds per neuron 11 transcendental functions (7 exp, 2 log, expm1, log1p)
+and 46 divisions (~20 of them the x/1 of :mod:`neurodeploy.sim.fusion`); at N = 256 batch 32 its one
+product is [32, 316] x [316, 512]. Measurements: docs/performance-history.md.
 """
 
 from __future__ import annotations
@@ -56,7 +43,7 @@ import bench_sim as bs  # noqa: E402
 TRANSCENDENTAL = ("exponential", "exponential-minus-one", "log", "log-plus-one", "logistic", "tanh", "power",
                   "sqrt", "rsqrt")
 COUNTED = TRANSCENDENTAL + ("divide",)
-#: The issue's targets: our time ≤ Rockpool's / factor.
+#: The performance targets per row: our time ≤ Rockpool's / factor.
 TARGET = {"fwd1024": 10.0, "fwd4096": 10.0, "fwd256b32": 1.5, "train64": 1.5, "frozen": 1.5, "mismatch": 10.0}
 
 
@@ -257,7 +244,7 @@ def main(argv=None) -> int:
         remote.stdin.close()
         remote.wait(timeout=60)
     print("floor/target > 1: the target is below what the compiled step's products and transcendental functions "
-          "alone take on this machine")
+          "alone take on the machine that ran this")
     return 0
 
 

@@ -1,18 +1,20 @@
 """Benchmark: quantize → map → config stage times and weight errors.
 
-Random sparse recurrent networks (neurodeploy.synthetic.random_network: Gaussian weights, 60 inputs,
+Random sparse recurrent networks (tests/networks.py random_network: Gaussian weights, 60 inputs,
 locality by blocks of 1024 neurons). Prints one row per (N, fan-in).
 
     python tools/bench_map.py [--quick]
 """
 
 import sys
+from pathlib import Path
 import time
 
 from neurodeploy.mapping.mapper import map_quantized
-from neurodeploy.profile import load_profile
+from neurodeploy.device.profile import load_profile
 from neurodeploy.quantize.quantizer import quantize_network
-from neurodeploy.synthetic import random_network
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # tests/networks.py: the synthetic networks
+from networks import random_network  # noqa: E402
 
 
 def main(argv):

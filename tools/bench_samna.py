@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import fake_samna  # noqa: E402  (the test double, not samna)
 
 from neurodeploy.backends.fpga import OutputDecoder, raster_events  # noqa: E402
-from neurodeploy.deploy import deploy  # noqa: E402
-from neurodeploy.profile import load_profile  # noqa: E402
+from neurodeploy.deployment import deploy  # noqa: E402
+from neurodeploy.device.profile import load_profile  # noqa: E402
 from neurodeploy.importers import load_network  # noqa: E402
-from neurodeploy.synthetic import random_network  # noqa: E402
+from networks import random_network  # noqa: E402
 
 
 def timed(f, *a):

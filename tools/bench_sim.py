@@ -1,159 +1,39 @@
-"""Benchmark of neurodeploy.sim (issue 11's rows), optionally side by side with Rockpool's DynapSim.
+"""Benchmark of neurodeploy.sim on fixed rows, optionally side by side with Rockpool's DynapSim.
 
-Network (the issue's construction, so anyone can compare): N DPI neurons at the profile's default
-biases, each with 16 input synapses (AMPA) drawn from 60 Poisson inputs at 50 Hz and 48 recurrent
-synapses (75 % AMPA, 25 % GABA) drawn from the N neurons; T = 500 steps at dt = 1 ms; weights set
-so that the network fires ~20 Hz. Rows:
+Network (the reference construction, built the same way on both sides so that anyone can compare): N DPI
+neurons at the profile's default biases, each with 16 input synapses (AMPA) drawn from 60 Poisson inputs at
+50 Hz and 48 recurrent synapses (75 % AMPA, 25 % GABA) drawn from the N neurons; T = 500 steps at
+dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys in brackets):
 
-- forward, µs per step: N = 1024 batch 1, N = 4096 batch 1, N = 256 batch 32;
-- train step (value_and_grad of a rate loss + Adam via optax), ms per step: N = 64 batch 32
-  (weights), the frozen-noise task (2 neurons, 60 inputs, batch 2), N = 64 batch 32 with every
-  circuit current trainable too;
-- 32 mismatch draws of N = 256 in one ``jax.vmap`` call, ms per draw;
-- compile (first call minus a steady call), s, per shape;
-- peak RSS of one value-and-grad step of N = 256, batch 32, T = 500 (subprocess, target ≤ 4 GB).
+- forward, µs per step: N = 1024 batch 1 (fwd1024), N = 4096 batch 1 (fwd4096), N = 256 batch 32
+  (fwd256b32);
+- train step (value_and_grad of a rate loss + Adam via optax), ms per step: N = 64 batch 32, weights
+  (train64); the frozen-noise task, 2 neurons, 60 inputs, batch 2 (frozen); N = 64 batch 32 with every
+  circuit current trainable too (train64cur, neurodeploy only);
+- 32 mismatch draws of N = 256 in one ``jax.vmap`` call, ms per draw (mismatch);
+- compile (first call minus a steady call), s, per row;
+- peak RSS of one value-and-grad step of N = 256, batch 32, T = 500 (subprocess, target ≤ 4 GB;
+  ``--no-rss`` skips it).
+
+    python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--no-rss]
+                              [--compare-rockpool /tmp/rockpool-venv/bin/python] [--rockpool-weights constant|argument]
 
 ``--compare-rockpool PYTHON`` runs Rockpool's DynapSim (3.1.0: one combined synapse per neuron, so the
 connectivity is given as dense signed matrices W_in [60, N], W_rec [N, N], weights / Iscale) in a
 subprocess of that interpreter, interleaved row by row and repeat by repeat with ours, and prints
-the ratio Rockpool / neurodeploy per row. Its weight scale is calibrated to ~20 Hz as well.
+the ratio Rockpool / neurodeploy per row. Its weight scale is calibrated to ~20 Hz as well. Rockpool's
+mismatch draws scale every synapse's weight (per-draw W_in and W_rec) besides its currents, as ours do
+per CAM entry.
 
-    python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--compare-rockpool /tmp/rockpool-venv/bin/python]
-                              [--rockpool-weights constant|argument]
+``--rockpool-weights`` (forward rows): DynapSim's step computes the recurrent input as
+``dot(w_rec.T, spikes)``. With the weights closed over (``constant``, constants of the jitted call, the
+default) XLA folds the transpose at compile time. With the weights an *argument* of the jitted call
+(``argument``) — as in any training step and in a vmap over per-draw weights — the optimised HLO copies
+``transpose(w_rec)``, the whole [N, N] matrix, inside the loop body every step, which dominates at batch 1.
+The default is Rockpool's faster form, so the ratios printed by default are against the faster Rockpool.
 
-**Reconciling the Rockpool side with issue 11's table** (session 4; facts about Rockpool 3.1.0, read
-and measured, none of its code used). DynapSim's step computes the recurrent input as
-``dot(w_rec.T, spikes)``. When the weights are closed over (constants of the jitted call, this bench's
-default) XLA folds the transpose at compile time. When they are an *argument* of the jitted call — as
-in any training step and in a vmap over per-draw weights — the optimised HLO materialises
-``transpose(w_rec)`` as a copy of the whole [N, N] matrix inside the loop body, every step: at batch 1
-this N² copy dominates (measured at load 7: N = 1024 b1 7.5 ms/step with weights as an argument
-against 0.13 ms closed over; at N = 256 b32 both ~0.2 ms, the copy being small next to the batch).
-That is the issue's 1.65 ms (N = 1024) and 18.5 ms (N = 4096, ~N²) per step: its batch-1 rows had the
-weights as an argument, its batched and training rows agree with this bench. ``--rockpool-weights
-argument`` reproduces those rows; the default (constants) is Rockpool's faster form, so the ratios
-printed by default are against the faster Rockpool. The mismatch row's Rockpool draws now also scale
-every synapse's weight (per-draw W_in and W_rec), as our draws do per CAM entry (before, only its
-currents were drawn: 1.9–3.2 ms/draw; with weight factors, ~3× that; the issue's 63.5 ms/draw had
-weights as arguments and per-draw matrices).
-
-Session 4 (issue 11), profile of the batched forward (N = 256, b32; jax.profiler trace of the compiled
-loop, per-thunk times, load ~8): the ELL gather of the slot events and its batched dot ~34 % (two
-transpose-copy fusions [N, K, B] + dots), the membrane arithmetic ~60 % in ~25 loop fusions (no
-duplicated transcendental: the loop body holds each exp/log once; each fusion reads 20-50 [B, N]
-operands, so the cost is memory traffic + ~2.5 ns per transcendental and element). In the gradient
-step (N = 64 b32) the largest single cost was the gather's backward: a [N, B, K] transpose of the
-gathered events per step (24 % of the step), then the recomputed membrane. A/B stubs (the Newton
-solve, the passage, the crossing time replaced by trivial functions) each moved the forward by
-< 10 %. Changes: the batched charge is one matrix product e·W with W summed once per call
-(:mod:`neurodeploy.sim.charge`; forward 2.2x, forward + VJP 5x faster than the gather, CPU time of
-the charge alone); w + ln w = z in 4 transcendentals (was 7) and the passage's logistic in 2 exps
-(was 4): -4 % forward, -10 % gradient (A/B, load 12; spikes identical). A batched event-driven
-scatter was slower than the gather (XLA's CPU scatter ~20 ns per element) and was not kept.
-
-Measured, this bench, Rockpool weights closed over, interleaved (ratio = Rockpool / ours):
-
-| row | before: ours / RP / ratio (load 3.8-5.7) | before, same load: ratio (load 10-11) | after: ours / RP / ratio (load 8-11) |
-|---|---|---|---|
-| fwd N=1024 b1 (µs/step) | 428 / 129 / 0.30 | 0.33 | 506 / 160 / 0.32 |
-| fwd N=4096 b1 (µs/step) | 4416 / 3935 / 0.89 | 0.84 | 5087 / 5289 / 1.04 |
-| fwd N=256 b32 (µs/step) | 2960 / 375 / 0.13 | 0.25 | 1364 / 461 / 0.34 |
-| train N=64 b32 (ms) | 1018 / 483 / 0.48 | 0.26 | 575 / 419 / 0.73 |
-| frozen-noise train (ms) | 10.4 / 3.8 / 0.36 | 0.51 | 11.8 / 11.1 / 0.94 |
-| train, all currents (ms) | 1468 / - | 1689 | 1056 / - |
-| 32 mismatch draws (ms/draw) | 62.5 / 3.2 / 0.05 (RP currents only) | 0.12 | 87.3 / 6.4 / 0.07 |
-
-With ``--rockpool-weights argument`` (the issue's batch-1 construction), after, load 9: N=1024 b1
-394 / 8087 µs (20.6x), N=4096 b1 4126 / 42336 µs (10.3x). Peak RSS of the N=256 b32 value-and-grad
-step 0.91 GB. The issue's targets for the batched rows (>= 1.5x) are not met.
-
-Session 5 (issue 11). **Profile finding**: XLA's CPU fusion duplicates every cheap producer into each
-consumer loop, and each transcendental starts a loop: the compiled forward step held 1038 arithmetic
-operations per neuron for ~300 in the source (every loop recomputed the synapses' means, the input current,
-the leak, the Rosenbrock step …); ``lax.optimization_barrier`` is expanded before fusion on CPU. Storing
-the shared intermediates once (x/one, :mod:`neurodeploy.sim.fusion`) halved that. Then: the gradient's
-recomputed step reads spikes, resets and refractory times from the forward's next state (no passage or
-crossing time in the backward); batch 1 computes the inputs' charge before the loop and scatters only the
-spikes' fan-outs (the inputs' fan-out, ~270 neurons here, padded every branch of the scatter; at N = 4096
-the 128-source branch overflowed into the dense gather); small batched steps do the same with the matrix;
-vmapped draws gather neuron-major (the vmapped einsum transposed weights and events every step). What is
-left at N = 256 b32 (profile at b128): the dense e·W product ~30 %, the passage and crossing time ~23 %.
-
-Interleaved, Rockpool weights closed over, load 0.1-1.4 (ratio = Rockpool / ours):
-
-| row | session start: ours / RP / ratio | session end: ours / RP / ratio |
-|---|---|---|
-| fwd N=1024 b1 (µs/step) | 341.5 / 67.8 / 0.20 | 105.3 / 52.8 / 0.50 |
-| fwd N=4096 b1 (µs/step) | 2705 / 1963 / 0.73 | 460 / 1654 / 3.59 |
-| fwd N=256 b32 (µs/step) | 886 / 191 / 0.22 | 365 / 151 / 0.41 (second run 370 / 144 / 0.39) |
-| train N=64 b32 (ms) | 276 / 161 / 0.58 | 166 / 120 / 0.72 (second run 120 / 112 / 0.93) |
-| frozen-noise train (ms) | 7.6 / 3.7 / 0.49 | 4.1 / 3.1 / 0.75 (4.2 / 3.4 / 0.81) |
-| train, all currents (ms) | 623 / - | 357 / - |
-| 32 mismatch draws (ms/draw) | 49.9 / 7.8 / 0.16 | 13.6 / 3.0 / 0.22 (15.9 / 3.1 / 0.19) |
-| peak RSS N=256 b32 grad step | 0.84 GB | 0.93 GB |
-
-Minimum of 9 calls, ours alone (less noisy than the interleaved medians): train N=64 b32 100 ms, frozen
-3.8 ms, fwd N=256 b32 339 µs, fwd N=1024 b1 94 µs, 32 draws 11.2 ms/draw (9.3 before the batch-1 input
-precompute, which vmapped draws pay for: kept for the 1.7-5x faster single-board forward). With
-``--rockpool-weights argument`` (the issue's construction): N=1024 b1 114 / 2325 µs (20.5x), N=4096 b1
-391 / 17596 µs (45x). Compile time is still 1.7-4x Rockpool's. The batched targets (>= 1.5x) are not met.
-
-Session 6 (issue 11). Profile of the N = 64 batch-32 training step (weights trained; per-thunk times): the
-four matrix products of a step (forward e·W, its recomputation in the backward, the events' cotangent
-∂Q·Wᵀ, the weight cotangent eᵀ·∂Q) ~69 µs of ~206 µs per step, at ~57 GFLOP/s each (they are tiny, and
-their cost still scales with their size); the rest is the membrane arithmetic in ~210 small loops per step
-(fwd + bwd). The frozen-noise step (2 neurons) is bound by those ~210 loops, ~35 ns each, and its timing is
-bimodal (XLA's thunk executor running loops on both cores: minimum 3.6 ms, median up to 7.5 ms).
-Tried and measured: the charge carried from the end of the step before (the backward then needs no
-recomputed product, and only the spikes' part of ∂Q·Wᵀ) — forward 8 % faster, kept for the forward only
-(``simulate._carried_scan``); under the gradient it was slower (103 → 108 ms with XLA's own VJP, 137 ms with
-a hand-written one; splitting the forward product into inputs' and spikes' parts: 538 µs per step, not
-kept — the cause was not found);
-``symbolic_zeros`` in the remat VJP (only the perturbed constants differentiated): no change (XLA had
-already removed the unused cotangents), kept; a multiply-reduce instead of the batched dot for vmapped
-draws: 3× slower; the inputs' charge precomputed for the batched training step: slower (102 → 106 ms).
-
-Interleaved A/B against the session's start (minimum of 15 calls each): fwd N=256 b32 319 → 293 µs per step;
-train N=64 b32 102 → 92-109 ms (noise: the training path is unchanged); frozen 3.5 → 3.5 ms; train, all
-currents 241 → 241 ms. This bench at the end, load 0.2-0.9, Rockpool weights closed over:
-
-| row | ours / RP / ratio | compile ours / RP (s) |
-|---|---|---|
-| fwd N=256 b32 (µs/step) | 283 / 143 / 0.51 | 1.24 / 0.31 |
-| train N=64 b32 (ms) | 151 / 128 / 0.85 | 2.25 / 2.65 |
-| frozen-noise train (ms) | 4.1 / 2.9 / 0.71 | 1.81 / 1.14 |
-
-and at load 1.8 (all rows): fwd N=1024 b1 139 / 67 µs (0.48), N=4096 b1 448 / 1791 µs (4.0), 32 draws
-15.9 / 4.4 ms per draw (0.28), train all currents 323 ms, peak RSS 0.61-0.91 GB. Targets still not met:
-batched forward and training >= 1.5x, batch 1 and draws >= 10x; compile <= 1.5x only for the N = 64 training step.
-
-Session 7 (issue 11). ``tools/bench_floor.py`` reads each row's compiled program and times its matrix
-products, transcendental functions and divisions alone, everything else counted as free: a lower bound
-of the row for that program. Against the issue's targets (Rockpool / 1.5 batched and training, / 10 batch 1
-and draws), two runs at load 1-2: the floor alone is 2.0x the target at N = 256 batch 32 (the product
-[32, 316] x [316, 512] alone ~ the target), 4.3-4.5x at N = 1024 batch 1 (the ~11 transcendental functions
-per neuron and step alone are 3x the target) and 4.7-6.6x for the 32 draws: those targets cannot be met
-by this model on XLA's CPU backend. The training steps (floor 0.76-0.82 of the target), N = 4096 batch 1
-(0.33-0.47) and the frozen-noise step (0.2-0.5) are not ruled out by it. Changes: vmapped draws at batch 1
-scatter the fired sources of all draws, compacted together (``charge.draws_event_charge``), and the event
-paths compact with ``charge.compact`` (jnp.nonzero's result, 2.5x faster at 8192 entries); interleaved A/B,
-minimum of 5 calls, three rounds: 32 draws 15.3 -> 9.9 ms per draw, N = 1024 b1 129 -> 125 µs, N = 4096 b1
-429 -> 405 µs per step. Tried, not kept: the events' cotangent split into the inputs' and the spikes' parts
-(custom VJP) for the training step — no difference above the noise (5 interleaved rounds, minimum of 9
-calls each: best 114.8 ms without, 120.8 ms with; median of the rounds 139.3 vs 135.9 ms).
-This bench at the end (load 0.8-1.2; this machine ran both sides ~1.4x slower than in session 6):
-
-| row | ours / RP / ratio | compile ours / RP (s) |
-|---|---|---|
-| fwd N=1024 b1 (µs/step) | 132 / 87 / 0.66 | 2.18 / 0.46 |
-| fwd N=256 b32 (µs/step) | 429 / 183 / 0.43 | 1.31 / 0.48 |
-| train N=64 b32 (ms) | 208 / 161 / 0.77 | 2.97 / 2.12 |
-| frozen-noise train (ms) | 6.1 / 4.1 / 0.67 | 2.70 / 1.40 |
-| 32 mismatch draws (ms/draw) | 14.0 / 4.9 / 0.35 | 2.31 / 0.64 |
-
-and at load 2 (all rows): fwd N=4096 b1 528 / 2141 µs (4.05), train all currents 341 ms, peak RSS 0.92 GB.
-
-Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``.
+Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``, and the
+load average is printed at the start and the end. Measurements: docs/performance-history.md.
 """
 
 from __future__ import annotations
@@ -188,8 +68,9 @@ ROWS = {  # key: (label, unit, ours-only)
 # ---------------------------------------------------------------------------------------------
 # the networks (numpy only: shared with the Rockpool worker)
 # ---------------------------------------------------------------------------------------------
-def issue_entries(n: int, seed: int = 0):
-    """Synapse entries (src into [inputs; neurons], dst, dendrite 0 AMPA / 2 GABA, I_w in A)."""
+def bench_entries(n: int, seed: int = 0):
+    """The reference construction's network of N neurons (module docstring): synapse entries (src into
+    [inputs; neurons], dst, dendrite 0 AMPA / 2 GABA, I_w in A)."""
     rng = np.random.default_rng(seed)
     k_rec = min(K_REC, n)
     src_in = np.concatenate([rng.choice(N_IN, K_IN, replace=False) for _ in range(n)])
@@ -248,7 +129,7 @@ class Ours:
         import jax.numpy as jnp
         import optax
 
-        from neurodeploy.profile import load_profile
+        from neurodeploy.device.profile import load_profile
         from neurodeploy.sim import Parametrization, build_from_arrays, default_params, sample_mismatch_stack, simulate
         self.jax, self.jnp, self.optax = jax, jnp, optax
         self.prof = load_profile("dynapse2")
@@ -280,7 +161,7 @@ class Ours:
         jax = self.jax
         if row.startswith("fwd"):
             n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
-            net, x = self.build(n, issue_entries(n)), self.jnp.asarray(poisson(b))
+            net, x = self.build(n, bench_entries(n)), self.jnp.asarray(poisson(b))
             self.calls[row] = (jax.jit(lambda nn, xx: self.simulate(nn, xx)[0]), (net, x))
             first, s = timed(self._fn(row))
             rate = float(np.asarray(s).mean()) / DT
@@ -288,11 +169,11 @@ class Ours:
             if row == "frozen":
                 net, x = self.build(2, frozen_entries()), self.jnp.asarray(poisson(2))
             else:
-                net, x = self.build(64, issue_entries(64)), self.jnp.asarray(poisson(32))
+                net, x = self.build(64, bench_entries(64)), self.jnp.asarray(poisson(32))
             self.calls[row], rate = self._train(net, x, () if row != "train64cur" else tuple(net.currents))
             first, _ = timed(self._fn(row))
         elif row == "mismatch":
-            net, x = self.build(256, issue_entries(256)), self.jnp.asarray(poisson(1))
+            net, x = self.build(256, bench_entries(256)), self.jnp.asarray(poisson(1))
             draws = self.stack(net, jax.random.PRNGKey(0), 32)
             self.calls[row] = (jax.jit(jax.vmap(lambda m: self.simulate(net, x, m)[0])), (draws,))
             first, s = timed(self._fn(row))
@@ -314,7 +195,7 @@ def rss_child(n: int, b: int) -> int:
     import resource
 
     ours = Ours()
-    net, x = ours.build(n, issue_entries(n)), ours.jnp.asarray(poisson(b))
+    net, x = ours.build(n, bench_entries(n)), ours.jnp.asarray(poisson(b))
     (step, args), _ = ours._train(net, x)
     _block(step(*args))
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -346,13 +227,13 @@ class Rockpool:
         self.weights = weights
 
     def _mats(self, kind: str, n: int):
-        e = frozen_entries() if kind == "frozen" else issue_entries(n)
+        e = frozen_entries() if kind == "frozen" else bench_entries(n)
         w_in, w_rec = dense_signed(e, n)
         g = self._gain(kind)
         return (g * w_in / ISCALE).astype(np.float32), (g * w_rec / ISCALE).astype(np.float32)
 
     def _rate(self, kind, g, n, b):
-        e = frozen_entries() if kind == "frozen" else issue_entries(n)
+        e = frozen_entries() if kind == "frozen" else bench_entries(n)
         w_in, w_rec = dense_signed(e, n)
         mod = self.make((g * w_in / ISCALE).astype(np.float32), (g * w_rec / ISCALE).astype(np.float32))
         out, _, _ = mod(poisson(b), record=False)
@@ -395,7 +276,7 @@ class Rockpool:
         jax, jnp = self.jax, self.jnp
         if row.startswith("fwd"):
             n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
-            mod, x = self.make(*self._mats("issue", n)), jnp.asarray(poisson(b))
+            mod, x = self.make(*self._mats("bench", n)), jnp.asarray(poisson(b))
             if self.weights == "argument":      # the weights as an argument of the jitted call (see the docstring)
                 p = mod.parameters()
                 evp = jax.jit(lambda pp, xx: mod.set_attributes(pp)(xx, record=False)[0])
@@ -406,13 +287,13 @@ class Rockpool:
             first, s = timed(fn)
             rate = float(np.asarray(s).mean()) / DT
         elif row in ("train64", "frozen"):
-            kind, n, b = ("frozen", 2, 2) if row == "frozen" else ("issue", 64, 32)
+            kind, n, b = ("frozen", 2, 2) if row == "frozen" else ("bench", 64, 32)
             mod, x = self.make(*self._mats(kind, n)), jnp.asarray(poisson(b))
             rate = float(np.asarray(mod(x, record=False)[0]).mean()) / DT
             fn = self._train(mod, x)
             first, _ = timed(fn)
         elif row == "mismatch":
-            mod, x = self.make(*self._mats("issue", 256)), jnp.asarray(poisson(1))
+            mod, x = self.make(*self._mats("bench", 256)), jnp.asarray(poisson(1))
             sim = mod.simulation_parameters()["1_DynapSim"]
             names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
             key = jax.random.PRNGKey(0)
@@ -501,7 +382,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocess")
     ap.add_argument("--rockpool-weights", choices=("constant", "argument"), default="constant",
                     help="forward rows: Rockpool's weights closed over (constants, its faster form) or passed to the "
-                         "jitted call (as in training and per-draw mismatch; the issue's batch-1 numbers)")
+                         "jitted call (as in training and per-draw mismatch)")
     ap.add_argument("--rockpool-worker", metavar="WEIGHTS", help=argparse.SUPPRESS)
     ap.add_argument("--rss-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

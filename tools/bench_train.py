@@ -5,7 +5,7 @@
 - digits: seconds per training epoch (1,295 trials, the task's batch, 64 hidden neurons; nominal and
   with the default mismatch draws), measured on a few steps and scaled.
 
-The machine is shared: numbers are noisy; compare interleaved runs.
+Timings are noisy on a shared or loaded machine; compare interleaved runs.
 
     python tools/bench_train.py [--steps 500] [--skip-digits]
 """
@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neurodeploy.profile import load_profile  # noqa: E402
+from neurodeploy.device.profile import load_profile  # noqa: E402
 from neurodeploy.train.loop import TrainConfig, Trainer  # noqa: E402
 from neurodeploy.train.run import build_spec  # noqa: E402
 from neurodeploy.train.structure import Structure  # noqa: E402
-from neurodeploy.train.task import get_task  # noqa: E402
+from neurodeploy.train.tasks import get_task  # noqa: E402
 
 
 def steps_per_second(task_name, draws, mismatch, n_steps, batch=None, **arch_over):

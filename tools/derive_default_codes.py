@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from neurodeploy.profile import load_profile, _resolve
+from neurodeploy.device.profile import load_profile, _resolve
 
 
 def physical_defaults(p):

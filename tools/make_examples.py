@@ -104,7 +104,7 @@ def render() -> dict[str, bytes]:
     import tempfile
 
     from neurodeploy.importers.nir.export import export_nir
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.spec import spec_from_dict
 
     prof = load_profile("dynapse2")

@@ -1,6 +1,6 @@
 """Pinned sha256 of the configs (and quantized networks) the deployment produces.
 
-The refactors of issue 9 must keep every config byte-identical; this script and
+A refactor must keep every config byte-identical; this script and
 tests/test_pinned_configs.py prove it. Small cases run in the test suite; the big bench networks
 (1024 and 4096 neurons, several seconds each) run here only:
 
@@ -57,9 +57,10 @@ def compute(name: str, tmp: Path | None = None) -> dict[str, str]:
                     raise RuntimeError(f"neurodeploy map exited {e.code}") from None
             return {"config": _sha((d / "config.json").read_text()), "quantized": _sha((d / "q.json").read_text())}
     from neurodeploy.mapping.mapper import map_quantized
-    from neurodeploy.profile import load_profile
+    from neurodeploy.device.profile import load_profile
     from neurodeploy.quantize.quantizer import quantize_network
-    from neurodeploy.synthetic import random_network
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from networks import random_network
 
     prof = load_profile("dynapse2")
     n, fan, seed = args

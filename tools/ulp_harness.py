@@ -10,7 +10,7 @@ byte-identical outputs:
     python tools/ulp_harness.py                    # every module, seeds 1 2, the small cases
     python tools/ulp_harness.py --big              # also the big bench networks (slow)
     python tools/ulp_harness.py --together --seeds 1 2 3   # every module perturbed at once
-    python tools/ulp_harness.py --modules neurodeploy.bias --seeds 1 2 3 --cases example
+    python tools/ulp_harness.py --modules neurodeploy.device.bias --seeds 1 2 3 --cases example
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Modules of the quantize / bias / map path whose ``np`` is perturbed.
 MODULES = (
-    "neurodeploy.bias", "neurodeploy.masks", "neurodeploy.quantize.grouping", "neurodeploy.quantize.weights",
-    "neurodeploy.quantize.quantizer", "neurodeploy.quantize.synapses", "neurodeploy.quantize.parameter_sets",
+    "neurodeploy.device.bias", "neurodeploy.device.masks", "neurodeploy.quantize.grouping", "neurodeploy.quantize.weights",
+    "neurodeploy.quantize.quantizer", "neurodeploy.device.synapses", "neurodeploy.device.parameter_sets",
     "neurodeploy.mapping.mapper", "neurodeploy.mapping.routing", "neurodeploy.mapping.placement",
     "neurodeploy.mapping.cam_profile", "neurodeploy.detmath",
 )
@@ -95,7 +95,7 @@ class BumpedMatmul(np.ndarray):
 def perturbed(module_name: str, seed: int):
     """Within the block, ``module_name``'s np is a :class:`NumpyProxy`, its module-level float arrays are
     :class:`BumpedMatmul` views, and the profile caches are fresh."""
-    import neurodeploy.profile as prof
+    import neurodeploy.device.profile as prof
 
     mod = importlib.import_module(module_name)
     real = mod.np
@@ -133,9 +133,9 @@ def _pin():
 
 def run(modules, seeds, cases, log=print, together: bool = False) -> list[tuple[str, int, str, list[str]]]:
     """Perturb each module (``together``: all of them at once) with each seed; return (module, seed, case,
-    differing outputs) of every difference. The reference is the unperturbed output on this machine."""
+    differing outputs) of every difference. The reference is the unperturbed output on the machine that runs it."""
     pin = _pin()
-    import neurodeploy.profile as prof
+    import neurodeploy.device.profile as prof
 
     prof._CACHE.clear()
     ref = {c: pin.compute(c) for c in cases}

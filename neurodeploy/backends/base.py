@@ -1,7 +1,7 @@
 """The one backend interface: something that holds a HardwareConfig and runs input on it.
 
 Both the bit-accurate emulator (``"emulator"``) and a Dynap-SE2 board driven through samna
-(``"samna"``) implement :class:`Backend`::
+(``"samna"``) implement :class:`Backend` (by name: :func:`neurodeploy.backends.registry.get_backend`)::
 
     with get_backend("emulator", profile, mismatch=0.1, seed=3) as b:   # or "samna", device=..., bitfile=...
         b.load(cfg)                      # a validated HardwareConfig
@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import BackendError
 from .fpga import unrouted_note
 
 
@@ -43,6 +42,7 @@ class RunResult:
     dt: float
     event_table: np.ndarray | None = None   # [K, 5] as measured; None → derived from ``spikes``
     info: dict | None = None                # backend notes (e.g. events dropped), printed by the CLI
+    window: object | None = None            # the read-out window (neurodeploy.inputs.Window) set by run_file
 
     def events(self) -> np.ndarray:
         """[K, 5] (batch, timestamp µs, chip, core, neuron), time-ordered per batch."""
@@ -78,29 +78,6 @@ class Backend(ABC):
         return False
 
 
-def _emulator(profile, **options):
-    from .emulator import EmulatorBackend
-
-    return EmulatorBackend(profile, **options)
-
-
-def _samna(profile, **options):
-    from .samna_board import SamnaBackend
-
-    return SamnaBackend(profile, **options)
-
-
-#: backend name → factory(profile, **options); samna is imported only when a samna backend opens a board
-BACKENDS = {"emulator": _emulator, "samna": _samna}
-
-
-def get_backend(name: str, profile, **options) -> Backend:
-    """The backend called ``name`` ("emulator" or "samna") for ``profile``, with its options."""
-    if name not in BACKENDS:
-        raise BackendError(f"unknown backend {name!r}: expected one of {', '.join(BACKENDS)}")
-    return BACKENDS[name](profile, **options)
-
-
 def placement_names(cfg, sites: np.ndarray) -> list[str]:
     """``"population[index]"`` of each (chip, core, neuron) row of ``sites`` (from the placement record)."""
     where = {}
@@ -120,29 +97,45 @@ def write_result(path, result, cfg) -> None:
                  neurons=np.array(placement_names(cfg, result.sites)))
 
 
+def _window_counts(result) -> tuple[np.ndarray, object | None]:
+    """Output spike counts per output, summed over samples in the result's read-out window (all steps without one)."""
+    w = getattr(result, "window", None)
+    out = np.asarray(result.outputs)
+    if w is not None:
+        out = out[..., w.start:w.stop, :]
+    return out.reshape(-1, out.shape[-2], out.shape[-1]).sum(axis=(0, 1)), w
+
+
 def summary(result, cfg, verb: str = "ran") -> str:
-    """One line: samples × steps, neurons, events, output spike counts (+ a line naming outputs the host
+    """One line: samples × steps, neurons, events, output spike counts — in the read-out window when the run has
+    one (``result.window``, from the input's ``readout`` or ``--window``) — (+ a line naming outputs the host
     cannot see, when there are such)."""
-    n = np.asarray(result.outputs).sum(axis=(0, 1))
+    n, w = _window_counts(result)
     note = unrouted_note((getattr(result, "info", None) or {}).get("outputs_without_host_route", []))
-    return (("" if not note else note + "\n") + f"{verb} {result.spikes.shape[0]} sample(s) × {result.spikes.shape[1]} steps on {result.sites.shape[0]} neurons; "
-            f"{len(result.events())} spike events; output spike counts "
+    steps = result.spikes.shape[-2]
+    where = "" if w is None or w.source == "whole trial" else f" in the read-out window ({w.describe(steps, result.dt)}):"
+    return (("" if not note else note + "\n") + f"{verb} {result.spikes.shape[0]} sample(s) × {steps} steps on {result.sites.shape[0]} neurons; "
+            f"{len(result.events())} spike events; output spike counts{where} "
             + ", ".join(f"{o.name}: {int(c)}" for o, c in zip(cfg.outputs, n)))
 
 
 def summary_json(result, cfg, **extra) -> dict:
-    """The summary as a JSON-able dict (``--json FILE`` of emulate and run)."""
-    n = np.asarray(result.outputs).sum(axis=(0, 1))
-    return {"samples": int(result.spikes.shape[0]), "steps": int(result.spikes.shape[1]), "dt": float(result.dt),
-            "neurons": int(result.sites.shape[0]), "spike_events": int(len(result.events())), **extra,
-            "output_spike_counts": {o.name: int(c) for o, c in zip(cfg.outputs, n)}}
+    """The summary as a JSON-able dict (``--json FILE`` of emulate and run); output counts in the read-out window."""
+    n, w = _window_counts(result)
+    out = {"samples": int(result.spikes.shape[0]), "steps": int(result.spikes.shape[1]), "dt": float(result.dt),
+           "neurons": int(result.sites.shape[0]), "spike_events": int(len(result.events())), **extra}
+    if w is not None:
+        out["window"] = w.as_dict()
+    out["output_spike_counts"] = {o.name: int(c) for o, c in zip(cfg.outputs, n)}
+    return out
 
 
-def run_file(backend: Backend, config_path, input_path, output_path, profile=None):
+def run_file(backend: Backend, config_path, input_path, output_path, profile=None, window=None):
     """Load a config file (checked against ``profile`` as ``validate`` does, when given) and an input
-    file, run them on ``backend``, write the result npz → (cfg, result)."""
+    file, run them on ``backend``, write the result npz → (cfg, result). ``result.window`` is the read-out
+    window: ``window`` ((start, stop) steps, ``--window``) over the input's ``readout``, else the whole trial."""
     from ..config.model import load_config
-    from ..inputs import load_input
+    from ..inputs import load_input, resolve_window
 
     if profile is not None:
         from ..validate import load_checked_config
@@ -151,7 +144,10 @@ def run_file(backend: Backend, config_path, input_path, output_path, profile=Non
     else:
         cfg = load_config(config_path)
     data = load_input(input_path, len(cfg.inputs), model=f"the config {config_path} ($.inputs)")
+    if "spikes" in data:          # checked before the run; an events input's length is known after it
+        resolve_window(data, window, data["spikes"].shape[1], input_path)
     backend.load(cfg)
     result = backend.run(data)
+    result.window = resolve_window(data, window, np.asarray(result.outputs).shape[-2], input_path)
     write_result(output_path, result, cfg)
     return cfg, result

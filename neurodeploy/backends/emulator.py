@@ -11,7 +11,7 @@ physical location keeps its factor whatever else is configured, and crosstalk ma
 entry share its factor. ``trials`` stacks independent boards (seeds) for one vmapped call.
 
 The chip's edge is emulated too: the host sees a neuron's spikes only through an SRAM destination that
-reaches it (:func:`neurodeploy.profile.reaches_host`). A model output whose neuron holds no such route
+reaches it (:func:`neurodeploy.device.profile.reaches_host`). A model output whose neuron holds no such route
 reports no spikes, as on a board; :func:`unrouted_outputs` names them.
 """
 
@@ -35,6 +35,7 @@ class EmulationResult:
     sites: np.ndarray       # [M, 3] (chip, core, neuron)
     dt: float
     info: dict | None = None    # notes for the CLI (outputs without a host route)
+    window: object | None = None    # the read-out window (neurodeploy.inputs.Window), set by backends.base.run_file
 
     def events(self) -> np.ndarray:
         """[K, 5] (batch, timestamp µs, chip, core, neuron) — first trial when several."""

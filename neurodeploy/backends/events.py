@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..inputs import InputError
-from ..masks import core_mask_from_int
+from ..device.masks import core_mask_from_int
 
 
 def raster_from_events(events: np.ndarray, dt: float, duration: float | None = None):

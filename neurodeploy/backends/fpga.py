@@ -4,7 +4,7 @@ Conventions of a Dynap-SE2 board (the FPGA sits west of chip (0, 0); every fact 
 public scripts that drive boards do — they need a board to be confirmed):
 
 * **Host route.** A neuron is observed through an SRAM destination with ``x_hop = HOST_X_HOP``
-  (−7) and all four core bits (:data:`neurodeploy.profile.HOST_CORE_MASK` cites the public sources;
+  (−7) and all four core bits (:data:`neurodeploy.device.profile.HOST_CORE_MASK` cites the public sources;
   an empty mask is not sent): the event travels west, one hop per chip, and leaves the grid into the FPGA. Read back, it carries the hop it had left:
   ``x_hop = HOST_X_HOP + 1 + x`` for the chip at mesh position (x, y) — ``−6 + h`` on a board whose
   chip h sits at (h, 0) — its ``y_hop`` unchanged, and the destination's tag.
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError
-from ..profile import HOST_X_HOP, reaches_host
+from ..device.profile import HOST_X_HOP, reaches_host
 
 MARKER_TAG = 2047               # tag of clock-probe and end-of-run marker events
 MARKER_COPIES = 3               # markers sent each time (one can be lost)
@@ -146,7 +146,7 @@ def unrouted_note(names: list[str]) -> str:
 class OutputDecoder:
     """Read-back events → the config's observed neurons, model outputs and model neuron names.
 
-    A neuron is observed when it has a host route (:func:`~neurodeploy.profile.reaches_host`); its events come back
+    A neuron is observed when it has a host route (:func:`~neurodeploy.device.profile.reaches_host`); its events come back
     with :func:`readback_hops` of its chip and the route's tag, which the mapper makes unique per
     chip (core · 256 + neuron). Decoding goes through the config's outputs and placement record.
     """

@@ -49,7 +49,7 @@ def probe_config(profile, n_chips: int = 1, cores_per_chip: int | None = None):
     from .. import __version__
     from ..config.encode import chip_parameter_defaults
     from ..config.model import HardwareConfig
-    from ..profile import HOST_CORE_MASK, HOST_X_HOP
+    from ..device.profile import HOST_CORE_MASK, HOST_X_HOP
 
     cpc = cores_per_chip or profile.geometry.cores_per_chip
     host = list(HOST_CORE_MASK)

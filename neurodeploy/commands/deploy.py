@@ -15,7 +15,7 @@ from .options import cam_profiles, check_outputs, deploy_options, parse_import_o
 def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
                  import_options):
     """Core assignment, bias codes and weight quantization (inspectable intermediate)."""
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..quantize.quantizer import quantize_network
     from ..report import format_quantize_summary
     from ..importers import load_network
@@ -50,10 +50,10 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
 def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
             import_options, cam_profile, cam_tolerance, report_path, quantized_path, plot_dir):
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
-    from ..deploy import deploy
+    from ..deployment import deploy
     from ..fileio import dumps_json, write_texts
     from ..mapping.mapper import map_quantized
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..quantize.model import is_quantized_file, load_quantized
     from ..report import format_map_summary
     from ..importers import load_network

@@ -18,7 +18,7 @@ def profile():
 @click.argument("name", default="dynapse2")
 def profile_show(name):
     """Print a profile's limits, analog constants and parameter table."""
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..report import format_profile
 
     click.echo(format_profile(load_profile(name)))
@@ -28,7 +28,7 @@ def profile_show(name):
 @click.argument("name", default="dynapse2")
 def profile_path(name):
     """Print the YAML file a profile NAME (or path) resolves to."""
-    from ..profile import load_profile
+    from ..device.profile import load_profile
 
     click.echo(load_profile(name).source)
 
@@ -44,7 +44,7 @@ def profile_copy(name, dest, with_tables):
 
     from ..errors import ProfileError
     from ..fileio import atomic_write_bytes, check_outputs
-    from ..profile import load_profile
+    from ..device.profile import load_profile
 
     prof = load_profile(name)
     dest_p = Path(dest)
@@ -80,7 +80,7 @@ def bias():
 @click.option("--clip", is_flag=True, help="Clip out-of-range currents to the reachable range (reported).")
 def bias_to_code(parameter, currents, profile_name, clip):
     """Nearest (coarse, fine) code for each CURRENT (amperes) of PARAMETER."""
-    from ..profile import load_profile
+    from ..device.profile import load_profile
 
     prof = load_profile(profile_name)
     prof.parameter(parameter)
@@ -99,7 +99,7 @@ def bias_to_code(parameter, currents, profile_name, clip):
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Profile name or YAML path.")
 def bias_to_current(parameter, coarse, fine, profile_name):
     """Circuit current of PARAMETER at code (COARSE, FINE), and the round-trip error."""
-    from ..profile import load_profile
+    from ..device.profile import load_profile
 
     prof = load_profile(profile_name)
     prof.parameter(parameter)

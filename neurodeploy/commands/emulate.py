@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from .options import config_run_options, import_option, check_outputs, parse_import_options
+from .options import config_run_options, import_option, check_outputs, parse_import_options, parse_window_option, window_option
 
 
 @click.command("emulate")
@@ -17,19 +17,24 @@ from .options import config_run_options, import_option, check_outputs, parse_imp
 @click.option("--seed", type=int, default=0, show_default=True, help="Chip mismatch seed (frozen per emulated board).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
-def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path):
+@window_option
+def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window):
     """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.
 
-    The same as `neurodeploy run CONFIG --backend emulator` (same npz).
+    The same as `neurodeploy run CONFIG --backend emulator` (same npz). The printed output spike counts are
+    those in the read-out window (the input's 'readout' or --window) when there is one; the npz holds every step.
     """
-    from ..backends.base import get_backend, run_file, summary
-    from ..profile import load_profile
+    from ..backends.base import run_file, summary
+    from ..backends.registry import get_backend
+    from ..device.profile import load_profile
 
     if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    window = parse_window_option(window)
     check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
-    cfg, res = run_file(get_backend("emulator", prof, mismatch=mismatch, seed=seed), config, input_path, output, profile=prof)
+    cfg, res = run_file(get_backend("emulator", prof, mismatch=mismatch, seed=seed), config, input_path, output, profile=prof,
+                        window=window)
     if json_path:
         from ..backends.base import summary_json
         from ..fileio import write_json
@@ -56,7 +61,7 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     from ..api import simulate
     from ..fileio import atomic_savez
     from ..inputs import load_input
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..importers import load_network
 
     check_outputs({"-o": output, "--json": json_path})

@@ -80,7 +80,7 @@ def export_cmd(model, output, profile_name, import_options):
     DPI neuron stated in the graph's metadata; `neurodeploy` reads its own export back exactly.
     """
     from ..errors import SpecError
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..importers import load_network
 
     check_outputs({"-o": output})

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import click
 
-from .options import board_options, config_run_options, samna_options, session_options
+from .options import board_options, config_run_options, parse_window_option, samna_options, session_options, window_option
 
 
 
 @click.command("devices")
 @click.option("--all", "all_devices", is_flag=True, help="Also list boards already opened by a process.")
 def devices_cmd(all_devices):
-    """List the Dynap-SE2 boards connected to this machine (needs samna)."""
+    """List the Dynap-SE2 boards connected to this computer (needs samna)."""
     from ..backends.samna import require_samna
     from ..backends.samna_board import list_boards
 
@@ -77,15 +77,18 @@ def flash_cmd(config, device, bitfile, n_chips, samna_json):
               help="samna: warn above this input rate (events/s; default 1e6, an assumption — see README).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+@window_option
 def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, n_chips, no_discharge, settle,
-            wait_for_clock, timeout, max_input_rate, profile_name, json_path):
+            wait_for_clock, timeout, max_input_rate, profile_name, json_path, window):
     """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""
-    from ..backends.base import get_backend, run_file, summary, summary_json
+    from ..backends.base import run_file, summary, summary_json
+    from ..backends.registry import get_backend
     from ..fileio import check_output_path
-    from ..profile import load_profile
+    from ..device.profile import load_profile
 
     if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    window = parse_window_option(window)
     check_output_path(output, "-o")
     if json_path:
         check_output_path(json_path, "--json")
@@ -98,7 +101,7 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
             opts["max_input_rate"] = max_input_rate
         b = get_backend("samna", prof, **opts)
     with b:
-        cfg, res = run_file(b, config, input_path, output, profile=prof)
+        cfg, res = run_file(b, config, input_path, output, profile=prof, window=window)
     if json_path:
         from ..fileio import write_json
 
@@ -126,11 +129,11 @@ def selftest_cmd(backend, device, bitfile, n_chips, no_discharge, settle, wait_f
     Flashes a small probe configuration, runs it without and with input, prints a table per core and
     exits 1 when a core fails (the first command to run on a new board).
     """
-    from ..backends.base import get_backend
+    from ..backends.registry import get_backend
     from ..backends.selftest import format_table, selftest
     from ..fileio import check_output_path
     from ..log import info
-    from ..profile import load_profile
+    from ..device.profile import load_profile
 
     if json_path:
         check_output_path(json_path, "--json")

@@ -110,3 +110,16 @@ def config_run_options(f):
     for opt in reversed(_config_run_options):
         f = opt(f)
     return f
+
+
+window_option = click.option(
+    "--window", "window", default=None, metavar="START:STOP",
+    help="Read-out window in steps of dt: output spikes are counted in [START, STOP) only (overrides the input's "
+         "'readout'; default: it, else the whole trial).")
+
+
+def parse_window_option(text):
+    """``--window START:STOP`` → (start, stop), or None when not given."""
+    from ..inputs import parse_window
+
+    return parse_window(text) if text is not None else None

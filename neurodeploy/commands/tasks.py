@@ -36,7 +36,7 @@ def _parse_options(items: tuple[str, ...]) -> dict:
 def task_data_cmd(task, split, seed, options, output):
     """Write TASK's SPLIT (spikes, dt, labels, …) to an npz that emulate, verify and train --data read."""
     from ..fileio import atomic_savez
-    from ..train.task import get_task
+    from ..train.tasks import get_task
 
     t = get_task(task, **_parse_options(options))
     d = t.data(split, seed)

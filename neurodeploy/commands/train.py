@@ -49,6 +49,8 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--patience", type=click.IntRange(min=0), default=0, help="Early stopping after N epochs without validation gain.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint (OUTPUT.ckpt.npz or --checkpoint).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="Checkpoint file (default: OUTPUT.ckpt.npz).")
+@click.option("--keep-checkpoints", "keep_checkpoint", is_flag=True,
+              help="Keep the checkpoint when the run completes (it is removed then; a run stopped early keeps it).")
 @click.option("--stop-after", type=click.IntRange(min=1), help="Stop after this many epochs in total (continue with --resume).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile.")
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
@@ -56,12 +58,12 @@ from ..train.task import TASK_NAMES, TrainError
 def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed,
               mismatch, no_mismatch, draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents,
               learn_delays, max_delay, ratio_loss, rate_reg, rate_max,
-              patience, resume, checkpoint, stop_after, profile_name, no_report, quiet):
+              patience, resume, checkpoint, keep_checkpoint, stop_after, profile_name, no_report, quiet):
     """Train TASK (frozen-noise, temporal-xor, digits, coincidence) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..train.loop import TrainConfig
     from ..train.run import TRAINABLE_CURRENTS, train
-    from ..train.task import get_task, load_data_file
+    from ..train.tasks import get_task, load_data_file
 
     if (task is None) == (data_path is None):
         raise TrainError(f"give a TASK ({', '.join(TASK_NAMES)}) or --data FILE.npz (exactly one)")
@@ -79,7 +81,7 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_clas
         rate_reg=rate_reg, rate_max=rate_max,
         patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet)
     s = train(t, output, cfg, load_profile(profile_name), arch_overrides=over, init=init, resume=resume,
-              checkpoint=checkpoint, report=not no_report)
+              checkpoint=checkpoint, report=not no_report, keep_checkpoint=keep_checkpoint)
     m, c = s["metrics"], s["constraints"]
     line = f"test accuracy {m['test']['accuracy']:.3f} (nominal chip)"
     if m["test_mismatch"].get("accuracy"):

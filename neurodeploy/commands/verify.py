@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import click
 
-from .options import import_option, board_options, check_outputs, parse_import_options, samna_options, session_options
+from .options import (import_option, board_options, check_outputs, parse_import_options, parse_window_option, samna_options,
+                      session_options, window_option)
 
 
 @click.command("verify")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' [batch, T, n_inputs] and 'dt' (s).")
+              help="npz with 'spikes' [batch, T, n_inputs] and 'dt' (s); optionally 'labels' [batch] and 'readout' "
+                   "[start, stop) steps (the read-out window).")
 @click.option("--labels", "labels_path", type=click.Path(dir_okay=False), default=None,
               help="npy with one class label (output index) per input sample.")
 @click.option("--trials", type=int, default=32, show_default=True, help="Mismatch draws (boards), in one vmapped call.")
 @click.option("--mismatch", type=float, default=0.1, show_default=True,
               help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--tolerance", multiple=True, metavar="KEY=VALUE",
-              help="correlation=0.9 (min median rate r), accuracy_drop=0.02 (max), rate_difference=HZ (max). Repeatable.")
+@click.option("--tolerance", multiple=True, metavar="NAME=VALUE",
+              help="A gate by its check's name: rate_correlation=0.9 (min median r), relative_rate_error=1.0 (max), "
+                   "accuracy_drop=0.02 (max), rate_difference_hz=HZ (max; off by default). Repeatable.")
+@window_option
+@click.option("--allow-other-model", is_flag=True,
+              help="Judge a config mapped from another model (check same_model passes, saying so).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the full report (JSON).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True)
 @import_option
@@ -29,24 +35,27 @@ from .options import import_option, board_options, check_outputs, parse_import_o
               help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
 @board_options
 @session_options
-def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, json_path, profile_name,
-               import_options, plot_dir, backend, device, bitfile, n_chips, no_discharge, settle, wait_for_clock):
+def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, window, allow_other_model,
+               json_path, profile_name, import_options, plot_dir, backend, device, bitfile, n_chips, no_discharge, settle,
+               wait_for_clock):
     """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
-    from ..inputs import load_input
+    from ..inputs import load_input, resolve_window
     from ..fileio import write_json
-    from ..profile import load_profile
+    from ..device.profile import load_profile
     from ..importers import load_network
     from ..validate import load_checked_config
-    from ..verify import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
+    from ..verification import Tolerance, VerifyError, check_labels, format_verify, load_labels, verify
 
     if trials < 0 or mismatch < 0:
         raise click.BadParameter("--trials and --mismatch must be ≥ 0")
     tol = Tolerance.parse(tolerance)
+    window = parse_window_option(window)
     check_outputs({"--json": json_path})
     prof = load_profile(profile_name)
     spec = load_network(model, profile=prof, **parse_import_options(import_options))
     cfg = load_checked_config(config, prof)
     data = load_input(input_path, spec.n_inputs, dt=spec.dt, model=str(model), events=False)
+    win = resolve_window(data, window, data["spikes"].shape[1], input_path)
     n_out = spec.n_readouts               # labels are read-out channels (classes)
     labels = None
     if labels_path:
@@ -59,13 +68,14 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
         require_matplotlib()
     board = None
     if backend == "samna":
-        from ..backends.base import get_backend
+        from ..backends.registry import get_backend
 
         board = get_backend("samna", prof, **samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock))
     pictures: dict = {}
     try:
         report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
-                        seed=seed, tolerance=tol, pictures=pictures, board=board)
+                        seed=seed, tolerance=tol, pictures=pictures, board=board, window=win,
+                        allow_other_model=allow_other_model)
     finally:
         if board is not None:
             board.close()

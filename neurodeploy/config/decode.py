@@ -12,7 +12,7 @@ This is the single place where a configuration becomes a network:
   a tag repeated in several CAM entries of a neuron delivers the event several times (weights add);
 * delays: a CAM entry's ``precise_delay`` / ``mismatched_delay`` flags and its core's SYPD_DLY0..2_P
   codes give it the delay [p ∨ m]·t₀ + p·t₁ + m·t₂, t_i = V_th·C_dly,i/I_dly,i (eqs. (8), (9) of
-  :mod:`neurodeploy.sim.physics`; an UNCALIBRATED model), and a mismatch spread from the stages used;
+  :mod:`neurodeploy.device.physics`; an UNCALIBRATED model), and a mismatch spread from the stages used;
 * latches: ``latch_soif_kill`` silences a neuron, ``latch_so_dc`` enables I_dc,
   ``latch_so_adaptation`` the AHP, ``latch_denm_nmda`` the NMDA membrane gate.
 
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..masks import entry_weights
+from ..device.masks import entry_weights
 from ..errors import ConfigError
-from ..profile import DELAY_QUANTITIES, NEURON_QUANTITIES
-from ..sim import physics
+from ..device.profile import DELAY_QUANTITIES, NEURON_QUANTITIES
+from ..device import physics
 from .model import LATCHES, HardwareConfig
 from .state import board_state
 

@@ -54,10 +54,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from .. import rules
 from ..basemodel import LAX_CONTAINER, FileModel, IntKey
-from ..chip_parameters import CORE_PAIRS, SADC_GROUPS
-from ..dendrites import CAM_DENDRITES
-from ..masks import mask_from_str, mask_to_str  # noqa: F401  (re-exported)
-from ..profile import FORMAT_BIAS_LEVELS, FORMAT_GEOMETRY
+from ..device.chip_parameters import CORE_PAIRS, SADC_GROUPS
+from ..device.dendrites import CAM_DENDRITES
+from ..device.profile import FORMAT_BIAS_LEVELS, FORMAT_GEOMETRY
 from ..errors import ConfigError, validation_lines
 from ..fileio import RawJSON, dumps_json, parse_json
 
@@ -131,7 +130,7 @@ class CoreConfig(_Model):
     neurons: list[NeuronConfig] = Field(default_factory=list, max_length=_G.neurons_per_core)
 
 
-#: A pair of cores (:data:`neurodeploy.chip_parameters.CORE_PAIRS`): the key of ``shared_parameters`` and
+#: A pair of cores (:data:`neurodeploy.device.chip_parameters.CORE_PAIRS`): the key of ``shared_parameters`` and
 #: ``sadc_group_parameters``; samna's attributes end with the same digits (``shared_parameters01``).
 CorePair = Literal[CORE_PAIRS]
 #: The chip-level fields of a ChipConfig, in file order.
@@ -311,5 +310,5 @@ __all__ = [
     "CONFIG_FORMAT", "LATCHES", "CAM_FLAGS", "CORE_PAIRS", "SADC_GROUPS", "CHIP_PARAMETER_FIELDS", "Code", "Destination",
     "NeuronConfig", "CoreConfig", "ChipConfig",
     "InputDestination", "InputChannel", "OutputNeuron", "PlacementRecord", "ProfileRef", "HardwareConfig",
-    "check_config", "config_from_dict", "load_config", "dumps_config", "mask_to_str", "mask_from_str",
+    "check_config", "config_from_dict", "load_config", "dumps_config",
 ]

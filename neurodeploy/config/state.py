@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dendrites import CAM_DENDRITE_INDEX, CAM_DENDRITES
-from ..masks import core_mask_from_int, core_mask_to_int, mask_from_str, mask_to_str
+from ..device.dendrites import CAM_DENDRITE_INDEX, CAM_DENDRITES
+from ..device.masks import core_mask_from_int, core_mask_to_int, mask_from_str, mask_to_str
 from .model import CHIP_PARAMETER_FIELDS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig
 
 

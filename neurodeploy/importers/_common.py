@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import SpecError
-from ..profile import NEURON_QUANTITIES, load_profile
+from ..device.profile import NEURON_QUANTITIES, load_profile
 from ..spec import CONVENIENCE, NetworkSpec, spec_from_dict
 
 #: convenience time constants accepted as importer options (→ spec convenience fields / currents)

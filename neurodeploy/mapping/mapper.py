@@ -1,6 +1,6 @@
 """The map stage: QuantizedNetwork → placement → routing → HardwareConfig (+ report).
 
-The whole pipeline, quantize → map → config, is :func:`neurodeploy.deploy.deploy` (``neurodeploy map``).
+The whole pipeline, quantize → map → config, is :func:`neurodeploy.deployment.deploy` (``neurodeploy map``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import numpy as np
 
 from ..config.encode import encode
 from ..config.model import HardwareConfig
-from ..dendrites import Dendrite
+from ..device.dendrites import Dendrite
 from ..rules.placement import cam_profile as cam_profile_rule
 from ..quantize.model import QuantizedNetwork
-from ..quantize.weights import Alphabet, subset_sums
+from ..device.masks import Alphabet, subset_sums
 from .cam_profile import load_cam_profile
 from .placement import Placement, place
+from .defect_placement import refit_neurons
 from .routing import Routing, fit_cam_to_defects, route
 
 
@@ -59,7 +60,8 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
     target = np.asarray(qn.synapses.target, dtype=np.float64)
     n_entries = np.zeros(qn.n_neurons, np.int64)
     np.add.at(n_entries, dst, entries.count())
-    placement = place(qn, profile, n_entries, defects)
+    n_primary = np.bincount(dst[entries.mask > 0], minlength=qn.n_neurons)
+    placement = place(qn, profile, n_entries, defects, n_primary)
     unused = [ch for ch in defects if ch >= placement.n_chips]
     if unused:
         raise cam_profile_rule(f"CAM profile given for chip {unused[0]}, but the network uses chips "
@@ -99,8 +101,9 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
                 drop_spare(int(i), reoptimise=True)
     name_of = _namer(qn)
     routing = route(qn, placement, entries, profile, defects, name_of)
-    avoided = 0
+    avoided = moved = 0
     if defects:
+        moved = refit_neurons(placement, routing, defects, profile, name_of, qn.n_inputs)
         avoided, dropped = fit_cam_to_defects(routing, placement, defects, profile, name_of, qn.n_inputs)
         for i in dropped:
             drop_spare(int(i), reoptimise=False)
@@ -112,7 +115,7 @@ def map_quantized(qn: QuantizedNetwork, profile, *, cam_profiles: dict[int, str]
     rel = float(np.sqrt(np.sum((value - target) ** 2) / max(np.sum(target ** 2), 1e-300)))
     report["weights"] = dict(report.get("weights", {}), relative_rms_error=round(rel, 6))
     if defects:
-        report["cam_defects"] = {"chips": sorted(defects), "bad_slots_skipped": avoided,
+        report["cam_defects"] = {"chips": sorted(defects), "bad_slots_skipped": avoided, "neurons_moved": moved,
                                  "spare_entries_dropped": spare_dropped,
                                  "tolerance": cam_tolerance}
     final.report = report

@@ -8,7 +8,13 @@ traffic on-chip (fewer SRAM entries and hops). Within a core, neuron i of the lo
 to physical neuron i. With a CAM defect profile, the logical cores needing the most CAM entries
 go to the physical cores with the most working slots, and within a core the neurons that need
 the most entries go to the physical neurons with the most working slots (for the tag half that
-works best on that core, which routing then prefers).
+works best on that core, which routing then prefers). A logical core fits a physical core when its
+neurons' primary entries, sorted, each fit the correspondingly ranked physical neuron's working slots;
+when the traffic grouping puts a logical core where it cannot fit, the logical cores are matched to
+all the physical cores of the chips in use instead (augmenting paths; the grouping's choice first), so
+that a core whose neurons have too few working slots is left empty rather than the mapping refused.
+Which tag half each entry ends up in is known only after routing: :mod:`.defect_placement` then
+re-checks every neuron.
 """
 
 from __future__ import annotations
@@ -28,7 +34,54 @@ class Placement:
     positions: list[tuple[int, int]]        # chip → (x, y) on the board mesh
 
 
-def place(qn, profile, entries_per_neuron: np.ndarray, cam_defects: dict | None = None) -> Placement:
+def core_fits(need: np.ndarray, capacity: np.ndarray) -> bool:
+    """Whether neurons needing ``need`` CAM entries fit physical neurons with ``capacity`` working slots
+    (each neuron its own physical neuron): the k-th largest need ≤ the k-th largest capacity."""
+    need = np.sort(np.asarray(need))[::-1]
+    cap = np.sort(np.asarray(capacity))[::-1]
+    return need.size <= cap.size and bool(np.all(need <= cap[: need.size]))
+
+
+def _match_cores(L: int, candidates: list[list[tuple[int, int]]]) -> dict[int, tuple[int, int]] | None:
+    """A site for every logical core from its ``candidates`` (in preference order), no site twice; None if
+    no such assignment exists (augmenting paths)."""
+    owner: dict[tuple[int, int], int] = {}
+
+    def augment(c: int, seen: set) -> bool:
+        for site in candidates[c]:
+            if site in seen:
+                continue
+            seen.add(site)
+            if site not in owner or augment(owner[site], seen):
+                owner[site] = c
+                return True
+        return False
+
+    for c in range(L):
+        if not augment(c, set()):
+            return None
+    return {c: site for site, c in owner.items()}
+
+
+def _refit_cores(qn, sites: dict, n_chips: int, geo, primary: np.ndarray, cam_defects: dict) -> dict:
+    """``sites`` where every logical core fits its physical core; else a matching over all the physical
+    cores of the chips in use (the grouping's site first, then the same chip, then the others)."""
+    def fits(c, site):
+        d = cam_defects.get(site[0])
+        return d is None or core_fits(primary[qn.cores[c].neurons], d.good_slots(site[1]))
+
+    L = len(qn.cores)
+    if all(fits(c, sites[c]) for c in range(L)):
+        return sites
+    all_sites = [(h, k) for h in range(n_chips) for k in range(geo.cores_per_chip)]
+    cands = [sorted((s for s in all_sites if fits(c, s)), key=lambda s: (s != sites[c], s[0] != sites[c][0], s))
+             for c in range(L)]
+    found = _match_cores(L, cands)
+    return sites if found is None else found          # None: the per-neuron check names the neuron that cannot fit
+
+
+def place(qn, profile, entries_per_neuron: np.ndarray, cam_defects: dict | None = None,
+          primary_per_neuron: np.ndarray | None = None) -> Placement:
     geo = profile.geometry
     L = len(qn.cores)
     n_chips = -(-L // geo.cores_per_chip)
@@ -65,6 +118,9 @@ def place(qn, profile, entries_per_neuron: np.ndarray, cam_defects: dict | None 
             phys = sorted(range(geo.cores_per_chip), key=lambda k: (-defects.quality(k), k))
             for c, k in zip(demand, phys):
                 sites[c] = (chip, k)
+    if cam_defects:
+        primary = entries_per_neuron if primary_per_neuron is None else primary_per_neuron
+        sites = _refit_cores(qn, sites, n_chips, geo, np.asarray(primary), cam_defects)
     chip_a = np.zeros(N, np.int64)
     core_a = np.zeros(N, np.int64)
     neur_a = np.zeros(N, np.int64)

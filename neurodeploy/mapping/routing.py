@@ -11,7 +11,7 @@ dendrite with the sum of the base weights its mask selects. So:
   (greedy colouring, most-constrained sources first; rule ``tags`` when 2048 run out);
 * a neuron has 4 SRAM entries: its targets may span at most 4 chips (rule ``fan-out``); an output
   neuron also needs one entry routing its spikes to the host (x_hop = HOST_X_HOP = −7, all four core bits:
-  the convention of every public Dynap-SE2 script, see :data:`neurodeploy.profile.HOST_CORE_MASK`);
+  the convention of every public Dynap-SE2 script, see :data:`neurodeploy.device.profile.HOST_CORE_MASK`);
 * a neuron's CAM entries are its synapses' entries with the source's tag on this chip. With a
   CAM defect profile, entries go only to slots that work for their tag's half; tags are taken
   from the usable tags of the cores, from the half with more working slots on those cores (the
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..dendrites import DENDRITES
-from ..masks import mask_to_str
-from ..profile import HOST_CORE_MASK, HOST_X_HOP
+from ..device.dendrites import DENDRITES
+from ..device.masks import mask_to_str
+from ..device.profile import HOST_CORE_MASK, HOST_X_HOP
 from ..rules import placement as rules
 
 
@@ -144,6 +144,25 @@ def route(qn, placement, entries, profile, cam_defects: dict | None, name_of) ->
     return Routing(tag, mask, cam, cam_syn, sram, inputs, stats, flags)
 
 
+def _slots(order, halves, good, spares, exclusive_first: bool):
+    """Entry → slot for the entries in ``order`` (spares last) → ({entry: slot}, [spares left out]), or None
+    when a primary entry finds no free slot of its half."""
+    free = good.copy()                                   # [slots, 2]: working and not yet taken
+    where, lost = {}, []
+    for i in order:
+        cand = np.flatnonzero(free[:, halves[i]])
+        if exclusive_first:
+            cand = cand[np.argsort(good[cand, 1 - halves[i]], kind="stable")]
+        if cand.size == 0:
+            if i in spares:
+                lost.append(i)
+                continue
+            return None
+        where[i] = int(cand[0])
+        free[int(cand[0])] = False
+    return where, lost
+
+
 def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profile, name_of, n_in: int):
     """Put each neuron's CAM entries on slots that work for their tag's half (placeholders elsewhere).
 
@@ -161,23 +180,26 @@ def fit_cam_to_defects(routing: Routing, placement, defects_by_chip: dict, profi
         good = d.good_slot[placement.core[n], placement.neuron[n]]         # [64, 2]
         halves = [t // half_size for t, _, _ in lst]
         spares = {k for k, (_, part) in enumerate(routing.cam_syn[n]) if part == 1}
-        slots: list = [None] * geo.cam_entries_per_neuron
-        free = good.copy()                                   # [64, 2]: working and not yet taken
-        old_flags, new_flags = routing.flags.get(n, {}), {}
-        # primary entries first (those must fit), the half with fewer good slots first
+        old_flags = routing.flags.get(n, {})
+        # primary entries first (those must fit), the half with fewer good slots first; each on the first free
+        # slot of its half — or, if that leaves a primary entry without a slot, on the slots only its half
+        # can use before the shared ones (which places them whenever the counts allow it)
         order = sorted(range(len(lst)), key=lambda i: (i in spares, int(good[:, halves[i]].sum()), i))
-        for i in order:
-            cand = np.flatnonzero(free[:, halves[i]])
-            if cand.size == 0:
-                if i in spares:
-                    dropped.append(routing.cam_syn[n][i][0])
-                    continue
-                rules.cam_defects(name_of(n + n_in), int(placement.chip[n]), int(placement.core[n]), int(placement.neuron[n]),
-                                  len(lst) - len(spares), d.source, int(good[:, halves[i]].sum()))
-            slots[int(cand[0])] = lst[i]
-            free[int(cand[0])] = False
+        placed = _slots(order, halves, good, spares, exclusive_first=False)
+        if placed is None:
+            placed = _slots(order, halves, good, spares, exclusive_first=True)
+        if placed is None:
+            worst = min((h for i, h in enumerate(halves) if i not in spares), key=lambda h: int(good[:, h].sum()))
+            rules.cam_defects(name_of(n + n_in), int(placement.chip[n]), int(placement.core[n]), int(placement.neuron[n]),
+                              len(lst) - len(spares), d.source, int(good[:, worst].sum()))
+        where, lost = placed
+        slots: list = [None] * geo.cam_entries_per_neuron
+        new_flags = {}
+        for i, k in where.items():
+            slots[k] = lst[i]
             if i in old_flags:
-                new_flags[int(cand[0])] = old_flags[i]
+                new_flags[k] = old_flags[i]
+        dropped.extend(routing.cam_syn[n][i][0] for i in lost)
         last = max((k for k, s in enumerate(slots) if s is not None), default=-1)
         filled = [s if s is not None else (0, "none", "0000") for s in slots[: last + 1]]
         avoided += int(sum(1 for k in range(last + 1) if slots[k] is None))

@@ -1,8 +1,7 @@
 """Per-core delay quantization: 3 shared delay stages, 2 delay bits per CAM entry.
 
-Every core of Dynap-SE2 has three delay biases SYPD_DLY0_P..SYPD_DLY2_P; with the (uncalibrated)
-model of :mod:`neurodeploy.sim.physics`, eq. (8), stage i delays by t_i = V_th·C_dly,i/I_dly,i (s).
-Each CAM entry's bits (p = ``precise_delay``, m = ``mismatched_delay``) pick one of four delays, eq. (9):
+The grid itself — stage i delays by t_i = V_th·C_dly,i/I_dly,i (s), and each CAM entry's bits
+(p = ``precise_delay``, m = ``mismatched_delay``) pick one of four delays — is :mod:`neurodeploy.device.delays`:
 
     d(p, m) = [p ∨ m]·t₀ + p·t₁ + m·t₂   ∈ {0, t₀ + t₁, t₀ + t₂, t₀ + t₁ + t₂}     (s)
 
@@ -27,50 +26,7 @@ from itertools import product
 
 import numpy as np
 
-from ..sim import physics
-
-#: The four bit combinations (p, m) in level order, and their design rows ([p ∨ m], p, m).
-LEVEL_BITS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], bool)
-ROWS = np.array([[0, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1]], float)
-
-
-@dataclass
-class StageGrid:
-    """The delays one stage can produce, sorted: ``time`` (s) and the (coarse, fine) code of each."""
-
-    parameter: str
-    time: np.ndarray     # [G] s, increasing
-    code: np.ndarray     # [G, 2] (coarse, fine)
-
-
-def stage_grids(profile) -> list[StageGrid]:
-    """Each delay stage's DAC grid: every code's current I (A) → t = V_th·C_dly,i/I (s), distinct times only."""
-    out = []
-    a = profile.analog
-    for i in range(3):
-        pname = profile.quantity_to_parameter[f"Idly_{i}"]
-        cur = profile.bias.all_codes(pname)
-        t = physics.delay_time(getattr(a, f"C_dly{i}"), cur, a.V_th)
-        t_u, first = np.unique(t, return_index=True)
-        n_fine = profile.bias.n_fine
-        out.append(StageGrid(pname, t_u, np.stack([first // n_fine, first % n_fine], 1)))
-    return out
-
-
-def max_delay(grids: list[StageGrid]) -> float:
-    """The longest delay an entry can be given (s): t₀ + t₁ + t₂ with every stage at its longest."""
-    return float(sum(g.time[-1] for g in grids))
-
-
-def levels(x: np.ndarray) -> np.ndarray:
-    """[4] the four delays (s) of stage delays x = (t₀, t₁, t₂), in :data:`LEVEL_BITS` order."""
-    return ROWS @ np.asarray(x, float)
-
-
-def assign(target: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """[n] level index (0..3) nearest to each target delay (ties → the lower level index)."""
-    err = np.abs(levels(x)[None, :] - target[:, None])
-    return np.argmin(err, axis=1)
+from ..device.delays import LEVEL_BITS, ROWS, StageGrid, assign, levels, stage_grids
 
 
 def _err2(target: np.ndarray, x: np.ndarray) -> float:

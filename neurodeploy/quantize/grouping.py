@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import detmath
-from ..profile import NEURON_QUANTITIES
+from ..device.profile import NEURON_QUANTITIES
 from ..rules import fail, raise_all
 from ..rules.network import bias_range_messages, cores_message, shared_parameters_message
-from .parameter_sets import AHP, ALWAYS, BY_DENDRITE, cores_needed, neuron_codes, parameter_groups, relevance  # noqa: F401
+from ..device.parameter_sets import cores_needed, neuron_codes, parameter_groups
 
 
 @dataclass

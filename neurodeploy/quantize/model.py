@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from ..basemodel import FileModel
-from ..dendrites import DENDRITE_INDEX, DENDRITES
+from ..device.dendrites import DENDRITE_INDEX, DENDRITES
 from ..config.model import Code, ProfileRef
 from ..errors import SpecError, validation_lines
 from ..fileio import RawJSON, dumps_json, parse_json
@@ -132,7 +132,7 @@ class SynapseTable(_Model):
         return self
 
     def columns(self) -> "EntryColumns":
-        """The CAM entries as int arrays (dendrite index as :class:`~neurodeploy.dendrites.Dendrite`)."""
+        """The CAM entries as int arrays (dendrite index as :class:`~neurodeploy.device.dendrites.Dendrite`)."""
         idx = lambda names: np.array([DENDRITE_INDEX[d] for d in names], np.int64).reshape(-1)  # noqa: E731
         bits = lambda b: None if b is None else np.asarray(b, bool).reshape(-1)  # noqa: E731
         return EntryColumns(idx(self.dendrite), np.asarray(self.mask, np.int64).reshape(-1),

@@ -25,15 +25,17 @@ from ..log import progress
 
 from .. import __version__
 from ..config.model import Code, ProfileRef
-from ..dendrites import Dendrite
-from ..profile import NEURON_QUANTITIES
+from ..device.dendrites import Dendrite
+from ..device.profile import NEURON_QUANTITIES
 from ..rules import NetworkFacts, require_network
-from ..sim.physics import gain_ratio, same_tau_current
+from ..device.physics import gain_ratio, same_tau_current
 from . import grouping
-from .synapses import Synapses, keep_largest, synapses_of  # noqa: F401  (synapses_of: re-exported)
+from ..device.parameter_sets import relevance
+from ..device.synapses import keep_largest
 from .model import EntryColumns, LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
 from .delays import quantize_network_delays
-from .weights import Alphabet, CoreProblem, quantize_core, rel_rms
+from ..device.masks import Alphabet
+from .weights import CoreProblem, quantize_core, rel_rms
 
 def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
     """Keep each neuron's ``cam`` largest |w| (``--prune``); what was dropped goes to the report."""
@@ -71,7 +73,7 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
     grid = np.unique(profile.bias.all_codes(wparams[0]))
     dend_in = syn.dendrites_in(N)
     params = facts.params
-    rel = grouping.relevance(spec, dend_in)
+    rel = relevance(spec, dend_in)
     wscale = np.sqrt(np.bincount(syn.dst, syn.target ** 2, minlength=N) / np.maximum(np.bincount(syn.dst, minlength=N), 1))
     cores = grouping.assign_cores(spec, profile, params, rel, wscale, n_chips * geo.cores_per_chip,
                                   strict=strict, seed=seed)

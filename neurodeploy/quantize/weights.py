@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import detmath
-from ..masks import MASK_BITS as BITS  # [16 masks, 4 bases]
-from ..masks import subset_sums  # noqa: F401  (re-exported: the quantizer's and the mapper's S(mask))
+from ..device.masks import MASK_BITS as BITS  # [16 masks, 4 bases]
+from ..device.masks import Alphabet
 
 
 #: Significant digits kept of a least-squares solution (LAPACK results differ in the last bits between CPUs).
@@ -72,29 +72,6 @@ def _nearest(levels: np.ndarray, t: np.ndarray) -> np.ndarray:
     hi = np.clip(i, 0, len(s) - 1)
     pick = np.where(np.abs(s[lo] - t) <= np.abs(s[hi] - t), lo, hi)
     return order[pick]
-
-
-@dataclass
-class Alphabet:
-    """The single-entry options of a synapse class: (scale kind, mask) pairs and their values."""
-
-    kinds: np.ndarray   # [K] 0 = own dendrite, 1 = NMDA-scaled
-    masks: np.ndarray   # [K]
-    scales: np.ndarray  # [K] scale of each option (1 or g)
-
-    @staticmethod
-    def make(g: float | None) -> "Alphabet":
-        if g is None:
-            return Alphabet(np.zeros(16, int), np.arange(16), np.ones(16))
-        return Alphabet(np.r_[np.zeros(16, int), np.ones(15, int)], np.r_[np.arange(16), np.arange(1, 16)],
-                        np.r_[np.ones(16), np.full(15, g)])
-
-    def values(self, W) -> np.ndarray:
-        return self.scales * subset_sums(W)[self.masks]
-
-    def rows(self) -> np.ndarray:
-        """[K, 4] design rows: scale × bits of the option's mask."""
-        return self.scales[:, None] * BITS[self.masks]
 
 
 @dataclass

@@ -8,8 +8,8 @@ Each check returns ``(json path, message)`` pairs; the registry prefixes the rul
 from __future__ import annotations
 
 from ..basemodel import nonfinite_numbers
-from ..chip_parameters import CHIP_PARAMETER_GROUPS, CHIP_PARAMETER_SAMNA_MAPS, CORE_PAIRS, SADC_GROUPS
-from ..profile import FORMAT_GEOMETRY, HOST_CORE_MASK, HOST_X_HOP, reaches_host
+from ..device.chip_parameters import CHIP_PARAMETER_GROUPS, CHIP_PARAMETER_SAMNA_MAPS, CORE_PAIRS, SADC_GROUPS
+from ..device.profile import FORMAT_GEOMETRY, HOST_CORE_MASK, HOST_X_HOP, reaches_host
 from .registry import rule
 
 
@@ -31,56 +31,45 @@ def _configured(cfg) -> set[tuple[int, int, int]]:
 
 def is_host_route(dst) -> bool:
     """A destination that leaves the chip grid to the host/FPGA: x_hop = HOST_X_HOP with at least one core
-    bit set (a destination with an empty core mask is not sent; see :data:`neurodeploy.profile.HOST_CORE_MASK`)."""
+    bit set (a destination with an empty core mask is not sent; see :data:`neurodeploy.device.profile.HOST_CORE_MASK`)."""
     return reaches_host(dst.x_hop, dst.core)
 
 
 # ---- scope config: the file's own consistency -----------------------------------------------------------
+def _repeats(keys) -> list[tuple[int, int]]:
+    """(index, index of its first occurrence) of every key already seen earlier in ``keys``."""
+    first: dict = {}
+    out = []
+    for i, k in enumerate(keys):
+        if k in first:
+            out.append((i, first[k]))
+        else:
+            first[k] = i
+    return out
+
+
 @rule("unique-chip", "config", "each chip id is listed once")
 def unique_chip(cfg):
-    seen: dict[int, int] = {}
-    out = []
-    for ci, chip in enumerate(cfg.chips):
-        if chip.chip in seen:
-            out.append((f"$.chips[{ci}].chip", f"chip {chip.chip} listed twice (also $.chips[{seen[chip.chip]}])"))
-        seen[chip.chip] = ci
-    return out
+    return [(f"$.chips[{i}].chip", f"chip {cfg.chips[i].chip} listed twice (also $.chips[{j}])")
+            for i, j in _repeats([c.chip for c in cfg.chips])]
 
 
 @rule("unique-position", "config", "no two chips share a mesh position")
 def unique_position(cfg):
-    seen: dict[tuple[int, int], int] = {}
-    out = []
-    for ci, chip in enumerate(cfg.chips):
-        pos = tuple(chip.position)
-        if pos in seen:
-            out.append((f"$.chips[{ci}].position", f"position {list(pos)} already used by $.chips[{seen[pos]}]"))
-        seen[pos] = ci
-    return out
+    return [(f"$.chips[{i}].position", f"position {list(cfg.chips[i].position)} already used by $.chips[{j}]")
+            for i, j in _repeats([tuple(c.position) for c in cfg.chips])]
 
 
 @rule("unique-core", "config", "each core of a chip is listed once")
 def unique_core(cfg):
-    out = []
-    for ci, chip in enumerate(cfg.chips):
-        seen: set[int] = set()
-        for ki, core in enumerate(chip.cores):
-            if core.core in seen:
-                out.append((f"$.chips[{ci}].cores[{ki}].core", f"core {core.core} listed twice on chip {chip.chip}"))
-            seen.add(core.core)
-    return out
+    return [(f"$.chips[{ci}].cores[{k}].core", f"core {chip.cores[k].core} listed twice on chip {chip.chip}")
+            for ci, chip in enumerate(cfg.chips) for k, _ in _repeats([c.core for c in chip.cores])]
 
 
 @rule("unique-neuron", "config", "each neuron of a core is listed once")
 def unique_neuron(cfg):
-    out = []
-    for cb, _chip, core in _cores(cfg):
-        seen: set[int] = set()
-        for ni, n in enumerate(core.neurons):
-            if n.neuron in seen:
-                out.append((f"{cb}.neurons[{ni}].neuron", f"neuron {n.neuron} listed twice"))
-            seen.add(n.neuron)
-    return out
+    return [(f"{cb}.neurons[{k}].neuron", f"neuron {core.neurons[k].neuron} listed twice")
+            for cb, _chip, core in _cores(cfg) for k, _ in _repeats([n.neuron for n in core.neurons])]
 
 
 @rule("synapse-flags", "config", "CAM-entry flags name entries the neuron has")

@@ -13,9 +13,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ..quantize.delays import max_delay, stage_grids
-from ..quantize.parameter_sets import cores_needed, neuron_codes, out_of_range, parameter_groups, relevance
-from ..quantize.synapses import Synapses, keep_largest, synapses_of
+from ..device.delays import max_delay, stage_grids
+from ..device.parameter_sets import cores_needed, neuron_codes, out_of_range, parameter_groups, relevance
+from ..device.synapses import Synapses, keep_largest, synapses_of
 from .registry import rule
 
 
@@ -106,6 +106,21 @@ def shared_parameters_message(n_groups: int, need: int, max_cores: int) -> str |
             f"or drop --strict-parameters to cluster them (the error is reported)")
 
 
+def convention_hint(spec) -> str:
+    """For a network imported from NIR with the convention ``nir`` (the default for files not written by
+    neurodeploy): the likely cause of a current out of range — the file holds another framework's numbers — as
+    a clause to append to the rule's message; "" for every other network."""
+    from ..importers.nir.settings import CONVENTIONS
+
+    imp = (getattr(spec, "metadata", None) or {}).get("import") or {}
+    if not isinstance(imp, dict) or imp.get("importer") != "nir" or imp.get("convention") != "nir":
+        return ""
+    others = [c for c in CONVENTIONS if c not in ("nir", "neurodeploy")]
+    return (f"; {imp.get('source') or 'the NIR file'} was imported with convention 'nir': if it was written by "
+            f"snnTorch, Norse, Sinabs, SpikingJelly or Rockpool, try -O convention={'|'.join(others)} (that "
+            f"framework's units and weight normalisation)")
+
+
 # ---- the rules ------------------------------------------------------------------------------------------
 @rule("chips", "network", "the chips asked for (--chips) exist on the board the profile describes")
 def chips(f: NetworkFacts) -> list[str]:
@@ -140,12 +155,13 @@ def weight_range(f: NetworkFacts) -> list[str]:
     return [f"projection {int(syn.proj[i])} ({pr.source}→{pr.target}), synapse {src} → "
             f"{spec.neuron_name(int(syn.dst[i]))}: weight current {syn.target[i]:.3g} A exceeds the {reach:.3g} A one "
             f"{'pair of CAM entries' if f.spares else 'CAM entry'} can carry (4 base weights of at most {w_max:.3g} A); "
-            f"{bad.size} synapse(s) affected — lower |w| or weight_scale"]
+            f"{bad.size} synapse(s) affected — lower |w| or weight_scale{convention_hint(spec)}"]
 
 
 @rule("bias-range", "network", "every current that matters to a neuron is within its bias generator's range")
 def bias_range(f: NetworkFacts) -> list[str]:
-    return bias_range_messages(f.spec, f.profile, f.params, f.relevance())
+    hint = convention_hint(f.spec)
+    return [m + hint for m in bias_range_messages(f.spec, f.profile, f.params, f.relevance())]
 
 
 @rule("cores", "network", "the neurons fit the cores of the chips available (256 per core)")
@@ -190,4 +206,4 @@ def delays(f: NetworkFacts) -> list[str]:
 
 
 __all__ = ["NetworkFacts", "fan_in_message", "bias_range_messages", "cores_message",
-           "shared_parameters_message"]
+           "shared_parameters_message", "convention_hint"]

@@ -1,6 +1,5 @@
 """The simulator: one JAX model of Dynap-SE2's DPI neurons and synapses (see ``dpi.py`` for the equations).
 
-- :mod:`.physics` — every circuit relation other stages need (τ, pulse widths, DC steady state, ...); no jax
 - :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_spec`
 - :mod:`.simulate` — :func:`simulate`, :class:`SimState`
 - :mod:`.mismatch` — :func:`sample_mismatch` (multiplicative device-mismatch factors)
@@ -8,8 +7,9 @@
 - :mod:`.params` — well-scaled trainable coordinates (log-currents, unitless weights)
 - :mod:`.surrogate` — the spike function and its surrogate derivative
 
-The names below load on first use (module ``__getattr__``): importing ``neurodeploy.sim.physics`` (the
-profile, importers and quantizer do) does not import jax; ``from neurodeploy.sim import simulate`` does.
+The circuit relations other stages need (τ, pulse widths, DC steady state, ...) live in
+:mod:`neurodeploy.device.physics`, without jax. The names below load on first use (module ``__getattr__``):
+importing ``neurodeploy.sim`` does not import jax; ``from neurodeploy.sim import simulate`` does.
 """
 
 from __future__ import annotations

@@ -21,10 +21,10 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   per step, and in the gradient no per-step products for the inputs (their weight gradient is one
   product after the loop). It holds [T, B, G·N] floats, so it is used up to :data:`PRECOMPUTE_MAX`, and
   only for small steps (B·G·N ≤ :data:`PRECOMPUTE_STEP`), where a step's cost is the number of operations,
-  not their size: measured (session 5, minimum of 9 calls) the frozen-noise training step (B·G·N = 8)
+  not their size: measured (minimum of 9 calls), the frozen-noise training step (B·G·N = 8)
   5.1 → 4.1 ms, but N = 64 batch-32 training (4096) 112 → 116 ms and the N = 256 batch-32 forward (16384)
   335 → 354 µs per step (streaming the precomputed charge costs more than the smaller product saves);
-- both matrix paths, forward only (session 6): the charge is computed at the end of the step before and
+- both matrix paths, forward only: the charge is computed at the end of the step before and
   carried (:func:`next_charge`; ``simulate._carried_scan``), 8 % faster at N = 256, batch 32; the
   gradient's steps compute it at their start as above;
 - ``"event-pre"`` (batch 1, :func:`event_pre_charge`): the inputs' charge before the loop as in
@@ -36,12 +36,12 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   (:func:`event_capacities`), the dense gather when more fired. Its VJP is the gather's. Under
   ``jax.vmap`` (many mismatch draws; a vmapped ``cond`` would run every branch) the sources fired in all
   draws are compacted together and the branch is chosen by their total (:func:`draws_event_charge`, for
-  "event-pre"; session 7: 32 draws of N = 256 15.3 → 9.9 ms per draw, minimum of 5, interleaved A/B),
+  "event-pre"; 32 draws of N = 256: 15.3 → 9.9 ms per draw, minimum of 5 calls, interleaved A/B),
   else the gather (:func:`draws_charge`). The compaction is :func:`compact` (``nonzero``'s result, faster).
 
-Measured (session 4, CPU time per step of (Q1) alone, N = 256, batch 32, 3 % of sources firing,
-load 6): gather 490 µs forward / 3480 µs forward + VJP; matrix 220 / 676 µs; a batched event-driven
-scatter 736 / 2880 µs (XLA's CPU scatter costs ~20 ns per element), so batches use the matrix.
+Measured (CPU time per step of (Q1) alone, N = 256, batch 32, 3 % of sources firing): gather 490 µs
+forward / 3480 µs forward + VJP; matrix 220 / 676 µs; a batched event-driven scatter 736 / 2880 µs (XLA's
+CPU scatter costs ~20 ns per element), so batches use the matrix.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def dense_charge(net: SimNetwork, w_slot, slot_src, events) -> list:
         v = jnp.take(ext, slot_src[g], axis=1, mode="clip").reshape(b, k, net.n_neurons)
         # a contraction over the slot axis (major). A plain multiply-reduce is as fast for one chip, but
         # under jax.vmap over mismatch draws it was 2.4-4.6x slower than this dot (verify's and the
-        # emulator's many-boards path): measured A/B, N=128, 8 draws, batch 8 and 1 (session 2)
+        # emulator's many-boards path): measured A/B, N=128, 8 draws, batch 8 and 1
         out[dend] = jnp.einsum("bkn,kn->bn", v, w_slot[g])
     return out
 
@@ -90,7 +90,8 @@ def draws_charge(net: SimNetwork, events, w_nk, w_batched, slot_src):
     ``w_nk`` per group the slot weights neuron-major [D, N, K] (or [N, K] where ``w_batched`` is False) →
     [D, B, 4, N]. The events are gathered neuron-major too, so the batched dot over (draw, neuron) needs no
     copy into its layout: :func:`dense_charge` under vmap transposed the [D, K, N] weights and the gathered
-    events every step (~60 % of the time of 32 draws of N = 256, session 5 profile; 15.0 → ~11 ms per draw)."""
+    events every step (~60 % of the time of 32 draws of N = 256 in a jax.profiler trace; 15.0 → ~11 ms per
+    draw)."""
     dd, b = events.shape[:2]
     ext = jnp.concatenate([events, jnp.zeros((dd, b, 1), events.dtype)], axis=2)
     out = [None] * 4
@@ -107,7 +108,7 @@ def draws_charge(net: SimNetwork, events, w_nk, w_batched, slot_src):
 def compact(mask, cap: int):
     """The indices of the first ``cap`` true entries of the 1-D boolean ``mask``, in order, padded with
     ``mask.size`` — ``jnp.nonzero(mask, size=cap, fill_value=mask.size)[0]``, exactly, but ~2.5× faster on
-    CPU at 8192 entries (session 7, 59.6 against 157.7 µs; 6.4 against 10.8 µs at 1024). The running count is
+    CPU at 8192 entries (59.6 against 157.7 µs; 6.4 against 10.8 µs at 1024). The running count is
     a product with a triangular matrix of ones per row of 128 entries (exact: integer sums of 0/1 in float32)
     plus the rows' offsets, instead of ``nonzero``'s cumulative sum; each true entry is then scattered to its
     rank (ranks ≥ cap dropped)."""

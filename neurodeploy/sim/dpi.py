@@ -24,8 +24,9 @@ and integrating (2)'s linear ODE exactly over the pulse gives the charge per eve
 
 (events overlapping in a bin superpose linearly: k events add k·ΔI). The pulse (~10 µs) is far
 shorter than a step, so the charge is added in closed form at the start of the bin, never sampled.
-This is the DPI's linear regime, as the issue and PHYSICS.md prescribe for synapses; far below
-I_gain the exact circuit responds multiplicatively to an event (not modelled).
+This is the DPI's linear regime (I_out ≫ I_gain, where the DPI is the first-order linear filter above),
+the model of every synapse; far below I_gain the exact circuit responds multiplicatively to an event
+(not modelled).
 
 **Membrane (Chicca et al. 2014).**
 
@@ -76,7 +77,7 @@ where the passage got to.
 I_dly,i) is modelled as a pulse extender, ``t_dly,i = V_th·C_dly,i/I_dly,i`` (8); a CAM entry with
 bits p (precise_delay), m (mismatched_delay) waits ``[p ∨ m]·t_dly,0 + p·t_dly,1 + m·t_dly,2`` (9)
 before its pulse (an entry with neither bit is not delayed). Both relations live in
-:mod:`.physics`; the simulator applies a per-entry delay as in :mod:`.delays`.
+:mod:`neurodeploy.device.physics`; the simulator applies a per-entry delay as in :mod:`.delays`.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..dendrites import DENDRITE_INDEX  # noqa: F401  (dendrite order of the four synapse DPIs)
-from .physics import charge_per_event, pulse_width, time_constant  # noqa: F401  (eqs. (1), (3), (4); defined once there)
+from ..device.physics import charge_per_event, pulse_width, time_constant  # noqa: F401  (eqs. (1), (3), (4); defined once there)
+
 
 
 

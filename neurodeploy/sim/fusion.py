@@ -5,7 +5,7 @@ select, …) with several consumers is duplicated into every consumer's fusion; 
 log, divide, …) is computed once and stored. In the simulator's step every transcendental starts a
 fusion, and each of them recomputed the whole cheap chain before it from the state (the synapses'
 means, the input current, the leak, the Rosenbrock step …): the compiled step of N = 256, batch 32
-held 1038 arithmetic operations per neuron where the source has about 300 (session 5, optimised HLO).
+held 1038 arithmetic operations per neuron where the source has about 300 (counted in the optimised HLO).
 ``lax.optimization_barrier`` does not help: XLA's CPU pipeline expands it before fusion.
 
 ``stored(x, one) = x / one`` with ``one`` an array of ones that XLA cannot constant-fold (built from
@@ -13,7 +13,7 @@ the state, :func:`ones_like_state`). x/1 = x exactly in IEEE 754, so the results
 bit; the division costs ~0.15 ns per element, and XLA, which counts a division as expensive, then
 computes x once and stores it. The gradient is unchanged too (∂(x/1)/∂x = 1; ``one`` carries none).
 
-Measured (session 5, this 2-core machine, ``tools/bench_sim.py``, minimum of 9 calls): with the points
+Measured (``tools/bench_sim.py`` on 2 CPU cores, minimum of 9 calls): with the points
 of :mod:`.simulate`, ~530 arithmetic operations per neuron instead of 1038 in the compiled forward step;
 the N = 64 batch-32 training step 284 → 100 ms; the N = 256 batch-32 forward ~470 → ~340 µs per step;
 N = 1024 at batch 1 341 → 156 µs per step. The points were chosen by A/B timing: storing the surrogate's

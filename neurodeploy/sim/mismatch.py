@@ -5,8 +5,8 @@ the chip), deviates from its nominal value by a factor
 
     m = 1 + σ·ξ,   ξ ~ N(0, 1),   σ a fraction (0.1 = 10 %)
 
-given as ``sigma=`` or as ``percent`` at ``sigma_rule``·σ (default 30 % at 3σ, i.e. σ = 10 %, the usual
-modelling practice for Dynap-SE2: σ = percent / 100 / sigma_rule), clipped at
+with σ given as a fraction everywhere — the CLI's ``--mismatch``, training, the emulator and this API
+(default 0.1: 30 % at 3σ, the usual modelling practice for Dynap-SE2), clipped at
 :data:`MIN_FACTOR` so that no current or capacitance turns non-positive. A draw is frozen for a chip
 (same key → identical factors) and re-drawn during training. The pytree is a plain dict::
 
@@ -33,7 +33,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from ..profile import NEURON_QUANTITIES
+from ..device.profile import NEURON_QUANTITIES
 from .errors import SimError
 from .network import CAPACITANCES, DTYPE, SimNetwork
 
@@ -41,13 +41,6 @@ from .network import CAPACITANCES, DTYPE, SimNetwork
 MIN_FACTOR = 0.05
 #: fold_in constant of the delay factors' random stream (kept apart from the other factors' stream).
 DELAY_STREAM = 0x0DE1A7
-
-
-def sigma_of(percent: float, sigma_rule: float) -> float:
-    """σ = percent/100/sigma_rule (e.g. 30 % at 3σ → 0.1)."""
-    if not (percent >= 0 and sigma_rule > 0):
-        raise SimError(f"mismatch: percent must be >= 0 and sigma_rule > 0, got percent={percent}, sigma_rule={sigma_rule}")
-    return percent / 100.0 / sigma_rule
 
 
 def no_mismatch(net: SimNetwork) -> dict:
@@ -85,37 +78,32 @@ def _key(key):
     return jax.random.PRNGKey(key) if isinstance(key, int) else key
 
 
-def resolve_sigma(sigma: float | None, percent: float = 30.0, sigma_rule: float = 3.0) -> float:
-    """σ as a fraction: ``sigma`` when given (≥ 0, finite), else percent/100/sigma_rule."""
-    if sigma is None:
-        return sigma_of(percent, sigma_rule)
+def resolve_sigma(sigma: float) -> float:
+    """σ as a fraction (≥ 0, finite; 0.1 = 10 %)."""
     if not (np.isfinite(sigma) and sigma >= 0):
         raise SimError(f"mismatch: sigma must be a finite fraction >= 0 (0.1 = 10 %), got {sigma}")
     return float(sigma)
 
 
-def sample_mismatch(net: SimNetwork, key, percent: float = 30.0, sigma_rule: float = 3.0, *,
-                    sigma: float | None = None) -> dict:
+def sample_mismatch(net: SimNetwork, key, sigma: float = 0.1) -> dict:
     """One chip's mismatch: factors 1 + σ·N(0,1) (clipped ≥ MIN_FACTOR) per neuron for every bias
     current and capacitance, per synapse entry for the weight. ``key`` is a ``jax.random`` key
-    (or an int seed). Deterministic: the same key gives identical draws. σ: ``sigma`` (a fraction)
-    or percent/100/sigma_rule."""
-    s = resolve_sigma(sigma, percent, sigma_rule)
+    (or an int seed); ``sigma`` a fraction. Deterministic: the same key gives identical draws."""
+    s = resolve_sigma(sigma)
     out = _draw(_key(key), jnp.asarray(s, DTYPE), net.n_neurons, net.n_synapses)
     if net.delay is not None:
         out["delay"] = _draw_delay(_key(key), jnp.asarray(s, DTYPE), net.n_synapses)
     return out
 
 
-def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, percent: float = 30.0, sigma_rule: float = 3.0, *,
-                          sigma: float | None = None) -> dict:
+def sample_mismatch_stack(net: SimNetwork, key, n_draws: int, sigma: float = 0.1) -> dict:
     """``n_draws`` independent chips stacked on a leading axis (for ``jax.vmap``); draw i equals
-    ``sample_mismatch(net, jax.random.split(key, n_draws)[i], ...)``."""
-    sigma = jnp.asarray(resolve_sigma(sigma, percent, sigma_rule), DTYPE)
+    ``sample_mismatch(net, jax.random.split(key, n_draws)[i], sigma)``."""
+    s = jnp.asarray(resolve_sigma(sigma), DTYPE)
     keys = jax.random.split(_key(key), n_draws)
-    out = jax.vmap(_draw, in_axes=(0, None, None, None))(keys, sigma, net.n_neurons, net.n_synapses)
+    out = jax.vmap(_draw, in_axes=(0, None, None, None))(keys, s, net.n_neurons, net.n_synapses)
     if net.delay is not None:
-        out["delay"] = jax.vmap(_draw_delay, in_axes=(0, None, None))(keys, sigma, net.n_synapses)
+        out["delay"] = jax.vmap(_draw_delay, in_axes=(0, None, None))(keys, s, net.n_synapses)
     return out
 
 

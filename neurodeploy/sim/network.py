@@ -2,7 +2,7 @@
 
 A :class:`SimNetwork` holds, for N neurons fed by ``n_inputs`` input channels:
 
-- ``currents[q]`` [N] — every quantity of :data:`neurodeploy.profile.NEURON_QUANTITIES` (A);
+- ``currents[q]`` [N] — every quantity of :data:`neurodeploy.device.profile.NEURON_QUANTITIES` (A);
 - ``capacitances[c]`` [N] — :data:`CAPACITANCES` (F), from the device profile unless overridden;
 - flags [N] (bool): ``adaptation`` (AHP latch), ``dc`` (DC latch), ``nmda_gate`` (NMDA gate latch;
   without it NMDA is an ungated second excitatory synapse), ``kill`` (the neuron never spikes);
@@ -41,8 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..profile import NEURON_QUANTITIES
-from .dpi import DENDRITE_INDEX, feedback_constants
+from ..device.profile import NEURON_QUANTITIES
+from ..device.dendrites import DENDRITE_INDEX
+from .dpi import feedback_constants
 from .errors import SimError
 
 #: Per-neuron capacitances (F), named as in the device profile's ``analog`` section.

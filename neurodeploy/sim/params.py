@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 
-from ..profile import NEURON_QUANTITIES
+from ..device.profile import NEURON_QUANTITIES
 from .errors import SimError
 from .network import DTYPE, SimNetwork, SpecIndex
 

@@ -6,9 +6,9 @@ T × (every intermediate of a step), and the forward pass is the plain scan.
 
 Only what is differentiated is differentiated (``symbolic_zeros``): a step's VJP is taken with respect to
 the float constants that depend on what is trained (JAX's ``perturbed``) and to ``xs`` only when they do;
-the others are closed over and get no cotangent, nor do integer and boolean constants. (Measured, session
-6: no change in the benchmark's training steps — XLA had already removed the unused cotangents — but it
-no longer relies on that.)
+the others are closed over and get no cotangent, nor do integer and boolean constants. (Measured: no
+change in the benchmark's training steps — XLA had already removed the unused cotangents — but it no
+longer relies on that.)
 """
 
 from __future__ import annotations

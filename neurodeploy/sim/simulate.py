@@ -34,9 +34,9 @@ path "event-pre"); with batch > 1 one matrix product with the weights summed int
 part before the loop, "matrix-pre"), else the ELL gather. Same numbers up to float rounding in the order
 of summation; ``event_driven=True`` forces the plain event-driven path, False the gather.
 
-Speed (session 5): the step's shared intermediates are stored once (:mod:`.fusion`) instead of being
+Speed: the step's shared intermediates are stored once (:mod:`.fusion`) instead of being
 recomputed by every fused loop XLA makes, and the gradient's recomputed step takes the spikes, resets
-and refractory times from the forward's states (``hint``) instead of recomputing the passage. Session 6: the
+and refractory times from the forward's states (``hint``) instead of recomputing the passage. The
 matrix paths' forward carries the charge from the end of the step before (:func:`_carried_scan`).
 
 Gradients flow through the surrogate derivative of :mod:`.surrogate` and through the refractory period
@@ -58,7 +58,7 @@ from jax import lax
 
 from . import dpi
 from .errors import SimError
-from ..profile import NEURON_QUANTITIES
+from ..device.profile import NEURON_QUANTITIES
 from .charge import EVENT_CAPACITIES, dense_matrix, event_capacities, synaptic_charge, use_matrix  # noqa: F401
 from .charge import event_pre_charge, input_charge, next_charge, split_charge, with_precompute
 from .charge import dense_charge as _dense_charge, event_charge_fn as _event_charge_fn, stack4 as _stack4  # noqa: F401
@@ -270,7 +270,7 @@ def _step_of(net, dt, record, path, carried: bool = False):
 
 def _carried_scan(net, dt, record, path):
     """The forward pass of the matrix paths with the charge carried (:func:`_step_of`): the same numbers as
-    the plain scan, 8 % faster at N = 256, batch 32 (session 6, interleaved A/B, minimum of 15 calls: 319 → 293 µs
+    the plain scan, 8 % faster at N = 256, batch 32 (interleaved A/B, minimum of 15 calls: 319 → 293 µs
     per step; why, the profile does not say). Used only where nothing is differentiated
     (:func:`.remat.scan_remat`'s ``plain``): under a gradient the carried charge made the N = 64 batch-32
     training step slower (103 → 108-137 ms, also with a hand-written VJP of the product)."""

@@ -33,18 +33,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..device.synapses import largest_per_target
 from ..quantize.weights import CoreProblem, assign
 
 
 def fan_in_mask(w: np.ndarray, dst: np.ndarray, cam: int) -> np.ndarray:
     """0/1 float32 mask [n_syn]: per target neuron the ``cam`` slots of largest |w| (see module doc)."""
-    w = np.abs(np.asarray(w, np.float64))
-    order = np.lexsort((np.arange(w.size), -w, dst))
-    d = dst[order]
-    rank = np.arange(d.size) - np.searchsorted(d, d, side="left")
-    keep = np.zeros(w.size, bool)
-    keep[order] = rank < cam
-    return keep.astype(np.float32)
+    return largest_per_target(np.abs(np.asarray(w, np.float64)), dst, cam).astype(np.float32)
 
 
 def fan_in(w: np.ndarray, dst: np.ndarray, n_neurons: int) -> np.ndarray:
@@ -98,7 +93,7 @@ class GridQuantizer:
     def delay_values(self, u: np.ndarray) -> np.ndarray:
         """Delays [n_syn] (in the structure's ``delay_unit``) the chip realises for ``u`` on the current per-core
         delay levels (:func:`neurodeploy.quantize.delays.assign`); a core without delay biases delays nothing."""
-        from ..quantize.delays import assign as assign_delay, levels
+        from ..device.delays import assign as assign_delay, levels
 
         sl, unit = self.st.slots, self.st.delay_unit
         d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)

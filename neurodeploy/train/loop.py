@@ -18,6 +18,7 @@ checkpoint (npz) after every epoch holds the optimiser state, the best model and
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,7 @@ class Trainer:
     def _draws(self, key, n):
         from ..sim import sample_mismatch_stack
 
-        return sample_mismatch_stack(self.st.net, key, n, percent=self.cfg.mismatch * 300.0, sigma_rule=3.0)
+        return sample_mismatch_stack(self.st.net, key, n, sigma=self.cfg.mismatch)
 
     def _forward_weights(self, w, mask, q, qat_on):
         import jax.numpy as jnp
@@ -187,7 +188,7 @@ class Trainer:
             if cfg.mismatch > 0 and cfg.draws == 1:
                 from ..sim import sample_mismatch
 
-                loss, (counts, rate) = one(sample_mismatch(st.net, key, percent=cfg.mismatch * 300.0, sigma_rule=3.0))
+                loss, (counts, rate) = one(sample_mismatch(st.net, key, sigma=cfg.mismatch))
                 return loss, (counts, rate)
             if cfg.mismatch > 0:
                 # lax.map (one draw after the other) is several times faster than jax.vmap over draws here
@@ -288,7 +289,10 @@ class Trainer:
 
         cfg = self.cfg
         stop_at = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
-        with tqdm(total=cfg.epochs * self.spe, initial=state.epoch * self.spe, disable=not cfg.progress,
+        from ..log import show_progress
+
+        show = cfg.progress and show_progress()       # one rule for every bar: a terminal, or -v; never with -q
+        with tqdm(total=cfg.epochs * self.spe, initial=state.epoch * self.spe, disable=not show, file=sys.stderr,
                   desc="train", unit="step", leave=True, dynamic_ncols=True) as bar:
             while state.epoch < stop_at:
                 if state.phase == "float" and cfg.n_qat and state.epoch >= cfg.epochs - cfg.n_qat:

@@ -1,5 +1,5 @@
 """The training report, written next to the model: ``<model>.report.json``, ``.report.md`` and,
-when matplotlib is installed (``pip install 'neurodeploy[plots]'``), ``.report.png`` with the loss and
+when matplotlib is installed (``pip install matplotlib``), ``.report.png`` with the loss and
 accuracy curves, an input raster and the output rasters per class, the FRR histogram of unseen noise
 (frozen-noise), the confusion matrix (classification tasks with > 2 classes) and the test accuracy
 across mismatch draws.
@@ -87,7 +87,7 @@ def plot(path: Path, task, st, theta, weights, history, metrics, test_d, conf, f
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("note: matplotlib not installed; the report has no pictures (pip install 'neurodeploy[plots]')")
+        print("note: matplotlib not installed; the report has no pictures (pip install matplotlib)")
         return False
     from ..sim import simulate
 
@@ -99,11 +99,11 @@ def plot(path: Path, task, st, theta, weights, history, metrics, test_d, conf, f
     ep = [h["epoch"] for h in history]
     ax[0, 0].plot(ep, [h["train_loss"] for h in history], label="train")
     ax[0, 0].plot(ep, [h["val_loss_mismatch"] for h in history], label="val (mismatch)")
-    ax[0, 0].set(title="loss", xlabel="epoch")
+    ax[0, 0].set(title="loss", xlabel="epoch", ylabel="loss")
     ax[0, 0].legend()
     for k, lab in (("train_acc", "train"), ("val_acc_nominal", "val nominal"), ("val_acc_mismatch", "val mismatch")):
         ax[0, 1].plot(ep, [h[k] for h in history], label=lab)
-    ax[0, 1].set(title="accuracy", xlabel="epoch", ylim=(0, 1.05))
+    ax[0, 1].set(title="accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.05))
     ax[0, 1].legend()
     if classes:
         t, i = np.nonzero(test_d.spikes[classes[0]])
@@ -117,17 +117,33 @@ def plot(path: Path, task, st, theta, weights, history, metrics, test_d, conf, f
     a = metrics["test_mismatch"].get("accuracy") or []
     ax[1, 0].bar(range(len(a)), a)
     ax[1, 0].axhline(metrics["test"].get("accuracy", 0), color="k", ls="--", label="nominal")
-    ax[1, 0].set(title="test accuracy per mismatch draw", xlabel="draw", ylim=(0, 1.05))
+    ax[1, 0].set(title="test accuracy per mismatch draw", xlabel="draw", ylabel="accuracy", ylim=(0, 1.05))
     ax[1, 0].legend()
     if frr.size:
         ax[1, 1].hist(frr, bins=20)
-        ax[1, 1].set(title="FRR on unseen noise", xlabel="FRR")
+        ax[1, 1].set(title="FRR on unseen noise", xlabel="FRR", ylabel="trials")
+    else:                                           # no noise trials: the test counts per class instead
+        n_class = np.bincount(np.asarray(test_d.labels)[test_d.positive], minlength=task.n_classes)
+        ax[1, 1].bar(range(task.n_classes), n_class)
+        ax[1, 1].set(title="test trials per class", xlabel="class", ylabel="trials", xticks=range(task.n_classes))
     if conf is not None:
         ax[1, 2].imshow(conf, cmap="Blues")
-        ax[1, 2].set(title="confusion (test, nominal)", xlabel="prediction", ylabel="label")
+        k = conf.shape[0]
+        ax[1, 2].set(title="confusion (test, nominal)", xlabel="prediction", ylabel="label",
+                     xticks=range(conf.shape[1]), yticks=range(k))
+        peak = conf.max() if conf.size else 0
+        for (i, j), v in np.ndenumerate(conf):
+            ax[1, 2].text(j, i, str(int(v)), ha="center", va="center", fontsize=8,
+                          color="white" if peak and v > peak / 2 else "black")
+    else:
+        ax[1, 2].axis("off")
     w = np.asarray(weights)
     ax[1, 3].hist(w[w != 0], bins=60)
-    ax[1, 3].set(title="trained weights (non-zero)", xlabel="w (unitless)")
+    ax[1, 3].set(title="trained weights (non-zero)", xlabel="w (unitless)", ylabel="synapses")
+    from matplotlib.ticker import MaxNLocator
+
+    for a_, axis in ((ax[0, 0], "x"), (ax[0, 1], "x"), (ax[0, 2], "y"), (ax[0, 3], "y"), (ax[1, 0], "x")):
+        (a_.xaxis if axis == "x" else a_.yaxis).set_major_locator(MaxNLocator(integer=True))   # epochs, channels, draws
     fig.tight_layout()
     import io
 

@@ -126,8 +126,12 @@ def training_source(task, seed: int):
 
 
 def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, init=None, resume: bool = False,
-          checkpoint: Path | None = None, report: bool = True) -> dict:
-    """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths)."""
+          checkpoint: Path | None = None, report: bool = True, keep_checkpoint: bool = False) -> dict:
+    """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths).
+
+    The checkpoint (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once
+    the run is complete and the model written, unless ``keep_checkpoint``; a run stopped early
+    (``stop_after``) keeps it for ``resume``."""
     from .loop import Trainer
     from .structure import Structure
 
@@ -170,8 +174,11 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
             "metrics": metrics, "constraints": cons}
     out_spec = st.to_spec(theta, weights, metadata=_clean(meta))
     out_spec.save(output)
+    complete = state.epoch >= cfg.epochs
+    if complete and not keep_checkpoint:
+        ckpt.unlink(missing_ok=True)
     summary = {"output": str(output), "metrics": metrics, "constraints": cons, "history": state.history,
-               "checkpoint": str(ckpt)}
+               "checkpoint": str(ckpt) if ckpt.exists() else None}
     if report:
         from .report import write_report
 

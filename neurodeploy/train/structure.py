@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..profile import NEURON_QUANTITIES
-from ..sim.dpi import DENDRITE_INDEX
+from ..device.profile import NEURON_QUANTITIES
+from ..device.dendrites import DENDRITE_INDEX
 
 AUTO = "auto"
 
@@ -133,7 +133,7 @@ class Structure:
         """Per-slot delays (s): the spec's (0 where a projection gives none), or with ``learn`` and a delay-free
         spec a seeded uniform draw in [0, bound]. ``delay_bound`` (s) = min(``max_delay``, the longest delay the
         profile's delay stages produce, the model format's MAX_DELAY); ``slot_delay`` None: no delays at all."""
-        from ..quantize.delays import max_delay as chip_max_delay, stage_grids
+        from ..device.delays import max_delay as chip_max_delay, stage_grids
         from ..spec import MAX_DELAY
         from ..sim.errors import SimError
 

@@ -154,24 +154,3 @@ def classification_metrics(counts: np.ndarray, data: TaskData) -> dict:
     correct = unique_top & (np.argmax(c, axis=1) == y)
     return {"accuracy": float(correct.mean()), "accuracy_argmax": float((np.argmax(c, axis=1) == y).mean()),
             "silent_fraction": float((top == 0).mean()), "n": int(c.shape[0])}
-
-
-def get_task(name: str, **options) -> Task:
-    """A built-in task by name; ``options`` are its constructor arguments (e.g. ``n_samples=3``)."""
-    from .tasks import BUILTIN
-
-    if name not in BUILTIN:
-        raise TrainError(f"unknown task '{name}' (built-in tasks: {', '.join(TASK_NAMES)}; "
-                         f"or pass your own data with --data FILE.npz)")
-    return BUILTIN[name](**options)
-
-
-def load_data_file(path: str | Path, **options) -> Task:
-    """A user's ``--data`` npz (``spikes`` [n, T, n_in] counts, ``labels`` [n], ``dt``) as a Task.
-
-    Strictly validated (never unpickled); a bad file raises :class:`TrainError` naming the file, the field
-    and what to change. Train/val are a deterministic stratified split of the file's trials.
-    """
-    from .tasks.datafile import DataFileTask
-
-    return DataFileTask.from_file(path, **options)

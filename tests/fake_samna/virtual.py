@@ -140,7 +140,7 @@ def read_contents(scfg, profile, n_chips: int, dead_cores=frozenset()) -> _Conte
     import neurodeploy
     from neurodeploy.config.model import (CAM_FLAGS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig,
                                           NeuronConfig, ProfileRef)
-    from neurodeploy.profile import HOST_X_HOP
+    from neurodeploy.device.profile import HOST_X_HOP
 
     raw = {}                      # (h, k, n) → (latches, cam entries, flags, destinations)
     params = {}                   # (h, k) → {name: Code}
@@ -215,7 +215,7 @@ class VirtualBoard(BoardCalls):
                  mismatch: float = 0.0, seed: int = 0, read_chunk: int = 256, clock=None, read_cost: float = 0.0,
                  start_us: int = 5_000_000, dead_cores=(), idle_window: float = 0.2, max_busy_reads: int = 10_000):
         if profile is None:
-            from neurodeploy.profile import load_profile
+            from neurodeploy.device.profile import load_profile
 
             profile = load_profile("dynapse2")
         clock = time.monotonic if clock is None else clock

@@ -78,13 +78,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import NeurodeployError, SpecError
 from .._common import check_options, file_sha256
 from .bias_source import add_bias_source
 from .assemble import apply_option_overrides, assemble
 from .graph import normalise, structure
 from .layers import convert_layers, longest_tau
 from .projections import outputs, projections
-from .read import graph_to_tree, meta_json, read_file
+from .read import check_tree, graph_to_tree, meta_json, read_file
 from .settings import CONVENTIONS, OPTIONS, parse_settings
 from .sizes import layer_sizes
 
@@ -94,7 +95,7 @@ __all__ = ["load_nir", "import_tree", "CONVENTIONS", "OPTIONS"]
 def load_nir(path, profile=None, **options) -> "NetworkSpec":  # noqa: F821
     """Import a NIR graph (``.nir`` file, or a ``nir.NIRGraph`` object) as a NetworkSpec; see the package doc."""
     if profile is None:
-        from ...profile import load_profile
+        from ...device.profile import load_profile
 
         profile = load_profile("dynapse2")
     if isinstance(path, (str, Path)):
@@ -114,7 +115,22 @@ def load_nir(path, profile=None, **options) -> "NetworkSpec":  # noqa: F821
 
 
 def import_tree(tree: dict, src: str, profile, options: dict, info: dict, default_name: str):
-    """read → normalise → layers → projections → assumptions, for a graph already read into a tree of dicts."""
+    """read → normalise → layers → projections → assumptions, for a graph already read into a tree of dicts.
+
+    The tree's types are checked first (:func:`.read.check_tree`); an unexpected exception while interpreting
+    it (a damaged file the checks do not foresee) still ends as one :class:`SpecError` naming the file."""
+    check_tree(tree, src)
+    try:
+        return _import_tree(tree, src, profile, options, info, default_name)
+    except NeurodeployError:
+        raise
+    except Exception as e:      # last resort: never an internal error for a file
+        what = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        raise SpecError(f"{src}: cannot interpret the NIR graph ({what}); the file is "
+                        f"damaged or holds a form the importer does not know — check it with nir.read") from None
+
+
+def _import_tree(tree: dict, src: str, profile, options: dict, info: dict, default_name: str):
     assumptions: list[str] = []
     notes: set[str] = set()        # per-layer notes, sorted into the assumptions at the end
     graph_meta = tree.get("metadata") if isinstance(tree.get("metadata"), dict) else {}

@@ -1,7 +1,7 @@
 """Step 6 of the NIR import: each projection's weight_scale from the DPI model, so that a unit weight moves
 the target membrane by one (effective) threshold per event, as a unit weight does in the source LIF/CubaLIF.
 
-The relation is the simulator's (:func:`neurodeploy.sim.physics.unit_event_current`): for target neuron j,
+The relation is the simulator's (:func:`neurodeploy.device.physics.unit_event_current`): for target neuron j,
 ``I_unit,j = τ_mem·θ·I_spkthr / ((I_gain_mem/I_tau_mem)·q_syn·τ_syn)`` (θ = EFFECTIVE_THRESHOLD) with q_syn the charge per event
 (AMPA for positive weights, GABA for negative ones), evaluated with the neuron's final currents (options
 and profile defaults included). A projection's ``weight_scale`` is the mean of I_unit,AMPA over its target
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...sim.physics import leak_factor, membrane_time_constant, pulse_width, time_constant, unit_event_current
+from ...device.physics import leak_factor, membrane_time_constant, pulse_width, time_constant, unit_event_current
 
 #: The DPI's effective threshold as a fraction of I_spkthr under event-driven and DC input. Its positive
 #: feedback (teili's sigmoid, :mod:`neurodeploy.sim.dpi`) overtakes the leak at about 0.61·I_spkthr on the

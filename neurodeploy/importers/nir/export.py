@@ -32,7 +32,7 @@ import numpy as np
 
 from ...errors import SpecError
 from ...fileio import atomic_write_bytes
-from ...sim.physics import dc_fraction
+from ...device.physics import dc_fraction
 
 APPROXIMATION = (
     "CubaLIF approximation of the Dynap-SE2 DPI neuron: tau_mem from Itau_mem, tau_syn from Itau_ampa "
@@ -66,7 +66,7 @@ def spec_to_nir(spec, profile=None):
     import nir
 
     if profile is None:
-        from ...profile import load_profile
+        from ...device.profile import load_profile
 
         profile = load_profile("dynapse2")
     dt = float(spec.dt)

@@ -94,7 +94,7 @@ def compare(spec, reference: str | Path, profile) -> list[LayerAgreement]:
 
 def report(files, reference: str | Path, options: dict, profile_name: str = "dynapse2") -> list[str]:
     """``neurodeploy validate NET --compare REF``: the table for one imported network file, as lines."""
-    from ...profile import load_profile
+    from ...device.profile import load_profile
     from .. import load_network
 
     nets = [f for f in files if Path(f).suffix.lower() in (".nir", ".npz", ".npy", ".json")]

@@ -4,7 +4,7 @@ In NIR's continuous-time semantics (see the package doc) a spike through weight 
 ``r·w_in·W·dt/tau_mem``; the layer's *gain* turns W into the spec's unitless weight, that rise as a fraction
 of reset-to-threshold: ``gain = r·w_in·dt/tau_mem/(v_threshold − v_reset)``. A constant drive
 ``f = (v_leak − v_reset + r·w_in·b)/(v_threshold − v_reset)`` becomes the DC input whose DPI steady state is the
-same fraction of the DPI's effective threshold (:func:`neurodeploy.sim.physics.dc_current` of
+same fraction of the DPI's effective threshold (:func:`neurodeploy.device.physics.dc_current` of
 ``EFFECTIVE_THRESHOLD·f``, see :mod:`.calibrate`).
 
 A drive below reset (f < 0, a negative bias or v_leak below v_reset) cannot be made with Idc (it only
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import SpecError
-from ...sim.physics import dc_current, leak_factor, membrane_tau_current, membrane_time_constant
+from ...device.physics import dc_current, leak_factor, membrane_tau_current, membrane_time_constant
 from .._common import scalar_or_list
 from .calibrate import EFFECTIVE_THRESHOLD
 from .graph import Graph

@@ -53,7 +53,11 @@ def shape_size(node: dict, name: str, src: str) -> int:
             shape = next(iter(it.values()))
     if shape is None:
         raise SpecError(f"{src}: node {name!r} ({ntype(node)}) has no shape")
-    dims = [int(d) for d in np.asarray(shape).reshape(-1)]
+    raw = np.asarray(shape, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(raw)) or np.any(raw < 0) or np.any(raw != np.round(raw)):
+        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): shape {raw.tolist()} must hold whole numbers >= 0 "
+                        f"(channels per dimension)")
+    dims = [int(d) for d in raw]
     big = [d for d in dims if d != 1]
     if len(big) > 1:
         raise SpecError(f"{src}: node {name!r} ({ntype(node)}) has shape {dims}; the chip takes a flat list of "

@@ -3,6 +3,10 @@
 ``nir.read`` (with its type check) first; if the type check fails (batch or time dimensions in the Input
 shape, scalar parameters, files of older nir versions), ``nir.read(type_check=False)``; if nir cannot read
 the file at all, the HDF5 layout is read directly with h5py. Which one worked is recorded.
+
+:func:`check_tree` then checks the tree's types before anything interprets it — node names are text, every
+node's ``type`` is text, the numeric fields (weights, biases, time constants, shapes, delays, the graph's
+``dt``) are numbers — so a damaged or hand-edited file gets one line naming the file and the HDF5 path.
 """
 
 from __future__ import annotations
@@ -56,11 +60,89 @@ def _raw_tree(group) -> dict:
 
     out: dict[str, Any] = {}
     for key, item in group.items():
+        key = to_py(key)           # a name that is not valid UTF-8 comes as bytes
         if isinstance(item, h5py.Group):
             out[key] = _raw_tree(item)
         else:
             out[key] = to_py(item[()])
     return out
+
+
+#: Node fields that hold numbers (per neuron, per synapse or per channel), wherever they occur.
+NUMERIC_FIELDS = ("weight", "bias", "tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in",
+                  "shape", "delay")
+
+
+def _what(v) -> str:
+    """A value's kind, for a message: ``text 'abc'``, ``a bool array of shape [2]``, ``dict``."""
+    if isinstance(v, (str, bytes)):
+        return f"text {to_py(v)[:40]!r}"
+    if isinstance(v, np.ndarray):
+        kind = {"b": "bool", "S": "text", "U": "text", "O": "object", "c": "complex", "V": "raw"}.get(v.dtype.kind,
+                                                                                                       str(v.dtype))
+        return f"a {kind} array of shape {list(v.shape)}"
+    return type(v).__name__
+
+
+def _numbers(v) -> bool:
+    """Whether ``v`` is a number or an array of integers/floats (bool, text, complex and objects are not)."""
+    if isinstance(v, bool) or isinstance(v, np.bool_):
+        return False
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return True
+    if isinstance(v, (list, tuple)):
+        v = np.asarray(v, dtype=object)
+    if not isinstance(v, np.ndarray):
+        return False
+    if v.dtype.kind in "iuf":
+        return True
+    return v.dtype.kind == "O" and all(_numbers(x) for x in v.reshape(-1).tolist())
+
+
+def check_tree(tree, src: str, path: str = "node") -> None:
+    """Refuse a tree whose types cannot be a NIR graph: one :class:`SpecError` naming ``src`` and the HDF5 path."""
+    if not isinstance(tree, dict):
+        raise SpecError(f"{src}: {path}: expected a NIR graph (a group of nodes), got {_what(tree)}")
+    _check_node(tree, src, path)
+    md = tree.get("metadata")
+    if isinstance(md, dict) and md.get("dt") is not None and not (_numbers(md["dt"]) and np.size(md["dt"]) == 1):
+        raise SpecError(f"{src}: {path}/metadata/dt: the time step must be one number (s), got {_what(md['dt'])}")
+    nodes = tree.get("nodes")
+    if not isinstance(nodes, dict):
+        return                                   # a single node, or no nodes: the graph step says what is missing
+    for name, node in nodes.items():
+        if not isinstance(name, str):
+            raise SpecError(f"{src}: {path}/nodes: node name {name!r} is not text; the file is damaged")
+        if not isinstance(node, dict):
+            continue                             # the graph step names a node that is not a group
+        t = _type_text(node)
+        if isinstance(t, str) and t == "NIRGraph":
+            check_tree(node, src, f"{path}/nodes/{name}")
+        else:
+            _check_node(node, src, f"{path}/nodes/{name}")
+
+
+def _type_text(node: dict):
+    t = node.get("type", "")
+    return to_py(t) if not isinstance(t, str) else t
+
+
+def _check_node(node: dict, src: str, path: str) -> None:
+    t = _type_text(node)
+    if not isinstance(t, str):
+        raise SpecError(f"{src}: {path}/type: a node's type must be text naming a NIR node type (e.g. 'LIF', "
+                        f"'Affine'), got {_what(t)}; the file is damaged or was not written by nir")
+    for key in NUMERIC_FIELDS:
+        v = node.get(key)
+        if v is not None and not _numbers(v):
+            raise SpecError(f"{src}: {path}/{key}: {t or 'node'} {key} must be numbers (integers or floats), got "
+                            f"{_what(v)}")
+    for key in ("input_type", "output_type"):
+        v = node.get(key)
+        if isinstance(v, dict):
+            for k, a in v.items():
+                if a is not None and not _numbers(a):
+                    raise SpecError(f"{src}: {path}/{key}/{k}: a shape must be numbers, got {_what(a)}")
 
 
 def _check_declared_sizes(f, path: Path) -> None:

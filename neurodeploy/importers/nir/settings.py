@@ -60,7 +60,8 @@ def _time_step(src: str, options: dict, graph_meta: dict, assumptions: list[str]
     if "dt" in options and options["dt"] is not None:
         dt = positive_float(src, "dt", options["dt"])
         if "dt" in graph_meta:
-            assumptions.append(f"dt = {dt} s from the option (the graph's metadata says {float(np.asarray(graph_meta['dt']))})")
+            said = float(np.asarray(graph_meta["dt"], dtype=np.float64).reshape(-1)[0])
+            assumptions.append(f"dt = {dt} s from the option (the graph's metadata says {said})")
         else:
             assumptions.append(f"dt = {dt} s (option)")
         return dt

@@ -17,7 +17,7 @@ Metric (rates get +1 spike / duration so a silent neuron gives a finite ratio, a
     FRR_noise_j = (c_(1) + 1) / (c_(2) + 1)                                noise sample j, its top two counts
 reported as ``frr_min``/``frr_median`` over the trained samples, ``noise_frr_median`` and
 ``noise_win_fraction`` (per neuron: the fraction of noise samples it wins outright; ties win nothing).
-Targets (from the issue): trained FRR ≥ 5; noise median FRR < 2 and no neuron winning > 75 %.
+Targets: trained FRR ≥ 5; noise median FRR < 2 and no neuron winning > 75 %.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .mapping.mapper import Deployment, map_quantized
-from .profile import load_profile
+from .device.profile import load_profile
 from .quantize.quantizer import quantize_network
 
 

@@ -4,9 +4,14 @@
   is S(mask) = Σ_b bit_b(mask) · W_b (A). In a config it is a 4-character string whose character b
   is bit b (``"1010"`` = W0 + W2).
 * Core mask of an SRAM / FPGA destination: bit k (list element k) selects core k of the target chip.
+* The alphabet of a synapse class (:class:`Alphabet`): the single-entry values a CAM entry can take,
+  S(mask) on its own dendrite or, where the NMDA dendrite serves as a second excitatory scale g,
+  g·S(mask) — what the quantizer fits and the mapper assigns.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,3 +52,26 @@ def core_mask_to_int(bits) -> int:
 def core_mask_from_int(mask: int, n_cores: int = 4) -> list[bool]:
     """Integer core mask → list of booleans (element k = core k)."""
     return [bool((int(mask) >> k) & 1) for k in range(n_cores)]
+
+
+@dataclass
+class Alphabet:
+    """The single-entry options of a synapse class: (scale kind, mask) pairs and their values."""
+
+    kinds: np.ndarray   # [K] 0 = own dendrite, 1 = NMDA-scaled
+    masks: np.ndarray   # [K]
+    scales: np.ndarray  # [K] scale of each option (1 or g)
+
+    @staticmethod
+    def make(g: float | None) -> "Alphabet":
+        if g is None:
+            return Alphabet(np.zeros(16, int), np.arange(16), np.ones(16))
+        return Alphabet(np.r_[np.zeros(16, int), np.ones(15, int)], np.r_[np.arange(16), np.arange(1, 16)],
+                        np.r_[np.ones(16), np.full(15, g)])
+
+    def values(self, W) -> np.ndarray:
+        return self.scales * subset_sums(W)[self.masks]
+
+    def rows(self) -> np.ndarray:
+        """[K, 4] design rows: scale × bits of the option's mask."""
+        return self.scales[:, None] * MASK_BITS[self.masks]

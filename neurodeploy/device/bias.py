@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import detmath
-from .errors import BiasRangeError
+from .. import detmath
+from ..errors import BiasRangeError
 
 
 @dataclass(frozen=True)

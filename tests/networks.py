@@ -1,10 +1,10 @@
-"""Synthetic networks for tests and benchmarks (deterministic for a seed)."""
+"""Synthetic networks for the tests and the benchmarks in tools/ (deterministic for a seed)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .spec import spec_from_dict
+from neurodeploy.spec import spec_from_dict
 
 
 def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int = 0, sigma: float = 0.3,

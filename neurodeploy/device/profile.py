@@ -22,13 +22,13 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
-from .basemodel import FileModel
+from ..basemodel import FileModel
 from .chip_parameters import ChipParameters
 from .dendrites import DENDRITES
-from .errors import ProfileError, validation_lines
-from .sim import physics
+from ..errors import ProfileError, validation_lines
+from . import physics
 
-BUILTIN_DIR = Path(__file__).resolve().parent / "device_profiles"
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
 
 #: Per-neuron circuit currents the simulator knows (amperes), in a fixed order.
 NEURON_QUANTITIES: tuple[str, ...] = (
@@ -236,7 +236,7 @@ class DeviceProfile(_Strict):
 
     @cached_property
     def bias(self):
-        """The profile's :class:`neurodeploy.bias.BiasGenerator`."""
+        """The profile's :class:`neurodeploy.device.bias.BiasGenerator`."""
         from .bias import BiasGenerator
 
         return BiasGenerator(self)

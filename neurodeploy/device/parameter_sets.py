@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dendrites import DENDRITES
-from ..profile import NEURON_QUANTITIES
+from .dendrites import DENDRITES
+from .profile import NEURON_QUANTITIES
 
 ALWAYS = ("Itau_mem", "Igain_mem", "Iref", "Ispkthr", "Ipulse")
 BY_DENDRITE = {d: (f"Itau_{d}", f"Igain_{d}") for d in DENDRITES}

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from .basemodel import FileModel
+from ..basemodel import FileModel
 
 #: Group → the field of a config's chip (:class:`neurodeploy.config.model.ChipConfig`) holding its codes.
 CHIP_PARAMETER_GROUPS: dict[str, str] = {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dendrites import dendrite_index
+from .dendrites import dendrite_index
 
 
 @dataclass
@@ -51,11 +51,21 @@ def synapses_of(spec) -> Synapses:
     return Synapses(*cols[:5], cols[5] if spec.has_delays else None)
 
 
-def keep_largest(syn: Synapses, cam: int) -> np.ndarray:
-    """[S] bool: each neuron's ``cam`` synapses of largest target current (ties: first listed)."""
-    order = np.lexsort((-syn.target, syn.dst))
-    d = syn.dst[order]
+def largest_per_target(magnitude: np.ndarray, dst: np.ndarray, cam: int) -> np.ndarray:
+    """[S] bool: for each target neuron, its ``cam`` synapses of largest ``magnitude`` (ties: first listed).
+
+    The fan-in rule of the chip — a neuron has ``cam`` CAM entries — as training (the fan-in mask of
+    :mod:`neurodeploy.train.constraints`) and deployment (:func:`keep_largest`) both apply it."""
+    magnitude = np.asarray(magnitude, np.float64)
+    dst = np.asarray(dst)
+    order = np.lexsort((np.arange(magnitude.size), -magnitude, dst))
+    d = dst[order]
     rank = np.arange(d.size) - np.searchsorted(d, d, side="left")
     keep = np.zeros(d.size, bool)
     keep[order] = rank < cam
     return keep
+
+
+def keep_largest(syn: Synapses, cam: int) -> np.ndarray:
+    """[S] bool: each neuron's ``cam`` synapses of largest target current (ties: first listed)."""
+    return largest_per_target(syn.target, syn.dst, cam)

@@ -1,0 +1,59 @@
+"""``neurodeploy yield``: what fraction of chips a deployment works on (a Monte-Carlo study over emulated boards)."""
+
+from __future__ import annotations
+
+import click
+
+
+def _window(value):
+    if value is None:
+        return None
+    start, sep, stop = value.partition(":")
+    try:
+        return int(start), int(stop)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected START:STOP in steps, e.g. 180:250") from None
+
+
+@click.command("yield")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="npz with 'spikes' [B, T, n_inputs] (and optional 'labels'), as verify reads.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="The float model as the reference (else the nominal emulated board).")
+@click.option("--boards", type=click.IntRange(min=1), default=100, show_default=True, help="Emulated boards.")
+@click.option("--unit-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Boards per unit (one vmapped call; a unit is the piece that is written and resumed).")
+@click.option("--mismatch", type=click.FloatRange(min=0), default=0.1, show_default=True,
+              help="Device mismatch σ as a fraction (0.1 = 10 %).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Board b is `emulate --seed SEED+b`.")
+@click.option("--window", default=None, metavar="START:STOP", help="Read-out window in steps (default: the whole input).")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="Study folder.")
+@click.option("--resume", is_flag=True, help="Continue the study in the folder: compute only its missing units.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: units one after another in this process; ray: units as Ray tasks.")
+@click.option("--address", default=None, help="ray: the cluster's address ('auto': the running one; default: start a "
+                                               "local cluster on this computer's CPUs).")
+@click.option("--plot", is_flag=True, help="Also write histogram.png and yield_vs_tolerance.png (needs matplotlib).")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+def yield_cmd(config, input_path, model_path, boards, unit_size, mismatch, seed, window, out, resume, engine, address,
+              plot, profile_name):
+    """Emulate CONFIG on many mismatched boards: the distribution of its fidelity and the yield at verify's gates.
+
+    Writes OUT/summary.json and OUT/summary.md (and OUT/units/, OUT/manifest.json).
+    """
+    from ..device.profile import load_profile
+    from ..study.engines import LocalEngine, RayEngine
+    from ..study.run import run_study
+
+    eng = RayEngine(address=address) if engine == "ray" else LocalEngine()
+    if engine == "local" and address:
+        raise click.BadParameter("--address goes with --engine ray", param_hint="--address")
+    s = run_study(config, input_path, out, model_path=model_path, boards=boards, unit_size=unit_size, seed=seed,
+                  sigma=mismatch, window=_window(window), profile=load_profile(profile_name), resume=resume, engine=eng,
+                  plot=plot)
+    y = s["yield"]
+    click.echo(f"yield {y['fraction']:.1%} ({y['passed']}/{s['boards']} boards; 95 % interval "
+               f"{y['ci95'][0]:.1%}–{y['ci95'][1]:.1%}); wrote {out}/summary.json and summary.md")
+    return 0

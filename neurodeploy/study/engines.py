@@ -1,0 +1,96 @@
+"""Where a study's units run. An engine maps the unit computation (:func:`.units.run_unit`) over units
+and yields ``(unit, counts)`` as units finish, in any order; the driver writes each one. Results never
+depend on the engine (each board's draw comes from its own seed).
+
+``LocalEngine`` runs them in this process, one after another (nothing to install); ``RayEngine`` runs
+each unit as a Ray task on a local or remote cluster (``pip install 'ray>=2.40'``; imported only here).
+"""
+
+from __future__ import annotations
+
+from .units import run_unit
+
+
+class LocalEngine:
+    """Units one after another in this process."""
+
+    name = "local"
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None):
+        from ..log import progress as bar
+
+        units = sorted(seeds_by_unit)
+        for u in bar(units, total=len(units), desc="units") if progress is None else units:
+            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u])
+            if progress is not None:
+                progress(u)
+            yield u, counts
+
+
+#: Each Ray worker runs one unit at a time on one CPU; XLA's own thread pools are held to one thread so that
+#: N workers on N cores do not oversubscribe them (each would otherwise start a thread per core).
+WORKER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+              "OMP_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu", "NEURODEPLOY_CACHE_DIR": "off"}
+
+
+def require_ray():
+    """Import Ray (lazily); one line with the install hint when it is missing (exit 2)."""
+    try:
+        import ray
+    except ImportError:
+        from ..errors import StudyError
+
+        raise StudyError("--engine ray needs Ray: pip install 'ray>=2.40' (or the [ray] extra from a clone: "
+                         "pip install '.[ray]')") from None
+    return ray
+
+
+def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds):
+    """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship)."""
+    from ..config.model import HardwareConfig
+    from ..device.profile import load_profile
+
+    cfg = HardwareConfig.model_validate_json(config_json)
+    return run_unit(cfg, load_profile(profile_source), x, dt, window, sigma, seeds)
+
+
+class RayEngine:
+    """Units as Ray tasks (one CPU each), on a cluster at ``address`` ("auto": the running one) or on a local
+    one started here with ``num_cpus``. A task whose worker dies is retried by Ray (``max_retries``)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 3, task=None):
+        self.address, self.num_cpus, self.max_retries = address, num_cpus, max_retries
+        self.task = task or unit_task
+
+    def start(self) -> None:
+        """Connect to the cluster, or start a local one — before this process starts JAX's threads (Ray
+        forks its helper processes)."""
+        import logging
+
+        ray = require_ray()
+        if not ray.is_initialized():
+            kw = {"address": self.address} if self.address else {"num_cpus": self.num_cpus}
+            ray.init(**kw, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                     runtime_env={"env_vars": WORKER_ENV})
+
+    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None):
+        ray = require_ray()
+        self.start()
+        remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(self.task)
+        src = profile.source or profile.name
+        cfg_json, x_ref = cfg.dumps(), ray.put(x)
+        pending = {remote.remote(cfg_json, src, x_ref, dt, window, sigma, seeds_by_unit[u]): u
+                   for u in sorted(seeds_by_unit)}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                u = pending.pop(ref)
+                counts = ray.get(ref)
+                if progress is not None:
+                    progress(u)
+                yield u, counts

@@ -1,0 +1,365 @@
+"""``neurodeploy verify``: does the deployed config still do what the trained network does?
+
+Runs, on the same inputs:
+
+* the reference — the float network (NetworkSpec) on a nominal chip (no mismatch);
+* the float network over ``trials`` mismatch draws (what mismatch alone costs);
+* the deployed config on the emulator without mismatch (what quantization alone costs:
+  DAC grid, weight masks, clustering, pruning, placement);
+* the deployed config over ``trials`` emulated boards with mismatch (quantization + mismatch),
+
+each batch of trials in one vmapped call, and compares output spike counts in the read-out window (the
+input's ``readout`` or ``--window``; the whole trial without one) (:mod:`neurodeploy.verify_metrics`).
+PASS/FAIL against :class:`Tolerance`, set by the checks' printed names (:data:`GATES`; defaults: median
+``rate_correlation`` ≥ 0.9 over trials and outputs — not applicable to fewer than 3 samples, see :func:`verify`; median ``relative_rate_error`` ≤ 1.0, i.e. the deployed output
+rates are off by less than the reference rates themselves — correlation and accuracy are blind to
+scale, this bound is not; with labels, median ``accuracy_drop`` ≤ 2 points; ``rate_difference_hz`` off), plus
+the fixed checks ``same_model`` (the config was mapped from this model), ``host_routes`` and
+``reference_activity``; the CLI exits 1 on FAIL so CI can gate on it. With a board backend (``verify(..., board=...)``), one real run replaces the emulated
+quantization + mismatch draws: a chip is one draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import verify_metrics as vm
+from .errors import NeurodeployError
+from .log import stage
+from .report import format_verify  # noqa: F401  (the report as text; part of this module's interface)
+
+
+class VerifyError(NeurodeployError):
+    """Inputs to verify do not fit together."""
+
+
+#: The gates ``--tolerance NAME=VALUE`` sets, by the name their check prints → the :class:`Tolerance` field.
+GATES = {"rate_correlation": "min_rate_correlation", "relative_rate_error": "max_relative_rate_error",
+         "accuracy_drop": "max_accuracy_drop", "rate_difference_hz": "max_rate_difference"}
+#: Earlier short names, still read.
+GATE_ALIASES = {"correlation": "rate_correlation", "rate_error": "relative_rate_error",
+                "rate_difference": "rate_difference_hz"}
+#: Checks that have no tolerance, and what decides them instead.
+FIXED_CHECKS = {"host_routes": "every output needs a host route",
+                "same_model": "--allow-other-model judges a config mapped from another model",
+                "reference_activity": "the float network must emit output spikes"}
+
+
+@dataclass
+class Tolerance:
+    min_rate_correlation: float = 0.9      # median Pearson r of output spike counts (deployed+mismatch vs reference)
+    max_accuracy_drop: float = 0.02        # median over trials, as a fraction (2 points)
+    max_rate_difference: float | None = None  # Hz, median mean-absolute rate difference (off by default)
+    max_relative_rate_error: float = 1.0   # median over trials of Σ|Δcount| / Σ reference count (scale-aware)
+
+    @classmethod
+    def parse(cls, items) -> "Tolerance":
+        """``NAME=VALUE`` strings, NAME a gate as its check is printed: rate_correlation=0.9,
+        relative_rate_error=1.0, accuracy_drop=0.02, rate_difference_hz=5 (the short names correlation,
+        rate_error and rate_difference are read too)."""
+        t = cls()
+        valid = ", ".join(f"{k}=VALUE" for k in GATES)
+        for item in items or ():
+            k, sep, v = item.partition("=")
+            k = k.strip()
+            name = GATE_ALIASES.get(k, k)
+            if sep and name in FIXED_CHECKS:
+                raise VerifyError(f"--tolerance {item!r}: {name} is a fixed check ({FIXED_CHECKS[name]}); "
+                                  f"the gates with a tolerance: {valid}")
+            if not sep or name not in GATES:
+                raise VerifyError(f"--tolerance {item!r}: expected one of {valid}")
+            try:
+                x = float(v)
+            except ValueError:
+                raise VerifyError(f"--tolerance {item!r}: {v!r} is not a number") from None
+            if not np.isfinite(x) or x < 0:
+                raise VerifyError(f"--tolerance {item!r}: expected a finite number >= 0")
+            setattr(t, GATES[name], x)
+        return t
+
+
+def load_labels(path, n_samples: int, n_outputs: int, input_path: str = "the input") -> np.ndarray:
+    """Read ``labels`` (.npy, or the 'labels' array of an .npz): one integer class per input sample, each
+    an output index 0..n_outputs−1. Strings, NaN, fractions and out-of-range values are errors."""
+    try:
+        raw = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise VerifyError(f"{path}: cannot read labels ({type(e).__name__}: {e})") from None
+    if isinstance(raw, np.lib.npyio.NpzFile):
+        with raw:
+            if "labels" not in raw.files:
+                raise VerifyError(f"{path}: no array 'labels' (has: {', '.join(raw.files) or 'nothing'})")
+            raw = raw["labels"]
+    return check_labels(raw, n_samples, n_outputs, str(path), input_path)
+
+
+def check_labels(labels, n_samples: int, n_outputs: int, source: str, input_path: str = "the input") -> np.ndarray:
+    """Labels as int64 [n_samples], or a VerifyError naming ``source`` and what to change."""
+    a = np.asarray(labels)
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating) or a.dtype == bool):
+        raise VerifyError(f"{source}: labels must be integer class indices, got dtype {a.dtype}")
+    a = a.reshape(-1)
+    if a.size != n_samples:
+        raise VerifyError(f"{source}: {a.size} labels for {n_samples} input samples in {input_path} "
+                          f"(one class label per sample)")
+    if np.issubdtype(a.dtype, np.floating):
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise VerifyError(f"{source}: label [{i}] = {a[i]} is not an integer class index")
+    a = a.astype(np.int64)
+    if n_outputs < 2:
+        raise VerifyError(f"{source}: labels need at least 2 model outputs to compare, the model has {n_outputs}")
+    bad = (a < 0) | (a >= n_outputs)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise VerifyError(f"{source}: label [{i}] = {a[i]} is not an output index 0..{n_outputs - 1}")
+    return a
+
+
+def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
+           mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None,
+           pictures: dict | None = None, board=None, window=None, allow_other_model: bool = False) -> dict:
+    """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
+
+    ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
+    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs]. ``pictures``, if a dict, receives the arrays
+    the plots need (rasters of the first sample, counts, accuracy per board).
+
+    ``window``: the read-out window, (start, stop) steps or a :class:`~neurodeploy.inputs.Window` (the
+    input file's ``readout``, or ``--window``): outputs are counted in steps [start, stop) only — float and
+    deployed counts, rates, accuracy — as training and the task metric count them; None = the whole trial.
+
+    The rate correlation needs spread across samples: with at least 3 samples it is the Pearson r of each
+    output's counts across samples (median over outputs and boards). With 1 or 2 samples that r is
+    undefined or always ±1, and r over the few pooled (sample, output) counts is too noisy to gate on (the
+    float network's own mismatch moves it below 0.9 on a faithful one-sample NIR example), so the check is
+    "not applicable" — it passes, and the report says so in one line — and ``relative_rate_error`` (and,
+    with labels, ``accuracy_drop``) decides (:func:`~neurodeploy.verify_metrics.correlation_kind`).
+    ``report["rate_correlation_statistic"]`` names the choice.
+
+    ``same_model``: a config records the sha256 of the model it was mapped from; another model's config
+    FAILs this check unless ``allow_other_model`` (a config without a recorded sha256 is not refused).
+
+    ``board`` (a :class:`~neurodeploy.backends.base.Backend`, e.g. ``get_backend("samna", ...)``):
+    the config is flashed and run once on it. A real chip IS one mismatch draw, so its run replaces
+    the emulated "quantization + mismatch" draws as the judged block (``board``; the tolerances
+    apply to it, its "worst 5 %" is over outputs and samples); the float network's mismatch draws
+    and the emulator's nominal run stay in the report as context.
+    """
+    tol = tolerance or Tolerance()
+    x = _check_fit(spec, cfg, inputs)
+    win = _check_window(window, x.shape[1])
+    R = spec.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
+    if labels is not None:
+        labels = check_labels(labels, x.shape[0], R.shape[1], "labels")
+    n_mm = trials if mismatch > 0 else 0
+
+    def counts(spikes):                     # [..., B, T, n] → [..., B, n] in the read-out window
+        return np.asarray(spikes)[..., win.start:win.stop, :].sum(axis=-2)
+
+    f_spk = _float_rasters(spec, profile, x, dt, n_mm, mismatch, seed)
+    f_all = counts(f_spk)
+    ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
+    with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
+        dep, dep_mm, d_first = _emulate(cfg, profile, x, dt, n_mm if board is None else 0, mismatch, seed, counts)
+    if pictures is not None:
+        pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
+                        deployed_counts=dep)
+        if labels is not None and dep_mm is not None:
+            pictures["accuracy_per_board"] = vm.accuracy(dep_mm @ R, labels)
+    blocks = {"quantization_only": dep[None], "mismatch_only": float_mm, "quantization_and_mismatch": dep_mm}
+    if board is not None:
+        with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
+            board.load(cfg)
+            blocks["board"] = counts(board.run({"spikes": x, "dt": dt}).outputs)[None]
+    report = _report(spec, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch)
+    report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
+    final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
+    model_sha = spec.sha256()
+    checks = ([_same_model_check(cfg.source_model_sha256, model_sha, allow_other_model), _host_route_check(cfg)]
+              + _checks(final, report, tol, labels is not None, float(ref.sum()) == 0))
+    report.update(tolerance=asdict(tol), gates={name: getattr(tol, f) for name, f in GATES.items()},
+                  checks=checks, model_sha256=model_sha,
+                  config_source_model_sha256=cfg.source_model_sha256 or None,
+                  stale_config=bool(cfg.source_model_sha256) and cfg.source_model_sha256 != model_sha,
+                  passed=all(c["passed"] for c in checks))
+    return report
+
+
+def _float_rasters(spec, profile, x, dt: float, n_mm: int, mismatch: float, seed: int) -> np.ndarray:
+    """Output spikes of the float network [1 + n_mm, B, T, n_out]: draw 0 the nominal chip, draws 1.. mismatched
+    (the network compiled once, every draw in one vmapped call)."""
+    import jax
+    import jax.numpy as jnp
+
+    from .sim import build_from_spec, no_mismatch, sample_mismatch_stack, simulate
+
+    out_idx = spec.output_indices()
+    net, _ = build_from_spec(spec, profile)
+    draws = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(net))
+    if n_mm:
+        more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, sigma=mismatch)
+        draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), draws, more)
+    with stage(f"float network: {n_mm + 1} chip(s) x {x.shape[0]} sample(s), one vmapped call"):
+        return np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws))
+
+
+def _report(spec, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: int, mismatch: float) -> dict:
+    """The report's header (sizes, window, statistic, reference rates and accuracy) and one block per counts
+    array of ``blocks`` that is not None."""
+    duration = win.steps * dt
+    kind = vm.correlation_kind(ref)
+    b = int(x.shape[0])
+    report: dict = {"samples": b, "steps": int(x.shape[1]), "dt": dt, "trials": trials,
+                    "mismatch_sigma": mismatch, "outputs": [o.name for o in cfg.outputs],
+                    "window": {**win.as_dict(), "description": win.describe(int(x.shape[1]), dt)},
+                    "rate_correlation_statistic": {"kind": kind, "note": _CORRELATION_NOTES[kind].format(
+                        b=f"{b} sample" + ("" if b == 1 else "s"), k=vm.MIN_SAMPLES_FOR_R)},
+                    "reference_rates_hz": (ref.mean(0) / duration).round(3).tolist()}
+    if labels is not None:
+        report["reference_accuracy"] = float(vm.accuracy(ref @ R, labels))
+        if R.shape[1] >= 2:
+            report["reference_firing_rate_ratio"] = round(float(vm.firing_rate_ratio(ref @ R, labels, duration)), 4)
+    for key, c in blocks.items():
+        if c is not None:
+            report[key] = _block(ref, c, duration, labels, R, kind)
+    return report
+
+
+_CORRELATION_NOTES = {
+    "per_output": "per output, across the {b}",
+    "not_applicable": "not applicable to {b} (r per output across samples needs >= {k}); relative_rate_error decides",
+}
+
+
+def _check_window(window, n_steps: int):
+    """The read-out window as a :class:`~neurodeploy.inputs.Window`, inside the input's ``n_steps``."""
+    from .inputs import Window
+
+    if window is None:
+        return Window(0, n_steps, "whole trial")
+    w = window if isinstance(window, Window) else Window(*(int(v) for v in window), source="the window argument")
+    if not 0 <= w.start < w.stop <= n_steps:
+        raise VerifyError(f"read-out window [{w.start}, {w.stop}) ({w.source}): expected 0 <= start < stop <= "
+                          f"{n_steps}, the input's steps")
+    return w
+
+
+def _same_model_check(recorded: str, model_sha: str, allow: bool) -> dict:
+    """The named check ``same_model``: the config was mapped from this model (its recorded source sha256 equals
+    the model's). A config without a recorded sha256 (made by hand) passes; ``allow`` (``--allow-other-model``)
+    passes another model's config, saying so."""
+    check = {"name": "same_model", "limit": "same sha256"}
+    if not recorded:
+        return {**check, "value": "no source sha256 in the config", "passed": True}
+    if recorded == model_sha:
+        return {**check, "value": f"{model_sha[:12]}…", "passed": True}
+    value = f"config from {recorded[:12]}…, model {model_sha[:12]}…"
+    if allow:
+        return {**check, "value": value, "passed": True, "note": "another model's config, judged as asked (--allow-other-model)"}
+    return {**check, "value": value, "passed": False,
+            "note": "the config was mapped from another model (or another version of it): re-run neurodeploy map, "
+                    "or pass --allow-other-model to judge it anyway"}
+
+
+def _emulate(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, counts):
+    """The config on the emulator: nominal counts [B, n], counts over ``n_mm`` mismatched boards
+    [n_mm, B, n] (None if 0) — ``counts`` sums a raster's read-out window — and the first sample's nominal
+    output raster."""
+    from .backends.emulator import Emulator
+
+    emu = Emulator(cfg, profile, dt=dt)
+    if n_mm:
+        d_spk = emu.run(x, dt, mismatch=mismatch, seed=seed, trials=n_mm, with_nominal=True).outputs
+        d_all = counts(d_spk)
+        return d_all[0], d_all[1:], d_spk[0, 0]
+    d_spk = emu.run(x, dt).outputs
+    return counts(d_spk), None, d_spk[0]
+
+
+def _check_fit(spec, cfg, inputs) -> np.ndarray:
+    """Inputs [B, T, n] (float32) after checking that inputs, model and config fit together."""
+    x = np.asarray(inputs, np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.shape[2] != spec.n_inputs:
+        raise VerifyError(f"inputs have {x.shape[2]} channels, the model has {spec.n_inputs} inputs")
+    if len(cfg.inputs) != spec.n_inputs:
+        raise VerifyError(f"the config has {len(cfg.inputs)} input channels, the model {spec.n_inputs}: "
+                          f"was the config mapped from this model? (re-run neurodeploy map)")
+    n_out = spec.output_indices().size
+    if len(cfg.outputs) != n_out:
+        raise VerifyError(f"the config reads {len(cfg.outputs)} outputs, the model has {n_out}: "
+                          f"was the config mapped from this model? (re-run neurodeploy map)")
+    return x
+
+
+def _block(ref, counts, duration: float, labels, R, kind: str = "per_output") -> dict:
+    """One block of the report: ``counts`` [trials, B, n_out] against the reference ``ref`` [B, n_out]
+    (per output neuron); accuracy and FRR on the read-out channels, ``counts @ R``. ``kind``: the rate
+    correlation statistic (:func:`~neurodeploy.verify_metrics.correlation_kind`)."""
+    dr = vm.rate_difference(ref, counts, duration)
+    if kind == "per_output":
+        r = vm.pearson_r(ref, counts)
+        corr = {"per_output": np.median(r.reshape(-1, r.shape[-1]), axis=0).round(4).tolist(),
+                **_round(vm.summarise(r, "low"))}
+    else:
+        corr = {"per_output": None, "median": None, "worst_5pct": None, "min": None, "max": None}
+    out = {"rate_correlation": {"statistic": kind, **corr},
+           "relative_rate_error": _round(vm.summarise(vm.relative_rate_error(ref, counts), "high")),
+           "rate_difference_hz": {"per_output": np.median(dr.reshape(-1, dr.shape[-1]), axis=0).round(3).tolist(),
+                                  **_round(vm.summarise(dr, "high"))}}
+    if labels is not None:
+        out["accuracy"] = _round(vm.summarise(vm.accuracy(counts @ R, labels), "low"))
+        if R.shape[1] >= 2:
+            out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(counts @ R, labels, duration), "low"))
+    return out
+
+
+def _checks(final: dict, report: dict, tol: Tolerance, has_labels: bool, silent_reference: bool) -> list[dict]:
+    """The PASS/FAIL checks of the judged block ``final`` against ``tol``."""
+    checks = []
+    corr = final["rate_correlation"]["median"]
+    if corr is None:
+        checks.append({"name": "rate_correlation", "value": None, "limit": tol.min_rate_correlation, "passed": True,
+                       "applicable": False, "note": report["rate_correlation_statistic"]["note"]})
+    else:
+        checks.append({"name": "rate_correlation", "value": corr, "limit": tol.min_rate_correlation,
+                       "passed": bool(corr >= tol.min_rate_correlation)})
+    rel = final["relative_rate_error"]["median"]
+    checks.append({"name": "relative_rate_error", "value": rel, "limit": tol.max_relative_rate_error,
+                   "passed": bool(rel <= tol.max_relative_rate_error)})
+    if has_labels:
+        drop = report["reference_accuracy"] - final["accuracy"]["median"]
+        checks.append({"name": "accuracy_drop", "value": round(drop, 4), "limit": tol.max_accuracy_drop,
+                       "passed": bool(drop <= tol.max_accuracy_drop + 1e-12)})
+    if tol.max_rate_difference is not None:
+        rd = final["rate_difference_hz"]["median"]
+        checks.append({"name": "rate_difference_hz", "value": rd, "limit": tol.max_rate_difference,
+                       "passed": bool(rd <= tol.max_rate_difference)})
+    if silent_reference:
+        checks.append({"name": "reference_activity", "value": 0.0, "limit": "> 0 spikes",
+                       "passed": False, "note": "the float network emits no output spikes on these inputs"
+                                                + ("" if report["window"]["source"] == "whole trial" else
+                                                   " in the read-out window") + ": nothing to compare"})
+    return checks
+
+
+def _host_route_check(cfg) -> dict:
+    """The named check ``host_routes``: every output's neuron holds an SRAM route that reaches the host.
+    A board reports nothing of an output without one, so such a config FAILs whatever the tolerances."""
+    from .backends.fpga import unrouted_note, unrouted_outputs
+
+    missing = unrouted_outputs(cfg)
+    check = {"name": "host_routes", "value": f"{len(cfg.outputs) - len(missing)}/{len(cfg.outputs)} outputs routed",
+             "limit": "all", "passed": not missing}
+    if missing:
+        check["note"] = unrouted_note(missing)
+    return check
+
+
+def _round(d: dict, n: int = 4) -> dict:
+    return {k: round(v, n) if isinstance(v, float) else v for k, v in d.items()}
