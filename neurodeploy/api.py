@@ -121,13 +121,9 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
                    tolerance=tolerance, window=win, allow_other_model=allow_other_model)
 
 
-#: The options of :func:`train` whose default is the task's (its ``architecture()``), else this value.
-_TASK_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 0.01, "beta": 1.0, "loss": "ce", "draws": 4, "eval_every": 1}
-
-
 def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None, recurrent: bool | None = None,
           outputs_per_class: int | None = None, init=None, resume: bool = False, checkpoint=None, report: bool = True,
-          **options) -> dict:
+          keep_checkpoint: bool = False, on_epoch=None, **options) -> dict:
     """Train a network on the chip model and write it to ``output`` (model.json): what ``neurodeploy train`` runs.
 
     ``task_or_data`` is a built-in task's name (``"frozen-noise"``, ``"temporal-xor"``, ``"digits"``,
@@ -137,7 +133,9 @@ def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None
 
     ``hidden``, ``recurrent`` and ``outputs_per_class`` override the task's network; ``init`` continues
     training a network from a file (model.json, .nir or .npz); ``resume`` continues from the checkpoint
-    (``checkpoint``, default ``OUTPUT.ckpt.npz``); ``report`` writes ``OUTPUT.report.{md,json,png}``.
+    (``checkpoint``, default ``OUTPUT.ckpt.npz``, removed when the run completes unless ``keep_checkpoint``);
+    ``report`` writes ``OUTPUT.report.{md,json,png}``; ``on_epoch(history row, checkpoint path)`` is called after
+    every epoch, and returning True stops the run (a sweep's scheduler does).
     ``options`` are the training settings of :class:`neurodeploy.train.loop.TrainConfig`, with the CLI's
     defaults: ``epochs``, ``batch_size``, ``lr``, ``beta``, ``loss`` (``"ce"``, ``"ce_current"``,
     ``"rate_mse"``), ``draws`` and ``eval_every`` default to the task's; ``seed`` (0), ``mismatch`` (σ, 0.1;
@@ -154,28 +152,8 @@ def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None
         >>> summary = train("frozen-noise", "model.json", epochs=4, seed=1)
         >>> summary["metrics"]["test"]["accuracy"]
     """
-    from .train.loop import TrainConfig
-    from .train.run import TRAINABLE_CURRENTS
-    from .train.run import train as _train
-    from .train.task import TASK_NAMES
-    from .train.tasks import get_task, load_data_file
+    from .train.run import train_with_options
 
-    if isinstance(task_or_data, (str, Path)) and str(task_or_data) in TASK_NAMES:
-        task = get_task(str(task_or_data))
-    elif isinstance(task_or_data, (str, Path)):
-        task = load_data_file(task_or_data)
-    else:
-        task = task_or_data
-    arch = task.architecture()
-    settings = {k: type(v)(arch.get(k, v)) for k, v in _TASK_DEFAULTS.items()}
-    settings["ratio_weight"] = float(arch.get("ratio_weight", 1.0 if options.get("loss", settings["loss"]) == "rate_mse"
-                                              else 0.0))
-    if options.get("train_currents") is True:
-        options["train_currents"] = TRAINABLE_CURRENTS
-    elif options.get("train_currents") is False:
-        options["train_currents"] = ()
-    cfg = TrainConfig(**{**settings, **options})
-    over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
-            if v is not None}
-    return _train(task, output, cfg, _profile(profile), arch_overrides=over, init=init, resume=resume,
-                  checkpoint=checkpoint, report=report)
+    return train_with_options(task_or_data, output, profile=_profile(profile), hidden=hidden, recurrent=recurrent,
+                              outputs_per_class=outputs_per_class, init=init, resume=resume, checkpoint=checkpoint,
+                              report=report, keep_checkpoint=keep_checkpoint, on_epoch=on_epoch, **options)

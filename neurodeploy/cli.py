@@ -39,7 +39,7 @@ from .commands.device import bias, profile  # noqa: E402
 from .commands.emulate import emulate_cmd, simulate_cmd  # noqa: E402
 from .commands.files import export_cmd, schema_cmd, validate_cmd  # noqa: E402
 from .commands.evaluate import evaluate_cmd  # noqa: E402
-from .commands.study import yield_cmd  # noqa: E402
+from .commands.study import sweep_cmd, yield_cmd  # noqa: E402
 from .commands.hardware import devices_cmd, flash_cmd, run_cmd, selftest_cmd  # noqa: E402
 from .commands.rules import rules_cmd  # noqa: E402
 from .commands.verify import verify_cmd  # noqa: E402
@@ -47,7 +47,7 @@ from .commands.tasks import task_data_cmd  # noqa: E402
 from .commands.train import train_cmd  # noqa: E402
 
 for _cmd in (quantize_cmd, map_cmd, validate_cmd, schema_cmd, export_cmd, emulate_cmd, verify_cmd, simulate_cmd,
-             task_data_cmd, train_cmd, devices_cmd, flash_cmd, run_cmd, selftest_cmd, evaluate_cmd, yield_cmd, rules_cmd, profile, bias):
+             task_data_cmd, train_cmd, devices_cmd, flash_cmd, run_cmd, selftest_cmd, evaluate_cmd, yield_cmd, sweep_cmd, rules_cmd, profile, bias):
     cli.add_command(_cmd)
 
 

@@ -57,3 +57,28 @@ def yield_cmd(config, input_path, model_path, boards, unit_size, mismatch, seed,
     click.echo(f"yield {y['fraction']:.1%} ({y['passed']}/{s['boards']} boards; 95 % interval "
                f"{y['ci95'][0]:.1%}–{y['ci95'][1]:.1%}); wrote {out}/summary.json and summary.md")
     return 0
+
+
+@click.command("sweep")
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), help="Sweep folder.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: runs one after another in this process; ray: runs as Ray Tune trials.")
+@click.option("--scheduler", type=click.Choice(["asha"]), default=None,
+              help="ray: stop unpromising runs early on the sweep's metric (ASHA).")
+@click.option("--address", default=None, help="ray: the cluster's address ('auto': the running one).")
+@click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+def sweep_cmd(sweep_file, out, engine, scheduler, address, profile_name):
+    """Train the runs of SWEEP_FILE (seeds × options), deploy each and score it by its yield; export the best.
+
+    Writes OUT/results.json, OUT/results.md, OUT/runs/<id>/ and OUT/best/{model,config}.json.
+    """
+    from ..device.profile import load_profile
+    from ..study.sweep import load_sweep, run_sweep
+
+    r = run_sweep(load_sweep(sweep_file), out, engine=engine, scheduler=scheduler, address=address,
+                  profile=load_profile(profile_name))
+    best = next(x for x in r["runs"] if x["id"] == r["best"])
+    click.echo(f"{len(r['runs'])} runs; best {best['id']}: deployed yield {best['yield']:.1%}; wrote {out}/results.md "
+               f"and {out}/best/")
+    return 0

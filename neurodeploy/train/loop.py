@@ -105,10 +105,12 @@ class State:
 class Trainer:
     """Trains a :class:`~neurodeploy.train.structure.Structure` on a task's train/val data."""
 
-    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None, source=None):
+    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None, source=None,
+                 on_epoch=None):
         import jax.numpy as jnp
 
         self.st, self.cfg, self.profile, self.ckpt = st, cfg, profile, checkpoint
+        self.on_epoch = on_epoch        # called after every epoch (and its checkpoint): (history row, checkpoint) → stop?
         self.train, self.val = train, val
         self.source = source if cfg.fresh_data else None     # epoch → TaskData (same trials, fresh spikes)
         self.t0, self.t1 = train.window
@@ -308,6 +310,8 @@ class Trainer:
                     from . import checkpoint
 
                     checkpoint.save(self.ckpt, state, cfg.settings())
+                if self.on_epoch is not None and state.history and self.on_epoch(state.history[-1], self.ckpt):
+                    break                                  # the caller stops the run (e.g. a sweep's scheduler)
         return state
 
     def _enter_qat(self, state: State) -> None:

@@ -126,12 +126,13 @@ def training_source(task, seed: int):
 
 
 def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, init=None, resume: bool = False,
-          checkpoint: Path | None = None, report: bool = True, keep_checkpoint: bool = False) -> dict:
+          checkpoint: Path | None = None, report: bool = True, keep_checkpoint: bool = False, on_epoch=None) -> dict:
     """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths).
 
     The checkpoint (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once
     the run is complete and the model written, unless ``keep_checkpoint``; a run stopped early
-    (``stop_after``) keeps it for ``resume``."""
+    (``stop_after``) keeps it for ``resume``. ``on_epoch(history row, checkpoint path)`` is called after every
+    epoch; returning True stops the run there (the best model so far is written, as with ``stop_after``)."""
     from .loop import Trainer
     from .structure import Structure
 
@@ -144,7 +145,8 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     st = Structure(spec, profile, currents=cfg.train_currents, learn_delays=cfg.learn_delays,
                    max_delay=cfg.max_delay or arch.get("max_delay"), seed=cfg.seed)
     ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
-    trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed))
+    trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed),
+                      on_epoch=on_epoch)
     theta0 = st.init_theta()
     state = trainer.resume(theta0) if resume else trainer.fresh(theta0)
     state = trainer.fit(state)
@@ -185,3 +187,38 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
         summary["report"] = write_report(output, task, st, trainer, theta, weights, state.history, metrics, cons,
                                          test_d, counts)
     return summary
+
+
+#: The options of :func:`train` whose default is the task's (its ``architecture()``), else this value.
+_TASK_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 0.01, "beta": 1.0, "loss": "ce", "draws": 4, "eval_every": 1}
+
+
+def train_with_options(task_or_data, output, *, profile, hidden: int | None = None, recurrent: bool | None = None,
+                       outputs_per_class: int | None = None, init=None, resume: bool = False, checkpoint=None,
+                       report: bool = True, keep_checkpoint: bool = False, on_epoch=None, **options) -> dict:
+    """:func:`train` with the settings as keyword options and the task's defaults filled in, as the CLI does
+    (``task_or_data``: a built-in task's name, a data npz path, or a task object; see
+    :func:`neurodeploy.api.train`)."""
+    from .loop import TrainConfig
+    from .task import TASK_NAMES
+    from .tasks import get_task, load_data_file
+
+    if isinstance(task_or_data, (str, Path)) and str(task_or_data) in TASK_NAMES:
+        task = get_task(str(task_or_data))
+    elif isinstance(task_or_data, (str, Path)):
+        task = load_data_file(task_or_data)
+    else:
+        task = task_or_data
+    arch = task.architecture()
+    settings = {k: type(v)(arch.get(k, v)) for k, v in _TASK_DEFAULTS.items()}
+    settings["ratio_weight"] = float(arch.get("ratio_weight", 1.0 if options.get("loss", settings["loss"]) == "rate_mse"
+                                              else 0.0))
+    if options.get("train_currents") is True:
+        options["train_currents"] = TRAINABLE_CURRENTS
+    elif options.get("train_currents") is False:
+        options["train_currents"] = ()
+    cfg = TrainConfig(**{**settings, **options})
+    over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
+            if v is not None}
+    return train(task, output, cfg, profile, arch_overrides=over, init=init, resume=resume,
+                 checkpoint=checkpoint, report=report, keep_checkpoint=keep_checkpoint, on_epoch=on_epoch)

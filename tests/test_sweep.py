@@ -1,0 +1,67 @@
+"""Training sweeps (`neurodeploy sweep`): runs over the grid, each deployed and scored by its yield; the best
+exported; on Ray Tune with ASHA stopping runs early."""
+
+import json
+
+import numpy as np
+import pytest
+
+
+def tiny_data(path, seed=0):
+    """3 classes, 12 channels, 36 trials of 60 steps: class k fires channels 4k..4k+3 at ~100 Hz."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(3), 12)
+    spikes = (rng.random((36, 60, 12)) < 0.02).astype(np.float32)
+    for i, k in enumerate(labels):
+        spikes[i, :, 4 * k:4 * k + 4] += rng.random((60, 4)) < 0.1
+    np.savez(path, spikes=np.minimum(spikes, 1), labels=labels, dt=1e-3)
+
+
+def sweep_file(tmp_path, grid="seed: [0, 1]", epochs=2):
+    tiny_data(tmp_path / "data.npz")
+    (tmp_path / "sweep.yaml").write_text(
+        f"data: {tmp_path / 'data.npz'}\ntrain: {{epochs: {epochs}, hidden: 8, mismatch: 0.0, draws: 1}}\n"
+        f"grid:\n  {grid}\nmetric: val_acc_nominal\nyield: {{boards: 4, mismatch: 0.1}}\n")
+    return tmp_path / "sweep.yaml"
+
+
+def test_bad_sweep_files_are_one_line(run_cli, tmp_path):
+    (tmp_path / "s.yaml").write_text("task: frozen-noise\nbogus: 1\n")
+    code, out, err = run_cli("sweep", tmp_path / "s.yaml", "-o", tmp_path / "o")
+    assert code == 2 and "$.bogus: unknown key" in err and err.count("\n") == 1
+    (tmp_path / "s.yaml").write_text("task: frozen-noise\ngrid: {lr: 0.1}\n")
+    code, out, err = run_cli("sweep", tmp_path / "s.yaml", "-o", tmp_path / "o")
+    assert code == 2 and "$.grid: expected a mapping of option → non-empty list" in err
+    code, out, err = run_cli("sweep", sweep_file(tmp_path), "-o", tmp_path / "o", "--scheduler", "asha")
+    assert code == 2 and "--scheduler asha needs --engine ray" in err
+
+
+def test_a_local_sweep_trains_deploys_scores_and_exports_the_best(run_cli, tmp_path):
+    code, out, err = run_cli("sweep", sweep_file(tmp_path), "-o", tmp_path / "o")
+    assert code == 0, err
+    r = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert [x["id"] for x in r["runs"]] == ["seed0", "seed1"]
+    for x in r["runs"]:
+        assert x["epochs"] == 2 and not x["stopped_early"] and 0 <= x["yield"] <= 1
+        assert (tmp_path / "o" / "runs" / x["id"] / "yield" / "summary.json").exists()
+    best = next(x for x in r["runs"] if x["id"] == r["best"])
+    assert best["yield"] == max(x["yield"] for x in r["runs"])
+    assert (tmp_path / "o" / "best" / "model.json").read_bytes() == \
+        (tmp_path / "o" / "runs" / r["best"] / "model.json").read_bytes()
+    assert "(best)" in (tmp_path / "o" / "results.md").read_text()
+
+
+def test_an_asha_sweep_on_ray_tune_stops_runs_early_and_still_scores_them(tmp_path):
+    pytest.importorskip("ray.tune")
+    import ray
+
+    from neurodeploy.study.sweep import load_sweep, run_sweep
+
+    try:
+        r = run_sweep(load_sweep(sweep_file(tmp_path, grid="seed: [0, 1, 2, 3]", epochs=4)), tmp_path / "o",
+                      engine="ray", scheduler="asha")
+    finally:
+        ray.shutdown()
+    assert any(x["stopped_early"] and x["epochs"] < 4 for x in r["runs"])      # ASHA stopped at least one run
+    assert all("yield" in x for x in r["runs"])                      # every run, stopped or not, is deployed
+    assert (tmp_path / "o" / "best" / "config.json").exists() and r["scheduler"] == "asha"
