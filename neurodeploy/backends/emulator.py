@@ -107,7 +107,25 @@ class Emulator:
             spikes, _, _ = simulate(self.net, x, mm, dt=dt)
         else:
             spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(mm)
-        spikes = np.asarray(spikes)
+        return self._result(np.asarray(spikes), dt)
+
+    def run_boards(self, raster, dt: float, sigma: float, seeds) -> EmulationResult:
+        """Boards drawn from their own seeds (board i = ``run(..., mismatch=sigma, seed=seeds[i])``), in one
+        vmapped call → spikes [boards, batch, T, M]."""
+        import jax
+
+        from ..sim import simulate
+        from ..sim.mismatch import sample_located_mismatch
+
+        x = np.asarray(raster, np.float32)
+        x = x[None] if x.ndim == 2 else x
+        loc = self.locations()
+        keys = jax.numpy.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+        draws = jax.vmap(lambda k: sample_located_mismatch(loc, k, sigma=sigma))(keys)
+        return self._result(np.asarray(jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(draws)), dt)
+
+    def _result(self, spikes: np.ndarray, dt: float) -> EmulationResult:
+        """The host sees a model output only through its host route (module doc)."""
         outputs = spikes[..., self.decoded.outputs] * self.seen.astype(spikes.dtype)
         info = {"outputs_without_host_route": list(self.unrouted)} if self.unrouted else None
         return EmulationResult(spikes, outputs, self.decoded.sites, dt, info)

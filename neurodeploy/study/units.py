@@ -42,17 +42,8 @@ def board_metrics(counts: np.ndarray, ref: np.ndarray, labels, R: np.ndarray, du
 
 def run_unit(cfg, profile, x: np.ndarray, dt: float, window, sigma: float, seeds: list[int]) -> np.ndarray:
     """Output counts [len(seeds), samples, n_out] over the window of the boards drawn from ``seeds``."""
-    import jax
-
     from ..backends.emulator import Emulator
-    from ..sim import simulate
-    from ..sim.mismatch import sample_located_mismatch
 
-    emu = Emulator(cfg, profile, dt=dt)
-    loc = emu.locations()
-    keys = jax.numpy.stack([jax.random.PRNGKey(int(s)) for s in seeds])
-    draws = jax.vmap(lambda k: sample_located_mismatch(loc, k, sigma=sigma))(keys)
-    spikes = np.asarray(jax.vmap(lambda m: simulate(emu.net, x, m, dt=dt)[0])(draws))   # [boards, B, T, M]
-    outputs = spikes[..., emu.decoded.outputs] * emu.seen.astype(spikes.dtype)
+    outputs = Emulator(cfg, profile, dt=dt).run_boards(x, dt, sigma, seeds).outputs
     w0, w1 = window
     return outputs[:, :, w0:w1].sum(axis=2)
