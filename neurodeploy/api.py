@@ -37,7 +37,7 @@ def load_network(path, *, profile="dynapse2", **import_options):
 
 def _config(config):
     if isinstance(config, (str, Path)):
-        from .config.model import load_config
+        from .config.config_json import load_config
 
         return load_config(config)
     return config

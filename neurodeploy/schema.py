@@ -2,7 +2,7 @@
 
 * ``network.schema.json`` — :class:`neurodeploy.spec.NetworkSpec` (``model.json``) in its stored form
   (currents; the convenience forms ``tau_mem`` etc. are converted on load and are not part of the schema);
-* ``config.schema.json`` — :class:`neurodeploy.config.model.HardwareConfig` (``config.json``);
+* ``config.schema.json`` — :class:`neurodeploy.config.config_json.HardwareConfig` (``config.json``);
 * ``profile.schema.json`` — :class:`neurodeploy.device.profile.DeviceProfile` (``device_profiles/*.yaml``).
 
 Cross-field rules (population names, matrix shapes, placement, hops...) are checked by the models'
@@ -31,7 +31,7 @@ class _SkipArbitrary(GenerateJsonSchema):
 
 def schemas() -> dict[str, dict]:
     """File name → JSON Schema (dict)."""
-    from .config.model import HardwareConfig
+    from .config.config_json import HardwareConfig
     from .device.profile import DeviceProfile
     from .spec import NetworkSpec
 

@@ -103,7 +103,7 @@ def load_checked_config(path: str | Path, profile):
     """Load a config and apply every check ``validate`` applies against ``profile`` — what each command
     that runs a config (emulate, verify, run) uses, so none runs a config that ``validate`` rejects.
     Raises :class:`~neurodeploy.errors.ConfigError` with one line per problem."""
-    from .config.model import load_config
+    from .config.config_json import load_config
     from .errors import ConfigError
 
     cfg = load_config(path)
@@ -167,7 +167,7 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         return
     if options:   # import options apply to .nir/.npz/.npy only (as for map, export, simulate)
         raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
-    from .quantize.model import FORMAT_PREFIX, load_quantized
+    from .quantize.quantized_json import FORMAT_PREFIX, load_quantized
 
     if (_sniff_format(path) or "").startswith(FORMAT_PREFIX):
         res.kind = "quantized"
@@ -198,13 +198,13 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         res.summary = summarize_network(spec)
         _network_rules(spec, res)
         return
-    from .config.model import config_from_dict
+    from .config.config_json import config_from_dict
 
     _check_config(path, res, config_from_dict(raw, str(path)))
 
 
 def load_config_file(path: Path):
-    from .config.model import load_config
+    from .config.config_json import load_config
 
     return load_config(path)
 

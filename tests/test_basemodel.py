@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from neurodeploy.config.model import config_from_dict
+from neurodeploy.config.config_json import config_from_dict
 from neurodeploy.errors import ConfigError, SpecError
-from neurodeploy.quantize.model import QuantizedNetwork
+from neurodeploy.quantize.quantized_json import QuantizedNetwork
 from neurodeploy.spec import spec_from_dict
 
 from test_validate import _config

@@ -54,7 +54,7 @@ def test_a_destination_with_an_empty_core_mask_is_refused_by_name(tmp_path, run_
 
 def test_the_board_decoder_needs_a_core_bit():
     from neurodeploy.backends.fpga import OutputDecoder
-    from neurodeploy.config.model import HardwareConfig
+    from neurodeploy.config.config_json import HardwareConfig
     from neurodeploy.errors import BackendError
 
     cfg = example_config()

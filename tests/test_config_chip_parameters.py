@@ -9,7 +9,7 @@ import pytest
 from samna_helpers import example_config, four_chip_config
 
 from neurodeploy.config.decode import decode
-from neurodeploy.config.model import config_from_dict, load_config
+from neurodeploy.config.config_json import config_from_dict, load_config
 from neurodeploy.config.state import board_state, encode_state
 from neurodeploy.errors import ConfigError
 

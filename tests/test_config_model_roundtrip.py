@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neurodeploy.config.model import CAM_FLAGS, LATCHES, config_from_dict, dumps_config, load_config
+from neurodeploy.config.config_json import CAM_FLAGS, LATCHES, config_from_dict, dumps_config, load_config
 from neurodeploy.errors import ConfigError
 
 DENDRITES = ["none", "ampa", "nmda", "gaba", "shunt"]

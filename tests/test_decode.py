@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.config.decode import decode
-from neurodeploy.config.model import config_from_dict
+from neurodeploy.config.config_json import config_from_dict
 
 
 def _cfg(chips, inputs=(), outputs=()):

@@ -9,7 +9,7 @@ from neurodeploy.config.state import board_state, encode_state
 from neurodeploy.deployment import deploy
 from neurodeploy.errors import SpecError
 from neurodeploy.quantize import delays as dq
-from neurodeploy.quantize.model import QuantizedNetwork, load_quantized
+from neurodeploy.quantize.quantized_json import QuantizedNetwork, load_quantized
 from neurodeploy.spec import spec_from_dict
 
 from pathlib import Path

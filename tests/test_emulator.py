@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.backends.emulator import Emulator
-from neurodeploy.config.model import config_from_dict
+from neurodeploy.config.config_json import config_from_dict
 from neurodeploy.config.state import board_state, encode_state
 from neurodeploy.deployment import deploy
 from networks import random_network

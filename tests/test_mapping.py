@@ -199,7 +199,7 @@ def test_map_cli_writes_valid_config_and_report(run_cli, tmp_path, profile):
     code, stdout, err = run_cli("map", model, "-o", out, "--report", rep)
     assert code == 0, err
     assert "placed    64 neurons on 1 cores of 1 chip(s)" in stdout
-    from neurodeploy.config.model import load_config
+    from neurodeploy.config.config_json import load_config
 
     cfg = load_config(out)
     assert cfg.outputs[0].name == "neurons[0]"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neurodeploy import rules
-from neurodeploy.config.model import config_from_dict
+from neurodeploy.config.config_json import config_from_dict
 from neurodeploy.errors import ConfigError, MappingError
 from neurodeploy.deployment import deploy
 from neurodeploy.quantize.quantizer import quantize_network

@@ -23,7 +23,7 @@ def with_flags(cfg):
     d = cfg.model_dump(mode="json")
     n = d["chips"][0]["cores"][0]["neurons"][0]
     n["synapse_flags"] = {"0": ["stp"], str(len(n["synapses"]) - 1): ["precise_delay", "mismatched_delay"]}
-    from neurodeploy.config.model import config_from_dict
+    from neurodeploy.config.config_json import config_from_dict
 
     return config_from_dict(d)
 
@@ -204,7 +204,7 @@ def test_to_samna_writes_the_chip_level_maps(make_samna):
 
 def _edited(cfg):
     """``cfg`` with hand-set chip-level codes on its first chip (a partial set: other names keep samna's values)."""
-    from neurodeploy.config.model import config_from_dict
+    from neurodeploy.config.config_json import config_from_dict
 
     d = cfg.model_dump(mode="json")
     ch = d["chips"][0]
@@ -278,7 +278,7 @@ def test_diff_names_a_changed_chip_level_parameter_and_its_map(samna):
 
 def test_a_name_samna_does_not_hold_in_a_chip_map_is_refused_naming_chip_and_map(samna):
     from neurodeploy.backends.samna import from_samna, to_samna
-    from neurodeploy.config.model import config_from_dict
+    from neurodeploy.config.config_json import config_from_dict
 
     d = example_config().model_dump(mode="json")
     d["chips"][0]["sadc_group_parameters"] = {"23": [{}, {"LBWR_VB_P": {"coarse": 5, "fine": 255}}, {}]}

@@ -52,7 +52,7 @@ def test_decoder_refuses_ambiguous_or_unobservable_outputs():
     neurons = d["chips"][0]["cores"][0]["neurons"]
     host = [x for x in neurons[1]["destinations"] if x["x_hop"] == HOST_X_HOP][0]
     [x for x in neurons[0]["destinations"] if x["x_hop"] == HOST_X_HOP][0]["tag"] = host["tag"]
-    from neurodeploy.config.model import config_from_dict
+    from neurodeploy.config.config_json import config_from_dict
 
     with pytest.raises(BackendError, match="same tag"):
         OutputDecoder.from_config(config_from_dict(d))

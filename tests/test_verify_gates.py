@@ -119,7 +119,7 @@ def test_a_config_of_another_model_fails_same_model(run_cli, small, tmp_path):
 
 
 def test_verify_library_raises_on_a_window_outside_the_input(profile, small):
-    from neurodeploy.config.model import load_config
+    from neurodeploy.config.config_json import load_config
     from neurodeploy.importers import load_network
     from neurodeploy.verification import verify
 

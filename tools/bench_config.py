@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", type=Path, default=None, help="also write the config here")
     args = ap.parse_args(argv)
 
-    from neurodeploy.config.model import config_from_dict, load_config
+    from neurodeploy.config.config_json import config_from_dict, load_config
     from neurodeploy.device.profile import load_profile
     from neurodeploy.rules import check_config_profile as check_config_against_profile
     from neurodeploy.validate import validate_file

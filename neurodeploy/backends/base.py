@@ -61,7 +61,7 @@ class Backend(ABC):
 
     @abstractmethod
     def load(self, cfg) -> None:
-        """Hold ``cfg`` (a validated :class:`~neurodeploy.config.model.HardwareConfig`)."""
+        """Hold ``cfg`` (a validated :class:`~neurodeploy.config.config_json.HardwareConfig`)."""
 
     @abstractmethod
     def run(self, data: dict):
@@ -134,7 +134,7 @@ def run_file(backend: Backend, config_path, input_path, output_path, profile=Non
     """Load a config file (checked against ``profile`` as ``validate`` does, when given) and an input
     file, run them on ``backend``, write the result npz → (cfg, result). ``result.window`` is the read-out
     window: ``window`` ((start, stop) steps, ``--window``) over the input's ``readout``, else the whole trial."""
-    from ..config.model import load_config
+    from ..config.config_json import load_config
     from ..inputs import load_input, resolve_window
 
     if profile is not None:

@@ -28,7 +28,7 @@ the config does not list is cleared (tag 0, dendrite none, no weight bits, no fl
 
 from __future__ import annotations
 
-from ..config.model import CAM_FLAGS, CORE_PAIRS, LATCHES, HardwareConfig
+from ..config.config_json import CAM_FLAGS, CORE_PAIRS, LATCHES, HardwareConfig
 from ..errors import BackendError
 
 #: Where SynSense publishes the real samna wheels (the PyPI package is an installer stub, see below).
@@ -237,7 +237,7 @@ def from_samna(scfg, like: HardwareConfig) -> HardwareConfig:
     lists or that is not cleared, with its latches, CAM entries (trailing cleared ones dropped, but never
     fewer than ``like`` lists) and SRAM entries. ``from_samna(to_samna(cfg, samna), cfg)`` is ``cfg``, byte for byte.
     """
-    from ..config.model import ChipConfig, Code, CoreConfig, Destination, NeuronConfig
+    from ..config.config_json import ChipConfig, Code, CoreConfig, Destination, NeuronConfig
 
     dend = _dendrite_names(require_samna().dynapse2)
     chips = []

@@ -48,7 +48,7 @@ def probe_config(profile, n_chips: int = 1, cores_per_chip: int | None = None):
     """The probe HardwareConfig for ``n_chips`` chips at (h, 0) (see module doc)."""
     from .. import __version__
     from ..config.encode import chip_parameter_defaults
-    from ..config.model import HardwareConfig
+    from ..config.config_json import HardwareConfig
     from ..device.profile import HOST_CORE_MASK, HOST_X_HOP
 
     cpc = cores_per_chip or profile.geometry.cores_per_chip

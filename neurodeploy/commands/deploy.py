@@ -54,7 +54,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
     from ..fileio import dumps_json, write_texts
     from ..mapping.mapper import map_quantized
     from ..device.profile import load_profile
-    from ..quantize.model import is_quantized_file, load_quantized
+    from ..quantize.quantized_json import is_quantized_file, load_quantized
     from ..report import format_map_summary
     from ..importers import load_network
 

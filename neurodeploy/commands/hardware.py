@@ -37,7 +37,7 @@ def flash_cmd(config, device, bitfile, n_chips, samna_json):
     """Validate CONFIG, write it to a board, read it back and compare (exit 1 on any difference)."""
     from ..backends.samna import to_samna_json
     from ..backends.samna_board import SamnaBackend
-    from ..config.model import load_config
+    from ..config.config_json import load_config
     from ..errors import ConfigError
     from ..validate import validate_file
 

@@ -31,7 +31,7 @@ from ..device.masks import entry_weights
 from ..errors import ConfigError
 from ..device.profile import DELAY_QUANTITIES, NEURON_QUANTITIES
 from ..device import physics
-from .model import LATCHES, HardwareConfig
+from .config_json import LATCHES, HardwareConfig
 from .state import board_state
 
 

@@ -7,7 +7,7 @@ lab-practice start-up codes, not calibrated values), so a board flashed with it 
 from __future__ import annotations
 
 from .. import __version__
-from .model import (CORE_PAIRS, SADC_GROUPS, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, InputChannel,
+from .config_json import (CORE_PAIRS, SADC_GROUPS, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, InputChannel,
                     InputDestination, NeuronConfig, OutputNeuron, PlacementRecord, ProfileRef)
 
 

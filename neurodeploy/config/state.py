@@ -16,7 +16,7 @@ import numpy as np
 
 from ..device.dendrites import CAM_DENDRITE_INDEX, CAM_DENDRITES
 from ..device.masks import core_mask_from_int, core_mask_to_int, mask_from_str, mask_to_str
-from .model import CHIP_PARAMETER_FIELDS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig
+from .config_json import CHIP_PARAMETER_FIELDS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig, NeuronConfig
 
 
 

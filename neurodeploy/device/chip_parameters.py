@@ -21,7 +21,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ..basemodel import FileModel
 
-#: Group → the field of a config's chip (:class:`neurodeploy.config.model.ChipConfig`) holding its codes.
+#: Group → the field of a config's chip (:class:`neurodeploy.config.config_json.ChipConfig`) holding its codes.
 CHIP_PARAMETER_GROUPS: dict[str, str] = {
     "global": "global_parameters", "shared": "shared_parameters", "sadc_group": "sadc_group_parameters"}
 #: The pairs of cores sharing samna's ``shared_parameters01/23`` and ``sadc_group_parameters01/23`` maps

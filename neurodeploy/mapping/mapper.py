@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.encode import encode
-from ..config.model import HardwareConfig
+from ..config.config_json import HardwareConfig
 from ..device.dendrites import Dendrite
 from ..rules.placement import cam_profile as cam_profile_rule
-from ..quantize.model import QuantizedNetwork
+from ..quantize.quantized_json import QuantizedNetwork
 from ..device.masks import Alphabet, subset_sums
 from .cam_profile import load_cam_profile
 from .placement import Placement, place

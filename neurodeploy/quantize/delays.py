@@ -220,7 +220,7 @@ def quantize_network_delays(delay: np.ndarray, core_of: np.ndarray, live: np.nda
     """Delay quantization of a whole network: ``delay`` [S] target delays (s), ``core_of`` [S] the logical core of
     each synapse's target, ``live`` [S] whether the synapse has a CAM entry (a weight quantized to zero has none).
 
-    Returns (the four :data:`~neurodeploy.quantize.model.DELAY_COLUMNS` as lists, {core: {SYPD_DLYi_P: (coarse,
+    Returns (the four :data:`~neurodeploy.quantize.quantized_json.DELAY_COLUMNS` as lists, {core: {SYPD_DLYi_P: (coarse,
     fine)}} for the cores with a delayed entry, the report: RMS/max error (s) and the best uniform choice's, per core
     and overall, over the entries). Cores without a delayed entry keep bits 00 and write no delay bias."""
     grids = stage_grids(profile)

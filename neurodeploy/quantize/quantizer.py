@@ -24,7 +24,7 @@ import numpy as np
 from ..log import progress
 
 from .. import __version__
-from ..config.model import Code, ProfileRef
+from ..config.config_json import Code, ProfileRef
 from ..device.dendrites import Dendrite
 from ..device.profile import NEURON_QUANTITIES
 from ..rules import NetworkFacts, require_network
@@ -32,7 +32,7 @@ from ..device.physics import gain_ratio, same_tau_current
 from . import grouping
 from ..device.parameter_sets import relevance
 from ..device.synapses import keep_largest
-from .model import EntryColumns, LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
+from .quantized_json import EntryColumns, LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
 from .delays import quantize_network_delays
 from ..device.masks import Alphabet
 from .weights import CoreProblem, quantize_core, rel_rms

@@ -50,7 +50,7 @@ def require_ray():
 
 def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds):
     """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship)."""
-    from ..config.model import HardwareConfig
+    from ..config.config_json import HardwareConfig
     from ..device.profile import load_profile
 
     cfg = HardwareConfig.model_validate_json(config_json)

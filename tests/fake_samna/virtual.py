@@ -35,7 +35,7 @@ search tool; the samna object model itself is described in ``fake_samna.__doc__`
 How a run is computed: input events are buffered; the end marker stamped T closes the window from
 the last clock probe (or the end of the activity already reported between runs if that is later; with
 no probe, the first buffered input's time) to T. The applied
-configuration is read back into a :class:`neurodeploy.config.model.HardwareConfig` by this module's
+configuration is read back into a :class:`neurodeploy.config.config_json.HardwareConfig` by this module's
 own reader (chips holding any neuron, at (h, 0); the profile's parameters with their codes; every
 non-blank neuron with latches, CAM entries, flags and the destinations that reach a CAM or the host)
 and the window is emulated from rest with the input events as raw FPGA events (timestamp relative to
@@ -138,7 +138,7 @@ def read_contents(scfg, profile, n_chips: int, dead_cores=frozenset()) -> _Conte
     chip that holds neurons or the host exit (x_hop −7). Neurons of ``dead_cores`` get ``latch_soif_kill``.
     Host routes: every destination with a core bit that leaves the mesh westward, as read back."""
     import neurodeploy
-    from neurodeploy.config.model import (CAM_FLAGS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig,
+    from neurodeploy.config.config_json import (CAM_FLAGS, LATCHES, ChipConfig, Code, CoreConfig, Destination, HardwareConfig,
                                           NeuronConfig, ProfileRef)
     from neurodeploy.device.profile import HOST_X_HOP
 

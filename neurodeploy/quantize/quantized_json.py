@@ -29,7 +29,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from ..basemodel import FileModel
 from ..device.dendrites import DENDRITE_INDEX, DENDRITES
-from ..config.model import Code, ProfileRef
+from ..config.config_json import Code, ProfileRef
 from ..errors import SpecError, validation_lines
 from ..fileio import RawJSON, dumps_json, parse_json
 
