@@ -1,17 +1,12 @@
 """Configs byte-identical across refactors and machines: the sha256 of the config (and quantized network)
-each small case of tools/pin_configs.py produces must equal the one pinned in tests/data/config_sha256.json
+each small case of tests/pinning.py produces must equal the one pinned in tests/data/config_sha256.json
 (the big bench networks are checked by ``python tools/pin_configs.py``; bit-reproducibility across CPUs:
 tests/test_reproducible.py). A refactor must not change a pin. After an intended change of the configs,
 re-pin with ``python tools/pin_configs.py --write`` and review the changed hashes with the change."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_spec = importlib.util.spec_from_file_location("pin_configs", Path(__file__).resolve().parents[1] / "tools" / "pin_configs.py")
-pin = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pin)
+import pinning as pin
 
 
 @pytest.mark.parametrize("name", list(pin.SMALL))

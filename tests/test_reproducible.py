@@ -1,24 +1,19 @@
 """Same input and seed → byte-identical outputs on any machine.
 
 Another CPU (AVX-512 vs AVX2: SVML vs libm transcendental functions, BLAS / LAPACK kernels, SIMD
-reductions) may return numpy results that differ in the last bit. tools/ulp_harness.py moves every
+reductions) may return numpy results that differ in the last bit. tests/ulp_perturb.py moves every
 such result (np.log, np.exp, np.sum, np.linalg.lstsq, ``@``, ...) in the quantize / bias / map modules
 by ±1 ulp; the outputs of the pinned cases must not change. The full sweep (every module on its own,
 several seeds, every pinned case) runs with ``python tools/ulp_harness.py [--big]``; here: all the
 modules at once, on the example and one bench case.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from neurodeploy import detmath
 
-_spec = importlib.util.spec_from_file_location("ulp_harness", Path(__file__).resolve().parents[1] / "tools" / "ulp_harness.py")
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+import ulp_perturb as harness
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -30,82 +30,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_sim as bs  # noqa: E402
 
-TRANSCENDENTAL = ("exponential", "exponential-minus-one", "log", "log-plus-one", "logistic", "tanh", "power",
-                  "sqrt", "rsqrt")
-COUNTED = TRANSCENDENTAL + ("divide",)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from hlo_ops import _dims, floor_of  # noqa: E402   (the HLO reader, shared with its tests)
+
 #: The performance targets per row: our time ≤ Rockpool's / factor.
 TARGET = {"fwd1024": 10.0, "fwd4096": 10.0, "fwd256b32": 1.5, "train64": 1.5, "frozen": 1.5, "mismatch": 10.0}
-
-
-# ---------------------------------------------------------------------------------------------
-# reading optimised HLO text
-# ---------------------------------------------------------------------------------------------
-def _computations(text: str) -> dict:
-    """name → list of instruction lines, for every computation of the module (ENTRY under 'ENTRY')."""
-    comps, name, lines = {}, None, []
-    for line in text.split("\n"):
-        head = re.match(r"(ENTRY )?(%[\w.\-]+) .*\{$", line)
-        if head and not line.startswith(" "):
-            name, lines = ("ENTRY" if head.group(1) else head.group(2)), []
-        elif line.startswith("}") and name:
-            comps[name], name = lines, None
-        elif name:
-            lines.append(line)
-    return comps
-
-
-def _dims(shape: str) -> tuple:
-    m = re.match(r"\w+\[([\d,]*)\]", shape)
-    return tuple(int(v) for v in m.group(1).split(",") if v) if m else ()
-
-
-def _size(shape: str) -> int:
-    n = 1
-    for v in _dims(shape):
-        n *= v
-    return n
-
-
-def count_ops(text: str):
-    """(Counter (op, elements) → count, Counter dot signature → count) over the module, loops × trip count."""
-    comps = _computations(text)
-    ops, dots = Counter(), Counter()
-
-    def walk(name: str, mult: int):
-        shapes = {}
-        for line in comps.get(name, []):
-            m = re.match(r"\s*(?:ROOT )?(%[\w.\-]+) = (.*?) ([a-z][\w\-]*)\((.*)", line)
-            if not m:
-                continue
-            inst, shape, op, rest = m.groups()
-            shapes[inst] = shape
-            if op in COUNTED:
-                ops[(op, _size(shape))] += mult
-            elif op == "dot":
-                a, b = re.findall(r"(%[\w.\-]+)", rest.split(")")[0])[:2]
-                attrs = tuple(re.findall(r"(lhs_contracting_dims|rhs_contracting_dims|lhs_batch_dims|rhs_batch_dims)"
-                                         r"=\{([\d,]*)\}", rest))
-                dots[(shapes[a], shapes[b], attrs)] += mult
-            elif op == "while":
-                trip = re.search(r'known_trip_count":\{"n":"(\d+)"', rest)
-                if not trip:
-                    raise SystemExit(f"a while loop without a known trip count: {inst}")
-                walk(re.search(r"body=(%[\w.\-]+)", rest).group(1), mult * int(trip.group(1)))
-            elif op in ("fusion", "call"):
-                for sub in re.findall(r"(?:calls|to_apply)=(%[\w.\-]+)", rest):
-                    walk(sub, mult)
-    walk("ENTRY", 1)
-    return ops, dots
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,15 +113,6 @@ def dot_cost(sig, cache: dict, steps: int = 200) -> float:
     return cache[sig]
 
 
-def floor_of(text: str, caches: tuple) -> dict:
-    """The row's floor (s per call), split into products, transcendental functions and divisions."""
-    ops, dots = count_ops(text)
-    out = {"products": 0.0, "transcendental": 0.0, "divisions": 0.0}
-    for (op, n), k in ops.items():
-        out["divisions" if op == "divide" else "transcendental"] += k * n * op_cost(op, n, caches[0])
-    for sig, k in dots.items():
-        out["products"] += k * dot_cost(sig, caches[1])
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +157,7 @@ def main(argv=None) -> int:
         jitted, call_args = ours.calls[row]
         text = jitted.lower(*call_args).compile().as_text()
         t = statistics.median(ours.time(row) for _ in range(args.repeats))
-        fl = floor_of(text, caches)
+        fl = floor_of(text, lambda op, n: op_cost(op, n, caches[0]), lambda sig: dot_cost(sig, caches[1]))
         total = sum(fl.values())
         sc = lambda s: bs._scale(row, s)  # noqa: E731
         line = (f"{label + ' (' + unit + ')':38s} {sc(t):8.1f} {sc(total):8.1f} {sc(fl['products']):9.1f} "
