@@ -157,10 +157,8 @@ def _validate(path: Path, res: Result, options: dict) -> None:
                        f"{len(prof.parameters)} parameters" + ("" if prof.analog.calibrated else ", analog constants uncalibrated"))
         return
     if suffix in (".nir", ".npz", ".npy"):
-        from .importers import load_network
-
         res.kind = "network"
-        spec = load_network(path, **options)
+        spec = _load_quietly(path, options)
         conv = spec.metadata.get("import", {}).get("convention")
         res.summary = summarize_network(spec) + f" (imported from {suffix[1:]}" + (f", convention {conv})" if conv else ")")
         _network_rules(spec, res)
@@ -201,6 +199,18 @@ def _validate(path: Path, res: Result, options: dict) -> None:
     from .config.config_json import config_from_dict
 
     _check_config(path, res, config_from_dict(raw, str(path)))
+
+
+def _load_quietly(path: Path, options: dict):
+    """Import a network without the import's ``time-scale`` warnings: the rule lists them (:func:`_network_rules`)."""
+    import warnings
+
+    from .importers import load_network
+    from .importers.nir.time_scale import TimeScaleWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TimeScaleWarning)
+        return load_network(path, **options)
 
 
 def load_config_file(path: Path):

@@ -345,7 +345,7 @@ def test_delays_beyond_what_the_stages_produce_are_named(profile, run_cli, tmp_p
 
 def test_every_rule_has_a_test():
     tested = {"chips", "fan-in", "weight-range", "bias-range", "cores", "shared-parameters", "tags", "fan-out", "cam-defects",
-              "cam-profile", "delays"} | set(CONFIG_EXPECT) | set(PROFILE_EXPECT)
+              "cam-profile", "delays", "time-scale"} | set(CONFIG_EXPECT) | set(PROFILE_EXPECT)  # time-scale: test_nir_timescale
     assert set(rules.RULES) == tested
 
 

@@ -23,6 +23,16 @@ Two kinds of files:
   sinabs_iaf.nir was written with nir 1.0.8 installed, which sinabs's export tolerates.)
 
   A framework that is not installed is skipped (its committed file stays as it is).
+* **fast files** (``dt100us/``, ``--fast``): snnTorch ``Leaky`` and ``RLeaky`` and SpikingJelly ``LIFNode``
+  networks as their users write them for a step of dt = 0.1 ms (time constants of 0.5-2 ms), each with its
+  reference run at ``dt`` = 1e-4 (the same fixed input raster, 500 events/s per channel at that step): networks
+  faster than the chip's neurons can follow, for the ``time-scale`` rule and ``-O time_scale=K``
+  (``tests/test_nir_timescale.py``). Own ``MANIFEST.json`` in that folder. With snnTorch and SpikingJelly
+  installed as above (nir>=1.0.8)::
+
+      /tmp/nirgen-venv/bin/python tools/make_nir_testdata.py --fast
+
+  (last run: torch 2.13.0+cpu, snnTorch 1.0.0, SpikingJelly 2.0.0, nir 1.0.8, nirtorch 2.6.)
 * **hand-written files** (``nir1.0.8_*.nir`` with the ``nir`` in neurodeploy's own environment;
   ``nir1.0.4_*.nir`` with ``pip install nir==1.0.4`` in another venv): ``--handwritten``.
 
@@ -69,11 +79,11 @@ def _drive(seed: int = 7) -> np.ndarray:
     return (np.random.default_rng(seed).random((T_STEPS, F_IN)) < RATE).astype(np.uint8)
 
 
-def _save_reference(path: Path, x: np.ndarray, layers: list) -> None:
+def _save_reference(path: Path, x: np.ndarray, layers: list, dt: float = DT) -> None:
     """``<file>.npz`` next to the .nir: ``spikes`` (input [T, n_in]) and ``dt`` (a ``neurodeploy simulate`` input),
     and ``layer0``, ``layer1``, ... the framework's own spike counts [T, n] of its neuron layers, in the order
     of the graph from the input (the order of the imported populations)."""
-    arrays = {"spikes": x.astype(np.uint8), "dt": np.float64(DT)}
+    arrays = {"spikes": x.astype(np.uint8), "dt": np.float64(dt)}
     for k, s in enumerate(layers):
         arrays[f"layer{k}"] = np.asarray(s, dtype=np.float64).reshape(x.shape[0], -1).round().astype(np.uint8)
     np.savez_compressed(path.with_suffix(".npz"), **arrays)
@@ -399,25 +409,111 @@ def make_handwritten(manifest):
                                           {"w_in": w1.T, "w_rec": w_rec.T})
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frameworks", action="store_true", help="write the framework files (needs torch + frameworks)")
-    ap.add_argument("--handwritten", action="store_true", help="write the hand-written files with the installed nir")
-    ap.add_argument("--only", nargs="*", default=None, help="framework names to run (default: all)")
-    args = ap.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    mpath = OUT / "MANIFEST.json"
-    manifest = json.loads(mpath.read_text()) if mpath.exists() else {}
-    jobs = []
-    if args.frameworks:
-        jobs += [make_snntorch, make_snntorch_biased, make_norse, make_sinabs, make_sinabs_iaf, make_spikingjelly,
-                 make_rockpool]
-    if args.only is not None:
-        jobs = [j for j in jobs if j.__name__[len("make_"):].split("_")[0] in args.only]
-    if args.handwritten:
-        jobs.append(make_handwritten)
-    if not jobs:
-        ap.error("give --frameworks and/or --handwritten")
+FAST = OUT / "dt100us"                  # networks written for a 0.1 ms step
+FAST_DT = 1e-4
+
+
+def _run_steps(net_step, x):
+    """Step a stateful network over the raster ``x`` [T, F_IN]; ``net_step`` maps one input row to the spikes of
+    its two neuron layers. Returns their spikes as two [T, n] lists."""
+    import torch
+
+    s1, s2 = [], []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            a, b = net_step(torch.from_numpy(x[t:t + 1].astype(np.float32)))
+            s1.append(a.numpy()[0])
+            s2.append(b.numpy()[0])
+    return s1, s2
+
+
+def make_fast_snntorch_leaky(manifest):
+    """Linear → Leaky(beta 0.95) → Linear → Leaky(beta 0.9): tau = 2 ms and 1 ms at dt = 0.1 ms."""
+    import snntorch as snn
+    import torch
+    from snntorch import utils
+
+    w1, _, w2 = _fw_weights(31, 1.0, 1.0)
+    l1 = snn.Leaky(beta=0.95, init_hidden=True)
+    l2 = snn.Leaky(beta=0.9, init_hidden=True, output=True)
+    lin1, lin2 = _linear(torch, w1), _linear(torch, w2)
+    net = torch.nn.Sequential(lin1, l1, lin2, l2)
+    path = FAST / "snntorch_leaky.nir"
+    _write_nir(path, _snntorch_graph(net))
+    x = _drive()
+    utils.reset(net)
+
+    def step(xt):
+        a = l1(lin1(xt))
+        return a, l2(lin2(a))[0]
+
+    _save_reference(path, x, list(_run_steps(step, x)), FAST_DT)
+    manifest[path.name] = _manifest_entry(
+        "snntorch", snn.__version__, {"Leaky[0].beta": 0.95, "Leaky[1].beta": 0.9, "dt": FAST_DT, "export dt": 1e-4},
+        {"w_in": w1.T, "w_out": w2.T})
+
+
+def make_fast_snntorch_rleaky(manifest):
+    """Linear → RLeaky(beta 0.9, all-to-all recurrence) → Linear → Leaky(beta 0.8): tau = 1 ms and 0.5 ms."""
+    import snntorch as snn
+    import torch
+    from snntorch import utils
+
+    w1, w_rec, w2 = _fw_weights(32, 1.0, 1.0)
+    rleaky = snn.RLeaky(beta=0.9, linear_features=F_HID, all_to_all=True, init_hidden=True)
+    with torch.no_grad():
+        rleaky.recurrent.weight.copy_(torch.from_numpy(w_rec))
+        rleaky.recurrent.bias.zero_()
+    l2 = snn.Leaky(beta=0.8, init_hidden=True, output=True)
+    lin1, lin2 = _linear(torch, w1), _linear(torch, w2)
+    net = torch.nn.Sequential(lin1, rleaky, lin2, l2)
+    path = FAST / "snntorch_rleaky.nir"
+    _write_nir(path, _snntorch_graph(net))
+    x = _drive()
+    utils.reset(net)
+
+    def step(xt):
+        a = rleaky(lin1(xt))
+        return a, l2(lin2(a))[0]
+
+    _save_reference(path, x, list(_run_steps(step, x)), FAST_DT)
+    manifest[path.name] = _manifest_entry(
+        "snntorch", snn.__version__, {"RLeaky.beta": 0.9, "Leaky.beta": 0.8, "dt": FAST_DT, "export dt": 1e-4},
+        {"w_in": w1.T, "w_rec": w_rec.T, "w_out": w2.T})
+
+
+def make_fast_spikingjelly_lif(manifest):
+    """Linear → LIFNode(tau 10 steps) → Linear → LIFNode(tau 5 steps, decay_input=False): 1 ms and 0.5 ms."""
+    import nir
+    import spikingjelly
+    import torch
+    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based.nir_exchange.to_nir import export_to_nir
+
+    # LIFNode (decay_input): v += (W x - v)/tau (gain 1/10); decay_input=False: v += W x - v/tau (gain 1)
+    w1, _, w2 = _fw_weights(33, 0.1, 1.0)
+    net = torch.nn.Sequential(_linear(torch, w1), neuron.LIFNode(tau=10.0), _linear(torch, w2),
+                              neuron.LIFNode(tau=5.0, decay_input=False))
+    path = FAST / "spikingjelly_lif.nir"
+    nir.write(path, export_to_nir(net, torch.zeros(1, F_IN), dt=FAST_DT))
+    x = _drive()
+    functional.reset_net(net)
+
+    def step(xt):
+        a = net[1](net[0](xt))
+        return a, net[3](net[2](a))
+
+    _save_reference(path, x, list(_run_steps(step, x)), FAST_DT)
+    manifest[path.name] = _manifest_entry(
+        "spikingjelly", getattr(spikingjelly, "__version__", "2.0.0"),
+        {"LIFNode[0].tau (steps)": 10.0, "LIFNode[1].tau (steps)": 5.0, "LIFNode[1].decay_input": False,
+         "dt": FAST_DT, "export dt": FAST_DT}, {"w_in": w1.T, "w_out": w2.T})
+
+
+FAST_JOBS = (make_fast_snntorch_leaky, make_fast_snntorch_rleaky, make_fast_spikingjelly_lif)
+
+
+def _run_jobs(jobs, manifest) -> int:
     failed = 0
     for job in jobs:
         try:
@@ -428,7 +524,45 @@ def main(argv=None):
         except Exception as e:  # a framework's exporter failing is worth seeing, not fatal
             failed += 1
             print(f"FAIL  {job.__name__}: {type(e).__name__}: {e}")
-    mpath.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
+    return failed
+
+
+def _load_manifest(folder: Path) -> dict:
+    mpath = folder / "MANIFEST.json"
+    return json.loads(mpath.read_text()) if mpath.exists() else {}
+
+
+def _save_manifest(folder: Path, manifest: dict) -> None:
+    (folder / "MANIFEST.json").write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frameworks", action="store_true", help="write the framework files (needs torch + frameworks)")
+    ap.add_argument("--fast", action="store_true", help="write the dt = 0.1 ms framework files into dt100us/")
+    ap.add_argument("--handwritten", action="store_true", help="write the hand-written files with the installed nir")
+    ap.add_argument("--only", nargs="*", default=None, help="framework names to run (default: all)")
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    manifest = _load_manifest(OUT)
+    jobs = []
+    if args.frameworks:
+        jobs += [make_snntorch, make_snntorch_biased, make_norse, make_sinabs, make_sinabs_iaf, make_spikingjelly,
+                 make_rockpool]
+    if args.only is not None:
+        jobs = [j for j in jobs if j.__name__[len("make_"):].split("_")[0] in args.only]
+    if args.handwritten:
+        jobs.append(make_handwritten)
+    if not jobs and not args.fast:
+        ap.error("give --frameworks, --fast and/or --handwritten")
+    failed = _run_jobs(jobs, manifest)
+    if jobs:
+        _save_manifest(OUT, manifest)
+    if args.fast:
+        FAST.mkdir(parents=True, exist_ok=True)
+        fast_manifest = _load_manifest(FAST)
+        failed += _run_jobs(FAST_JOBS, fast_manifest)
+        _save_manifest(FAST, fast_manifest)
     return 1 if failed else 0
 
 

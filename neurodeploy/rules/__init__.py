@@ -10,6 +10,7 @@ from __future__ import annotations
 from .network import NetworkFacts  # registers the network rules (first: their summaries lead)
 from . import placement  # noqa: F401,I001  (registers the placement rules)
 from . import config as _config_rules  # noqa: F401,I001  (registers the config and profile rules)
+from . import timing  # noqa: F401,I001  (registers the time-scale rule)
 from .registry import RULES, SCOPES, Rule, checks, fail, raise_all, tagged
 
 
@@ -19,8 +20,9 @@ def check_network(facts: NetworkFacts) -> list[tuple[str, str]]:
 
 
 def require_network(facts: NetworkFacts) -> None:
-    """Raise one MappingError listing every network-rule violation (one line each, ``[rule] message``)."""
-    raise_all(check_network(facts))
+    """Raise one MappingError listing every network-rule violation (one line each, ``[rule] message``); findings of
+    warning rules (``time-scale``) do not stop a network: ``validate`` lists them."""
+    raise_all([(n, m) for n, m in check_network(facts) if not RULES[n].warning])
 
 
 def check_config(cfg) -> list[str]:

@@ -67,7 +67,13 @@ its effective threshold. A drive below reset (f < 0) is inhibition from an alway
 (:mod:`.bias_source`); IF and I nodes become LIF/LI with the longest τ the chip allows (with a warning). Node
 types the chip cannot run are rejected, every one of them in one error.
 
-Options: ``dt`` (s; required unless the graph's metadata has ``dt``), ``convention`` (above; default "nir",
+Time scales (:mod:`.time_scale`): the import bounds each neuron's peak rate and compares it, and the layer's time
+constants, with the chip's refractory period, pulse width and DPI time constants (rule ``time-scale``: one warning
+per layer the chip cannot follow, with the ``time_scale`` that fits); ``time_scale`` K slows the whole network
+down K× (:mod:`.settings`).
+
+Options: ``dt`` (s; required unless the graph's metadata has ``dt``), ``time_scale`` (K ≥ 1: every time × K),
+``convention`` (above; default "nir",
 or "neurodeploy" for files that say they come from neurodeploy), ``tau_unit``, ``export_dt``, ``weight_scale``
 (A per unit weight; default: calibrated per projection), ``synapse`` ("auto"), ``raw_weights`` (True: keep W as written, no
 normalisation), ``name``, and neuron parameters overriding what the file gives, for every population
@@ -88,6 +94,7 @@ from .projections import outputs, projections
 from .read import check_tree, graph_to_tree, meta_json, read_file
 from .settings import CONVENTIONS, OPTIONS, parse_settings
 from .sizes import layer_sizes
+from .time_scale import demand, warn as warn_time_scale
 
 __all__ = ["load_nir", "import_tree", "CONVENTIONS", "OPTIONS"]
 
@@ -145,4 +152,9 @@ def _import_tree(tree: dict, src: str, profile, options: dict, info: dict, defau
     apply_option_overrides(layers, s, assumptions)
     projs = projections(g, sizes, layers, s, assumptions) + add_bias_source(g, layers, s, assumptions)
     outs = outputs(g, layers, assumptions)
-    return assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)
+    if not s.neurodeploy:
+        info = {**info, "timing": demand(projs, {layers.pop_of[n]: t for n, t in layers.timing.items()}, s.dt,
+                                         s.source_dt, s.time_scale)}
+    spec = assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)
+    warn_time_scale(spec, profile, src)
+    return spec

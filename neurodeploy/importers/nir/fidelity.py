@@ -1,6 +1,7 @@
 """Fidelity of an import: the imported network on the DPI model against the framework's own simulation.
 
-A reference ``.npz`` holds ``spikes`` (the input raster [T, n_inputs], event counts), ``dt`` (s) and
+A reference ``.npz`` holds ``spikes`` (the input raster [T, n_inputs], event counts), ``dt`` (s, the source's step:
+a network imported with ``time_scale`` K runs the same raster at K·dt, the reference time-scaled) and
 ``layer0``, ``layer1``, ... — the framework's spike counts [T, n] of its neuron layers, in the order of the
 graph from the input, which is the order of the imported populations (``tools/make_nir_testdata.py`` writes
 them). For each layer the report gives the per-neuron spike counts' Pearson r between the framework and the
@@ -9,12 +10,14 @@ DPI model (nominal chip, no mismatch) and the ratio of total counts (DPI / frame
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import SpecError
+from .time_scale import TimeScaleWarning
 
 
 @dataclass
@@ -52,9 +55,12 @@ def read_reference(path: str | Path, spec) -> tuple[np.ndarray, list[np.ndarray]
     x = np.asarray(arrays["spikes"], dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != spec.n_inputs:
         raise SpecError(f"{path}: $.spikes: expected shape [T, {spec.n_inputs}], got {list(x.shape)}")
-    if abs(float(np.asarray(arrays["dt"]).reshape(())) - spec.dt) > 1e-12:
-        raise SpecError(f"{path}: $.dt = {float(np.asarray(arrays['dt']).reshape(()))} s differs from the network's "
-                        f"dt = {spec.dt} s; import with -O dt=...")
+    k = time_scale_of(spec)
+    ref_dt = float(np.asarray(arrays["dt"]).reshape(()))
+    if abs(ref_dt * k - spec.dt) > 1e-12 * max(1.0, k):
+        scaled = f" / time_scale {k:g} = {spec.dt / k:g} s" if k != 1 else ""
+        raise SpecError(f"{path}: $.dt = {ref_dt:g} s differs from the network's dt = {spec.dt:g} s{scaled}; import "
+                        f"with -O dt={ref_dt:g} (the source's step; -O time_scale=K slows it down)")
     layers = []
     for k, pop in enumerate(spec.populations):
         a = arrays.get(f"layer{k}")
@@ -67,6 +73,14 @@ def read_reference(path: str | Path, spec) -> tuple[np.ndarray, list[np.ndarray]
     if not layers:
         raise SpecError(f"{path}: no array layer0 (the framework's spikes of the first neuron layer)")
     return x, layers
+
+
+def time_scale_of(spec) -> float:
+    """The ``time_scale`` K a network was imported with (1 when none): its step is K × the source's."""
+    imp = (getattr(spec, "metadata", None) or {}).get("import") or {}
+    timing = imp.get("timing") if isinstance(imp, dict) else None
+    k = timing.get("time_scale") if isinstance(timing, dict) else None
+    return float(k) if isinstance(k, (int, float)) and k > 0 else 1.0
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,10 +115,14 @@ def report(files, reference: str | Path, options: dict, profile_name: str = "dyn
     if len(nets) != 1:
         raise SpecError(f"--compare {reference}: give exactly one network file to compare (got {len(nets)})")
     profile = load_profile(profile_name)
-    spec = load_network(nets[0], profile=profile, **options)
+    with warnings.catch_warnings():     # validate has listed them (rule time-scale)
+        warnings.simplefilter("ignore", TimeScaleWarning)
+        spec = load_network(nets[0], profile=profile, **options)
     rows = compare(spec, reference, profile)
     rs = [r.r for r in rows if np.isfinite(r.r)]
-    lines = [f"fidelity of {nets[0]} (DPI model, nominal chip) against {reference}: per-neuron spike counts", HEADER]
+    k = time_scale_of(spec)
+    lines = [f"fidelity of {nets[0]} (DPI model, nominal chip" + (f", time_scale {k:g}: the reference's dt x {k:g}"
+             if k != 1 else "") + f") against {reference}: per-neuron spike counts", HEADER]
     lines += [r.line() for r in rows]
     lines.append((f"min r {min(rs):.3f}" if rs else "min r n/a") + f", DPI/reference spike totals "
                  f"{min(r.ratio for r in rows):.2f} .. {max(r.ratio for r in rows):.2f}")

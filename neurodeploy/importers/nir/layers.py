@@ -59,6 +59,9 @@ class Layers:
     pop_of: dict[str, str]          # node → population name
     gain: dict[str, np.ndarray]     # node → per-neuron factor from W to the spec's weight
     bias_w: dict[str, np.ndarray] = field(default_factory=dict)  # node → weights from the bias source, [n] ≤ 0
+    #: node → the source's own timing per neuron: tau_mem, tau_syn (s, on the chip's time scale; tau_syn None
+    #: without a synaptic filter) and drive (constant drive, fraction of reset-to-threshold), for :mod:`.time_scale`
+    timing: dict[str, dict] = field(default_factory=dict)
 
 
 def _lif_params(n: str, node: dict, size: int, s: Settings, notes: set[str]) -> LIFParams:
@@ -200,7 +203,7 @@ def _below_reset(n: str, drive: np.ndarray, lp: LIFParams, s: Settings, node_bia
 
 
 def _convert(g: Graph, n: str, size: int, pop: dict, s: Settings, profile, notes: set[str],
-             bias_out: dict[str, np.ndarray]) -> np.ndarray:
+             bias_out: dict[str, np.ndarray], timing: dict[str, dict]) -> np.ndarray:
     """Fill ``pop`` from LIF-type node ``n``; returns the layer's weight gain."""
     node, t = g.nodes[n], ntype(g.nodes[n])
     lp = _lif_params(n, node, size, s, notes)
@@ -217,6 +220,7 @@ def _convert(g: Graph, n: str, size: int, pop: dict, s: Settings, profile, notes
                   f"the DPI rests and resets at zero current: levels measured from v_reset")
     node_bias = _bias(g, n, size, s.src)
     drive = (lp.v_leak - lp.v_reset + lp.r * lp.w_in * node_bias) / span
+    timing[n] = {"tau_mem": lp.tau_mem, "tau_syn": lp.tau_syn, "drive": drive}
     bias_w = _below_reset(n, drive, lp, s, node_bias, notes)
     if bias_w is not None:
         bias_out[n] = bias_w
@@ -251,7 +255,7 @@ def convert_layers(g: Graph, sizes: dict[str, int], s: Settings, profile, notes:
             out.gain[n] = np.ones(size)
         else:
             try:
-                out.gain[n] = _convert(g, n, size, pop, s, profile, notes, out.bias_w)
+                out.gain[n] = _convert(g, n, size, pop, s, profile, notes, out.bias_w, out.timing)
             except SpecError as e:
                 problems.extend(e.lines)
         out.pops.append(pop)
