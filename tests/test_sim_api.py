@@ -170,11 +170,12 @@ def test_every_quantity_reaches_the_network(profile):
     assert s.shape == (5, 3)
 
 
-def test_event_driven_path_equals_dense(profile):
-    """Batch 1 runs event-driven (only the synapses of sources that fired); it must give the dense
-    gather's spikes, and the same gradients — also in steps where more sources fire than its
-    smallest capacity (here: input volleys) and through recurrent spikes."""
-    from neurodeploy.sim.simulate import event_capacities
+def test_event_charge_function_equals_the_gather(profile):
+    """The batch-1 event-driven charge (only the synapses of sources that fired) equals the dense gather's,
+    and so do its gradients (custom VJP) — below and above its capacity. (Whole runs of every path against
+    the reference simulator: tests/test_sim_reference.py.)"""
+    from neurodeploy.sim.charge import dense_charge, event_capacities, event_charge_fn, stack4
+    from neurodeploy.sim.engine import derive
 
     rng = np.random.default_rng(4)
     n, n_in, k = 130, 40, 16          # >= 128 neurons: the spikes alone get an event-driven branch too
@@ -184,35 +185,14 @@ def test_event_driven_path_equals_dense(profile):
     w = rng.uniform(0.5, 1.5, n * k) * np.where(dend == 3, 3e-10, np.where(src < n_in, 2e-7, 8e-8))
     net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
     assert event_capacities(net) == (32,)
-    x = (rng.random((1, 120, n_in)) < 0.1).astype(np.float32)
-    x[0, 30] = 1.0                                  # all 40 inputs at once: more than the capacity
-    se, _, re = simulate(net, x, record=True, event_driven=True)
-    sd, _, rd = simulate(net, x, record=True, event_driven=False)
-    assert float(se.sum()) > 20
-    np.testing.assert_array_equal(np.asarray(se), np.asarray(sd))
-    np.testing.assert_allclose(np.asarray(re["I_ampa"]), np.asarray(rd["I_ampa"]), rtol=1e-5)
-    # the default at batch 1: the inputs' charge before the loop, the spikes' event-driven ("event-pre")
-    assert 0 < net.fan_rec <= net.fan_target.shape[1]
-    sa, _, ra = simulate(net, x, record=True)
-    np.testing.assert_array_equal(np.asarray(sa), np.asarray(sd))
-    np.testing.assert_allclose(np.asarray(ra["I_ampa"]), np.asarray(rd["I_ampa"]), rtol=1e-5)
-    S = sys.modules["neurodeploy.sim.simulate"]
-    st = S.initial_state(net, 1)
-    loss = lambda p: lambda wt: jnp.sum(S._run(net.replace(weight=wt), jnp.asarray(x), None, st, record=(), dt=1e-3,  # noqa: E731
-                                               path=p)[0] * jnp.linspace(0.0, 1.0, 120)[:, None])
-    g_pre, g_ref = jax.grad(loss("event-pre"))(net.weight), jax.grad(loss("gather"))(net.weight)
-    assert float(jnp.abs(g_ref).sum()) > 0
-    np.testing.assert_allclose(np.asarray(g_pre), np.asarray(g_ref), rtol=1e-4, atol=1e-5 * float(jnp.abs(g_ref).max()))
-    # the charge function itself: equal to the dense one, and so are its gradients (custom VJP)
-    S = sys.modules["neurodeploy.sim.simulate"]
-    d = S.derive(net, None, net.dt)
-    charge = S._event_charge_fn(net)
+    d = derive(net, None, net.dt).weights
+    charge = event_charge_fn(net)
 
     @jax.jit
     def both(ev, ct):
         out = []
         for f in (lambda e, w: charge(e, w, d.w_nk, d.w_fan, net.slot_src, net.fan_target),
-                  lambda e, w: S._stack4(net, S._dense_charge(net, w, net.slot_src, e), 1)):
+                  lambda e, w: stack4(net, dense_charge(net, w, net.slot_src, e), 1)):
             q, vjp = jax.vjp(f, ev, d.w_slot)
             out.append((q, vjp(ct)))
         return out
@@ -281,37 +261,22 @@ def test_record_selected_variables(profile):
         simulate(net, x, record=("V_mem",))
 
 
-def test_batched_matrix_paths_equal_the_gather(profile):
-    """Batches run the synaptic charge as matrix products ("matrix", or "matrix-pre" with the inputs'
-    part computed before the time loop); both must give the ELL gather's spikes, final state and gradients.
-    Their forward pass carries the charge (computed at the end of the step before, from the next bin's
-    inputs); their gradient recomputes it per step."""
-    S = sys.modules["neurodeploy.sim.simulate"]
+def test_the_path_of_a_run(profile):
+    """Which charge path a run takes (every path's numbers: tests/test_sim_reference.py)."""
+    from neurodeploy.sim.charge import precompute_fits
+    from neurodeploy.sim.engine import choose_path
+
     rng = np.random.default_rng(11)
     n, n_in, k = 6, 10, 5
     src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
     dst, dend = np.repeat(np.arange(n), k), rng.choice([0, 2], n * k, p=[0.75, 0.25])
-    w = rng.uniform(0.5, 1.5, n * k) * np.where(src < n_in, 3e-7, 1.5e-7)
+    w = rng.uniform(0.5, 1.5, n * k) * 1e-7
     net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
-    x = jnp.asarray((rng.random((3, 200, n_in)) < 0.1).astype(np.float32))
-    state = S.initial_state(net, 3)
-    from neurodeploy.sim.charge import precompute_fits
-    assert precompute_fits(net, 200, 3)
-
-    def run(path, weight):
-        return S._run(net.replace(weight=weight), x, None, state, record=(), dt=1e-3, path=path)[0]
-
-    ref = run("gather", net.weight)
-    assert float(ref.sum()) > 20 and float(ref[:, :, 1:].sum()) > 0
-    loss = lambda p: lambda wt: jnp.sum(run(p, wt) * jnp.linspace(0.0, 1.0, 200)[:, None])  # noqa: E731
-    g_ref = jax.grad(loss("gather"))(net.weight)
-    assert float(jnp.abs(g_ref).sum()) > 0
-    final_ref = S._run(net, x, None, state, record=(), dt=1e-3, path="gather")[1]
-    for path in ("matrix", "matrix-pre"):
-        np.testing.assert_array_equal(np.asarray(run(path, net.weight)), np.asarray(ref))
-        final = S._run(net, x, None, state, record=(), dt=1e-3, path=path)[1]
-        for name in ("I_mem", "I_ampa", "I_gaba", "t_refr", "spikes"):
-            np.testing.assert_allclose(np.asarray(getattr(final, name)), np.asarray(getattr(final_ref, name)),
-                                       rtol=1e-5, atol=1e-15, err_msg=f"{path}: final {name}")
-        np.testing.assert_allclose(np.asarray(jax.grad(loss(path))(net.weight)), np.asarray(g_ref), rtol=1e-4,
-                                   atol=1e-5 * float(jnp.abs(g_ref).max()))
+    assert precompute_fits(net, 200, 3) and not precompute_fits(net, 200, 200)
+    assert [choose_path(net, 1, 200, None), choose_path(net, 3, 200, None), choose_path(net, 200, 200, None)] == \
+        ["event-pre", "matrix-pre", "matrix"]
+    assert [choose_path(net, 1, 200, True), choose_path(net, 3, 200, False)] == ["event", "gather"]
+    delayed = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile, delay=1e-3)
+    assert [choose_path(delayed, 1, 200, None), choose_path(delayed, 3, 200, None)] == ["event", "gather"]
+    with pytest.raises(SimError, match="batch 1"):
+        choose_path(net, 2, 200, True)

@@ -102,7 +102,9 @@ def test_checkpointed_scan_vjp_equals_plain_autodiff(setup, profile):
 
     from jax import lax
 
-    S = sys.modules["neurodeploy.sim.simulate"]
+    S = sys.modules["neurodeploy.sim.engine"]
+    from neurodeploy.sim.model import initial_state
+    from neurodeploy.sim.remat import scan_remat
     par, _ = setup
     rng = np.random.default_rng(7)
     from neurodeploy.sim import build_from_arrays, default_params
@@ -112,8 +114,8 @@ def test_checkpointed_scan_vjp_equals_plain_autodiff(setup, profile):
     w = rng.uniform(0.5, 1.5, 4 * n) * np.where(dend == 3, 3e-10, 1.5e-7)
     net = build_from_arrays(n_in, default_params(profile, n), {"adaptation": np.ones(n, bool)}, src, dst, dend, w, profile)
     x = jnp.asarray((rng.random((60, 2, n_in)) < 0.15).astype(np.float32))
-    state = S.initial_state(net, 2)
-    step = S._step_of(net, 1e-3, ("I_mem",), False)
+    state = initial_state(net, 2)
+    step = S._step_of(net, ("I_mem",), False)
 
     def loss(scan, cur, st, xs):
         d = S.derive(net.replace(currents=cur), None, 1e-3)
@@ -125,13 +127,13 @@ def test_checkpointed_scan_vjp_equals_plain_autodiff(setup, profile):
     gb = jax.grad(lambda *a: loss(plain, *a), argnums=(0, 1, 2))(*args)
     # hinted: the backward reads the spikes, resets and refractory times from the forward's states
     for hinted in (False, True):
-        remat = lambda f, c, st, xs: S.scan_remat(f, c, st, xs, hinted=hinted)   # noqa: E731
+        remat = lambda f, c, st, xs: scan_remat(f, c, st, xs, hinted=hinted)   # noqa: E731
         ga = jax.grad(lambda *a: loss(remat, *a), argnums=(0, 1, 2))(*args)
         assert float(jnp.abs(ga[0]["Itau_mem"]).sum()) > 0 and float(jnp.abs(ga[0]["Iref"]).sum()) > 0
         for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()) + 1e-30)
     # only part differentiated (symbolic zeros: the VJP skips the rest): one current, or the inputs alone
-    remat = lambda f, c, st, xs: S.scan_remat(f, c, st, xs, hinted=True)   # noqa: E731
+    remat = lambda f, c, st, xs: scan_remat(f, c, st, xs, hinted=True)   # noqa: E731
     one = lambda scan: lambda t: loss(scan, {**dict(net.currents), "Itau_mem": t}, state, x)   # noqa: E731
     t0 = jnp.asarray(net.currents["Itau_mem"])
     np.testing.assert_allclose(np.asarray(jax.grad(one(remat))(t0)), np.asarray(gb[0]["Itau_mem"]), rtol=1e-4,

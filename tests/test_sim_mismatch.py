@@ -101,13 +101,13 @@ def test_vmapped_event_charge_equals_the_gather_at_every_activity(profile):
     import importlib
 
     from neurodeploy.sim.charge import DRAWS_CAPACITIES, compact, dense_charge, event_charge_fn, stack4
-    derive = importlib.import_module("neurodeploy.sim.simulate").derive
+    derive = importlib.import_module("neurodeploy.sim.engine").derive
     rng = np.random.default_rng(8)
     n, n_in, k, dd = 64, 10, 6, 5
     src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
     dst, dend = np.repeat(np.arange(n), k), rng.choice([0, 1, 2, 3], n * k)
     net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, rng.uniform(1e-8, 1e-7, n * k), profile)
-    d = jax.vmap(lambda m: derive(net, m, 1e-3))(sample_mismatch_stack(net, jax.random.PRNGKey(4), dd))
+    d = jax.vmap(lambda m: derive(net, m, 1e-3).weights)(sample_mismatch_stack(net, jax.random.PRNGKey(4), dd))
     charge = event_charge_fn(net, offset=n_in)
     caps = [c * dd for c in DRAWS_CAPACITIES if 4 * c <= n]
     assert caps                                              # the sparse branches exist for this network

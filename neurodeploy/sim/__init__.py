@@ -1,11 +1,25 @@
-"""The simulator: one JAX model of Dynap-SE2's DPI neurons and synapses (see ``dpi.py`` for the equations).
+"""The simulator: one JAX model of Dynap-SE2's DPI neurons and synapses, and an engine that runs it fast.
+
+The model (the physics):
+
+- :mod:`.dpi` — the circuit equations (SI units) as pure functions
+- :mod:`.model` — :class:`SimState`, the per-call circuit constants (``Circuit``) and ``step(circuit,
+  state, charge)``: one bin, written as the equations read
+- :mod:`.surrogate` — the spike function and its surrogate derivative
+
+The engine (how it runs; same numbers):
+
+- :mod:`.simulate` — :func:`simulate`, the entry point
+- :mod:`.engine` — weight layouts, the choice of charge path, the fusion marks and the recomputing gradient
+- :mod:`.charge` — the evaluations of the synaptic charge; :mod:`.fusion`, :mod:`.remat`
+- :mod:`.reference` — the plain reference loop every engine path is tested against
+
+The network and its variations:
 
 - :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_spec`
-- :mod:`.simulate` — :func:`simulate`, :class:`SimState`
 - :mod:`.mismatch` — :func:`sample_mismatch` (multiplicative device-mismatch factors)
 - :mod:`.delays` — per-entry synaptic delays (delayed, interpolated reads of recent events)
 - :mod:`.params` — well-scaled trainable coordinates (log-currents, unitless weights)
-- :mod:`.surrogate` — the spike function and its surrogate derivative
 
 The circuit relations other stages need (τ, pulse widths, DC steady state, ...) live in
 :mod:`neurodeploy.device.physics`, without jax. The names below load on first use (module ``__getattr__``):
@@ -24,5 +38,5 @@ __all__ = lazy_exports(__name__, {
     "CAPACITANCES": "network", "FLAGS": "network", "SimNetwork": "network", "SpecIndex": "network",
     "build_from_arrays": "network", "build_from_spec": "network", "default_params": "network",
     "Parametrization": "params",
-    "RECORDED": "simulate", "SimState": "simulate", "initial_state": "simulate", "simulate": "simulate",
+    "RECORDED": "model", "SimState": "model", "initial_state": "model", "simulate": "simulate",
 })

@@ -5,8 +5,9 @@ bin) and the entries k (source s_k, neuron n_k, dendrite d_k, weight current I_w
 
     Q[b, d, n] = Σ_{k: d_k = d, n_k = n} e[b, s_k] · I_w,k                                    (Q1)
 
-(in A; :mod:`.simulate` multiplies it by each dendrite's charge per unit weight, eq. (4) of :mod:`.dpi`).
-Three evaluations of (Q1), the same sum up to float rounding in its order (``path``):
+(in A; the model, :func:`.model.step`, multiplies it by each dendrite's charge per unit weight, eq. (4) of
+:mod:`.dpi`). The engine (:mod:`.engine`) chooses the evaluation per call (:func:`.engine.choose_path`).
+Five evaluations of (Q1), the same sum up to float rounding in its order (``path``):
 
 - ``"gather"`` (:func:`dense_charge`, the ELL layout of :mod:`.network`): gather the events of every
   slot [B, K, N] and contract with the slot weights — cost ∝ B·K·N, whatever fired;
@@ -25,7 +26,7 @@ Three evaluations of (Q1), the same sum up to float rounding in its order (``pat
   5.1 → 4.1 ms, but N = 64 batch-32 training (4096) 112 → 116 ms and the N = 256 batch-32 forward (16384)
   335 → 354 µs per step (streaming the precomputed charge costs more than the smaller product saves);
 - both matrix paths, forward only: the charge is computed at the end of the step before and
-  carried (:func:`next_charge`; ``simulate._carried_scan``), 8 % faster at N = 256, batch 32; the
+  carried (:func:`next_charge`; ``engine._carried_scan``), 8 % faster at N = 256, batch 32; the
   gradient's steps compute it at their start as above;
 - ``"event-pre"`` (batch 1, :func:`event_pre_charge`): the inputs' charge before the loop as in
   ``"matrix-pre"`` (from the input rows of :func:`dense_matrix`), the event-driven scatter for the network's spikes only —
@@ -198,23 +199,14 @@ def precompute_fits(net: SimNetwork, steps: int, batch: int) -> bool:
     return per_step <= PRECOMPUTE_STEP and steps * per_step <= PRECOMPUTE_MAX
 
 
-def with_precompute(net: SimNetwork, path: str, steps: int, batch: int) -> str:
-    """The default path ``"event"`` or ``"matrix"`` → its ``-pre`` variant where that suits the run."""
-    if path == "event" and net.fan_rec and net.groups and not net.delay_slots and \
-            steps * len(net.groups) * net.n_neurons <= PRECOMPUTE_MAX:
-        return "event-pre"
-    if path == "matrix" and precompute_fits(net, steps, batch):
-        return "matrix-pre"
-    return path
-
-
-def event_pre_charge(net: SimNetwork, d, q_in, spikes) -> list:
+def event_pre_charge(net: SimNetwork, w, q_in, spikes) -> list:
     """(Q1) at batch 1 from the step's precomputed input charge q_in [1, G·N] and the network's spikes
-    [1, N], event-driven for the spikes (``d.w_fan`` and ``net.fan_target`` cut to ``net.fan_rec``
-    columns by the caller): four [1, N] arrays (A), None for unused dendrites."""
+    [1, N], event-driven for the spikes (``w``: the :class:`.engine.Weights`, ``w.w_fan`` and
+    ``net.fan_target`` cut to ``net.fan_rec`` columns by the caller): four [1, N] arrays (A), None for
+    unused dendrites."""
     b = spikes.shape[0]
     events = jnp.concatenate([jnp.zeros((b, net.n_inputs), DTYPE), spikes], axis=1)
-    q = event_charge_fn(net, offset=net.n_inputs)(events, d.w_slot, d.w_nk, d.w_fan, net.slot_src, net.fan_target)
+    q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target)
     qi = q_in.reshape(b, len(net.groups), net.n_neurons)
     return [q[:, i] + qi[:, net.groups.index(i)] if i in net.groups else None for i in range(4)]
 
@@ -297,17 +289,3 @@ def event_charge_fn(net: SimNetwork, offset: int = 0):
 
     charge.defvjp(fwd, bwd)
     return charge
-
-
-def synaptic_charge(net: SimNetwork, d, events, path: str) -> list:
-    """(Q1) of this step's events by ``path`` ("gather", "matrix" or "event"; see the module docstring):
-    four [B, N] arrays (A), None for unused dendrites. ``d``: the step's derived constants (``w_slot``,
-    ``w_fan``, ``w_dense``)."""
-    if not net.groups:
-        return [None] * 4
-    if path == "matrix":
-        return matrix_charge(net, d.w_dense, events)
-    if path == "event" and event_capacities(net):
-        q = event_charge_fn(net)(events, d.w_slot, d.w_nk, d.w_fan, net.slot_src, net.fan_target)
-        return [q[:, i] if i in net.groups else None for i in range(4)]
-    return dense_charge(net, d.w_slot, net.slot_src, events)

@@ -168,10 +168,11 @@ def nmda_gate(I_mem, I_f_nmda):
     return I_mem / (I_mem + I_f_nmda)
 
 
-def feedback(I_mem, gain, threshold, norm):
-    """Positive-feedback current I_a = G·σ((I_mem − Θ)/W) and its slope dI_a/dI_mem (A, A/A)."""
-    s = jax.nn.sigmoid((I_mem - threshold) / norm)
-    return gain * s, gain * s * (1.0 - s) / norm
+def feedback(I_mem, gain, threshold, inv_norm):
+    """Positive-feedback current I_a = G·σ((I_mem − Θ)/W) and its slope dI_a/dI_mem (A, A/A); ``inv_norm``
+    = 1/W (1/A). (:func:`region_passage` evaluates the same logistic at its midpoints by a recurrence.)"""
+    s = jax.nn.sigmoid((I_mem - threshold) * inv_norm)
+    return gain * s, gain * s * (1.0 - s) * inv_norm
 
 
 class MembraneConstants(NamedTuple):
@@ -205,8 +206,7 @@ def membrane_step(I_mem, I_in, L, h, c: MembraneConstants):
     """
     w0 = I_mem * c.inv_gain
     z0 = w0 + jnp.log(w0)
-    s = jax.nn.sigmoid((I_mem - c.fb_threshold) * c.fb_inv_norm)       # feedback I_a = G·s, eq. of feedback()
-    I_a, dI_a = c.fb_gain * s, c.fb_gain * s * (1.0 - s) * c.fb_inv_norm
+    I_a, dI_a = feedback(I_mem, c.fb_gain, c.fb_threshold, c.fb_inv_norm)
     L_eff = L - I_a * c.inv_tau_leak
     Ip = I_mem + c.I_gain
     F = (c.ratio * I_in - L_eff * Ip) * c.inv_tau_gain

@@ -14,7 +14,7 @@ bit; the division costs ~0.15 ns per element, and XLA, which counts a division a
 computes x once and stores it. The gradient is unchanged too (∂(x/1)/∂x = 1; ``one`` carries none).
 
 Measured (``tools/bench_sim.py`` on 2 CPU cores, minimum of 9 calls): with the points
-of :mod:`.simulate`, ~530 arithmetic operations per neuron instead of 1038 in the compiled forward step;
+of :func:`.model.step`, ~530 arithmetic operations per neuron instead of 1038 in the compiled forward step;
 the N = 64 batch-32 training step 284 → 100 ms; the N = 256 batch-32 forward ~470 → ~340 µs per step;
 N = 1024 at batch 1 341 → 156 µs per step. The points were chosen by A/B timing: storing the surrogate's
 argument as well made training slower.

@@ -1,32 +1,27 @@
-"""The simulation network: per-neuron circuit parameters and synapse entries, as a JAX pytree.
+"""The simulation network: per-neuron circuit values, synapse entries and their index layouts, as a JAX pytree.
 
-A :class:`SimNetwork` holds, for N neurons fed by ``n_inputs`` input channels:
+A :class:`SimNetwork` for N neurons fed by ``n_inputs`` input channels has three parts:
 
-- ``currents[q]`` [N] — every quantity of :data:`neurodeploy.device.profile.NEURON_QUANTITIES` (A);
-- ``capacitances[c]`` [N] — :data:`CAPACITANCES` (F), from the device profile unless overridden;
-- flags [N] (bool): ``adaptation`` (AHP latch), ``dc`` (DC latch), ``nmda_gate`` (NMDA gate latch;
-  without it NMDA is an ungated second excitatory synapse), ``kill`` (the neuron never spikes);
-- synapse entries [S]: ``src`` (index into the source vector [inputs (n_inputs); neurons (N)]),
-  ``dst`` (neuron), ``dendrite`` (0 AMPA, 1 NMDA, 2 GABA, 3 SHUNT) and ``weight`` (the weight current
-  I_w ≥ 0, A). Entries sharing (src, dst) add, as repeated CAM tags do on the chip; every entry
-  carries its own mismatch factor.
+- ``neurons`` (:class:`Neurons`, the circuit values): ``currents[q]`` [N] — every quantity of
+  :data:`neurodeploy.device.profile.NEURON_QUANTITIES` (A); ``capacitances[c]`` [N] — :data:`CAPACITANCES`
+  (F), from the device profile unless overridden; flags [N] (bool): ``adaptation`` (AHP latch), ``dc``
+  (DC latch), ``nmda_gate`` (NMDA gate latch; without it NMDA is an ungated second excitatory synapse),
+  ``kill`` (the neuron never spikes); the chip's constants I_0, U_T, κ, V_th and the feedback's;
+- ``entries`` (:class:`Entries`, [S]): ``src`` (index into the source vector [inputs (n_inputs); neurons
+  (N)]), ``dst`` (neuron), ``dendrite`` (0 AMPA, 1 NMDA, 2 GABA, 3 SHUNT) and ``weight`` (the weight
+  current I_w ≥ 0, A). Entries sharing (src, dst) add, as repeated CAM tags do on the chip; every entry
+  carries its own mismatch factor;
+- ``layout`` (:class:`.layout.Layout`): the entries' index layouts, for the engine's charge paths.
 
-For speed the entries are also laid out per dendrite in use (``groups``, "ELL" format): for group g,
-``slot_entry[g]`` [K_g, N] holds entry indices (padding = S) and ``slot_src[g]`` [K_g·N] their sources
-(padding = n_inputs + N, a source that never fires), K_g the largest number of entries one neuron has
-on that dendrite. One step gathers the source events of all slots and contracts them with the slot
-weights: a dense, branch-free gather + batched dot per dendrite.
+Every field reads as an attribute of the network (``net.currents``, ``net.weight``, ``net.slot_src``);
+:meth:`SimNetwork.replace` changes fields by those names.
 
 Optionally every entry has a synaptic ``delay`` [S] (s): its events reach the dendrite that much
-later (see :mod:`.simulate`); ``delay_spread`` [S] scales its mismatch (1: the chip's σ). A network
+later (see :mod:`.delays`); ``delay_spread`` [S] scales its mismatch (1: the chip's σ). A network
 built without delays has ``delay = None`` and ``delay_slots = 0`` (static): it runs the delay-free
 step unchanged. ``delay_slots`` D is the depth of the event history the step keeps (D steps back).
 
-The same entries are also listed per source (``fan_entry``/``fan_target`` [n_src + 1, F], F the
-largest fan-out; a source's entries first, then padding; ``fan_rec`` (static) is the largest fan-out
-of a *neuron*, so the columns [:fan_rec] of the neuron rows hold all their entries): at batch 1 a step
-then touches only the synapses of the sources that fired
-(event-driven), typically a few % of them.
+The entries' index layouts (ELL slots per dendrite, fan-outs per source) are :class:`.layout.Layout`.
 
 Two builders: :func:`build_from_arrays` (the single entry point the hardware emulator uses after
 decoding a config) and :func:`build_from_spec` (the float model of a NetworkSpec).
@@ -35,7 +30,7 @@ decoding a config) and :func:`build_from_spec` (the float model of a NetworkSpec
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +40,7 @@ from ..device.profile import NEURON_QUANTITIES
 from ..device.dendrites import DENDRITE_INDEX
 from .dpi import feedback_constants
 from .errors import SimError
+from .layout import Layout, ell, fanout, static
 
 #: Per-neuron capacitances (F), named as in the device profile's ``analog`` section.
 CAPACITANCES: tuple[str, ...] = ("C_mem", "C_ref", "C_ampa", "C_nmda", "C_gaba", "C_shunt", "C_ahp", "C_pulse", "C_pulse_ahp")
@@ -54,12 +50,11 @@ DTYPE = jnp.float32
 
 
 @dataclass(frozen=True)
-class SimNetwork:
-    """A network the simulator runs (a pytree: arrays are leaves, sizes and constants static).
-
-    Array fields are leaves (``jax.tree_util`` sees them); ``n_inputs``, ``dt``, ``groups``, the
-    analog constants and the feedback constants are static. Use :meth:`replace` to change fields.
-    """
+class Neurons:
+    """The circuit values: per-neuron currents ``currents[q]`` (A) and ``capacitances[c]`` (F), the latches
+    ``adaptation``, ``dc``, ``nmda_gate`` and ``kill`` (bool) — [N] arrays — and the chip's constants (static):
+    leakage current ``I_0`` (A), thermal voltage ``U_T`` (V), slope factor ``kappa``, pulse-extender threshold
+    ``V_th`` (V), the positive feedback's (gain, threshold, norm) as fractions of I_spkthr."""
 
     currents: dict
     capacitances: dict
@@ -67,26 +62,56 @@ class SimNetwork:
     dc: jax.Array
     nmda_gate: jax.Array
     kill: jax.Array
+    I_0: float = static()
+    U_T: float = static()
+    kappa: float = static()
+    V_th: float = static()
+    feedback: tuple = static()
+
+
+@dataclass(frozen=True)
+class Entries:
+    """The synapse entries, [S] arrays: ``src`` (into [inputs; neurons]), ``dst`` (neuron), ``dendrite``
+    (0 AMPA, 1 NMDA, 2 GABA, 3 SHUNT), ``weight`` (I_w, A); ``delay`` (s) and ``delay_spread`` or None."""
+
     weight: jax.Array
     src: jax.Array
     dst: jax.Array
     dendrite: jax.Array
-    slot_entry: tuple
-    slot_src: tuple
-    fan_entry: jax.Array
-    fan_target: jax.Array
     delay: jax.Array | None
     delay_spread: jax.Array | None
-    n_inputs: int = field(metadata=dict(static=True))
-    dt: float = field(metadata=dict(static=True))
-    groups: tuple = field(metadata=dict(static=True))
-    I_0: float = field(metadata=dict(static=True))
-    U_T: float = field(metadata=dict(static=True))
-    kappa: float = field(metadata=dict(static=True))
-    V_th: float = field(metadata=dict(static=True))
-    feedback: tuple = field(metadata=dict(static=True))
-    delay_slots: int = field(default=0, metadata=dict(static=True))
-    fan_rec: int = field(default=0, metadata=dict(static=True))
+
+
+for _cls in (Neurons, Entries):
+    jax.tree_util.register_dataclass(_cls)
+
+#: Which part of a :class:`SimNetwork` holds each of its fields (read as ``net.<field>``, changed by ``replace``).
+_PART = {f.name: part for part, cls in (("neurons", Neurons), ("entries", Entries), ("layout", Layout))
+         for f in dataclasses.fields(cls)}
+
+
+@dataclass(frozen=True)
+class SimNetwork:
+    """A network the simulator runs (a pytree: arrays are leaves, sizes and constants static).
+
+    Three parts: the circuit values (``neurons``, :class:`Neurons`), the synapse entries (``entries``,
+    :class:`Entries`) and their index layouts (``layout``, :class:`Layout`, derived from the entries by the
+    builders); plus the static ``n_inputs`` and ``dt`` (s). Every field of a part reads as an attribute of
+    the network (``net.currents``, ``net.weight``, ``net.slot_src``, ...), and :meth:`replace` changes fields
+    by those names.
+    """
+
+    neurons: Neurons
+    entries: Entries
+    layout: Layout
+    n_inputs: int = static()
+    dt: float = static()
+
+    def __getattr__(self, name):
+        part = _PART.get(name)
+        if part is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, part), name)
 
     @property
     def n_neurons(self) -> int:
@@ -101,13 +126,18 @@ class SimNetwork:
         return self.n_inputs + self.n_neurons
 
     def replace(self, **changes) -> "SimNetwork":
-        return dataclasses.replace(self, **changes)
+        """A copy with the named fields (of the network or of its parts) changed. Changing ``weight`` keeps the
+        layouts (they index entries, not weights); changing ``src``, ``dst`` or ``dendrite`` needs new layouts
+        (build the network anew)."""
+        parts: dict = {}
+        for name, value in changes.items():
+            parts.setdefault(_PART.get(name), {})[name] = value
+        top = parts.pop(None, {})
+        new = {p: dataclasses.replace(getattr(self, p), **c) for p, c in parts.items()}
+        return dataclasses.replace(self, **top, **new)
 
 
-_DATA = ["currents", "capacitances", "adaptation", "dc", "nmda_gate", "kill", "weight", "src", "dst",
-         "dendrite", "slot_entry", "slot_src", "fan_entry", "fan_target", "delay", "delay_spread"]
-_META = ["n_inputs", "dt", "groups", "I_0", "U_T", "kappa", "V_th", "feedback", "delay_slots", "fan_rec"]
-jax.tree_util.register_dataclass(SimNetwork, data_fields=_DATA, meta_fields=_META)
+jax.tree_util.register_dataclass(SimNetwork)
 
 
 @dataclass
@@ -137,46 +167,6 @@ def default_params(profile, n_neurons: int) -> dict[str, np.ndarray]:
     """Every neuron quantity at the profile's default bias codes, as [N] arrays (A)."""
     d = profile.default_currents()
     return {q: np.full(n_neurons, d[q], dtype=np.float64) for q in NEURON_QUANTITIES}
-
-
-def _layout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
-    """Per dendrite in use: slot_entry [K_d, N] (entry index, padding S) and slot_src [K_d·N] (source,
-    padding n_src), K_d the largest number of entries one neuron has on that dendrite. Slot-major, so
-    that a step's contraction over slots is a sum over a major axis (no transposes, forward or back)."""
-    s = src.shape[0]
-    groups = tuple(int(d) for d in np.unique(dendrite))
-    src_ext = np.concatenate([src, [n_src]]).astype(np.int64)
-    slot_entry, slot_src = [], []
-    for d in groups:
-        idx = np.flatnonzero(dendrite == d)
-        order = idx[np.argsort(dst[idx], kind="stable")]
-        counts = np.bincount(dst[order], minlength=n)
-        k = int(counts.max())
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.arange(order.size) - starts[dst[order]]
-        se = np.full((n, k), s, dtype=np.int64)
-        se[dst[order], rank] = order
-        se = np.ascontiguousarray(se.T)
-        slot_entry.append(se.astype(np.int32))
-        slot_src.append(src_ext[se].reshape(-1).astype(np.int32))
-    return groups, tuple(slot_entry), tuple(slot_src)
-
-
-def _fanout(n_src: int, n: int, src: np.ndarray, dst: np.ndarray, dendrite: np.ndarray):
-    """Per source (plus one padding row): fan_entry [n_src+1, F] (entry index, padding S) and
-    fan_target [n_src+1, F] (dendrite·N + dst, padding 4N), F the largest fan-out; and the largest fan-out
-    of a neuron (the last n sources)."""
-    s = src.shape[0]
-    order = np.argsort(src, kind="stable")
-    counts = np.bincount(src, minlength=n_src + 1)
-    f = max(int(counts.max()) if s else 0, 1)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(s) - starts[src[order]]
-    fan_entry = np.full((n_src + 1, f), s, dtype=np.int64)
-    fan_entry[src[order], rank] = order
-    target = np.concatenate([dendrite * n + dst, [4 * n]])
-    f_rec = max(int(counts[n_src - n:n_src].max()) if n else 0, 1)
-    return fan_entry.astype(np.int32), target[fan_entry].astype(np.int32), f_rec
 
 
 def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
@@ -229,23 +219,26 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
 
     n_src = n_inputs + n
     dly, spread, slots = _delays(delay, delay_spread, max_delay, src.shape[0], dt)
-    groups, slot_entry, slot_src = _layout(n_src, n, src, dst, dendrite)
-    fan_entry, fan_target, fan_rec = _fanout(n_src, n, src, dst, dendrite)
+    groups, slot_entry, slot_src = ell(n_src, n, src, dst, dendrite)
+    fan_entry, fan_target, fan_rec = fanout(n_src, n, src, dst, dendrite)
     a = profile.analog
     return SimNetwork(
-        currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
-        capacitances={c: jnp.asarray(v, DTYPE) for c, v in caps.items()},
-        adaptation=jnp.asarray(fl["adaptation"]), dc=jnp.asarray(fl["dc"]),
-        nmda_gate=jnp.asarray(fl["nmda_gate"]), kill=jnp.asarray(fl["kill"]),
-        weight=jnp.asarray(weight, DTYPE), src=jnp.asarray(src, jnp.int32), dst=jnp.asarray(dst, jnp.int32),
-        dendrite=jnp.asarray(dendrite, jnp.int32), slot_entry=tuple(jnp.asarray(a) for a in slot_entry),
-        slot_src=tuple(jnp.asarray(a) for a in slot_src), fan_entry=jnp.asarray(fan_entry),
-        fan_target=jnp.asarray(fan_target),
-        delay=None if dly is None else jnp.asarray(dly, DTYPE),
-        delay_spread=None if spread is None else jnp.asarray(spread, DTYPE),
-        n_inputs=int(n_inputs), dt=float(dt), groups=groups,
-        I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
-        feedback=(fb["gain"], fb["threshold"], fb["norm"]), delay_slots=slots, fan_rec=fan_rec,
+        neurons=Neurons(
+            currents={q: jnp.asarray(v, DTYPE) for q, v in cur.items()},
+            capacitances={c: jnp.asarray(v, DTYPE) for c, v in caps.items()},
+            adaptation=jnp.asarray(fl["adaptation"]), dc=jnp.asarray(fl["dc"]),
+            nmda_gate=jnp.asarray(fl["nmda_gate"]), kill=jnp.asarray(fl["kill"]),
+            I_0=float(a.I_0), U_T=float(a.U_T), kappa=float(a.kappa), V_th=float(a.V_th),
+            feedback=(fb["gain"], fb["threshold"], fb["norm"])),
+        entries=Entries(
+            weight=jnp.asarray(weight, DTYPE), src=jnp.asarray(src, jnp.int32), dst=jnp.asarray(dst, jnp.int32),
+            dendrite=jnp.asarray(dendrite, jnp.int32), delay=None if dly is None else jnp.asarray(dly, DTYPE),
+            delay_spread=None if spread is None else jnp.asarray(spread, DTYPE)),
+        layout=Layout(
+            slot_entry=tuple(jnp.asarray(a) for a in slot_entry), slot_src=tuple(jnp.asarray(a) for a in slot_src),
+            fan_entry=jnp.asarray(fan_entry), fan_target=jnp.asarray(fan_target), groups=groups,
+            delay_slots=slots, fan_rec=fan_rec),
+        n_inputs=int(n_inputs), dt=float(dt),
     )
 
 

@@ -1,7 +1,7 @@
 """Spike function with a surrogate derivative.
 
 Forward: the Heaviside step S(v) = 1 if v ≥ 0 else 0 (times the condition that the passage to
-I_spkthr completes within the bin, see :mod:`neurodeploy.sim.simulate`), where v is the membrane's
+I_spkthr completes within the bin, see :mod:`neurodeploy.sim.model`), where v is the membrane's
 distance to the spike onset I_b (where the positive feedback takes over, ~0.6·I_spkthr by default):
 ``v = (z − z_b)/(1 + w_b)`` with z = w + ln w, w = I_mem/I_gain (see :mod:`neurodeploy.sim.dpi`).
 Near and above I_gain this is the relative current distance ``(I_mem − I_b)/I_b`` (−1 at rest, 0 at

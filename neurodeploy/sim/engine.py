@@ -1,0 +1,226 @@
+"""The engine: runs the model's :func:`.model.step` fast, with the same numbers.
+
+What the engine adds to the model, each in one place:
+
+- **weight layouts** (:class:`Weights`, :func:`weights`): the entries' (mismatched) weight currents laid out
+  for the charge paths — per ELL slot ``w_slot`` [K_g, N] (and neuron-major ``w_nk``), per source ``w_fan``
+  [n_src + 1, F], as a dense matrix ``w_dense`` [n_src, G·N], and the delayed reads of :mod:`.delays`;
+- **charge paths** (:mod:`.charge`), one evaluation of eq. (Q1) each, chosen per call by :func:`choose_path`:
+
+  ======================  ==============================================================================
+  ``"gather"``            ELL gather + contraction (any batch; the path with delays, :mod:`.delays`)
+  ``"matrix"``            one product e·W per step (batch > 1, small or dense networks)
+  ``"matrix-pre"``        the inputs' part of e·W for all steps before the loop, W_rec in the loop
+  ``"event"``             batch 1: scatter the fan-outs of the sources that fired
+  ``"event-pre"``         batch 1: the inputs' charge before the loop, the spikes' scatter in it
+  ======================  ==============================================================================
+
+- **fusion marks** (:func:`.fusion.stored`), passed to the model as its ``store``;
+- **the recomputing gradient** (:func:`.remat.scan_remat`): the backward pass recomputes each step from the
+  stored state and takes the spike timing from the forward's states (:func:`_from_forward`) instead of
+  recomputing the passage; the matrix paths' forward carries the charge from the end of the step before
+  (:func:`_carried_scan`).
+
+Every path gives the numbers of :func:`neurodeploy.sim.reference.simulate` (the oracle), up to float
+rounding in the order of summation of (Q1) (tests/test_sim_reference.py).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import model
+from ..device.profile import NEURON_QUANTITIES
+from .charge import PRECOMPUTE_MAX, dense_charge, dense_matrix, event_capacities, event_charge_fn, event_pre_charge
+from .charge import input_charge, matrix_charge, next_charge, precompute_fits, split_charge, use_matrix
+from .delays import delay_taps, delayed_charge
+from .errors import SimError
+from .fusion import ones_like_state, stored
+from .mismatch import apply_mismatch
+from .network import CAPACITANCES, DTYPE, SimNetwork
+from .remat import scan_remat
+
+#: The charge paths (module docstring).
+PATHS = ("gather", "matrix", "matrix-pre", "event", "event-pre")
+
+
+class Weights(NamedTuple):
+    """The entries' weight currents (A) in each charge path's layout (:mod:`.network`, :mod:`.charge`)."""
+
+    w_slot: tuple                        # [K_g, N] per group: the ELL slots' weights (padding 0)
+    w_fan: jax.Array                     # [n_src + 1, F]: every source's fan-out weights (padding 0)
+    w_nk: tuple                          # w_slot neuron-major, [N, K_g] per group (many draws at once: .charge)
+    dly_index: jax.Array | None = None   # [S] k·n_sources + src: the entry's source, k = ⌊d/dt⌋ steps back
+    dly_frac: jax.Array | None = None    # [S] f = d/dt − k ∈ [0, 1]: weight of the step before
+    w_dense: jax.Array | None = None     # [n_src, G·N] the entries' weights as a matrix (paths "matrix*")
+
+
+class Derived(NamedTuple):
+    """What one call derives from the network and the mismatch draw: the model's constants and the weights."""
+
+    circuit: model.Circuit
+    weights: Weights
+
+
+def weights(net: SimNetwork, weight, mismatch, dt: float, matrix: bool | str = False) -> Weights:
+    """The (mismatched) weight currents ``weight`` [S] in every layout; ``matrix``: also as a dense matrix
+    (:func:`.charge.dense_matrix`; "inputs": its input rows only)."""
+    w_ext = jnp.concatenate([weight, jnp.zeros((1,), DTYPE)])
+    taps = delay_taps(net, mismatch, dt) if net.delay_slots else (None, None)
+    return Weights(
+        w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
+        w_nk=tuple(w_ext[se.T] for se in net.slot_entry), dly_index=taps[0], dly_frac=taps[1],
+        w_dense=dense_matrix(net, weight, inputs_only=matrix == "inputs") if matrix else None,
+    )
+
+
+def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> Derived:
+    """The model's :class:`.model.Circuit` and the :class:`Weights` of ``net`` under the draw ``mismatch``."""
+    cur, cap, weight = apply_mismatch(net, mismatch)
+    return Derived(model.circuit(net.neurons, cur, cap, dt), weights(net, weight, mismatch, dt, matrix))
+
+
+def choose_path(net: SimNetwork, batch: int, steps: int, event_driven: bool | None) -> str:
+    """The charge path of a run (:data:`PATHS`): ``event_driven`` None — "event(-pre)" at batch 1, else
+    "matrix(-pre)" where :func:`.charge.use_matrix` (and no delays), else "gather"; True — "event"
+    (batch 1 only); False — "gather". The "-pre" variants where the inputs' charge of the whole run fits
+    (:data:`.charge.PRECOMPUTE_MAX`; for "matrix-pre" also small steps, :func:`.charge.precompute_fits`)."""
+    if event_driven and batch != 1:
+        raise SimError(f"event_driven=True needs batch 1 (got batch {batch}); use jax.vmap over samples or the dense path")
+    if event_driven is not None:
+        return "event" if event_driven else "gather"
+    if batch == 1:
+        pre = net.fan_rec and net.groups and not net.delay_slots and steps * len(net.groups) * net.n_neurons <= PRECOMPUTE_MAX
+        return "event-pre" if pre else "event"
+    if use_matrix(net) and not net.delay_slots:
+        return "matrix-pre" if precompute_fits(net, steps, batch) else "matrix"
+    return "gather"
+
+
+def _charge(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
+    """(Q1) of this step by ``path`` (:mod:`.charge`), and the delayed-event history it leaves (or None)."""
+    if path == "event-pre":    # x: this step's input charge (.charge.input_charge)
+        return event_pre_charge(net, w, x, state.spikes), None
+    if path == "matrix-pre":
+        return split_charge(net, next_charge(w.w_dense, x, state.spikes, pre=True)), None
+    events = jnp.concatenate([x, state.spikes], axis=1)
+    if net.delay_slots:
+        return delayed_charge(net, w.w_slot, w.dly_index, w.dly_frac, events, state.delayed)
+    if not net.groups:
+        return [None] * 4, None
+    if path == "matrix":
+        return matrix_charge(net, w.w_dense, events), None
+    if path == "event" and event_capacities(net):
+        q = event_charge_fn(net)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target)
+        return [q[:, i] if i in net.groups else None for i in range(4)], None
+    return dense_charge(net, w.w_slot, net.slot_src, events), None
+
+
+def _from_forward(hint: model.SimState):
+    """A ``timing`` for :func:`.model.step` that reads the spike, the reset current and the refractory time
+    from ``hint``, the state this step produced in the forward pass (the recomputing gradient): the passage
+    and the crossing time carry no gradient, so the values and gradients are those of
+    :func:`.model.spike_timing` (~25 % less work per backward step). The refractory time keeps its gradient
+    through t_ref and h: ``rest = (t_ref − h) + [forward's rest − (t_ref − h)]`` (bracket not differentiated)."""
+    sg = lax.stop_gradient
+
+    def timing(c: model.Circuit, m: model.Membrane, store):
+        rest = jnp.where(hint.t_refr > -c.dt, (c.t_ref - m.h) + sg(hint.t_refr - (c.t_ref - m.h)), -c.dt)
+        return hint.spikes, hint.I_mem, rest
+    return timing
+
+
+def _step(d: Derived, record: tuple, charge, delayed, state: model.SimState, hint=None):
+    """:func:`.model.step` with the fusion marks (:mod:`.fusion`) and, in the gradient's recomputation, the
+    forward's spike timing (``hint``, :func:`_from_forward`); returns (new state, (spikes, records))."""
+    store = partial(stored, one=ones_like_state(state.t_refr))
+    timing = model.spike_timing if hint is None else _from_forward(hint)
+    new = model.step(d.circuit, state, charge, store=store, timing=timing)._replace(delayed=delayed)
+    rec = {k: getattr(new, k) for k in record} if record else None
+    return new, (new.spikes, rec)
+
+
+def _step_of(net, record, path, carried: bool = False):
+    """The step as a function of (consts, carry, x[, hint]); the index arrays it uses travel in consts (a
+    custom-VJP function may not close over traced arrays). ``path``: the synaptic charge's
+    (:data:`PATHS`; True/False: event/gather). ``hint``: see :func:`_step`.
+
+    ``carried`` (matrix paths, forward only, :func:`_carried_scan`): the carry is (state, Q), Q this step's
+    charge [B, G·N], computed at the end of the step before from ``x`` — the *next* bin's inputs — and the
+    new spikes (:func:`.charge.next_charge`)."""
+    path = {True: "event", False: "gather"}.get(path, path)
+
+    def step(consts, carry, x, hint=None):
+        d, slot_src, fan_target = consts[:3]
+        more = dict(slot_entry=consts[3]) if net.delay_slots else {}
+        n = net.replace(slot_src=slot_src, fan_target=fan_target, **more)
+        if carried:
+            state, q = carry
+            new, out = _step(d, record, split_charge(n, q), None, state)
+            return (new, next_charge(d.weights.w_dense, x, new.spikes, pre=path == "matrix-pre")), out
+        charge, delayed = _charge(n, d.weights, path, carry, x)
+        return _step(d, record, charge, delayed, carry, hint)
+    return step
+
+
+def _carried_scan(net, record, path):
+    """The forward pass of the matrix paths with the charge carried (:func:`_step_of`): the same numbers as
+    the plain scan, 8 % faster at N = 256, batch 32 (interleaved A/B, minimum of 15 calls: 319 → 293 µs
+    per step). Used only where nothing is differentiated (:func:`.remat.scan_remat`'s ``plain``): under a
+    gradient the carried charge made the N = 64 batch-32 training step slower (103 → 108-137 ms, also with
+    a hand-written VJP of the product)."""
+    step = _step_of(net, record, path, carried=True)
+
+    def scan(consts, state, xs):
+        q0 = next_charge(consts[0].weights.w_dense, xs[0], state.spikes, pre=path == "matrix-pre")
+        nxt = jnp.concatenate([xs[1:], jnp.zeros_like(xs[:1])])
+        (final, _), outs = lax.scan(partial(step, consts), (state, q0), nxt)
+        return final, outs
+    return scan
+
+
+@partial(jax.jit, static_argnames=("record", "dt", "path"))
+def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple, dt: float, path: str):
+    """Run ``net`` on ``inputs`` [B, T, n_inputs] by ``path`` → (spikes [B, T, N], final state, records)."""
+    d = derive(net, mismatch, dt, matrix={"matrix": True, "matrix-pre": True, "event-pre": "inputs"}.get(path, False))
+    xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
+    fan_target, w = net.fan_target, d.weights
+    if path in ("matrix-pre", "event-pre"):     # the inputs' charge of every step at once
+        xs = input_charge(net, w.w_dense, xs)
+        w = w._replace(w_dense=w.w_dense[net.n_inputs:] if path == "matrix-pre" else None)   # the loop's W_rec
+    if path == "event-pre":                     # the loop scatters only the neurons' (narrower) fan-outs
+        w, fan_target = w._replace(w_fan=w.w_fan[:, :net.fan_rec]), fan_target[:, :net.fan_rec]
+    consts = (d._replace(weights=w), net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
+    plain = _carried_scan(net, record, path) if path in ("matrix", "matrix-pre") else None
+    final, (spikes, rec) = scan_remat(_step_of(net, record, path), consts, state, xs, hinted=True, plain=plain)
+    spikes = jnp.swapaxes(spikes, 0, 1)
+    if record:
+        rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}
+    return spikes, final, rec
+
+
+@lru_cache(maxsize=16)
+def nominal(n: int, s: int, delays: bool = False) -> dict:
+    """The identity draw for n neurons and s entries, cached host arrays that ``simulate`` passes through an
+    optimisation barrier (as constants in a caller's jit, the ones let XLA turn gradients w.r.t. trained
+    currents into NaN)."""
+    one = np.ones(n, np.float32)
+    out = {"currents": {q: one for q in NEURON_QUANTITIES}, "capacitances": {c: one for c in CAPACITANCES},
+           "weight": np.ones(s, np.float32)}
+    if delays:
+        out["delay"] = np.ones(s, np.float32)
+    return out
+
+
+def run(net: SimNetwork, x, mismatch, state: model.SimState, record: tuple, dt: float, path: str):
+    """:func:`_run` with the nominal chip (``mismatch=None``) run as the identity draw, so that nominal and
+    mismatched calls share one compilation."""
+    if mismatch is None:
+        mismatch = lax.optimization_barrier(nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ())))
+    return _run(net, x, mismatch, state, record=record, dt=dt, path=path)

@@ -1,0 +1,119 @@
+"""Every engine path against the reference simulator (:mod:`neurodeploy.sim.reference`: the model's step in a
+plain loop, one charge evaluation, JAX's own gradient).
+
+One parametrised test: every charge path (:data:`neurodeploy.sim.engine.PATHS`, the path with delays, and
+"event-pre" under ``jax.vmap`` over mismatch draws) × forward / gradient × nominal / mismatched chip.
+
+Tolerances (forward). The spike trains are equal. The network's weight currents are integers × 2⁻³⁴ A
+and its delays whole steps, so on the nominal chip every evaluation of the synaptic charge (Q1) is exact
+in float32, in any order of summation, and the engine and the reference evaluate the model's arithmetic
+on the same numbers: they differ only where XLA fuses the two programs differently (a·b + c rounded once
+or twice, the last bit), hence rtol 1e-6 for the synaptic currents and 1e-5 of the largest value for
+the membrane current and refractory time (measured: ≤ 5e-7 relative in a few elements). A mismatch draw
+makes weights and delays arbitrary floats; the paths then sum (Q1) in other orders than the reference
+(a few float32 roundings, ~1e-7 relative): the synaptic currents (linear, damped) agree to rtol 1e-5, the
+membrane current and refractory time to 3e-3 of their largest value — near the spike onset the positive
+feedback is explosive and amplifies an input difference ~10⁴-fold (measured up to 3.3e-4).
+
+Tolerance (gradient, weights and every current): :data:`GRAD_TOL` of the largest component. Besides the
+forward's differences above and the charge's transposes, the engine's backward recomputes each step with
+the forward's spike timing (:func:`neurodeploy.sim.engine._from_forward`: the refractory time rounded
+differently) and accumulates the per-step cotangents by hand: measured ≤ 2e-6 on the nominal chip, ≤ 5.3e-4
+with mismatch (the refractory current I_ref, whose gradient follows the spike times of the forward).
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from neurodeploy.sim import build_from_arrays, default_params, no_mismatch, sample_mismatch, sample_mismatch_stack
+from neurodeploy.sim import engine, model, reference
+
+T, N, N_IN, K = 50, 130, 40, 12         # >= 128 neurons and sources: the event paths' sparse branches exist
+UNIT = 2.0 ** -34                        # A: weights on this grid sum exactly in float32
+REC = ("I_mem", "I_gaba")
+#: Gradient tolerance, a fraction of the largest component (module docstring).
+GRAD_TOL = {"nominal": 1e-5, "mismatch": 2e-3}
+CASES = {   # path: (engine path, batch, delays, vmapped draws)
+    "gather": ("gather", 2, False, False), "matrix": ("matrix", 2, False, False),
+    "matrix-pre": ("matrix-pre", 2, False, False), "event": ("event", 1, False, False),
+    "event-pre": ("event-pre", 1, False, False), "event-pre, draws": ("event-pre", 1, False, True),
+    "delays": ("gather", 2, True, False),
+}
+
+
+def _network(profile, delays: bool):
+    rng = np.random.default_rng(3)
+    src = np.concatenate([rng.choice(N_IN + N, K, replace=False) for _ in range(N)])
+    dst = np.repeat(np.arange(N), K)
+    dend = rng.choice([0, 1, 2, 3], N * K, p=[0.6, 0.1, 0.25, 0.05])
+    w = np.round(rng.uniform(0.5, 1.5, N * K) * np.where(dend == 3, 3e-10, np.where(src < N_IN, 2.5e-7, 1e-7)) / UNIT) * UNIT
+    flags = {"adaptation": rng.random(N) < 0.5, "dc": rng.random(N) < 0.2, "nmda_gate": rng.random(N) < 0.5,
+             "kill": rng.random(N) < 0.05}
+    params = {**default_params(profile, N), "Idc": np.full(N, 5e-10)}
+    more = {"delay": rng.integers(0, 4, N * K) * 1e-3} if delays else {}
+    return build_from_arrays(N_IN, params, flags, src, dst, dend, w, profile, **more)
+
+
+def _outputs(net, x, m, state, path):
+    if path == "reference":
+        return reference.simulate(net, x, m, state, REC)
+    return engine.run(net, x, m, state, REC, net.dt, path)
+
+
+def _loss(out):
+    spikes, final, rec = out
+    return jnp.sum(spikes * jnp.linspace(0.0, 1.0, T)[:, None]) + 1e7 * jnp.sum(rec["I_mem"]) + 1e7 * jnp.sum(final.I_ampa)
+
+
+@partial(jax.jit, static_argnames=("path", "draws"))
+def _forward(net, x, m, state, path, draws):
+    one = partial(_outputs, net, x, state=state, path=path)
+    return jax.vmap(one)(m) if draws else one(m)
+
+
+@partial(jax.jit, static_argnames=("path", "draws"))
+def _gradient(net, x, m, state, path, draws):
+    def grad(mm):
+        loss = lambda wt, cur: _loss(_outputs(net.replace(weight=wt, currents=cur), x, mm, state, path))  # noqa: E731
+        return jax.grad(loss, argnums=(0, 1))(net.weight, dict(net.currents))
+    return jax.vmap(grad)(m) if draws else grad(m)
+
+
+@pytest.mark.parametrize("chip", ["nominal", "mismatch"])
+@pytest.mark.parametrize("mode", ["forward", "gradient"])
+@pytest.mark.parametrize("path", list(CASES))
+def test_engine_path_equals_the_reference(profile, path, mode, chip):
+    path, batch, delays, draws = CASES[path]
+    net = _network(profile, delays)
+    x = (np.random.default_rng(5).random((batch, T, N_IN)) < 0.1).astype(np.float32)
+    x[:, 20] = 1.0                  # a volley of every input: more sources than the event paths' capacity
+    x, state = jnp.asarray(x), model.initial_state(net, batch)
+    if draws:   # the identity draw for the nominal chip: one compilation for both
+        m = sample_mismatch_stack(net, jax.random.PRNGKey(2), 3)
+        m = m if chip == "mismatch" else jax.tree_util.tree_map(jnp.ones_like, m)
+    else:
+        m = sample_mismatch(net, jax.random.PRNGKey(1)) if chip == "mismatch" else no_mismatch(net)
+    if mode == "forward":
+        (s_e, fin_e, rec_e), (s_r, fin_r, rec_r) = (_forward(net, x, m, state, p, draws) for p in (path, "reference"))
+        assert float(s_r.sum()) > 0.05 * s_r.size and float(s_r[..., 100:].sum()) > 0     # active, also late neurons
+        np.testing.assert_array_equal(np.asarray(s_e), np.asarray(s_r))
+        pairs = [(f"recorded {k}", rec_e[k], rec_r[k]) for k in REC] + [
+            (f"final {k}", getattr(fin_e, k), getattr(fin_r, k)) for k in model.SimState._fields if k != "delayed"]
+        for name, a, b in pairs:
+            a, b = np.asarray(a), np.asarray(b)
+            if "I_mem" in name or "t_refr" in name:
+                atol = (1e-5 if chip == "nominal" else 3e-3) * np.abs(b).max()
+                np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=name)
+            else:
+                np.testing.assert_allclose(a, b, rtol=1e-6 if chip == "nominal" else 1e-5, atol=1e-20, err_msg=name)
+        return
+    g_e, g_r = (_gradient(net, x, m, state, p, draws) for p in (path, "reference"))
+    for (key, a), b in zip(jax.tree_util.tree_leaves_with_path(g_e), jax.tree_util.tree_leaves(g_r)):
+        a, b = np.asarray(a), np.asarray(b)
+        assert np.all(np.isfinite(b)), jax.tree_util.keystr(key)
+        np.testing.assert_allclose(a, b, rtol=0, atol=GRAD_TOL[chip] * np.abs(b).max(), err_msg=jax.tree_util.keystr(key))
+    assert float(jnp.abs(g_r[0]).max()) > 0 and float(jnp.abs(g_r[1]["Itau_mem"]).max()) > 0
