@@ -138,7 +138,7 @@ def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None
     every epoch, and returning True stops the run (a sweep's scheduler does).
     ``options`` are the training settings of :class:`neurodeploy.train.loop.TrainConfig`, with the CLI's
     defaults: ``epochs``, ``batch_size``, ``lr``, ``beta``, ``loss`` (``"ce"``, ``"ce_current"``,
-    ``"rate_mse"``), ``draws`` and ``eval_every`` default to the task's; ``seed`` (0), ``mismatch`` (σ, 0.1;
+    ``"rate_mse"``), ``draws``, ``eval_every``, ``noise_weight`` and ``ratio_target`` default to the task's; ``seed`` (0), ``mismatch`` (σ, 0.1;
     0 trains on the nominal chip), ``fan_in``, ``qat``, ``bias_range`` (True), ``train_currents`` (True: the
     time constants, gains and refractory period, one value per population), ``learn_delays``, ``max_delay``
     (s), ``patience``, ``stop_after``, ``progress`` (a progress bar) and the others of ``TrainConfig``.

@@ -35,6 +35,7 @@ def cli(ctx, debug, verbose, quiet):
 # The commands live in neurodeploy/commands/ (one module per group); register a new one here.
 # ---------------------------------------------------------------------------------------
 from .commands.deploy import map_cmd, quantize_cmd  # noqa: E402
+from .commands.calibrate import calibrate_cmd, chip_group  # noqa: E402
 from .commands.device import bias, profile  # noqa: E402
 from .commands.emulate import emulate_cmd, simulate_cmd  # noqa: E402
 from .commands.files import export_cmd, schema_cmd, validate_cmd  # noqa: E402
@@ -47,7 +48,8 @@ from .commands.tasks import task_data_cmd  # noqa: E402
 from .commands.train import train_cmd  # noqa: E402
 
 for _cmd in (quantize_cmd, map_cmd, validate_cmd, schema_cmd, export_cmd, emulate_cmd, verify_cmd, simulate_cmd,
-             task_data_cmd, train_cmd, devices_cmd, flash_cmd, run_cmd, selftest_cmd, evaluate_cmd, yield_cmd, sweep_cmd, rules_cmd, profile, bias):
+             task_data_cmd, train_cmd, devices_cmd, flash_cmd, run_cmd, selftest_cmd, evaluate_cmd, yield_cmd, sweep_cmd, rules_cmd, profile, bias,
+             calibrate_cmd, chip_group):
     cli.add_command(_cmd)
 
 

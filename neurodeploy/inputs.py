@@ -74,6 +74,8 @@ def _read(path, z, n_inputs, dt, model, events):
         out = {"spikes": _counts(path, s, n_inputs, model), "dt": d, "batched": s.ndim == 3}
         if "labels" in z.files:
             out["labels"] = np.asarray(z["labels"])
+        if "negative" in z.files:                  # samples without a class (checked by the command that uses it)
+            out["negative"] = np.asarray(z["negative"])
         if "readout" in z.files:
             out["readout"] = _readout(path, z, out["spikes"].shape[1])
         return out

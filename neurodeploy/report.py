@@ -96,21 +96,31 @@ def format_verify(report: dict) -> str:
     """The report as text that fits 100 columns: a row per block (median / worst 5 % of boards), then the checks."""
     lines = [f"verify: {report['samples']} samples × {report['steps']} steps (dt {report['dt']:g} s), "
              f"{report['trials']} mismatch trials at σ = {report['mismatch_sigma']:.0%}"]
+    if "chip_profile" in report:
+        c = report["chip_profile"]
+        lines += [f"chip profile: {c['file'] or '(in memory)'}, sha256 {c['sha256']}",
+                  f"  the deployed boards: this measured chip, with a residual mismatch σ = {c['residual_sigma']:.0%}"]
     if "window" in report:
         lines.append(f"read-out window: {report['window']['description']}")
     lines.append("reference output rates (Hz): " + ", ".join(f"{r:.1f}" for r in report["reference_rates_hz"]))
     has_acc = "reference_accuracy" in report
     if has_acc:
         lines.append(f"reference accuracy {report['reference_accuracy']:.1%}"
-                     + (f", FRR {report['reference_firing_rate_ratio']:.2f}" if "reference_firing_rate_ratio" in report else ""))
+                     + (f", FRR {report['reference_firing_rate_ratio']:.2f}" if "reference_firing_rate_ratio" in report else "")
+                     + (f" (over the samples with a class; {report['samples_without_class']} without one left out)"
+                        if report.get("samples_without_class") else ""))
     head1 = f"  {'':24s} {'rate r':>15s} {'|Δrate| (Hz)':>15s} {'rate err':>9s}"
     head2 = f"  {'(median / worst 5 %)':24s} {'':>15s} {'':>15s} {'median':>9s}"
     if has_acc:
         head1 += f" {'accuracy':>15s} {'FRR':>6s}"
         head2 += f" {'':>15s} {'median':>6s}"
     lines += [head1, head2]
-    for key, label in (("quantization_only", "quantization only"), ("mismatch_only", "float + mismatch"),
-                       ("quantization_and_mismatch", "quantization + mismatch"), ("board", "board (one real chip)")):
+    chip = "chip_profile" in report         # the boards are a measured chip (its constants, then its factors too)
+    for key, label in (("quantization_only", "on the chip's constants" if chip else "quantization only"),
+                       ("mismatch_only", "float + mismatch"),
+                       ("quantization_and_mismatch", "measured chip + residual" if chip else "quantization + mismatch"),
+                       ("quantization_and_mismatch_nominal_delays", "  … with nominal delays"),
+                       ("board", "board (one real chip)")):
         if key not in report:
             continue
         b = report[key]

@@ -1,9 +1,10 @@
-"""JSON Schemas of the three file kinds, generated from the pydantic models (``neurodeploy schema -o schemas/``).
+"""JSON Schemas of the file kinds, generated from the pydantic models (``neurodeploy schema -o schemas/``).
 
 * ``network.schema.json`` — :class:`neurodeploy.spec.NetworkSpec` (``model.json``) in its stored form
   (currents; the convenience forms ``tau_mem`` etc. are converted on load and are not part of the schema);
 * ``config.schema.json`` — :class:`neurodeploy.config.config_json.HardwareConfig` (``config.json``);
-* ``profile.schema.json`` — :class:`neurodeploy.device.profile.DeviceProfile` (``device_profiles/*.yaml``).
+* ``profile.schema.json`` — :class:`neurodeploy.device.profile.DeviceProfile` (``device_profiles/*.yaml``);
+* ``chip-profile.schema.json`` — :class:`neurodeploy.device.chip_profile.ChipProfile` (``chip.yaml``, a calibration).
 
 Cross-field rules (population names, matrix shapes, placement, hops...) are checked by the models'
 validators, not expressible in JSON Schema; ``neurodeploy validate`` runs them. The bytes are deterministic
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from pydantic.json_schema import GenerateJsonSchema
 
-SCHEMA_FILES = ("network.schema.json", "config.schema.json", "profile.schema.json")
+SCHEMA_FILES = ("network.schema.json", "config.schema.json", "profile.schema.json", "chip-profile.schema.json")
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _RUNTIME_FIELDS = ("source", "sha256", "table", "scale_currents", "scale_curves")  # DeviceProfile: filled in by load_profile
 
@@ -32,6 +33,7 @@ class _SkipArbitrary(GenerateJsonSchema):
 def schemas() -> dict[str, dict]:
     """File name → JSON Schema (dict)."""
     from .config.config_json import HardwareConfig
+    from .device.chip_profile import ChipProfile
     from .device.profile import DeviceProfile
     from .spec import NetworkSpec
 
@@ -43,6 +45,9 @@ def schemas() -> dict[str, dict]:
          "Exactly what a Dynap-SE2 board holds: per core bias codes, per neuron latches, CAM and SRAM entries."),
         ("profile.schema.json", DeviceProfile, "neurodeploy device profile (device_profiles/*.yaml)",
          "Geometry, dendrites, analog constants, bias generator and parameter table of a chip (SI units)."),
+        ("chip-profile.schema.json", ChipProfile, "neurodeploy chip profile (chip.yaml), format neurodeploy.chip-profile/1",
+         "What a calibration measured on one board: per-core effective constants and per-neuron factors, each with its "
+         "relative standard error, provenance, and the hash of the probe data stored beside it."),
     ):
         sch = model.model_json_schema(mode="validation", schema_generator=_SkipArbitrary)
         if model is DeviceProfile:

@@ -6,17 +6,29 @@ Runs, on the same inputs:
 * the float network over ``trials`` mismatch draws (what mismatch alone costs);
 * the deployed config on the emulator without mismatch (what quantization alone costs:
   DAC grid, weight masks, clustering, pruning, placement);
-* the deployed config over ``trials`` emulated boards with mismatch (quantization + mismatch),
+* the deployed config over ``trials`` emulated boards with mismatch (quantization + mismatch): board b
+  is the board ``neurodeploy emulate --seed SEED+b --mismatch σ`` draws (mismatch key PRNGKey(SEED + b)),
+  computed as a yield study computes its boards (:func:`neurodeploy.study.engines.board_counts`: units of
+  ``unit_size`` boards, on an ``engine``: in this process by default, or as Ray tasks with
+  :class:`~neurodeploy.study.engines.RayEngine`; the report is the same bytes either way),
 
-each batch of trials in one vmapped call, and compares output spike counts in the read-out window (the
+the float network's draws in one vmapped call, and compares output spike counts in the read-out window (the
 input's ``readout`` or ``--window``; the whole trial without one) (:mod:`neurodeploy.verify_metrics`).
 PASS/FAIL against :class:`Tolerance`, set by the checks' printed names (:data:`GATES`; defaults: median
-``rate_correlation`` ≥ 0.9 over trials and outputs — not applicable to fewer than 3 samples, see :func:`verify`; median ``relative_rate_error`` ≤ 1.0, i.e. the deployed output
+``rate_correlation`` ≥ 0.9 over trials and read-out channels (a population read-out: its summed counts) — not applicable to fewer than 3 samples, see :func:`verify`; median ``relative_rate_error`` ≤ 1.0, i.e. the deployed output
 rates are off by less than the reference rates themselves — correlation and accuracy are blind to
 scale, this bound is not; with labels, median ``accuracy_drop`` ≤ 2 points; ``rate_difference_hz`` off), plus
 the fixed checks ``same_model`` (the config was mapped from this model), ``host_routes`` and
-``reference_activity``; the CLI exits 1 on FAIL so CI can gate on it. With a board backend (``verify(..., board=...)``), one real run replaces the emulated
+``reference_activity``; the CLI exits 1 on FAIL so CI can gate on it.
+
+Where a gate fails, its check says which stage loses it — quantization, mismatch, delay mismatch — from the
+blocks (:mod:`neurodeploy.verify_stages`; a config with delays adds the block
+``quantization_and_mismatch_nominal_delays``: the same boards with every delay at its nominal value). With a board backend (``verify(..., board=...)``), one real run replaces the emulated
 quantization + mismatch draws: a chip is one draw.
+
+With a chip profile (``verify --chip``) the emulated boards are that measured chip with a residual σ
+(:mod:`neurodeploy.verify_boards`; "quantization only": its measured constants without the per-neuron factors);
+the float reference stays the nominal chip's, and the report's ``chip_profile`` names the file and its sha256.
 """
 
 from __future__ import annotations
@@ -26,6 +38,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import verify_metrics as vm
+from .verify_boards import chip_boards, deployed_boards
+from .verify_stages import attribute_stages
 from .errors import NeurodeployError
 from .log import stage
 from .report import format_verify  # noqa: F401  (the report as text; part of this module's interface)
@@ -121,7 +135,8 @@ def check_labels(labels, n_samples: int, n_outputs: int, source: str, input_path
 
 def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
            mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None,
-           pictures: dict | None = None, board=None, window=None, allow_other_model: bool = False) -> dict:
+           pictures: dict | None = None, board=None, window=None, allow_other_model: bool = False, engine=None,
+           unit_size: int = 16, negative=None, chip=None, chip_source=None) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
@@ -140,8 +155,14 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     with labels, ``accuracy_drop``) decides (:func:`~neurodeploy.verify_metrics.correlation_kind`).
     ``report["rate_correlation_statistic"]`` names the choice.
 
+    ``negative`` [B] bool (the input file's ``negative``): samples without a class (e.g. frozen-noise's unseen
+    noise); their labels are placeholders, so accuracy and firing-rate ratio leave them out (rates count them).
+
     ``same_model``: a config records the sha256 of the model it was mapped from; another model's config
     FAILs this check unless ``allow_other_model`` (a config without a recorded sha256 is not refused).
+
+    ``engine`` (default: in this process) and ``unit_size``: where and in what units the boards run (module doc);
+    ``chip`` (a ChipProfile, read from the file ``chip_source``): boards of that chip, ``mismatch`` the residual σ.
 
     ``board`` (a :class:`~neurodeploy.backends.base.Backend`, e.g. ``get_backend("samna", ...)``):
     the config is flashed and run once on it. A real chip IS one mismatch draw, so its run replaces
@@ -155,7 +176,9 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     R = spec.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
     if labels is not None:
         labels = check_labels(labels, x.shape[0], R.shape[1], "labels")
+    keep = slice(None) if negative is None else np.flatnonzero(~_check_negative(negative, x.shape[0]))
     n_mm = trials if mismatch > 0 else 0
+    chip_info, dep_profile = chip_boards(chip, chip_source, profile, mismatch, engine, board)
 
     def counts(spikes):                     # [..., B, T, n] → [..., B, n] in the read-out window
         return np.asarray(spikes)[..., win.start:win.stop, :].sum(axis=-2)
@@ -163,26 +186,28 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     f_spk = _float_rasters(spec, profile, x, dt, n_mm, mismatch, seed)
     f_all = counts(f_spk)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
-    with stage(f"emulator: decode the config, {n_mm + 1} board(s) x {x.shape[0]} sample(s), one vmapped call"):
-        dep, dep_mm, d_first = _emulate(cfg, profile, x, dt, n_mm if board is None else 0, mismatch, seed, counts)
+    dep, dep_mm, d_first, nominal_delays = deployed_boards(cfg, dep_profile, x, dt, 0 if board is not None else n_mm,
+                                                           mismatch, seed, counts, win, engine, unit_size, chip)
     if pictures is not None:
         pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
                         deployed_counts=dep)
         if labels is not None and dep_mm is not None:
-            pictures["accuracy_per_board"] = vm.accuracy(dep_mm @ R, labels)
-    blocks = {"quantization_only": dep[None], "mismatch_only": float_mm, "quantization_and_mismatch": dep_mm}
+            pictures["accuracy_per_board"] = vm.accuracy((dep_mm @ R)[..., keep, :], labels[keep])
+    blocks = {"quantization_only": dep[None], "mismatch_only": float_mm, "quantization_and_mismatch": dep_mm,
+              "quantization_and_mismatch_nominal_delays": nominal_delays}
     if board is not None:
         with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
             board.load(cfg)
             blocks["board"] = counts(board.run({"spikes": x, "dt": dt}).outputs)[None]
-    report = _report(spec, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch)
+    report = _report(spec, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch, keep)
     report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
     final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
     model_sha = spec.sha256()
     checks = ([_same_model_check(cfg.source_model_sha256, model_sha, allow_other_model), _host_route_check(cfg)]
               + _checks(final, report, tol, labels is not None, float(ref.sum()) == 0))
+    attribute_stages(checks, report)
     report.update(tolerance=asdict(tol), gates={name: getattr(tol, f) for name, f in GATES.items()},
-                  checks=checks, model_sha256=model_sha,
+                  checks=checks, model_sha256=model_sha, **({"chip_profile": chip_info} if chip_info else {}),
                   config_source_model_sha256=cfg.source_model_sha256 or None,
                   stale_config=bool(cfg.source_model_sha256) and cfg.source_model_sha256 != model_sha,
                   passed=all(c["passed"] for c in checks))
@@ -207,7 +232,15 @@ def _float_rasters(spec, profile, x, dt: float, n_mm: int, mismatch: float, seed
         return np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws))
 
 
-def _report(spec, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: int, mismatch: float) -> dict:
+def _check_negative(negative, n: int) -> np.ndarray:
+    if (a := np.asarray(negative)).dtype != bool or a.shape != (n,) or a.all():
+        raise VerifyError(f"negative: expected a bool array [{n}] (True = a sample without a class) with at least one "
+                          f"False, got {a.dtype} {list(a.shape)}{' all True' if a.dtype == bool and a.all() else ''}")
+    return a
+
+
+def _report(spec, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: int, mismatch: float,
+            keep=slice(None)) -> dict:
     """The report's header (sizes, window, statistic, reference rates and accuracy) and one block per counts
     array of ``blocks`` that is not None."""
     duration = win.steps * dt
@@ -220,18 +253,20 @@ def _report(spec, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: 
                         b=f"{b} sample" + ("" if b == 1 else "s"), k=vm.MIN_SAMPLES_FOR_R)},
                     "reference_rates_hz": (ref.mean(0) / duration).round(3).tolist()}
     if labels is not None:
-        report["reference_accuracy"] = float(vm.accuracy(ref @ R, labels))
+        report["samples_without_class"] = 0 if isinstance(keep, slice) else b - int(keep.size)
+        report["reference_accuracy"] = float(vm.accuracy((ref @ R)[keep], labels[keep]))
         if R.shape[1] >= 2:
-            report["reference_firing_rate_ratio"] = round(float(vm.firing_rate_ratio(ref @ R, labels, duration)), 4)
+            report["reference_firing_rate_ratio"] = round(float(vm.firing_rate_ratio((ref @ R)[keep], labels[keep],
+                                                                                      duration)), 4)
     for key, c in blocks.items():
         if c is not None:
-            report[key] = _block(ref, c, duration, labels, R, kind)
+            report[key] = _block(ref, c, duration, labels, R, kind, keep)
     return report
 
 
 _CORRELATION_NOTES = {
-    "per_output": "per output, across the {b}",
-    "not_applicable": "not applicable to {b} (r per output across samples needs >= {k}); relative_rate_error decides",
+    "per_output": "per read-out channel (an output, or a population's summed outputs), across the {b}",
+    "not_applicable": "not applicable to {b} (needs >= {k}); relative_rate_error decides",
 }
 
 
@@ -265,21 +300,6 @@ def _same_model_check(recorded: str, model_sha: str, allow: bool) -> dict:
                     "or pass --allow-other-model to judge it anyway"}
 
 
-def _emulate(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, counts):
-    """The config on the emulator: nominal counts [B, n], counts over ``n_mm`` mismatched boards
-    [n_mm, B, n] (None if 0) — ``counts`` sums a raster's read-out window — and the first sample's nominal
-    output raster."""
-    from .backends.emulator import Emulator
-
-    emu = Emulator(cfg, profile, dt=dt)
-    if n_mm:
-        d_spk = emu.run(x, dt, mismatch=mismatch, seed=seed, trials=n_mm, with_nominal=True).outputs
-        d_all = counts(d_spk)
-        return d_all[0], d_all[1:], d_spk[0, 0]
-    d_spk = emu.run(x, dt).outputs
-    return counts(d_spk), None, d_spk[0]
-
-
 def _check_fit(spec, cfg, inputs) -> np.ndarray:
     """Inputs [B, T, n] (float32) after checking that inputs, model and config fit together."""
     x = np.asarray(inputs, np.float32)
@@ -297,13 +317,13 @@ def _check_fit(spec, cfg, inputs) -> np.ndarray:
     return x
 
 
-def _block(ref, counts, duration: float, labels, R, kind: str = "per_output") -> dict:
+def _block(ref, counts, duration: float, labels, R, kind: str = "per_output", keep=slice(None)) -> dict:
     """One block of the report: ``counts`` [trials, B, n_out] against the reference ``ref`` [B, n_out]
     (per output neuron); accuracy and FRR on the read-out channels, ``counts @ R``. ``kind``: the rate
     correlation statistic (:func:`~neurodeploy.verify_metrics.correlation_kind`)."""
     dr = vm.rate_difference(ref, counts, duration)
     if kind == "per_output":
-        r = vm.pearson_r(ref, counts)
+        r = vm.pearson_r(ref @ R, counts @ R)        # per read-out channel: a population is read as its sum
         corr = {"per_output": np.median(r.reshape(-1, r.shape[-1]), axis=0).round(4).tolist(),
                 **_round(vm.summarise(r, "low"))}
     else:
@@ -313,9 +333,10 @@ def _block(ref, counts, duration: float, labels, R, kind: str = "per_output") ->
            "rate_difference_hz": {"per_output": np.median(dr.reshape(-1, dr.shape[-1]), axis=0).round(3).tolist(),
                                   **_round(vm.summarise(dr, "high"))}}
     if labels is not None:
-        out["accuracy"] = _round(vm.summarise(vm.accuracy(counts @ R, labels), "low"))
+        cr, lab = (counts @ R)[..., keep, :], labels[keep]
+        out["accuracy"] = _round(vm.summarise(vm.accuracy(cr, lab), "low"))
         if R.shape[1] >= 2:
-            out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(counts @ R, labels, duration), "low"))
+            out["firing_rate_ratio"] = _round(vm.summarise(vm.firing_rate_ratio(cr, lab, duration), "low"))
     return out
 
 

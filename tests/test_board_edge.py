@@ -89,7 +89,7 @@ def test_emulate_without_host_routes_reports_no_output_spikes_and_says_why(run_c
 
 
 def test_verify_fails_a_config_whose_outputs_cannot_reach_the_host(run_cli, demo_files, tmp_path):
-    args = ("--input", EX / "inputs.npz", "--labels", EX / "labels.npy", "--trials", "2")
+    args = ("--input", EX / "inputs.npz", "--labels", EX / "labels.npy", "--trials", "3")
     code, out, err = run_cli("verify", EX / "model.json", demo_files / "config.json", *args, "--json", tmp_path / "ok.json")
     assert code == 0, out + err
     ok = {c["name"]: c for c in json.loads((tmp_path / "ok.json").read_text())["checks"]}["host_routes"]

@@ -116,7 +116,7 @@ def test_train_learn_delays_writes_delays_that_map(tmp_path, profile):
     assert c["map_delay_rms_error_s"] <= 1e-6                      # QAT put the delays on their cores' levels
     spec = load_network(tmp_path / "m.json")
     d = np.asarray(spec.projections[0].delay)
-    assert d.shape == (task.n_inputs, task.n_classes) and np.all(d >= 0)
+    assert d.shape == (task.n_inputs, task.n_classes * task.architecture()["outputs_per_class"]) and np.all(d >= 0)
     meta = json.loads((tmp_path / "m.json").read_text())["metadata"]["training"]
     assert meta["learn_delays"] is True
     dep = deploy(spec, profile)

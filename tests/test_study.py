@@ -118,3 +118,44 @@ def test_plots_show_the_distribution_and_the_yield_against_the_tolerance(run_cli
     sweep = json.loads((tmp_path / "p" / "summary.json").read_text())["yield_vs_tolerance"]
     assert [s["accuracy_drop"] for s in sweep][:3] == [0.0, 0.01, 0.02]
     assert all(a["yield"] <= b["yield"] for a, b in zip(sweep, sweep[1:]))      # a looser tolerance never loses boards
+
+
+NO_RAY = "import sys; sys.modules['ray'] = None; from neurodeploy.cli import main; main(sys.argv[1:])"
+
+
+def test_verify_engine_ray_without_ray_is_one_line_and_address_needs_ray(run_cli, files, tmp_path):
+    args = ["verify", str(EX / "model.json"), str(files / "config.json"), "--input", str(files / "in.npz"),
+            "--json", str(tmp_path / "r.json")]
+    p = subprocess.run([sys.executable, "-c", NO_RAY, *args, "--engine", "ray"], capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--engine ray needs Ray: pip install" in p.stderr
+    code = ("import sys, neurodeploy.cli, neurodeploy.commands.verify, neurodeploy.verification, "
+            "neurodeploy.study.engines; print('ray' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    code, out, err = run_cli(*args, "--address", "auto")
+    assert code == 2 and "--address goes with --engine ray" in err
+    code, out, err = run_cli(*args, "--engine", "ray", "--backend", "samna")
+    assert code == 2 and "--engine ray runs emulated boards" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_verify_judges_the_boards_emulate_draws_with_seed_plus_board(files):
+    """Board b of `verify --seed S` is `emulate --seed S+b`, as in a yield study, however the boards are cut."""
+    from neurodeploy import verify_metrics as vm
+    from neurodeploy.api import emulate
+    from neurodeploy.config.config_json import load_config
+    from neurodeploy.device.profile import load_profile
+    from neurodeploy.importers import load_network
+    from neurodeploy.verification import verify
+
+    prof = load_profile()
+    spec, cfg = load_network(EX / "model.json", profile=prof), load_config(files / "config.json")
+    z = np.load(files / "in.npz")
+    x, dt = z["spikes"].astype(np.float32), float(z["dt"])
+    pictures = {}
+    got = verify(spec, cfg, prof, x, dt, trials=2, seed=7, unit_size=1, pictures=pictures)["quantization_and_mismatch"]
+    boards = np.stack([emulate(cfg, x, dt=dt, mismatch=0.1, seed=7 + b).outputs.sum(axis=1) for b in range(2)])
+    err = vm.relative_rate_error(pictures["reference_counts"], boards)     # one value per board
+    want = {k: round(float(f(err)), 4) for k, f in (("median", np.median), ("min", np.min), ("max", np.max))}
+    assert want["min"] < want["max"]                                       # two different boards
+    assert {k: got["relative_rate_error"][k] for k in want} == want

@@ -1,7 +1,8 @@
 """Training sweeps (`neurodeploy sweep`): runs over the grid, each deployed and scored by its yield; the best
-exported; on Ray Tune with ASHA stopping runs early."""
+exported; on Ray Tune with ASHA stopping runs early, and a trial that fails restarting from its checkpoint."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -51,17 +52,50 @@ def test_a_local_sweep_trains_deploys_scores_and_exports_the_best(run_cli, tmp_p
     assert "(best)" in (tmp_path / "o" / "results.md").read_text()
 
 
-def test_an_asha_sweep_on_ray_tune_stops_runs_early_and_still_scores_them(tmp_path):
+@pytest.fixture(scope="module")
+def cluster():
+    """One local 2-CPU Ray cluster for the Tune tests of this module."""
     pytest.importorskip("ray.tune")
     import ray
 
+    from neurodeploy.study.engines import RayEngine
+
+    RayEngine(num_cpus=2).start()
+    yield ray
+    ray.shutdown()
+
+
+def test_an_asha_sweep_on_ray_tune_stops_runs_early_and_still_scores_them(cluster, tmp_path):
     from neurodeploy.study.sweep import load_sweep, run_sweep
 
-    try:
-        r = run_sweep(load_sweep(sweep_file(tmp_path, grid="seed: [0, 1, 2, 3]", epochs=4)), tmp_path / "o",
-                      engine="ray", scheduler="asha")
-    finally:
-        ray.shutdown()
+    r = run_sweep(load_sweep(sweep_file(tmp_path, grid="seed: [0, 1, 2, 3]", epochs=4)), tmp_path / "o",
+                  engine="ray", scheduler="asha")
     assert any(x["stopped_early"] and x["epochs"] < 4 for x in r["runs"])      # ASHA stopped at least one run
     assert all("yield" in x for x in r["runs"])                      # every run, stopped or not, is deployed
     assert (tmp_path / "o" / "best" / "config.json").exists() and r["scheduler"] == "asha"
+
+
+def test_a_trial_that_fails_restarts_from_its_checkpoint_and_ends_as_an_uninterrupted_run(cluster, tmp_path):
+    from neurodeploy.study.sweep import load_sweep, runs_of
+    from neurodeploy.study.trainrun import train_run
+    from neurodeploy.study.tune import tune_runs
+
+    sweep = load_sweep(sweep_file(tmp_path, grid="seed: [0]", epochs=2))
+    (run,) = runs_of(sweep)
+    log, failed = str(tmp_path / "epochs.log"), str(tmp_path / "failed")
+
+    def fails_after_its_first_epoch(rid, row, run_dir):      # in the trial, after Tune took the epoch's checkpoint
+        with open(log, "a") as f:
+            f.write(f"{int(row['epoch'])}\n")
+        if row["epoch"] == 1 and not os.path.exists(failed):
+            open(failed, "w").close()
+            os.remove(os.path.join(run_dir, "checkpoint.npz"))   # only Tune's copy of the checkpoint is left
+            raise RuntimeError("the trial fails after its first epoch")
+
+    hist = tune_runs(sweep, [run], tmp_path / "tune", hook=fails_after_its_first_epoch)
+    assert os.path.exists(failed)
+    assert open(log).read().split() == ["1", "2"]             # restarted at epoch 2, not again at 1
+    assert [h["epoch"] for h in hist[run["id"]]] == [1, 2]     # the history keeps the epoch before the failure
+    train_run(sweep, run, tmp_path / "uninterrupted")          # the same run in this process, never failing
+    assert (tmp_path / "tune" / "runs" / run["id"] / "model.json").read_bytes() == \
+        (tmp_path / "uninterrupted" / "model.json").read_bytes()

@@ -22,11 +22,38 @@ def test_good_file_loads_with_deterministic_stratified_split(tmp_path):
     path = _write(tmp_path, **_good())
     task = load_data_file(path)
     assert (task.name, task.n_inputs, task.n_classes, task.dt) == ("data", 4, 2, 1e-3)
-    tr, va = task.data("train"), task.data("val")
-    assert tr.n + va.n == 10 and va.n == 2 and sorted(va.labels.tolist()) == [0, 1]
+    tr, va, te = task.data("train"), task.data("val"), task.data("test")
+    assert tr.n + va.n + te.n == 10 and va.n == 2 and te.n == 2 and sorted(va.labels.tolist()) == [0, 1]
+    assert sorted(te.labels.tolist()) == [0, 1]
+    idx = task.index                                         # three disjoint splits: test held out
+    assert not (set(idx["test"]) & set(idx["train"])) and not (set(idx["test"]) & set(idx["val"]))
+    assert not (set(idx["train"]) & set(idx["val"]))
+    assert "held-out split: 2 of the 10 trials" in task.test_description
     assert tr.spikes.dtype == np.float32 and tr.labels.dtype == np.int64
     assert np.array_equal(load_data_file(path).data("val").spikes, va.spikes)
     assert load_data_file(path, n_classes=3).n_classes == 3
+
+
+def test_a_separate_test_file_replaces_the_held_out_split(tmp_path):
+    path = _write(tmp_path, **_good())
+    other = tmp_path / "test.npz"
+    g = _good(n=6)
+    np.savez(other, **{**g, "spikes": g["spikes"][::-1].copy()})
+    task = load_data_file(path, test=other)
+    assert task.data("train").n + task.data("val").n == 10                  # the whole file trains
+    assert task.data("test").n == 6 and np.array_equal(task.data("test").spikes, g["spikes"][::-1])
+    assert "separate file" in task.test_description and str(other) in task.test_description
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**_good(n_in=5)})
+    with pytest.raises(TrainError, match="bad.npz.*5 inputs.*must match"):
+        load_data_file(path, test=bad)
+
+
+def test_own_data_defaults_are_the_built_in_tasks_margin_and_population_read_out(tmp_path):
+    arch = load_data_file(_write(tmp_path, **_good())).architecture()
+    digits = get_task("digits").architecture()
+    assert arch["beta"] == digits["beta"] < 1 and arch["outputs_per_class"] == digits["outputs_per_class"] > 1
+    assert arch["init_rate"] == digits["init_rate"]
 
 
 def test_task_data_output_round_trips_as_data_file(tmp_path):
@@ -99,3 +126,19 @@ def test_unreadable_files(tmp_path, content, msg):
         path.write_bytes(content)
     with pytest.raises(TrainError, match=msg):
         load_data_file(path)
+
+
+def test_cli_reports_the_held_out_split_and_refuses_test_without_data(run_cli, tmp_path):
+    pytest.importorskip("jax")
+    import json
+
+    path = _write(tmp_path, **_good(n=12, T=15))
+    args = ("--hidden", "0", "--outputs-per-class", "1", "--epochs", "1", "--no-mismatch", "--no-qat", "--quiet",
+            "--no-report")
+    code, out, err = run_cli("train", "--data", path, "-o", tmp_path / "m.json", *args)
+    assert code == 0, err
+    assert "test: held-out split: 2 of the 12 trials" in out and "never used for training" in out
+    meta = json.loads((tmp_path / "m.json").read_text())["metadata"]
+    assert meta["test_split"].startswith("held-out split")
+    code, out, err = run_cli("train", "coincidence", "--test", path, "-o", tmp_path / "x.json")
+    assert code == 2 and "--test FILE goes with --data" in err and "Traceback" not in err

@@ -11,8 +11,8 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "docs" / "tutorials"
 
 CASES = {
     "train_deploy_verify.py": (["--epochs", "1", "--trials", "2"], ["train_history.png", "train_deployed.png"]),
-    "import_nir.py": (["--trials", "2"], ["nir_counts.png", "nir_raster.png"]),
-    "board_workflow.py": (["--trials", "2"], ["board_selftest.png", "board_events.png",
+    "import_nir.py": (["--trials", "3"], ["nir_counts.png", "nir_raster.png"]),
+    "board_workflow.py": (["--trials", "3"], ["board_selftest.png", "board_events.png",
                                               "plots/verify_rasters.png"]),
 }
 

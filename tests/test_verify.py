@@ -128,6 +128,6 @@ def test_verify_reads_labels_from_input_npz(run_cli, mapped, tmp_path):
     with np.load(EX / "inputs.npz") as z:
         np.savez(tmp_path / "with_labels.npz", spikes=z["spikes"], dt=z["dt"], labels=np.load(EX / "labels.npy"))
     code, out, err = run_cli("verify", EX / "model.json", mapped / "config.json", "--input", tmp_path / "with_labels.npz",
-                             "--trials", "2", "--json", tmp_path / "r.json")
+                             "--trials", "3", "--json", tmp_path / "r.json")
     assert code == 0, out + err
     assert json.loads((tmp_path / "r.json").read_text())["reference_accuracy"] == 1.0

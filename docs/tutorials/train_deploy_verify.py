@@ -92,17 +92,22 @@ def plot(out: Path, history: list, float_out: dict, emulated, labels: np.ndarray
     f_counts = float_out["spikes"][..., float_out["output_indices"]].sum(1)      # [n, outputs]
     e_counts = emulated.outputs.sum(1)                                           # [n, outputs]
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    per_class = f_counts.shape[1] // (int(labels.max()) + 1)                   # outputs summed per class
     for k in range(f_counts.shape[1]):
-        ax[0].scatter(f_counts[:, k], e_counts[:, k], s=14, label=f"output {k}")
+        ax[0].scatter(f_counts[:, k], e_counts[:, k], s=14, color=f"C{k // per_class}",
+                      label=f"class {k // per_class}" if k % per_class == 0 else None)
     lim = max(f_counts.max(), e_counts.max(), 1) * 1.05
     ax[0].plot([0, lim], [0, lim], "k:", lw=1)
-    ax[0].set(xlabel="float network: spikes per sample", ylabel="deployed (emulated): spikes", title="per output")
+    ax[0].set(xlabel="float network: spikes per sample", ylabel="deployed (emulated): spikes", title=f"per output neuron ({per_class} per class)")
     ax[0].legend(fontsize=8)
     i = int(np.flatnonzero(labels == 1)[0])
     t, n = np.nonzero(emulated.spikes[i])                                       # every neuron on the chip
     ax[1].scatter(t * dt * 1e3, n, marker="|", s=30, color="0.3")
     ax[1].set(xlabel="time (ms)", ylabel="neuron (chip order)", xlim=(0, emulated.spikes.shape[1] * dt * 1e3),
               title=f"deployed, sample {i} (class 1): all neurons")
+    for a in ax:                                                                # counts and neuron indices: integers
+        a.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(out / "train_deployed.png", dpi=100)
     plt.close(fig)

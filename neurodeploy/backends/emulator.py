@@ -109,9 +109,14 @@ class Emulator:
             spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(mm)
         return self._result(np.asarray(spikes), dt)
 
-    def run_boards(self, raster, dt: float, sigma: float, seeds) -> EmulationResult:
+    def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None) -> EmulationResult:
         """Boards drawn from their own seeds (board i = ``run(..., mismatch=sigma, seed=seeds[i])``), in one
-        vmapped call → spikes [boards, batch, T, M]."""
+        vmapped call → spikes [boards, batch, T, M].
+
+        ``chip`` (a :class:`~neurodeploy.device.chip_profile.ChipProfile`; this emulator built on its measured
+        profile, :func:`~neurodeploy.calibration.apply.measured_profile`): every board is that measured chip, its
+        per-neuron factors times the residual draw of σ ``sigma`` (board i = ``EmulatorBackend(chip_profile=chip,
+        mismatch=sigma, seed=seeds[i])``)."""
         import jax
 
         from ..sim import simulate
@@ -122,6 +127,12 @@ class Emulator:
         loc = self.locations()
         keys = jax.numpy.stack([jax.random.PRNGKey(int(s)) for s in seeds])
         draws = jax.vmap(lambda k: sample_located_mismatch(loc, k, sigma=sigma))(keys)
+        if chip is not None:
+            from ..calibration.apply import apply_chip_factors, chip_factors
+
+            d = self.decoded
+            factors = chip_factors(d.sites, d.dst, self.net.n_synapses, chip, self.profile)
+            draws = jax.vmap(lambda m: apply_chip_factors(m, factors))(draws)
         return self._result(np.asarray(jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(draws)), dt)
 
     def _result(self, spikes: np.ndarray, dt: float) -> EmulationResult:
@@ -140,7 +151,21 @@ class EmulatorBackend(Backend):
 
     name = "emulator"
 
-    def __init__(self, profile, *, mismatch: float = 0.0, seed: int = 0):
+    def __init__(self, profile, *, mismatch: float = 0.0, seed: int = 0, hidden_chip=None, chip_profile=None):
+        """``hidden_chip``: a hidden chip file (:mod:`neurodeploy.calibration.hidden`): its constants, seed and σ
+        replace ``profile``'s constants, ``seed`` and ``mismatch``. ``chip_profile``: a measured chip
+        (:class:`~neurodeploy.device.chip_profile.ChipProfile`): its constants and per-neuron factors
+        (:mod:`neurodeploy.calibration.apply`), ``mismatch`` then being the residual σ drawn on top."""
+        if hidden_chip is not None:
+            from ..calibration.hidden import hidden_profile, load_hidden_chip
+
+            chip = load_hidden_chip(hidden_chip)
+            profile, mismatch, seed = hidden_profile(chip), chip.sigma, chip.seed
+        self.chip_profile = chip_profile
+        if chip_profile is not None:
+            from ..calibration.apply import measured_profile
+
+            profile = measured_profile(profile, chip_profile)
         self.profile, self.mismatch_sigma, self.seed = profile, mismatch, seed
         self.cfg = None
         self.emulator: Emulator | None = None
@@ -159,4 +184,19 @@ class EmulatorBackend(Backend):
         else:
             raster = data["spikes"]
             self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"])
+        if self.chip_profile is not None:
+            return self._run_measured(raster, data["dt"])
         return self.emulator.run(raster, data["dt"], mismatch=self.mismatch_sigma, seed=self.seed)
+
+    def _run_measured(self, raster, dt: float) -> EmulationResult:
+        """The measured chip: the chip profile's factors (times a residual draw of σ ``mismatch``)."""
+        from ..calibration.apply import apply_chip_factors, chip_factors
+        from ..sim import no_mismatch, simulate
+
+        em = self.emulator
+        d = em.decoded
+        mm = em.mismatch(self.seed, self.mismatch_sigma) if self.mismatch_sigma > 0 else no_mismatch(em.net)
+        mm = apply_chip_factors(mm, chip_factors(d.sites, d.dst, em.net.n_synapses, self.chip_profile, self.profile))
+        x = np.asarray(raster, np.float32)
+        spikes, _, _ = simulate(em.net, x if x.ndim == 3 else x[None], mm, dt=dt)
+        return em._result(np.asarray(spikes), dt)

@@ -47,8 +47,10 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
               help="Also write the final quantized network (JSON).")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Write PNG pictures (per-core weight error, CAM/SRAM use per core) into this folder.")
+@click.option("--chip", "chip_path", type=click.Path(dir_okay=False), default=None,
+              help="Chip profile (from `neurodeploy calibrate`): bias codes from its measured constants.")
 def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
-            import_options, cam_profile, cam_tolerance, report_path, quantized_path, plot_dir):
+            import_options, cam_profile, cam_tolerance, report_path, quantized_path, plot_dir, chip_path):
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
     from ..deployment import deploy
     from ..fileio import dumps_json, write_texts
@@ -63,7 +65,13 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         from ..plots import require_matplotlib
 
         require_matplotlib()
-    prof = load_profile(profile_name)
+    prof = nominal = load_profile(profile_name)
+    if chip_path:
+        from ..calibration.apply import measured_profile, retarget_spec
+        from ..device.chip_profile import load_chip_profile
+
+        chip = load_chip_profile(chip_path)
+        prof = measured_profile(prof, chip)
     cams = cam_profiles(cam_profile)
     is_quantized = is_quantized_file(model)
     from ..log import stage
@@ -77,15 +85,33 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
 
             raise SpecError(f"{model}: is a quantized network (quantization already done): {', '.join(given)} "
                             f"only apply when mapping a model; drop them or map the model itself")
+        if chip_path:
+            raise click.UsageError("--chip needs the model itself (its currents are retargeted), not a quantized network")
         d = map_quantized(load_quantized(model), prof, cam_profiles=cams, cam_tolerance=cam_tolerance)
     else:
         with stage(f"loading {model}"):
-            spec = load_network(model, profile=prof, **parse_import_options(import_options))
+            spec = load_network(model, profile=nominal, **parse_import_options(import_options))
+            source_sha = spec.sha256()      # the config records the model, not its retargeted currents
+            if chip_path:
+                spec = retarget_spec(spec, nominal, prof)
         with stage("quantize -> map -> config"):
             d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
                        cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
+    config = d.config
+    if chip_path and cams:
+        click.echo("--chip with --cam-profile: the neurons keep the CAM-defect placement (not moved onto the "
+                   "best-measured physical neurons)")
+    if chip_path and not cams:
+        from ..calibration.placement import place_on_measured
+
+        config, moved = place_on_measured(config, chip, prof.geometry.neurons_per_core)
+    if chip_path:
+        config = config.model_copy(update={"source_model_sha256": source_sha})
+        for (c, k), (before, after) in moved.items():
+            click.echo(f"chip {c} core {k}: neurons on the best-measured physical neurons (mean squared log-deviation "
+                       f"of their factors {before:.4f} → {after:.4f})")
     # every output rendered before any is written: a failure leaves none behind
-    write_texts({output: d.config.dumps(), report_path: dumps_json(d.report) if report_path else None,
+    write_texts({output: config.dumps(), report_path: dumps_json(d.report) if report_path else None,
                  quantized_path: d.quantized.dumps() if quantized_path else None})
     if plot_dir:
         from ..plots import map_plots

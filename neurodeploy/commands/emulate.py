@@ -18,7 +18,11 @@ from .options import config_run_options, import_option, check_outputs, parse_imp
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
 @window_option
-def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window):
+@click.option("--chip", "chip_path", type=click.Path(dir_okay=False), default=None,
+              help="Chip profile (from `neurodeploy calibrate`): emulate that measured board (--mismatch: residual σ on top).")
+@click.option("--hidden-chip", "hidden_chip", type=click.Path(dir_okay=False), default=None,
+              help="Hidden chip (from `neurodeploy chip new`): emulate it (its own mismatch; --mismatch/--seed ignored).")
+def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window, chip_path, hidden_chip):
     """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.
 
     The same as `neurodeploy run CONFIG --backend emulator` (same npz). The printed output spike counts are
@@ -33,8 +37,15 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
     window = parse_window_option(window)
     check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
-    cfg, res = run_file(get_backend("emulator", prof, mismatch=mismatch, seed=seed), config, input_path, output, profile=prof,
-                        window=window)
+    if chip_path and hidden_chip:
+        raise click.UsageError("give --chip (a measured board) or --hidden-chip (a hidden one), not both")
+    opts = {"hidden_chip": hidden_chip} if hidden_chip else {}
+    if chip_path:
+        from ..device.chip_profile import load_chip_profile
+
+        opts["chip_profile"] = load_chip_profile(chip_path)
+    cfg, res = run_file(get_backend("emulator", prof, mismatch=mismatch, seed=seed, **opts), config, input_path, output,
+                        profile=prof, window=window)
     if json_path:
         from ..backends.base import summary_json
         from ..fileio import write_json

@@ -12,6 +12,8 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Trained model (.json).")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False),
               help="Your data instead of a built-in task: npz with spikes [n, T, n_in] counts, labels [n], dt (s).")
+@click.option("--test", "test_path", type=click.Path(dir_okay=False),
+              help="With --data: a separate test file (same format) instead of the held-out 20 % of the data file.")
 @click.option("--init", "init", type=click.Path(dir_okay=False),
               help="Continue training this network (model.json, .nir or .npz; any import) instead of a fresh one.")
 @click.option("--hidden", type=click.IntRange(min=0), help="Hidden neurons (0: inputs straight to the outputs).")
@@ -43,6 +45,9 @@ from ..train.task import TASK_NAMES, TrainError
               help="Longest learned delay (s; default: the task's, else what the chip's delay stages produce, at most 0.1).")
 @click.option("--ratio-loss", type=click.FloatRange(min=0), default=None,
               help="Weight of the firing-rate-ratio hinge (default: 1 with the rate_mse loss, else 0).")
+@click.option("--noise-loss", type=click.FloatRange(min=0), default=None,
+              help="Weight of the noise term: pushes down the most active output on trials without a class "
+                   "(the data's 'negative'; default: the task's, else 0).")
 @click.option("--rate-reg", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Weight of the rate regulariser (penalises rates above --rate-max).")
 @click.option("--rate-max", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True, help="Hz.")
@@ -55,9 +60,9 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile.")
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed,
+def train_cmd(task, output, data_path, test_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed,
               mismatch, no_mismatch, draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents,
-              learn_delays, max_delay, ratio_loss, rate_reg, rate_max,
+              learn_delays, max_delay, ratio_loss, noise_loss, rate_reg, rate_max,
               patience, resume, checkpoint, keep_checkpoint, stop_after, profile_name, no_report, quiet):
     """Train TASK (frozen-noise, temporal-xor, digits, coincidence) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
     from ..device.profile import load_profile
@@ -67,7 +72,9 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_clas
 
     if (task is None) == (data_path is None):
         raise TrainError(f"give a TASK ({', '.join(TASK_NAMES)}) or --data FILE.npz (exactly one)")
-    t = load_data_file(data_path) if data_path else get_task(task)
+    if test_path and not data_path:
+        raise TrainError("--test FILE goes with --data FILE (a built-in task has its own test split)")
+    t = load_data_file(data_path, test=test_path) if data_path else get_task(task)
     arch = t.architecture()
     over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
             if v is not None}
@@ -78,12 +85,16 @@ def train_cmd(task, output, data_path, init, hidden, recurrent, outputs_per_clas
         qat=not no_qat, qat_epochs=qat_epochs, bias_range=not no_bias_range,
         train_currents=TRAINABLE_CURRENTS if train_currents else (), learn_delays=learn_delays, max_delay=max_delay or 0.0,
         ratio_weight=ratio_loss if ratio_loss is not None else float(arch.get("ratio_weight", 1.0 if (loss or arch.get("loss")) == "rate_mse" else 0.0)),
+        ratio_target=float(arch.get("ratio_target", 8.0)),
+        noise_weight=noise_loss if noise_loss is not None else float(arch.get("noise_weight", 0.0)),
         rate_reg=rate_reg, rate_max=rate_max,
         patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet)
     s = train(t, output, cfg, load_profile(profile_name), arch_overrides=over, init=init, resume=resume,
               checkpoint=checkpoint, report=not no_report, keep_checkpoint=keep_checkpoint)
     m, c = s["metrics"], s["constraints"]
     line = f"test accuracy {m['test']['accuracy']:.3f} (nominal chip)"
+    if getattr(t, "test_description", None):
+        line = f"test: {t.test_description}\n" + line
     if m["test_mismatch"].get("accuracy"):
         line += f", median {m['test_mismatch']['median_accuracy']:.3f} over {m['test_mismatch']['draws']} mismatch draws"
     for k in ("frr_min", "noise_frr_median", "noise_max_win_fraction"):

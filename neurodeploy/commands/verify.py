@@ -7,6 +7,10 @@ import click
 from .options import (import_option, board_options, check_outputs, parse_import_options, parse_window_option, samna_options,
                       session_options, window_option)
 
+#: ``--chip``'s residual mismatch σ when ``--mismatch`` is not given: what a calibration leaves unmeasured (each CAM
+#: slot's weight, the currents it does not identify) on top of the measured per-neuron factors.
+CHIP_RESIDUAL_SIGMA = 0.02
+
 
 @click.command("verify")
 @click.argument("model", type=click.Path(dir_okay=False))
@@ -16,9 +20,11 @@ from .options import (import_option, board_options, check_outputs, parse_import_
                    "[start, stop) steps (the read-out window).")
 @click.option("--labels", "labels_path", type=click.Path(dir_okay=False), default=None,
               help="npy with one class label (output index) per input sample.")
-@click.option("--trials", type=int, default=32, show_default=True, help="Mismatch draws (boards), in one vmapped call.")
+@click.option("--trials", type=int, default=32, show_default=True,
+              help="Emulated mismatched boards; board b is `emulate --seed SEED+b`.")
 @click.option("--mismatch", type=float, default=0.1, show_default=True,
-              help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ).")
+              help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ). With --chip: the residual σ on "
+                   "top of the measured chip (default there: 0.02).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tolerance", multiple=True, metavar="NAME=VALUE",
               help="A gate by its check's name: rate_correlation=0.9 (min median r), relative_rate_error=1.0 (max), "
@@ -33,11 +39,23 @@ from .options import (import_option, board_options, check_outputs, parse_import_
               help="Write PNG pictures (rasters float vs deployed, rate scatter, accuracy across boards) into this folder.")
 @click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True,
               help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the emulated boards run, in units of --unit-size boards: local (in this process) or ray "
+                   "(Ray tasks, as `neurodeploy yield --engine ray`); the report is the same either way.")
+@click.option("--address", default=None, help="ray: the cluster's address ('auto': the running one; default: start a "
+                                               "local cluster on this computer's CPUs).")
+@click.option("--unit-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Boards per unit (one vmapped call, one task on Ray).")
+@click.option("--chip", "chip_path", type=click.Path(dir_okay=False), default=None,
+              help="Chip profile (from `neurodeploy calibrate`): the deployed boards are that measured chip (its "
+                   "constants and per-neuron factors) with a residual σ (--mismatch, default 0.02) for what the "
+                   "calibration could not pin down; the report names the chip profile and its sha256. Emulated "
+                   "boards in this process (not with --engine ray or --backend samna).")
 @board_options
 @session_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, window, allow_other_model,
-               json_path, profile_name, import_options, plot_dir, backend, device, bitfile, n_chips, no_discharge, settle,
-               wait_for_clock):
+               json_path, profile_name, import_options, plot_dir, backend, engine, address, unit_size, chip_path, device,
+               bitfile, n_chips, no_discharge, settle, wait_for_clock):
     """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from ..inputs import load_input, resolve_window
     from ..fileio import write_json
@@ -48,6 +66,18 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
 
     if trials < 0 or mismatch < 0:
         raise click.BadParameter("--trials and --mismatch must be ≥ 0")
+    chip = None
+    if chip_path:
+        from ..device.chip_profile import load_chip_profile
+
+        if backend != "emulator" or engine != "local":
+            raise click.BadParameter(f"a chip profile's boards are emulated in this process; drop --chip or "
+                                     f"{'--backend ' + backend if backend != 'emulator' else '--engine ' + engine}",
+                                     param_hint="--chip")
+        chip = load_chip_profile(chip_path)
+        if click.get_current_context().get_parameter_source("mismatch").name == "DEFAULT":
+            mismatch = CHIP_RESIDUAL_SIGMA
+    eng = _engine(engine, address, backend)
     tol = Tolerance.parse(tolerance)
     window = parse_window_option(window)
     check_outputs({"--json": json_path})
@@ -75,7 +105,9 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     try:
         report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
                         seed=seed, tolerance=tol, pictures=pictures, board=board, window=win,
-                        allow_other_model=allow_other_model)
+                        allow_other_model=allow_other_model, engine=eng, unit_size=unit_size,
+                        negative=data.get("negative") if labels is not None else None, chip=chip,
+                        chip_source=chip_path)
     finally:
         if board is not None:
             board.close()
@@ -88,3 +120,20 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
         write_json(json_path, report)
     click.echo(format_verify(report))
     return 0 if report["passed"] else 1
+
+
+def _engine(engine: str, address, backend: str):
+    """The engine of the emulated boards, started before any work (Ray forks its helpers before JAX's threads
+    start; without Ray installed, one line and exit 2)."""
+    from ..study.engines import LocalEngine, RayEngine
+
+    if engine == "local":
+        if address:
+            raise click.BadParameter("--address goes with --engine ray", param_hint="--address")
+        return LocalEngine()
+    if backend != "emulator":
+        raise click.BadParameter(f"--engine ray runs emulated boards; --backend {backend} judges one real board",
+                                 param_hint="--engine")
+    eng = RayEngine(address=address)
+    eng.start()
+    return eng

@@ -31,6 +31,7 @@ from ..device.masks import entry_weights
 from ..errors import ConfigError
 from ..device.profile import DELAY_QUANTITIES, NEURON_QUANTITIES
 from ..device import physics
+from ..device.delays import entry_spread
 from .config_json import LATCHES, HardwareConfig
 from .state import board_state
 
@@ -121,7 +122,8 @@ def _entry_delays(st, profile, cc, ck, cn, ce):
 
     delay = [p ∨ m]·t₀ + p·t₁ + m·t₂ with t_i = V_th·C_dly,i/I_dly,i of the entry's core (a core that does
     not set SYPD_DLYi_P keeps the profile default); spread = √Σ(t_i·s_i)²/Σt_i over the stages used,
-    s_i the profile's ``dly_mismatch`` (one factor per entry with the variance of the sum of the stages)."""
+    s_i the profile's ``dly_mismatch`` (one factor per entry with the variance of the sum of the stages;
+    :func:`neurodeploy.device.delays.entry_spread`)."""
     bits = np.zeros((2,) + st.cam_tag.shape, bool)
     for (c, k, n), entries in st.cam_flags.items():
         for e, fl in entries.items():
@@ -143,12 +145,7 @@ def _entry_delays(st, profile, cc, ck, cn, ce):
                 cur.append(float(profile.bias.to_current(pname, *code)))
             t[c, k] = profile.delay_times(cur)
     t0, t1, t2 = (t[cc, ck, i] for i in range(3))
-    delay = physics.entry_delay(t0, t1, t2, p, m)
-    s0, s1, s2 = profile.analog.dly_mismatch
-    used0 = (p | m).astype(float)
-    var = (used0 * t0 * s0) ** 2 + (p * t1 * s1) ** 2 + (m * t2 * s2) ** 2
-    spread = np.where(delay > 0, np.sqrt(var) / np.where(delay > 0, delay, 1.0), 1.0)
-    return delay, spread
+    return physics.entry_delay(t0, t1, t2, p, m), entry_spread(t0, t1, t2, p, m, profile.analog.dly_mismatch)
 
 
 def _parameters(st, profile, slot_c, core_k):

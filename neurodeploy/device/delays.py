@@ -6,8 +6,15 @@ entry's bits (p = ``precise_delay``, m = ``mismatched_delay``) pick one of four 
 
     d(p, m) = [p ∨ m]·t₀ + p·t₁ + m·t₂   ∈ {0, t₀ + t₁, t₀ + t₂, t₀ + t₁ + t₂}     (s)
 
-This module holds that grid — the levels, the nearest level of a target, each stage's DAC grid and
-the longest delay — which training (delay constraints), the design rules and the quantizer share.
+Under mismatch (σ the chip's relative spread) stage i varies with σ·s_i, s_i the profile's ``dly_mismatch``
+(DLY2, a minimum-size transistor: s₂ = 3); an entry's delay is one factor 1 + σ_e·ξ (ξ ~ N(0, 1)) with the
+relative spread of the sum of the stages it uses, eq. (10):
+
+    σ_e/σ = √([p ∨ m]·(s₀t₀)² + p·(s₁t₁)² + m·(s₂t₂)²) / d(p, m)     (1 where d = 0)           (10)
+
+This module holds that grid — the levels, the nearest level of a target, each level's spread (10), each stage's
+DAC grid and the longest delay — which the decoder (the emulator), training (delay constraints and the mismatch it
+trains against), the design rules and the quantizer share.
 """
 
 from __future__ import annotations
@@ -54,6 +61,23 @@ def max_delay(grids: list[StageGrid]) -> float:
 def levels(x: np.ndarray) -> np.ndarray:
     """[4] the four delays (s) of stage delays x = (t₀, t₁, t₂), in :data:`LEVEL_BITS` order."""
     return ROWS @ np.asarray(x, float)
+
+
+def entry_spread(t0, t1, t2, precise, mismatched, stage_sigma) -> np.ndarray:
+    """[n] each entry's delay spread relative to the chip's σ, eq. (10): stage times t_i (s, per entry or
+    scalar), bits p = ``precise``, m = ``mismatched``, ``stage_sigma`` = (s₀, s₁, s₂); 1 for a zero delay."""
+    p, m = np.asarray(precise, bool), np.asarray(mismatched, bool)
+    t0, t1, t2 = (np.asarray(t, float) for t in (t0, t1, t2))
+    s0, s1, s2 = (float(v) for v in stage_sigma)
+    d = (p | m) * t0 + p * t1 + m * t2
+    var = (p | m) * (t0 * s0) ** 2 + p * (t1 * s1) ** 2 + m * (t2 * s2) ** 2
+    return np.where(d > 0, np.sqrt(var) / np.where(d > 0, d, 1.0), 1.0)
+
+
+def level_spreads(x: np.ndarray, stage_sigma) -> np.ndarray:
+    """[4] the spread (10) of each of the four levels of stage delays x = (t₀, t₁, t₂), in :data:`LEVEL_BITS` order."""
+    x = np.asarray(x, float)
+    return entry_spread(x[0], x[1], x[2], LEVEL_BITS[:, 0], LEVEL_BITS[:, 1], stage_sigma)
 
 
 def assign(target: np.ndarray, x: np.ndarray) -> np.ndarray:

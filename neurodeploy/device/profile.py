@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
 
 from ..basemodel import FileModel
 from .chip_parameters import ChipParameters
@@ -315,6 +315,26 @@ def builtin_profiles() -> list[str]:
 _CACHE: dict[tuple[str, float], DeviceProfile] = {}
 
 
+def validated_yaml(path: Path, raw_bytes: bytes, model, what: str):
+    """``raw_bytes`` (YAML or JSON) parsed and validated as ``model``; every problem as :class:`ProfileError`
+    lines ``FILE: $.field: message`` (a syntax error with its line, a non-mapping, each failed field)."""
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except RecursionError:
+        raise ProfileError(f"{path}: nested too deeply to be a {what}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ProfileError(f"{path}: {where}: YAML syntax error: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: $: expected a mapping of {what} fields, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ProfileError(str(path), lines=validation_lines(str(path), e)) from None
+
+
 def load_profile(name_or_path: str | Path = "dynapse2") -> DeviceProfile:
     """Load and validate a device profile by built-in name or YAML path.
 
@@ -328,21 +348,7 @@ def load_profile(name_or_path: str | Path = "dynapse2") -> DeviceProfile:
     if key in _CACHE:
         return _CACHE[key]
     raw_bytes = path.read_bytes()
-    try:
-        raw = yaml.safe_load(raw_bytes)
-    except RecursionError:
-        raise ProfileError(f"{path}: nested too deeply to be a device profile") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "?"
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ProfileError(f"{path}: {where}: YAML syntax error: {problem}") from None
-    if not isinstance(raw, dict):
-        raise ProfileError(f"{path}: $: expected a mapping of profile fields, got {type(raw).__name__}")
-    try:
-        prof = DeviceProfile.model_validate(raw)
-    except ValidationError as e:
-        raise ProfileError(str(path), lines=validation_lines(str(path), e)) from None
+    prof = validated_yaml(path, raw_bytes, DeviceProfile, "device profile")
 
     bg = prof.bias_generator
     table_path = _table_path(path, bg.table_file, "table_file")

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from ..rules import NetworkFacts, require_network
 from ..device.physics import gain_ratio, same_tau_current
 from . import grouping
 from ..device.parameter_sets import relevance
-from ..device.synapses import keep_largest
+from ..device.synapses import Synapses, keep_largest
 from .quantized_json import EntryColumns, LogicalCoreRecord, PopulationRef, QuantizedNetwork, SynapseTable
 from .delays import quantize_network_delays
 from ..device.masks import Alphabet

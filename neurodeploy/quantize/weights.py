@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import detmath
-from ..device.masks import MASK_BITS as BITS  # [16 masks, 4 bases]
 from ..device.masks import Alphabet
 
 

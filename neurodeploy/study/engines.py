@@ -8,6 +8,8 @@ each unit as a Ray task on a local or remote cluster (``pip install 'ray>=2.40'`
 
 from __future__ import annotations
 
+import numpy as np
+
 from .units import run_unit
 
 
@@ -28,6 +30,20 @@ class LocalEngine:
             if progress is not None:
                 progress(u)
             yield u, counts
+
+
+def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds: list[int], unit_size: int = 16,
+                 progress=None) -> np.ndarray:
+    """Output counts [len(seeds), samples, n_out] over ``window`` of the boards drawn from ``seeds`` (board i
+    is ``emulate --seed seeds[i] --mismatch sigma``), cut into units of ``unit_size`` boards that ``engine``
+    computes (:func:`.units.run_unit`), put back in board order whatever order the units finish in."""
+    if unit_size < 1:
+        from ..errors import StudyError
+
+        raise StudyError(f"--unit-size must be ≥ 1, got {unit_size}")
+    units = {u: list(seeds[u * unit_size:(u + 1) * unit_size]) for u in range(-(-len(seeds) // unit_size))}
+    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress))
+    return np.concatenate([np.asarray(done[u]) for u in sorted(units)])
 
 
 #: Each Ray worker runs one unit at a time on one CPU; XLA's own thread pools are held to one thread so that

@@ -3,7 +3,9 @@
 Each trial trains one run (:func:`.trainrun.train_run`) in its own folder ``OUT/runs/<id>/`` and, after every
 epoch, reports that epoch's validation metrics to Tune with the trainer's checkpoint file as a Tune
 checkpoint. A trial that fails is restarted by Tune (``FailureConfig(max_failures=2)``) from its last
-checkpoint: the file is copied back and training resumes where it stopped, exactly. With ASHA
+checkpoint: the file is copied back into the run's folder and training resumes at the next epoch, exactly
+(the model equals an uninterrupted run's, byte for byte); the run's history is the trainer's own, kept in the
+checkpoint, so the epochs before the failure stay in it. With ASHA
 (``scheduler="asha"``) Tune stops runs whose ``metric`` trails at the rungs (1, 2, 4, … epochs): the run's
 best model so far is written, so every trial still leaves a model.json to deploy and score.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 from .engines import WORKER_ENV, require_ray
 
 
-def _trainable(sweep: dict, run_dirs: dict):
+def _trainable(sweep: dict, run_dirs: dict, hook=None):
     def trainable(config):
         from ray import tune
 
@@ -36,6 +38,8 @@ def _trainable(sweep: dict, run_dirs: dict):
             with tempfile.TemporaryDirectory() as tmp:
                 shutil.copyfile(path, Path(tmp) / "checkpoint.npz")
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+            if hook is not None:
+                hook(rid, row, run_dir)
             return False
 
         train_run(sweep, {"id": rid, "options": config["options"]}, run_dir, on_epoch=report,
@@ -44,8 +48,10 @@ def _trainable(sweep: dict, run_dirs: dict):
 
 
 def tune_runs(sweep: dict, runs: list[dict], out: Path, scheduler: str | None = None, address: str | None = None,
-              num_cpus: int | None = None) -> dict:
-    """Train ``runs`` as Tune trials → {run id: per-epoch history as reported}."""
+              num_cpus: int | None = None, hook=None) -> dict:
+    """Train ``runs`` as Tune trials → {run id: per-epoch history as reported}. ``hook(run id, history row,
+    run folder)``, if given, is called in the trial after each epoch's report (its checkpoint then saved by
+    Tune); an exception it raises fails the trial as any failure would."""
     import logging
 
     ray = require_ray()
@@ -72,7 +78,7 @@ def tune_runs(sweep: dict, runs: list[dict], out: Path, scheduler: str | None = 
 
         raise StudyError(f"--scheduler {scheduler!r}: expected asha")
     tuner = tune.Tuner(
-        tune.with_resources(_trainable(sweep, run_dirs), {"cpu": 1}),
+        tune.with_resources(_trainable(sweep, run_dirs, hook), {"cpu": 1}),
         param_space={"id": tune.grid_search([r["id"] for r in runs]),
                      "options": tune.sample_from(lambda spec: next(r["options"] for r in runs
                                                                    if r["id"] == spec.config["id"]))},
@@ -80,10 +86,24 @@ def tune_runs(sweep: dict, runs: list[dict], out: Path, scheduler: str | None = 
         run_config=tune.RunConfig(name="sweep", storage_path=str(out / "tune"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=2)))
     results = tuner.fit()
-    histories = {}
-    for res in results:
-        rid = res.config["id"]
-        df = res.metrics_dataframe
-        histories[rid] = [] if df is None else df[[c for c in df.columns if c.startswith(("epoch", "val_", "train_"))]] \
-            .to_dict("records")
-    return histories
+    return {res.config["id"]: _history(res) for res in results}
+
+
+_HISTORY_KEYS = ("epoch", "val_", "train_")
+
+
+def _history(res) -> list[dict]:
+    """A trial's per-epoch history: the trainer's own, from the trial's last checkpoint (the ``meta`` JSON of
+    :mod:`neurodeploy.train.checkpoint`; whole across restarts, whereas Tune's in-memory metrics of a restarted
+    trial begin at the restart), else the metrics Tune holds."""
+    import json
+
+    import numpy as np
+
+    if res.checkpoint is not None:
+        with res.checkpoint.as_directory() as d, np.load(Path(d) / "checkpoint.npz", allow_pickle=False) as z:
+            rows = json.loads(bytes(z["meta"]).decode())["history"]
+        return [{k: float(v) for k, v in row.items() if k.startswith(_HISTORY_KEYS)
+                 and isinstance(v, (int, float)) and not isinstance(v, bool)} for row in rows]
+    df = res.metrics_dataframe
+    return [] if df is None else df[[c for c in df.columns if c.startswith(_HISTORY_KEYS)]].to_dict("records")

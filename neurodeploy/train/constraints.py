@@ -26,7 +26,8 @@ identity in the backward pass (straight-through estimator):
 The final model holds w_q exactly, so mapping it reproduces its weights (error ≈ 0). Learned delays
 (``--learn-delays``) get the same treatment: in the QAT phase each synapse's delay is the one of the four
 levels 0, t₀ + t₁, t₀ + t₂, t₀ + t₁ + t₂ of its core (the delay biases ``map`` chooses) nearest to it,
-straight-through, so that mapping reproduces the trained delays too.
+straight-through, so that mapping reproduces the trained delays too; and in both phases each delay's mismatch
+has the spread of that level (:meth:`GridQuantizer.delay_spreads`: DLY2's 3× included), as the emulator draws it.
 """
 
 from __future__ import annotations
@@ -103,6 +104,22 @@ class GridQuantizer:
             if t is not None and sel.size:
                 out[sel] = levels(t)[assign_delay(d[sel], t)]
         return (out / unit).astype(np.float32)
+
+    def delay_spreads(self, u: np.ndarray) -> np.ndarray:
+        """[n_syn] the delay-mismatch spread (relative to the chip's σ) of the level each delay ``u`` (in
+        ``delay_unit``) sits on, eq. (10) of :mod:`neurodeploy.device.delays` with the profile's ``dly_mismatch``
+        — what the emulator gives that entry; 1 on a core without delay biases (no delay there)."""
+        from ..device.delays import assign as assign_delay, level_spreads
+
+        sl, unit = self.st.slots, self.st.delay_unit
+        d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)
+        out = np.ones_like(d)
+        sig = self.profile.analog.dly_mismatch
+        for ci, t in enumerate(self.stage_t):
+            sel = np.flatnonzero(self.core_of[sl.dst] == ci)
+            if t is not None and sel.size:
+                out[sel] = level_spreads(t, sig)[assign_delay(d[sel], t)]
+        return out.astype(np.float32)
 
     def values(self, w: np.ndarray) -> np.ndarray:
         """Signed unitless weights [n_syn] the chip realises for ``w`` on the current grid."""

@@ -7,7 +7,8 @@ on CPU is several times faster than ``jax.vmap`` over draws), the loss averaged 
 then the projections of :mod:`.constraints` (bias range, weight bound). Two phases: float
 training (``epochs − qat_epochs`` epochs, early stopping on the validation split), then
 quantization-aware training on the grid ``map`` will use, starting from the best float model.
-The best model of the last phase (validation accuracy under mismatch, then loss) is kept.
+The best model of the last phase (validation accuracy under mismatch, then loss) is kept. Delays train
+and validate against the delay mismatch the emulator draws (:mod:`.delay_mismatch`).
 
 Everything random is seeded from ``seed``: minibatch order (epoch e: ``default_rng([seed, e])``),
 mismatch draws (``fold_in(PRNGKey(seed), step // redraw_every)``), evaluation draws (fixed). A
@@ -17,7 +18,6 @@ checkpoint (npz) after every epoch holds the optimiser state, the best model and
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .constraints import GridQuantizer, fan_in_mask
-from .losses import BETA_CURRENT, LOSSES, accuracy, current_logits, ce_counts, rate_mse, rate_regulariser, ratio_hinge
+from .delay_mismatch import slot_spreads, with_spread
+from .losses import BETA_CURRENT, LOSSES, accuracy, current_logits, ce_counts, noise_top, rate_mse, rate_regulariser, ratio_hinge
 from .task import TrainError
 
 #: TrainConfig fields that may differ between a run and its --resume.
@@ -55,6 +56,7 @@ class TrainConfig:
     max_delay: float = 0.0             # s, upper bound of learned delays (0: the task's, else the chip's/format's)
     ratio_weight: float = 0.0          # weight of the firing-rate-ratio hinge (losses.ratio_hinge)
     ratio_target: float = 8.0
+    noise_weight: float = 0.0          # weight of the noise term (losses.noise_top) on trials without a class
     rate_reg: float = 0.0
     rate_max: float = 100.0
     patience: int = 0                  # float-phase early stopping (epochs without improvement; 0 = off)
@@ -122,6 +124,7 @@ class Trainer:
         self.bounds = st.current_bounds() if cfg.bias_range else None
         self.wmax = jnp.asarray(st.weight_bound())
         self.quant = GridQuantizer(st, profile, seed=0) if cfg.qat else None
+        self.dquant = GridQuantizer(st, profile, seed=0) if st.net.delay is not None and profile.models_delays else None
         self.opts = {"float": self._optimizer(cfg.lr, (cfg.epochs - cfg.n_qat) * self.spe),
                      "qat": self._optimizer(cfg.lr * cfg.qat_lr_factor, max(cfg.n_qat, 1) * self.spe)}
         self.steps = {k: self._make_step(o) for k, o in self.opts.items()}
@@ -150,8 +153,9 @@ class Trainer:
             main = ce_counts(counts, y, valid, self.cfg.beta)
         if self.cfg.ratio_weight > 0:
             main = main + self.cfg.ratio_weight * ratio_hinge(counts, y, valid, self.cfg.ratio_target)
-        reg = rate_regulariser(spikes, self.st.spec.dt, self.cfg.rate_reg, self.cfg.rate_max)
-        return main + reg, counts
+        if self.cfg.noise_weight > 0:
+            main = main + self.cfg.noise_weight * noise_top(counts, valid)
+        return main + rate_regulariser(spikes, self.st.spec.dt, self.cfg.rate_reg, self.cfg.rate_max), counts
 
     def _draws(self, key, n):
         from ..sim import sample_mismatch_stack
@@ -174,11 +178,11 @@ class Trainer:
 
         st, cfg = self.st, self.cfg
 
-        def loss_fn(theta, mask, q, qd, qat_on, x, y, tr, valid, key):
+        def loss_fn(theta, mask, q, qd, sd, qat_on, x, y, tr, valid, key):
             th = {**theta, "weights": self._forward_weights(theta["weights"], mask, q, qat_on)}
             if "delays" in theta:       # QAT: the delays on the per-core delay levels (straight-through)
                 th["delays"] = self._forward_weights(theta["delays"], 1.0, qd, qat_on)
-            net = st.apply(th)
+            net = with_spread(st.apply(th), sd, st.entry_syn)
 
             record = ("I_ampa", "I_nmda", "I_gaba") if cfg.loss == "ce_current" else False
 
@@ -198,9 +202,9 @@ class Trainer:
                 return jnp.mean(losses), (counts[0], jnp.mean(rate))
             return one(None)
 
-        def step(theta, opt_state, mask, q, qd, qat_on, x, y, tr, valid, key):
-            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qd, qat_on, x, y, tr, valid,
-                                                                                 key)
+        def step(theta, opt_state, mask, q, qd, sd, qat_on, x, y, tr, valid, key):
+            (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qd, sd, qat_on, x, y, tr,
+                                                                                 valid, key)
             updates, opt_state = opt.update(g, opt_state, theta)
             theta = optax.apply_updates(theta, updates)
             theta = self._project(theta)
@@ -228,8 +232,8 @@ class Trainer:
 
         st = self.st
 
-        def counts_of(theta, w_fwd, x, draws):
-            net = st.apply({**theta, "weights": w_fwd})
+        def counts_of(theta, w_fwd, sd, x, draws):
+            net = with_spread(st.apply({**theta, "weights": w_fwd}), sd, st.entry_syn)
             s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
             return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2) @ jnp.asarray(st.readout)
 
@@ -246,14 +250,18 @@ class Trainer:
         return f
 
     def counts(self, theta, w_fwd, data, chunk: int = 64) -> np.ndarray:
-        """Output counts [1 + eval_draws, n, C] on ``data`` (index 0: nominal chip)."""
+        """Output counts [1 + eval_draws, n, C] on ``data`` (index 0: nominal chip); delays mismatched with the
+        spread of the levels ``map`` would give this model (:attr:`dquant` refitted on it)."""
+        if self.dquant is not None and self.cfg.mismatch > 0:
+            self.dquant.refit(theta, np.asarray(w_fwd))
+        sd = slot_spreads(self.st, self.dquant, theta)
         out = []
         for i in range(0, data.n, chunk):
             x = data.spikes[i:i + chunk]
             pad = chunk - x.shape[0] if data.n > chunk else 0
             if pad:
                 x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
-            c = np.asarray(self._eval(theta, w_fwd, x, self.eval_draws_stack))
+            c = np.asarray(self._eval(theta, w_fwd, sd, x, self.eval_draws_stack))
             out.append(c[:, :c.shape[1] - pad])
         return np.concatenate(out, axis=1)
 
@@ -339,6 +347,9 @@ class Trainer:
         qat = state.phase == "qat"
         if qat:
             self.quant.refit(state.theta, np.asarray(state.theta["weights"]) * state.mask)
+        elif self.dquant is not None and cfg.mismatch > 0:      # the delay levels (their spreads) of the model now
+            self.dquant.refit(state.theta, np.asarray(state.theta["weights"]) * state.mask)
+        dq = self.quant if qat else self.dquant
         step_fn = self.steps[state.phase]
         data = self.train if self.source is None else self.source(state.epoch)
         if data.n != self.train.n:
@@ -358,9 +369,10 @@ class Trainer:
                 q = self.quant.values(np.asarray(state.theta["weights"]) * state.mask)
                 if "delays" in state.theta:
                     qd = self.quant.delay_values(np.asarray(state.theta["delays"]))
+            sd = slot_spreads(st, dq if cfg.mismatch > 0 else None, state.theta)
             key = jr.fold_in(base, state.step // cfg.redraw_every)
             state.theta, state.opt_state, loss, acc, rate = step_fn(
-                state.theta, state.opt_state, state.mask, q, qd, qat, data.spikes[idx], data.labels[idx],
+                state.theta, state.opt_state, state.mask, q, qd, sd, qat, data.spikes[idx], data.labels[idx],
                 tr_all[idx].astype(np.float32), valid_all[idx], key)
             state.step += 1
             sums += (float(loss), float(acc), float(rate))

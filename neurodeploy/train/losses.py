@@ -28,6 +28,12 @@ Firing-rate-ratio hinge (``ratio_weight`` > 0; the frozen-noise tutorial's FRR),
 
 computed per mismatch draw, so it asks every simulated chip for the margin, not just the average.
 
+Noise term (``noise_weight`` > 0): on the trials without a target class (v = 0: unseen-noise trials) the most
+active read-out channel is pushed down, so that no channel answers noise — on any simulated chip, since it is
+computed per mismatch draw as well:
+
+    L_noise = (1/(B − B')) Σ_b (1 − v[b]) · log(1 + max_k c[b, k])
+
 Rate regulariser (optional, on every neuron, λ ≥ 0, r_max in Hz, R[b, n] the mean rate over the trial):
 
     L_reg = λ · mean_{b,n} (max(R[b, n] − r_max, 0) / r_max)²
@@ -77,6 +83,12 @@ def ratio_hinge(counts, labels, valid, target: float = 8.0):
     others = jnp.where(jax.nn.one_hot(labels, counts.shape[-1]) > 0, -jnp.inf, counts)
     ratio = jnp.log(sup + 1.0) - jnp.log(jnp.max(others, axis=-1) + 1.0)
     return _masked_mean(jnp.maximum(jnp.log(target) - ratio, 0.0), valid)
+
+
+def noise_top(counts, valid):
+    """L_noise (see module docstring); 0 without trials that lack a target class."""
+    neg = 1.0 - valid
+    return jnp.sum(jnp.log1p(jnp.max(counts, axis=-1)) * neg) / jnp.maximum(jnp.sum(neg), 1.0)
 
 
 def rate_regulariser(spikes, dt: float, lam: float, r_max: float):

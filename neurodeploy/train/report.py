@@ -42,6 +42,8 @@ def _markdown(task, history, metrics, cons, paths, conf) -> str:
     mm = metrics["test_mismatch"]
     lines = [f"# Training report: {task.name}", "",
              f"- test accuracy (nominal chip): **{t.get('accuracy', float('nan')):.3f}**"]
+    if getattr(task, "test_description", None):
+        lines.append(f"- test split: {task.test_description}")
     if mm.get("accuracy"):
         a = np.asarray(mm["accuracy"])
         lines.append(f"- test accuracy over {a.size} mismatch draws: median **{np.median(a):.3f}**, min {a.min():.3f}, max {a.max():.3f}")
@@ -72,7 +74,8 @@ def write_report(output, task, st, trainer, theta, weights, history, metrics, co
     conf = confusion(counts[0], test_d) if test_d.positive.any() else None
     frr = noise_frr(counts[0], test_d)
     atomic_write_text(paths["json"], dumps_json({
-        "task": task.name, "history": history, "metrics": metrics, "constraints": cons,
+        "task": task.name, "test_split": getattr(task, "test_description", None), "history": history,
+        "metrics": metrics, "constraints": cons,
         "confusion": None if conf is None else conf.tolist(), "noise_frr": frr.tolist()}))
     png = plot(paths["png"], task, st, theta, weights, history, metrics, test_d, conf, frr)
     atomic_write_text(paths["md"], _markdown(task, history, metrics, cons, paths, conf))

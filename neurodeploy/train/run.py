@@ -174,6 +174,8 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
             "trained_currents": list(cfg.train_currents), "init": None if init is None else Path(init).name,
             "epochs_done": state.epoch, "complete": state.epoch >= cfg.epochs,
             "metrics": metrics, "constraints": cons}
+    if getattr(task, "test_description", None):
+        meta["test_split"] = task.test_description
     out_spec = st.to_spec(theta, weights, metadata=_clean(meta))
     out_spec.save(output)
     complete = state.epoch >= cfg.epochs
@@ -190,7 +192,8 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
 
 
 #: The options of :func:`train` whose default is the task's (its ``architecture()``), else this value.
-_TASK_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 0.01, "beta": 1.0, "loss": "ce", "draws": 4, "eval_every": 1}
+_TASK_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 0.01, "beta": 1.0, "loss": "ce", "draws": 4, "eval_every": 1,
+                  "noise_weight": 0.0, "ratio_target": 8.0}
 
 
 def train_with_options(task_or_data, output, *, profile, hidden: int | None = None, recurrent: bool | None = None,
