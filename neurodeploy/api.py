@@ -96,13 +96,16 @@ def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mism
 
 
 def verify(model, config, inputs, dt: float | None = None, *, labels=None, trials: int = 32, mismatch: float = 0.1,
-           seed: int = 0, tolerance=None, profile="dynapse2", window=None, allow_other_model: bool = False) -> dict:
+           seed: int = 0, tolerance=None, profile="dynapse2", window=None, allow_other_model: bool = False,
+           chip=None) -> dict:
     """Float model vs deployed config on the same inputs over ``trials`` mismatch draws; the report dict
     (``passed`` inside). ``tolerance``: a :class:`~neurodeploy.verification.Tolerance` or None (defaults).
     ``labels``: an array, a .npy / .npz file, or None: then, as ``neurodeploy verify``, the input file's own
     ``labels`` array when ``inputs`` is a file that has one. ``window``: (start, stop) steps counted (the
     CLI's ``--window``); None: an input file's own ``readout``, else the whole trial. ``allow_other_model``:
-    judge a config mapped from another model instead of failing check ``same_model``."""
+    judge a config mapped from another model instead of failing check ``same_model``. ``chip``: a chip profile
+    (a path, as the CLI's ``--chip``, or a loaded one): the deployed boards are that measured chip with a residual
+    σ = ``mismatch`` per board. Samples an input file marks ``negative`` are left out of accuracy, as the CLI does."""
     from .inputs import load_input, resolve_window
     from .verification import check_labels, load_labels
     from .verification import verify as _verify
@@ -117,8 +120,14 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     elif labels is None and data.get("labels") is not None:
         labels = check_labels(data["labels"], x.shape[0], spec.n_readouts, f"{inputs}: $.labels", source)
     win = resolve_window(data, None if window is None else tuple(int(v) for v in window), x.shape[1], source)
+    chip_source = None
+    if isinstance(chip, (str, Path)):
+        from .device.chip_profile import load_chip_profile
+
+        chip_source, chip = str(chip), load_chip_profile(chip)
     return _verify(spec, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
-                   tolerance=tolerance, window=win, allow_other_model=allow_other_model)
+                   tolerance=tolerance, window=win, allow_other_model=allow_other_model,
+                   negative=data.get("negative") if labels is not None else None, chip=chip, chip_source=chip_source)
 
 
 def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None, recurrent: bool | None = None,

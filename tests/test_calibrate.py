@@ -203,6 +203,9 @@ def test_verify_with_chip_profile_names_the_chip(chip_case, run_cli):
     assert f"chip profile: chip.yaml, sha256 {digest}" in out
     assert next(c for c in report["checks"] if c["name"] == "same_model")["value"] != "no source sha256 in the config"
     assert next(c for c in report["checks"] if c["name"] == "same_model")["passed"]   # map --chip records the model
+    from neurodeploy import api
+
+    assert api.verify(model, d / "config.json", d / "x.npz", trials=2, mismatch=0.02, chip=d / "chip.yaml") == report
 
 
 def test_verify_chip_boards_are_the_measured_chip(chip_case, profile):
