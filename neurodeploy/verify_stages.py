@@ -21,37 +21,14 @@ def boards_nominal_delays(cfg, profile, x, dt, sigma: float, seeds: list[int], c
     """Output counts [len(seeds), B, n_out] of the boards drawn from ``seeds`` with every delay factor 1 (the
     other factors those boards draw), or None when the config has no delays. ``chip``: the boards are that
     measured chip (``profile`` its measured profile), as :meth:`~neurodeploy.backends.emulator.Emulator.run_boards`."""
-    import jax
-    import jax.numpy as jnp
-
     from .backends.emulator import Emulator
-    from .sim import simulate
-    from .sim.mismatch import sample_located_mismatch
 
     emu = Emulator(cfg, profile, dt=dt)
     if emu.net.delay is None:
         return None
-    loc = emu.locations()
-    factors = None
-    if chip is not None:
-        from .calibration.apply import apply_chip_factors, chip_factors
-
-        d = emu.decoded
-        factors = chip_factors(d.sites, d.dst, emu.net.n_synapses, chip, profile)
-
-    def one(key):
-        m = sample_located_mismatch(loc, key, sigma=sigma)
-        if factors is not None:
-            m = apply_chip_factors(m, factors)
-        m["delay"] = jnp.ones_like(m["delay"])
-        return m
-
-    out = []
-    for i in range(0, len(seeds), unit_size):
-        keys = jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds[i:i + unit_size]])
-        spikes = jax.vmap(lambda k: simulate(emu.net, x, one(k), dt=dt)[0])(keys)
-        out.append(counts(emu._result(np.asarray(spikes), dt).outputs))
-    return np.concatenate(out)
+    return np.concatenate([counts(emu.run_boards(x, dt, sigma, seeds[i:i + unit_size], chip=chip,
+                                                  nominal_delays=True).outputs)
+                           for i in range(0, len(seeds), unit_size)])
 
 
 #: Stages a gate can be lost at, in the order a deployment passes them.

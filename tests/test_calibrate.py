@@ -250,3 +250,16 @@ def test_verify_chip_errors_are_one_line(chip_case, run_cli, tmp_path):
         code, out, err = run_cli(*args)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert all(n in err for n in needles), err
+
+
+def test_probe_configs_of_every_core_tell_their_neurons_apart_on_a_board(profile):
+    """A board reports a neuron by its host route's tag: the probes of all four cores give every probed neuron its
+    own tag, so a board backend's output decoder accepts each probe config and finds every site."""
+    from neurodeploy.backends.fpga import OutputDecoder
+    from neurodeploy.calibration.probes import plan, probe_config
+
+    sites = np.array([(0, core, n) for core in range(4) for n in (0, 7, 255)], np.int64)
+    probes = plan(profile, sites)
+    for run in probes.runs:
+        dec = OutputDecoder.from_config(probe_config(profile, sites, run))
+        assert [tuple(s) for s in dec.sites] == [tuple(s) for s in sites]

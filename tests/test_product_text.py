@@ -33,7 +33,7 @@ PATTERNS = {
     "tracker reference": rf"\b{_ISSUE}\s?#?\d+",
     "the tracker's text": rf"\bthe{_S}{_ISSUE}(?:'s)?\b",
     "the developer's machine": rf"\bthis{_S}(?:2-core{_S})?{_MACHINE}\b",
-    "machine load": r"\b" + "lo" + "ad" + _S + r"\d",
+    "machine load": r"\b" + "lo" + "ad" + _S + r"(?:average" + _S + r")?\d",
     "what was dropped": _KEPT,
     "what was tried": rf"\btried,?{_S}(?:and{_S})?(?:{_KEPT}|" + "rev" + "erted)",
 }
@@ -86,13 +86,12 @@ def hits(rel: str, text: str) -> list[str]:
 
 def test_patterns_find_history_wording():
     samples = ["measured in " + _SESSION + " 5", "Session\n6 (" + _ISSUE + " 11)", _ISSUE + " #9's refactor",
-               "as the " + _ISSUE + " prescribes", "on this 2-core " + _MACHINE, "lo" + "ad 7",
+               "as the " + _ISSUE + " prescribes", "on this 2-core " + _MACHINE, "lo" + "ad 7", "lo" + "ad average 3.5",
                "tried, not" + " kept", "Tried and " + "rev" + "erted", _SESSION + "-7 numbers"]
     for s in samples:
         assert hits("x", s), s
     product = ['@pytest.fixture(scope="' + _SESSION + '")', "a board " + _SESSION + " that cannot hang",
-               "load a config, then run", "load average 0.8", "the same bits on every " + _MACHINE,
-               "the tissue 3 times", "reload 2 files"]
+               "load a config, then run", "reload 2 files", "download 3 wheels"]
     for s in product:
         assert not hits("x", s), s
 

@@ -109,14 +109,15 @@ class Emulator:
             spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(mm)
         return self._result(np.asarray(spikes), dt)
 
-    def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None) -> EmulationResult:
+    def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False) -> EmulationResult:
         """Boards drawn from their own seeds (board i = ``run(..., mismatch=sigma, seed=seeds[i])``), in one
         vmapped call → spikes [boards, batch, T, M].
 
         ``chip`` (a :class:`~neurodeploy.device.chip_profile.ChipProfile`; this emulator built on its measured
         profile, :func:`~neurodeploy.calibration.apply.measured_profile`): every board is that measured chip, its
         per-neuron factors times the residual draw of σ ``sigma`` (board i = ``EmulatorBackend(chip_profile=chip,
-        mismatch=sigma, seed=seeds[i])``)."""
+        mismatch=sigma, seed=seeds[i])``). ``nominal_delays``: the same boards with every delay factor 1 (what
+        delay mismatch alone costs, :mod:`neurodeploy.verify_stages`)."""
         import jax
 
         from ..sim import simulate
@@ -133,6 +134,8 @@ class Emulator:
             d = self.decoded
             factors = chip_factors(d.sites, d.dst, self.net.n_synapses, chip, self.profile)
             draws = jax.vmap(lambda m: apply_chip_factors(m, factors))(draws)
+        if nominal_delays and "delay" in draws:
+            draws = {**draws, "delay": jax.numpy.ones_like(draws["delay"])}
         return self._result(np.asarray(jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(draws)), dt)
 
     def _result(self, spikes: np.ndarray, dt: float) -> EmulationResult:

@@ -49,7 +49,7 @@ def probe_config(profile, n_chips: int = 1, cores_per_chip: int | None = None):
     from .. import __version__
     from ..config.encode import chip_parameter_defaults
     from ..config.config_json import HardwareConfig
-    from ..device.profile import HOST_CORE_MASK, HOST_X_HOP
+    from ..device.profile import HOST_CORE_MASK, HOST_X_HOP, host_tag
 
     cpc = cores_per_chip or profile.geometry.cores_per_chip
     host = list(HOST_CORE_MASK)
@@ -65,18 +65,18 @@ def probe_config(profile, n_chips: int = 1, cores_per_chip: int | None = None):
         cores = []
         for k in range(cpc):
             only_k = [i == k for i in range(cpc)]
-            n0_dst = [dst(k * 256, host, HOST_X_HOP), dst(ROUTE_TAG + k, only_k)]
+            n0_dst = [dst(host_tag(k, 0), host, HOST_X_HOP), dst(ROUTE_TAG + k, only_k)]
             if n_chips > 1:
                 n0_dst.append(dst(CHIP_TAG + k, only_k, (h + 1) % n_chips - h))
             neurons = [{"neuron": 0, "latch_so_dc": True, "synapses": [], "destinations": n0_dst}]
             for n, kind, dc in ((1, "ampa", False), (2, "nmda", False), (3, "gaba", True), (4, "shunt", True)):
                 neurons.append({"neuron": n, "latch_so_dc": dc, "synapses": entries(INPUT_TAGS[kind], kind, ENTRIES_INPUT),
-                                "destinations": [dst(k * 256 + n, host, HOST_X_HOP)]})
+                                "destinations": [dst(host_tag(k, n), host, HOST_X_HOP)]})
             neurons.append({"neuron": 5, "synapses": entries(ROUTE_TAG + k, "ampa", ENTRIES_ROUTE),
-                            "destinations": [dst(k * 256 + 5, host, HOST_X_HOP)]})
+                            "destinations": [dst(host_tag(k, 5), host, HOST_X_HOP)]})
             if n_chips > 1:
                 neurons.append({"neuron": 6, "synapses": entries(CHIP_TAG + k, "ampa", ENTRIES_ROUTE),
-                                "destinations": [dst(k * 256 + 6, host, HOST_X_HOP)]})
+                                "destinations": [dst(host_tag(k, 6), host, HOST_X_HOP)]})
             params = {name: {"coarse": c, "fine": f} for name, (c, f) in probe_parameters(profile).items()}
             cores.append({"core": k, "parameters": params, "neurons": neurons})
         groups = {key: _dump(value) for key, value in chip_parameter_defaults(profile).items()}

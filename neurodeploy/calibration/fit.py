@@ -40,13 +40,13 @@ MIN_SPIKES = 20
 
 def _design(profile, probes):
     """Per run: (nominal drive D_r,nom, refractory scale, which drive factor (1: dc, 3: ampa)); nominal τ, t_ref."""
-    from ..device.physics import charge_per_event
+    from ..device.physics import charge_per_event, membrane_time_constant, pulse_width, time_constant
 
     cur = profile.default_currents()
     a = profile.analog
     L = 1.0 + a.I_0 / cur["Itau_mem"]
     gain = cur["Igain_mem"] / (cur["Itau_mem"] * L * cur["Ispkthr"])
-    t_pulse = a.V_th * a.C_pulse / cur["Ipulse"]
+    t_pulse = pulse_width(a.C_pulse, cur["Ipulse"], a.V_th)
     D, rscale, which = [], [], []
     for i, run in enumerate(probes.runs):
         c = probes.currents[i]
@@ -55,14 +55,14 @@ def _design(profile, probes):
             D.append(gain * c["Idc"])
             which.append(1)
         else:
-            tau_a = a.U_T * a.C_ampa / (a.kappa * c["Itau_ampa"])
+            tau_a = time_constant(a.C_ampa, c["Itau_ampa"], a.U_T, a.kappa)
             from .probes import SLOTS
 
             i_syn = run.rate * SLOTS * cur["Iw_0"] * charge_per_event(c["Igain_ampa"], c["Itau_ampa"], tau_a, t_pulse) * tau_a
             D.append(gain * i_syn)
             which.append(3)
-    tau_nom = a.U_T * a.C_mem / (a.kappa * (cur["Itau_mem"] + a.I_0))
-    t_ref_nom = a.V_th * a.C_ref / cur["Iref"]
+    tau_nom = membrane_time_constant(a.C_mem, cur["Itau_mem"], a.I_0, a.U_T, a.kappa)
+    t_ref_nom = pulse_width(a.C_ref, cur["Iref"], a.V_th)
     return (np.array(D), np.array(rscale), np.array(which), tau_nom, t_ref_nom,
             membrane_shape(profile, cur, a.I_0))
 

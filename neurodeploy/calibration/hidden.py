@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, PositiveFloat, ValidationError
 from ..basemodel import FileModel
 from ..errors import ProfileError, validation_lines
 from ..fileio import dumps_json, parse_json
+from ..device.physics import membrane_time_constant, pulse_width
 
 HIDDEN_FORMAT = "neurodeploy.hidden-chip/1"
 #: σ of the log-normal perturbation of the analog constants, and its clip (factor bounds)
@@ -109,13 +110,14 @@ def truth(chip: HiddenChip, sites: np.ndarray) -> dict:
         it = cur["Itau_mem"] * f["Itau_mem"]
         L, L0 = 1 + h.I_0 / it, 1 + a.I_0 / cur["Itau_mem"]
         gain = f["Igain_mem"] / (f["Itau_mem"] * f["Ispkthr"]) * L0 / L
-        return {"tau_mem": h.U_T * h.C_mem * c["C_mem"] / (h.kappa * (it + h.I_0)),
-                "t_ref": h.V_th * h.C_ref * c["C_ref"] / (cur["Iref"] * f["Iref"]),
+        t_pulse = pulse_width(h.C_pulse * c["C_pulse"], cur["Ipulse"] * f["Ipulse"], h.V_th)
+        return {"tau_mem": membrane_time_constant(h.C_mem * c["C_mem"], it, h.I_0, h.U_T, h.kappa),
+                "t_ref": pulse_width(h.C_ref * c["C_ref"], cur["Iref"] * f["Iref"], h.V_th),
                 "dc_drive": gain * f["Idc"],
-                "ampa_drive": gain * f["Igain_ampa"] / f["Itau_ampa"] * (h.V_th * h.C_pulse * c["C_pulse"]) / (a.V_th * a.C_pulse * f["Ipulse"])}
+                "ampa_drive": gain * f["Igain_ampa"] / f["Itau_ampa"] * t_pulse / pulse_width(a.C_pulse, cur["Ipulse"], a.V_th)}
     per = quantities(f, c)
     one = quantities({k: 1.0 for k in f}, {k: 1.0 for k in c})
-    tau0 = a.U_T * a.C_mem / (a.kappa * (cur["Itau_mem"] + a.I_0))
+    tau0 = membrane_time_constant(a.C_mem, cur["Itau_mem"], a.I_0, a.U_T, a.kappa)
     const = {"C_mem": a.C_mem * one["tau_mem"] / tau0, "C_ref": h.V_th * h.C_ref / a.V_th,
              "C_pulse": a.C_pulse * one["ampa_drive"]}
     return {"neurons": {k: np.asarray(v, np.float64) for k, v in per.items()}, "constants": const}

@@ -47,13 +47,21 @@ def _grid(x0: float) -> np.ndarray:
     return np.concatenate([lo, np.linspace(_X_SPLIT, 1.0, _N_LIN)])
 
 
+def _leak(x, shape: dict):
+    """The denominator's leak term of (1), (1 − A·σ((x − Θ)/W)/L)·(x + g), with the simulator's feedback
+    (:func:`neurodeploy.sim.dpi.feedback`) in units of I_spkthr."""
+    from ..sim.dpi import feedback
+
+    a_sig, _ = feedback(x, shape["A_over_L"], shape["theta"], 1.0 / shape["width"])
+    return (1.0 - a_sig) * (x + shape["g"])
+
+
 def charge_time(tau_eff, D, shape: dict):
     """T_c (s) of (1) for arrays τ_eff (s) and D (broadcast); huge where D never reaches threshold."""
     import jax.numpy as jnp
 
     x = jnp.asarray(_grid(shape["x0"]))
-    sig = 1.0 / (1.0 + jnp.exp(-(x - shape["theta"]) / shape["width"]))
-    leak = (1.0 - shape["A_over_L"] * sig) * (x + shape["g"])
+    leak = _leak(x, shape)
     num = 1.0 + shape["g"] / x
     den = jnp.asarray(D)[..., None] - leak
     f = num / jnp.maximum(den, _MIN_DEN)
@@ -68,6 +76,4 @@ def isi(tau_eff, D, t_ref, shape: dict):
 
 def threshold_drive(shape: dict) -> float:
     """The smallest D at which (1)'s denominator stays positive: the neuron fires for D above it."""
-    x = _grid(shape["x0"])
-    sig = 1.0 / (1.0 + np.exp(-(x - shape["theta"]) / shape["width"]))
-    return float(np.max((1.0 - shape["A_over_L"] * sig) * (x + shape["g"])))
+    return float(np.max(np.asarray(_leak(_grid(shape["x0"]), shape))))

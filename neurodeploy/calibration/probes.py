@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config.config_json import HardwareConfig
-from ..device.physics import charge_per_event, dc_current, tau_current
-from ..device.profile import HOST_CORE_MASK, HOST_X_HOP
+from ..device.physics import charge_per_event, pulse_width, tau_current, time_constant
+from ..device.profile import HOST_CORE_MASK, HOST_X_HOP, host_tag
 
 #: nominal DC drives D (multiples of the threshold drive 1) of the f–I runs
 DC_DRIVES: tuple[float, ...] = (1.0, 1.4, 2.0, 3.0, 5.0, 10.0)
@@ -39,7 +39,7 @@ AMPA_DRIVE = 2.5
 #: AMPA time constant of the synaptic probe (s) and CAM entries per probed neuron on the input tag
 AMPA_TAU = 0.05
 SLOTS = 8
-#: input tag of the synaptic probe (the probed neurons' own host routes use tags 0..255)
+#: input tag of the synaptic probe (the probed neurons' own host routes use tags 0..1023, :func:`host_tag`)
 INPUT_TAG = 2000
 
 
@@ -103,8 +103,8 @@ def plan(profile, sites, *, duration: float = 1.5, settle: float = 0.3, dt: floa
     # AMPA: a slow synapse, its gain set for AMPA_DRIVE at the middle rate
     tau_code = _code(profile, p["Itau_ampa"], tau_current(AMPA_TAU, a.C_ampa, a.U_T, a.kappa))
     it_a = _current(profile, p["Itau_ampa"], tau_code)
-    tau_a = a.U_T * a.C_ampa / (a.kappa * it_a)
-    t_pulse = a.V_th * a.C_pulse / cur["Ipulse"]
+    tau_a = time_constant(a.C_ampa, it_a, a.U_T, a.kappa)
+    t_pulse = pulse_width(a.C_pulse, cur["Ipulse"], a.V_th)
     mid = AMPA_RATES[len(AMPA_RATES) // 2]
     per_gain = mid * SLOTS * cur["Iw_0"] * charge_per_event(1.0, it_a, tau_a, t_pulse) * tau_a   # I_syn per A of I_gain
     gain_code = _code(profile, p["Igain_ampa"], AMPA_DRIVE / gain / per_gain)
@@ -128,7 +128,8 @@ def probe_config(profile, sites: np.ndarray, run: ProbeRun) -> HardwareConfig:
             neurons = []
             for n in sorted(int(n) for n in sites[(sites[:, 0] == chip) & (sites[:, 1] == core), 2]):
                 nc = {"neuron": n, "latch_so_dc": run.dc,
-                      "destinations": [{"tag": n, "core": list(HOST_CORE_MASK), "x_hop": HOST_X_HOP, "y_hop": 0}]}
+                      "destinations": [{"tag": host_tag(core, n, profile.geometry.neurons_per_core),
+                                       "core": list(HOST_CORE_MASK), "x_hop": HOST_X_HOP, "y_hop": 0}]}
                 if run.synapses:
                     nc["synapses"] = [[INPUT_TAG, "ampa", "1000"]] * SLOTS
                 neurons.append(nc)

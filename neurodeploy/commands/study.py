@@ -5,16 +5,6 @@ from __future__ import annotations
 import click
 
 
-def _window(value):
-    if value is None:
-        return None
-    start, sep, stop = value.partition(":")
-    try:
-        return int(start), int(stop)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected START:STOP in steps, e.g. 180:250") from None
-
-
 @click.command("yield")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
@@ -46,13 +36,14 @@ def yield_cmd(config, input_path, model_path, boards, unit_size, mismatch, seed,
     from ..device.profile import load_profile
     from ..study.engines import LocalEngine, RayEngine
     from ..study.run import run_study
+    from .options import parse_window_option
 
     eng = RayEngine(address=address) if engine == "ray" else LocalEngine()
     if engine == "local" and address:
         raise click.BadParameter("--address goes with --engine ray", param_hint="--address")
     s = run_study(config, input_path, out, model_path=model_path, boards=boards, unit_size=unit_size, seed=seed,
-                  sigma=mismatch, window=_window(window), profile=load_profile(profile_name), resume=resume, engine=eng,
-                  plot=plot)
+                  sigma=mismatch, window=parse_window_option(window), profile=load_profile(profile_name),
+                  resume=resume, engine=eng, plot=plot)
     y = s["yield"]
     click.echo(f"yield {y['fraction']:.1%} ({y['passed']}/{s['boards']} boards; 95 % interval "
                f"{y['ci95'][0]:.1%}–{y['ci95'][1]:.1%}); wrote {out}/summary.json and summary.md")

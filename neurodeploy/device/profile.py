@@ -64,6 +64,12 @@ def reaches_host(x_hop: int, core) -> bool:
     return int(x_hop) == HOST_X_HOP and any(bool(b) for b in core)
 
 
+def host_tag(core: int, neuron: int, neurons_per_core: int = 256) -> int:
+    """The tag of a neuron's host route, core·neurons_per_core + neuron: unique on its chip, so that the host
+    tells every observed neuron apart (two neurons of one chip on one host tag cannot be)."""
+    return int(core) * int(neurons_per_core) + int(neuron)
+
+
 def host_event_x_hop(chip: int) -> int:
     """x_hop of an event the host reads back from chip ``chip`` (−6 + chip)."""
     return HOST_X_HOP + 1 + chip

@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from ..device.profile import HOST_X_HOP
+from ..device.profile import HOST_X_HOP, host_tag
 from ..rules import placement as rules
 
 
@@ -106,5 +106,5 @@ def refit_neurons(placement, routing, defects_by_chip: dict, profile, name_of, n
             for n in members:
                 for dst in routing.sram.get(int(n), []):
                     if dst["x_hop"] == HOST_X_HOP:
-                        dst["tag"] = int(core * geo.neurons_per_core + placement.neuron[n])
+                        dst["tag"] = host_tag(core, placement.neuron[n], geo.neurons_per_core)
     return moved

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..device.dendrites import DENDRITES
 from ..device.masks import mask_to_str
-from ..device.profile import HOST_CORE_MASK, HOST_X_HOP
+from ..device.profile import HOST_CORE_MASK, HOST_X_HOP, host_tag
 from ..rules import placement as rules
 
 
@@ -113,7 +113,7 @@ def route(qn, placement, entries, profile, cam_defects: dict | None, name_of) ->
         to = placement.positions[h]
         sram.setdefault(n, []).append({"tag": t, "core": mask[(s, h)], "x_hop": to[0] - own[0], "y_hop": to[1] - own[1]})
     for n in sorted(outputs):
-        sram.setdefault(n, []).append({"tag": int(placement.core[n] * geo.neurons_per_core + placement.neuron[n]),
+        sram.setdefault(n, []).append({"tag": host_tag(placement.core[n], placement.neuron[n], geo.neurons_per_core),
                                        "core": list(HOST_CORE_MASK), "x_hop": HOST_X_HOP, "y_hop": 0})
     for n, dl in sram.items():
         if len(dl) > geo.sram_entries_per_neuron:
