@@ -5,11 +5,11 @@ Each function takes objects or file paths (and a profile as a DeviceProfile, a b
 path); the CLI commands are thin over the same library calls.
 
     >>> from neurodeploy import load_network, deploy, simulate, emulate, verify
-    >>> spec = load_network("examples/frozen_noise/model.json")
-    >>> out = simulate(spec, x, dt=1e-3, mismatch=0.1)       # the float model on the DPI simulator
-    >>> d = deploy(spec)                       # d.config (HardwareConfig), d.report, d.quantized
+    >>> network = load_network("examples/frozen_noise/model.json")
+    >>> out = simulate(network, x, dt=1e-3, mismatch=0.1)       # the float model on the DPI simulator
+    >>> d = deploy(network)                       # d.config (HardwareConfig), d.report, d.quantized
     >>> res = emulate(d.config, x, dt=1e-3, mismatch=0.1)    # x: counts [batch, T, n_inputs]
-    >>> report = verify(spec, d.config, x, dt=1e-3, labels=y)
+    >>> report = verify(network, d.config, x, dt=1e-3, labels=y)
     >>> from neurodeploy.api import train
     >>> summary = train("frozen-noise", "model.json", epochs=4)   # what `neurodeploy train` runs
 """
@@ -29,7 +29,7 @@ def _profile(profile):
 
 
 def load_network(path, *, profile="dynapse2", **import_options):
-    """A NetworkSpec from model.json / .nir / .npz / .npy (``import_options`` as ``-O key=value`` on the CLI)."""
+    """A Network from model.json / .nir / .npz / .npy (``import_options`` as ``-O key=value`` on the CLI)."""
     from .importers import load_network as _load
 
     return _load(path, profile=_profile(profile), **import_options)
@@ -58,7 +58,7 @@ def _inputs(inputs, dt):
 
 def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mismatch: float = 0.0, seed: int = 0,
              record: bool = False) -> dict:
-    """Run a NetworkSpec (or any model file) on the float DPI simulator (:mod:`neurodeploy.sim`); σ =
+    """Run a Network (or any model file) on the float DPI simulator (:mod:`neurodeploy.sim`); σ =
     ``mismatch`` (0.1 = 10 %, 0 = the nominal chip), the draw seeded by ``seed``.
 
     Returns ``{"spikes": [batch, T, N] uint8, "dt", "output_indices", "mismatch", "seed"}`` plus, with
@@ -68,17 +68,17 @@ def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mism
 
     from .sim.errors import SimError
     from .sim.mismatch import sample_mismatch
-    from .sim.network import build_from_spec
+    from .sim.network import build_from_network
     from .sim.simulate import simulate as _simulate
 
     if not (np.isfinite(mismatch) and mismatch >= 0):
         raise SimError(f"--mismatch: expected a relative standard deviation >= 0 (0.1 = 10 %), got {mismatch}")
     prof = _profile(profile)
-    spec = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
-    x, dt = _inputs(inputs, spec.dt if dt is None else dt)
-    net, index = build_from_spec(spec, prof)
+    network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
+    x, dt = _inputs(inputs, network.dt if dt is None else dt)
+    net, index = build_from_network(network, prof)
     draw = sample_mismatch(net, jax.random.PRNGKey(seed), sigma=mismatch) if mismatch > 0 else None
-    spikes, _, rec = _simulate(net, x, draw, dt=None if dt == spec.dt else dt, record=record)
+    spikes, _, rec = _simulate(net, x, draw, dt=None if dt == network.dt else dt, record=record)
     out = {"spikes": np.round(np.asarray(spikes)).astype(np.uint8), "dt": np.float64(dt),
            "output_indices": np.asarray(index.output_indices, np.int64), "mismatch": np.float64(mismatch),
            "seed": np.int64(seed)}
@@ -111,21 +111,21 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     from .verification import verify as _verify
 
     prof = _profile(profile)
-    spec = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
+    network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
     x, dt = _inputs(inputs, dt)
     source = str(inputs) if isinstance(inputs, (str, Path)) else "the input array"
     data = load_input(inputs, events=False) if isinstance(inputs, (str, Path)) else {}
     if isinstance(labels, (str, Path)):
-        labels = load_labels(labels, x.shape[0], spec.n_readouts, source)
+        labels = load_labels(labels, x.shape[0], network.n_readouts, source)
     elif labels is None and data.get("labels") is not None:
-        labels = check_labels(data["labels"], x.shape[0], spec.n_readouts, f"{inputs}: $.labels", source)
+        labels = check_labels(data["labels"], x.shape[0], network.n_readouts, f"{inputs}: $.labels", source)
     win = resolve_window(data, None if window is None else tuple(int(v) for v in window), x.shape[1], source)
     chip_source = None
     if isinstance(chip, (str, Path)):
         from .device.chip_profile import load_chip_profile
 
         chip_source, chip = str(chip), load_chip_profile(chip)
-    return _verify(spec, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
+    return _verify(network, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
                    tolerance=tolerance, window=win, allow_other_model=allow_other_model,
                    negative=data.get("negative") if labels is not None else None, chip=chip, chip_source=chip_source)
 

@@ -1,4 +1,4 @@
-"""The one pydantic base of every file model (NetworkSpec, QuantizedNetwork, HardwareConfig, profile).
+"""The one pydantic base of every file model (Network, QuantizedNetwork, HardwareConfig, profile).
 
 Unknown fields are errors; floats must be finite (JSON like ``1e999`` parses to inf); types are strict:
 a number given as a string (``"5"``) or a boolean given as a number (``1``) is an error, not converted

@@ -1,4 +1,4 @@
-"""The whole deployment in one call: NetworkSpec → quantize → map → config (``neurodeploy map``)."""
+"""The whole deployment in one call: Network → quantize → map → config (``neurodeploy map``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .quantize.quantizer import quantize_network
 def deploy(model, profile="dynapse2", *, chips: int | None = None, prune: bool = False, strict: bool = False,
            seed: int = 0, cam_profiles: dict[int, str] | None = None, cam_tolerance: float = 0.0,
            use_spares: bool = True, use_nmda: bool = True, import_options: dict | None = None) -> Deployment:
-    """quantize → map → config for a NetworkSpec (or a model file: .json/.nir/.npz) on a device profile
+    """quantize → map → config for a Network (or a model file: .json/.nir/.npz) on a device profile
     (a DeviceProfile, a built-in name or a YAML path). Every design rule decidable from the network is
     checked first, and all violations are reported at once (:mod:`neurodeploy.rules`)."""
     prof = load_profile(profile) if isinstance(profile, (str, Path)) else profile

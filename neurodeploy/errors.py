@@ -37,8 +37,8 @@ class BiasRangeError(NeurodeployError):
     """A current is outside what a parameter's bias generator can produce."""
 
 
-class SpecError(NeurodeployError):
-    """A network spec (model.json / .npz / .nir) is invalid."""
+class NetworkError(NeurodeployError):
+    """A network (model.json / .npz / .nir) is invalid."""
 
 
 class ConfigError(NeurodeployError):

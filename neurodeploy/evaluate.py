@@ -1,6 +1,6 @@
 """A trained model's task metric on emulated boards: what a task scores after deployment.
 
-``evaluate(spec, task, profile)`` maps the model (quantize → map → config), runs the config on the
+``evaluate(network, task, profile)`` maps the model (quantize → map → config), runs the config on the
 emulator for the nominal board and ``boards`` mismatched ones (σ a fraction, one vmapped call per
 chunk of trials), counts each read-out channel's spikes over the task's read-out window and applies
 the task's own metric per board — the same metric training reports, so "trained 95 %, deployed
@@ -56,18 +56,18 @@ def board_counts(cfg, profile, data, boards: int, sigma: float, seed: int, reado
     return np.concatenate(out, axis=1)
 
 
-def evaluate(spec, task, profile, *, boards: int = 16, sigma: float = 0.1, seed: int = 0,
+def evaluate(network, task, profile, *, boards: int = 16, sigma: float = 0.1, seed: int = 0,
              splits=("train", "test"), task_name: str = "") -> Evaluation:
-    """Map ``spec`` and score ``task``'s ``splits`` on the nominal board and ``boards`` mismatched ones."""
+    """Map ``network`` and score ``task``'s ``splits`` on the nominal board and ``boards`` mismatched ones."""
     from .deployment import deploy
 
-    d = deploy(spec, profile)
+    d = deploy(network, profile)
     rep = d.report.get("weights", d.report.get("quantize", {}))
     ev = Evaluation(task_name or type(task).__name__, boards, sigma, seed,
                     weight_error=rep.get("relative_rms_error") if isinstance(rep, dict) else None)
     for split in splits:
         data = task.data(split, seed=seed)
-        counts = board_counts(d.config, profile, data, boards, sigma, seed, spec.readout_matrix())
+        counts = board_counts(d.config, profile, data, boards, sigma, seed, network.readout_matrix())
         ev.per_board[split] = [task.metrics(c, data) for c in counts]
     return ev
 

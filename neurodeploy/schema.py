@@ -1,6 +1,6 @@
 """JSON Schemas of the file kinds, generated from the pydantic models (``neurodeploy schema -o schemas/``).
 
-* ``network.schema.json`` — :class:`neurodeploy.spec.NetworkSpec` (``model.json``) in its stored form
+* ``network.schema.json`` — :class:`neurodeploy.network.Network` (``model.json``) in its stored form
   (currents; the convenience forms ``tau_mem`` etc. are converted on load and are not part of the schema);
 * ``config.schema.json`` — :class:`neurodeploy.config.config_json.HardwareConfig` (``config.json``);
 * ``profile.schema.json`` — :class:`neurodeploy.device.profile.DeviceProfile` (``device_profiles/*.yaml``);
@@ -35,11 +35,11 @@ def schemas() -> dict[str, dict]:
     from .config.config_json import HardwareConfig
     from .device.chip_profile import ChipProfile
     from .device.profile import DeviceProfile
-    from .spec import NetworkSpec
+    from .network import Network
 
     out = {}
     for fname, model, title, desc in (
-        ("network.schema.json", NetworkSpec, "neurodeploy network spec (model.json), format neurodeploy.network/1",
+        ("network.schema.json", Network, "neurodeploy network (model.json), format neurodeploy.network/1",
          "A trained network: populations of DPI neurons (currents in A), projections (unitless weights x weight_scale), outputs."),
         ("config.schema.json", HardwareConfig, "neurodeploy hardware config (config.json), format neurodeploy.config/1",
          "Exactly what a Dynap-SE2 board holds: per core bias codes, per neuron latches, CAM and SRAM entries."),

@@ -56,21 +56,21 @@ def _prefixed(path: str, lines: list[str]) -> list[str]:
 
 
 def _read_json(path: Path) -> Any:
-    from .errors import SpecError
+    from .errors import NetworkError
     from .fileio import parse_json
 
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
-        raise SpecError(f"{path}: cannot read ({e.strerror or e})") from None
-    return parse_json(text, path, SpecError)
+        raise NetworkError(f"{path}: cannot read ({e.strerror or e})") from None
+    return parse_json(text, path, NetworkError)
 
 
-def summarize_network(spec) -> str:
-    n_syn = sum(len(spec.projection_coo(k)[0]) for k in range(len(spec.projections)))
-    pops = ", ".join(f"{p.name}[{p.size}]" for p in spec.populations)
-    return (f"{spec.name!r}: {spec.n_inputs} inputs, {spec.n_neurons} neurons ({pops}), {len(spec.projections)} "
-            f"projections, {n_syn} synapses, {len(spec.output_indices())} outputs, dt {spec.dt:g} s")
+def summarize_network(network) -> str:
+    n_syn = sum(len(network.projection_coo(k)[0]) for k in range(len(network.projections)))
+    pops = ", ".join(f"{p.name}[{p.size}]" for p in network.populations)
+    return (f"{network.name!r}: {network.n_inputs} inputs, {network.n_neurons} neurons ({pops}), {len(network.projections)} "
+            f"projections, {n_syn} synapses, {len(network.output_indices())} outputs, dt {network.dt:g} s")
 
 
 def summarize_config(cfg) -> str:
@@ -85,13 +85,13 @@ def summarize_config(cfg) -> str:
 MAP_FAILS = ("bias-range", "weight-range")
 
 
-def _network_rules(spec, res: Result) -> None:
+def _network_rules(network, res: Result) -> None:
     """The design rules ``map`` checks first, on the built-in profile at map's defaults: errors for those no map
     option changes (:data:`MAP_FAILS`), warnings for the others (``map`` would refuse the network without options
     such as --prune or --chips)."""
     from .device.profile import load_profile
 
-    facts = rules.NetworkFacts(spec, load_profile("dynapse2"))
+    facts = rules.NetworkFacts(network, load_profile("dynapse2"))
     for name, m in rules.check_network(facts):
         if name in MAP_FAILS:
             res.errors.append(f"{res.path}: [{name}] {m}")
@@ -137,18 +137,18 @@ def validate_file(path: str | Path, **options) -> Result:
 
 
 def _validate(path: Path, res: Result, options: dict) -> None:
-    from .errors import SpecError
+    from .errors import NetworkError
 
     if not path.exists():
-        raise SpecError(f"{path}: file not found")
+        raise NetworkError(f"{path}: file not found")
     if path.is_dir():
-        raise SpecError(f"{path}: is a directory, not a file")
+        raise NetworkError(f"{path}: is a directory, not a file")
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         from .device.profile import load_profile
 
         if options:
-            raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
+            raise NetworkError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
         res.kind = "profile"
         prof = load_profile(path)
         g = prof.geometry
@@ -158,13 +158,13 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         return
     if suffix in (".nir", ".npz", ".npy"):
         res.kind = "network"
-        spec = _load_quietly(path, options)
-        conv = spec.metadata.get("import", {}).get("convention")
-        res.summary = summarize_network(spec) + f" (imported from {suffix[1:]}" + (f", convention {conv})" if conv else ")")
-        _network_rules(spec, res)
+        network = _load_quietly(path, options)
+        conv = network.metadata.get("import", {}).get("convention")
+        res.summary = summarize_network(network) + f" (imported from {suffix[1:]}" + (f", convention {conv})" if conv else ")")
+        _network_rules(network, res)
         return
     if options:   # import options apply to .nir/.npz/.npy only (as for map, export, simulate)
-        raise SpecError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
+        raise NetworkError(f"{path}: options {sorted(options)} only apply to .npz/.nir imports")
     from .quantize.quantized_json import FORMAT_PREFIX, load_quantized
 
     if (_sniff_format(path) or "").startswith(FORMAT_PREFIX):
@@ -178,23 +178,23 @@ def _validate(path: Path, res: Result, options: dict) -> None:
         return
     raw = _read_json(path)
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: $: expected a JSON object, got {type(raw).__name__}")
+        raise NetworkError(f"{path}: $: expected a JSON object, got {type(raw).__name__}")
     fmt = raw.get("format")
     if fmt is None:
         kind = "network" if "populations" in raw else "config" if "chips" in raw else None
         if kind is None:
-            raise SpecError(f"{path}: $.format: missing; expected {NETWORK_FORMAT!r} or {CONFIG_FORMAT!r}")
+            raise NetworkError(f"{path}: $.format: missing; expected {NETWORK_FORMAT!r} or {CONFIG_FORMAT!r}")
     elif fmt not in FORMATS:
-        raise SpecError(f"{path}: $.format: unknown format {fmt!r} (expected {NETWORK_FORMAT!r} or {CONFIG_FORMAT!r})")
+        raise NetworkError(f"{path}: $.format: unknown format {fmt!r} (expected {NETWORK_FORMAT!r} or {CONFIG_FORMAT!r})")
     else:
         kind = FORMATS[fmt]
     res.kind = kind
     if kind == "network":
-        from .spec import spec_from_dict
+        from .network import network_from_dict
 
-        spec = spec_from_dict(raw, str(path), base_dir=path.parent)
-        res.summary = summarize_network(spec)
-        _network_rules(spec, res)
+        network = network_from_dict(raw, str(path), base_dir=path.parent)
+        res.summary = summarize_network(network)
+        _network_rules(network, res)
         return
     from .config.config_json import config_from_dict
 
@@ -233,12 +233,12 @@ def _sniff_format(path: Path) -> str | None:
 
 
 def _check_config(path: Path, res: Result, cfg) -> None:
-    from .errors import SpecError
+    from .errors import NetworkError
 
     try:
         profile = _load_config_profile(cfg, path)
     except NeurodeployError as e:
-        raise SpecError(f"{path}: $.profile.name: cannot load profile {cfg.profile.name!r}: "
+        raise NetworkError(f"{path}: $.profile.name: cannot load profile {cfg.profile.name!r}: "
                         f"{' '.join(str(e).split())}") from None
     errors, warnings = rules.check_config_profile(cfg, profile)
     res.errors.extend(f"{path}: {e}" for e in errors)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 
 
 def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int = 0, sigma: float = 0.3,
@@ -33,7 +33,7 @@ def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int
                 pre_in.append(int(s)); post_in.append(j); w_in.append(float(ww))
             else:
                 pre_r.append(int(s - n_inputs)); post_r.append(j); w_r.append(float(ww))
-    return spec_from_dict({
+    return network_from_dict({
         "name": name, "n_inputs": n_inputs,
         "populations": [{"name": "neurons", "size": n_neurons}],
         "projections": [

@@ -21,9 +21,9 @@ def example_config():
     return deploy(load_network(ROOT / "examples/frozen_noise/model.json", profile=prof), prof).config
 
 
-def four_chip_spec(n_pop: int = 13, size: int = 3, n_inputs: int = 8):
+def four_chip_network(n_pop: int = 13, size: int = 3, n_inputs: int = 8):
     """13 populations with different membrane leaks (so 13 cores, i.e. 4 chips), each feeding the next."""
-    from neurodeploy.spec import spec_from_dict
+    from neurodeploy.network import network_from_dict
 
     rng = np.random.default_rng(0)
     pops = [{"name": f"p{i}", "size": size, "Itau_mem": float(4e-12 * 1.6 ** i)} for i in range(n_pop)]
@@ -31,7 +31,7 @@ def four_chip_spec(n_pop: int = 13, size: int = 3, n_inputs: int = 8):
     projs += [{"source": f"p{i}", "target": f"p{i + 1}", "weight": rng.normal(0, 0.5, (size, size)).round(3).tolist()}
               for i in range(n_pop - 1)]
     projs.append({"source": f"p{n_pop - 1}", "target": "p0", "weight": rng.normal(0, 0.5, (size, size)).round(3).tolist()})
-    return spec_from_dict({"name": "four_chips", "dt": 1e-3, "n_inputs": n_inputs, "populations": pops, "projections": projs,
+    return network_from_dict({"name": "four_chips", "dt": 1e-3, "n_inputs": n_inputs, "populations": pops, "projections": projs,
                            "outputs": [{"population": "p0"}, {"population": f"p{n_pop - 1}", "indices": [1, 2]}]})
 
 
@@ -41,7 +41,7 @@ def four_chip_config():
     from neurodeploy.device.profile import load_profile
 
     prof = load_profile("dynapse2")
-    return deploy(four_chip_spec(), prof, chips=4).config
+    return deploy(four_chip_network(), prof, chips=4).config
 
 
 @lru_cache(maxsize=None)
@@ -50,12 +50,12 @@ def chain_config():
     strongly enough that activity crosses to chip 1."""
     from neurodeploy.deployment import deploy
     from neurodeploy.device.profile import load_profile
-    from neurodeploy.spec import spec_from_dict
+    from neurodeploy.network import network_from_dict
 
     pops = [{"name": f"p{i}", "size": 3, "Itau_mem": float(4e-12 * 1.3 ** i)} for i in range(6)]
     projs = [{"source": "input", "target": "p0", "weight_scale": 1e-7, "weight": np.full((4, 3), 2.0).tolist()}]
     projs += [{"source": f"p{i}", "target": f"p{i + 1}", "weight_scale": 1e-7, "weight": np.full((3, 3), 2.0).tolist()}
               for i in range(5)]
-    spec = spec_from_dict({"name": "chain", "dt": 1e-3, "n_inputs": 4, "populations": pops, "projections": projs,
+    network = network_from_dict({"name": "chain", "dt": 1e-3, "n_inputs": 4, "populations": pops, "projections": projs,
                            "outputs": [{"population": f"p{i}"} for i in range(6)]})
-    return deploy(spec, load_profile("dynapse2"), chips=2).config
+    return deploy(network, load_profile("dynapse2"), chips=2).config

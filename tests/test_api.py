@@ -19,8 +19,8 @@ def test_import_neurodeploy_is_light():
 def test_notebook_flow_matches_the_cli(run_cli, tmp_path):
     from neurodeploy import deploy, emulate, load_network, verify
 
-    spec = load_network(EX / "model.json")
-    d = deploy(spec)
+    network = load_network(EX / "model.json")
+    d = deploy(network)
     code, _, err = run_cli("map", EX / "model.json", "-o", tmp_path / "c.json")
     assert code == 0, err
     assert d.config.dumps() == (tmp_path / "c.json").read_text()        # the same config, byte for byte
@@ -29,7 +29,7 @@ def test_notebook_flow_matches_the_cli(run_cli, tmp_path):
     res = emulate(d.config, z["spikes"][:2], dt=float(z["dt"]))
     assert res.outputs.shape[:2] == (2, z["spikes"].shape[1])
     assert np.array_equal(emulate(tmp_path / "c.json", z["spikes"][:2], dt=float(z["dt"])).spikes, res.spikes)
-    rep = verify(spec, d.config, EX / "inputs.npz", labels=EX / "labels.npy", trials=2)
+    rep = verify(network, d.config, EX / "inputs.npz", labels=EX / "labels.npy", trials=2)
     assert isinstance(rep["passed"], bool)
 
 
@@ -50,10 +50,10 @@ def test_api_functions_are_not_shadowed_by_modules():
 def test_api_verify_counts_in_the_window_it_is_given():
     from neurodeploy import deploy, load_network, verify
 
-    spec = load_network(EX / "model.json")
-    d = deploy(spec)
+    network = load_network(EX / "model.json")
+    d = deploy(network)
     z = np.load(EX / "inputs.npz")
-    rep = verify(spec, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1, window=(100, 300))
-    whole = verify(spec, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1)
+    rep = verify(network, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1, window=(100, 300))
+    whole = verify(network, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1)
     assert rep["window"]["start"] == 100 and rep["window"]["stop"] == 300
     assert sum(rep["reference_rates_hz"]) != sum(whole["reference_rates_hz"])

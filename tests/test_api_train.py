@@ -25,8 +25,8 @@ def test_api_train_writes_what_the_cli_writes(run_cli, tmp_path):
     s = train(data, tmp_path / "api.json", report=False, progress=False, **OPTIONS)
     assert s["output"] == str(tmp_path / "api.json")
     assert set(s["metrics"]) >= {"test", "test_mismatch", "val"} and "fan_in_max" in s["constraints"]
-    spec = load_network(s["output"])
-    assert spec.n_inputs == 12 and spec.metadata["epochs_done"] == 1 and spec.metadata["training"]["draws"] == 1
+    network = load_network(s["output"])
+    assert network.n_inputs == 12 and network.metadata["epochs_done"] == 1 and network.metadata["training"]["draws"] == 1
 
     code, _, err = run_cli("train", "--data", data, "-o", tmp_path / "cli.json", "--hidden", "0", "--epochs", "1",
                            "--batch-size", "4", "--draws", "1", "--seed", "3", "--no-report", "--quiet")

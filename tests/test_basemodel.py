@@ -6,16 +6,16 @@ from pathlib import Path
 import pytest
 
 from neurodeploy.config.config_json import config_from_dict
-from neurodeploy.errors import ConfigError, SpecError
+from neurodeploy.errors import ConfigError, NetworkError
 from neurodeploy.quantize.quantized_json import QuantizedNetwork
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 
 from test_validate import _config
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 
 
-def _spec():
+def _make_network():
     return json.loads((EX / "model.json").read_text())
 
 
@@ -28,13 +28,13 @@ def _spec():
     (("dt", ), float("nan"), "finite number"),
 ])
 def test_network_rejects_conversions_and_nonfinite(where, value, message):
-    raw = _spec()
+    raw = _make_network()
     obj = raw
     for k in where[:-1]:
         obj = obj[k]
     obj[where[-1]] = value
-    with pytest.raises(SpecError) as e:
-        spec_from_dict(raw, "m.json")
+    with pytest.raises(NetworkError) as e:
+        network_from_dict(raw, "m.json")
     path = "$" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in where)
     assert any(ln.startswith(f"m.json: {path}: ") and message in ln for ln in e.value.lines), e.value.lines
 
@@ -53,7 +53,7 @@ def test_config_rejects_conversions():
 def test_quantized_rejects_nonfinite(profile):
     from neurodeploy.quantize.quantizer import quantize_network
 
-    q = json.loads(quantize_network(spec_from_dict(_spec()), profile).dumps())
+    q = json.loads(quantize_network(network_from_dict(_make_network()), profile).dumps())
     QuantizedNetwork.model_validate(q)
     q["synapses"]["target"][0] = float("inf")
     with pytest.raises(Exception, match="finite number"):

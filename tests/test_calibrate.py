@@ -211,7 +211,7 @@ def test_verify_with_chip_profile_names_the_chip(chip_case, run_cli):
 def test_verify_chip_boards_are_the_measured_chip(chip_case, profile):
     """Board b of `verify --chip` is `emulate --chip --mismatch σ --seed SEED+b`: the report's per-board numbers
     come from those runs, and differ from the boards without the chip's factors."""
-    from neurodeploy import verify_metrics as vm
+    from neurodeploy.verification import metrics as vm
     from neurodeploy.backends.emulator import Emulator
     from neurodeploy.calibration.apply import measured_profile
     from neurodeploy.config.config_json import HardwareConfig
@@ -220,11 +220,11 @@ def test_verify_chip_boards_are_the_measured_chip(chip_case, profile):
 
     d, model, cp = chip_case
     cfg = HardwareConfig.model_validate_json((d / "config.json").read_text())
-    spec = load_network(model, profile=profile)
+    network = load_network(model, profile=profile)
     with np.load(d / "x.npz") as z:
         x, dt = z["spikes"].astype(np.float32), float(z["dt"])
     pictures: dict = {}
-    report = verify(spec, cfg, profile, x, dt, trials=2, mismatch=0.05, seed=3, chip=cp, pictures=pictures)
+    report = verify(network, cfg, profile, x, dt, trials=2, mismatch=0.05, seed=3, chip=cp, pictures=pictures)
     chip_runs = []
     for s in (3, 4):
         b = EmulatorBackend(profile, chip_profile=cp, mismatch=0.05, seed=s)

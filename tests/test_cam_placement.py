@@ -7,7 +7,7 @@ import pytest
 from neurodeploy.deployment import deploy
 from neurodeploy.device.profile import load_profile
 from neurodeploy.mapping.cam_profile import load_cam_profile
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 from test_mapping import DATA
 
 CAMS = {0: str(DATA / "cam_profile_chip_red.json.gz"), 1: str(DATA / "cam_profile_chip_orange.json.gz")}
@@ -23,15 +23,15 @@ def high_fan_in(seed=0, n_pop=6, size=50, n_in=64):
         for j in range(size):
             w[rng.choice(n_in, rng.integers(0, 5), replace=False), j] = 0
         projs.append({"source": "input", "target": f"p{i}", "weight": w.round(3).tolist(), "weight_scale": 5e-8})
-    return spec_from_dict({"name": "cam300", "dt": 1e-3, "n_inputs": n_in, "populations": pops, "projections": projs,
+    return network_from_dict({"name": "cam300", "dt": 1e-3, "n_inputs": n_in, "populations": pops, "projections": projs,
                            "outputs": [{"population": f"p{i}"} for i in range(n_pop)]})
 
 
 @pytest.fixture(scope="module")
 def mapped():
     prof = load_profile("dynapse2")
-    spec = high_fan_in()
-    return prof, deploy(spec, prof, chips=2, cam_profiles=CAMS), deploy(spec, prof, chips=2)
+    network = high_fan_in()
+    return prof, deploy(network, prof, chips=2, cam_profiles=CAMS), deploy(network, prof, chips=2)
 
 
 def test_a_network_that_fits_the_working_slots_is_mapped_on_them(mapped):

@@ -7,10 +7,10 @@ import pytest
 from neurodeploy.config.decode import decode
 from neurodeploy.config.state import board_state, encode_state
 from neurodeploy.deployment import deploy
-from neurodeploy.errors import SpecError
+from neurodeploy.errors import NetworkError
 from neurodeploy.quantize import delays as dq
 from neurodeploy.quantize.quantized_json import QuantizedNetwork, load_quantized
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 
 from pathlib import Path
 
@@ -59,7 +59,7 @@ def test_producible_levels_are_found_exactly(profile):
 def _net(D, W=None, name="d", n_in=8, n=6):
     rng = np.random.default_rng(0)
     W = rng.uniform(0.2, 1, (n_in, n)) if W is None else W
-    return spec_from_dict({"name": name, "n_inputs": n_in, "populations": [{"name": "p", "size": n}],
+    return network_from_dict({"name": name, "n_inputs": n_in, "populations": [{"name": "p", "size": n}],
                            "outputs": [{"population": "p"}],
                            "projections": [{"source": "input", "target": "p", "weight_scale": 1e-8,
                                             "weight": np.asarray(W).tolist(), "delay": np.asarray(D).tolist()}]})
@@ -103,7 +103,7 @@ def test_map_writes_bits_and_biases_that_decode_to_the_quantized_delays(profile,
     assert load_quantized(path).dumps() == dep.quantized.dumps()
     bad = path.read_text().replace('"delay_value": ', '"delay_value_x": ')
     (tmp_path / "bad.json").write_text(bad)
-    with pytest.raises(SpecError, match="delay"):
+    with pytest.raises(NetworkError, match="delay"):
         load_quantized(tmp_path / "bad.json")
 
 
@@ -112,7 +112,7 @@ def test_delay_free_and_zero_delay_networks_write_no_delays(profile):
     plain = _net(np.zeros((8, 6)), W)
     plain_dict = plain.to_json_dict()
     plain_dict["projections"][0].pop("delay")
-    from neurodeploy.spec import spec_from_dict as sd
+    from neurodeploy.network import network_from_dict as sd
     a, b = deploy(sd(plain_dict), profile), deploy(plain, profile)
     same = lambda x: x.dumps().replace(x.source_model_sha256, "")  # noqa: E731  (the models differ in 'delay' only)
     assert same(a.config) == same(b.config) and same(a.quantized) == same(b.quantized)

@@ -9,11 +9,11 @@ import pytest
 from neurodeploy.backends.emulator import Emulator
 from neurodeploy.config.decode import decode
 from neurodeploy.config.state import board_state, encode_state
-from neurodeploy.errors import SpecError
-from neurodeploy.sim import build_from_arrays, build_from_spec, default_params, sample_mismatch, simulate
+from neurodeploy.errors import NetworkError
+from neurodeploy.sim import build_from_arrays, build_from_network, default_params, sample_mismatch, simulate
 from neurodeploy.device import physics
 from neurodeploy.sim.errors import SimError
-from neurodeploy.spec import MAX_DELAY, spec_from_dict
+from neurodeploy.network import MAX_DELAY, network_from_dict
 
 from test_emulator import _cfg, _input
 
@@ -112,26 +112,26 @@ def test_bad_delays_are_named(profile):
 
 
 # ---- model format ---------------------------------------------------------------------------------------
-def _spec(delay, **proj):
+def _make_network(delay, **proj):
     proj = proj or {"pre": [0, 1], "post": [0, 1], "w": [3.0, 3.0]}
-    return spec_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 2}], "outputs": [{"population": "p"}],
+    return network_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 2}], "outputs": [{"population": "p"}],
                            "projections": [{"source": "input", "target": "p", "weight_scale": 1e-7, **proj, "delay": delay}]})
 
 
-def test_spec_delays_are_simulated(profile):
-    net, index = build_from_spec(_spec([0.002, 0.006]), profile)
+def test_network_delays_are_simulated(profile):
+    net, index = build_from_network(_make_network([0.002, 0.006]), profile)
     np.testing.assert_allclose(np.asarray(net.delay), [0.002, 0.006])
     np.testing.assert_allclose(index.synapse_delay, [0.002, 0.006])
-    dense, _ = build_from_spec(_spec([[0.0, 0.001], [0.003, 0.0]], weight=[[0.0, 3.0], [3.0, 0.0]]), profile)
+    dense, _ = build_from_network(_make_network([[0.0, 0.001], [0.003, 0.0]], weight=[[0.0, 3.0], [3.0, 0.0]]), profile)
     np.testing.assert_allclose(np.asarray(dense.delay), [0.001, 0.003])      # COO order: (0,1), (1,0)
     x = np.zeros((1, 30, 2), np.float32)
     x[0, 5] = 1
     _, _, rec = simulate(net, x, record=("I_ampa",))
     arrival = np.argmax(np.asarray(rec["I_ampa"][0]) > 2 * profile.analog.I_0, axis=0)
     assert arrival.tolist() == [7, 11]
-    plain = spec_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 2}],
+    plain = network_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 2}],
                             "projections": [{"source": "input", "target": "p", "pre": [0], "post": [0], "w": [1.0]}]})
-    assert build_from_spec(plain, profile)[0].delay is None and "delay" not in plain.dumps()
+    assert build_from_network(plain, profile)[0].delay is None and "delay" not in plain.dumps()
 
 
 @pytest.mark.parametrize("delay, proj, message", [
@@ -140,9 +140,9 @@ def test_spec_delays_are_simulated(profile):
     ([0.001], {}, r"\$\.projections\[0\]\.delay: expected one number or shape \[2\]"),
     ([[0.0, 0.001]], {"weight": [[1.0, 0.0], [0.0, 1.0]]}, r"expected one number or shape \[2, 2\]"),
 ])
-def test_bad_spec_delays_are_named(delay, proj, message):
-    with pytest.raises(SpecError, match=message):
-        _spec(delay, **proj)
+def test_bad_network_delays_are_named(delay, proj, message):
+    with pytest.raises(NetworkError, match=message):
+        _make_network(delay, **proj)
     assert MAX_DELAY == 0.1
 
 
@@ -206,7 +206,7 @@ def test_configs_without_delay_bits_decode_without_delays(profile):
 
 
 def test_cli_simulate_runs_delays(tmp_path, run_cli, profile):
-    (tmp_path / "m.json").write_text(_spec([0.002, 0.006]).dumps())
+    (tmp_path / "m.json").write_text(_make_network([0.002, 0.006]).dumps())
     x = np.zeros((30, 2), np.uint8)
     x[5] = 1
     np.savez(tmp_path / "in.npz", spikes=x, dt=DT)
@@ -221,18 +221,18 @@ def test_cli_simulate_runs_delays(tmp_path, run_cli, profile):
 
 def test_stages_keep_delays_or_refuse_them_instead_of_dropping_them(profile, tmp_path):
     from neurodeploy.train.task import TrainError
-    from neurodeploy.importers.nir.export import spec_to_nir
-    from neurodeploy.train.run import build_spec
+    from neurodeploy.importers.nir.export import network_to_nir
+    from neurodeploy.train.run import build_network
 
-    spec = _spec([0.002, 0.006])
-    assert "Delay" in {type(n).__name__ for n in spec_to_nir(spec, profile).nodes.values()}   # one per source channel
-    crossed = _spec([0.002, 0.006, 0.001], pre=[0, 1, 0], post=[0, 1, 1], w=[3.0, 3.0, 1.0])
-    with pytest.raises(SpecError, match="delays differ per synapse, but NIR's Delay node delays whole channels"):
-        spec_to_nir(crossed, profile)                               # neither per source nor per target: refused
-    (tmp_path / "m.json").write_text(spec.dumps())
+    network = _make_network([0.002, 0.006])
+    assert "Delay" in {type(n).__name__ for n in network_to_nir(network, profile).nodes.values()}   # one per source channel
+    crossed = _make_network([0.002, 0.006, 0.001], pre=[0, 1, 0], post=[0, 1, 1], w=[3.0, 3.0, 1.0])
+    with pytest.raises(NetworkError, match="delays differ per synapse, but NIR's Delay node delays whole channels"):
+        network_to_nir(crossed, profile)                               # neither per source nor per target: refused
+    (tmp_path / "m.json").write_text(network.dumps())
 
     class Task:
         name, n_inputs, n_classes = "t", 2, 2
     # training continues a delayed network with its delays (fixed, or learned with --learn-delays)
-    assert build_spec(Task(), {}, profile, 0, init=tmp_path / "m.json").has_delays
+    assert build_network(Task(), {}, profile, 0, init=tmp_path / "m.json").has_delays
     assert TrainError

@@ -5,19 +5,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.errors import SpecError
+from neurodeploy.errors import NetworkError
 from neurodeploy.importers import load_network
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 
 
-def _without_metadata(spec):
-    d = spec.to_json_dict()
+def _without_metadata(network):
+    d = network.to_json_dict()
     d.pop("metadata")
     return d
 
 
-def test_example_npz_gives_the_json_spec():
+def test_example_npz_gives_the_json_network():
     a, b = load_network(EX / "model.json"), load_network(EX / "model.npz")
     assert _without_metadata(a) == _without_metadata(b)
     imp = b.metadata["import"]
@@ -31,33 +31,33 @@ def test_two_npy_files_either_one_given(tmp_path, profile):
     np.save(tmp_path / "w_in_optimized.npy", w_in)
     np.save(tmp_path / "w_rec_optimized.npy", w_rec)
     for f in ("w_in_optimized.npy", "w_rec_optimized.npy"):
-        spec = load_network(tmp_path / f, tau_mem=0.02, profile=profile)
-        np.testing.assert_array_equal(spec.dense_weight(0), w_in)
-        np.testing.assert_array_equal(spec.dense_weight(1), w_rec)
-        assert spec.populations[0].Itau_mem == profile.tau_to_current(0.02, "C_mem")
-        assert [p.name for p in spec.populations] == ["neurons"]
-        assert spec.metadata["import"]["arrays"] == {"w_in": "w_in_optimized.npy", "w_rec": "w_rec_optimized.npy"}
+        network = load_network(tmp_path / f, tau_mem=0.02, profile=profile)
+        np.testing.assert_array_equal(network.dense_weight(0), w_in)
+        np.testing.assert_array_equal(network.dense_weight(1), w_rec)
+        assert network.populations[0].Itau_mem == profile.tau_to_current(0.02, "C_mem")
+        assert [p.name for p in network.populations] == ["neurons"]
+        assert network.metadata["import"]["arrays"] == {"w_in": "w_in_optimized.npy", "w_rec": "w_rec_optimized.npy"}
 
 
 def test_npy_without_partner(tmp_path):
     np.save(tmp_path / "w_in.npy", np.ones((3, 2)))
-    with pytest.raises(SpecError) as ei:
+    with pytest.raises(NetworkError) as ei:
         load_network(tmp_path / "w_in.npy")
     assert len(str(ei.value).splitlines()) == 1 and "w_rec=false" in str(ei.value)
-    spec = load_network(tmp_path / "w_in.npy", w_rec=False)
-    assert len(spec.projections) == 1
+    network = load_network(tmp_path / "w_in.npy", w_rec=False)
+    assert len(network.projections) == 1
 
 
 def test_options_override_file_and_defaults(tmp_path, profile):
     np.savez(tmp_path / "m.npz", w_in=np.ones((3, 2)), w_rec=np.zeros((2, 2)), tau_mem=np.float64(0.01), dt=np.float64(1e-4))
-    spec = load_network(tmp_path / "m.npz", tau_mem=[0.02, 0.03], Ispkthr=1e-7, weight_scale=2e-9, outputs=[1], profile=profile)
-    pop = spec.populations[0]
+    network = load_network(tmp_path / "m.npz", tau_mem=[0.02, 0.03], Ispkthr=1e-7, weight_scale=2e-9, outputs=[1], profile=profile)
+    pop = network.populations[0]
     assert pop.Itau_mem == [profile.tau_to_current(0.02, "C_mem"), profile.tau_to_current(0.03, "C_mem")]
-    assert pop.Ispkthr == 1e-7 and spec.dt == 1e-4
-    assert spec.projections[0].weight_scale == 2e-9
-    assert spec.output_indices().tolist() == [1]
-    assert len(spec.projections) == 2 and spec.projection_coo(1)[0].size == 0  # an all-zero w_rec: no synapses
-    text = " ".join(spec.metadata["import"]["assumptions"])
+    assert pop.Ispkthr == 1e-7 and network.dt == 1e-4
+    assert network.projections[0].weight_scale == 2e-9
+    assert network.output_indices().tolist() == [1]
+    assert len(network.projections) == 2 and network.projection_coo(1)[0].size == 0  # an all-zero w_rec: no synapses
+    text = " ".join(network.metadata["import"]["assumptions"])
     assert "overrides" in text or "replace" in text
 
 
@@ -66,8 +66,8 @@ def test_typed_rockpool2_w_rec(tmp_path):
     w_rec[0, 1, 0] = 0.5   # AMPA
     w_rec[1, 0, 1] = 0.25  # GABA
     np.savez(tmp_path / "m.npz", w_in=np.ones((3, 2)), w_rec=w_rec)
-    spec = load_network(tmp_path / "m.npz")
-    syn = {p.synapse: p for p in spec.projections[1:]}
+    network = load_network(tmp_path / "m.npz")
+    syn = {p.synapse: p for p in network.projections[1:]}
     assert set(syn) == {"ampa", "gaba"}
     assert syn["gaba"].weight == [[0.0, 0.0], [0.25, 0.0]]
 
@@ -81,7 +81,7 @@ def test_typed_rockpool2_w_rec(tmp_path):
 ])
 def test_bad_npz_one_line(tmp_path, arrays, needle):
     np.savez(tmp_path / "m.npz", **arrays)
-    with pytest.raises(SpecError) as ei:
+    with pytest.raises(NetworkError) as ei:
         load_network(tmp_path / "m.npz")
     msg = str(ei.value)
     assert needle.replace("[0, 0]", "") in msg.replace("[0, 0]", "") and len(msg.splitlines()) == 1, msg
@@ -89,15 +89,15 @@ def test_bad_npz_one_line(tmp_path, arrays, needle):
 
 def test_unknown_option_and_bad_values(tmp_path):
     np.savez(tmp_path / "m.npz", w_in=np.ones((3, 2)))
-    with pytest.raises(SpecError, match="unknown import option"):
+    with pytest.raises(NetworkError, match="unknown import option"):
         load_network(tmp_path / "m.npz", taumem=0.02)
-    with pytest.raises(SpecError, match="tau_mem: expected a number or a list of 2"):
+    with pytest.raises(NetworkError, match="tau_mem: expected a number or a list of 2"):
         load_network(tmp_path / "m.npz", tau_mem=[0.01, 0.02, 0.03])
-    with pytest.raises(SpecError, match="dt: must be a positive"):
+    with pytest.raises(NetworkError, match="dt: must be a positive"):
         load_network(tmp_path / "m.npz", dt=-1)
 
 
 def test_corrupt_npz(tmp_path):
     (tmp_path / "m.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(SpecError, match="cannot read as .npz"):
+    with pytest.raises(NetworkError, match="cannot read as .npz"):
         load_network(tmp_path / "m.npz")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 from neurodeploy.train.tasks import get_task
 from neurodeploy.train.tasks.coincidence import _overlap, patterns
 
@@ -53,8 +53,8 @@ def test_architecture_bounds_the_delays_to_what_the_task_needs():
 
 
 # ---- structure and training ------------------------------------------------------------------------------
-def _spec(**proj):
-    return spec_from_dict({"n_inputs": 3, "populations": [{"name": "p", "size": 2}], "outputs": [{"population": "p"}],
+def _make_network(**proj):
+    return network_from_dict({"n_inputs": 3, "populations": [{"name": "p", "size": 2}], "outputs": [{"population": "p"}],
                            "projections": [{"source": "input", "target": "p", "weight": [[0.5, 0.0], [0.25, 1.0], [1.0, 0.5]],
                                             "weight_scale": 1e-7, **proj}]})
 
@@ -64,7 +64,7 @@ def test_structure_learns_delays_inside_the_bound_and_writes_them_back(profile):
 
     from neurodeploy.train.structure import Structure
 
-    st = Structure(_spec(), profile, learn_delays=True, max_delay=0.02, seed=0)
+    st = Structure(_make_network(), profile, learn_delays=True, max_delay=0.02, seed=0)
     th = st.init_theta()
     d0 = st.delays_of(th)
     assert d0.shape == (6,) and np.all((0 <= d0) & (d0 <= 0.02)) and np.ptp(d0) > 0     # seeded spread
@@ -72,12 +72,12 @@ def test_structure_learns_delays_inside_the_bound_and_writes_them_back(profile):
     net = st.apply(th)
     np.testing.assert_allclose(np.asarray(net.delay)[np.argsort(st.entry_syn, kind="stable")],
                                np.repeat([0.0, 0.005, 0.01, 0.015, 0.02, 0.0], 2), atol=1e-9)   # auto: 2 entries
-    out = st.to_spec(th)
+    out = st.to_network(th)
     assert np.allclose(out.projections[0].delay, [[0.0, 0.005], [0.01, 0.015], [0.02, 0.0]])
-    # a spec with delays, not learned: the delays stay fixed and are written back unchanged
-    fixed = Structure(_spec(delay=0.004), profile)
+    # a network with delays, not learned: the delays stay fixed and are written back unchanged
+    fixed = Structure(_make_network(delay=0.004), profile)
     assert "delays" not in fixed.init_theta() and np.allclose(np.asarray(fixed.net.delay), 0.004)
-    assert fixed.to_spec(fixed.init_theta()).projections[0].delay == 0.004
+    assert fixed.to_network(fixed.init_theta()).projections[0].delay == 0.004
 
 
 def test_the_loss_gradient_reaches_the_delays(profile):
@@ -87,13 +87,13 @@ def test_the_loss_gradient_reaches_the_delays(profile):
     from neurodeploy.train.structure import Structure
 
     task = get_task("coincidence", **SMALL)
-    from neurodeploy.train.architecture import default_spec
+    from neurodeploy.train.architecture import default_network
 
-    spec = default_spec(task, task.architecture(), profile)
-    st = Structure(spec, profile, learn_delays=True, max_delay=task.architecture()["max_delay"], seed=0)
-    raw = spec.to_json_dict()
+    network = default_network(task, task.architecture(), profile)
+    st = Structure(network, profile, learn_delays=True, max_delay=task.architecture()["max_delay"], seed=0)
+    raw = network.to_json_dict()
     raw["projections"][0]["weight_scale"] = 3e-7
-    st = Structure(spec_from_dict(raw), profile, learn_delays=True, max_delay=task.architecture()["max_delay"], seed=0)
+    st = Structure(network_from_dict(raw), profile, learn_delays=True, max_delay=task.architecture()["max_delay"], seed=0)
     x = task.data("train").spikes[:4]
 
     def loss(theta):
@@ -114,12 +114,12 @@ def test_train_learn_delays_writes_delays_that_map(tmp_path, profile):
     c = s["constraints"]
     assert c["delays_learned"] and c["delays_in_range"] and c["delay_max_s"] <= task.architecture()["max_delay"] + 1e-9
     assert c["map_delay_rms_error_s"] <= 1e-6                      # QAT put the delays on their cores' levels
-    spec = load_network(tmp_path / "m.json")
-    d = np.asarray(spec.projections[0].delay)
+    network = load_network(tmp_path / "m.json")
+    d = np.asarray(network.projections[0].delay)
     assert d.shape == (task.n_inputs, task.n_classes * task.architecture()["outputs_per_class"]) and np.all(d >= 0)
     meta = json.loads((tmp_path / "m.json").read_text())["metadata"]["training"]
     assert meta["learn_delays"] is True
-    dep = deploy(spec, profile)
+    dep = deploy(network, profile)
     assert dep.report["delays"]["rms_error_s"] <= 1e-6
     # same seed → the same bytes
     train(task, tmp_path / "m2.json", _cfg(), profile, report=False)

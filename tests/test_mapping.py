@@ -11,7 +11,7 @@ from neurodeploy.errors import MappingError
 from neurodeploy.deployment import deploy
 from neurodeploy.quantize.quantizer import quantize_network
 from neurodeploy.quantize.weights import CoreProblem, quantize_core, uniform_grid_error
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 from networks import random_network
 
 DATA = Path(__file__).parent / "data"
@@ -45,13 +45,13 @@ def decoded_entries(d, profile):
 
 @pytest.mark.parametrize("n, fan, chips, cores", [(200, 40, 1, 1), (1200, 32, 2, 5)])
 def test_config_connectivity_equals_quantized(profile, n, fan, chips, cores):
-    spec = random_network(n, fan, seed=n, block=512)
-    d = deploy(spec, profile)
+    network = random_network(n, fan, seed=n, block=512)
+    d = deploy(network, profile)
     assert d.report["placement"]["cores"] == cores and d.report["placement"]["chips"] == chips
     exp = expected_entries(d)
     got = decoded_entries(d, profile)
     assert got == exp          # every synapse, dendrite and mask; nothing extra (no crosstalk)
-    # spec connectivity survives: every non-zero-quantized synapse of the spec is there
+    # network connectivity survives: every non-zero-quantized synapse of the network is there
     pairs = {(s, t) for s, t, _, _ in got}
     q = d.quantized
     for s, t, m in zip(q.synapses.src, q.synapses.dst, q.synapses.mask):
@@ -60,8 +60,8 @@ def test_config_connectivity_equals_quantized(profile, n, fan, chips, cores):
 
 @pytest.mark.slow
 def test_full_board_4096(profile):
-    spec = random_network(4096, 64, seed=1)
-    d = deploy(spec, profile)
+    network = random_network(4096, 64, seed=1)
+    d = deploy(network, profile)
     p = d.report["placement"]
     assert (p["chips"], p["cores"], p["neurons"]) == (4, 16, 4096)
     assert decoded_entries(d, profile) == expected_entries(d)
@@ -96,9 +96,9 @@ def test_quantizer_vs_uniform_grid(profile, n):
 
 
 def test_deploy_is_deterministic(profile, tmp_path):
-    spec = random_network(100, 30, seed=3)
-    a = deploy(spec, profile, seed=0).config.dumps()
-    b = deploy(spec, profile, seed=0).config.dumps()
+    network = random_network(100, 30, seed=3)
+    a = deploy(network, profile, seed=0).config.dumps()
+    b = deploy(network, profile, seed=0).config.dumps()
     assert a == b
 
 
@@ -110,8 +110,8 @@ def test_cam_profile_avoids_bad_slots(profile):
     with pytest.raises(MappingError, match=r"\[cam-defects\] neuron neurons\[\d+\] on chip 0 core \d neuron \d+ needs 4\d working"):
         deploy(random_network(256, 48, seed=5), profile, cam_profiles={0: str(path)})
     # 200 neurons with fan-in 40: placed on the physical neurons with the most working slots
-    spec = random_network(200, 40, seed=5)
-    d = deploy(spec, profile, cam_profiles={0: str(path)})
+    network = random_network(200, 40, seed=5)
+    d = deploy(network, profile, cam_profiles={0: str(path)})
     defects = load_cam_profile(path, profile)
     half = profile.geometry.n_tags // 2
     n_checked = 0
@@ -130,12 +130,12 @@ def test_cam_profile_avoids_bad_slots(profile):
 
 
 def test_prune(profile):
-    spec = random_network(80, 70, n_inputs=20, seed=2, block=80)
+    network = random_network(80, 70, n_inputs=20, seed=2, block=80)
     with pytest.raises(MappingError) as e:
-        deploy(spec, profile)
+        deploy(network, profile)
     msg = str(e.value)
     assert "[fan-in]" in msg and "neurons[" in msg and "70 incoming" in msg and "--prune" in msg
-    d = deploy(spec, profile, prune=True)
+    d = deploy(network, profile, prune=True)
     assert d.report["pruned"]["synapses"] == 80 * 6
     fan = np.bincount(np.asarray(d.quantized.synapses.dst), minlength=80)
     assert fan.max() == 64
@@ -144,17 +144,17 @@ def test_prune(profile):
 def test_clustering_reports_parameter_error(profile):
     # 8 distinct membrane time constants, 64 neurons each, on one chip (4 cores): must cluster
     taus = np.repeat(np.geomspace(0.01, 0.03, 8), 64)
-    spec = spec_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 512, "tau_mem": taus.tolist()}],
+    network = network_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 512, "tau_mem": taus.tolist()}],
                            "projections": [{"source": "input", "target": "p", "weight": np.full((4, 512), 0.5).tolist()}]},
                           profile=profile)
     with pytest.raises(MappingError, match=r"\[shared-parameters\]"):
-        quantize_network(spec, profile, max_chips=1, strict=True)
-    q = quantize_network(spec, profile, max_chips=1)
+        quantize_network(network, profile, max_chips=1, strict=True)
+    q = quantize_network(network, profile, max_chips=1)
     assert len(q.cores) == 4 and all(c.clustered for c in q.cores)
     err = q.report["biases"]["Itau_mem"]["max_rel_error"]
     assert 0.02 < err < 0.5
     # with 2 chips nothing needs clustering: every group gets its own core
-    q2 = quantize_network(spec, profile, max_chips=2)
+    q2 = quantize_network(network, profile, max_chips=2)
     assert not any(c.clustered for c in q2.cores)
     assert q2.report["biases"]["Itau_mem"]["max_rel_error"] < 0.02
 
@@ -162,25 +162,25 @@ def test_clustering_reports_parameter_error(profile):
 @pytest.mark.parametrize("case", ["chips", "cores", "tags", "bias-range"])
 def test_mapping_errors_cli(run_cli, tmp_path, profile, case):
     if case == "chips":
-        spec, args = random_network(20, 5, seed=0), ["--chips", "5"]
+        network, args = random_network(20, 5, seed=0), ["--chips", "5"]
     elif case == "cores":
-        spec, args = random_network(1100, 4, n_inputs=10, seed=0), ["--chips", "1"]
+        network, args = random_network(1100, 4, n_inputs=10, seed=0), ["--chips", "1"]
     elif case == "tags":
         rng = np.random.default_rng(0)
         n_in = 3000
         pre = rng.integers(0, n_in, 256 * 60)
         post = np.repeat(np.arange(256), 60)
         pairs = np.unique(np.stack([pre, post], 1), axis=0)
-        spec = spec_from_dict({"n_inputs": n_in, "populations": [{"name": "p", "size": 256}],
+        network = network_from_dict({"n_inputs": n_in, "populations": [{"name": "p", "size": 256}],
                                "projections": [{"source": "input", "target": "p", "pre": pairs[:, 0].tolist(),
                                                 "post": pairs[:, 1].tolist(), "w": [0.5] * len(pairs)}]})
         args = []
     else:
-        spec = spec_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 2, "Itau_mem": 1e-3}],
+        network = network_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 2, "Itau_mem": 1e-3}],
                                "projections": [{"source": "input", "target": "p", "weight": [[1, 0], [0, 1]]}]})
         args = []
     model = tmp_path / "m.json"
-    spec.save(model)
+    network.save(model)
     out = tmp_path / "config.json"
     code, stdout, err = run_cli("map", model, "-o", out, *args)
     assert code == 2
@@ -192,9 +192,9 @@ def test_mapping_errors_cli(run_cli, tmp_path, profile, case):
 
 
 def test_map_cli_writes_valid_config_and_report(run_cli, tmp_path, profile):
-    spec = random_network(64, 20, seed=4)
+    network = random_network(64, 20, seed=4)
     model = tmp_path / "m.json"
-    spec.save(model)
+    network.save(model)
     out, rep = tmp_path / "c.json", tmp_path / "r.json"
     code, stdout, err = run_cli("map", model, "-o", out, "--report", rep)
     assert code == 0, err
@@ -217,9 +217,9 @@ def test_map_cli_writes_valid_config_and_report(run_cli, tmp_path, profile):
 def test_pipeline_weight_error_vs_uniform(profile, n):
     """Random sparse networks, Gaussian weights, fan-in 48 of 64: never above the best uniform
     1-2-4-8 grid, and ≥ 15 % below it with the spare CAM entries and the NMDA scale."""
-    spec = random_network(n, 48, seed=11)
-    plain = quantize_network(spec, profile, use_spares=False, use_nmda=False).report["weights"]
-    full = quantize_network(spec, profile).report["weights"]
+    network = random_network(n, 48, seed=11)
+    plain = quantize_network(network, profile, use_spares=False, use_nmda=False).report["weights"]
+    full = quantize_network(network, profile).report["weights"]
     assert plain["relative_rms_error"] <= plain["uniform_grid_error"] * 1.001
     assert full["relative_rms_error"] <= 0.85 * full["uniform_grid_error"]
     assert full["spare_entries_used"] > 0 and full["nmda_scale_entries"] > 0
@@ -232,8 +232,8 @@ def test_fan_out_rule(profile):
     for core in range(16):
         pre.append(0)
         post.append(core * 256 + 5)
-    spec = spec_from_dict({"n_inputs": 1, "populations": [{"name": "p", "size": n}],
+    network = network_from_dict({"n_inputs": 1, "populations": [{"name": "p", "size": n}],
                            "projections": [{"source": "p", "target": "p", "pre": pre, "post": post, "w": [0.5] * 16}],
                            "outputs": [{"population": "p", "indices": [0]}]})
     with pytest.raises(MappingError, match=r"\[fan-out\] neuron p\[0\] needs 5 SRAM destinations .*host monitor"):
-        deploy(spec, profile)
+        deploy(network, profile)

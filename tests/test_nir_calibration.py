@@ -26,15 +26,15 @@ def _one_layer(w: float, tau_mem: float, tau_syn: float | None, n: int = 1):
     return nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
 
 
-def _membrane(spec, profile, x):
+def _membrane(network, profile, x):
     """The membrane current in effective thresholds, per step [T]."""
-    from neurodeploy.sim.network import build_from_spec
+    from neurodeploy.sim.network import build_from_network
     from neurodeploy.sim.simulate import simulate
 
-    net, _ = build_from_spec(spec, profile)
+    net, _ = build_from_network(network, profile)
     spikes, _, rec = simulate(net, x, record=("I_mem",))
     assert float(np.asarray(spikes).sum()) == 0   # sub-threshold: the response, not the spike
-    i_th = EFFECTIVE_THRESHOLD * spec.neuron_params(profile)["Ispkthr"][0]
+    i_th = EFFECTIVE_THRESHOLD * network.neuron_params(profile)["Ispkthr"][0]
     return (np.asarray(rec["I_mem"])[:, 0] - profile.analog.I_0) / i_th
 
 
@@ -48,10 +48,10 @@ def _lif_kernel(w, tau_mem, tau_syn, t):
 @pytest.mark.parametrize("tau_mem, tau_syn", [(0.02, 0.005), (0.01, 0.005), (0.02, None)])
 def test_single_event_matches_the_lif_response(profile, tau_mem, tau_syn):
     w, t0, T = 0.4, 5, 200
-    spec = load_nir(_one_layer(w, tau_mem, tau_syn), dt=DT, profile=profile)
+    network = load_nir(_one_layer(w, tau_mem, tau_syn), dt=DT, profile=profile)
     x = np.zeros((T, 1), np.float32)
     x[t0, 0] = 1
-    v = _membrane(spec, profile, x)
+    v = _membrane(network, profile, x)
     t = (np.arange(T) - t0 + 1) * DT           # the event lands at the start of bin t0; records at the end of bins
     ref = np.where(t > 0, _lif_kernel(w, tau_mem, tau_syn, np.maximum(t, 0)), 0.0)
     integral_dpi, integral_lif = v.sum() * DT, w * tau_mem  # ∫Δv dt = w·τ_mem for every synaptic τ
@@ -63,10 +63,10 @@ def test_single_event_matches_the_lif_response(profile, tau_mem, tau_syn):
 
 def test_steady_train_gives_the_lif_mean_excursion(profile):
     w, tau_mem, period, T = 0.05, 0.02, 5, 600   # an event every 5 ms: mean excursion w·ν·τ_mem = 0.2 thresholds
-    spec = load_nir(_one_layer(w, tau_mem, 0.005), dt=DT, profile=profile)
+    network = load_nir(_one_layer(w, tau_mem, 0.005), dt=DT, profile=profile)
     x = np.zeros((T, 1), np.float32)
     x[::period, 0] = 1
-    v = _membrane(spec, profile, x)
+    v = _membrane(network, profile, x)
     assert v[200:].mean() == pytest.approx(w / (period * DT) * tau_mem, rel=0.05)
 
 
@@ -81,16 +81,16 @@ def test_rockpool_convention_follows_liftorch_update(profile):
     g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([1])), "fc": nir.Linear(weight=W), "lif": node,
                             "output": nir.Output(output_type=np.array([n]))},
                      edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
-    spec = load_nir(g, dt=DT, convention="rockpool", profile=profile)
+    network = load_nir(g, dt=DT, convention="rockpool", profile=profile)
     # the update rule, iterated: total rise of v (no leak) per unit W
     i, rise = 1.0, 0.0
     for _ in range(2000):
         i *= beta
         rise += i
-    w = spec.dense_weight(0)[0]
+    w = network.dense_weight(0)[0]
     assert w[0] == pytest.approx(0.3 * rise, rel=1e-6)
     assert w[1] < 0 and abs(w[1]) == pytest.approx(0.2 * rise, rel=0.05)   # GABA: scaled by its unit current
-    assert any("rockpool LIFTorch" in a for a in spec.metadata["import"]["assumptions"])
+    assert any("rockpool LIFTorch" in a for a in network.metadata["import"]["assumptions"])
 
 
 def test_sinabs_exp_leak_convention(profile):
@@ -103,16 +103,16 @@ def test_sinabs_exp_leak_convention(profile):
              "li": nir.LI(tau=np.full(n, tau_steps), r=np.ones(n), v_leak=np.zeros(n)),
              "output": nir.Output(output_type=np.array([n]))}
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "li"), ("li", "output")], type_check=False)
-    spec = load_nir(g, dt=DT, convention="sinabs", profile=profile)
+    network = load_nir(g, dt=DT, convention="sinabs", profile=profile)
     v, ss = 0.0, 0.0
     for _ in range(2000):   # the steady state of the rule under a spike every step, per unit W
         v = alpha * v + 1.0
     ss = v
-    # the spec's weight is the rise per spike in thresholds: NIR LI steady state r·W·(per-step input) = r·W
+    # the network's weight is the rise per spike in thresholds: NIR LI steady state r·W·(per-step input) = r·W
     # corresponds to a per-spike rise of r·W·dt/tau; the rule's steady state W/(1−α) = W·ss
-    w = spec.dense_weight(0)[0, 0]
+    w = network.dense_weight(0)[0, 0]
     assert w == pytest.approx(0.5 * ss * DT / (tau_steps * DT), rel=1e-9)
-    assert any("sinabs ExpLeak" in a for a in spec.metadata["import"]["assumptions"])
+    assert any("sinabs ExpLeak" in a for a in network.metadata["import"]["assumptions"])
 
 
 def test_validate_fails_where_map_fails_bias_range(run_cli, tmp_path):

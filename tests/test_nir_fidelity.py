@@ -21,8 +21,8 @@ def test_imported_network_fires_as_in_its_framework(name, profile):
     nir_file = DATA / name.replace(".npz", ".nir")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")       # IF nodes warn (tested in test_importers_nir)
-        spec = load_network(nir_file, dt=1e-3, convention=MANIFEST[nir_file.name]["tool"], profile=profile)
-    rows = compare(spec, DATA / name, profile)
+        network = load_network(nir_file, dt=1e-3, convention=MANIFEST[nir_file.name]["tool"], profile=profile)
+    rows = compare(network, DATA / name, profile)
     assert len(rows) == 2                                   # hidden and output layer
     for row in rows:
         assert row.reference > 50, row.line()               # the reference is not silent

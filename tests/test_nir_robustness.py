@@ -86,8 +86,8 @@ def test_malformed_nir_is_one_line_for_every_command(run_cli, tmp_path, config, 
 
 
 def test_the_tree_check_names_the_hdf5_path(tmp_path):
-    """A numeric field in text, a shape of bools, the graph's dt as two numbers: SpecError naming file and path."""
-    from neurodeploy.errors import SpecError
+    """A numeric field in text, a shape of bools, the graph's dt as two numbers: NetworkError naming file and path."""
+    from neurodeploy.errors import NetworkError
     from neurodeploy.importers import load_network
 
     for name, value, needle in [
@@ -98,21 +98,21 @@ def test_the_tree_check_names_the_hdf5_path(tmp_path):
         ("node/nodes/input/shape", np.array([np.nan]), "shape [nan] must hold whole numbers >= 0"),
     ]:
         bad = _edited(tmp_path, EX / "model.nir", _replace(name, value))
-        with pytest.raises(SpecError) as e:
+        with pytest.raises(NetworkError) as e:
             load_network(bad, dt=1e-3)
         assert str(e.value).startswith(f"{bad}: ") and needle in str(e.value), str(e.value)
 
 
-def test_an_unforeseen_failure_is_still_a_spec_error(monkeypatch):
-    """The last resort: an unexpected exception while interpreting the graph is a SpecError naming the file."""
+def test_an_unforeseen_failure_is_still_a_network_error(monkeypatch):
+    """The last resort: an unexpected exception while interpreting the graph is a NetworkError naming the file."""
     import neurodeploy.importers.nir as nir_import
-    from neurodeploy.errors import SpecError
+    from neurodeploy.errors import NetworkError
     from neurodeploy.importers import load_network
 
     def broken(*a, **k):
         raise KeyError("surprise")
     monkeypatch.setattr(nir_import, "layer_sizes", broken)
-    with pytest.raises(SpecError, match=r"model\.nir: cannot interpret the NIR graph \(KeyError: 'surprise'\)"):
+    with pytest.raises(NetworkError, match=r"model\.nir: cannot interpret the NIR graph \(KeyError: 'surprise'\)"):
         load_network(EX / "model.nir", dt=1e-3)
 
 

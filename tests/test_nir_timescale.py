@@ -11,7 +11,7 @@ import nir
 import numpy as np
 import pytest
 
-from neurodeploy.errors import SpecError
+from neurodeploy.errors import NetworkError
 from neurodeploy.importers import load_network
 from neurodeploy.importers.nir import load_nir
 from neurodeploy.importers.nir.fidelity import compare
@@ -24,15 +24,15 @@ FILES = sorted(p.name for p in DATA.glob("*.nir"))
 
 
 def _import(name, profile, **opts):
-    """(spec, the import's time-scale warnings)."""
+    """(network, the import's time-scale warnings)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        spec = load_network(DATA / name, dt=1e-4, convention=MANIFEST[name]["tool"], profile=profile, **opts)
-    return spec, [str(w.message) for w in caught if issubclass(w.category, TimeScaleWarning)]
+        network = load_network(DATA / name, dt=1e-4, convention=MANIFEST[name]["tool"], profile=profile, **opts)
+    return network, [str(w.message) for w in caught if issubclass(w.category, TimeScaleWarning)]
 
 
-def _rule(spec, profile):
-    return [m for r, m in check_network(NetworkFacts(spec, profile)) if r == "time-scale"]
+def _rule(network, profile):
+    return [m for r, m in check_network(NetworkFacts(network, profile)) if r == "time-scale"]
 
 
 def _meets_gates(rows):
@@ -50,16 +50,16 @@ def test_the_files_are_what_they_claim():
 
 @pytest.mark.parametrize("name", FILES)
 def test_fast_network_is_named_and_fits_when_slowed_down(name, profile):
-    spec, said = _import(name, profile)
-    pops = [p.name for p in spec.populations]
+    network, said = _import(name, profile)
+    pops = [p.name for p in network.populations]
     assert len(said) == len(pops) == 2                            # one line per layer
     for line, pop in zip(said, pops):
         assert f"[time-scale] layer " in line and f"(population {pop}): neurons 0-" in line, line
     ks = {float(m) for m in re.findall(r"-O time_scale=([0-9.]+)", " ".join(said))}
     assert len(ks) == 1                                           # one K for the whole network
     k = ks.pop()
-    assert _rule(spec, profile) == [ln.split("[time-scale] ", 1)[1] for ln in said]
-    rows = compare(spec, DATA / name.replace(".nir", ".npz"), profile)
+    assert _rule(network, profile) == [ln.split("[time-scale] ", 1)[1] for ln in said]
+    rows = compare(network, DATA / name.replace(".nir", ".npz"), profile)
     assert not _meets_gates(rows), [r.line() for r in rows]       # what the rule predicts: the chip loses spikes
 
     scaled, said = _import(name, profile, time_scale=k)
@@ -139,7 +139,7 @@ def test_time_scale_is_the_network_with_every_time_k_times_longer(profile, tau_s
 
 
 def test_time_scale_refused_where_it_has_no_meaning(profile, tmp_path):
-    with pytest.raises(SpecError, match=r"option time_scale: must be a positive, finite number"):
+    with pytest.raises(NetworkError, match=r"option time_scale: must be a positive, finite number"):
         load_nir(_graph(0.02, 0.0), dt=1e-3, time_scale=0, profile=profile)
     nd = tmp_path / "nd.nir"
     from neurodeploy.importers.nir.export import export_nir
@@ -147,17 +147,17 @@ def test_time_scale_refused_where_it_has_no_meaning(profile, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TimeScaleWarning)
         export_nir(load_nir(_graph(0.02, 0.0), dt=1e-3, profile=profile), nd)
-    with pytest.raises(SpecError, match=r"neurodeploy export holds the chip's currents"):
+    with pytest.raises(NetworkError, match=r"neurodeploy export holds the chip's currents"):
         load_network(nd, time_scale=10, profile=profile)
 
 
 def test_reference_of_another_time_step_is_named(profile, tmp_path):
-    spec, _ = _import("snntorch_leaky.nir", profile, time_scale=10)
+    network, _ = _import("snntorch_leaky.nir", profile, time_scale=10)
     with np.load(DATA / "snntorch_leaky.npz") as z:
         np.savez(tmp_path / "ref.npz", **{**{k: z[k] for k in z.files}, "dt": 1e-3})
-    with pytest.raises(SpecError, match=r"ref.npz: \$.dt = 0.001 s differs from the network's dt = 0.001 s / "
+    with pytest.raises(NetworkError, match=r"ref.npz: \$.dt = 0.001 s differs from the network's dt = 0.001 s / "
                                         r"time_scale 10 = 0.0001 s"):
-        compare(spec, tmp_path / "ref.npz", profile)
+        compare(network, tmp_path / "ref.npz", profile)
 
 
 def test_peak_rate_bound():

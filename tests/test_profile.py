@@ -48,8 +48,8 @@ def test_chip_level_parameters_by_group(profile):
     assert groups["shared"]["LBWR_VB_P"].type == "P" and groups["shared"]["PG_BUF_N"].type == "N"
     assert groups["global"]["R2R_BUFFER_AMPB"].type is None                              # the name carries no N/P
     for ps in groups.values():
-        for spec in ps.values():
-            assert spec.source.startswith(("haoran215/dynapse2 ", "Maryada-27/dynapse_homeostasis ")), spec.source
+        for network in ps.values():
+            assert network.source.startswith(("haoran215/dynapse2 ", "Maryada-27/dynapse_homeostasis ")), network.source
 
 
 def test_profile_without_chip_parameters_loads(tmp_path):

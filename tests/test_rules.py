@@ -11,20 +11,20 @@ from neurodeploy.config.config_json import config_from_dict
 from neurodeploy.errors import ConfigError, MappingError
 from neurodeploy.deployment import deploy
 from neurodeploy.quantize.quantizer import quantize_network
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 
 from test_validate import _config
 
 
 def _net(n=2, n_inputs=4, pre=(0,), post=(0,), pops=None, **kw):
-    return spec_from_dict({"n_inputs": n_inputs, "populations": pops or [{"name": "p", "size": n}],
+    return network_from_dict({"n_inputs": n_inputs, "populations": pops or [{"name": "p", "size": n}],
                            "projections": [{"source": "input", "target": (pops or [{"name": "p"}])[0]["name"],
                                             "pre": list(pre), "post": list(post), "w": [0.5] * len(pre)}], **kw})
 
 
-def _map_error(spec, profile, **kw) -> MappingError:
+def _map_error(network, profile, **kw) -> MappingError:
     with pytest.raises(MappingError) as e:
-        deploy(spec, profile, **kw)
+        deploy(network, profile, **kw)
     return e.value
 
 
@@ -37,20 +37,20 @@ def test_chips(profile):
 
 def test_fan_in_counts_cam_entries_a_repeated_source_counting_again(profile):
     # 60 inputs on AMPA + inputs 0..4 again on NMDA (a second projection): 65 synapses = 65 CAM entries
-    def spec():
-        return spec_from_dict({"n_inputs": 60, "populations": [{"name": "p", "size": 2}], "projections": [
+    def network():
+        return network_from_dict({"n_inputs": 60, "populations": [{"name": "p", "size": 2}], "projections": [
             {"source": "input", "target": "p", "pre": list(range(60)), "post": [1] * 60, "w": [0.5] * 60},
             {"source": "input", "target": "p", "synapse": "nmda", "pre": list(range(5)), "post": [1] * 5, "w": [0.5] * 5}]})
-    e = _map_error(spec(), profile)
+    e = _map_error(network(), profile)
     assert e.rule == "fan-in"
     assert str(e) == ("[fan-in] neuron p[1] has 65 incoming synapses (projection 0 (input→p): 60, projection 1 (input→p): 5) "
                       "but a neuron has 64 CAM entries; reduce its fan-in or pass --prune to keep the 64 largest |w|")
-    assert quantize_network(spec(), profile, prune=True).report["pruned"]["synapses"] == 1   # --prune: allowed
+    assert quantize_network(network(), profile, prune=True).report["pruned"]["synapses"] == 1   # --prune: allowed
 
 
 def test_bias_range(profile):
-    spec = _net(pops=[{"name": "hid", "size": 3, "Itau_mem": [5e-12, 1e-3, 5e-12]}])
-    e = _map_error(spec, profile)
+    network = _net(pops=[{"name": "hid", "size": 3, "Itau_mem": [5e-12, 1e-3, 5e-12]}])
+    e = _map_error(network, profile)
     assert e.rule == "bias-range"
     assert str(e).startswith("[bias-range] neuron hid[1]: Itau_mem = 0.001 A cannot be produced by SOIF_LEAK_N")
     assert "change Itau_mem of population 'hid' to a value inside the range" in str(e)
@@ -72,9 +72,9 @@ def test_shared_parameters(profile):
 
 
 def test_every_network_violation_at_once(profile):
-    spec = _net(n_inputs=70, pre=list(range(70)), post=[0] * 70,
+    network = _net(n_inputs=70, pre=list(range(70)), post=[0] * 70,
                 pops=[{"name": "p", "size": 2, "Itau_mem": [1e-3, 5e-12]}])
-    e = _map_error(spec, profile, chips=7)
+    e = _map_error(network, profile, chips=7)
     assert [ln.split("]")[0] + "]" for ln in e.lines] == ["[chips]", "[fan-in]", "[bias-range]"]
     assert e.rule == "chips"
 
@@ -92,11 +92,11 @@ def test_tags(profile):
 
 def test_fan_out(profile):
     n = 4 * 1024
-    spec = spec_from_dict({"n_inputs": 1, "populations": [{"name": "p", "size": n}],
+    network = network_from_dict({"n_inputs": 1, "populations": [{"name": "p", "size": n}],
                            "projections": [{"source": "p", "target": "p", "pre": [0] * 16,
                                             "post": [c * 256 + 5 for c in range(16)], "w": [0.5] * 16}],
                            "outputs": [{"population": "p", "indices": [0]}]})
-    e = _map_error(spec, profile)
+    e = _map_error(network, profile)
     assert e.rule == "fan-out"
     assert str(e) == ("[fan-out] neuron p[0] needs 5 SRAM destinations (targets on chips [0, 1, 2, 3] + host monitor) "
                       "but a neuron has 4; place its targets on fewer chips")
@@ -307,7 +307,7 @@ def test_validate_names_a_core_parameter_that_is_chip_level(run_cli, tmp_path):
 
 def _delayed(delay, **proj):
     proj = proj or {"pre": [0, 1], "post": [0, 1], "w": [0.5, 0.5]}
-    return spec_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 2}],
+    return network_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 2}],
                            "projections": [{"source": "input", "target": "p", **proj, "delay": delay}]})
 
 
@@ -319,22 +319,22 @@ def _short_delay_profile(profile):
 
 def test_delays_beyond_what_the_stages_produce_are_named(profile, run_cli, tmp_path):
     short = _short_delay_profile(profile)
-    spec = _delayed([[0.0, 0.0], [0.0, 0.05], [0.004, 0.0], [0.0, 0.0]], weight=[[0, 0], [0, 0.5], [0.5, 0], [0, 0]])
-    e = _map_error(spec, short)
+    network = _delayed([[0.0, 0.0], [0.0, 0.05], [0.004, 0.0], [0.0, 0.0]], weight=[[0, 0], [0, 0.5], [0.5, 0], [0, 0]])
+    e = _map_error(network, short)
     assert e.rule == "delays"
     assert str(e) == ("[delays] projection 0 (input→p), synapse input 1 → p[1]: delay 50 ms exceeds the 26.55 ms the "
                       "chip's delay stages can produce (t₀ + t₁ + t₂, every SYPD_DLYi_P at its longest; uncalibrated "
                       "model of dynapse2); 1 synapse(s) affected — shorten the projection's 'delay' to at most 26.55 ms"), str(e)
     with pytest.raises(MappingError, match=r"^\[delays\] projection 0"):
-        quantize_network(spec, short)
+        quantize_network(network, short)
     # the same delays are within the built-in profile's stages (up to 2.65 s); zero delays are no delays
-    assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(spec, profile))]
+    assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(network, profile))]
     assert "delays" not in [n for n, _ in rules.check_network(rules.NetworkFacts(_delayed(0.0), short))]
     # a profile without delay stages cannot take a delayed network
     from types import SimpleNamespace
     from neurodeploy.rules.network import delays as delays_rule
     blind = SimpleNamespace(models_delays=False, name="blind")
-    assert delays_rule(rules.NetworkFacts(spec, blind)) == [
+    assert delays_rule(rules.NetworkFacts(network, blind)) == [
         "the network has synaptic delays but profile blind models no delay stages (Idly_0..Idly_2, SYPD_DLY0..2_P); use "
         "a profile that does, or remove the projections' 'delay' to deploy without delays"]
     p = tmp_path / "m.json"
@@ -359,19 +359,19 @@ def test_rules_command_lists_the_registry(run_cli):
 
 
 def test_validate_warns_of_network_rules(run_cli, tmp_path):
-    spec = _net(n_inputs=70, pre=list(range(70)), post=[0] * 70)
+    network = _net(n_inputs=70, pre=list(range(70)), post=[0] * 70)
     p = tmp_path / "m.json"
-    spec.save(p)
+    network.save(p)
     code, out, err = run_cli("validate", p)
     assert code == 0 and out.startswith("OK network")
     assert err.startswith(f"{p}: warning: [fan-in] neuron p[0] has 70 incoming synapses")
 
 
 def test_weight_range(profile):
-    spec = spec_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 1}],
+    network = network_from_dict({"n_inputs": 2, "populations": [{"name": "p", "size": 1}],
                            "projections": [{"source": "input", "target": "p", "pre": [0, 1], "post": [0, 0],
                                             "w": [1.0, 0.5], "weight_scale": 1e-3}]})
-    e = _map_error(spec, profile)
+    e = _map_error(network, profile)
     assert e.rule == "weight-range"
     assert str(e).startswith("[weight-range] projection 0 (input→p), synapse input 0 → p[0]: weight current 0.001 A exceeds")
     assert str(e).endswith("2 synapse(s) affected — lower |w| or weight_scale")

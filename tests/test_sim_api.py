@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from neurodeploy.device.profile import NEURON_QUANTITIES
-from neurodeploy.sim import (RECORDED, SimError, build_from_arrays, build_from_spec, default_params, initial_state,
+from neurodeploy.sim import (RECORDED, SimError, build_from_arrays, build_from_network, default_params, initial_state,
                              sample_mismatch, simulate)
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 
-SPEC = {
+NETWORK = {
     "name": "tiny", "n_inputs": 3, "dt": 0.001,
     "populations": [
         {"name": "hid", "size": 2, "Idc": 2e-8, "adaptation": True},
@@ -29,9 +29,9 @@ SPEC = {
 }
 
 
-def test_build_from_spec_maps_weights_dendrites_and_flags(profile):
-    spec = spec_from_dict(SPEC)
-    net, index = build_from_spec(spec, profile)
+def test_build_from_network_maps_weights_dendrites_and_flags(profile):
+    network = network_from_dict(NETWORK)
+    net, index = build_from_network(network, profile)
     assert (net.n_inputs, net.n_neurons, net.dt) == (3, 4, 0.001)
     entries = sorted(zip(np.asarray(net.src).tolist(), np.asarray(net.dst).tolist(), np.asarray(net.dendrite).tolist(),
                          np.asarray(net.weight).round(20).tolist()))
@@ -49,7 +49,7 @@ def test_build_from_spec_maps_weights_dendrites_and_flags(profile):
     assert np.asarray(net.currents["Ispkthr"])[2:].tolist() == pytest.approx([1e-7, 1.2e-7])
     assert index.output_indices.tolist() == [3]
     # sign pairs: each auto synapse gets an AMPA and a GABA entry carrying its positive / negative part
-    net2, index2 = build_from_spec(spec, profile, sign_pairs=True)
+    net2, index2 = build_from_network(network, profile, sign_pairs=True)
     assert net2.n_synapses == net.n_synapses + 4
     w = index2.synapse_w[index2.entry_synapse]
     np.testing.assert_allclose(np.asarray(net2.weight),
@@ -76,7 +76,7 @@ def test_build_from_arrays_rejects_bad_arrays(profile):
 
 
 def test_shapes_state_continuation_and_determinism(profile):
-    net, _ = build_from_spec(spec_from_dict(SPEC), profile)
+    net, _ = build_from_network(network_from_dict(NETWORK), profile)
     rng = np.random.default_rng(0)
     x = (rng.random((2, 60, 3)) < 0.2).astype(np.float32) * 2
     s, st, rec = simulate(net, x, record=True)
@@ -110,7 +110,7 @@ def test_shapes_state_continuation_and_determinism(profile):
 
 def _write_model(tmp_path):
     model = tmp_path / "model.json"
-    model.write_text(json.dumps(SPEC))
+    model.write_text(json.dumps(NETWORK))
     return model
 
 
@@ -231,7 +231,7 @@ def test_nominal_chip_shares_the_compilation_of_a_draw(profile):
         def emit(self, record):
             self.n += "Finished XLA compilation of jit(_run)" in record.getMessage()
 
-    net, _ = build_from_spec(spec_from_dict(SPEC), profile)
+    net, _ = build_from_network(network_from_dict(NETWORK), profile)
     x = np.zeros((1, 37, 3), np.float32)          # a shape no other test uses
     m = sample_mismatch(net, 1)
     h = Count()
@@ -248,7 +248,7 @@ def test_nominal_chip_shares_the_compilation_of_a_draw(profile):
 
 
 def test_record_selected_variables(profile):
-    net, _ = build_from_spec(spec_from_dict(SPEC), profile)
+    net, _ = build_from_network(network_from_dict(NETWORK), profile)
     x = (np.random.default_rng(2).random((2, 40, 3)) < 0.2).astype(np.float32)
     s_all, _, rec_all = simulate(net, x, record=True)
     s_one, _, rec = simulate(net, x, record=("I_ampa",))

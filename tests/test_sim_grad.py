@@ -7,19 +7,19 @@ import optax
 import pytest
 
 from neurodeploy.device.profile import NEURON_QUANTITIES
-from neurodeploy.sim import Parametrization, build_from_spec, simulate
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.sim import Parametrization, build_from_network, simulate
+from neurodeploy.network import network_from_dict
 
 TARGET = np.array([10.0, 40.0, 0.0])  # Hz per output neuron
 
 
 @pytest.fixture(scope="module")
 def setup(profile):
-    """A spec using every feature (adaptation, DC, NMDA gate, four dendrites, recurrence, signed weights)
+    """A network using every feature (adaptation, DC, NMDA gate, four dendrites, recurrence, signed weights)
     and ONE compiled value-and-grad of a rate loss, shared by the tests of this module."""
     rng = np.random.default_rng(3)
     a = profile.analog
-    spec = spec_from_dict({
+    network = network_from_dict({
         "n_inputs": 8, "dt": 1e-3,
         "populations": [{"name": "out", "size": 3, "adaptation": True, "Idc": 5e-9, "If_nmda": 1e-9,
                          "Iw_ahp": 2e-9, "Ipulse_ahp": a.V_th * a.C_pulse_ahp / 1e-4}],
@@ -29,13 +29,13 @@ def setup(profile):
             {"source": "input", "target": "out", "synapse": "shunt", "weight_scale": 1e-10, "pre": [3, 4], "post": [0, 1], "w": [1.0, 1.0]},
             {"source": "out", "target": "out", "weight_scale": 1e-7, "pre": [0, 1, 2], "post": [1, 2, 0], "w": [0.3, -0.3, 0.3]}],
         "outputs": [{"population": "out"}]})
-    net, index = build_from_spec(spec, profile, sign_pairs=True)
-    par = Parametrization.from_spec_index(net, index)
+    net, index = build_from_network(network, profile, sign_pairs=True)
+    par = Parametrization.from_network_index(net, index)
     x = jnp.asarray((rng.random((4, 200, 8)) < 0.06).astype(np.float32))
 
     def loss(th):
         s, _, _ = simulate(par.apply(net, th), x)
-        rate = s[..., index.output_indices].mean(axis=(0, 1)) / spec.dt
+        rate = s[..., index.output_indices].mean(axis=(0, 1)) / network.dt
         return jnp.mean(((rate - TARGET) / 20.0) ** 2)
 
     return par, jax.jit(jax.value_and_grad(loss))

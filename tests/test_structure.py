@@ -110,13 +110,13 @@ LAYERS = (
     ("stages", ("neurodeploy.train", "neurodeploy.evaluate", "neurodeploy.study", "neurodeploy.importers", "neurodeploy.quantize", "neurodeploy.mapping",
                 "neurodeploy.config", "neurodeploy.backends", "neurodeploy.verification", "neurodeploy.validate",
                 "neurodeploy.deployment", "neurodeploy.rules", "neurodeploy.plots", "neurodeploy.schema",
-                "neurodeploy.verify_stages", "neurodeploy.verify_boards", "neurodeploy.calibration")),
-    ("formats", ("neurodeploy.spec", "neurodeploy.spec_checks", "neurodeploy.spec_sidecar", "neurodeploy.inputs")),
+                "neurodeploy.calibration")),
+    ("formats", ("neurodeploy.network", "neurodeploy.network_checks", "neurodeploy.network_sidecar", "neurodeploy.inputs")),
     ("sim", ("neurodeploy.sim",)),
     ("device", ("neurodeploy.device",)),
     ("basics", ("neurodeploy.errors", "neurodeploy.log", "neurodeploy.fileio", "neurodeploy.basemodel",
                 "neurodeploy.detmath", "neurodeploy.lazy", "neurodeploy.compile_cache", "neurodeploy.report",
-                "neurodeploy.verify_metrics", "neurodeploy")),
+                "neurodeploy.verification.metrics", "neurodeploy")),
 )
 
 

@@ -79,15 +79,15 @@ def test_the_worst_board_is_reproduced_by_emulate_with_its_seed(run_cli, files, 
     assert code == 0, err
     from neurodeploy.importers import load_network
     from neurodeploy.study.units import board_metrics
-    from neurodeploy.sim import build_from_spec, simulate
+    from neurodeploy.sim import build_from_network, simulate
     from neurodeploy.device.profile import load_profile
 
-    spec = load_network(EX / "model.json")
+    network = load_network(EX / "model.json")
     x = np.load(files / "in.npz")["spikes"].astype(np.float32)
-    net, _ = build_from_spec(spec, load_profile())
-    ref = np.asarray(simulate(net, x, None, dt=1e-3)[0])[..., spec.output_indices()].sum(axis=1)
+    net, _ = build_from_network(network, load_profile())
+    ref = np.asarray(simulate(net, x, None, dt=1e-3)[0])[..., network.output_indices()].sum(axis=1)
     counts = np.load(tmp_path / "w.npz")["outputs"].sum(axis=1)[None].astype(np.float64)
-    m = board_metrics(counts, ref, np.load(files / "in.npz")["labels"], spec.readout_matrix(), 0.2)[0]
+    m = board_metrics(counts, ref, np.load(files / "in.npz")["labels"], network.readout_matrix(), 0.2)[0]
     assert {k: m[k] for k in ("accuracy", "rate_correlation", "relative_rate_error")} == \
         {k: worst[k] for k in ("accuracy", "rate_correlation", "relative_rate_error")}
 
@@ -141,7 +141,7 @@ def test_verify_engine_ray_without_ray_is_one_line_and_address_needs_ray(run_cli
 
 def test_verify_judges_the_boards_emulate_draws_with_seed_plus_board(files):
     """Board b of `verify --seed S` is `emulate --seed S+b`, as in a yield study, however the boards are cut."""
-    from neurodeploy import verify_metrics as vm
+    from neurodeploy.verification import metrics as vm
     from neurodeploy.api import emulate
     from neurodeploy.config.config_json import load_config
     from neurodeploy.device.profile import load_profile
@@ -149,11 +149,11 @@ def test_verify_judges_the_boards_emulate_draws_with_seed_plus_board(files):
     from neurodeploy.verification import verify
 
     prof = load_profile()
-    spec, cfg = load_network(EX / "model.json", profile=prof), load_config(files / "config.json")
+    network, cfg = load_network(EX / "model.json", profile=prof), load_config(files / "config.json")
     z = np.load(files / "in.npz")
     x, dt = z["spikes"].astype(np.float32), float(z["dt"])
     pictures = {}
-    got = verify(spec, cfg, prof, x, dt, trials=2, seed=7, unit_size=1, pictures=pictures)["quantization_and_mismatch"]
+    got = verify(network, cfg, prof, x, dt, trials=2, seed=7, unit_size=1, pictures=pictures)["quantization_and_mismatch"]
     boards = np.stack([emulate(cfg, x, dt=dt, mismatch=0.1, seed=7 + b).outputs.sum(axis=1) for b in range(2)])
     err = vm.relative_rate_error(pictures["reference_counts"], boards)     # one value per board
     want = {k: round(float(f(err)), 4) for k, f in (("median", np.median), ("min", np.min), ("max", np.max))}

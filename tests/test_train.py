@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 from neurodeploy.train.task import TaskData, classification_metrics
 
 N_IN = 70          # > 64: the fan-in constraint has work to do
@@ -48,28 +48,28 @@ def _cfg(**kw):
 def test_structure_round_trip_keeps_zeros_and_forms(profile):
     from neurodeploy.train.structure import Structure
 
-    spec = spec_from_dict({
+    network = network_from_dict({
         "n_inputs": 3, "populations": [{"name": "a", "size": 2}, {"name": "b", "size": 2}],
         "projections": [
             {"source": "input", "target": "a", "weight": [[0.0, 0.5], [-0.25, 0.0], [0.125, 1.0]]},
             {"source": "input", "target": "b", "synapse": "nmda", "pre": [0, 2], "post": [1, 0], "w": [0.0, 0.75]},
             {"source": "a", "target": "b", "pre": [0, 1], "post": [0, 0], "w": [-0.5, 0.0]}],
         "outputs": [{"population": "b"}]})
-    st = Structure(spec, profile, currents=("Itau_mem",))
+    st = Structure(network, profile, currents=("Itau_mem",))
     assert st.slots.n == 6 + 2 + 2                      # every slot, zeros included
     theta = st.par.init()
     assert theta["log_currents"]["Itau_mem"].shape == (2,)   # one value per population
-    back = st.to_spec(theta, metadata=spec.metadata).to_json_dict()
-    assert back["projections"] == spec.to_json_dict()["projections"]
+    back = st.to_network(theta, metadata=network.metadata).to_json_dict()
+    assert back["projections"] == network.to_json_dict()["projections"]
     # a zero slot trains: it gets a gradient and can become a synapse
     w = np.asarray(theta["weights"]).copy()
     w[0] = 0.3
-    out = st.to_spec(theta, weights=w).to_json_dict()
+    out = st.to_network(theta, weights=w).to_json_dict()
     assert out["projections"][0]["weight"][0][0] == pytest.approx(0.3)
     # a shared current moves every neuron of its population together
     theta["log_currents"]["Itau_mem"] = theta["log_currents"]["Itau_mem"].at[1].set(np.log(2.0))
     cur = st.currents_of(theta)["Itau_mem"]
-    ref = spec.neuron_params(profile)["Itau_mem"]
+    ref = network.neuron_params(profile)["Itau_mem"]
     np.testing.assert_allclose(cur / ref, [1, 1, 2, 2], rtol=1e-6)
 
 
@@ -89,12 +89,12 @@ def test_bias_range_projection_is_exact(profile):
     import jax.numpy as jnp
 
     from neurodeploy.train.loop import Trainer
-    from neurodeploy.train.run import build_spec
+    from neurodeploy.train.run import build_network
     from neurodeploy.train.structure import Structure
 
     task = TinyTask()
-    spec = build_spec(task, task.architecture(), profile, 0, data=task.data("train"))
-    st = Structure(spec, profile, currents=("Itau_mem", "Ispkthr"))
+    network = build_network(task, task.architecture(), profile, 0, data=task.data("train"))
+    st = Structure(network, profile, currents=("Itau_mem", "Ispkthr"))
     tr = Trainer(st, task.data("train"), task.data("val"), _cfg(), profile)
     theta = st.par.init()
     theta = {"log_currents": {q: jnp.full_like(v, 40.0 if q == "Itau_mem" else -40.0) for q, v in theta["log_currents"].items()},
@@ -109,13 +109,13 @@ def test_bias_range_projection_is_exact(profile):
 
 def test_a_few_steps_lower_the_loss(profile):
     from neurodeploy.train.loop import Trainer
-    from neurodeploy.train.run import build_spec
+    from neurodeploy.train.run import build_network
     from neurodeploy.train.structure import Structure
 
     task = TinyTask()
     tr_d, va_d = task.data("train"), task.data("val")
-    spec = build_spec(task, task.architecture(), profile, 0, data=tr_d)
-    st = Structure(spec, profile)
+    network = build_network(task, task.architecture(), profile, 0, data=tr_d)
+    st = Structure(network, profile)
     cfg = _cfg(epochs=100, fan_in=False, qat=False, mismatch=0.0)
     tr = Trainer(st, tr_d, tr_d, cfg, profile)
     state = tr.fresh(st.par.init())
@@ -140,17 +140,17 @@ def test_constraints_hold_exactly_after_training(trained, profile):
     from neurodeploy.importers import load_network
 
     d, s = trained
-    spec = load_network(d / "a.json")
-    fan = np.zeros(spec.n_neurons, int)
-    off = spec.offsets()
-    for k, pr in enumerate(spec.projections):
-        _, post, _ = spec.projection_coo(k)
+    network = load_network(d / "a.json")
+    fan = np.zeros(network.n_neurons, int)
+    off = network.offsets()
+    for k, pr in enumerate(network.projections):
+        _, post, _ = network.projection_coo(k)
         np.add.at(fan, post + off[pr.target], 1)
     assert fan.max() <= 64 and s["constraints"]["fan_in_ok"]
     # QAT: the deployment quantizer reproduces the trained weights (map's weight error ~ 0)
-    qn = quantize_network(spec, profile)          # would raise on bias-range or fan-in
+    qn = quantize_network(network, profile)          # would raise on bias-range or fan-in
     assert qn.report["weights"]["relative_rms_error"] < 0.01
-    meta = spec.metadata
+    meta = network.metadata
     assert meta["task"] == "tiny" and meta["seed"] == 1 and "accuracy" in meta["metrics"]["test"]
     assert meta["training"]["qat"] and meta["constraints"]["currents_in_bias_range"]
 
@@ -217,7 +217,7 @@ def test_nominal_training_with_currents_stays_finite(tmp_path, profile):
     from neurodeploy.train.run import train
 
     train(TinyTask(), tmp_path / "m.json", _cfg(mismatch=0.0, epochs=2, qat_epochs=1), profile, report=False)
-    spec = json.loads((tmp_path / "m.json").read_text())
-    w = np.concatenate([np.ravel(p["weight"]) for p in spec["projections"] if "weight" in p])
+    network = json.loads((tmp_path / "m.json").read_text())
+    w = np.concatenate([np.ravel(p["weight"]) for p in network["projections"] if "weight" in p])
     assert w.size and np.all(np.isfinite(w))
-    assert all(np.all(np.isfinite(v)) for k, v in spec["populations"][0].items() if k.startswith("I"))
+    assert all(np.all(np.isfinite(v)) for k, v in network["populations"][0].items() if k.startswith("I"))

@@ -8,14 +8,14 @@ SMALL = dict(n_train=16, n_val=8, n_test=8)
 
 
 def _setup(profile):
-    from neurodeploy.train.architecture import default_spec
+    from neurodeploy.train.architecture import default_network
     from neurodeploy.train.loop import TrainConfig, Trainer
     from neurodeploy.train.run import settle_delays
     from neurodeploy.train.structure import Structure
 
     task = get_task("coincidence", **SMALL)
     arch = task.architecture()
-    st = Structure(default_spec(task, arch, profile), profile, learn_delays=True, max_delay=arch["max_delay"], seed=0)
+    st = Structure(default_network(task, arch, profile), profile, learn_delays=True, max_delay=arch["max_delay"], seed=0)
     cfg = TrainConfig(epochs=2, batch_size=8, draws=1, eval_draws=1, progress=False, learn_delays=True)
     tr = Trainer(st, task.data("train"), task.data("val"), cfg, profile)
     theta = st.init_theta()
@@ -44,7 +44,7 @@ def test_training_draws_delays_with_the_emulators_per_level_spread(profile):
     tr.dquant.refit(theta, w)                                    # the levels map gives this model
     net = with_spread(st.apply({**theta, "weights": w}), slot_spreads(st, tr.dquant, theta), st.entry_syn)
     d_train = np.asarray(mismatched_delay(net, sample_mismatch_stack(net, jax.random.PRNGKey(3), 600, sigma=0.1)))
-    emu = Emulator(deploy(st.to_spec(theta, w), profile).config, profile)
+    emu = Emulator(deploy(st.to_network(theta, w), profile).config, profile)
     dec = emu.decoded
     d_emu = np.asarray(mismatched_delay(emu.net, emu.mismatch(5, 0.1, trials=600)))
     lv_train = np.round(np.asarray(net.delay, np.float64), 7)

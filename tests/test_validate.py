@@ -53,9 +53,9 @@ def test_examples_and_profile_are_ok(run_cli, tmp_path):
 
 
 def test_the_documented_error_line(run_cli, tmp_path):
-    spec = json.loads((EX / "model.json").read_text())
-    spec["projections"][1]["weight"][1] = [0.1, 0.2, 0.3]
-    p = _write(tmp_path, "model.json", spec)
+    network = json.loads((EX / "model.json").read_text())
+    network["projections"][1]["weight"][1] = [0.1, 0.2, 0.3]
+    p = _write(tmp_path, "model.json", network)
     code, out, err = run_cli("validate", p)
     _assert_clean(code, out, err, p)
     assert err.splitlines() == [f"{p}: $.projections[1].weight[1]: expected 2 columns, got 3"]

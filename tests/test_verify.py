@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.verify_metrics import accuracy, firing_rate_ratio, pearson_r
+from neurodeploy.verification.metrics import accuracy, firing_rate_ratio, pearson_r
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 
@@ -105,7 +105,7 @@ def test_verify_rejects_config_that_validate_rejects(run_cli, mapped, tmp_path):
 
 
 def test_relative_rate_error_metric():
-    from neurodeploy.verify_metrics import relative_rate_error
+    from neurodeploy.verification.metrics import relative_rate_error
 
     ref = np.array([[10, 0], [8, 2]], float)
     assert relative_rate_error(ref, ref) == 0.0

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy import verify_metrics as vm
-from neurodeploy.verification import GATES, Tolerance, VerifyError, _same_model_check
+from neurodeploy.verification import metrics as vm
+from neurodeploy.verification.run import GATES, Tolerance, VerifyError, _same_model_check
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples" / "frozen_noise"

@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 
 from neurodeploy.verification import Tolerance, format_verify, verify
-from neurodeploy.verify_stages import attribute_stages
+from neurodeploy.verification.stages import attribute_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples" / "frozen_noise"
 
 
-def _verify(spec, x, dt, labels=None, **tol):
+def _verify(network, x, dt, labels=None, **tol):
     from neurodeploy.deployment import deploy
     from neurodeploy.device.profile import load_profile
 
     profile = load_profile()
-    cfg = deploy(spec, profile).config
-    return verify(spec, cfg, profile, x, dt, labels=labels, trials=4, tolerance=Tolerance(**tol))
+    cfg = deploy(network, profile).config
+    return verify(network, cfg, profile, x, dt, labels=labels, trials=4, tolerance=Tolerance(**tol))
 
 
 def test_a_failed_gate_names_its_stage():
@@ -44,14 +44,14 @@ def test_a_failed_gate_names_its_stage():
 
 
 def test_delay_mismatch_is_split_off_for_a_network_with_delays():
-    from neurodeploy.spec import spec_from_dict
+    from neurodeploy.network import network_from_dict
 
     rng = np.random.default_rng(4)
-    spec = spec_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 2}], "outputs": [{"population": "p"}],
+    network = network_from_dict({"n_inputs": 4, "populations": [{"name": "p", "size": 2}], "outputs": [{"population": "p"}],
                            "projections": [{"source": "input", "target": "p", "weight": rng.uniform(0.5, 1.0, (4, 2)).tolist(),
                                             "weight_scale": 4e-7, "delay": [[0.004, 0.02], [0.02, 0.004], [0.0, 0.03], [0.03, 0.0]]}]})
     x = (rng.random((6, 80, 4)) < 0.08).astype(np.float32)
-    rep = _verify(spec, x, 1e-3, max_relative_rate_error=0.0)
+    rep = _verify(network, x, 1e-3, max_relative_rate_error=0.0)
     assert "quantization_and_mismatch_nominal_delays" in rep
     c = next(c for c in rep["checks"] if c["name"] == "relative_rate_error")
     assert not c["passed"] and set(c["stages"]) == {"quantization", "mismatch", "delay_mismatch"}
@@ -68,7 +68,7 @@ def test_a_board_report_is_not_attributed():
 
 
 def test_rate_correlation_is_per_read_out_channel():
-    from neurodeploy.verification import _block
+    from neurodeploy.verification.run import _block
 
     rng = np.random.default_rng(0)
     ref = rng.integers(0, 6, (12, 4)).astype(float)          # 12 samples, 2 channels × 2 summed neurons

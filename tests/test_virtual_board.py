@@ -27,17 +27,17 @@ def dc_config():
     firing at ~160/s without any input."""
     from neurodeploy.deployment import deploy
     from neurodeploy.device.profile import load_profile
-    from neurodeploy.spec import spec_from_dict
+    from neurodeploy.network import network_from_dict
 
     prof = load_profile("dynapse2")
     d = prof.default_currents()
     idc = 3 * d["Ispkthr"] * (d["Itau_mem"] + prof.analog.I_0) / d["Igain_mem"]     # 3× the threshold's DC
-    spec = spec_from_dict({"name": "dc", "dt": DT, "n_inputs": 1,
+    network = network_from_dict({"name": "dc", "dt": DT, "n_inputs": 1,
                            "populations": [{"name": "a", "size": 2, "Idc": idc},
                                            {"name": "b", "size": 1, "Idc": idc, "Itau_mem": 1.5 * d["Itau_mem"]}],
                            "projections": [{"source": "input", "target": "a", "weight_scale": 1e-7, "weight": [[0.5, 0.5]]}],
                            "outputs": [{"population": "a"}, {"population": "b"}]})
-    cfg = deploy(spec, prof).config
+    cfg = deploy(network, prof).config
     assert [(p.population, p.core) for p in cfg.placement] == [("a", [0, 0]), ("b", [1])]
     return cfg
 

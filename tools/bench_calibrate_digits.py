@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from neurodeploy.backends.emulator import EmulatorBackend
-from neurodeploy.calibration.apply import measured_profile, retarget_spec
+from neurodeploy.calibration.apply import measured_profile, retarget_network
 from neurodeploy.calibration.calibrate import calibrate, probe_sites
 from neurodeploy.calibration.hidden import new_hidden_chip, write_hidden_chip
 from neurodeploy.calibration.placement import place_on_measured
@@ -48,11 +48,11 @@ def main():
     from pathlib import Path
 
     prof = load_profile("dynapse2")
-    spec = load_network(a.model, profile=prof)
+    network = load_network(a.model, profile=prof)
     task = get_task(a.task)
     data = task.data("test", seed=0)
-    readout = spec.readout_matrix()
-    d0 = deploy(spec, prof)
+    readout = network.readout_matrix()
+    d0 = deploy(network, prof)
     cores = sorted({(c.chip, k.core) for c in d0.config.chips for k in c.cores if k.neurons})
     nominal = accuracy(EmulatorBackend(prof), d0.config, data, readout, task)
     print(f"nominal board: {100 * nominal:.1f} %; cores used {cores}", flush=True)
@@ -68,7 +68,7 @@ def main():
             cp, *_ = calibrate(EmulatorBackend(prof, hidden_chip=path), prof, sites, backend_name="emulator")
             t_cal = time.perf_counter() - t0
             meas = measured_profile(prof, cp)
-            d1 = deploy(retarget_spec(spec, prof, meas), meas)
+            d1 = deploy(retarget_network(network, prof, meas), meas)
             cfg1, _ = place_on_measured(d1.config, cp, prof.geometry.neurons_per_core)
             after = accuracy(hidden, cfg1, data, readout, task)
             rows.append({"seed": seed, "uncalibrated": before, "map_chip": after, "calibrate_s": t_cal})

@@ -22,13 +22,13 @@ from networks import random_network  # noqa: E402
 from neurodeploy.verification import verify
 
 
-def spec_with_outputs(spec):
+def network_with_outputs(network):
     """Read out 8 neurons (the synthetic default reads 2) so rate correlations have something to say."""
-    from neurodeploy.spec import spec_from_dict
+    from neurodeploy.network import network_from_dict
 
-    raw = spec.to_json_dict()
+    raw = network.to_json_dict()
     raw["outputs"] = [{"population": "neurons", "indices": list(range(8))}]
-    return spec_from_dict(raw)
+    return network_from_dict(raw)
 
 
 def poisson(rng, batch, T, n, rate, dt):
@@ -42,13 +42,13 @@ def main(argv):
     sizes = [1024] if "--quick" in argv else [1024, 4096]
     print(f"{'network':28s} {'map s':>6s} {'compile s':>9s} {'run s':>6s} {'sim s / wall s':>14s} {'µs / step':>9s}")
     for n in sizes:
-        spec = random_network(n, 64, seed=0, weight_scale=3e-7)
+        network = random_network(n, 64, seed=0, weight_scale=3e-7)
         t0 = time.perf_counter()
-        cfg = deploy(spec, prof).config
+        cfg = deploy(network, prof).config
         t_map = time.perf_counter() - t0
         emu = Emulator(cfg, prof, dt=dt)
         T = 1000
-        x = poisson(rng, 1, T, spec.n_inputs, 50.0, dt)
+        x = poisson(rng, 1, T, network.n_inputs, 50.0, dt)
         t0 = time.perf_counter()
         emu.run(x[:, :50], dt)
         emu.run(x, dt)
@@ -59,11 +59,11 @@ def main(argv):
         label = f"{n} neurons ({n // 1024} chip{'s' if n > 1024 else ''}), fan-in 64"
         print(f"{label:28s} {t_map:6.2f} {t_compile:9.2f} {t_run:6.2f} {T * dt / t_run:14.2f} {t_run / T * 1e6:9.0f}"
               f"   ({int(res.spikes.sum())} spikes)")
-    spec = spec_with_outputs(random_network(256, 48, seed=1, weight_scale=3e-7))
-    cfg = deploy(spec, prof).config
-    x = poisson(rng, 4, 500, spec.n_inputs, 50.0, dt)
+    network = network_with_outputs(random_network(256, 48, seed=1, weight_scale=3e-7))
+    cfg = deploy(network, prof).config
+    x = poisson(rng, 4, 500, network.n_inputs, 50.0, dt)
     t0 = time.perf_counter()
-    r = verify(spec, cfg, prof, x, dt, trials=32, mismatch=0.1)
+    r = verify(network, cfg, prof, x, dt, trials=32, mismatch=0.1)
     print(f"verify 256 neurons, 4 samples x 500 ms, 32 trials: {time.perf_counter() - t0:.1f} s wall "
           f"(incl. compilation); output rates {r['reference_rates_hz']} Hz; quantization-only rate r "
           f"{r['quantization_only']['rate_correlation']['median']:.3f}, with mismatch "

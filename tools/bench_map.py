@@ -26,9 +26,9 @@ def main(argv):
     print(f"{'N':>5} {'fan-in':>6} {'chips':>5} {'cores':>5} {'quantize s':>10} {'map s':>7} {'config s':>8} "
           f"{'total s':>8} {'weight err':>10} {'uniform':>8} {'spares':>7} {'nmda':>7}")
     for n, fan in cases:
-        spec = random_network(n, fan, seed=0)
+        network = random_network(n, fan, seed=0)
         t0 = time.perf_counter()
-        q = quantize_network(spec, prof)
+        q = quantize_network(network, prof)
         t1 = time.perf_counter()
         d = map_quantized(q, prof)
         t2 = time.perf_counter()

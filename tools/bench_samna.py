@@ -39,8 +39,8 @@ def main(argv):
         cases.append(("random 4096 x 64 (4 chips)", random_network(4096, 64, seed=0), 4))
     print(f"{'config':28s} {'chips':>5s} {'neurons':>7s} {'to_samna s':>10s} {'diff s':>7s} {'from_samna s':>12s} "
           f"{'schedule 10 s':>13s} {'decode 1e5 ev':>13s}")
-    for name, spec, chips in cases:
-        cfg = deploy(spec, prof, chips=chips).config
+    for name, network, chips in cases:
+        cfg = deploy(network, prof, chips=chips).config
         samna = fake_samna.make_samna([], n_chips=chips)
         sys.modules["samna"] = samna
         from neurodeploy.backends.samna import diff_samna, from_samna, to_samna

@@ -399,10 +399,12 @@ def main(argv=None) -> int:
     ours = Ours()
     remote = Remote(args.compare_rockpool, args.rockpool_weights) if args.compare_rockpool else None
     load = os.getloadavg()[0]
+    import jax
     rp_name = f"Rockpool DynapSim (weights: {args.rockpool_weights})" if remote else "(no comparison)"
     print(f"neurodeploy.sim vs {rp_name}: T={T}, dt={DT * 1e3:g} ms, "
           f"{N_IN} Poisson inputs at {RATE:g} Hz, {K_IN} input + {K_REC} recurrent synapses per neuron; "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at start (timings are noisy under load)")
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at start (timings are noisy under load); "
+          f"JAX device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind})")
     hdr = f"{'case':38s} {'ours':>9s} {'rate':>6s} {'compile':>8s}"
     if remote:
         hdr += f" {'Rockpool':>9s} {'rate':>6s} {'compile':>8s} {'RP/ours':>8s}"

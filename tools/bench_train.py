@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from neurodeploy.device.profile import load_profile  # noqa: E402
 from neurodeploy.train.loop import TrainConfig, Trainer  # noqa: E402
-from neurodeploy.train.run import build_spec  # noqa: E402
+from neurodeploy.train.run import build_network  # noqa: E402
 from neurodeploy.train.structure import Structure  # noqa: E402
 from neurodeploy.train.tasks import get_task  # noqa: E402
 
@@ -36,10 +36,10 @@ def steps_per_second(task_name, draws, mismatch, n_steps, batch=None, **arch_ove
     task = get_task(task_name)
     arch = {**task.architecture(), **arch_over}
     tr_d = task.training_data(0) if hasattr(task, "training_data") else task.data("train")
-    spec = build_spec(task, arch, prof, 0, data=tr_d)
+    network = build_network(task, arch, prof, 0, data=tr_d)
     cfg = TrainConfig(epochs=1000, batch_size=batch or arch["batch_size"], loss=arch["loss"], draws=draws,
                       mismatch=mismatch, qat=False, progress=False)
-    st = Structure(spec, prof)
+    st = Structure(network, prof)
     tr = Trainer(st, tr_d, tr_d, cfg, prof)
     s = tr.fresh(st.par.init())
     f = tr.steps["float"]

@@ -9,7 +9,7 @@ so the weights come from template matching: the input weight of neuron k from ch
 to rate_k[i] - rate_other[i] (normalised so the largest magnitude is 1, rounded to 3 decimals: unitless,
 weight_scale 1e-7 A), and the two neurons inhibit each other with weight -0.5 (winner-take-all).
 
-Files: model.json (NetworkSpec), model.npz (Rockpool-style w_in / w_rec + parameters), model.nir
+Files: model.json (Network), model.npz (Rockpool-style w_in / w_rec + parameters), model.nir
 (``neurodeploy export``), inputs.npz (``spikes`` [batch, T, 60] uint8, ``dt``) and labels.npy [batch].
 """
 
@@ -34,7 +34,7 @@ WEIGHT_SCALE = 1e-7
 
 
 def build():
-    """→ (raw spec dict with convenience forms, w_in, w_rec, spikes, labels, rates)."""
+    """→ (raw network dict with convenience forms, w_in, w_rec, spikes, labels, rates)."""
     rng = np.random.default_rng(SEED)
     rates = rng.uniform(5.0, 50.0, size=(2, N_IN))                       # Hz, pattern x channel
     patterns = (rng.random((2, T, N_IN)) < rates[:, None, :] * DT).astype(np.uint8)
@@ -105,17 +105,17 @@ def render() -> dict[str, bytes]:
 
     from neurodeploy.importers.nir.export import export_nir
     from neurodeploy.device.profile import load_profile
-    from neurodeploy.spec import spec_from_dict
+    from neurodeploy.network import network_from_dict
 
     prof = load_profile("dynapse2")
     raw, w_in, w_rec, spikes, labels, _ = build()
-    spec = spec_from_dict(raw, "frozen_noise", profile=prof)
-    files = {"model.json": spec.dumps().encode()}
+    network = network_from_dict(raw, "frozen_noise", profile=prof)
+    files = {"model.json": network.dumps().encode()}
     files["model.npz"] = _npz_bytes(w_in=w_in, w_rec=w_rec, dt=np.float64(DT), weight_scale=np.float64(WEIGHT_SCALE),
                                     name=np.array("frozen_noise"), **{k: np.float64(v) for k, v in PARAMS.items()})
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "model.nir"
-        export_nir(spec, p, profile=prof)
+        export_nir(network, p, profile=prof)
         files["model.nir"] = p.read_bytes()
     files["inputs.npz"] = _npz_bytes(spikes=spikes, dt=np.float64(DT))
     files["labels.npy"] = _npy_bytes(labels)

@@ -30,30 +30,30 @@ def main(argv=None) -> None:
 
     # 1. Import. NIR has no time step and no units: give dt (s); `convention` names the framework whose
     #    numbers the file holds (default "nir"). Everything the import assumed is in metadata["import"].
-    spec = load_network(EXAMPLE / "model.nir", dt=1e-3)
-    spec.save(out / "model.json")
-    print(f"imported: {spec.n_inputs} inputs, populations {[(p.name, p.size) for p in spec.populations]}")
-    for line in spec.metadata["import"]["assumptions"]:
+    network = load_network(EXAMPLE / "model.nir", dt=1e-3)
+    network.save(out / "model.json")
+    print(f"imported: {network.n_inputs} inputs, populations {[(p.name, p.size) for p in network.populations]}")
+    for line in network.metadata["import"]["assumptions"]:
         print(f"  assumed: {line}")
 
     # 2. The import on the float DPI model, next to the same network written by hand as model.json
     z = np.load(EXAMPLE / "inputs.npz")
     x, dt = z["spikes"], float(z["dt"])
     labels = np.load(EXAMPLE / "labels.npy")
-    nir_out = simulate(spec, x, dt=dt)
+    nir_out = simulate(network, x, dt=dt)
     json_out = simulate(load_network(EXAMPLE / "model.json"), x, dt=dt)
     counts = {name: o["spikes"][..., o["output_indices"]].sum(1) for name, o in
               (("NIR import", nir_out), ("model.json", json_out))}
     print("output spikes per sample, NIR import:", counts["NIR import"].tolist())
 
     # 3. Deploy and run on the emulator (the nominal chip)
-    d = deploy(spec)
+    d = deploy(network)
     d.config.save(out / "config.json")
     emulated = emulate(d.config, x, dt=dt)
     counts["deployed (emulated)"] = emulated.outputs.sum(1)
 
     # 4. The gate: float vs deployed over mismatched boards; exit status 1 on FAIL, as `neurodeploy verify`
-    report = verify(spec, d.config, x, dt=dt, labels=labels, trials=args.trials)
+    report = verify(network, d.config, x, dt=dt, labels=labels, trials=args.trials)
     for c in report["checks"]:
         print(f"  {'ok  ' if c['passed'] else 'FAIL'} {c['name']}: {c['value']} (limit {c['limit']})")
     print("PASS" if report["passed"] else "FAIL")

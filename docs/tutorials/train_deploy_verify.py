@@ -50,19 +50,19 @@ def main(argv=None) -> None:
     print(f"trained: test accuracy {summary['metrics']['test']['accuracy']:.2f} on the nominal chip")
 
     # 3. Deploy: quantize → map → config (what `neurodeploy map` runs)
-    spec = load_network(out / "model.json")
-    d = deploy(spec)
+    network = load_network(out / "model.json")
+    d = deploy(network)
     d.config.save(out / "config.json")
     print(f"deployed: relative RMS weight error {d.report['weights']['relative_rms_error']:.2%}")
 
     # 4. The float network and the deployed config on the same inputs
     z = np.load(data)
     x, labels, dt = z["spikes"], z["labels"], float(z["dt"])
-    float_out = simulate(spec, x, dt=dt)
+    float_out = simulate(network, x, dt=dt)
     emulated = emulate(d.config, x, dt=dt)
 
     # 5. Verify over mismatched boards: the gate a CI job runs (report["passed"])
-    report = verify(spec, d.config, x, dt=dt, labels=labels, trials=args.trials)
+    report = verify(network, d.config, x, dt=dt, labels=labels, trials=args.trials)
     acc = report["quantization_and_mismatch"]["accuracy"]
     print(f"verify: {'PASS' if report['passed'] else 'FAIL'}; accuracy float {report['reference_accuracy']:.2f}, "
           f"deployed median {acc['median']:.2f} (min {acc['min']:.2f}) over {args.trials} boards")

@@ -117,7 +117,7 @@ class Emulator:
         profile, :func:`~neurodeploy.calibration.apply.measured_profile`): every board is that measured chip, its
         per-neuron factors times the residual draw of σ ``sigma`` (board i = ``EmulatorBackend(chip_profile=chip,
         mismatch=sigma, seed=seeds[i])``). ``nominal_delays``: the same boards with every delay factor 1 (what
-        delay mismatch alone costs, :mod:`neurodeploy.verify_stages`)."""
+        delay mismatch alone costs, :mod:`neurodeploy.verification.stages`)."""
         import jax
 
         from ..sim import simulate

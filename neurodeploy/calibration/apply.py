@@ -63,15 +63,15 @@ def apply_chip_factors(mm: dict, factors: dict) -> dict:
 RETARGETED: tuple[tuple[str, str], ...] = (("Itau_mem", "C_mem"), ("Iref", "C_ref"), ("Ipulse", "C_pulse"))
 
 
-def retarget_spec(spec, nominal, measured):
+def retarget_network(network, nominal, measured):
     """The network with the currents that give it, on the measured chip, the time constants it has on the nominal
     one: (I'_tau_mem + I_0) = (I_tau_mem + I_0)·C_mem'/C_mem (τ_eff, with the profile's I_0), I'_ref = I_ref·C_ref'/C_ref
-    (t_ref), I'_pulse = I_pulse·C_pulse'/C_pulse (the synaptic efficacy). A current the spec leaves unset is taken
+    (t_ref), I'_pulse = I_pulse·C_pulse'/C_pulse (the synaptic efficacy). A current the network leaves unset is taken
     at the profile's default code."""
     defaults = nominal.default_currents()
     i0 = nominal.analog.I_0
     pops = []
-    for p in spec.populations:
+    for p in network.populations:
         update = {}
         for q, c in RETARGETED:
             r = getattr(measured.analog, c) / getattr(nominal.analog, c)
@@ -79,4 +79,4 @@ def retarget_spec(spec, nominal, measured):
             new = (v + i0) * r - i0 if q == "Itau_mem" else v * r
             update[q] = float(new) if new.ndim == 0 else [float(x) for x in new]
         pops.append(p.model_copy(update=update))
-    return spec.model_copy(update={"populations": pops})
+    return network.model_copy(update={"populations": pops})

@@ -22,8 +22,8 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
 
     check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
-    spec = load_network(model, profile=prof, **parse_import_options(import_options))
-    qn = quantize_network(spec, prof, max_chips=chips, prune=prune, strict=strict_parameters, seed=seed,
+    network = load_network(model, profile=prof, **parse_import_options(import_options))
+    qn = quantize_network(network, prof, max_chips=chips, prune=prune, strict=strict_parameters, seed=seed,
                           use_spares=not no_spares, use_nmda=not no_nmda_scale)
     from ..fileio import dumps_json, write_texts
 
@@ -67,7 +67,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         require_matplotlib()
     prof = nominal = load_profile(profile_name)
     if chip_path:
-        from ..calibration.apply import measured_profile, retarget_spec
+        from ..calibration.apply import measured_profile, retarget_network
         from ..device.chip_profile import load_chip_profile
 
         chip = load_chip_profile(chip_path)
@@ -81,21 +81,21 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
                                 ("--seed", seed != 0), ("--no-spares", no_spares), ("--no-nmda-scale", no_nmda_scale),
                                 ("-O", bool(import_options))) if v]
         if given:
-            from ..errors import SpecError
+            from ..errors import NetworkError
 
-            raise SpecError(f"{model}: is a quantized network (quantization already done): {', '.join(given)} "
+            raise NetworkError(f"{model}: is a quantized network (quantization already done): {', '.join(given)} "
                             f"only apply when mapping a model; drop them or map the model itself")
         if chip_path:
             raise click.UsageError("--chip needs the model itself (its currents are retargeted), not a quantized network")
         d = map_quantized(load_quantized(model), prof, cam_profiles=cams, cam_tolerance=cam_tolerance)
     else:
         with stage(f"loading {model}"):
-            spec = load_network(model, profile=nominal, **parse_import_options(import_options))
-            source_sha = spec.sha256()      # the config records the model, not its retargeted currents
+            network = load_network(model, profile=nominal, **parse_import_options(import_options))
+            source_sha = network.sha256()      # the config records the model, not its retargeted currents
             if chip_path:
-                spec = retarget_spec(spec, nominal, prof)
+                network = retarget_network(network, nominal, prof)
         with stage("quantize -> map -> config"):
-            d = deploy(spec, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
+            d = deploy(network, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
                        cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
     config = d.config
     if chip_path and cams:

@@ -68,7 +68,7 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
 @import_option
 def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path, import_options):
-    """Simulate MODEL (NetworkSpec) on the DPI model of Dynap-SE2: spikes per neuron and step."""
+    """Simulate MODEL (Network) on the DPI model of Dynap-SE2: spikes per neuron and step."""
     from ..api import simulate
     from ..fileio import atomic_savez
     from ..inputs import load_input
@@ -77,20 +77,20 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
 
     check_outputs({"-o": output, "--json": json_path})
     prof = load_profile(profile_name)
-    spec = load_network(model, profile=prof, **parse_import_options(import_options))
-    data = load_input(input_path, spec.n_inputs, dt=spec.dt, model=str(model), events=False)
-    out = simulate(spec, data["spikes"], spec.dt, profile=prof, mismatch=mismatch, seed=seed, record=record)
+    network = load_network(model, profile=prof, **parse_import_options(import_options))
+    data = load_input(input_path, network.n_inputs, dt=network.dt, model=str(model), events=False)
+    out = simulate(network, data["spikes"], network.dt, profile=prof, mismatch=mismatch, seed=seed, record=record)
     if not data["batched"]:     # [T, n] in → [T, N] out
         out = {k: (v[0] if np.ndim(v) == 3 else v) for k, v in out.items()}
     atomic_savez(output, **out)
     batch, steps = data["spikes"].shape[:2]
     total = int(out["spikes"].sum(dtype=np.int64))
-    r = {"batch": int(batch), "steps": int(steps), "neurons": spec.n_neurons, "dt": spec.dt, "spikes": total,
-         "rate": total / max(batch * steps * spec.dt * max(spec.n_neurons, 1), 1e-30), "output": str(output)}
+    r = {"batch": int(batch), "steps": int(steps), "neurons": network.n_neurons, "dt": network.dt, "spikes": total,
+         "rate": total / max(batch * steps * network.dt * max(network.n_neurons, 1), 1e-30), "output": str(output)}
     if json_path:
         from ..fileio import write_json
 
         write_json(json_path, {**r, "mismatch_sigma": mismatch, "seed": seed})
-    click.echo(f"simulated {batch} sample(s) × {steps} steps of {spec.n_neurons} neurons (dt = {spec.dt:g} s): "
+    click.echo(f"simulated {batch} sample(s) × {steps} steps of {network.n_neurons} neurons (dt = {network.dt:g} s): "
                f"{total} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else ""))
     click.echo(f"wrote {output}")

@@ -33,8 +33,8 @@ def evaluate_cmd(model, task, boards, mismatch, seed, splits, profile_name, json
     if json_path:
         check_output_path(json_path, "--json")
     prof = load_profile(profile_name)
-    spec = load_network(model, profile=prof)
-    ev = evaluate(spec, get_task(task), prof, boards=boards, sigma=mismatch, seed=seed,
+    network = load_network(model, profile=prof)
+    ev = evaluate(network, get_task(task), prof, boards=boards, sigma=mismatch, seed=seed,
                   splits=tuple(splits) or ("train", "test"), task_name=task)
     click.echo(format_evaluation(ev))
     if json_path:

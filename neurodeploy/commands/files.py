@@ -70,32 +70,32 @@ def schema_cmd(out_dir, check):
 @click.command("export")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="File to write: .nir (NIR graph, CubaLIF approximation) or .json (NetworkSpec, e.g. from an import).")
+              help="File to write: .nir (NIR graph, CubaLIF approximation) or .json (Network, e.g. from an import).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Profile name or YAML path.")
 @import_option
 def export_cmd(model, output, profile_name, import_options):
-    """Write MODEL (.json/.nir/.npz) as NIR (.nir) or as a NetworkSpec (.json).
+    """Write MODEL (.json/.nir/.npz) as NIR (.nir) or as a Network (.json).
 
     The NIR graph is Input → Affine → CubaLIF (+ recurrent Affine), an approximation of the
     DPI neuron stated in the graph's metadata; `neurodeploy` reads its own export back exactly.
     """
-    from ..errors import SpecError
+    from ..errors import NetworkError
     from ..device.profile import load_profile
     from ..importers import load_network
 
     check_outputs({"-o": output})
     prof = load_profile(profile_name)
-    spec = load_network(model, profile=prof, **parse_import_options(import_options))
+    network = load_network(model, profile=prof, **parse_import_options(import_options))
     suffix = output.lower().rsplit(".", 1)[-1] if "." in output else ""
     if suffix == "nir":
         from ..importers.nir.export import export_nir
 
-        export_nir(spec, output, profile=prof)
-        click.echo(f"wrote {output}: NIR graph, {spec.n_neurons} CubaLIF neurons in {len(spec.populations)} populations, "
-                   f"{len(spec.projections)} Affine projections (CubaLIF approximation of the DPI; see its metadata)")
+        export_nir(network, output, profile=prof)
+        click.echo(f"wrote {output}: NIR graph, {network.n_neurons} CubaLIF neurons in {len(network.populations)} populations, "
+                   f"{len(network.projections)} Affine projections (CubaLIF approximation of the DPI; see its metadata)")
     elif suffix == "json":
-        spec.save(output)
-        click.echo(f"wrote {output}: network {spec.name!r}, {spec.n_neurons} neurons")
+        network.save(output)
+        click.echo(f"wrote {output}: network {network.name!r}, {network.n_neurons} neurons")
     else:
-        raise SpecError(f"{output}: unknown output type (expected .nir or .json)")
+        raise NetworkError(f"{output}: unknown output type (expected .nir or .json)")
     return 0

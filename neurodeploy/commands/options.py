@@ -10,10 +10,10 @@ import_option = click.option("-O", "--option", "import_options", multiple=True, 
                              help="Import option when MODEL is .nir/.npz/.npy (e.g. -O dt=0.001). Repeatable.")
 
 
-def cam_profiles(specs):
+def cam_profiles(networks):
     """--cam-profile FILE (chip 0) or CHIP=FILE, repeatable."""
     out = {}
-    for i, s in enumerate(specs):
+    for i, s in enumerate(networks):
         chip, sep, path = s.partition("=")
         if sep and chip.isdigit():
             out[int(chip)] = path
@@ -45,13 +45,13 @@ def parse_import_options(pairs) -> dict:
     """``-O key=value`` pairs → dict; values read as JSON (numbers, true/false, lists), else as strings."""
     import json as _json
 
-    from ..errors import SpecError
+    from ..errors import NetworkError
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"option {pair!r}: expected KEY=VALUE (e.g. -O dt=0.001)")
+            raise NetworkError(f"option {pair!r}: expected KEY=VALUE (e.g. -O dt=0.001)")
         try:
             out[key.strip()] = _json.loads(value)
         except ValueError:

@@ -82,11 +82,11 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     window = parse_window_option(window)
     check_outputs({"--json": json_path})
     prof = load_profile(profile_name)
-    spec = load_network(model, profile=prof, **parse_import_options(import_options))
+    network = load_network(model, profile=prof, **parse_import_options(import_options))
     cfg = load_checked_config(config, prof)
-    data = load_input(input_path, spec.n_inputs, dt=spec.dt, model=str(model), events=False)
+    data = load_input(input_path, network.n_inputs, dt=network.dt, model=str(model), events=False)
     win = resolve_window(data, window, data["spikes"].shape[1], input_path)
-    n_out = spec.n_readouts               # labels are read-out channels (classes)
+    n_out = network.n_readouts               # labels are read-out channels (classes)
     labels = None
     if labels_path:
         labels = load_labels(labels_path, data["spikes"].shape[0], n_out, str(input_path))
@@ -103,7 +103,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
         board = get_backend("samna", prof, **samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock))
     pictures: dict = {}
     try:
-        report = verify(spec, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
+        report = verify(network, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
                         seed=seed, tolerance=tol, pictures=pictures, board=board, window=win,
                         allow_other_model=allow_other_model, engine=eng, unit_size=unit_size,
                         negative=data.get("negative") if labels is not None else None, chip=chip,

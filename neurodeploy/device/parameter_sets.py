@@ -18,17 +18,17 @@ BY_DENDRITE = {d: (f"Itau_{d}", f"Igain_{d}") for d in DENDRITES}
 AHP = ("Ipulse_ahp", "Itau_ahp", "Igain_ahp", "Iw_ahp")
 
 
-def relevance(spec, dendrites_in: np.ndarray) -> np.ndarray:
+def relevance(network, dendrites_in: np.ndarray) -> np.ndarray:
     """[N, Q] bool: which neuron quantities matter to each neuron.
 
     ``dendrites_in`` [N, 4] bool: neuron receives synapses on ampa, nmda, gaba, shunt.
     """
     Q = {q: i for i, q in enumerate(NEURON_QUANTITIES)}
-    rel = np.zeros((spec.n_neurons, len(NEURON_QUANTITIES)), bool)
+    rel = np.zeros((network.n_neurons, len(NEURON_QUANTITIES)), bool)
     for q in ALWAYS:
         rel[:, Q[q]] = True
-    off = spec.offsets()
-    for p in spec.populations:
+    off = network.offsets()
+    for p in network.populations:
         sl = slice(off[p.name], off[p.name] + p.size)
         if p.dc_enabled:
             rel[sl, Q["Idc"]] = True
@@ -55,7 +55,7 @@ def out_of_range(profile, params: dict[str, np.ndarray], rel: np.ndarray) -> dic
     return out
 
 
-def neuron_codes(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray) -> np.ndarray:
+def neuron_codes(network, profile, params: dict[str, np.ndarray], rel: np.ndarray) -> np.ndarray:
     """[N, Q] int: code index (coarse·256 + fine) of each relevant current, −1 where don't care.
 
     Currents outside a generator's range map to the end of the range (rule ``bias-range`` refuses them first).

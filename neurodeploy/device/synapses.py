@@ -1,4 +1,4 @@
-"""A network's synapses as columns (the quantizer's and the design rules' view of a NetworkSpec)."""
+"""A network's synapses as columns (the quantizer's and the design rules' view of a Network)."""
 
 from __future__ import annotations
 
@@ -31,16 +31,16 @@ class Synapses:
         return out
 
 
-def synapses_of(spec) -> Synapses:
+def synapses_of(network) -> Synapses:
     """Every projection's non-zero weights, with target weight current |w|·weight_scale (A) and, when any
     projection gives a ``delay``, every synapse's delay (s; 0 where its projection gives none)."""
-    off = spec.offsets()
+    off = network.offsets()
     parts = []
-    for k, pr in enumerate(spec.projections):
-        pre, post, w = spec.projection_coo(k)
-        src = pre if pr.source == "input" else pre + spec.n_inputs + off[pr.source]
+    for k, pr in enumerate(network.projections):
+        pre, post, w = network.projection_coo(k)
+        src = pre if pr.source == "input" else pre + network.n_inputs + off[pr.source]
         dst = post + off[pr.target]
-        d = spec.projection_delay(k) if spec.has_delays else None
+        d = network.projection_delay(k) if network.has_delays else None
         parts.append((src, dst, np.abs(w) * pr.weight_scale, dendrite_index(pr.synapse, w), np.full(w.shape, k),
                       np.zeros(w.shape) if d is None else d))
     if not parts:
@@ -48,7 +48,7 @@ def synapses_of(spec) -> Synapses:
         return Synapses(z, z, np.zeros(0), z, z)
     cols = [np.concatenate([p[i] for p in parts]).astype(t)
             for i, t in enumerate((np.int64, np.int64, np.float64, np.int64, np.int64, np.float64))]
-    return Synapses(*cols[:5], cols[5] if spec.has_delays else None)
+    return Synapses(*cols[:5], cols[5] if network.has_delays else None)
 
 
 def largest_per_target(magnitude: np.ndarray, dst: np.ndarray, cam: int) -> np.ndarray:

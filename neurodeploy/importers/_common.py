@@ -1,4 +1,4 @@
-"""Helpers shared by the importers: option checking, neuron parameters, spec assembly."""
+"""Helpers shared by the importers: option checking, neuron parameters, network assembly."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import NetworkError
 from ..device.profile import NEURON_QUANTITIES, load_profile
-from ..spec import CONVENIENCE, NetworkSpec, spec_from_dict
+from ..network import CONVENIENCE, Network, network_from_dict
 
-#: convenience time constants accepted as importer options (→ spec convenience fields / currents)
+#: convenience time constants accepted as importer options (→ network convenience fields / currents)
 TIME_OPTIONS = ("tau_mem", "tau_ampa", "tau_nmda", "tau_gaba", "tau_shunt", "tau_ahp", "t_ref", "t_pulse", "t_pulse_ahp",
                 "tau_syn")
 NEURON_OPTIONS = tuple(NEURON_QUANTITIES) + TIME_OPTIONS
@@ -32,21 +32,21 @@ def check_options(source: str, options: dict, known: Iterable[str]) -> None:
     known = sorted(set(known))
     bad = sorted(k for k in options if k not in known)
     if bad:
-        raise SpecError(f"{source}: unknown import option(s) {', '.join(bad)} (known: {', '.join(known)})")
+        raise NetworkError(f"{source}: unknown import option(s) {', '.join(bad)} (known: {', '.join(known)})")
 
 
 def positive_float(source: str, name: str, value: Any) -> float:
     try:
         v = float(np.asarray(value, dtype=np.float64).reshape(()))
     except (TypeError, ValueError):
-        raise SpecError(f"{source}: option {name}: expected a number, got {value!r}") from None
+        raise NetworkError(f"{source}: option {name}: expected a number, got {value!r}") from None
     if not math.isfinite(v) or v <= 0:
-        raise SpecError(f"{source}: option {name}: must be a positive, finite number, got {value!r}")
+        raise NetworkError(f"{source}: option {name}: must be a positive, finite number, got {value!r}")
     return v
 
 
 def scalar_or_list(arr: np.ndarray) -> float | list[float]:
-    """A per-neuron array as the spec writes it: one scalar when all values are equal, else a list."""
+    """A per-neuron array as the network writes it: one scalar when all values are equal, else a list."""
     a = np.asarray(arr, dtype=np.float64).reshape(-1)
     if a.size and np.all(a == a[0]):
         return float(a[0])
@@ -65,15 +65,15 @@ def neuron_overrides(source: str, options: dict, size: int) -> dict[str, Any]:
             continue
         v = np.asarray(options[key], dtype=np.float64) if not isinstance(options[key], str) else None
         if v is None or v.ndim > 1 or (v.ndim == 1 and v.shape[0] != size):
-            raise SpecError(f"{source}: option {key}: expected a number or a list of {size} numbers (one per neuron), "
+            raise NetworkError(f"{source}: option {key}: expected a number or a list of {size} numbers (one per neuron), "
                             f"got {options[key]!r}")
         if not np.all(np.isfinite(v)) or np.any(v <= 0):
-            raise SpecError(f"{source}: option {key}: values must be positive and finite")
+            raise NetworkError(f"{source}: option {key}: values must be positive and finite")
         val = scalar_or_list(v) if v.ndim else float(v)
         if key == "tau_syn":
             for k2 in ("tau_ampa", "tau_gaba"):
                 if k2 in options:
-                    raise SpecError(f"{source}: option tau_syn: give either tau_syn or {k2}, not both")
+                    raise NetworkError(f"{source}: option tau_syn: give either tau_syn or {k2}, not both")
                 out[k2] = val
         else:
             out[key] = val
@@ -81,7 +81,7 @@ def neuron_overrides(source: str, options: dict, size: int) -> dict[str, Any]:
                  ("tau_shunt", "Itau_shunt"), ("tau_ahp", "Itau_ahp"), ("t_ref", "Iref"), ("t_pulse", "Ipulse"),
                  ("t_pulse_ahp", "Ipulse_ahp")):
         if t in out and q in out:
-            raise SpecError(f"{source}: options {t} and {q} set the same current; give one")
+            raise NetworkError(f"{source}: options {t} and {q} set the same current; give one")
     return out
 
 
@@ -98,8 +98,8 @@ def apply_overrides(pop: dict, overrides: dict) -> list[str]:
     return replaced
 
 
-def finish(raw: dict, source: str, profile) -> NetworkSpec:
-    """Validate the assembled dict as a NetworkSpec (convenience forms converted through ``profile``)."""
+def finish(raw: dict, source: str, profile) -> Network:
+    """Validate the assembled dict as a Network (convenience forms converted through ``profile``)."""
     if profile is None:
         profile = load_profile("dynapse2")
-    return spec_from_dict(raw, source, profile=profile)
+    return network_from_dict(raw, source, profile=profile)

@@ -1,4 +1,4 @@
-"""Rockpool-style weight files (``.npz``, or a pair of ``.npy``) → NetworkSpec.
+"""Rockpool-style weight files (``.npz``, or a pair of ``.npy``) → Network.
 
 What Rockpool's Dynap-SE2 training saves is two unitless weight matrices: ``w_in`` [n_in × N] (input
 channel → neuron) and ``w_rec`` [N × N] (neuron → neuron; row = presynaptic, column = postsynaptic, as
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import NetworkError
 from ._common import NEURON_OPTIONS, SYNAPSES, apply_overrides, check_options, file_sha256, finish, neuron_overrides, positive_float
 
 IN_KEYS = ("w_in", "w_in_optimized", "weights_in", "W_in", "win")
@@ -46,34 +46,34 @@ ROCKPOOL_SYNAPSE_AXIS = ("ampa", "gaba", "nmda", "shunt")
 
 def _read_npy(path: Path, what: str) -> np.ndarray:
     if not path.is_file():
-        raise SpecError(f"{path}: file not found ({what})")
+        raise NetworkError(f"{path}: file not found ({what})")
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as e:
-        raise SpecError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
+        raise NetworkError(f"{path}: cannot read as .npy ({type(e).__name__}: {e})") from None
     if not isinstance(arr, np.ndarray):
-        raise SpecError(f"{path}: expected one array (.npy), got an archive")
+        raise NetworkError(f"{path}: expected one array (.npy), got an archive")
     return arr
 
 
 def _matrix(arr: Any, where: str, *, rows: int | None = None, cols: int | None = None, allow_types: bool = False) -> np.ndarray:
     a = np.asarray(arr)
     if a.dtype.kind not in "fiub":
-        raise SpecError(f"{where}: expected a numeric weight matrix, got dtype {a.dtype}")
+        raise NetworkError(f"{where}: expected a numeric weight matrix, got dtype {a.dtype}")
     while a.ndim > 2 and a.shape[0] == 1:  # a batch dimension of 1
         a = a[0]
     if a.ndim == 3 and allow_types and a.shape[2] == 4:
         pass
     elif a.ndim != 2:
-        raise SpecError(f"{where}: expected a 2-D weight matrix [n_source x n_target], got shape {tuple(np.shape(arr))}")
+        raise NetworkError(f"{where}: expected a 2-D weight matrix [n_source x n_target], got shape {tuple(np.shape(arr))}")
     a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):
         i = tuple(int(x) for x in np.argwhere(~np.isfinite(a))[0])
-        raise SpecError(f"{where}{list(i)}: weight must be finite, got {a[i]}")
+        raise NetworkError(f"{where}{list(i)}: weight must be finite, got {a[i]}")
     if rows is not None and a.shape[0] != rows:
-        raise SpecError(f"{where}: has {a.shape[0]} rows, expected {rows} (one per presynaptic neuron)")
+        raise NetworkError(f"{where}: has {a.shape[0]} rows, expected {rows} (one per presynaptic neuron)")
     if cols is not None and a.shape[1] != cols:
-        raise SpecError(f"{where}: has {a.shape[1]} columns, expected {cols} (one per neuron, as w_in has)")
+        raise NetworkError(f"{where}: has {a.shape[1]} columns, expected {cols} (one per neuron, as w_in has)")
     return a
 
 
@@ -84,8 +84,8 @@ def _partner(path: Path, have: str, want: str) -> Path | None:
     return None
 
 
-def load_npz(path: str | Path, profile=None, **options) -> "NetworkSpec":  # noqa: F821
-    """Import Rockpool-style ``w_in`` / ``w_rec`` weights (``.npz`` or ``.npy``) as a one-population NetworkSpec."""
+def load_npz(path: str | Path, profile=None, **options) -> "Network":  # noqa: F821
+    """Import Rockpool-style ``w_in`` / ``w_rec`` weights (``.npz`` or ``.npy``) as a one-population Network."""
     path = Path(path)
     src = str(path)
     check_options(src, options, OPTIONS)
@@ -126,7 +126,7 @@ def _from_npz(ctx: _Read):
     try:
         z = np.load(path, allow_pickle=False)
     except Exception as e:
-        raise SpecError(f"{src}: cannot read as .npz ({type(e).__name__}: {e})") from None
+        raise NetworkError(f"{src}: cannot read as .npz ({type(e).__name__}: {e})") from None
     with z:
         files = list(z.files)
 
@@ -134,12 +134,12 @@ def _from_npz(ctx: _Read):
             try:
                 return z[key]
             except Exception as e:  # object arrays (pickles) and corrupt members
-                raise SpecError(f"{src}: array {key!r}: cannot read ({type(e).__name__}: {e})") from None
+                raise NetworkError(f"{src}: array {key!r}: cannot read ({type(e).__name__}: {e})") from None
 
         def pick(opt, keys, what):
             if isinstance(opt, str) and not opt.endswith(".npy"):
                 if opt not in files:
-                    raise SpecError(f"{src}: option {what}={opt!r}: no such array (has: {', '.join(files)})")
+                    raise NetworkError(f"{src}: option {what}={opt!r}: no such array (has: {', '.join(files)})")
                 return opt
             if isinstance(opt, (str, Path)):
                 return None
@@ -147,7 +147,7 @@ def _from_npz(ctx: _Read):
 
         k_in = pick(w_in_opt, IN_KEYS, "w_in")
         if k_in is None and not isinstance(w_in_opt, (str, Path)):
-            raise SpecError(f"{src}: no input weights: expected an array named one of {', '.join(IN_KEYS)} "
+            raise NetworkError(f"{src}: no input weights: expected an array named one of {', '.join(IN_KEYS)} "
                             f"(has: {', '.join(files) or 'nothing'}); or give w_in=KEY")
         w_in = get(k_in) if k_in else _read_npy(Path(w_in_opt), "w_in")
         ctx.arrays["w_in"] = f"{k_in} in {path.name}" if k_in else str(w_in_opt)
@@ -182,7 +182,7 @@ def _from_npy(ctx: _Read):
         ctx.arrays["w_rec"] = path.name
         in_path = Path(w_in_opt) if isinstance(w_in_opt, (str, Path)) else _partner(path, "w_rec", "w_in")
         if in_path is None or not in_path.is_file():
-            raise SpecError(f"{src}: this holds recurrent weights; no input weights next to it "
+            raise NetworkError(f"{src}: this holds recurrent weights; no input weights next to it "
                             f"(looked for {in_path.name if in_path else 'a w_in file'}); give w_in=PATH")
         ctx.arrays["w_in"] = in_path.name
         return _read_npy(in_path, "w_in"), arr
@@ -192,7 +192,7 @@ def _from_npy(ctx: _Read):
         return arr, None
     rec_path = Path(w_rec_opt) if isinstance(w_rec_opt, (str, Path)) else _partner(path, "w_in", "w_rec")
     if rec_path is None or not rec_path.is_file():
-        raise SpecError(f"{src}: no recurrent weights next to it (looked for "
+        raise NetworkError(f"{src}: no recurrent weights next to it (looked for "
                         f"{rec_path.name if rec_path else 'a file named like w_rec*.npy'}); "
                         f"give w_rec=PATH, or w_rec=false for a feed-forward network")
     ctx.arrays["w_rec"] = rec_path.name
@@ -219,7 +219,7 @@ def _settings(ctx: _Read):
     file_values.pop("dt", None), file_values.pop("weight_scale", None), file_values.pop("name", None)
     synapse = options.get("synapse", "auto")
     if synapse not in SYNAPSES:
-        raise SpecError(f"{src}: option synapse: expected one of {', '.join(SYNAPSES)}, got {synapse!r}")
+        raise NetworkError(f"{src}: option synapse: expected one of {', '.join(SYNAPSES)}, got {synapse!r}")
     ctx.assumptions.append(f"dt = {dt} s ({dt_how})" + ("; Rockpool's DynapSim default" if dt_how == "default" else ""))
     ctx.assumptions.append(f"weights are unitless (Rockpool convention, rows = presynaptic); weight current = |w| x "
                            f"weight_scale, weight_scale = {ws} A ({ws_how}" + (", Rockpool's Iscale)" if ws_how == "default" else ")"))
@@ -256,7 +256,7 @@ def _projections(ctx: _Read, w_in, w_rec, rec_typed, ws: float, synapse: str) ->
             if not np.any(m):
                 continue
             if np.any(m < 0):
-                raise SpecError(f"{ctx.src}: w_rec[:, :, {i}] ({syn}): negative weights; with a synapse-type axis the "
+                raise NetworkError(f"{ctx.src}: w_rec[:, :, {i}] ({syn}): negative weights; with a synapse-type axis the "
                                 f"dendrite sets the sign, give magnitudes")
             projections.append({"source": POPULATION, "target": POPULATION, "synapse": syn, "weight_scale": ws,
                                 "weight": m.tolist()})
@@ -275,5 +275,5 @@ def _outputs(ctx: _Read) -> list[dict]:
     try:
         idx = [int(i) for i in np.asarray(outs, dtype=np.int64).reshape(-1)]
     except (TypeError, ValueError):
-        raise SpecError(f"{ctx.src}: option outputs: expected neuron indices, 'all' or 'none', got {outs!r}") from None
+        raise NetworkError(f"{ctx.src}: option outputs: expected neuron indices, 'all' or 'none', got {outs!r}") from None
     return [{"population": POPULATION, "indices": idx}]

@@ -1,1 +1,1 @@
-"""The quantize stage: NetworkSpec → QuantizedNetwork (core assignment, bias codes, 4-bit weights), placement-free."""
+"""The quantize stage: Network → QuantizedNetwork (core assignment, bias codes, 4-bit weights), placement-free."""

@@ -89,15 +89,15 @@ def _kmeans_capacity(X: np.ndarray, K: int, cap: int, rng: np.random.Generator, 
     return labels
 
 
-def assign_cores(spec, profile, params: dict[str, np.ndarray], rel: np.ndarray, weight_scale_in: np.ndarray,
+def assign_cores(network, profile, params: dict[str, np.ndarray], rel: np.ndarray, weight_scale_in: np.ndarray,
                  max_cores: int, *, strict: bool = False, seed: int = 0) -> list[LogicalCore]:
     """Group neurons into logical cores (≤ neurons_per_core each, ≤ max_cores cores)."""
     cap = profile.geometry.neurons_per_core
-    m = cores_message(spec.n_neurons, max_cores, profile)
+    m = cores_message(network.n_neurons, max_cores, profile)
     if m:
         fail("cores", m)
-    raise_all([("bias-range", m) for m in bias_range_messages(spec, profile, params, rel)])
-    groups = parameter_groups(neuron_codes(spec, profile, params, rel))
+    raise_all([("bias-range", m) for m in bias_range_messages(network, profile, params, rel)])
+    groups = parameter_groups(neuron_codes(network, profile, params, rel))
     need = cores_needed(groups, cap)
     cores: list[LogicalCore] = []
     if need <= max_cores:

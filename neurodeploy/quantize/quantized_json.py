@@ -30,7 +30,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from ..basemodel import FileModel
 from ..device.dendrites import DENDRITE_INDEX, DENDRITES
 from ..config.config_json import Code, ProfileRef
-from ..errors import SpecError, validation_lines
+from ..errors import NetworkError, validation_lines
 from ..fileio import RawJSON, dumps_json, parse_json
 
 FORMAT_PREFIX = "neurodeploy.quantized/"
@@ -269,15 +269,15 @@ def _check_quantized(q: "QuantizedNetwork") -> list[str]:
 
 def load_quantized(path: str | Path) -> QuantizedNetwork:
     path = Path(path)
-    raw = parse_json(path.read_text(encoding="utf-8", errors="replace"), path, SpecError)
+    raw = parse_json(path.read_text(encoding="utf-8", errors="replace"), path, NetworkError)
     fmt = raw.get("format") if isinstance(raw, dict) else None
     if isinstance(fmt, str) and fmt.startswith(FORMAT_PREFIX) and fmt != QUANTIZED_FORMAT:
-        raise SpecError(f"{path}: $.format: {fmt!r} was written by another neurodeploy version (this one reads "
+        raise NetworkError(f"{path}: $.format: {fmt!r} was written by another neurodeploy version (this one reads "
                         f"{QUANTIZED_FORMAT!r}); re-run `neurodeploy quantize` on the model")
     try:
         return QuantizedNetwork.model_validate(raw)
     except ValidationError as e:
-        raise SpecError(str(path), lines=validation_lines(str(path), e)) from None
+        raise NetworkError(str(path), lines=validation_lines(str(path), e)) from None
 
 
 def is_quantized_file(path) -> bool:

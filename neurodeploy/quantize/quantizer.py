@@ -1,4 +1,4 @@
-"""The quantize stage: NetworkSpec → QuantizedNetwork (core assignment, bias codes, weights).
+"""The quantize stage: Network → QuantizedNetwork (core assignment, bias codes, weights).
 
 1. Synapses: every projection's non-zero weights, with target weight current
    t = |w|·weight_scale (A) and dendrite (``auto``: w > 0 → AMPA, w < 0 → GABA).
@@ -36,9 +36,9 @@ from .delays import quantize_network_delays
 from ..device.masks import Alphabet
 from .weights import CoreProblem, quantize_core, rel_rms
 
-def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
+def _prune(network, syn: Synapses, cam: int, report: dict) -> Synapses:
     """Keep each neuron's ``cam`` largest |w| (``--prune``); what was dropped goes to the report."""
-    fan = np.bincount(syn.dst, minlength=spec.n_neurons)
+    fan = np.bincount(syn.dst, minlength=network.n_neurons)
     over = np.flatnonzero(fan > cam)
     if over.size == 0:
         return syn
@@ -46,7 +46,7 @@ def _prune(spec, syn: Synapses, cam: int, report: dict) -> Synapses:
     dropped = syn.take(~keep)
     report["pruned"] = {
         "synapses": int(dropped.target.size),
-        "neurons": [spec.neuron_name(int(n)) for n in over[:20]] + (["..."] if over.size > 20 else []),
+        "neurons": [network.neuron_name(int(n)) for n in over[:20]] + (["..."] if over.size > 20 else []),
         "weight_mass_dropped": float(dropped.target.sum() / max(syn.target.sum(), 1e-300)),
     }
     return syn.take(keep)
@@ -57,27 +57,27 @@ def _code_of(profile, pname: str, current: float) -> tuple[int, int]:
     return int(c.coarse), int(c.fine)
 
 
-def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool = False, strict: bool = False,
+def quantize_network(network, profile, *, max_chips: int | None = None, prune: bool = False, strict: bool = False,
                      seed: int = 0, use_spares: bool = True, use_nmda: bool = True, source_sha256: str | None = None
                      ) -> QuantizedNetwork:
-    """Core assignment, bias codes and weight quantization of a NetworkSpec (see module doc)."""
+    """Core assignment, bias codes and weight quantization of a Network (see module doc)."""
     geo = profile.geometry
-    facts = NetworkFacts(spec, profile, chips=max_chips, prune=prune, strict=strict, spares=use_spares)
+    facts = NetworkFacts(network, profile, chips=max_chips, prune=prune, strict=strict, spares=use_spares)
     require_network(facts)      # every design rule decidable before optimising, all violations at once
     n_chips = facts.n_chips
     report: dict = {}
-    N = spec.n_neurons
-    syn = _prune(spec, facts.synapses, geo.cam_entries_per_neuron, report) if prune else facts.synapses
+    N = network.n_neurons
+    syn = _prune(network, facts.synapses, geo.cam_entries_per_neuron, report) if prune else facts.synapses
     wparams = [profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]
     grid = np.unique(profile.bias.all_codes(wparams[0]))
     dend_in = syn.dendrites_in(N)
     params = facts.params
-    rel = relevance(spec, dend_in)
+    rel = relevance(network, dend_in)
     wscale = np.sqrt(np.bincount(syn.dst, syn.target ** 2, minlength=N) / np.maximum(np.bincount(syn.dst, minlength=N), 1))
-    cores = grouping.assign_cores(spec, profile, params, rel, wscale, n_chips * geo.cores_per_chip,
+    cores = grouping.assign_cores(network, profile, params, rel, wscale, n_chips * geo.cores_per_chip,
                                   strict=strict, seed=seed)
 
-    flags = _latch_flags(spec)
+    flags = _latch_flags(network)
     gate = np.zeros(N, bool)
     gate[flags["latch_denm_nmda"]] = True
 
@@ -124,17 +124,17 @@ def quantize_network(spec, profile, *, max_chips: int | None = None, prune: bool
 
     report["weights"] = _weights_report(value, syn, syn_core, core_reports)
     delay_cols = _delays(syn, syn_core, entries, records, profile, seed, report)
-    report["biases"] = _bias_report(spec, profile, params, rel, cores, records)
+    report["biases"] = _bias_report(network, profile, params, rel, cores, records)
     report["clustered_cores"] = [r.id for r in records if r.clustered]
     qn = QuantizedNetwork(
-        name=spec.name, source_model_sha256=source_sha256 or spec.sha256(),
-        profile=ProfileRef(name=profile.name, sha256=profile.sha256), seed=seed, n_inputs=spec.n_inputs,
-        populations=[PopulationRef(name=p.name, size=p.size) for p in spec.populations],
-        outputs=[int(i) for i in spec.output_indices()],
+        name=network.name, source_model_sha256=source_sha256 or network.sha256(),
+        profile=ProfileRef(name=profile.name, sha256=profile.sha256), seed=seed, n_inputs=network.n_inputs,
+        populations=[PopulationRef(name=p.name, size=p.size) for p in network.populations],
+        outputs=[int(i) for i in network.output_indices()],
         cores=records,
         synapses=SynapseTable(src=syn.src.tolist(), dst=syn.dst.tolist(), **entries.table_fields(),
                               target=syn.target.tolist(), value=value.tolist(), **delay_cols),
-        metadata={**spec.metadata, "dt": spec.dt, "neurodeploy_version": __version__},
+        metadata={**network.metadata, "dt": network.dt, "neurodeploy_version": __version__},
         report=report, **flags)
     return qn
 
@@ -187,11 +187,11 @@ def _core_report(ci, c, sel, res, n_spare, n_nmda, n_zero) -> dict:
             "nmda_scale": res.g}
 
 
-def _latch_flags(spec) -> dict[str, list[int]]:
+def _latch_flags(network) -> dict[str, list[int]]:
     """Neurons whose DC input, adaptation or NMDA gate latch is on (per-neuron latches of the config)."""
-    off = spec.offsets()
+    off = network.offsets()
     flags: dict[str, list[int]] = {"latch_so_dc": [], "latch_so_adaptation": [], "latch_denm_nmda": []}
-    for p in spec.populations:
+    for p in network.populations:
         idx = list(range(off[p.name], off[p.name] + p.size))
         for key, on in (("latch_so_dc", p.dc_enabled), ("latch_so_adaptation", p.adaptation),
                         ("latch_denm_nmda", p.nmda_gate)):
@@ -247,7 +247,7 @@ def _overall_uniform(core_reports, syn, syn_core) -> float:
     return float(np.sqrt(num / den)) if den > 0 else 0.0
 
 
-def _bias_report(spec, profile, params, rel, cores, records) -> dict:
+def _bias_report(network, profile, params, rel, cores, records) -> dict:
     """Per quantity: max and median |realised/requested − 1| over the neurons it matters to."""
     out = {}
     for qi, q in enumerate(NEURON_QUANTITIES):
@@ -264,7 +264,7 @@ def _bias_report(spec, profile, params, rel, cores, records) -> dict:
             errs.append(e)
             k = int(np.argmax(e))
             if worst is None or e[k] > worst[0]:
-                worst = (float(e[k]), spec.neuron_name(int(m[k])))
+                worst = (float(e[k]), network.neuron_name(int(m[k])))
         if errs:
             e = np.concatenate(errs)
             out[q] = {"parameter": pname, "max_rel_error": round(float(e.max()), 6),

@@ -1,6 +1,6 @@
 """Every design rule, named, in one registry (``neurodeploy rules`` lists them).
 
-* :func:`check_network` — the ``network`` rules over (spec, profile, map options), all at once;
+* :func:`check_network` — the ``network`` rules over (network, profile, map options), all at once;
 * :func:`check_config` / :func:`check_config_profile` — a HardwareConfig's own rules and its fit to a profile;
 * placement rules (tags, fan-out, cam-defects, cam-profile) are raised by the mapper (:mod:`.placement`).
 """

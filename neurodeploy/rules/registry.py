@@ -2,7 +2,7 @@
 
 A rule has a name (``fan-in``), a one-line summary, and a check per scope where it applies:
 
-* ``network``   — on a NetworkSpec before anything is optimised (``map``, ``quantize``, ``validate``):
+* ``network``   — on a Network before anything is optimised (``map``, ``quantize``, ``validate``):
   ``check(facts) -> [message, ...]`` over the network, the profile and the map options;
 * ``placement`` — depends on where the mapper put the neurons (tags per core, SRAM destinations,
   CAM defects); the mapper raises it through :func:`fail` the moment the placement decides it;

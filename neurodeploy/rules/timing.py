@@ -20,4 +20,4 @@ from .registry import rule
 def time_scale(f: NetworkFacts) -> list[str]:
     from ..importers.nir.time_scale import findings
 
-    return [m for _, m in findings(f.spec, f.profile)]
+    return [m for _, m in findings(f.network, f.profile)]

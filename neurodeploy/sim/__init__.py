@@ -16,7 +16,7 @@ The engine (how it runs; same numbers):
 
 The network and its variations:
 
-- :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_spec`
+- :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_network`
 - :mod:`.mismatch` — :func:`sample_mismatch` (multiplicative device-mismatch factors)
 - :mod:`.delays` — per-entry synaptic delays (delayed, interpolated reads of recent events)
 - :mod:`.params` — well-scaled trainable coordinates (log-currents, unitless weights)
@@ -35,8 +35,8 @@ __all__ = lazy_exports(__name__, {
     "SimError": "errors",
     "apply_mismatch": "mismatch", "no_mismatch": "mismatch", "sample_mismatch": "mismatch",
     "sample_mismatch_stack": "mismatch",
-    "CAPACITANCES": "network", "FLAGS": "network", "SimNetwork": "network", "SpecIndex": "network",
-    "build_from_arrays": "network", "build_from_spec": "network", "default_params": "network",
+    "CAPACITANCES": "network", "FLAGS": "network", "SimNetwork": "network", "NetworkIndex": "network",
+    "build_from_arrays": "network", "build_from_network": "network", "default_params": "network",
     "Parametrization": "params",
     "RECORDED": "model", "SimState": "model", "initial_state": "model", "simulate": "simulate",
 })

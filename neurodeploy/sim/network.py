@@ -24,7 +24,7 @@ step unchanged. ``delay_slots`` D is the depth of the event history the step kee
 The entries' index layouts (ELL slots per dendrite, fan-outs per source) are :class:`.layout.Layout`.
 
 Two builders: :func:`build_from_arrays` (the single entry point the hardware emulator uses after
-decoding a config) and :func:`build_from_spec` (the float model of a NetworkSpec).
+decoding a config) and :func:`build_from_network` (the float model of a Network).
 """
 
 from __future__ import annotations
@@ -141,10 +141,10 @@ jax.tree_util.register_dataclass(SimNetwork)
 
 
 @dataclass
-class SpecIndex:
-    """How a :class:`SimNetwork` built from a NetworkSpec maps back to the spec.
+class NetworkIndex:
+    """How a :class:`SimNetwork` built from a Network maps back to the network.
 
-    ``synapse_*`` [n_syn] list the spec's synapses (projection, local pre/post, signed unitless w,
+    ``synapse_*`` [n_syn] list the network's synapses (projection, local pre/post, signed unitless w,
     weight_scale in A per unit); ``entry_synapse`` [S] and ``entry_sign`` [S] give each entry's synapse
     and sign, so that ``weight[k] = max(entry_sign[k]·w[entry_synapse[k]], 0)·synapse_scale[…]``.
     """
@@ -317,23 +317,23 @@ def _synapse_arrays(n_src: int, n: int, src, dst, dendrite, weight):
     return src, dst, dendrite, weight
 
 
-def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tuple[SimNetwork, SpecIndex]:
-    """Float model of a NetworkSpec: ``weight = |w|·weight_scale`` on the projection's dendrite
+def build_from_network(network, profile, *, sign_pairs: bool = False, **options) -> tuple[SimNetwork, NetworkIndex]:
+    """Float model of a Network: ``weight = |w|·weight_scale`` on the projection's dendrite
     ("auto": w > 0 → AMPA, w < 0 → GABA); flags from the populations (``adaptation``, ``dc_enabled``,
-    ``nmda_gate``); nobody killed; ``dt = spec.dt``.
+    ``nmda_gate``); nobody killed; ``dt = network.dt``.
 
     ``sign_pairs=True`` gives every "auto" synapse two entries, AMPA for its positive and GABA for its
     negative part, so that training can move a weight through zero (see :mod:`neurodeploy.sim.params`).
     ``options`` go to :func:`build_from_arrays` (capacitances, feedback, max_delay). The projections' ``delay``
     (s) become the entries' delays when any projection gives one (else the network is delay-free).
-    Returns (network, :class:`SpecIndex`).
+    Returns (network, :class:`NetworkIndex`).
     """
-    offs = spec.offsets()
-    n = spec.n_neurons
-    params = spec.neuron_params(profile)
+    offs = network.offsets()
+    n = network.n_neurons
+    params = network.neuron_params(profile)
     flags = {"adaptation": [], "dc": [], "nmda_gate": []}
     slices = {}
-    for p in spec.populations:
+    for p in network.populations:
         flags["adaptation"].append(np.full(p.size, p.adaptation))
         flags["dc"].append(np.full(p.size, p.dc_enabled))
         flags["nmda_gate"].append(np.full(p.size, p.nmda_gate))
@@ -344,15 +344,15 @@ def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tu
     syn_proj, syn_pre, syn_post, syn_w, syn_scale, syn_delay = [], [], [], [], [], []
     e_src, e_dst, e_dend, e_syn, e_sign = [], [], [], [], []
     n_syn = 0
-    for k, pr in enumerate(spec.projections):
-        pre, post, w = spec.projection_coo(k)
+    for k, pr in enumerate(network.projections):
+        pre, post, w = network.projection_coo(k)
         m = pre.shape[0]
-        src = pre + (0 if pr.source == "input" else spec.n_inputs + offs[pr.source])
+        src = pre + (0 if pr.source == "input" else network.n_inputs + offs[pr.source])
         dst = post + offs[pr.target]
         sid = np.arange(n_syn, n_syn + m)
         syn_proj.append(np.full(m, k)); syn_pre.append(pre); syn_post.append(post)
         syn_w.append(w); syn_scale.append(np.full(m, pr.weight_scale))
-        d = spec.projection_delay(k)
+        d = network.projection_delay(k)
         syn_delay.append(np.zeros(m) if d is None else d)
         n_syn += m
         if pr.synapse == "auto" and sign_pairs:
@@ -373,13 +373,13 @@ def build_from_spec(spec, profile, *, sign_pairs: bool = False, **options) -> tu
     synapse_w, synapse_scale = cat(syn_w, np.float64), cat(syn_scale, np.float64)
     entry_syn, entry_sign = cat(e_syn, np.int64), cat(e_sign, np.int64)
     weight = np.maximum(entry_sign * synapse_w[entry_syn], 0.0) * synapse_scale[entry_syn]
-    synapse_delay = cat(syn_delay, np.float64) if spec.has_delays else None
+    synapse_delay = cat(syn_delay, np.float64) if network.has_delays else None
     if synapse_delay is not None and "delay" not in options:
         options = {**options, "delay": synapse_delay[entry_syn]}
-    net = build_from_arrays(spec.n_inputs, params, flags, cat(e_src, np.int64), cat(e_dst, np.int64),
-                            cat(e_dend, np.int64), weight, profile, dt=spec.dt, **options)
-    index = SpecIndex(
-        output_indices=spec.output_indices(), offsets=offs, population_slices=slices,
+    net = build_from_arrays(network.n_inputs, params, flags, cat(e_src, np.int64), cat(e_dst, np.int64),
+                            cat(e_dend, np.int64), weight, profile, dt=network.dt, **options)
+    index = NetworkIndex(
+        output_indices=network.output_indices(), offsets=offs, population_slices=slices,
         synapse_projection=cat(syn_proj, np.int64), synapse_pre=cat(syn_pre, np.int64),
         synapse_post=cat(syn_post, np.int64), synapse_w=synapse_w, synapse_scale=synapse_scale,
         entry_synapse=entry_syn, entry_sign=entry_sign, synapse_delay=synapse_delay,

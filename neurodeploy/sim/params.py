@@ -14,15 +14,15 @@ a leak current). A :class:`Parametrization` maps a pytree ``theta`` of O(1) numb
 the chip, where the biases of a core are shared by its 256 neurons. ``I_ref`` are the network's
 currents when the parametrization was made (so ``theta = init()`` is the network itself); ``syn_k``,
 ``sign_k`` and ``scale_k`` (A per unit weight) come from a
-:class:`~neurodeploy.sim.network.SpecIndex` — a spec's signed weights w and ``weight_scale`` — or, for a
-network built from arrays, one synapse per entry with sign +1. With ``build_from_spec(...,
+:class:`~neurodeploy.sim.network.NetworkIndex` — a network's signed weights w and ``weight_scale`` — or, for a
+network built from arrays, one synapse per entry with sign +1. With ``build_from_network(...,
 sign_pairs=True)`` an "auto" synapse has an AMPA (+) and a GABA (−) entry, so its weight can change
 sign during training. An "abs" entry (``entry_abs``; a synapse on a fixed dendrite such as NMDA) uses
 |w|, so its gradient never vanishes for good the way ``max(w, 0)`` does once w < 0.
 
 An optional ``mask`` [n_syn] (0/1) multiplies the weights (e.g. a fan-in mask). Usage::
 
-    par = Parametrization.from_spec_index(net, index)
+    par = Parametrization.from_network_index(net, index)
     theta = par.init()
     loss = lambda th: f(simulate(par.apply(net, th), x)[0])
     g = jax.grad(loss)(theta)
@@ -37,7 +37,7 @@ import numpy as np
 
 from ..device.profile import NEURON_QUANTITIES
 from .errors import SimError
-from .network import DTYPE, SimNetwork, SpecIndex
+from .network import DTYPE, SimNetwork, NetworkIndex
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Parametrization:
     neuron_group: np.ndarray | None = None    # [N] int: trainable-current group of each neuron (None: per neuron)
 
     @classmethod
-    def from_spec_index(cls, net: SimNetwork, index: SpecIndex, currents=NEURON_QUANTITIES) -> "Parametrization":
+    def from_network_index(cls, net: SimNetwork, index: NetworkIndex, currents=NEURON_QUANTITIES) -> "Parametrization":
         return cls._make(net, index.entry_synapse, index.entry_sign, index.synapse_scale[index.entry_synapse],
                          index.synapse_w, currents)
 

@@ -1,6 +1,6 @@
 """Run a :class:`~neurodeploy.sim.network.SimNetwork`: ``simulate(net, inputs, mismatch, state, record)``.
 
-Time is binned in steps of ``dt`` (s): ``dt`` argument, else ``net.dt`` (a spec's ``dt``). Inputs are
+Time is binned in steps of ``dt`` (s): ``dt`` argument, else ``net.dt`` (a network's ``dt``). Inputs are
 event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Every step is the model's
 (:func:`.model.step`, the equations of :mod:`.dpi`):
 

@@ -128,7 +128,7 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
 
 
 def _accuracy(counts, labels, R):
-    from .. import verify_metrics as vm
+    from ..verification import metrics as vm
 
     return vm.accuracy(counts @ R, labels)
 
@@ -139,12 +139,12 @@ def _reference(cfg, prof, x, dt, w, model_path, data):
     labels = data.get("labels")
     if model_path is not None:
         from ..importers import load_network
-        from ..sim import build_from_spec, simulate
+        from ..sim import build_from_network, simulate
 
-        spec = load_network(model_path, profile=prof)
-        net, _ = build_from_spec(spec, prof)
-        spikes = np.asarray(simulate(net, x, None, dt=dt)[0])[..., spec.output_indices()]
-        R = spec.readout_matrix()
+        network = load_network(model_path, profile=prof)
+        net, _ = build_from_network(network, prof)
+        spikes = np.asarray(simulate(net, x, None, dt=dt)[0])[..., network.output_indices()]
+        R = network.readout_matrix()
     else:
         from ..backends.emulator import Emulator
 

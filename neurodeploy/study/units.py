@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import verify_metrics as vm
+from ..verification import metrics as vm
 
 
 def board_seeds(seed: int, unit: int, unit_size: int, boards: int) -> list[int]:

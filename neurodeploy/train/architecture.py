@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec import spec_from_dict
+from ..network import network_from_dict
 
 TAU_HINTS = ("tau_mem", "tau_ampa", "tau_nmda", "tau_gaba")
 
@@ -39,7 +39,7 @@ def _proj(source, target, w, synapse="auto", scale=1e-8, sparse=None) -> dict:
     return d
 
 
-def default_spec(task, arch: dict, profile, seed: int = 0, name: str | None = None):
+def default_network(task, arch: dict, profile, seed: int = 0, name: str | None = None):
     """The untrained network for ``task`` with architecture ``arch`` (keys as ``Task.architecture()``)."""
     rng = np.random.default_rng([seed, 7919])
     n_in, C, H = task.n_inputs, task.n_classes, int(arch.get("hidden", 0) or 0)
@@ -75,24 +75,24 @@ def default_spec(task, arch: dict, profile, seed: int = 0, name: str | None = No
         [{"population": "out", "indices": list(range(c * K, (c + 1) * K)), "readout": "sum"} for c in range(C)]
     raw = {"name": name or task.name.replace("-", "_"), "dt": float(task.dt), "n_inputs": int(n_in),
            "populations": pops, "projections": projs, "outputs": outputs, "metadata": {}}
-    return spec_from_dict(raw, f"architecture of {task.name}", profile=profile)
+    return network_from_dict(raw, f"architecture of {task.name}", profile=profile)
 
 
-def calibrate(spec, profile, x: np.ndarray, target_rate: float = 15.0, iters: int = 14):
+def calibrate(network, profile, x: np.ndarray, target_rate: float = 15.0, iters: int = 14):
     """Scale each population's incoming ``weight_scale`` so it fires at ``target_rate`` (Hz) on ``x``
-    [B, T, n_in] (nominal chip), populations in file order; returns the new spec."""
+    [B, T, n_in] (nominal chip), populations in file order; returns the new network."""
     import jax.numpy as jnp
 
     from ..sim import simulate
     from .structure import Structure
 
-    st = Structure(spec, profile)
-    offs = spec.offsets()
+    st = Structure(network, profile)
+    offs = network.offsets()
     entry_dst = st.slots.dst[st.entry_syn]
-    factors = np.ones(len(spec.populations))
+    factors = np.ones(len(network.populations))
     base_w = np.asarray(st.net.weight, np.float64)
     x = jnp.asarray(x, jnp.float32)
-    for i, p in enumerate(spec.populations):
+    for i, p in enumerate(network.populations):
         sel = (entry_dst >= offs[p.name]) & (entry_dst < offs[p.name] + p.size)
         if not sel.any():
             continue
@@ -100,12 +100,12 @@ def calibrate(spec, profile, x: np.ndarray, target_rate: float = 15.0, iters: in
 
         def rate(logc):
             f = np.ones_like(base_w)
-            for j, pj in enumerate(spec.populations):
+            for j, pj in enumerate(network.populations):
                 s = (entry_dst >= offs[pj.name]) & (entry_dst < offs[pj.name] + pj.size)
                 f[s] = factors[j]
             f[sel] = np.exp(logc)
             s, _, _ = simulate(st.net.replace(weight=jnp.asarray(base_w * f, jnp.float32)), x)
-            return float(np.asarray(s)[..., offs[p.name]:offs[p.name] + p.size].mean() / spec.dt)
+            return float(np.asarray(s)[..., offs[p.name]:offs[p.name] + p.size].mean() / network.dt)
 
         for _ in range(iters):
             mid = 0.5 * (lo + hi)
@@ -114,8 +114,8 @@ def calibrate(spec, profile, x: np.ndarray, target_rate: float = 15.0, iters: in
             else:
                 lo = mid
         factors[i] = float(np.exp(0.5 * (lo + hi)))
-    raw = spec.to_json_dict()
-    for k, pr in enumerate(spec.projections):
-        i = [p.name for p in spec.populations].index(pr.target)
+    raw = network.to_json_dict()
+    for k, pr in enumerate(network.projections):
+        i = [p.name for p in network.populations].index(pr.target)
         raw["projections"][k]["weight_scale"] = float(np.float32(pr.weight_scale * factors[i]))
-    return spec_from_dict(raw, "calibrated architecture")
+    return network_from_dict(raw, "calibrated architecture")

@@ -61,9 +61,9 @@ class GridQuantizer:
         Returns its weight report (relative RMS error etc.)."""
         from ..quantize.quantizer import quantize_network
 
-        spec = self.st.to_spec(theta, weights=w)
-        qn = quantize_network(spec, self.profile, seed=self.seed)
-        n = self.st.spec.n_neurons
+        network = self.st.to_network(theta, weights=w)
+        qn = quantize_network(network, self.profile, seed=self.seed)
+        n = self.st.network.n_neurons
         self.core_of = np.full(n, -1, np.int64)
         self.local = np.zeros(n, np.int64)
         wp = [self.profile.quantity_to_parameter[f"Iw_{b}"] for b in range(4)]

@@ -148,14 +148,14 @@ class Trainer:
                                                    c["Itau_mem"] * c["Ispkthr"] / c["Igain_mem"]) @ (R / R.sum(0))
             main = ce_counts(counts, y, valid, self.cfg.beta) + ce_counts(logits, y, valid, 1.0)
         elif self.cfg.loss == "rate_mse":          # per-neuron rate of a channel: its mean over the group
-            main = rate_mse(counts / R.sum(0), tr, jnp.ones_like(valid), (self.t1 - self.t0) * self.st.spec.dt)
+            main = rate_mse(counts / R.sum(0), tr, jnp.ones_like(valid), (self.t1 - self.t0) * self.st.network.dt)
         else:
             main = ce_counts(counts, y, valid, self.cfg.beta)
         if self.cfg.ratio_weight > 0:
             main = main + self.cfg.ratio_weight * ratio_hinge(counts, y, valid, self.cfg.ratio_target)
         if self.cfg.noise_weight > 0:
             main = main + self.cfg.noise_weight * noise_top(counts, valid)
-        return main + rate_regulariser(spikes, self.st.spec.dt, self.cfg.rate_reg, self.cfg.rate_max), counts
+        return main + rate_regulariser(spikes, self.st.network.dt, self.cfg.rate_reg, self.cfg.rate_max), counts
 
     def _draws(self, key, n):
         from ..sim import sample_mismatch_stack
@@ -208,7 +208,7 @@ class Trainer:
             updates, opt_state = opt.update(g, opt_state, theta)
             theta = optax.apply_updates(theta, updates)
             theta = self._project(theta)
-            return theta, opt_state, loss, accuracy(counts, y, valid), rate / st.spec.dt
+            return theta, opt_state, loss, accuracy(counts, y, valid), rate / st.network.dt
 
         return jax.jit(step)
 
@@ -271,7 +271,7 @@ class Trainer:
         accs = [float(accuracy(ci, data.labels, valid)) for ci in c]
         if self.cfg.loss == "rate_mse":
             losses = [float(rate_mse(ci / self.st.readout.sum(0), data.target_rates, np.ones_like(valid),
-                                     (self.t1 - self.t0) * self.st.spec.dt))
+                                     (self.t1 - self.t0) * self.st.network.dt))
                       for ci in c]
         else:
             losses = [float(ce_counts(ci, data.labels, valid, self.cfg.beta)) for ci in c]

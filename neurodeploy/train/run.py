@@ -39,21 +39,21 @@ def _clean(obj):
     return obj
 
 
-def build_spec(task, arch: dict, profile, seed: int, init=None, data=None):
+def build_network(task, arch: dict, profile, seed: int, init=None, data=None):
     """The network to train: ``init`` (a path, any import) or the task's default, calibrated."""
     from ..importers import load_network
-    from .architecture import calibrate, default_spec
+    from .architecture import calibrate, default_network
 
     if init is not None:
-        spec = load_network(init, profile=profile)
-        if spec.n_inputs != task.n_inputs:
-            raise TrainError(f"--init {init}: the network has {spec.n_inputs} inputs, task {task.name!r} has {task.n_inputs}")
-        if spec.n_readouts != task.n_classes:
-            raise TrainError(f"--init {init}: the network has {spec.n_readouts} read-out channels, task {task.name!r} "
+        network = load_network(init, profile=profile)
+        if network.n_inputs != task.n_inputs:
+            raise TrainError(f"--init {init}: the network has {network.n_inputs} inputs, task {task.name!r} has {task.n_inputs}")
+        if network.n_readouts != task.n_classes:
+            raise TrainError(f"--init {init}: the network has {network.n_readouts} read-out channels, task {task.name!r} "
                              f"has {task.n_classes} classes (one output neuron, or one 'sum' read-out, per class)")
-        return spec
-    spec = default_spec(task, arch, profile, seed=seed)
-    return calibrate(spec, profile, data.spikes[:32], target_rate=float(arch.get("init_rate", 15.0)))
+        return network
+    network = default_network(task, arch, profile, seed=seed)
+    return calibrate(network, profile, data.spikes[:32], target_rate=float(arch.get("init_rate", 15.0)))
 
 
 def settle_on_grid(st, theta, weights, profile, iters: int = 4) -> np.ndarray:
@@ -90,7 +90,7 @@ def constraint_report(st, theta, weights, profile, cfg) -> dict:
     """Hardware constraints of the final model, measured (not assumed)."""
     from .constraints import GridQuantizer, fan_in
 
-    fan = fan_in(weights, st.slots.dst, st.spec.n_neurons)
+    fan = fan_in(weights, st.slots.dst, st.network.n_neurons)
     cam = profile.geometry.cam_entries_per_neuron
     out_of_range = []
     for q, v in st.currents_of(theta).items():
@@ -139,10 +139,10 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     output = Path(output)
     arch = {**task.architecture(), **(arch_overrides or {})}
     train_d, val_d, test_d = (task.data(s, seed=cfg.seed) for s in ("train", "val", "test"))
-    spec = build_spec(task, arch, profile, cfg.seed, init=init, data=train_d)
+    network = build_network(task, arch, profile, cfg.seed, init=init, data=train_d)
     if hasattr(task, "training_data"):
         train_d = task.training_data(seed=cfg.seed)
-    st = Structure(spec, profile, currents=cfg.train_currents, learn_delays=cfg.learn_delays,
+    st = Structure(network, profile, currents=cfg.train_currents, learn_delays=cfg.learn_delays,
                    max_delay=cfg.max_delay or arch.get("max_delay"), seed=cfg.seed)
     ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
     trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed),
@@ -169,15 +169,15 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     if acc_mm:
         metrics["test_mismatch"]["median_accuracy"] = float(np.median(acc_mm))
     cons = constraint_report(st, theta, weights, profile, cfg)
-    meta = {**spec.metadata, "task": task.name, "seed": cfg.seed, "trained_by": "neurodeploy train",
+    meta = {**network.metadata, "task": task.name, "seed": cfg.seed, "trained_by": "neurodeploy train",
             "architecture": {k: v for k, v in sorted(arch.items())}, "training": cfg.settings(),
             "trained_currents": list(cfg.train_currents), "init": None if init is None else Path(init).name,
             "epochs_done": state.epoch, "complete": state.epoch >= cfg.epochs,
             "metrics": metrics, "constraints": cons}
     if getattr(task, "test_description", None):
         meta["test_split"] = task.test_description
-    out_spec = st.to_spec(theta, weights, metadata=_clean(meta))
-    out_spec.save(output)
+    out_network = st.to_network(theta, weights, metadata=_clean(meta))
+    out_network.save(output)
     complete = state.epoch >= cfg.epochs
     if complete and not keep_checkpoint:
         ckpt.unlink(missing_ok=True)

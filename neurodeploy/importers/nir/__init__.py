@@ -1,4 +1,4 @@
-"""NIR graphs (``.nir``, HDF5) → NetworkSpec, and NetworkSpec → NIR (:mod:`.export`).
+"""NIR graphs (``.nir``, HDF5) → Network, and Network → NIR (:mod:`.export`).
 
 Supported graphs: ``Input → Affine/Linear → LIF / CubaLIF / LI / IF / I`` layers, any number of them, recurrent
 connections included (a weight node from a layer back to itself or to an earlier layer), nested
@@ -9,7 +9,7 @@ population (in breadth-first order from the Input), each weight node a projectio
 The import runs in steps, one module each: :mod:`.read` (file → tree of dicts), :mod:`.settings`
 (options), :mod:`.graph` (normalise: flatten subgraphs, find the Input, the layers and the connections),
 :mod:`.sizes` and :mod:`.layers` (populations), :mod:`.projections` (weights, outputs), :mod:`.bias_source`
-(negative constant drives), :mod:`.assemble` (the assumptions in words, the spec validated) and
+(negative constant drives), :mod:`.assemble` (the assumptions in words, the network validated) and
 :mod:`.calibrate` (weight scales from the DPI model). :mod:`.fidelity` compares an import with the framework's
 own simulation (``neurodeploy validate net.nir --compare reference.npz``).
 
@@ -20,7 +20,7 @@ NIR's own continuous-time semantics,
     CubaLIF:  tau_syn dI/dt = -I + w_in S,   tau_mem dv/dt = (v_leak - v) + r I
 
 with an input spike a pulse of height 1 lasting one step dt. A spike through weight W then raises v by
-``r * w_in * W * dt / tau_mem`` in total (ignoring the leak during the rise), and the spec's unitless weight
+``r * w_in * W * dt / tau_mem`` in total (ignoring the leak during the rise), and the network's unitless weight
 is that rise as a fraction of the distance from reset to threshold::
 
     w = W * r * w_in * dt / tau_mem / (v_threshold - v_reset)          (per target neuron)
@@ -51,7 +51,7 @@ rockpool     seconds                                           LIFTorch (CubaLIF
                                                                of W beta/(1-beta); LIFNeuronTorch (LIF): v += W x,
                                                                r = tau/dt (the file's r = tau alpha/dt gives alpha
                                                                W); Rockpool's LIF subtracts the threshold
-neurodeploy  files written by ``neurodeploy export``: weights are the spec's unitless weights, exactly;
+neurodeploy  files written by ``neurodeploy export``: weights are the network's unitless weights, exactly;
              the currents are restored from the node metadata
 ============ ================================================ ===================================================
 
@@ -84,7 +84,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import NeurodeployError, SpecError
+from ...errors import NeurodeployError, NetworkError
 from .._common import check_options, file_sha256
 from .bias_source import add_bias_source
 from .assemble import apply_option_overrides, assemble
@@ -99,8 +99,8 @@ from .time_scale import demand, warn as warn_time_scale
 __all__ = ["load_nir", "import_tree", "CONVENTIONS", "OPTIONS"]
 
 
-def load_nir(path, profile=None, **options) -> "NetworkSpec":  # noqa: F821
-    """Import a NIR graph (``.nir`` file, or a ``nir.NIRGraph`` object) as a NetworkSpec; see the package doc."""
+def load_nir(path, profile=None, **options) -> "Network":  # noqa: F821
+    """Import a NIR graph (``.nir`` file, or a ``nir.NIRGraph`` object) as a Network; see the package doc."""
     if profile is None:
         from ...device.profile import load_profile
 
@@ -125,7 +125,7 @@ def import_tree(tree: dict, src: str, profile, options: dict, info: dict, defaul
     """read → normalise → layers → projections → assumptions, for a graph already read into a tree of dicts.
 
     The tree's types are checked first (:func:`.read.check_tree`); an unexpected exception while interpreting
-    it (a damaged file the checks do not foresee) still ends as one :class:`SpecError` naming the file."""
+    it (a damaged file the checks do not foresee) still ends as one :class:`NetworkError` naming the file."""
     check_tree(tree, src)
     try:
         return _import_tree(tree, src, profile, options, info, default_name)
@@ -133,7 +133,7 @@ def import_tree(tree: dict, src: str, profile, options: dict, info: dict, defaul
         raise
     except Exception as e:      # last resort: never an internal error for a file
         what = " ".join(f"{type(e).__name__}: {e}".split())[:300]
-        raise SpecError(f"{src}: cannot interpret the NIR graph ({what}); the file is "
+        raise NetworkError(f"{src}: cannot interpret the NIR graph ({what}); the file is "
                         f"damaged or holds a form the importer does not know — check it with nir.read") from None
 
 
@@ -155,6 +155,6 @@ def _import_tree(tree: dict, src: str, profile, options: dict, info: dict, defau
     if not s.neurodeploy:
         info = {**info, "timing": demand(projs, {layers.pop_of[n]: t for n, t in layers.timing.items()}, s.dt,
                                          s.source_dt, s.time_scale)}
-    spec = assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)
-    warn_time_scale(spec, profile, src)
-    return spec
+    network = assemble(s, g.n_inputs, layers, projs, outs, nd_graph, default_name, info, assumptions, notes, profile)
+    warn_time_scale(network, profile, src)
+    return network

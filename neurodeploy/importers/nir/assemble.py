@@ -1,4 +1,4 @@
-"""Step 5 of the NIR import: the assumptions made, in words, and the NetworkSpec assembled and validated."""
+"""Step 5 of the NIR import: the assumptions made, in words, and the Network assembled and validated."""
 
 from __future__ import annotations
 
@@ -61,22 +61,22 @@ def convention_assumptions(s: Settings) -> list[str]:
 
 def assemble(s: Settings, n_inputs: int, layers: Layers, projections: list[dict], outputs: list[dict],
              nd_graph: dict | None, default_name: str, info: dict, assumptions: list[str], notes: set[str], profile):
-    """The spec dict, with ``metadata.import`` (importer, source, reader, convention, node → population, assumptions),
-    validated as a NetworkSpec."""
+    """The network dict, with ``metadata.import`` (importer, source, reader, convention, node → population, assumptions),
+    validated as a Network."""
     name = s.name or (nd_graph or {}).get("name") or default_name
-    spec_meta: dict[str, Any] = {}
+    network_meta: dict[str, Any] = {}
     if nd_graph is not None and s.neurodeploy:
-        spec_meta.update(nd_graph.get("metadata") or {})
+        network_meta.update(nd_graph.get("metadata") or {})
         if isinstance(nd_graph.get("outputs"), list):
             outputs = nd_graph["outputs"]
     assumptions = assumptions + convention_assumptions(s) + sorted(notes)
     assumptions.append("neuron parameters not derived from the file take the device profile's defaults")
-    spec_meta["import"] = {"importer": "nir", **info, "convention": s.convention,
+    network_meta["import"] = {"importer": "nir", **info, "convention": s.convention,
                            "nodes": dict(layers.pop_of), "assumptions": assumptions}
     raw = {"format": "neurodeploy.network/1", "name": str(name), "dt": s.dt, "n_inputs": n_inputs, "populations": layers.pops,
-           "projections": projections, "outputs": outputs, "metadata": spec_meta}
-    spec = finish(raw, s.src, profile)
+           "projections": projections, "outputs": outputs, "metadata": network_meta}
+    network = finish(raw, s.src, profile)
     if not calibrated(s) or not projections:
-        return spec
-    assumptions.extend(calibrate(raw, spec, profile))
+        return network
+    assumptions.extend(calibrate(raw, network, profile))
     return finish(raw, s.src, profile)

@@ -35,15 +35,15 @@ def _unit_currents(params: dict, profile, dendrite: str) -> np.ndarray:
                               params[f"Igain_{dendrite}"], params[f"Itau_{dendrite}"], t_pulse, L)
 
 
-def calibrate(raw: dict, spec, profile) -> list[str]:
-    """Set ``weight_scale`` (and per-neuron weight ratios) of every projection of ``raw`` (the dict ``spec`` was
+def calibrate(raw: dict, network, profile) -> list[str]:
+    """Set ``weight_scale`` (and per-neuron weight ratios) of every projection of ``raw`` (the dict ``network`` was
     validated from; dense weights, synapse "auto" or a single dendrite). Returns one note per projection."""
-    params = spec.neuron_params(profile)
-    offs = spec.offsets()
+    params = network.neuron_params(profile)
+    offs = network.offsets()
     unit = {d: _unit_currents(params, profile, d) for d in ("ampa", "gaba", "nmda", "shunt")}
     notes = []
     for pr in raw["projections"]:
-        pop = spec.population(pr["target"])
+        pop = network.population(pr["target"])
         sl = slice(offs[pop.name], offs[pop.name] + pop.size)
         w = np.asarray(pr["weight"], dtype=np.float64)
         pos = unit["ampa" if pr["synapse"] == "auto" else pr["synapse"]][sl]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from .time_scale import TimeScaleWarning
 
 
@@ -40,44 +40,44 @@ class LayerAgreement:
 HEADER = f"{'population':<24} {'neurons':>7} {'reference':>9} {'DPI':>9} {'ratio':>7} {'r':>6}"
 
 
-def read_reference(path: str | Path, spec) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The input raster and the reference layers' spike counts, checked against ``spec``."""
+def read_reference(path: str | Path, network) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The input raster and the reference layers' spike counts, checked against ``network``."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except Exception as e:
-        raise SpecError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
+        raise NetworkError(f"{path}: cannot read as .npz ({type(e).__name__}: {e})") from None
     for key in ("spikes", "dt"):
         if key not in arrays:
-            raise SpecError(f"{path}: no array {key!r} (has: {', '.join(arrays) or 'nothing'}); a reference holds "
+            raise NetworkError(f"{path}: no array {key!r} (has: {', '.join(arrays) or 'nothing'}); a reference holds "
                             f"spikes (input [T, n_inputs]), dt and layer0, layer1, ... (the framework's spikes)")
     x = np.asarray(arrays["spikes"], dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != spec.n_inputs:
-        raise SpecError(f"{path}: $.spikes: expected shape [T, {spec.n_inputs}], got {list(x.shape)}")
-    k = time_scale_of(spec)
+    if x.ndim != 2 or x.shape[1] != network.n_inputs:
+        raise NetworkError(f"{path}: $.spikes: expected shape [T, {network.n_inputs}], got {list(x.shape)}")
+    k = time_scale_of(network)
     ref_dt = float(np.asarray(arrays["dt"]).reshape(()))
-    if abs(ref_dt * k - spec.dt) > 1e-12 * max(1.0, k):
-        scaled = f" / time_scale {k:g} = {spec.dt / k:g} s" if k != 1 else ""
-        raise SpecError(f"{path}: $.dt = {ref_dt:g} s differs from the network's dt = {spec.dt:g} s{scaled}; import "
+    if abs(ref_dt * k - network.dt) > 1e-12 * max(1.0, k):
+        scaled = f" / time_scale {k:g} = {network.dt / k:g} s" if k != 1 else ""
+        raise NetworkError(f"{path}: $.dt = {ref_dt:g} s differs from the network's dt = {network.dt:g} s{scaled}; import "
                         f"with -O dt={ref_dt:g} (the source's step; -O time_scale=K slows it down)")
     layers = []
-    for k, pop in enumerate(spec.populations):
+    for k, pop in enumerate(network.populations):
         a = arrays.get(f"layer{k}")
         if a is None:
             break
         if a.shape != (x.shape[0], pop.size):
-            raise SpecError(f"{path}: $.layer{k}: expected shape [{x.shape[0]}, {pop.size}] (population {pop.name!r}), "
+            raise NetworkError(f"{path}: $.layer{k}: expected shape [{x.shape[0]}, {pop.size}] (population {pop.name!r}), "
                             f"got {list(a.shape)}")
         layers.append(np.asarray(a, dtype=np.float64))
     if not layers:
-        raise SpecError(f"{path}: no array layer0 (the framework's spikes of the first neuron layer)")
+        raise NetworkError(f"{path}: no array layer0 (the framework's spikes of the first neuron layer)")
     return x, layers
 
 
-def time_scale_of(spec) -> float:
+def time_scale_of(network) -> float:
     """The ``time_scale`` K a network was imported with (1 when none): its step is K × the source's."""
-    imp = (getattr(spec, "metadata", None) or {}).get("import") or {}
+    imp = (getattr(network, "metadata", None) or {}).get("import") or {}
     timing = imp.get("timing") if isinstance(imp, dict) else None
     k = timing.get("time_scale") if isinstance(timing, dict) else None
     return float(k) if isinstance(k, (int, float)) and k > 0 else 1.0
@@ -89,17 +89,17 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def compare(spec, reference: str | Path, profile) -> list[LayerAgreement]:
-    """Simulate ``spec`` on the reference's input and compare per layer (see the module doc)."""
-    from ...sim.network import build_from_spec
+def compare(network, reference: str | Path, profile) -> list[LayerAgreement]:
+    """Simulate ``network`` on the reference's input and compare per layer (see the module doc)."""
+    from ...sim.network import build_from_network
     from ...sim.simulate import simulate
 
-    x, layers = read_reference(reference, spec)
-    net, _ = build_from_spec(spec, profile)
+    x, layers = read_reference(reference, network)
+    net, _ = build_from_network(network, profile)
     spikes = np.asarray(simulate(net, x.astype(np.float32))[0])
-    offs = spec.offsets()
+    offs = network.offsets()
     out = []
-    for pop, ref in zip(spec.populations, layers):
+    for pop, ref in zip(network.populations, layers):
         dpi = spikes[:, offs[pop.name]:offs[pop.name] + pop.size].sum(axis=0)
         fw = ref.sum(axis=0)
         out.append(LayerAgreement(pop.name, pop.size, int(round(fw.sum())), int(round(dpi.sum())), _pearson(fw, dpi)))
@@ -113,14 +113,14 @@ def report(files, reference: str | Path, options: dict, profile_name: str = "dyn
 
     nets = [f for f in files if Path(f).suffix.lower() in (".nir", ".npz", ".npy", ".json")]
     if len(nets) != 1:
-        raise SpecError(f"--compare {reference}: give exactly one network file to compare (got {len(nets)})")
+        raise NetworkError(f"--compare {reference}: give exactly one network file to compare (got {len(nets)})")
     profile = load_profile(profile_name)
     with warnings.catch_warnings():     # validate has listed them (rule time-scale)
         warnings.simplefilter("ignore", TimeScaleWarning)
-        spec = load_network(nets[0], profile=profile, **options)
-    rows = compare(spec, reference, profile)
+        network = load_network(nets[0], profile=profile, **options)
+    rows = compare(network, reference, profile)
     rs = [r.r for r in rows if np.isfinite(r.r)]
-    k = time_scale_of(spec)
+    k = time_scale_of(network)
     lines = [f"fidelity of {nets[0]} (DPI model, nominal chip" + (f", time_scale {k:g}: the reference's dt x {k:g}"
              if k != 1 else "") + f") against {reference}: per-neuron spike counts", HEADER]
     lines += [r.line() for r in rows]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from .nodes import NEURON_TYPES, WEIGHT_TYPES, ntype, shape_size, weight
 from .read import to_py
 
@@ -54,20 +54,20 @@ def _edges(graph: dict, where: str) -> list[tuple[str, str]]:
             a, b = e
             out.append((str(to_py(a)), str(to_py(b))))
     except (TypeError, ValueError):
-        raise SpecError(f"{where}: edges are not a list of (source, target) pairs") from None
+        raise NetworkError(f"{where}: edges are not a list of (source, target) pairs") from None
     return out
 
 
 def _flatten(graph: dict, prefix: str, src: str) -> tuple[dict[str, dict], list[tuple[str, str]]]:
     nodes_in = graph.get("nodes")
     if not isinstance(nodes_in, dict):
-        raise SpecError(f"{src}: graph {prefix.rstrip('.') or '(top level)'} has no nodes")
+        raise NetworkError(f"{src}: graph {prefix.rstrip('.') or '(top level)'} has no nodes")
     nodes: dict[str, dict] = {}
     edges: list[tuple[str, str]] = []
     subs: dict[str, tuple[list[str], list[str]]] = {}
     for name, node in nodes_in.items():
         if not isinstance(node, dict):
-            raise SpecError(f"{src}: node {prefix + name!r} is not a NIR node")
+            raise NetworkError(f"{src}: node {prefix + name!r} is not a NIR node")
         full = prefix + name
         if ntype(node) == "NIRGraph":
             sn, se = _flatten(node, full + ".", src)
@@ -86,7 +86,7 @@ def _flatten(graph: dict, prefix: str, src: str) -> tuple[dict[str, dict], list[
             for y in dsts:
                 for end in (x, y):
                     if end not in nodes:
-                        raise SpecError(f"{src}: edge ({a!r}, {b!r}) refers to node {end!r}, which is not in the graph")
+                        raise NetworkError(f"{src}: edge ({a!r}, {b!r}) refers to node {end!r}, which is not in the graph")
                 edges.append((x, y))
     return nodes, edges
 
@@ -128,14 +128,14 @@ def _delay_of(node: dict, name: str, src: str) -> np.ndarray:
     """A Delay node's ``delay`` as a flat float array (file units), finite and ≥ 0."""
     d = np.asarray(node.get("delay", np.nan), dtype=np.float64).reshape(-1)
     if d.size == 0 or not np.all(np.isfinite(d)) or np.any(d < 0):
-        raise SpecError(f"{src}: node {name!r} (Delay): delay must be finite and >= 0 per channel")
+        raise NetworkError(f"{src}: node {name!r} (Delay): delay must be finite and >= 0 per channel")
     return d
 
 
 def _sum_delays(parts: list, name: str, src: str) -> np.ndarray:
     n = max(p.size for p in parts)
     if any(p.size not in (1, n) for p in parts):
-        raise SpecError(f"{src}: node {name!r} (Delay): delays of sizes {[p.size for p in parts]} in a row; "
+        raise NetworkError(f"{src}: node {name!r} (Delay): delays of sizes {[p.size for p in parts]} in a row; "
                         f"a chain of Delay nodes must keep one size")
     return sum(np.broadcast_to(p, (n,)) for p in parts)
 
@@ -151,7 +151,7 @@ def _check_types(nodes: dict[str, dict], src: str) -> None:
             problems.append(f"{src}: node {n!r}: NIR node type {t or '(none)'!r} is not supported (supported: Input, "
                             f"Output, Affine, Linear, LIF, CubaLIF, LI, CubaLI, IF, I, Delay)")
     if problems:
-        raise SpecError(problems[0], lines=problems)
+        raise NetworkError(problems[0], lines=problems)
 
 
 def _the_input(nodes, preds, succs, src: str) -> str:
@@ -166,7 +166,7 @@ def _the_input(nodes, preds, succs, src: str) -> str:
         del nodes[n], preds[n], succs[n]
     inputs = [n for n in inputs if n not in inferred]
     if len(inputs) != 1:
-        raise SpecError(f"{src}: expected exactly one Input node, found {len(inputs)}" +
+        raise NetworkError(f"{src}: expected exactly one Input node, found {len(inputs)}" +
                         (f" ({', '.join(inputs)})" if inputs else "") + "; the chip takes one list of input channels")
     return inputs[0]
 
@@ -192,20 +192,20 @@ def _weight_conns(n: str, nodes, preds, succs, src: str) -> list[Conn]:
     t = ntype(nodes[n])
     ps = preds[n]
     if len(ps) != 1:
-        raise SpecError(f"{src}: node {n!r} ({t}) has {len(ps)} inputs ({', '.join(sorted(ps)) or 'none'}); "
+        raise NetworkError(f"{src}: node {n!r} ({t}) has {len(ps)} inputs ({', '.join(sorted(ps)) or 'none'}); "
                         f"a weight node must take exactly one layer or the Input")
     p = ps[0]
     if ntype(nodes[p]) in WEIGHT_TYPES:
-        raise SpecError(f"{src}: node {n!r} ({t}) follows weight node {p!r} directly; two weight layers in a "
+        raise NetworkError(f"{src}: node {n!r} ({t}) follows weight node {p!r} directly; two weight layers in a "
                         f"row have no neurons between them — multiply them into one matrix")
     out = []
     for s in sorted(succs[n]):
         ts = ntype(nodes[s])
         if ts == "Output":
-            raise SpecError(f"{src}: node {n!r} ({t}) feeds the Output {s!r} directly; the chip reads out "
+            raise NetworkError(f"{src}: node {n!r} ({t}) feeds the Output {s!r} directly; the chip reads out "
                             f"spikes of neurons — end the graph with a neuron layer (LIF, CubaLIF, LI)")
         if ts in WEIGHT_TYPES:
-            raise SpecError(f"{src}: node {s!r} ({ts}) follows weight node {n!r} directly; two weight layers "
+            raise NetworkError(f"{src}: node {s!r} ({ts}) follows weight node {n!r} directly; two weight layers "
                             f"in a row have no neurons between them — multiply them into one matrix")
         out.append((p, s, weight(nodes[n], n, src), n))
     return out
@@ -246,6 +246,6 @@ def structure(nodes: dict[str, dict], edges: list[tuple[str, str]], src: str,
         order.sort(key=lambda n: rank.get(n, len(rank)))
     conns = _connections(nodes, preds, succs, src)
     if not order:
-        raise SpecError(f"{src}: no neuron layer (LIF, CubaLIF, LI, CubaLI) in the graph")
+        raise NetworkError(f"{src}: no neuron layer (LIF, CubaLIF, LI, CubaLI) in the graph")
     return Graph(nodes=nodes, preds=preds, succs=succs, inp=inp, n_inputs=n_inputs, order=order, conns=conns,
                  delays=dict(delays or {}))

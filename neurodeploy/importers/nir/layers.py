@@ -1,7 +1,7 @@
 """Step 3b of the NIR import: each neuron node → a population (time constants, weight gain, DC drive).
 
 In NIR's continuous-time semantics (see the package doc) a spike through weight W raises v by
-``r·w_in·W·dt/tau_mem``; the layer's *gain* turns W into the spec's unitless weight, that rise as a fraction
+``r·w_in·W·dt/tau_mem``; the layer's *gain* turns W into the network's unitless weight, that rise as a fraction
 of reset-to-threshold: ``gain = r·w_in·dt/tau_mem/(v_threshold − v_reset)``. A constant drive
 ``f = (v_leak − v_reset + r·w_in·b)/(v_threshold − v_reset)`` becomes the DC input whose DPI steady state is the
 same fraction of the DPI's effective threshold (:func:`neurodeploy.device.physics.dc_current` of
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from ...device.physics import dc_current, leak_factor, membrane_tau_current, membrane_time_constant
 from .._common import scalar_or_list
 from .calibrate import EFFECTIVE_THRESHOLD
@@ -57,7 +57,7 @@ class LIFParams:
 class Layers:
     pops: list[dict]                # population dicts, in order
     pop_of: dict[str, str]          # node → population name
-    gain: dict[str, np.ndarray]     # node → per-neuron factor from W to the spec's weight
+    gain: dict[str, np.ndarray]     # node → per-neuron factor from W to the network's weight
     bias_w: dict[str, np.ndarray] = field(default_factory=dict)  # node → weights from the bias source, [n] ≤ 0
     #: node → the source's own timing per neuron: tau_mem, tau_syn (s, on the chip's time scale; tau_syn None
     #: without a synaptic filter) and drive (constant drive, fraction of reset-to-threshold), for :mod:`.time_scale`
@@ -75,14 +75,14 @@ def _lif_params(n: str, node: dict, size: int, s: Settings, notes: set[str]) -> 
         return _integrator_params(n, t, p, size, s, notes)
     tau_m, tau_s = (p("tau"), None) if t in ("LIF", "LI") else (p("tau_mem"), p("tau_syn"))
     if tau_m is None:
-        raise SpecError(f"{src}: node {n!r} ({t}) has no membrane time constant")
+        raise NetworkError(f"{src}: node {n!r} ({t}) has no membrane time constant")
     r = p("r", 1.0)
     w_in = p("w_in", 1.0) if t in ("CubaLIF", "CubaLI") else np.ones(size)
     v_leak = p("v_leak", 0.0)
     if t in ("LIF", "CubaLIF"):
         v_th = p("v_threshold")
         if v_th is None:
-            raise SpecError(f"{src}: node {n!r} ({t}) has no v_threshold")
+            raise NetworkError(f"{src}: node {n!r} ({t}) has no v_threshold")
         v_reset = p("v_reset", 0.0)
     else:
         v_th, v_reset = np.ones(size), np.zeros(size)
@@ -92,7 +92,7 @@ def _lif_params(n: str, node: dict, size: int, s: Settings, notes: set[str]) -> 
     tau_ss = s.tau_seconds(tau_s) if tau_s is not None else None
     for arr, what in ((tau_ms, "tau_mem"), (tau_ss, "tau_syn")):
         if arr is not None and (np.any(arr <= 0) or not np.all(np.isfinite(arr))):
-            raise SpecError(f"{src}: node {n!r} ({t}): {what} must be positive, got {float(np.min(arr))}")
+            raise NetworkError(f"{src}: node {n!r} ({t}): {what} must be positive, got {float(np.min(arr))}")
     return LIFParams(tau_ms, tau_ss, r, w_in, v_leak, v_th, v_reset)
 
 
@@ -165,10 +165,10 @@ def _bias(g: Graph, n: str, size: int, src: str) -> np.ndarray:
         if s == n and wn is not None and ntype(g.nodes[wn]) == "Affine" and "bias" in g.nodes[wn]:
             b = squeeze(g.nodes[wn]["bias"])
             if b.ndim > 1 or (b.ndim == 1 and b.shape[0] != size):
-                raise SpecError(f"{src}: node {wn!r} (Affine): bias has shape {np.shape(g.nodes[wn]['bias'])}, "
+                raise NetworkError(f"{src}: node {wn!r} (Affine): bias has shape {np.shape(g.nodes[wn]['bias'])}, "
                                 f"expected [{size}]")
             if not np.all(np.isfinite(b)):
-                raise SpecError(f"{src}: node {wn!r} (Affine): bias holds non-finite values")
+                raise NetworkError(f"{src}: node {wn!r} (Affine): bias holds non-finite values")
             node_bias = node_bias + b
     return node_bias
 
@@ -213,7 +213,7 @@ def _convert(g: Graph, n: str, size: int, pop: dict, s: Settings, profile, notes
     span = lp.v_th - lp.v_reset
     if np.any(span <= 0):
         j = int(np.flatnonzero(span <= 0)[0])
-        raise SpecError(f"{s.src}: node {n!r} ({t}): neuron {j} has v_threshold {lp.v_th[j]} <= v_reset {lp.v_reset[j]}")
+        raise NetworkError(f"{s.src}: node {n!r} ({t}): neuron {j} has v_threshold {lp.v_th[j]} <= v_reset {lp.v_reset[j]}")
     gain = np.ones(size) if s.raw_weights else lp.r * lp.w_in * s.dt / lp.tau_mem / span
     if np.any(lp.v_reset != 0) or np.any(lp.v_leak != lp.v_reset):
         notes.add(f"node {n}: v_reset = {scalar_or_list(lp.v_reset)}, v_leak = {scalar_or_list(lp.v_leak)}; "
@@ -256,9 +256,9 @@ def convert_layers(g: Graph, sizes: dict[str, int], s: Settings, profile, notes:
         else:
             try:
                 out.gain[n] = _convert(g, n, size, pop, s, profile, notes, out.bias_w, out.timing)
-            except SpecError as e:
+            except NetworkError as e:
                 problems.extend(e.lines)
         out.pops.append(pop)
     if problems:
-        raise SpecError(problems[0], lines=problems)
+        raise NetworkError(problems[0], lines=problems)
     return out

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from .read import to_py
 
 NEURON_TYPES = ("LIF", "CubaLIF", "LI", "CubaLI", "IF", "I")
@@ -35,12 +35,12 @@ def param(node: dict, key: str, name: str, src: str, default: float | None = Non
     try:
         a = squeeze(node[key])
     except (TypeError, ValueError):
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): parameter {key} is not numeric") from None
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}): parameter {key} is not numeric") from None
     if a.ndim > 1:
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): parameter {key} has shape {np.shape(node[key])}; "
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}): parameter {key} has shape {np.shape(node[key])}; "
                         f"the chip needs a flat layer of neurons (one value per neuron)")
     if not np.all(np.isfinite(a)):
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): parameter {key} holds non-finite values")
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}): parameter {key} holds non-finite values")
     return a
 
 
@@ -52,15 +52,15 @@ def shape_size(node: dict, name: str, src: str) -> int:
         if isinstance(it, dict) and it:
             shape = next(iter(it.values()))
     if shape is None:
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}) has no shape")
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}) has no shape")
     raw = np.asarray(shape, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(raw)) or np.any(raw < 0) or np.any(raw != np.round(raw)):
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): shape {raw.tolist()} must hold whole numbers >= 0 "
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}): shape {raw.tolist()} must hold whole numbers >= 0 "
                         f"(channels per dimension)")
     dims = [int(d) for d in raw]
     big = [d for d in dims if d != 1]
     if len(big) > 1:
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}) has shape {dims}; the chip takes a flat list of "
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}) has shape {dims}; the chip takes a flat list of "
                         f"channels — flatten the input before the network")
     return big[0] if big else 1
 
@@ -68,15 +68,15 @@ def shape_size(node: dict, name: str, src: str) -> int:
 def weight(node: dict, name: str, src: str) -> np.ndarray:
     """A weight node's matrix [n_out x n_in] (a leading batch dimension of 1 dropped)."""
     if "weight" not in node:
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}) has no weight")
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}) has no weight")
     w = np.asarray(node["weight"], dtype=np.float64)
     while w.ndim > 2 and w.shape[0] == 1:  # batch dimension of 1
         w = w[0]
     if w.ndim != 2:
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): weight has shape {np.shape(node['weight'])}; "
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}): weight has shape {np.shape(node['weight'])}; "
                         f"expected a 2-D matrix [n_out x n_in]")
     if not np.all(np.isfinite(w)):
-        raise SpecError(f"{src}: node {name!r} ({ntype(node)}): weight holds non-finite values")
+        raise NetworkError(f"{src}: node {name!r} ({ntype(node)}): weight holds non-finite values")
     return w
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from .graph import Graph
 from .layers import Layers
 from .nodes import ntype
@@ -27,29 +27,29 @@ def _order_key(g: Graph, s: Settings):
 
 
 def projections(g: Graph, sizes: dict[str, int], layers: Layers, s: Settings, assumptions: list[str]) -> list[dict]:
-    """One projection per connection: spec weight = (W · gain of the target layer)ᵀ, [n_source x n_target]."""
+    """One projection per connection: network weight = (W · gain of the target layer)ᵀ, [n_source x n_target]."""
     pos, key = _order_key(g, s)
     out: list[dict] = []
     for p, t, w, wn in sorted((c for c in g.conns if c[0] in pos and c[1] in pos), key=key):
         mat = np.eye(sizes[t]) if w is None else w
-        spec_w = (mat * layers.gain[t][:, None]).T  # [n_source x n_target]
+        network_w = (mat * layers.gain[t][:, None]).T  # [n_source x n_target]
         nd = meta_json(g.nodes[wn]) if (wn is not None and s.neurodeploy) else None
         proj = {"source": "input" if p == g.inp else layers.pop_of[p], "target": layers.pop_of[t],
                 "synapse": (nd or {}).get("synapse", s.synapse),
                 "weight_scale": s.weight_scale if s.weight_scale is not None else (nd or {}).get("weight_scale", s.ws_default),
-                "weight": spec_w.tolist()}
-        if proj["synapse"] != "auto" and np.any(spec_w < 0):
-            raise SpecError(f"{s.src}: node {wn or p!r}: negative weights onto a '{proj['synapse']}' synapse; "
+                "weight": network_w.tolist()}
+        if proj["synapse"] != "auto" and np.any(network_w < 0):
+            raise NetworkError(f"{s.src}: node {wn or p!r}: negative weights onto a '{proj['synapse']}' synapse; "
                             f"use synapse 'auto' (sign picks AMPA or GABA)")
         if w is None:
             assumptions.append(f"edge {p} -> {t} without a weight node: one-to-one connection of weight 1")
-        delay = _delay_matrix(g, p, t, wn, spec_w.shape, s, assumptions)
+        delay = _delay_matrix(g, p, t, wn, network_w.shape, s, assumptions)
         if delay is not None:
             proj["delay"] = delay.tolist()
         if (nd or {}).get("form") == "sparse":
-            pre, post = np.nonzero(spec_w)
+            pre, post = np.nonzero(network_w)
             del proj["weight"]
-            proj.update(pre=pre.tolist(), post=post.tolist(), w=spec_w[pre, post].tolist())
+            proj.update(pre=pre.tolist(), post=post.tolist(), w=network_w[pre, post].tolist())
             if delay is not None:
                 proj["delay"] = delay[pre, post].tolist()
         out.append(proj)
@@ -69,7 +69,7 @@ def _delay_matrix(g: Graph, p: str, t: str, wn: str | None, shape: tuple, s: Set
             continue
         n = shape[axis]
         if d.size not in (1, n):
-            raise SpecError(f"{s.src}: Delay between {e[0]!r} and {e[1]!r}: {d.size} delays for {n} channels")
+            raise NetworkError(f"{s.src}: Delay between {e[0]!r} and {e[1]!r}: {d.size} delays for {n} channels")
         sec = s.delay_seconds(np.broadcast_to(d, (n,)))
         total += sec[:, None] if axis == 0 else sec[None, :]
         found = True

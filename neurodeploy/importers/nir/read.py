@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 
 #: Largest array a NIR file may declare (elements), checked from the HDF5 headers before anything is read:
 #: a full board's weights, 4,096 neurons × 4,096 sources (the chip holds far fewer synapses: 64 per neuron).
@@ -100,19 +100,19 @@ def _numbers(v) -> bool:
 
 
 def check_tree(tree, src: str, path: str = "node") -> None:
-    """Refuse a tree whose types cannot be a NIR graph: one :class:`SpecError` naming ``src`` and the HDF5 path."""
+    """Refuse a tree whose types cannot be a NIR graph: one :class:`NetworkError` naming ``src`` and the HDF5 path."""
     if not isinstance(tree, dict):
-        raise SpecError(f"{src}: {path}: expected a NIR graph (a group of nodes), got {_what(tree)}")
+        raise NetworkError(f"{src}: {path}: expected a NIR graph (a group of nodes), got {_what(tree)}")
     _check_node(tree, src, path)
     md = tree.get("metadata")
     if isinstance(md, dict) and md.get("dt") is not None and not (_numbers(md["dt"]) and np.size(md["dt"]) == 1):
-        raise SpecError(f"{src}: {path}/metadata/dt: the time step must be one number (s), got {_what(md['dt'])}")
+        raise NetworkError(f"{src}: {path}/metadata/dt: the time step must be one number (s), got {_what(md['dt'])}")
     nodes = tree.get("nodes")
     if not isinstance(nodes, dict):
         return                                   # a single node, or no nodes: the graph step says what is missing
     for name, node in nodes.items():
         if not isinstance(name, str):
-            raise SpecError(f"{src}: {path}/nodes: node name {name!r} is not text; the file is damaged")
+            raise NetworkError(f"{src}: {path}/nodes: node name {name!r} is not text; the file is damaged")
         if not isinstance(node, dict):
             continue                             # the graph step names a node that is not a group
         t = _type_text(node)
@@ -130,19 +130,19 @@ def _type_text(node: dict):
 def _check_node(node: dict, src: str, path: str) -> None:
     t = _type_text(node)
     if not isinstance(t, str):
-        raise SpecError(f"{src}: {path}/type: a node's type must be text naming a NIR node type (e.g. 'LIF', "
+        raise NetworkError(f"{src}: {path}/type: a node's type must be text naming a NIR node type (e.g. 'LIF', "
                         f"'Affine'), got {_what(t)}; the file is damaged or was not written by nir")
     for key in NUMERIC_FIELDS:
         v = node.get(key)
         if v is not None and not _numbers(v):
-            raise SpecError(f"{src}: {path}/{key}: {t or 'node'} {key} must be numbers (integers or floats), got "
+            raise NetworkError(f"{src}: {path}/{key}: {t or 'node'} {key} must be numbers (integers or floats), got "
                             f"{_what(v)}")
     for key in ("input_type", "output_type"):
         v = node.get(key)
         if isinstance(v, dict):
             for k, a in v.items():
                 if a is not None and not _numbers(a):
-                    raise SpecError(f"{src}: {path}/{key}/{k}: a shape must be numbers, got {_what(a)}")
+                    raise NetworkError(f"{src}: {path}/{key}/{k}: a shape must be numbers, got {_what(a)}")
 
 
 def _check_declared_sizes(f, path: Path) -> None:
@@ -151,7 +151,7 @@ def _check_declared_sizes(f, path: Path) -> None:
 
     def visit(name, item):
         if isinstance(item, h5py.Dataset) and item.size > MAX_ARRAY_ELEMENTS:
-            raise SpecError(f"{path}: {name}: declares {item.size:,} elements {list(item.shape)}, more than a Dynap-SE2 "
+            raise NetworkError(f"{path}: {name}: declares {item.size:,} elements {list(item.shape)}, more than a Dynap-SE2 "
                             f"board can hold ({MAX_ARRAY_ELEMENTS:,}: 4,096 neurons x 4,096 sources); nothing was read")
 
     f.visititems(visit)
@@ -164,13 +164,13 @@ def read_file(path: Path) -> tuple[dict, str]:
     try:
         with h5py.File(path, "r") as f:
             if "node" not in f:
-                raise SpecError(f"{path}: not a NIR file (no 'node' group; top level has: {', '.join(f.keys()) or 'nothing'})")
+                raise NetworkError(f"{path}: not a NIR file (no 'node' group; top level has: {', '.join(f.keys()) or 'nothing'})")
             version = to_py(f["version"][()]) if "version" in f else "unknown"
             _check_declared_sizes(f, path)
-    except SpecError:
+    except NetworkError:
         raise
     except Exception as e:
-        raise SpecError(f"{path}: cannot read as HDF5/NIR ({type(e).__name__}: {one_line(e)})") from None
+        raise NetworkError(f"{path}: cannot read as HDF5/NIR ({type(e).__name__}: {one_line(e)})") from None
     errors = []
     try:
         import nir
@@ -188,5 +188,5 @@ def read_file(path: Path) -> tuple[dict, str]:
         with h5py.File(path, "r") as f:
             tree = _raw_tree(f["node"])
     except Exception as e:
-        raise SpecError(f"{path}: cannot read the NIR graph ({type(e).__name__}: {one_line(e)})") from None
+        raise NetworkError(f"{path}: cannot read the NIR graph ({type(e).__name__}: {one_line(e)})") from None
     return tree, f"raw HDF5 (nir.read failed: {errors[-1]}) (file written by nir {version})"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from .._common import NEURON_OPTIONS, SYNAPSES, TIME_OPTIONS, positive_float
 
 CONVENTIONS = ("nir", "snntorch", "norse", "sinabs", "spikingjelly", "rockpool", "neurodeploy")
@@ -83,7 +83,7 @@ def _time_step(src: str, options: dict, graph_meta: dict, assumptions: list[str]
         dt = positive_float(src, "metadata dt", graph_meta["dt"])
         assumptions.append(f"dt = {dt} s (from the graph's metadata)")
         return dt
-    raise SpecError(f"{src}: NIR carries no time step: give the import option dt in seconds (-O dt=0.001; for "
+    raise NetworkError(f"{src}: NIR carries no time step: give the import option dt in seconds (-O dt=0.001; for "
                     f"commands without -O convert first: neurodeploy export FILE.nir -O dt=0.001 -o model.json)")
 
 
@@ -92,18 +92,18 @@ def parse_settings(src: str, options: dict, graph_meta: dict, from_neurodeploy: 
     """Check the options (unknown names are refused earlier, by ``check_options``) and complete them from the graph."""
     convention = options.get("convention") or ("neurodeploy" if from_neurodeploy else "nir")
     if convention not in CONVENTIONS:
-        raise SpecError(f"{src}: option convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
+        raise NetworkError(f"{src}: option convention: expected one of {', '.join(CONVENTIONS)}, got {convention!r}")
     dt = _time_step(src, options, graph_meta, assumptions)
     tau_unit = options.get("tau_unit") or DEFAULT_TAU_UNIT[convention]
     if tau_unit not in (*TAU_UNITS, "steps"):
-        raise SpecError(f"{src}: option tau_unit: expected s, ms, us or steps, got {tau_unit!r}")
+        raise NetworkError(f"{src}: option tau_unit: expected s, ms, us or steps, got {tau_unit!r}")
     export_dt = positive_float(src, "export_dt", options["export_dt"]) if options.get("export_dt") is not None \
         else DEFAULT_EXPORT_DT.get(convention)
     weight_scale = positive_float(src, "weight_scale", options["weight_scale"]) \
         if options.get("weight_scale") is not None else None
     synapse = options.get("synapse", "auto")
     if synapse not in SYNAPSES:
-        raise SpecError(f"{src}: option synapse: expected one of {', '.join(SYNAPSES)}, got {synapse!r}")
+        raise NetworkError(f"{src}: option synapse: expected one of {', '.join(SYNAPSES)}, got {synapse!r}")
     k = _time_scale(src, options, convention, dt, assumptions)
     return Settings(src=src, convention=convention, dt=dt * k, tau_unit=tau_unit, tau_unit_given=bool(options.get("tau_unit")),
                     export_dt=export_dt, weight_scale=weight_scale, synapse=synapse,
@@ -118,7 +118,7 @@ def _time_scale(src: str, options: dict, convention: str, dt: float, assumptions
         return 1.0
     k = positive_float(src, "time_scale", options["time_scale"])
     if convention == "neurodeploy":
-        raise SpecError(f"{src}: option time_scale: a file written by neurodeploy export holds the chip's currents, "
+        raise NetworkError(f"{src}: option time_scale: a file written by neurodeploy export holds the chip's currents, "
                         f"not a source network's time constants; give time_scale when importing the source network")
     assumptions.append(f"time_scale {k:g}: the network runs {k:g}x slower than the source (dt {dt:g} s -> "
                        f"{dt * k:g} s; every time constant, delay and time option x {k:g}; input rasters with dt x {k:g})")

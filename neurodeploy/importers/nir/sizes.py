@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import NetworkError
 from .graph import Graph
 from .nodes import ntype, param
 from .read import meta_json
@@ -48,9 +48,9 @@ def _check_connection_shapes(g: Graph, sizes: dict[str, int], src: str) -> None:
             continue
         if w is None:
             if n_src != n_tgt:
-                raise SpecError(f"{src}: edge {p!r} -> {s!r} connects {n_src} to {n_tgt} neurons without a weight node")
+                raise NetworkError(f"{src}: edge {p!r} -> {s!r} connects {n_src} to {n_tgt} neurons without a weight node")
         elif w.shape != (n_tgt, n_src):
-            raise SpecError(f"{src}: node {wn!r} ({ntype(g.nodes[wn])}): weight has shape {list(w.shape)}, expected "
+            raise NetworkError(f"{src}: node {wn!r} ({ntype(g.nodes[wn])}): weight has shape {list(w.shape)}, expected "
                             f"[{n_tgt}, {n_src}] ([n_out x n_in]: {s!r} has {n_tgt} neurons, {p!r} gives {n_src})")
 
 
@@ -62,11 +62,11 @@ def layer_sizes(g: Graph, src: str, from_neurodeploy: bool, assumptions: list[st
         vals = set(cand.values())
         if len(vals) > 1:
             detail = ", ".join(f"{k}: {v}" for k, v in sorted(cand.items()))
-            raise SpecError(f"{src}: node {n!r} ({ntype(g.nodes[n])}): inconsistent layer sizes ({detail})")
+            raise NetworkError(f"{src}: node {n!r} ({ntype(g.nodes[n])}): inconsistent layer sizes ({detail})")
         if not vals:
             vals = _fallback_size(g, n, sizes, from_neurodeploy)
         if not vals:
-            raise SpecError(f"{src}: node {n!r} ({ntype(g.nodes[n])}): cannot tell the number of neurons (all "
+            raise NetworkError(f"{src}: node {n!r} ({ntype(g.nodes[n])}): cannot tell the number of neurons (all "
                             f"parameters are scalars and no weight matrix feeds it)")
         sizes[n] = vals.pop()
     scalar_nodes = [n for n in g.order

@@ -26,7 +26,7 @@ follows a neuron i when (the **time-scale** rule, per neuron):
 
 ``-O time_scale=K`` (:mod:`.settings`) multiplies every time of the source by K, so each ratio above (chip time
 over source time) falls by K: the smallest K that fits is the largest ratio, rounded up to two significant
-digits. The demand is stored in the spec's ``metadata["import"]["timing"]`` (on the chip's time scale) and
+digits. The demand is stored in the network's ``metadata["import"]["timing"]`` (on the chip's time scale) and
 checked by the rule ``time-scale`` (:mod:`neurodeploy.rules.timing`) in ``neurodeploy validate``; the import
 warns with the same lines (:class:`TimeScaleWarning`, one per layer).
 """
@@ -126,10 +126,10 @@ def _hz(r: float) -> str:
     return f"{r / 1e3:.3g} kHz" if r >= 1e3 else f"{r:.3g} Hz"
 
 
-def _chip(spec, profile) -> dict[str, np.ndarray]:
+def _chip(network, profile) -> dict[str, np.ndarray]:
     """The chip's t_ref, t_pulse and synaptic τ (AMPA) of every neuron (s)."""
     a = profile.analog
-    prm = spec.neuron_params(profile)
+    prm = network.neuron_params(profile)
     return {"t_ref": pulse_width(a.C_ref, prm["Iref"], a.V_th),
             "t_pulse": pulse_width(a.C_pulse, prm["Ipulse"], a.V_th),
             "tau_syn": time_constant(a.C_ampa, prm["Itau_ampa"], a.U_T, a.kappa)}
@@ -170,17 +170,17 @@ def _why(kind: str, bad: np.ndarray, d: dict, chip: dict, r: np.ndarray, n: int)
     return f"need a time constant {r[j]:.3g}x shorter than the shortest the chip's DPI makes"
 
 
-def findings(spec, profile) -> list[tuple[str, str]]:
+def findings(network, profile) -> list[tuple[str, str]]:
     """(population, message) for every imported layer with neurons the chip cannot follow (see the module doc);
     each message names the time_scale that fits the whole network."""
-    imp = (getattr(spec, "metadata", None) or {}).get("import") or {}
+    imp = (getattr(network, "metadata", None) or {}).get("import") or {}
     timing = imp.get("timing") if isinstance(imp, dict) else None
     if not isinstance(timing, dict) or not isinstance(timing.get("populations"), dict):
         return []
     k_now = float(timing.get("time_scale") or 1.0)
     node_of = {p: n for n, p in (imp.get("nodes") or {}).items()}
-    found, chip_all, offs = [], _chip(spec, profile), spec.offsets()
-    for pop in spec.populations:
+    found, chip_all, offs = [], _chip(network, profile), network.offsets()
+    for pop in network.populations:
         d = timing["populations"].get(pop.name)
         if not isinstance(d, dict):
             continue
@@ -206,7 +206,7 @@ def findings(spec, profile) -> list[tuple[str, str]]:
     return out
 
 
-def warn(spec, profile, src: str) -> None:
+def warn(network, profile, src: str) -> None:
     """The import's warning: one line per layer the chip cannot follow (rule ``time-scale``)."""
-    for _, msg in findings(spec, profile):
+    for _, msg in findings(network, profile):
         warnings.warn(f"{src}: [time-scale] {msg}", TimeScaleWarning, stacklevel=3)

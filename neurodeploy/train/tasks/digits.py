@@ -75,7 +75,7 @@ class Digits:
         """64 pixels → 64 hidden (fan-in 64) → 10 classes × 4 output neurons, each class read out as the sum
         of its 4 neurons ("readout": "sum"), cross-entropy on the class counts; initial rates 50 Hz."""
         # measured (default command, 4 draws/step, 12 epochs = 9 float + 3 QAT; test float / deployed median of
-        # 16 boards at σ 10 %, tools/eval_deployed.py): one output neuron per class, 15 Hz start: 93.9 / 90.1
+        # 16 boards at σ 10 %, `neurodeploy evaluate`): one output neuron per class, 15 Hz start: 93.9 / 90.1
         # (an ablation: the output neurons' own parameter mismatch cost ~3 points, the hidden neurons' ~1);
         # 4 per class: 95.0 / 92.3 (now the hidden neurons' mismatch dominates, sparse: 2.3 spikes per trial);
         # 4 per class + 50 Hz start: 95.3 / 93.6 (hidden 3.4 spikes per trial). Earlier, one neuron per class:

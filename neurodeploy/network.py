@@ -1,4 +1,4 @@
-"""NetworkSpec: what a trained network is, independent of placement (``model.json``).
+"""Network: what a trained network is, independent of placement (``model.json``).
 
 Format ``neurodeploy.network/1``::
 
@@ -31,7 +31,7 @@ Delays are simulated, not yet mapped to the chip (``neurodeploy map`` refuses th
 Convenience forms (:func:`convenience_to_currents`) let a user write time constants instead of
 currents — ``tau_mem``, ``tau_ampa``, ``tau_nmda``, ``tau_gaba``, ``tau_shunt``, ``tau_ahp`` (s),
 ``t_ref``, ``t_pulse``, ``t_pulse_ahp`` (s) — converted on load through the profile with
-τ = U_T·C/(κ·I_tau) and t = V_th·C/I; the spec stores only currents.
+τ = U_T·C/(κ·I_tau) and t = V_th·C/I; the network stores only currents.
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError, model_validator
 
 from .basemodel import FileModel, nonfinite_numbers  # noqa: F401  (nonfinite_numbers re-exported)
-from .errors import SpecError, validation_lines
+from .errors import NetworkError, validation_lines
 from .fileio import dumps_json, parse_json, write_json
 from .device.dendrites import DENDRITES
 from .device.profile import NEURON_QUANTITIES
-from .spec_checks import MAX_DELAY, check_spec
+from .network_checks import MAX_DELAY, network_problems
 
 NETWORK_FORMAT = "neurodeploy.network/1"
 
@@ -101,7 +101,7 @@ class Population(_Model):
     Iw_ahp: Scalar_or_list | None = None
 
     def given(self) -> dict[str, Scalar_or_list]:
-        """The currents set explicitly in the spec (quantity → scalar or list)."""
+        """The currents set explicitly in the network (quantity → scalar or list)."""
         return {q: getattr(self, q) for q in NEURON_QUANTITIES if getattr(self, q) is not None}
 
     @property
@@ -146,7 +146,7 @@ class Projection(_Model):
         return self
 
 
-class OutputSpec(_Model):
+class Readout(_Model):
     """A read-out: neurons of one population (all, or ``indices``). ``readout`` "each" (default): every
     neuron is a read-out channel of its own (one class per neuron); "sum": the neurons form ONE channel
     whose count is the sum of theirs — a population read-out, c_k = Σ_{n ∈ group k} c_n, which averages
@@ -157,7 +157,7 @@ class OutputSpec(_Model):
     readout: Literal["each", "sum"] | None = None
 
 
-class NetworkSpec(_Model):
+class Network(_Model):
     """A trained network: populations of DPI neurons, projections between them, read-outs."""
 
     format: Literal["neurodeploy.network/1"] = NETWORK_FORMAT
@@ -166,7 +166,7 @@ class NetworkSpec(_Model):
     n_inputs: int = Field(ge=0)
     populations: list[Population] = Field(min_length=1)
     projections: list[Projection] = Field(default_factory=list)
-    outputs: list[OutputSpec] = Field(default_factory=list)
+    outputs: list[Readout] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     # sidecar arrays, loaded by load_network (not serialised)
@@ -174,7 +174,7 @@ class NetworkSpec(_Model):
 
     @model_validator(mode="after")
     def _semantics(self):
-        problems = check_spec(self)
+        problems = network_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -247,7 +247,7 @@ class NetworkSpec(_Model):
             mat = np.asarray(pr.weight, dtype=np.float64)
         elif pr.sidecar is not None:
             if k not in self._sidecar_data:
-                raise SpecError(f"$.projections[{k}].sidecar: weights not loaded (load the spec with load_network)")
+                raise NetworkError(f"$.projections[{k}].sidecar: weights not loaded (load the network with load_network)")
             mat = self._sidecar_data[k]
         else:
             pre = np.asarray(pr.pre, dtype=np.int64)
@@ -328,28 +328,28 @@ def convenience_to_currents(raw: dict, profile) -> dict:
             if field not in p:
                 continue
             if q in p:
-                raise SpecError(f"$.populations[{i}]: give either {field} or {q}, not both")
+                raise NetworkError(f"$.populations[{i}]: give either {field} or {q}, not both")
             val = p.pop(field)
             def _num(x):
                 return isinstance(x, (int, float)) and not isinstance(x, bool)
             if not (_num(val) or (isinstance(val, list) and val and all(_num(x) for x in val))):
-                raise SpecError(f"$.populations[{i}].{field}: expected a time in seconds (a number, or a non-empty "
+                raise NetworkError(f"$.populations[{i}].{field}: expected a time in seconds (a number, or a non-empty "
                                 f"list of numbers, one per neuron), got {json.dumps(val)[:40]}")
             v = np.asarray(val, dtype=np.float64)
             if not np.all(np.isfinite(v)) or np.any(v <= 0):
-                raise SpecError(f"$.populations[{i}].{field}: must be a positive time in seconds")
+                raise NetworkError(f"$.populations[{i}].{field}: must be a positive time in seconds")
             conv = profile.tau_to_current if kind == "tau" else profile.pulse_to_current
             cur = np.vectorize(lambda t: conv(float(t), cap))(v)
             p[q] = cur.tolist() if cur.ndim else float(cur)
     return raw
 
 
-def spec_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Path | None = None) -> NetworkSpec:
-    """Validate a raw dict as a NetworkSpec; errors are one line each, ``SOURCE: $.path: msg``."""
+def network_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Path | None = None) -> Network:
+    """Validate a raw dict as a Network; errors are one line each, ``SOURCE: $.path: msg``."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{source}: $: expected a JSON object, got {type(raw).__name__}")
+        raise NetworkError(f"{source}: $: expected a JSON object, got {type(raw).__name__}")
     if raw.get("format") not in (None, NETWORK_FORMAT):
-        raise SpecError(f"{source}: $.format: expected {NETWORK_FORMAT!r}, got {raw.get('format')!r}")
+        raise NetworkError(f"{source}: $.format: expected {NETWORK_FORMAT!r}, got {raw.get('format')!r}")
     if any(isinstance(p, dict) and any(f in p for f in CONVENIENCE) for p in raw.get("populations") or []):
         if profile is None:
             from .device.profile import load_profile
@@ -357,30 +357,30 @@ def spec_from_dict(raw: Any, source: str = "<dict>", profile=None, base_dir: Pat
             profile = load_profile("dynapse2")
         try:
             raw = convenience_to_currents(json.loads(json.dumps(raw)), profile)
-        except SpecError as e:
-            raise SpecError(f"{source}: {e}") from None
+        except NetworkError as e:
+            raise NetworkError(f"{source}: {e}") from None
     try:
-        spec = NetworkSpec.model_validate(raw)
+        network = Network.model_validate(raw)
     except ValidationError as e:
-        raise SpecError(source, lines=validation_lines(source, e)) from None
-    for k, pr in enumerate(spec.projections):
+        raise NetworkError(source, lines=validation_lines(source, e)) from None
+    for k, pr in enumerate(network.projections):
         if pr.sidecar is not None:
-            from .spec_sidecar import load_sidecar
+            from .network_sidecar import load_sidecar
 
-            spec._sidecar_data[k] = load_sidecar(spec, k, pr, source, base_dir or Path("."))
-    return spec
+            network._sidecar_data[k] = load_sidecar(network, k, pr, source, base_dir or Path("."))
+    return network
 
 
-def load_json_spec(path: str | Path, profile=None) -> NetworkSpec:
-    """Load a NetworkSpec ``.json`` file (sidecar weights resolved next to it).
+def load_network_json(path: str | Path, profile=None) -> Network:
+    """Load a Network ``.json`` file (sidecar weights resolved next to it).
 
     Files of other formats (``.npz``, ``.nir``) are imported by :func:`neurodeploy.importers.load_network`.
     """
     path = Path(path)
     if not path.exists():
-        raise SpecError(f"{path}: file not found")
+        raise NetworkError(f"{path}: file not found")
     text = path.read_text(encoding="utf-8", errors="replace")
-    raw = parse_json(text, path, SpecError)
-    return spec_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
+    raw = parse_json(text, path, NetworkError)
+    return network_from_dict(raw, str(path), profile=profile, base_dir=path.parent)
 
 

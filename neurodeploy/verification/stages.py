@@ -21,7 +21,7 @@ def boards_nominal_delays(cfg, profile, x, dt, sigma: float, seeds: list[int], c
     """Output counts [len(seeds), B, n_out] of the boards drawn from ``seeds`` with every delay factor 1 (the
     other factors those boards draw), or None when the config has no delays. ``chip``: the boards are that
     measured chip (``profile`` its measured profile), as :meth:`~neurodeploy.backends.emulator.Emulator.run_boards`."""
-    from .backends.emulator import Emulator
+    from ..backends.emulator import Emulator
 
     emu = Emulator(cfg, profile, dt=dt)
     if emu.net.delay is None:

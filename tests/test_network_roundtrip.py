@@ -1,4 +1,4 @@
-"""model.json: json → NetworkSpec → json is byte-identical; random valid specs round-trip; strictness."""
+"""model.json: json → Network → json is byte-identical; random valid networks round-trip; strictness."""
 
 import json
 from pathlib import Path
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neurodeploy.errors import SpecError
+from neurodeploy.errors import NetworkError
 from neurodeploy.fileio import atomic_savez
 from neurodeploy.device.profile import NEURON_QUANTITIES
 from neurodeploy.importers import load_network
-from neurodeploy.spec import spec_from_dict
+from neurodeploy.network import network_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "frozen_noise" / "model.json"
@@ -20,26 +20,26 @@ EXAMPLE = ROOT / "examples" / "frozen_noise" / "model.json"
 
 def test_example_json_roundtrip_is_byte_identical():
     text = EXAMPLE.read_text()
-    spec = load_network(EXAMPLE)
-    assert spec.dumps() == text
-    assert spec.n_inputs == 60 and spec.n_neurons == 2
-    assert spec.dense_weight(1).tolist() == [[0.0, -0.5], [-0.5, 0.0]]
+    network = load_network(EXAMPLE)
+    assert network.dumps() == text
+    assert network.n_inputs == 60 and network.n_neurons == 2
+    assert network.dense_weight(1).tolist() == [[0.0, -0.5], [-0.5, 0.0]]
 
 
 def test_example_save_load_save(tmp_path):
-    spec = load_network(EXAMPLE)
-    p = spec.save(tmp_path / "m.json")
+    network = load_network(EXAMPLE)
+    p = network.save(tmp_path / "m.json")
     assert p.read_bytes() == EXAMPLE.read_bytes()
-    assert load_network(p).sha256() == spec.sha256()
+    assert load_network(p).sha256() == network.sha256()
 
 
-# ---- random valid specs ---------------------------------------------------------------------------------
+# ---- random valid networks ---------------------------------------------------------------------------------
 current = st.floats(min_value=1e-14, max_value=1e-6, allow_nan=False, allow_infinity=False)
 weight = st.floats(min_value=-4.0, max_value=4.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
 
 @st.composite
-def specs(draw):
+def networks(draw):
     n_pops = draw(st.integers(1, 3))
     pops = []
     for i in range(n_pops):
@@ -79,14 +79,14 @@ def specs(draw):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(specs())
-def test_random_specs_roundtrip(raw):
-    spec = spec_from_dict(raw, "random")
-    text = spec.dumps()
-    again = spec_from_dict(json.loads(text), "again")
+@given(networks())
+def test_random_networks_roundtrip(raw):
+    network = network_from_dict(raw, "random")
+    text = network.dumps()
+    again = network_from_dict(json.loads(text), "again")
     assert again.dumps() == text
-    for k in range(len(spec.projections)):
-        np.testing.assert_array_equal(spec.dense_weight(k), again.dense_weight(k))
+    for k in range(len(network.projections)):
+        np.testing.assert_array_equal(network.dense_weight(k), again.dense_weight(k))
 
 
 # ---- convenience forms, sidecars, strictness --------------------------------------------------------------
@@ -96,24 +96,24 @@ def _base(**pop):
 
 
 def test_convenience_tau_becomes_current(profile):
-    spec = spec_from_dict(_base(tau_mem=0.02, t_ref=[0.001, 0.002]), "x", profile=profile)
-    pop = spec.populations[0]
+    network = network_from_dict(_base(tau_mem=0.02, t_ref=[0.001, 0.002]), "x", profile=profile)
+    pop = network.populations[0]
     assert pop.Itau_mem == profile.tau_to_current(0.02, "C_mem")
     assert pop.Iref == [profile.pulse_to_current(0.001, "C_ref"), profile.pulse_to_current(0.002, "C_ref")]
-    assert "\"tau_mem\"" not in spec.dumps() and "\"t_ref\"" not in spec.dumps()
+    assert "\"tau_mem\"" not in network.dumps() and "\"t_ref\"" not in network.dumps()
 
 
 def test_convenience_and_current_together_is_an_error(profile):
-    with pytest.raises(SpecError, match=r"give either tau_mem or Itau_mem"):
-        spec_from_dict(_base(tau_mem=0.02, Itau_mem=1e-12), "x", profile=profile)
+    with pytest.raises(NetworkError, match=r"give either tau_mem or Itau_mem"):
+        network_from_dict(_base(tau_mem=0.02, Itau_mem=1e-12), "x", profile=profile)
 
 
 def test_non_finite_numbers_are_rejected_one_line_each():
     raw = _base(Itau_mem=[float("inf"), 1e-12])
     raw["dt"] = float("inf")
     raw["projections"][0]["weight_scale"] = float("nan")
-    with pytest.raises(SpecError) as ei:
-        spec_from_dict(raw, "f.json")
+    with pytest.raises(NetworkError) as ei:
+        network_from_dict(raw, "f.json")
     lines = str(ei.value).splitlines()
     assert "f.json: $.dt: Input should be a finite number" in lines
     assert "f.json: $.populations[0].Itau_mem[0]: Input should be a finite number" in lines
@@ -122,8 +122,8 @@ def test_non_finite_numbers_are_rejected_one_line_each():
 
 
 def test_union_errors_are_one_line():
-    with pytest.raises(SpecError) as ei:
-        spec_from_dict(_base(Itau_mem="fast"), "f.json")
+    with pytest.raises(NetworkError) as ei:
+        network_from_dict(_base(Itau_mem="fast"), "f.json")
     assert str(ei.value) == "f.json: $.populations[0].Itau_mem: expected a number or a list of numbers"
 
 
@@ -136,8 +136,8 @@ def test_sidecar_weights(tmp_path):
     raw = _base()
     raw["projections"][0] = {"source": "input", "target": "a", "sidecar": {"path": "w.npz", "key": "w_in", "sha256": sha}}
     (tmp_path / "m.json").write_text(json.dumps(raw))
-    spec = load_network(tmp_path / "m.json")
-    np.testing.assert_array_equal(spec.dense_weight(0), w)
+    network = load_network(tmp_path / "m.json")
+    np.testing.assert_array_equal(network.dense_weight(0), w)
     atomic_savez(tmp_path / "w.npz", w_in=w * 2)
-    with pytest.raises(SpecError, match=r"sha256.*file changed"):
+    with pytest.raises(NetworkError, match=r"sha256.*file changed"):
         load_network(tmp_path / "m.json")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NeurodeployError
+from ..errors import NeurodeployError
 
 
 def chip_boards(chip, source, profile, residual: float, engine, board):
@@ -25,8 +25,8 @@ def chip_boards(chip, source, profile, residual: float, engine, board):
     profile, cores and residual σ, and the measured profile."""
     if chip is None:
         return None, profile
-    from .calibration.apply import measured_profile
-    from .device.chip_profile import dumps_chip_profile
+    from ..calibration.apply import measured_profile
+    from ..device.chip_profile import dumps_chip_profile
 
     if board is not None:
         raise NeurodeployError("a chip profile describes emulated boards; a board backend is the chip itself (give one)")
@@ -47,10 +47,10 @@ def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, 
     None)``: counts in the read-out window (``counts`` sums a raster's window) of the config on ``profile`` (the
     measured profile with ``chip``); board b drawn from seed + b (module doc). ``n`` = ``n_mm``, with ``chip`` at
     least 1 (without a residual σ every board is the chip itself)."""
-    from .backends.emulator import Emulator
-    from .log import stage
-    from .study.engines import LocalEngine, board_counts
-    from .verify_stages import boards_nominal_delays
+    from ..backends.emulator import Emulator
+    from ..log import stage
+    from ..study.engines import LocalEngine, board_counts
+    from .stages import boards_nominal_delays
 
     n_mm = max(n_mm, 1) if chip is not None else n_mm
     seeds = [seed + b for b in range(n_mm)]

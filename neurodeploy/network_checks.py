@@ -1,4 +1,4 @@
-"""Cross-field checks of a model.json (NetworkSpec): what pydantic's per-field types cannot say."""
+"""Cross-field checks of a model.json (Network): what pydantic's per-field types cannot say."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ def _finite_positive(v, path: str, problems: list[str], size: int, what: str):
         problems.append(f"{where}: {what} must be a positive, finite current in amperes, got {val}")
 
 
-def check_spec(spec) -> list[str]:
-    """Cross-field rules of a :class:`~neurodeploy.spec.NetworkSpec` (names, shapes, indices, signs, finite
+def network_problems(network) -> list[str]:
+    """Cross-field rules of a :class:`~neurodeploy.network.Network` (names, shapes, indices, signs, finite
     numbers); one ``$.path: message`` string per problem. The design rules of the chip are in :mod:`neurodeploy.rules`."""
     problems: list[str] = []
     names: dict[str, int] = {}
-    for i, p in enumerate(spec.populations):
+    for i, p in enumerate(network.populations):
         if p.name == "input":
             problems.append(f"$.populations[{i}].name: 'input' is reserved for the network's input channels")
         if p.name in names:
@@ -38,7 +38,7 @@ def check_spec(spec) -> list[str]:
         names[p.name] = i
         for q, v in p.given().items():
             _finite_positive(v, f"$.populations[{i}].{q}", problems, p.size, q)
-    for k, pr in enumerate(spec.projections):
+    for k, pr in enumerate(network.projections):
         base = f"$.projections[{k}]"
         if pr.source != "input" and pr.source not in names:
             problems.append(f"{base}.source: unknown population {pr.source!r} (known: input, {', '.join(names)})")
@@ -46,8 +46,8 @@ def check_spec(spec) -> list[str]:
         if pr.target not in names:
             problems.append(f"{base}.target: unknown population {pr.target!r} (known: {', '.join(names)})")
             continue
-        n_src = spec.n_inputs if pr.source == "input" else spec.populations[names[pr.source]].size
-        n_tgt = spec.populations[names[pr.target]].size
+        n_src = network.n_inputs if pr.source == "input" else network.populations[names[pr.source]].size
+        n_tgt = network.populations[names[pr.target]].size
         if pr.weight is not None:
             if len(pr.weight) != n_src:
                 problems.append(f"{base}.weight: expected {n_src} rows (one per {pr.source} neuron), got {len(pr.weight)}")
@@ -85,22 +85,22 @@ def check_spec(spec) -> list[str]:
             if w.size and np.any(w < 0):
                 problems.append(f"{base}.weight: negative weights on a '{pr.synapse}' projection; the dendrite sets the sign — "
                                 f"give magnitudes, or use synapse 'auto'")
-    problems.extend(f"{where}: numbers must be finite, got {v}" for where, v in nonfinite_numbers(spec.metadata, "$.metadata"))
-    _check_outputs(spec, names, problems)
+    problems.extend(f"{where}: numbers must be finite, got {v}" for where, v in nonfinite_numbers(network.metadata, "$.metadata"))
+    _check_outputs(network, names, problems)
     return problems
 
 
-def _check_outputs(spec, names: dict, problems: list[str]) -> None:
+def _check_outputs(network, names: dict, problems: list[str]) -> None:
     """``$.outputs``: known populations, indices in range, no empty 'sum' group, and a neuron of a 'sum'
     group read out nowhere else (it would count twice)."""
     seen: dict[tuple[str, int], int] = {}
-    summed = {(o.population, i) for o in spec.outputs if o.readout == "sum" and o.population in names
-              for i in (range(spec.populations[names[o.population]].size) if o.indices is None else o.indices)}
-    for k, o in enumerate(spec.outputs):
+    summed = {(o.population, i) for o in network.outputs if o.readout == "sum" and o.population in names
+              for i in (range(network.populations[names[o.population]].size) if o.indices is None else o.indices)}
+    for k, o in enumerate(network.outputs):
         if o.population not in names:
             problems.append(f"$.outputs[{k}].population: unknown population {o.population!r}")
             continue
-        n = spec.populations[names[o.population]].size
+        n = network.populations[names[o.population]].size
         if o.readout == "sum" and o.indices is not None and not o.indices:
             problems.append(f"$.outputs[{k}].indices: a 'sum' read-out needs at least one neuron")
         for j, i in enumerate(o.indices or []):

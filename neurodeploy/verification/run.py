@@ -2,7 +2,7 @@
 
 Runs, on the same inputs:
 
-* the reference — the float network (NetworkSpec) on a nominal chip (no mismatch);
+* the reference — the float network (Network) on a nominal chip (no mismatch);
 * the float network over ``trials`` mismatch draws (what mismatch alone costs);
 * the deployed config on the emulator without mismatch (what quantization alone costs:
   DAC grid, weight masks, clustering, pruning, placement);
@@ -13,7 +13,7 @@ Runs, on the same inputs:
   :class:`~neurodeploy.study.engines.RayEngine`; the report is the same bytes either way),
 
 the float network's draws in one vmapped call, and compares output spike counts in the read-out window (the
-input's ``readout`` or ``--window``; the whole trial without one) (:mod:`neurodeploy.verify_metrics`).
+input's ``readout`` or ``--window``; the whole trial without one) (:mod:`neurodeploy.verification.metrics`).
 PASS/FAIL against :class:`Tolerance`, set by the checks' printed names (:data:`GATES`; defaults: median
 ``rate_correlation`` ≥ 0.9 over trials and read-out channels (a population read-out: its summed counts) — not applicable to fewer than 3 samples, see :func:`verify`; median ``relative_rate_error`` ≤ 1.0, i.e. the deployed output
 rates are off by less than the reference rates themselves — correlation and accuracy are blind to
@@ -22,12 +22,12 @@ the fixed checks ``same_model`` (the config was mapped from this model), ``host_
 ``reference_activity``; the CLI exits 1 on FAIL so CI can gate on it.
 
 Where a gate fails, its check says which stage loses it — quantization, mismatch, delay mismatch — from the
-blocks (:mod:`neurodeploy.verify_stages`; a config with delays adds the block
+blocks (:mod:`neurodeploy.verification.stages`; a config with delays adds the block
 ``quantization_and_mismatch_nominal_delays``: the same boards with every delay at its nominal value). With a board backend (``verify(..., board=...)``), one real run replaces the emulated
 quantization + mismatch draws: a chip is one draw.
 
 With a chip profile (``verify --chip``) the emulated boards are that measured chip with a residual σ
-(:mod:`neurodeploy.verify_boards`; "quantization only": its measured constants without the per-neuron factors);
+(:mod:`neurodeploy.verification.boards`; "quantization only": its measured constants without the per-neuron factors);
 the float reference stays the nominal chip's, and the report's ``chip_profile`` names the file and its sha256.
 """
 
@@ -37,12 +37,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import verify_metrics as vm
-from .verify_boards import chip_boards, deployed_boards
-from .verify_stages import attribute_stages
-from .errors import NeurodeployError
-from .log import stage
-from .report import format_verify  # noqa: F401  (the report as text; part of this module's interface)
+from . import metrics as vm
+from .boards import chip_boards, deployed_boards
+from .stages import attribute_stages
+from ..errors import NeurodeployError
+from ..log import stage
+from ..report import format_verify  # noqa: F401  (the report as text; part of this module's interface)
 
 
 class VerifyError(NeurodeployError):
@@ -133,7 +133,7 @@ def check_labels(labels, n_samples: int, n_outputs: int, source: str, input_path
     return a
 
 
-def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
+def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
            mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None,
            pictures: dict | None = None, board=None, window=None, allow_other_model: bool = False, engine=None,
            unit_size: int = 16, negative=None, chip=None, chip_source=None) -> dict:
@@ -152,7 +152,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     undefined or always ±1, and r over the few pooled (sample, output) counts is too noisy to gate on (the
     float network's own mismatch moves it below 0.9 on a faithful one-sample NIR example), so the check is
     "not applicable" — it passes, and the report says so in one line — and ``relative_rate_error`` (and,
-    with labels, ``accuracy_drop``) decides (:func:`~neurodeploy.verify_metrics.correlation_kind`).
+    with labels, ``accuracy_drop``) decides (:func:`~neurodeploy.verification.metrics.correlation_kind`).
     ``report["rate_correlation_statistic"]`` names the choice.
 
     ``negative`` [B] bool (the input file's ``negative``): samples without a class (e.g. frozen-noise's unseen
@@ -171,9 +171,9 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     and the emulator's nominal run stay in the report as context.
     """
     tol = tolerance or Tolerance()
-    x = _check_fit(spec, cfg, inputs)
+    x = _check_fit(network, cfg, inputs)
     win = _check_window(window, x.shape[1])
-    R = spec.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
+    R = network.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
     if labels is not None:
         labels = check_labels(labels, x.shape[0], R.shape[1], "labels")
     keep = slice(None) if negative is None else np.flatnonzero(~_check_negative(negative, x.shape[0]))
@@ -183,7 +183,7 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     def counts(spikes):                     # [..., B, T, n] → [..., B, n] in the read-out window
         return np.asarray(spikes)[..., win.start:win.stop, :].sum(axis=-2)
 
-    f_spk = _float_rasters(spec, profile, x, dt, n_mm, mismatch, seed)
+    f_spk = _float_rasters(network, profile, x, dt, n_mm, mismatch, seed)
     f_all = counts(f_spk)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     dep, dep_mm, d_first, nominal_delays = deployed_boards(cfg, dep_profile, x, dt, 0 if board is not None else n_mm,
@@ -199,10 +199,10 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
         with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
             board.load(cfg)
             blocks["board"] = counts(board.run({"spikes": x, "dt": dt}).outputs)[None]
-    report = _report(spec, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch, keep)
+    report = _report(network, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch, keep)
     report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
     final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
-    model_sha = spec.sha256()
+    model_sha = network.sha256()
     checks = ([_same_model_check(cfg.source_model_sha256, model_sha, allow_other_model), _host_route_check(cfg)]
               + _checks(final, report, tol, labels is not None, float(ref.sum()) == 0))
     attribute_stages(checks, report)
@@ -214,16 +214,16 @@ def verify(spec, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, tr
     return report
 
 
-def _float_rasters(spec, profile, x, dt: float, n_mm: int, mismatch: float, seed: int) -> np.ndarray:
+def _float_rasters(network, profile, x, dt: float, n_mm: int, mismatch: float, seed: int) -> np.ndarray:
     """Output spikes of the float network [1 + n_mm, B, T, n_out]: draw 0 the nominal chip, draws 1.. mismatched
     (the network compiled once, every draw in one vmapped call)."""
     import jax
     import jax.numpy as jnp
 
-    from .sim import build_from_spec, no_mismatch, sample_mismatch_stack, simulate
+    from ..sim import build_from_network, no_mismatch, sample_mismatch_stack, simulate
 
-    out_idx = spec.output_indices()
-    net, _ = build_from_spec(spec, profile)
+    out_idx = network.output_indices()
+    net, _ = build_from_network(network, profile)
     draws = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(net))
     if n_mm:
         more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, sigma=mismatch)
@@ -239,7 +239,7 @@ def _check_negative(negative, n: int) -> np.ndarray:
     return a
 
 
-def _report(spec, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: int, mismatch: float,
+def _report(network, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: int, mismatch: float,
             keep=slice(None)) -> dict:
     """The report's header (sizes, window, statistic, reference rates and accuracy) and one block per counts
     array of ``blocks`` that is not None."""
@@ -272,7 +272,7 @@ _CORRELATION_NOTES = {
 
 def _check_window(window, n_steps: int):
     """The read-out window as a :class:`~neurodeploy.inputs.Window`, inside the input's ``n_steps``."""
-    from .inputs import Window
+    from ..inputs import Window
 
     if window is None:
         return Window(0, n_steps, "whole trial")
@@ -300,17 +300,17 @@ def _same_model_check(recorded: str, model_sha: str, allow: bool) -> dict:
                     "or pass --allow-other-model to judge it anyway"}
 
 
-def _check_fit(spec, cfg, inputs) -> np.ndarray:
+def _check_fit(network, cfg, inputs) -> np.ndarray:
     """Inputs [B, T, n] (float32) after checking that inputs, model and config fit together."""
     x = np.asarray(inputs, np.float32)
     if x.ndim == 2:
         x = x[None]
-    if x.shape[2] != spec.n_inputs:
-        raise VerifyError(f"inputs have {x.shape[2]} channels, the model has {spec.n_inputs} inputs")
-    if len(cfg.inputs) != spec.n_inputs:
-        raise VerifyError(f"the config has {len(cfg.inputs)} input channels, the model {spec.n_inputs}: "
+    if x.shape[2] != network.n_inputs:
+        raise VerifyError(f"inputs have {x.shape[2]} channels, the model has {network.n_inputs} inputs")
+    if len(cfg.inputs) != network.n_inputs:
+        raise VerifyError(f"the config has {len(cfg.inputs)} input channels, the model {network.n_inputs}: "
                           f"was the config mapped from this model? (re-run neurodeploy map)")
-    n_out = spec.output_indices().size
+    n_out = network.output_indices().size
     if len(cfg.outputs) != n_out:
         raise VerifyError(f"the config reads {len(cfg.outputs)} outputs, the model has {n_out}: "
                           f"was the config mapped from this model? (re-run neurodeploy map)")
@@ -320,7 +320,7 @@ def _check_fit(spec, cfg, inputs) -> np.ndarray:
 def _block(ref, counts, duration: float, labels, R, kind: str = "per_output", keep=slice(None)) -> dict:
     """One block of the report: ``counts`` [trials, B, n_out] against the reference ``ref`` [B, n_out]
     (per output neuron); accuracy and FRR on the read-out channels, ``counts @ R``. ``kind``: the rate
-    correlation statistic (:func:`~neurodeploy.verify_metrics.correlation_kind`)."""
+    correlation statistic (:func:`~neurodeploy.verification.metrics.correlation_kind`)."""
     dr = vm.rate_difference(ref, counts, duration)
     if kind == "per_output":
         r = vm.pearson_r(ref @ R, counts @ R)        # per read-out channel: a population is read as its sum
@@ -372,7 +372,7 @@ def _checks(final: dict, report: dict, tol: Tolerance, has_labels: bool, silent_
 def _host_route_check(cfg) -> dict:
     """The named check ``host_routes``: every output's neuron holds an SRAM route that reaches the host.
     A board reports nothing of an output without one, so such a config FAILs whatever the tolerances."""
-    from .backends.fpga import unrouted_note, unrouted_outputs
+    from ..backends.fpga import unrouted_note, unrouted_outputs
 
     missing = unrouted_outputs(cfg)
     check = {"name": "host_routes", "value": f"{len(cfg.outputs) - len(missing)}/{len(cfg.outputs)} outputs routed",
