@@ -246,7 +246,7 @@ def test_verify_chip_errors_are_one_line(chip_case, run_cli, tmp_path):
     base = ("verify", model, d / "config.json", "--input", d / "x.npz", "--trials", 1)
     for args, needles in (((*base, "--chip", tmp_path / "chip.yaml"), ("chip.yaml", "factors.t_ref")),
                           ((*base, "--chip", tmp_path / "none.yaml"), ("none.yaml", "not found")),
-                          ((*base, "--chip", d / "chip.yaml", "--engine", "ray"), ("--chip", "--engine ray"))):
+                          ((*base, "--chip", d / "chip.yaml", "--backend", "samna"), ("--chip", "--backend samna"))):
         code, out, err = run_cli(*args)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert all(n in err for n in needles), err

@@ -50,7 +50,7 @@ CHIP_RESIDUAL_SIGMA = 0.02
               help="Chip profile (from `neurodeploy calibrate`): the deployed boards are that measured chip (its "
                    "constants and per-neuron factors) with a residual σ (--mismatch, default 0.02) for what the "
                    "calibration could not pin down; the report names the chip profile and its sha256. Emulated "
-                   "boards in this process (not with --engine ray or --backend samna).")
+                   "boards, on --engine local or ray (not with --backend samna: there the board is the chip).")
 @board_options
 @session_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, window, allow_other_model,
@@ -70,10 +70,9 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     if chip_path:
         from ..device.chip_profile import load_chip_profile
 
-        if backend != "emulator" or engine != "local":
-            raise click.BadParameter(f"a chip profile's boards are emulated in this process; drop --chip or "
-                                     f"{'--backend ' + backend if backend != 'emulator' else '--engine ' + engine}",
-                                     param_hint="--chip")
+        if backend != "emulator":
+            raise click.BadParameter(f"a chip profile describes emulated boards; with --backend {backend} the board is "
+                                     "the chip itself: drop --chip or --backend", param_hint="--chip")
         chip = load_chip_profile(chip_path)
         if click.get_current_context().get_parameter_source("mismatch").name == "DEFAULT":
             mismatch = CHIP_RESIDUAL_SIGMA

@@ -21,28 +21,31 @@ class LocalEngine:
     def start(self) -> None:
         """Nothing to start."""
 
-    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None):
+    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None):
         from ..log import progress as bar
 
         units = sorted(seeds_by_unit)
         for u in bar(units, total=len(units), desc="units") if progress is None else units:
-            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u])
+            kw = {} if chip is None else {"chip": chip}
+            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], **kw)
             if progress is not None:
                 progress(u)
             yield u, counts
 
 
 def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds: list[int], unit_size: int = 16,
-                 progress=None) -> np.ndarray:
+                 progress=None, chip=None) -> np.ndarray:
     """Output counts [len(seeds), samples, n_out] over ``window`` of the boards drawn from ``seeds`` (board i
-    is ``emulate --seed seeds[i] --mismatch sigma``), cut into units of ``unit_size`` boards that ``engine``
-    computes (:func:`.units.run_unit`), put back in board order whatever order the units finish in."""
+    is ``emulate --seed seeds[i] --mismatch sigma``; with a chip profile ``chip``, ``profile`` being its measured
+    profile, ``emulate --chip … --seed seeds[i] --mismatch sigma``), cut into units of ``unit_size`` boards that
+    ``engine`` computes (:func:`.units.run_unit`), put back in board order whatever order the units finish in."""
     if unit_size < 1:
         from ..errors import StudyError
 
         raise StudyError(f"--unit-size must be ≥ 1, got {unit_size}")
     units = {u: list(seeds[u * unit_size:(u + 1) * unit_size]) for u in range(-(-len(seeds) // unit_size))}
-    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress))
+    kw = {"chip": chip} if chip is not None else {}
+    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, **kw))
     return np.concatenate([np.asarray(done[u]) for u in sorted(units)])
 
 
@@ -64,13 +67,21 @@ def require_ray():
     return ray
 
 
-def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds):
-    """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship)."""
+def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds, chip_json: str | None = None):
+    """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship); with a chip
+    profile (its JSON text), the measured profile is rebuilt from the device profile and it."""
     from ..config.config_json import HardwareConfig
     from ..device.profile import load_profile
 
     cfg = HardwareConfig.model_validate_json(config_json)
-    return run_unit(cfg, load_profile(profile_source), x, dt, window, sigma, seeds)
+    profile, chip = load_profile(profile_source), None
+    if chip_json is not None:
+        from ..calibration.apply import measured_profile
+        from ..device.chip_profile import ChipProfile
+
+        chip = ChipProfile.model_validate_json(chip_json)
+        profile = measured_profile(profile, chip)
+    return run_unit(cfg, profile, x, dt, window, sigma, seeds, chip=chip)
 
 
 class RayEngine:
@@ -94,13 +105,14 @@ class RayEngine:
             ray.init(**kw, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
                      runtime_env={"env_vars": WORKER_ENV})
 
-    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None):
+    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None):
         ray = require_ray()
         self.start()
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(self.task)
-        src = profile.source or profile.name
+        src = profile.source or profile.name           # a measured profile keeps its device profile's source
         cfg_json, x_ref = cfg.dumps(), ray.put(x)
-        pending = {remote.remote(cfg_json, src, x_ref, dt, window, sigma, seeds_by_unit[u]): u
+        extra = () if chip is None else (chip.model_dump_json(),)
+        pending = {remote.remote(cfg_json, src, x_ref, dt, window, sigma, seeds_by_unit[u], *extra): u
                    for u in sorted(seeds_by_unit)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -6,7 +6,7 @@ Board b is drawn from PRNGKey(seed + b): without a chip profile, the board ``neu
 an engine); with one, the measured chip — the config on the measured constants
 (:func:`~neurodeploy.calibration.apply.measured_profile`), each neuron's current, capacitance and weight factors the
 chip profile's times a residual draw of σ (:func:`~neurodeploy.calibration.apply.chip_factors`) — the board
-``neurodeploy emulate --chip chip.yaml --seed SEED+b --mismatch σ`` runs, in this process.
+``neurodeploy emulate --chip chip.yaml --seed SEED+b --mismatch σ`` runs, on the same engines.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ def chip_boards(chip, source, profile, residual: float, engine, board):
 
     if board is not None:
         raise NeurodeployError("a chip profile describes emulated boards; a board backend is the chip itself (give one)")
-    if engine is not None and getattr(engine, "name", "local") != "local":
-        raise NeurodeployError(f"a chip profile's boards run in this process, not on --engine {engine.name}")
     if source is not None:
         name, digest = Path(source).name, hashlib.sha256(Path(source).read_bytes()).hexdigest()
     else:
@@ -58,12 +56,9 @@ def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, 
     with stage(f"emulator: the nominal board and {n_mm} mismatched board(s) x {x.shape[0]} sample(s)"):
         emu = Emulator(cfg, profile, dt=dt)
         d_spk = emu.run(x, dt).outputs
-        if n_mm and chip is not None:
-            dep_mm = np.concatenate([counts(emu.run_boards(x, dt, mismatch, seeds[i:i + unit_size], chip=chip).outputs)
-                                     for i in range(0, n_mm, unit_size)])
-        elif n_mm:
+        if n_mm:
             dep_mm = board_counts(engine or LocalEngine(), cfg, profile, x, dt, (win.start, win.stop), mismatch, seeds,
-                                  unit_size)
+                                  unit_size, chip=chip)
     if n_mm:
         nominal_delays = boards_nominal_delays(cfg, profile, x, dt, mismatch, seeds, counts, unit_size, chip)
     return counts(d_spk), dep_mm, d_spk[0], nominal_delays
