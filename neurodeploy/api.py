@@ -132,7 +132,7 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
 
 def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None, recurrent: bool | None = None,
           outputs_per_class: int | None = None, init=None, resume: bool = False, checkpoint=None, report: bool = True,
-          keep_checkpoint: bool = False, on_epoch=None, **options) -> dict:
+          keep_checkpoint: bool = False, on_epoch=None, chip=None, **options) -> dict:
     """Train a network on the chip model and write it to ``output`` (model.json): what ``neurodeploy train`` runs.
 
     ``task_or_data`` is a built-in task's name (``"frozen-noise"``, ``"temporal-xor"``, ``"digits"``,
@@ -144,7 +144,9 @@ def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None
     training a network from a file (model.json, .nir or .npz); ``resume`` continues from the checkpoint
     (``checkpoint``, default ``OUTPUT.ckpt.npz``, removed when the run completes unless ``keep_checkpoint``);
     ``report`` writes ``OUTPUT.report.{md,json,png}``; ``on_epoch(history row, checkpoint path)`` is called after
-    every epoch, and returning True stops the run (a sweep's scheduler does).
+    every epoch, and returning True stops the run (a sweep's scheduler does). ``chip`` (a chip profile's path, from
+    ``neurodeploy calibrate``, or a ChipProfile; with ``init``) fine-tunes ``init`` for that measured chip: its
+    per-neuron factors where ``map --chip`` places the neurons, with a residual ``mismatch`` (default 0.02) on top.
     ``options`` are the training settings of :class:`neurodeploy.train.loop.TrainConfig`, with the CLI's
     defaults: ``epochs``, ``batch_size``, ``lr``, ``beta``, ``loss`` (``"ce"``, ``"ce_current"``,
     ``"rate_mse"``), ``draws``, ``eval_every``, ``noise_weight`` and ``ratio_target`` default to the task's; ``seed`` (0), ``mismatch`` (σ, 0.1;
@@ -165,4 +167,4 @@ def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None
 
     return train_with_options(task_or_data, output, profile=_profile(profile), hidden=hidden, recurrent=recurrent,
                               outputs_per_class=outputs_per_class, init=init, resume=resume, checkpoint=checkpoint,
-                              report=report, keep_checkpoint=keep_checkpoint, on_epoch=on_epoch, **options)
+                              report=report, keep_checkpoint=keep_checkpoint, on_epoch=on_epoch, chip=chip, **options)

@@ -2,7 +2,8 @@
 plain loop, one charge evaluation, JAX's own gradient).
 
 One parametrised test: every charge path (:data:`neurodeploy.sim.engine.PATHS`, the path with delays, and
-"event-pre" under ``jax.vmap`` over mismatch draws) × forward / gradient × nominal / mismatched chip.
+"event-pre" under ``jax.vmap`` over mismatch draws, and the paths of :data:`PRECISE` with precise spike timing) ×
+forward / gradient × nominal / mismatched chip.
 
 Tolerances (forward). The spike trains are equal. The network's weight currents are integers × 2⁻³⁴ A
 and its delays whole steps, so on the nominal chip every evaluation of the synaptic charge (Q1) is exact
@@ -12,7 +13,7 @@ or twice, the last bit), hence rtol 1e-6 for the synaptic currents and 1e-5 of t
 the membrane current and refractory time (measured: ≤ 5e-7 relative in a few elements). A mismatch draw
 makes weights and delays arbitrary floats; the paths then sum (Q1) in other orders than the reference
 (a few float32 roundings, ~1e-7 relative): the synaptic currents (linear, damped) agree to rtol 1e-5, the
-membrane current and refractory time to 3e-3 of their largest value — near the spike onset the positive
+membrane current, refractory time and spike lateness to 3e-3 of their largest value — near the spike onset the positive
 feedback is explosive and amplifies an input difference ~10⁴-fold (measured up to 3.3e-4).
 
 Tolerance (gradient, weights and every current): :data:`GRAD_TOL` of the largest component. Besides the
@@ -43,9 +44,13 @@ CASES = {   # path: (engine path, batch, delays, vmapped draws)
     "event-pre": ("event-pre", 1, False, False), "event-pre, draws": ("event-pre", 1, False, True),
     "delays": ("gather", 2, True, False),
 }
+#: Precise spike timing on the paths whose charge code differs (dense, W_rec rows, event scatter, vmapped scatter).
+PRECISE = ("gather", "matrix-pre", "event", "event-pre, draws")
+CASES.update({f"{name}, precise timing": CASES[name] + (True,) for name in PRECISE})
+CASES = {name: case if len(case) == 5 else case + (False,) for name, case in CASES.items()}
 
 
-def _network(profile, delays: bool):
+def _network(profile, delays: bool, precise: bool = False):
     rng = np.random.default_rng(3)
     src = np.concatenate([rng.choice(N_IN + N, K, replace=False) for _ in range(N)])
     dst = np.repeat(np.arange(N), K)
@@ -55,7 +60,7 @@ def _network(profile, delays: bool):
              "kill": rng.random(N) < 0.05}
     params = {**default_params(profile, N), "Idc": np.full(N, 5e-10)}
     more = {"delay": rng.integers(0, 4, N * K) * 1e-3} if delays else {}
-    return build_from_arrays(N_IN, params, flags, src, dst, dend, w, profile, **more)
+    return build_from_arrays(N_IN, params, flags, src, dst, dend, w, profile, precise_timing=precise, **more)
 
 
 def _outputs(net, x, m, state, path):
@@ -87,8 +92,8 @@ def _gradient(net, x, m, state, path, draws):
 @pytest.mark.parametrize("mode", ["forward", "gradient"])
 @pytest.mark.parametrize("path", list(CASES))
 def test_engine_path_equals_the_reference(profile, path, mode, chip):
-    path, batch, delays, draws = CASES[path]
-    net = _network(profile, delays)
+    path, batch, delays, draws, precise = CASES[path]
+    net = _network(profile, delays, precise)
     x = (np.random.default_rng(5).random((batch, T, N_IN)) < 0.1).astype(np.float32)
     x[:, 20] = 1.0                  # a volley of every input: more sources than the event paths' capacity
     x, state = jnp.asarray(x), model.initial_state(net, batch)
@@ -102,10 +107,12 @@ def test_engine_path_equals_the_reference(profile, path, mode, chip):
         assert float(s_r.sum()) > 0.05 * s_r.size and float(s_r[..., 100:].sum()) > 0     # active, also late neurons
         np.testing.assert_array_equal(np.asarray(s_e), np.asarray(s_r))
         pairs = [(f"recorded {k}", rec_e[k], rec_r[k]) for k in REC] + [
-            (f"final {k}", getattr(fin_e, k), getattr(fin_r, k)) for k in model.SimState._fields if k != "delayed"]
+            (f"final {k}", getattr(fin_e, k), getattr(fin_r, k)) for k in model.SimState._fields
+            if k != "delayed" and getattr(fin_r, k) is not None]
+        assert (fin_e.lateness is not None) == precise and (fin_r.lateness is not None) == precise
         for name, a, b in pairs:
             a, b = np.asarray(a), np.asarray(b)
-            if "I_mem" in name or "t_refr" in name:
+            if "I_mem" in name or "t_refr" in name or "lateness" in name:
                 atol = (1e-5 if chip == "nominal" else 3e-3) * np.abs(b).max()
                 np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=name)
             else:

@@ -59,15 +59,23 @@ def apply_chip_factors(mm: dict, factors: dict) -> dict:
     return out
 
 
-#: the currents a network's time constants need, and the measured constant each one scales with
-RETARGETED: tuple[tuple[str, str], ...] = (("Itau_mem", "C_mem"), ("Iref", "C_ref"), ("Ipulse", "C_pulse"))
+#: the currents a network's time constants and gains need, and the measured constant each one scales with
+RETARGETED: tuple[tuple[str, str], ...] = (("Itau_mem", "C_mem"), ("Igain_mem", "C_mem"), ("Iref", "C_ref"),
+                                           ("Ipulse", "C_pulse"))
 
 
 def retarget_network(network, nominal, measured):
-    """The network with the currents that give it, on the measured chip, the time constants it has on the nominal
-    one: (I'_tau_mem + I_0) = (I_tau_mem + I_0)·C_mem'/C_mem (τ_eff, with the profile's I_0), I'_ref = I_ref·C_ref'/C_ref
-    (t_ref), I'_pulse = I_pulse·C_pulse'/C_pulse (the synaptic efficacy). A current the network leaves unset is taken
-    at the profile's default code."""
+    """The network with the currents that give it, on the measured chip, the dynamics it has on the nominal one
+    (r_X = X_measured / X_nominal for the constant X):
+
+        I'_tau_mem + I_0 = (I_tau_mem + I_0)·r_C_mem     τ_eff = U_T·C_mem/(κ·(I_tau + I_0)) kept
+        I'_gain_mem      = I_gain_mem·r_C_mem             the membrane gain I_gain/(I_tau + I_0) kept
+        I'_ref           = I_ref·r_C_ref                  t_ref = V_th·C_ref/I_ref kept
+        I'_pulse         = I_pulse·r_C_pulse              the synaptic efficacy ∝ C_pulse/I_pulse kept
+
+    (with the profile's I_0). The gain matters as much as the time constant: the membrane's steady state under an
+    input current I_in is I_gain·I_in/(I_tau + I_0), so a τ_eff kept by I_tau alone would scale every synaptic
+    and DC drive by 1/r_C_mem. A current the network leaves unset is taken at the profile's default code."""
     defaults = nominal.default_currents()
     i0 = nominal.analog.I_0
     pops = []

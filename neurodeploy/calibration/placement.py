@@ -54,3 +54,36 @@ def place_on_measured(cfg, cp, neurons_per_core: int = 256):
     for p in raw.get("placement", []):
         p["neuron"] = [moves.get((c, k), {}).get(n, n) for c, k, n in zip(p["chip"], p["core"], p["neuron"])]
     return config_from_dict(raw, "the placement on measured neurons"), report
+
+
+def deploy_on_chip(network, nominal, cp, *, cam_profiles=None, **options):
+    """What ``map --chip`` does: the network retargeted to the chip profile's constants
+    (:func:`~neurodeploy.calibration.apply.retarget_network`), deployed on the measured profile
+    (:func:`~neurodeploy.calibration.apply.measured_profile`; ``options`` go to
+    :func:`neurodeploy.deployment.deploy`), then each core's neurons moved onto its best-measured physical neurons
+    (:func:`place_on_measured`; not with ``cam_profiles``, whose CAM-defect placement is kept).
+    Returns (deployment, config, {(chip, core): (mean score before, after)})."""
+    from ..deployment import deploy
+    from .apply import measured_profile, retarget_network
+
+    measured = measured_profile(nominal, cp)
+    d = deploy(retarget_network(network, nominal, measured), measured, cam_profiles=cam_profiles, **options)
+    if cam_profiles:
+        return d, d.config, {}
+    config, moved = place_on_measured(d.config, cp, measured.geometry.neurons_per_core)
+    return d, config, moved
+
+
+def network_sites(config, network) -> np.ndarray:
+    """[N, 3] (chip, core, neuron) of every neuron of ``network`` (in its global order: population by population)
+    in ``config``'s placement."""
+    from ..errors import NeurodeployError
+
+    where = {p.population: p for p in config.placement}
+    rows = []
+    for pop in network.populations:
+        p = where.get(pop.name)
+        if p is None or len(p.neuron) != pop.size:
+            raise NeurodeployError(f"population {pop.name!r}: not placed by the config (map it from this network)")
+        rows.append(np.stack([np.asarray(p.chip), np.asarray(p.core), np.asarray(p.neuron)], axis=1))
+    return np.concatenate(rows).astype(np.int64).reshape(-1, 3)

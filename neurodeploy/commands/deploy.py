@@ -52,6 +52,9 @@ def quantize_cmd(json_path, model, output, profile_name, chips, prune, strict_pa
 def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, no_spares, no_nmda_scale,
             import_options, cam_profile, cam_tolerance, report_path, quantized_path, plot_dir, chip_path):
     """quantize → map → config: turn MODEL (.json/.nir/.npz, or a quantized.json) into a hardware config."""
+    import hashlib
+    from pathlib import Path
+
     from ..deployment import deploy
     from ..fileio import dumps_json, write_texts
     from ..mapping.mapper import map_quantized
@@ -67,7 +70,7 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         require_matplotlib()
     prof = nominal = load_profile(profile_name)
     if chip_path:
-        from ..calibration.apply import measured_profile, retarget_network
+        from ..calibration.apply import measured_profile
         from ..device.chip_profile import load_chip_profile
 
         chip = load_chip_profile(chip_path)
@@ -92,19 +95,24 @@ def map_cmd(model, output, profile_name, chips, prune, strict_parameters, seed, 
         with stage(f"loading {model}"):
             network = load_network(model, profile=nominal, **parse_import_options(import_options))
             source_sha = network.sha256()      # the config records the model, not its retargeted currents
-            if chip_path:
-                network = retarget_network(network, nominal, prof)
+        tuned = ((network.metadata or {}).get("chip_profile") or {}).get("sha256")
+        if tuned and (not chip_path or tuned != hashlib.sha256(Path(chip_path).read_bytes()).hexdigest()):
+            click.echo(f"note: {model} was fine-tuned for the chip profile with sha256 {tuned[:12]}…; "
+                       + ("--chip gives another one" if chip_path else "map it with --chip and that chip profile"))
+        opts = dict(chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
+                    cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
         with stage("quantize -> map -> config"):
-            d = deploy(network, prof, chips=chips, prune=prune, strict=strict_parameters, seed=seed, cam_profiles=cams,
-                       cam_tolerance=cam_tolerance, use_spares=not no_spares, use_nmda=not no_nmda_scale)
-    config = d.config
+            if chip_path:
+                from ..calibration.placement import deploy_on_chip
+
+                d, config, moved = deploy_on_chip(network, nominal, chip, **opts)
+            else:
+                d = deploy(network, prof, **opts)
+    if not chip_path:
+        config = d.config
     if chip_path and cams:
         click.echo("--chip with --cam-profile: the neurons keep the CAM-defect placement (not moved onto the "
                    "best-measured physical neurons)")
-    if chip_path and not cams:
-        from ..calibration.placement import place_on_measured
-
-        config, moved = place_on_measured(config, chip, prof.geometry.neurons_per_core)
     if chip_path:
         config = config.model_copy(update={"source_model_sha256": source_sha})
         for (c, k), (before, after) in moved.items():

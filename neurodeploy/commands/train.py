@@ -27,8 +27,13 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--beta", type=click.FloatRange(min=0, min_open=True),
               help="Inverse temperature of the count cross-entropy, per spike (default: the task's; lower asks for wider margins).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of everything.")
-@click.option("--mismatch", type=click.FloatRange(min=0), default=0.1, show_default=True,
-              help="σ of the device mismatch trained against (fraction).")
+@click.option("--mismatch", type=click.FloatRange(min=0), default=None,
+              help="σ of the device mismatch trained against (fraction; default 0.1). With --chip: the residual σ on "
+                   "top of the measured chip (default 0.02).")
+@click.option("--chip", "chip_path", type=click.Path(dir_okay=False), default=None,
+              help="Chip profile (from `neurodeploy calibrate`): fine-tune the --init network for that measured chip, "
+                   "its neurons where `map --chip` places them, with the chip's per-neuron factors; the model records "
+                   "the chip profile's sha256 (map it with `map --chip` and the same file).")
 @click.option("--no-mismatch", is_flag=True, help="Train on the nominal chip only.")
 @click.option("--draws", type=click.IntRange(min=1),
               help="Mismatch draws per step (the loss is their mean; default: the task's, else 4).")
@@ -63,7 +68,7 @@ from ..train.task import TASK_NAMES, TrainError
 def train_cmd(task, output, data_path, test_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed,
               mismatch, no_mismatch, draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents,
               learn_delays, max_delay, ratio_loss, noise_loss, rate_reg, rate_max,
-              patience, resume, checkpoint, keep_checkpoint, stop_after, profile_name, no_report, quiet):
+              patience, resume, checkpoint, keep_checkpoint, stop_after, profile_name, no_report, quiet, chip_path):
     """Train TASK (frozen-noise, temporal-xor, digits, coincidence) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
     from ..device.profile import load_profile
     from ..train.loop import TrainConfig
@@ -74,6 +79,12 @@ def train_cmd(task, output, data_path, test_path, init, hidden, recurrent, outpu
         raise TrainError(f"give a TASK ({', '.join(TASK_NAMES)}) or --data FILE.npz (exactly one)")
     if test_path and not data_path:
         raise TrainError("--test FILE goes with --data FILE (a built-in task has its own test split)")
+    if chip_path and not init:
+        raise TrainError("--chip fine-tunes a trained network for a measured chip: give it with --init model.json")
+    if mismatch is None:
+        from ..train.measured_chip import RESIDUAL_SIGMA
+
+        mismatch = RESIDUAL_SIGMA if chip_path else 0.1
     t = load_data_file(data_path, test=test_path) if data_path else get_task(task)
     arch = t.architecture()
     over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
@@ -90,9 +101,9 @@ def train_cmd(task, output, data_path, test_path, init, hidden, recurrent, outpu
         rate_reg=rate_reg, rate_max=rate_max,
         patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet)
     s = train(t, output, cfg, load_profile(profile_name), arch_overrides=over, init=init, resume=resume,
-              checkpoint=checkpoint, report=not no_report, keep_checkpoint=keep_checkpoint)
+              checkpoint=checkpoint, report=not no_report, keep_checkpoint=keep_checkpoint, chip=chip_path)
     m, c = s["metrics"], s["constraints"]
-    line = f"test accuracy {m['test']['accuracy']:.3f} (nominal chip)"
+    line = f"test accuracy {m['test']['accuracy']:.3f} ({'the measured chip' if chip_path else 'nominal chip'})"
     if getattr(t, "test_description", None):
         line = f"test: {t.test_description}\n" + line
     if m["test_mismatch"].get("accuracy"):

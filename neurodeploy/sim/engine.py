@@ -15,6 +15,9 @@ What the engine adds to the model, each in one place:
   ``"event-pre"``         batch 1: the inputs' charge before the loop, the spikes' scatter in it
   ======================  ==============================================================================
 
+- with precise spike timing (``net.precise_timing``), the first moment (P1) of :mod:`.model`: the same path
+  on the network's spikes weighted by their lateness (the matrix paths' W_rec rows; the event paths'
+  scatter of the neurons that fired), and the forward without the carried charge;
 - **fusion marks** (:func:`.fusion.stored`), passed to the model as its ``store``;
 - **the recomputing gradient** (:func:`.remat.scan_remat`): the backward pass recomputes each step from the
   stored state and takes the spike timing from the forward's states (:func:`_from_forward`) instead of
@@ -83,7 +86,8 @@ def weights(net: SimNetwork, weight, mismatch, dt: float, matrix: bool | str = F
 def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> Derived:
     """The model's :class:`.model.Circuit` and the :class:`Weights` of ``net`` under the draw ``mismatch``."""
     cur, cap, weight = apply_mismatch(net, mismatch)
-    return Derived(model.circuit(net.neurons, cur, cap, dt), weights(net, weight, mismatch, dt, matrix))
+    return Derived(model.circuit(net.neurons, cur, cap, dt, timed=net.precise_timing, intervals=net.passage_intervals),
+                   weights(net, weight, mismatch, dt, matrix))
 
 
 def choose_path(net: SimNetwork, batch: int, steps: int, event_driven: bool | None) -> str:
@@ -104,6 +108,23 @@ def choose_path(net: SimNetwork, batch: int, steps: int, event_driven: bool | No
 
 
 def _charge(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
+    """(Q1) of this step by ``path`` (:mod:`.charge`), the delayed-event history it leaves (or None) and, with
+    precise spike timing, the first moment (P1) of :mod:`.model` (else None)."""
+    charge, delayed = _charge_q1(net, w, path, state, x)
+    if state.lateness is None or net.delay_slots or not net.groups:
+        return charge, delayed, None
+    late = state.spikes * state.lateness           # the network's events weighted by their lateness (s)
+    if path in ("matrix", "matrix-pre"):           # W_rec: the rows of the network's neurons
+        w_rec = w.w_dense if path == "matrix-pre" else w.w_dense[net.n_inputs:]
+        return charge, delayed, split_charge(net, late @ w_rec)
+    events = jnp.concatenate([jnp.zeros((late.shape[0], net.n_inputs), DTYPE), late], axis=1)
+    if path in ("event", "event-pre") and event_capacities(net):
+        q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target)
+        return charge, delayed, [q[:, i] if i in net.groups else None for i in range(4)]
+    return charge, delayed, dense_charge(net, w.w_slot, net.slot_src, events)
+
+
+def _charge_q1(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
     """(Q1) of this step by ``path`` (:mod:`.charge`), and the delayed-event history it leaves (or None)."""
     if path == "event-pre":    # x: this step's input charge (.charge.input_charge)
         return event_pre_charge(net, w, x, state.spikes), None
@@ -132,16 +153,18 @@ def _from_forward(hint: model.SimState):
 
     def timing(c: model.Circuit, m: model.Membrane, store):
         rest = jnp.where(hint.t_refr > -c.dt, (c.t_ref - m.h) + sg(hint.t_refr - (c.t_ref - m.h)), -c.dt)
-        return hint.spikes, hint.I_mem, rest
+        late = hint.lateness if hint.lateness is not None else jnp.zeros_like(rest)
+        return hint.spikes, hint.I_mem, rest, late
     return timing
 
 
-def _step(d: Derived, record: tuple, charge, delayed, state: model.SimState, hint=None):
+def _step(d: Derived, record: tuple, charge, delayed, state: model.SimState, hint=None, late=None):
     """:func:`.model.step` with the fusion marks (:mod:`.fusion`) and, in the gradient's recomputation, the
-    forward's spike timing (``hint``, :func:`_from_forward`); returns (new state, (spikes, records))."""
+    forward's spike timing (``hint``, :func:`_from_forward`); ``late``: the first moment (P1) of
+    :mod:`.model` (precise spike timing); returns (new state, (spikes, records))."""
     store = partial(stored, one=ones_like_state(state.t_refr))
     timing = model.spike_timing if hint is None else _from_forward(hint)
-    new = model.step(d.circuit, state, charge, store=store, timing=timing)._replace(delayed=delayed)
+    new = model.step(d.circuit, state, charge, late=late, store=store, timing=timing)._replace(delayed=delayed)
     rec = {k: getattr(new, k) for k in record} if record else None
     return new, (new.spikes, rec)
 
@@ -164,8 +187,8 @@ def _step_of(net, record, path, carried: bool = False):
             state, q = carry
             new, out = _step(d, record, split_charge(n, q), None, state)
             return (new, next_charge(d.weights.w_dense, x, new.spikes, pre=path == "matrix-pre")), out
-        charge, delayed = _charge(n, d.weights, path, carry, x)
-        return _step(d, record, charge, delayed, carry, hint)
+        charge, delayed, late = _charge(n, d.weights, path, carry, x)
+        return _step(d, record, charge, delayed, carry, hint, late)
     return step
 
 
@@ -197,7 +220,8 @@ def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple
     if path == "event-pre":                     # the loop scatters only the neurons' (narrower) fan-outs
         w, fan_target = w._replace(w_fan=w.w_fan[:, :net.fan_rec]), fan_target[:, :net.fan_rec]
     consts = (d._replace(weights=w), net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
-    plain = _carried_scan(net, record, path) if path in ("matrix", "matrix-pre") else None
+    carry = path in ("matrix", "matrix-pre") and not net.precise_timing
+    plain = _carried_scan(net, record, path) if carry else None
     final, (spikes, rec) = scan_remat(_step_of(net, record, path), consts, state, xs, hinted=True, plain=plain)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:

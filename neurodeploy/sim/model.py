@@ -16,7 +16,8 @@ computation by the values a forward pass already found (``timing``). The referen
 
 1. *Events.* Each dendrite's DPI jumps by ``Q·ΔI/I_w`` (A): Q = Σ count·I_w of the bin's events on it
    (eq. (Q1) of :mod:`.charge`, from the engine), ΔI/I_w the charge per event per ampere of weight (4).
-   Events act at the start of the bin (the pulse, ~10 µs, is far shorter than the bin).
+   Events act at the start of the bin (the pulse, ~10 µs, is far shorter than the bin) — or, with precise
+   spike timing, at their spike times (P1)–(P3) below.
 2. *Synapses and AHP* decay towards I_0 over the bin (2); the membrane sees their exact mean over the bin,
    ``I_0 + (I − I_0)·φ₁(−dt/τ)``.
 3. *Membrane.* ``I_in = max(I_ampa + g·I_nmda − I_gaba + I_dc, I_0)`` (A; g the NMDA gate where its latch is
@@ -26,6 +27,46 @@ computation by the values a forward pass already found (``timing``). The referen
 4. *Spike.* Where the step reaches the onset z_b, the passage to I_spkthr is timed (:func:`spike_timing`);
    if it completes in the bin the neuron spikes: I_mem resets to I_0 and is refractory for t_ref from the
    spike time on (the time left over carries into the next bin). The spike drives the AHP (2), (4).
+
+**Precise spike timing** (``SimNetwork.precise_timing``; after Morrison et al. 2007's continuous spike times
+in discrete time). Without it a spike computed at t_s inside bin k reaches its targets at the start of bin
+k + 1, up to a bin late; on the chip it arrives within microseconds (the transmission latency, ~1 µs, is
+neglected against dt). With it the state carries each spike's *lateness* a = dt − t_s (s, from
+:func:`spike_timing`), and the next step delivers the event as if it had arrived at t_s. For one event of
+jump ΔI (A, (4)) on a DPI of time constant τ, the exact linear DPI (2) has, at the start of bin k + 1 and
+over bin k after the arrival,
+
+    I(start of k + 1) − I_0 ← … + ΔI·exp(−a/τ),   ∫_{t_s}^{dt} ΔI·exp(−(t − t_s)/τ) dt = ΔI·τ·(1 − exp(−a/τ))
+
+A dendrite collects many events of different lateness; the engine sums, besides the charge Q of (Q1),
+its first moment in lateness
+
+    P[b, d, n] = Σ_{k: d_k = d, n_k = n} e[b, s_k]·a[b, s_k]·I_w,k    (A·s; a = 0 for external inputs)   (P1)
+
+with one more evaluation of (Q1) on the event vector e·a, and the step uses the charge-weighted mean
+lateness ā = P/Q (s; 0 where Q = 0):
+
+    I(start of k + 1) = I + ΔI·exp(−ā/τ)                                                     (P2)
+    Ī(bin k + 1) = I_0 + (I(start of k + 1) − I_0)·φ₁(−dt/τ) + ΔI·(τ/dt)·(1 − exp(−ā/τ))     (P3)
+
+(P2) is the synapse at the start of the bin; (P3) the membrane's mean input adds, to the bin's own mean
+(2), what the membrane missed in bin k — the input between the arrivals and the bin boundary, delivered
+one bin late but with its full integral (the total input ∫ I dt of every event is ΔI·τ, as without precise
+timing; it is the timing that improves). Both are exact for one event per dendrite and bin; for several,
+exp(−ā/τ) differs from the mean of exp(−a/τ) by at most Var(a)/(2τ²) ≤ dt²/(8τ²) relative (Jensen; 0.1 %
+at dt = 1 ms, τ = 10 ms). A neuron's own AHP jumps at its spike and decays over the rest of the bin,
+
+    I_ahp(end of k) = I_0 + (I_ahp − I_0)·exp(−dt/τ_ahp) + s·ΔI_ahp·exp(−a/τ_ahp)              (P4)
+
+(no missed mean: after its spike the neuron is reset and refractory). External inputs given as counts per
+bin arrive at its start (a = 0); with synaptic delays (:mod:`.delays`, whose interpolation (D1) already
+places events between steps) the events keep arriving at step boundaries. Spikes still act on their
+targets only from the next step on (within the bin of the spike the membrane has its frozen input), so
+the remaining error is the one-bin shift of the missed input. Gradients: a is a spike time and carries
+none (stop-gradient); Q and P carry the weights' and the spikes' (surrogate) gradients. Measured
+(``tools/bench_precision.py``, docs/performance.md): on the benchmark networks at dt = 1 ms it moves the
+spike-count error against the 0.05 ms run by < 1 %; what sets that error is the spike's own time inside its
+bin, the passage quadrature (``SimNetwork.passage_intervals``, :func:`.dpi.region_passage`).
 
 Gradients (the surrogate model): the spike is the exact event forward and the surrogate :func:`.surrogate.spike`
 of v = (z − z_b)/(1 + w_b) backward; the reset and the spike time inside the bin carry no gradient (the
@@ -38,7 +79,7 @@ stop-gradients of :func:`spike_timing`: a "detached reset"); t_ref does, through
 ``state.spikes``; every charge path takes that vector, so none of them changes — only the paths that sum
 the inputs' charge before the time loop (``"*-pre"``, :mod:`.charge`) assume constant input efficacy and
 would be switched off for such a network in :func:`.engine.choose_path`. Event arrival times inside a
-bin would enter at step 1 (a per-dendrite charge with its time), leaving 2–4 as they are.
+bin enter at step 1 (precise spike timing, above), leaving 3–4 as they are.
 """
 
 from __future__ import annotations
@@ -68,6 +109,8 @@ class SimState(NamedTuple):
     refractory time still to serve (negative: integration time owed from the last bin); ``spikes``
     the spikes of the last bin, delivered to their targets at the next step. ``delayed`` (networks
     with delays only, else None): [D, n_sources] source-event vectors of the last D steps, newest first.
+    ``lateness`` (networks with precise spike timing only, else None): for each spike of the last bin
+    the time from the spike to the end of that bin, a = dt − t_s (s, 0 where no spike; module docstring).
     """
 
     I_mem: jax.Array
@@ -79,17 +122,18 @@ class SimState(NamedTuple):
     t_refr: jax.Array
     spikes: jax.Array
     delayed: jax.Array | None = None
+    lateness: jax.Array | None = None
 
 
 def initial_state(net: SimNetwork, batch: int | None = 1) -> SimState:
     """Everything at rest: every DPI current at I_0, nobody refractory, no pending spikes (nor
-    delayed events). ``batch=None`` gives unbatched [N] arrays."""
+    delayed events; with precise spike timing, ``lateness`` zeros). ``batch=None`` gives unbatched [N] arrays."""
     lead = () if batch is None else (batch,)
     i0 = jnp.full(lead + (net.n_neurons,), net.I_0, DTYPE)
     zero = jnp.zeros(lead + (net.n_neurons,), DTYPE)
     delayed = jnp.zeros(lead + (net.delay_slots, net.n_sources), DTYPE) if net.delay_slots else None
     return SimState(I_mem=i0, I_ampa=i0, I_nmda=i0, I_gaba=i0, I_shunt=i0, I_ahp=i0, t_refr=zero, spikes=zero,
-                    delayed=delayed)
+                    delayed=delayed, lateness=zero if net.precise_timing else None)
 
 
 @dataclass(frozen=True)
@@ -101,7 +145,9 @@ class Circuit:
     (0/1); ``mem`` the membrane's constants of (7) (:class:`.dpi.MembraneConstants`); ``Idc`` (A, 0 where
     the DC latch is off); ``If_nmda`` (A) and ``gated`` (bool) the NMDA gate; ``alive`` 0 for killed
     neurons; ``t_ref`` (s); ``I_th`` = I_spkthr, ``I_b`` the onset (A), ``z_b`` its z and
-    ``inv_1_wb`` = 1/(1 + w_b). Static: ``I_0`` (A) and ``dt`` (s)."""
+    ``inv_1_wb`` = 1/(1 + w_b). With precise spike timing ``syn_tau`` (4-tuple) and ``ahp_tau``, the time
+    constants τ (s) of (1), else None. Static: ``I_0`` (A), ``dt`` (s) and ``intervals``, the passage region's
+    quadrature (:func:`.dpi.region_passage`)."""
 
     syn_charge: tuple
     syn_decay: tuple
@@ -120,21 +166,27 @@ class Circuit:
     I_b: jax.Array
     z_b: jax.Array
     inv_1_wb: jax.Array
+    syn_tau: tuple | None
+    ahp_tau: jax.Array | None
     I_0: float = field(metadata=dict(static=True))
     dt: float = field(metadata=dict(static=True))
+    intervals: int = field(default=dpi.REGION_INTERVALS, metadata=dict(static=True))
 
 
 jax.tree_util.register_dataclass(
     Circuit, data_fields=["syn_charge", "syn_decay", "syn_mean", "ahp_decay", "ahp_mean", "ahp_charge", "adapt",
-                          "mem", "Idc", "If_nmda", "gated", "alive", "t_ref", "I_th", "I_b", "z_b", "inv_1_wb"],
-    meta_fields=["I_0", "dt"])
+                          "mem", "Idc", "If_nmda", "gated", "alive", "t_ref", "I_th", "I_b", "z_b", "inv_1_wb",
+                          "syn_tau", "ahp_tau"],
+    meta_fields=["I_0", "dt", "intervals"])
 
 
-def circuit(neurons: Neurons, cur: dict, cap: dict, dt: float) -> Circuit:
+def circuit(neurons: Neurons, cur: dict, cap: dict, dt: float, timed: bool = False,
+            intervals: int = dpi.REGION_INTERVALS) -> Circuit:
     """The :class:`Circuit` of a network's ``neurons`` (``net.neurons``: latches and chip constants) with
     currents ``cur`` (A) and capacitances ``cap`` (F) — the network's own or a mismatch draw's
     (:func:`.mismatch.apply_mismatch`) — for steps of ``dt`` s: eqs. (1)–(4) of :mod:`.dpi` for every DPI,
-    the feedback constants scaled by each neuron's I_spkthr, the onset I_b."""
+    the feedback constants scaled by each neuron's I_spkthr, the onset I_b; ``timed`` (precise spike
+    timing): also the time constants; ``intervals``: the passage region's quadrature."""
     net = neurons
     U_T, kappa, V_th = net.U_T, net.kappa, net.V_th
 
@@ -160,7 +212,9 @@ def circuit(neurons: Neurons, cur: dict, cap: dict, dt: float) -> Circuit:
         mem=dpi.membrane_constants(cur["Itau_mem"], cur["Igain_mem"], tau("C_mem", "Itau_mem"), *fb),
         Idc=cur["Idc"] * net.dc.astype(DTYPE), If_nmda=cur["If_nmda"], gated=net.nmda_gate,
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
-        I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b), I_0=float(net.I_0), dt=float(dt),
+        I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
+        syn_tau=tuple(taus) if timed else None, ahp_tau=tau_ahp if timed else None, I_0=float(net.I_0), dt=float(dt),
+        intervals=int(intervals),
     )
 
 
@@ -189,38 +243,50 @@ def keep(values):
 
 
 def spike_timing(c: Circuit, m: Membrane, store: Callable = keep):
-    """The spike inside the bin: (exact, I_reg, rest) — 1 where the passage to I_spkthr completes within h
-    (0 for killed neurons), the current the passage got to where it did not (A), and the refractory time
-    left after a spike (s, ≥ −dt). The time to the onset, ``t_b = ln(1 + J·Δz/F)/J``
-    (:func:`.dpi.crossing_time`, 0 if the bin starts inside), plus the passage time T of
-    :func:`.dpi.region_passage`; the spike is at t_b + T, so ``rest = t_ref − (h − t_b − T)``. None of it
-    is differentiated (stop-gradients): spike times and resets carry no gradient."""
+    """The spike inside the bin: (exact, I_reg, rest, late) — 1 where the passage to I_spkthr completes within
+    h (0 for killed neurons), the current the passage got to where it did not (A), the refractory time
+    left after a spike (s, ≥ −dt) and the spike's lateness, the time from it to the end of the bin (s).
+    The time to the onset, ``t_b = ln(1 + J·Δz/F)/J`` (:func:`.dpi.crossing_time`, 0 if the bin starts
+    inside), plus the passage time T of :func:`.dpi.region_passage`; the spike is at t_b + T from the start
+    of the integration window, which ends with the bin, so ``late = h − t_b − T`` (clipped to [0, 2·dt])
+    and ``rest = t_ref − late``. None of it is differentiated (stop-gradients): spike times and resets
+    carry no gradient."""
     sg = lax.stop_gradient
     t_b = jnp.where(m.inside, 0.0, dpi.crossing_time(*sg((m.z0, c.z_b, m.F, m.J, m.h)), m.reach))
     I_lo = jnp.where(m.inside, sg(m.I_mem), sg(c.I_b))
-    T_pass, I_reg = dpi.region_passage(I_lo, *sg((c.I_th, m.I_in, m.L, c.mem)), sg(m.h) - t_b)
+    T_pass, I_reg = dpi.region_passage(I_lo, *sg((c.I_th, m.I_in, m.L, c.mem)), sg(m.h) - t_b, intervals=c.intervals)
     T_pass, I_reg, t_b = store((T_pass, I_reg, t_b))
     exact = ((m.reach & (t_b + T_pass <= m.h)) & (m.v >= 0)).astype(DTYPE) * c.alive
     rest = jnp.maximum(c.t_ref - (m.h - (t_b + T_pass)), -c.dt)
-    return exact, I_reg, rest
+    late = jnp.clip(sg(m.h) - (t_b + T_pass), 0.0, 2.0 * c.dt)
+    return exact, I_reg, rest, late
 
 
-def step(c: Circuit, state: SimState, charge, *, store: Callable = keep, timing: Callable = spike_timing) -> SimState:
+def step(c: Circuit, state: SimState, charge, *, late=None, store: Callable = keep,
+         timing: Callable = spike_timing) -> SimState:
     """One bin (module docstring): the state after it, ``spikes`` the bin's spikes (0/1).
 
     ``charge``: the bin's synaptic charge per dendrite (four [B, N] arrays in A, None for a dendrite that
-    has no synapses). ``store``: applied to intermediates several later expressions read (identity by
-    default; the engine's :func:`.fusion.stored`). ``timing``: :func:`spike_timing` or a function with its
-    signature and results (the engine's recomputing gradient reads them from the forward pass).
-    ``state.delayed`` is passed through (the engine's)."""
+    has no synapses). ``late`` (precise spike timing, ``state.lateness`` not None): the charge's first
+    moment in lateness, eq. (P1), four [B, N] arrays in A·s (None: every event at the start of the bin).
+    ``store``: applied to intermediates several later expressions read (identity by default; the engine's
+    :func:`.fusion.stored`). ``timing``: :func:`spike_timing` or a function with its signature and results
+    (the engine's recomputing gradient reads them from the forward pass). ``state.delayed`` is passed
+    through (the engine's)."""
     I_0, dt, sg = c.I_0, c.dt, lax.stop_gradient
-    # 1-2. each synapse: the bin's events (4), then its decay over the bin and its mean (2)
+    timed = state.lateness is not None
+    # 1-2. each synapse: the bin's events (4) — with precise timing each arriving at its mean lateness
+    # (P2)–(P3) — then its decay over the bin and its mean (2)
     syn_new, syn_mean = [], []
     for i, name in enumerate(SYNAPSES):
-        I_start = getattr(state, f"I_{name}")
+        I_start, missed = getattr(state, f"I_{name}"), None
         if charge[i] is not None:
-            I_start = I_start + charge[i] * c.syn_charge[i]
-        syn_mean.append(dpi.decay(I_start, c.syn_mean[i], I_0))
+            jump = charge[i] * c.syn_charge[i]
+            if timed and late is not None and late[i] is not None:
+                jump, missed = timed_arrival(jump, charge[i], late[i], c.syn_tau[i], dt)
+            I_start = I_start + jump
+        mean = dpi.decay(I_start, c.syn_mean[i], I_0)
+        syn_mean.append(mean if missed is None else mean + missed)
         syn_new.append(dpi.decay(I_start, c.syn_decay[i], I_0))
     syn_mean, syn_new = store((syn_mean, syn_new))
     ampa, nmda, gaba, shunt = syn_mean
@@ -241,11 +307,27 @@ def step(c: Circuit, state: SimState, charge, *, store: Callable = keep, timing:
     reach = ((z1 >= c.z_b) | inside) & (h > 0)
     v = (jnp.where(inside, jnp.maximum(z1, c.z_b), z1) - c.z_b) * c.inv_1_wb
     s_sur = spike_fn(v) * c.alive
-    exact, I_reg, rest = timing(c, Membrane(I_mem, I_in, L, h, z0, z1, F, J, inside, reach, v), store)
+    exact, I_reg, rest, a = timing(c, Membrane(I_mem, I_in, L, h, z0, z1, F, J, inside, reach, v), store)
     s = s_sur + sg(exact - s_sur)
     fired = sg(s) > 0
     I_new = jnp.where(fired, I_0, jnp.where(reach, I_reg, I_lin))
     t_refr_new = jnp.where(fired, rest, jnp.maximum(t_refr - dt, 0.0))
-    I_ahp = dpi.decay(state.I_ahp, c.ahp_decay, I_0) + s * c.ahp_charge
+    ahp_jump = s * c.ahp_charge
+    lateness = None
+    if timed:   # the AHP jumps at the spike and decays over the rest of the bin (P4)
+        lateness = jnp.where(fired, sg(a), 0.0)
+        ahp_jump = ahp_jump * jnp.exp(-lateness / c.ahp_tau)
+    I_ahp = dpi.decay(state.I_ahp, c.ahp_decay, I_0) + ahp_jump
     I_new, I_ahp, t_refr_new = store((I_new, I_ahp, t_refr_new))
-    return SimState(I_new, *syn_new, I_ahp, t_refr_new, s, state.delayed)
+    return SimState(I_new, *syn_new, I_ahp, t_refr_new, s, state.delayed, lateness)
+
+
+def timed_arrival(jump, q, p, tau, dt):
+    """A dendrite's events with their arrival times, eqs. (P2)–(P3) (module docstring): the jump at the start
+    of the bin ``ΔI·exp(−ā/τ)`` and the mean over the bin of what arrived before it, ``ΔI·(τ/dt)·(1 −
+    exp(−ā/τ))`` (A), from the full jump ΔI (A), the charge Q (A), its first moment P (A·s) and τ (s);
+    ā = P/Q (0 where Q = 0)."""
+    some = q > 1e-30
+    a_bar = jnp.clip(jnp.where(some, p / jnp.where(some, q, 1.0), 0.0), 0.0, 2.0 * dt)
+    f = jnp.exp(-a_bar / tau)
+    return jump * f, jump * (tau / dt) * (1.0 - f)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..device.profile import NEURON_QUANTITIES
 from ..device.dendrites import DENDRITE_INDEX
-from .dpi import feedback_constants
+from .dpi import REGION_INTERVALS, feedback_constants
 from .errors import SimError
 from .layout import Layout, ell, fanout, static
 
@@ -47,6 +47,8 @@ CAPACITANCES: tuple[str, ...] = ("C_mem", "C_ref", "C_ampa", "C_nmda", "C_gaba",
 #: Per-neuron boolean flags.
 FLAGS: tuple[str, ...] = ("adaptation", "dc", "nmda_gate", "kill")
 DTYPE = jnp.float32
+#: What the builders give networks unless told: precise spike timing ((P1)–(P4) of :mod:`.model`), passage intervals.
+PRECISE_TIMING, PASSAGE_INTERVALS = False, REGION_INTERVALS
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ class SimNetwork:
 
     Three parts: the circuit values (``neurons``, :class:`Neurons`), the synapse entries (``entries``,
     :class:`Entries`) and their index layouts (``layout``, :class:`Layout`, derived from the entries by the
-    builders); plus the static ``n_inputs`` and ``dt`` (s). Every field of a part reads as an attribute of
+    builders); plus the static ``n_inputs``, ``dt`` (s), ``precise_timing`` (eqs. (P1)–(P4) of :mod:`.model`)
+    and ``passage_intervals`` (:func:`.dpi.region_passage`). Every field of a part reads as an attribute of
     the network (``net.currents``, ``net.weight``, ``net.slot_src``, ...), and :meth:`replace` changes fields
     by those names.
     """
@@ -106,6 +109,8 @@ class SimNetwork:
     layout: Layout
     n_inputs: int = static()
     dt: float = static()
+    precise_timing: bool = static(False)
+    passage_intervals: int = static(REGION_INTERVALS)
 
     def __getattr__(self, name):
         part = _PART.get(name)
@@ -180,7 +185,8 @@ def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
 
 def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendrite, weight, profile, *,
                       dt: float = 1e-3, capacitances: dict | None = None, feedback: dict | None = None,
-                      delay=None, delay_spread=None, max_delay: float | None = None) -> SimNetwork:
+                      delay=None, delay_spread=None, max_delay: float | None = None,
+                      precise_timing: bool | None = None, passage_intervals: int | None = None) -> SimNetwork:
     """Build a :class:`SimNetwork` from plain arrays — the single entry point to the physics.
 
     ``params``: every quantity of NEURON_QUANTITIES as an [N] array (A; scalars broadcast).
@@ -192,7 +198,9 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     ``delay`` [S] (s, finite, ≥ 0; scalar broadcasts): per-entry synaptic delay; None (default) builds the
     delay-free network. ``delay_spread`` [S] scales each entry's delay mismatch (default 1). ``max_delay``
     (s): the longest delay the network must hold (default: twice its largest delay, room for mismatch);
-    delays beyond it (e.g. mismatched ones) are clipped to it.
+    delays beyond it (e.g. mismatched ones) are clipped to it. ``precise_timing``: events act at their spike
+    times inside the bin ((P1)–(P4) of :mod:`.model`); ``passage_intervals``: the midpoint rule that times a
+    spike inside its bin (:func:`.dpi.region_passage`); defaults :data:`PRECISE_TIMING`, :data:`PASSAGE_INTERVALS`.
     """
     n, cur = _neuron_currents(n_inputs, params, flags)
     unknown = [f for f in flags if f not in FLAGS]
@@ -217,6 +225,9 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
             raise SimError(f"feedback: unknown constant {k!r} (known: {', '.join(fb)})")
         fb[k] = float(v)
 
+    k = PASSAGE_INTERVALS if passage_intervals is None else passage_intervals
+    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= 256):
+        raise SimError(f"passage_intervals: expected an integer from 1 to 256 (midpoint-rule intervals), got {k!r}")
     n_src = n_inputs + n
     dly, spread, slots = _delays(delay, delay_spread, max_delay, src.shape[0], dt)
     groups, slot_entry, slot_src = ell(n_src, n, src, dst, dendrite)
@@ -239,6 +250,8 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
             fan_entry=jnp.asarray(fan_entry), fan_target=jnp.asarray(fan_target), groups=groups,
             delay_slots=slots, fan_rec=fan_rec),
         n_inputs=int(n_inputs), dt=float(dt),
+        precise_timing=bool(PRECISE_TIMING if precise_timing is None else precise_timing),
+        passage_intervals=int(k),
     )
 
 
@@ -324,7 +337,7 @@ def build_from_network(network, profile, *, sign_pairs: bool = False, **options)
 
     ``sign_pairs=True`` gives every "auto" synapse two entries, AMPA for its positive and GABA for its
     negative part, so that training can move a weight through zero (see :mod:`neurodeploy.sim.params`).
-    ``options`` go to :func:`build_from_arrays` (capacitances, feedback, max_delay). The projections' ``delay``
+    ``options`` go to :func:`build_from_arrays` (capacitances, feedback, max_delay, precise_timing, ...). The projections' ``delay``
     (s) become the entries' delays when any projection gives one (else the network is delay-free).
     Returns (network, :class:`NetworkIndex`).
     """

@@ -8,7 +8,8 @@ synaptic charge — eq. (Q1) of :mod:`.charge` summed entry by entry,
 
 with e_k the events entry k delivers: the count of its source in the bin's source vector [inputs; the
 network's spikes of the last bin], or with delays the interpolated read of (D1) of :mod:`.delays`,
-``(1 − f)·e[t − k] + f·e[t − k − 1]`` (evaluated as ``e[t − k] + f·(e[t − k − 1] − e[t − k])``). Slow and
+``(1 − f)·e[t − k] + f·e[t − k − 1]`` (evaluated as ``e[t − k] + f·(e[t − k − 1] − e[t − k])``); with
+precise spike timing also its first moment (P1) of :mod:`.model`, the same sum over e_k·a_k. Slow and
 plain: for tests (tests/test_sim_reference.py checks every engine path against it, forward and gradient)
 and for reading.
 """
@@ -42,7 +43,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: model.SimState | Non
     x = x[None] if unbatched else x
     names = model.RECORDED if record is True else ((record,) if isinstance(record, str) else tuple(record or ()))
     cur, cap, weight = apply_mismatch(net, mismatch)
-    c = model.circuit(net.neurons, cur, cap, dt)
+    c = model.circuit(net.neurons, cur, cap, dt, timed=net.precise_timing, intervals=net.passage_intervals)
     index, frac = delay_taps(net, mismatch, dt) if net.delay_slots else (None, None)
     if state is None:
         state = model.initial_state(net, x.shape[0])
@@ -59,7 +60,11 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: model.SimState | Non
             e = now + frac * (flat[:, index + net.n_sources] - now)    # (1 − f)·e[t − k] + f·e[t − k − 1]
         else:
             e = events[:, net.src]
-        new = model.step(c, state, charge(net, weight, e))._replace(delayed=history)
+        late = None
+        if state.lateness is not None and not net.delay_slots:       # (P1) of .model: events × lateness (s)
+            timed = jnp.concatenate([jnp.zeros_like(x_t), state.spikes * state.lateness], axis=1)
+            late = charge(net, weight, timed[:, net.src])
+        new = model.step(c, state, charge(net, weight, e), late=late)._replace(delayed=history)
         return new, (new.spikes, {k: getattr(new, k) for k in names})
 
     final, (spikes, rec) = lax.scan(step, state, jnp.swapaxes(x, 0, 1))

@@ -5,7 +5,8 @@ event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Every step is the 
 (:func:`.model.step`, the equations of :mod:`.dpi`):
 
 1. **Events.** The source vector is [input counts of this bin; the network's spikes of the previous
-   bin] — a recurrent spike reaches its targets one step after it was emitted. Every synapse entry
+   bin] — a recurrent spike reaches its targets one step after it was emitted; with precise spike timing
+   (``net.precise_timing``) as if at its spike time inside that bin (eqs. (P1)–(P4) of :mod:`.model`). Every synapse entry
    adds ``count·I_w`` to its (neuron, dendrite) charge (eq. (Q1) of :mod:`.charge`); each dendrite's DPI
    then jumps by charge·(I_gain/I_tau)·(1 − exp(−t_pulse/τ)) (closed-form pulse, eq. (4) of :mod:`.dpi`).
 2. **Synapses and AHP** decay exactly over the bin towards I_0 (eq. (2)); the membrane sees their
@@ -104,6 +105,9 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     if bool(net.delay_slots) != (state.delayed is not None) or (
             net.delay_slots and state.delayed.shape[-2:] != (net.delay_slots, net.n_sources)):
         raise SimError("state: its delayed-event history does not fit the network's delays (use one it produced)")
+    if net.precise_timing != (state.lateness is not None):
+        raise SimError(f"state: {'no' if state.lateness is None else 'a'} spike lateness, but the network has precise_timing="
+                       f"{net.precise_timing} (use a state this network produced, or initial_state(net))")
     spikes, final, rec = run(net, x, mismatch, state, record=names, dt=dt, path=path)
     if unbatched:
         spikes = spikes[0]

@@ -8,7 +8,7 @@ then the projections of :mod:`.constraints` (bias range, weight bound). Two phas
 training (``epochs − qat_epochs`` epochs, early stopping on the validation split), then
 quantization-aware training on the grid ``map`` will use, starting from the best float model.
 The best model of the last phase (validation accuracy under mismatch, then loss) is kept. Delays train
-and validate against the delay mismatch the emulator draws (:mod:`.delay_mismatch`).
+and validate against the delay mismatch the emulator draws (:mod:`.delay_mismatch`); :mod:`.measured_chip` for one chip.
 
 Everything random is seeded from ``seed``: minibatch order (epoch e: ``default_rng([seed, e])``),
 mismatch draws (``fold_in(PRNGKey(seed), step // redraw_every)``), evaluation draws (fixed). A
@@ -65,6 +65,7 @@ class TrainConfig:
     fresh_data: bool = True            # a fresh Poisson realisation of the training split every epoch
     stop_after: int | None = None      # stop after this many epochs in total (resume later)
     progress: bool = True
+    chip_sha256: str | None = None     # fine-tuning for a measured chip: its chip profile's sha256 (resume checks it)
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -83,9 +84,8 @@ class TrainConfig:
         return min(self.epochs - 1, self.qat_epochs or max(1, self.epochs // 4)) if self.epochs > 1 else 0
 
     def settings(self) -> dict:
-        d = asdict(self)
-        for k in ("stop_after", "progress"):
-            d.pop(k)
+        d = {k: v for k, v in asdict(self).items()
+             if k not in ("stop_after", "progress") and not (k == "chip_sha256" and v is None)}
         d["train_currents"] = list(self.train_currents)
         d["qat_epochs"] = self.n_qat
         return d
@@ -162,6 +162,9 @@ class Trainer:
 
         return sample_mismatch_stack(self.st.net, key, n, sigma=self.cfg.mismatch)
 
+    def _on_chip(self, mm):     # a draw (None: nominal) as the chip trained for sees it (measured_chip.ChipTrainer)
+        return mm
+
     def _forward_weights(self, w, mask, q, qat_on):
         import jax.numpy as jnp
         from jax import lax
@@ -174,7 +177,7 @@ class Trainer:
         import jax.numpy as jnp
         import optax
 
-        from ..sim import simulate
+        from ..sim import sample_mismatch, simulate
 
         st, cfg = self.st, self.cfg
 
@@ -192,15 +195,12 @@ class Trainer:
                 return loss, (counts, jnp.mean(s[..., st.outputs]))
 
             if cfg.mismatch > 0 and cfg.draws == 1:
-                from ..sim import sample_mismatch
-
-                loss, (counts, rate) = one(sample_mismatch(st.net, key, sigma=cfg.mismatch))
-                return loss, (counts, rate)
+                return one(self._on_chip(sample_mismatch(st.net, key, sigma=cfg.mismatch)))
             if cfg.mismatch > 0:
                 # lax.map (one draw after the other) is several times faster than jax.vmap over draws here
                 losses, (counts, rate) = jax.lax.map(one, self._draws(key, cfg.draws))
                 return jnp.mean(losses), (counts[0], jnp.mean(rate))
-            return one(None)
+            return one(self._on_chip(None))
 
         def step(theta, opt_state, mask, q, qd, sd, qat_on, x, y, tr, valid, key):
             (loss, (counts, rate)), g = jax.value_and_grad(loss_fn, has_aux=True)(theta, mask, q, qd, sd, qat_on, x, y, tr,
@@ -238,7 +238,7 @@ class Trainer:
             return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2) @ jnp.asarray(st.readout)
 
         f = jax.jit(counts_of)
-        nominal = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(st.net))
+        nominal = jax.tree_util.tree_map(lambda a: a[None], self._on_chip(no_mismatch(st.net)))
         n_draws = self.cfg.eval_draws if self.cfg.mismatch > 0 else 0
         draws = nominal
         if n_draws:
@@ -250,7 +250,7 @@ class Trainer:
         return f
 
     def counts(self, theta, w_fwd, data, chunk: int = 64) -> np.ndarray:
-        """Output counts [1 + eval_draws, n, C] on ``data`` (index 0: nominal chip); delays mismatched with the
+        """Output counts [1 + eval_draws, n, C] on ``data`` (index 0: nominal or measured chip); delays mismatched with the
         spread of the levels ``map`` would give this model (:attr:`dquant` refitted on it)."""
         if self.dquant is not None and self.cfg.mismatch > 0:
             self.dquant.refit(theta, np.asarray(w_fwd))

@@ -37,11 +37,11 @@ def noise_frr(counts: np.ndarray, data) -> np.ndarray:
     return (c[:, -1] + 1.0) / (c[:, -2] + 1.0)
 
 
-def _markdown(task, history, metrics, cons, paths, conf) -> str:
+def _markdown(task, history, metrics, cons, paths, conf, chip: str = "nominal chip") -> str:
     t = metrics["test"]
     mm = metrics["test_mismatch"]
     lines = [f"# Training report: {task.name}", "",
-             f"- test accuracy (nominal chip): **{t.get('accuracy', float('nan')):.3f}**"]
+             f"- test accuracy ({chip}): **{t.get('accuracy', float('nan')):.3f}**"]
     if getattr(task, "test_description", None):
         lines.append(f"- test split: {task.test_description}")
     if mm.get("accuracy"):
@@ -78,7 +78,8 @@ def write_report(output, task, st, trainer, theta, weights, history, metrics, co
         "metrics": metrics, "constraints": cons,
         "confusion": None if conf is None else conf.tolist(), "noise_frr": frr.tolist()}))
     png = plot(paths["png"], task, st, theta, weights, history, metrics, test_d, conf, frr)
-    atomic_write_text(paths["md"], _markdown(task, history, metrics, cons, paths, conf))
+    chip = "the measured chip" if getattr(trainer, "chip", None) is not None else "nominal chip"
+    atomic_write_text(paths["md"], _markdown(task, history, metrics, cons, paths, conf, chip))
     return {k: str(v) for k, v in paths.items() if k != "png" or png}
 
 

@@ -126,17 +126,26 @@ def training_source(task, seed: int):
 
 
 def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, init=None, resume: bool = False,
-          checkpoint: Path | None = None, report: bool = True, keep_checkpoint: bool = False, on_epoch=None) -> dict:
+          checkpoint: Path | None = None, report: bool = True, keep_checkpoint: bool = False, on_epoch=None,
+          chip=None) -> dict:
     """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths).
+
+    ``chip`` (a chip profile's path or object; with ``init``): fine-tune for that measured chip (:mod:`.measured_chip`;
+    the test metrics' first draw is that chip; ``metadata.chip_profile`` records its sha256).
 
     The checkpoint (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once
     the run is complete and the model written, unless ``keep_checkpoint``; a run stopped early
     (``stop_after``) keeps it for ``resume``. ``on_epoch(history row, checkpoint path)`` is called after every
     epoch; returning True stops the run there (the best model so far is written, as with ``stop_after``)."""
+    from dataclasses import replace
+
     from .loop import Trainer
+    from .measured_chip import ChipTrainer, measured_chip
     from .structure import Structure
 
     output = Path(output)
+    if chip is not None and init is None:
+        raise TrainError("--chip fine-tunes a trained network for a measured chip: give it with --init model.json")
     arch = {**task.architecture(), **(arch_overrides or {})}
     train_d, val_d, test_d = (task.data(s, seed=cfg.seed) for s in ("train", "val", "test"))
     network = build_network(task, arch, profile, cfg.seed, init=init, data=train_d)
@@ -144,9 +153,13 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
         train_d = task.training_data(seed=cfg.seed)
     st = Structure(network, profile, currents=cfg.train_currents, learn_delays=cfg.learn_delays,
                    max_delay=cfg.max_delay or arch.get("max_delay"), seed=cfg.seed)
+    target = None if chip is None else measured_chip(chip, network, profile, st.net)
+    if target is not None:
+        cfg = replace(cfg, chip_sha256=target.sha256)
     ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
-    trainer = Trainer(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed),
-                      on_epoch=on_epoch)
+    kind, extra = (Trainer, {}) if target is None else (ChipTrainer, {"chip": target.factors})
+    trainer = kind(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed),
+                   on_epoch=on_epoch, **extra)
     theta0 = st.init_theta()
     state = trainer.resume(theta0) if resume else trainer.fresh(theta0)
     state = trainer.fit(state)
@@ -176,6 +189,9 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
             "metrics": metrics, "constraints": cons}
     if getattr(task, "test_description", None):
         meta["test_split"] = task.test_description
+    meta.pop("chip_profile", None)            # an init's chip is not this model's
+    if target is not None:
+        meta["chip_profile"] = target.metadata(cfg.mismatch)
     out_network = st.to_network(theta, weights, metadata=_clean(meta))
     out_network.save(output)
     complete = state.epoch >= cfg.epochs
@@ -198,7 +214,7 @@ _TASK_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 0.01, "beta": 1.0, "loss
 
 def train_with_options(task_or_data, output, *, profile, hidden: int | None = None, recurrent: bool | None = None,
                        outputs_per_class: int | None = None, init=None, resume: bool = False, checkpoint=None,
-                       report: bool = True, keep_checkpoint: bool = False, on_epoch=None, **options) -> dict:
+                       report: bool = True, keep_checkpoint: bool = False, on_epoch=None, chip=None, **options) -> dict:
     """:func:`train` with the settings as keyword options and the task's defaults filled in, as the CLI does
     (``task_or_data``: a built-in task's name, a data npz path, or a task object; see
     :func:`neurodeploy.api.train`)."""
@@ -220,8 +236,12 @@ def train_with_options(task_or_data, output, *, profile, hidden: int | None = No
         options["train_currents"] = TRAINABLE_CURRENTS
     elif options.get("train_currents") is False:
         options["train_currents"] = ()
+    if chip is not None and "mismatch" not in options:
+        from .measured_chip import RESIDUAL_SIGMA
+
+        options["mismatch"] = RESIDUAL_SIGMA          # the residual on top of the measured chip
     cfg = TrainConfig(**{**settings, **options})
     over = {k: v for k, v in (("hidden", hidden), ("recurrent", recurrent), ("outputs_per_class", outputs_per_class))
             if v is not None}
     return train(task, output, cfg, profile, arch_overrides=over, init=init, resume=resume,
-                 checkpoint=checkpoint, report=report, keep_checkpoint=keep_checkpoint, on_epoch=on_epoch)
+                 checkpoint=checkpoint, report=report, keep_checkpoint=keep_checkpoint, on_epoch=on_epoch, chip=chip)
