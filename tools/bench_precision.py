@@ -17,7 +17,8 @@ dt sees the same events (moved to the start of their bin).
   told apart from the fine-step run.
 
 ``--passage-intervals K``: the networks' ``passage_intervals`` (the midpoint rule that times a spike inside its
-step, :func:`neurodeploy.sim.dpi.region_passage`; default 4), for both the runs and their fine-step reference.
+step, :func:`neurodeploy.sim.dpi.region_passage`; default: the networks' own, 8), for both the runs and their
+fine-step reference.
 
 ``--rockpool PYTHON``: Rockpool's DynapSim (3.1.0) on the same networks and rasters in a subprocess of that
 interpreter (never a dependency of the package), its error against its own 0.05 ms run; dense signed
@@ -25,7 +26,7 @@ weights W_in, W_rec in units of Iscale, a common weight factor chosen (bisection
 N = 64 network fires as ours does at dt = 1 ms, its weights closed over (its faster form).
 
     python tools/bench_precision.py [--sizes 64,256] [--rates 50,100] [--dts 1,0.5,0.2,0.1] [--seeds 3]
-                                    [--repeats 3] [--passage-intervals 4] [--rockpool /tmp/rpvenv/bin/python]
+                                    [--repeats 3] [--passage-intervals 8] [--rockpool /tmp/rpvenv/bin/python]
                                     [--plot docs/img/precision.png] [--json FILE]
 """
 

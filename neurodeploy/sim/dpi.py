@@ -100,8 +100,9 @@ def feedback_constants(profile) -> dict[str, float]:
 
 #: Feedback fraction of I_tau that marks the start of the passage region (see :func:`onset_current`).
 ONSET_EPS = 0.02
-#: Midpoint-rule intervals of the passage region (a network's default, ``SimNetwork.passage_intervals``; the
-#: onset's clip below keeps the region at least 1/REGION_INTERVALS of I_spkthr wide whatever the quadrature).
+#: The onset's clip below keeps the passage region at least 1/REGION_INTERVALS of I_spkthr wide, whatever the
+#: quadrature; also :func:`region_passage`'s default intervals (a network's own: ``SimNetwork.passage_intervals``,
+#: 8 unless told, :data:`neurodeploy.sim.network.PASSAGE_INTERVALS`).
 REGION_INTERVALS = 4
 
 

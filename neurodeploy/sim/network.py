@@ -38,7 +38,7 @@ import numpy as np
 
 from ..device.profile import NEURON_QUANTITIES
 from ..device.dendrites import DENDRITE_INDEX
-from .dpi import REGION_INTERVALS, feedback_constants
+from .dpi import feedback_constants
 from .errors import SimError
 from .layout import Layout, ell, fanout, static
 
@@ -47,8 +47,8 @@ CAPACITANCES: tuple[str, ...] = ("C_mem", "C_ref", "C_ampa", "C_nmda", "C_gaba",
 #: Per-neuron boolean flags.
 FLAGS: tuple[str, ...] = ("adaptation", "dc", "nmda_gate", "kill")
 DTYPE = jnp.float32
-#: What the builders give networks unless told: precise spike timing ((P1)–(P4) of :mod:`.model`), passage intervals.
-PRECISE_TIMING, PASSAGE_INTERVALS = False, REGION_INTERVALS
+#: Builders' defaults: precise timing ((P1)–(P4), :mod:`.model`) off; 8 passage intervals (:func:`.dpi.region_passage`).
+PRECISE_TIMING, PASSAGE_INTERVALS = False, 8
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class SimNetwork:
     n_inputs: int = static()
     dt: float = static()
     precise_timing: bool = static(False)
-    passage_intervals: int = static(REGION_INTERVALS)
+    passage_intervals: int = static(PASSAGE_INTERVALS)
 
     def __getattr__(self, name):
         part = _PART.get(name)
