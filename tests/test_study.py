@@ -53,7 +53,7 @@ def test_a_resumed_study_recomputes_only_missing_units_and_gives_the_same_bytes(
 
     computed = []
     real = engines.run_unit
-    monkeypatch.setattr(engines, "run_unit", lambda *a: computed.append(a[-1]) or real(*a))
+    monkeypatch.setattr(engines, "run_unit", lambda *a, **kw: computed.append(a[-1]) or real(*a, **kw))
     code, out, err = _study(run_cli, files, tmp_path / "a", "--resume")
     assert code == 0, err
     assert computed == [[4, 5, 6, 7]]                                      # only the missing unit's boards

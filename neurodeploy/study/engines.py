@@ -26,8 +26,7 @@ class LocalEngine:
 
         units = sorted(seeds_by_unit)
         for u in bar(units, total=len(units), desc="units") if progress is None else units:
-            kw = {} if chip is None else {"chip": chip}
-            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], **kw)
+            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], chip=chip)
             if progress is not None:
                 progress(u)
             yield u, counts
@@ -44,8 +43,7 @@ def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds
 
         raise StudyError(f"--unit-size must be ≥ 1, got {unit_size}")
     units = {u: list(seeds[u * unit_size:(u + 1) * unit_size]) for u in range(-(-len(seeds) // unit_size))}
-    kw = {"chip": chip} if chip is not None else {}
-    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, **kw))
+    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, chip=chip))
     return np.concatenate([np.asarray(done[u]) for u in sorted(units)])
 
 
