@@ -54,13 +54,13 @@ def test_a_local_sweep_trains_deploys_scores_and_exports_the_best(run_cli, tmp_p
 
 @pytest.fixture(scope="module")
 def cluster():
-    """One local 2-CPU Ray cluster for the Tune tests of this module."""
+    """One local 1-CPU Ray cluster for the Tune tests of this module (one trial at a time, in grid order)."""
     pytest.importorskip("ray.tune")
     import ray
 
     from neurodeploy.study.engines import RayEngine
 
-    RayEngine(num_cpus=2).start()
+    RayEngine(num_cpus=1).start()
     yield ray
     ray.shutdown()
 
@@ -68,9 +68,11 @@ def cluster():
 def test_an_asha_sweep_on_ray_tune_stops_runs_early_and_still_scores_them(cluster, tmp_path):
     from neurodeploy.study.sweep import load_sweep, run_sweep
 
-    r = run_sweep(load_sweep(sweep_file(tmp_path, grid="seed: [0, 1, 2, 3]", epochs=4)), tmp_path / "o",
+    # one CPU: the trials run in grid order. ASHA's rungs are epochs 1 and 2 of 3; at epoch 2 the second run
+    # (lr 1e-6, validation accuracy 1/3) trails the first (lr 0.05, accuracy 1) and is stopped there
+    r = run_sweep(load_sweep(sweep_file(tmp_path, grid="lr: [0.05, 0.000001]", epochs=3)), tmp_path / "o",
                   engine="ray", scheduler="asha")
-    assert any(x["stopped_early"] and x["epochs"] < 4 for x in r["runs"])      # ASHA stopped at least one run
+    assert [(x["epochs"], x["stopped_early"]) for x in r["runs"]] == [(3, False), (2, True)]
     assert all("yield" in x for x in r["runs"])                      # every run, stopped or not, is deployed
     assert (tmp_path / "o" / "best" / "config.json").exists() and r["scheduler"] == "asha"
 

@@ -80,8 +80,8 @@ def tune_runs(sweep: dict, runs: list[dict], out: Path, scheduler: str | None = 
     tuner = tune.Tuner(
         tune.with_resources(_trainable(sweep, run_dirs, hook), {"cpu": 1}),
         param_space={"id": tune.grid_search([r["id"] for r in runs]),
-                     "options": tune.sample_from(lambda network: next(r["options"] for r in runs
-                                                                   if r["id"] == network.config["id"]))},
+                     "options": tune.sample_from(lambda config: next(r["options"] for r in runs
+                                                                  if r["id"] == config["id"]))},
         tune_config=tune.TuneConfig(scheduler=sched, num_samples=1),
         run_config=tune.RunConfig(name="sweep", storage_path=str(out / "tune"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=2)))
