@@ -130,14 +130,18 @@ def test_fine_tuned_model_beats_its_init_on_the_measured_chip_and_records_it(fin
     assert after < before, (before, after)
 
 
-def test_fine_tuning_uses_the_chip_factors(finetune):
-    """Another chip (the reciprocal factors) gives other weights."""
+def test_fine_tuning_uses_the_chip_factors(finetune, capfd, monkeypatch):
+    """Another chip (the reciprocal factors) gives other weights; the progress line names the measured chip."""
     import json
 
-    from neurodeploy import api
+    from neurodeploy import api, log
+
+    monkeypatch.setattr(log, "_VERBOSITY", 1)                   # -v: the epoch lines
 
     d, opts = finetune
-    api.train(d / "data.npz", d / "ft_b.json", chip=d / "b.yaml", **opts)
+    api.train(d / "data.npz", d / "ft_b.json", chip=d / "b.yaml", **{**opts, "progress": True})
+    out, err = capfd.readouterr()
+    assert "measured chip," in out + err and " nominal," not in out + err, out + err
     wa, wb = ([p["weight"] for p in json.loads((d / f).read_text())["projections"]] for f in ("ft_a.json", "ft_b.json"))
     assert wa != wb
 

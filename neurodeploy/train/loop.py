@@ -107,6 +107,9 @@ class State:
 class Trainer:
     """Trains a :class:`~neurodeploy.train.structure.Structure` on a task's train/val data."""
 
+    #: What the first evaluation draw is (the progress line's name for ``val_acc_nominal``).
+    DRAW0 = "nominal"
+
     def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None, source=None,
                  on_epoch=None):
         import jax.numpy as jnp
@@ -396,5 +399,5 @@ class Trainer:
                               "train_acc": round(m[1], 4), "train_rate_hz": round(m[2], 3),
                               **{f"val_{k}": round(v, 6) for k, v in ev.items() if k != "counts"}})
         bar.write(f"epoch {state.epoch + 1}/{cfg.epochs} [{state.phase}] loss {m[0]:.4f} acc {m[1]:.3f} "
-                  f"rate {m[2]:.1f} Hz | val acc {ev['acc_nominal']:.3f} nominal, {ev['acc_mismatch']:.3f} mismatch") \
+                  f"rate {m[2]:.1f} Hz | val acc {ev['acc_nominal']:.3f} {self.DRAW0}, {ev['acc_mismatch']:.3f} mismatch") \
             if cfg.progress else None

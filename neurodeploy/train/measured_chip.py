@@ -82,6 +82,8 @@ class ChipTrainer(Trainer):
     """The :class:`~neurodeploy.train.loop.Trainer` on a measured chip: every mismatch draw (and the nominal one)
     times the chip's factors ``chip`` (:attr:`MeasuredChip.factors`)."""
 
+    DRAW0 = "measured chip"
+
     def __init__(self, *args, chip: dict, **kwargs):
         self.chip = chip
         super().__init__(*args, **kwargs)
