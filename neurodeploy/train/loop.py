@@ -106,12 +106,9 @@ class State:
 
 class Trainer:
     """Trains a :class:`~neurodeploy.train.structure.Structure` on a task's train/val data."""
+    DRAW0 = "nominal"      # what the first evaluation draw is (the progress line's name for val_acc_nominal)
 
-    #: What the first evaluation draw is (the progress line's name for ``val_acc_nominal``).
-    DRAW0 = "nominal"
-
-    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None, source=None,
-                 on_epoch=None):
+    def __init__(self, st, train, val, cfg: TrainConfig, profile, checkpoint: Path | None = None, source=None, on_epoch=None):
         import jax.numpy as jnp
 
         self.st, self.cfg, self.profile, self.ckpt = st, cfg, profile, checkpoint
