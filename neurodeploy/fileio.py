@@ -229,3 +229,22 @@ def parse_json(text: str, path, error=NeurodeployError) -> Any:
         raise error(f"{path}: line {e.lineno} column {e.colno}: invalid JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:
         raise error(f"{path}: invalid JSON: {e}") from None
+
+
+#: A float as YAML 1.2 and JSON write it; YAML 1.1 (PyYAML's resolver) wants a decimal point, so it would read
+#: ``1e-12`` — the way JSON and most programs write a capacitance — as the string "1e-12".
+_FLOAT_12 = (r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+def load_yaml(text: str | bytes):
+    """Parse YAML (or JSON) with PyYAML's safe loader, numbers read as YAML 1.2 does: ``1e-12`` and ``5E3``
+    are floats (:data:`_FLOAT_12`), as ``1.0e-12`` already is. Raises ``yaml.YAMLError`` as ``yaml.safe_load``."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(_FLOAT_12), list("-+0123456789."))
+    return yaml.load(text, Loader=Loader)

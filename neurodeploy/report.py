@@ -60,7 +60,7 @@ def format_quantize_summary(r: dict) -> str:
         out.append(f"delays    RMS error {1e3 * d['rms_error_s']:.3g} ms (max {1e3 * d['max_error_s']:.3g} ms, "
                    f"{_pct(d['relative_rms_error'])}) over {d['delayed']} delayed of {d['synapses']} synapses on "
                    f"{len(d['per_core'])} core(s) (best uniform choice of the 3 delay biases: "
-                   f"{1e3 * d['uniform_rms_error_s']:.3g} ms); uncalibrated delay model")
+                   f"{1e3 * d['uniform_rms_error_s']:.3g} ms); {d.get('model', 'uncalibrated').split(' (')[0]} delay model")
     b = r.get("biases", {})
     if b:
         worst = max(b.items(), key=lambda kv: kv[1]["max_rel_error"])

@@ -37,6 +37,13 @@ def test_bad_sweep_files_are_one_line(run_cli, tmp_path):
     assert code == 2 and "--scheduler asha needs --engine ray" in err
 
 
+def test_grid_numbers_in_exponent_form_are_numbers(tmp_path):
+    from neurodeploy.study.sweep import load_sweep, runs_of
+
+    runs = runs_of(load_sweep(sweep_file(tmp_path, grid="lr: [1e-3, 5E-2]")))
+    assert [r["options"]["lr"] for r in runs] == [1e-3, 5e-2]
+
+
 def test_a_local_sweep_trains_deploys_scores_and_exports_the_best(run_cli, tmp_path):
     code, out, err = run_cli("sweep", sweep_file(tmp_path), "-o", tmp_path / "o")
     assert code == 0, err
@@ -71,7 +78,7 @@ def test_an_asha_sweep_on_ray_tune_stops_runs_early_and_still_scores_them(cluste
     # one CPU: the trials run in grid order. ASHA's rungs are epochs 1 and 2 of 3; the second run (lr 1e-6: it
     # stays at chance, 1/3) trails the first (lr 0.05: it learns) at a rung and is
     # stopped there, the first runs to its end
-    r = run_sweep(load_sweep(sweep_file(tmp_path, grid="lr: [0.05, 0.000001]", epochs=3)), tmp_path / "o",
+    r = run_sweep(load_sweep(sweep_file(tmp_path, grid="lr: [0.05, 1e-6]", epochs=3)), tmp_path / "o",
                   engine="ray", scheduler="asha")
     (good, bad) = r["runs"]
     assert (good["epochs"], good["stopped_early"]) == (3, False)

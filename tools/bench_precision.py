@@ -16,8 +16,8 @@ dt sees the same events (moved to the start of their bin).
   difference any small perturbation causes in that network (its sensitivity), below which no dt can be
   told apart from the fine-step run.
 
-``--passage-intervals K``: the networks' ``passage_intervals`` (the midpoint rule that times a spike inside its
-step, :func:`neurodeploy.sim.dpi.region_passage`; default: the networks' own, 8), for both the runs and their
+``--passage-nodes K``: the networks' ``passage_nodes`` (the Gauss–Legendre rule that times a spike inside its
+step, :func:`neurodeploy.sim.dpi.region_passage`; default: the networks' own, 6), for both the runs and their
 fine-step reference.
 
 ``--rockpool PYTHON``: Rockpool's DynapSim (3.1.0) on the same networks and rasters in a subprocess of that
@@ -26,7 +26,7 @@ weights W_in, W_rec in units of Iscale, a common weight factor chosen (bisection
 N = 64 network fires as ours does at dt = 1 ms, its weights closed over (its faster form).
 
     python tools/bench_precision.py [--sizes 64,256] [--rates 50,100] [--dts 1,0.5,0.2,0.1] [--seeds 3]
-                                    [--repeats 3] [--passage-intervals 8] [--rockpool /tmp/rpvenv/bin/python]
+                                    [--repeats 3] [--passage-nodes 6] [--rockpool /tmp/rpvenv/bin/python]
                                     [--plot docs/img/precision.png] [--json FILE]
 """
 
@@ -88,14 +88,14 @@ def best_time(fn, repeats: int) -> float:
 # ours
 # ---------------------------------------------------------------------------------------------
 class Ours:
-    def __init__(self, intervals: int | None = None):
+    def __init__(self, nodes: int | None = None):
         import jax
         from neurodeploy.device.profile import load_profile
         from neurodeploy.sim import build_from_arrays, default_params, simulate
         self.jax, self.simulate = jax, simulate
         prof = load_profile("dynapse2")
         self.build = lambda n, e, dt, precise: build_from_arrays(
-            N_IN, default_params(prof, n), {}, *e, prof, dt=dt, precise_timing=precise, passage_intervals=intervals)
+            N_IN, default_params(prof, n), {}, *e, prof, dt=dt, precise_timing=precise, passage_nodes=nodes)
         self.run = jax.jit(lambda net, x: simulate(net, x)[0])
 
     def counts(self, kind, n, x_fine, dt, precise, scale=1.0):
@@ -178,8 +178,8 @@ def rockpool_worker() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-def measure_ours(configs, dts, seeds, repeats, log, intervals=None):
-    ours = Ours(intervals)
+def measure_ours(configs, dts, seeds, repeats, log, nodes=None):
+    ours = Ours(nodes)
     rows, floors = [], {}
     for kind, n, rate in configs:
         xs = [raster(rate, s) for s in range(seeds)]
@@ -272,7 +272,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dts", default="1,0.5,0.2,0.1,0.05", help="steps (ms); 0.05 is the reference")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--passage-intervals", type=int, help="the networks' passage_intervals (default: the model's)")
+    ap.add_argument("--passage-nodes", type=int, help="the networks' passage_nodes (default: the model's)")
     ap.add_argument("--rockpool", metavar="PYTHON", help="interpreter with rockpool installed")
     ap.add_argument("--rockpool-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--plot", metavar="PNG", help="write the work-precision plot (needs matplotlib)")
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     dts = [float(d) * 1e-3 for d in args.dts.split(",")]
     print(f"load average at start: {os.getloadavg()}", flush=True)
     rows, floors = measure_ours(configs, dts, args.seeds, args.repeats,
-                                lambda r: print(json.dumps(r), file=sys.stderr, flush=True), args.passage_intervals)
+                                lambda r: print(json.dumps(r), file=sys.stderr, flush=True), args.passage_nodes)
     rp_rows = None
     if args.rockpool:
         target = next((r["count"] for r in rows if (r["kind"], r["n"]) == ("rec", 64)), 600.0)

@@ -129,13 +129,16 @@ class Emulator:
         keys = jax.numpy.stack([jax.random.PRNGKey(int(s)) for s in seeds])
         draws = jax.vmap(lambda k: sample_located_mismatch(loc, k, sigma=sigma))(keys)
         if chip is not None:
-            from ..calibration.apply import apply_chip_factors, chip_factors
+            from ..calibration.apply import apply_chip_factors, chip_delay_factors, chip_factors
 
             d = self.decoded
             factors = chip_factors(d.sites, d.dst, self.net.n_synapses, chip, self.profile)
+            factors["delay"] = chip_delay_factors(self.cfg, d, chip, self.profile)     # each core's measured C_dly
             draws = jax.vmap(lambda m: apply_chip_factors(m, factors))(draws)
-        if nominal_delays and "delay" in draws:
-            draws = {**draws, "delay": jax.numpy.ones_like(draws["delay"])}
+        if nominal_delays and "delay" in draws:      # no delay mismatch; a measured core's own stages stay
+            core = factors.get("delay") if chip is not None else None
+            ones = jax.numpy.ones_like(draws["delay"])
+            draws = {**draws, "delay": ones if core is None else ones * jax.numpy.asarray(core, ones.dtype)}
         return self._result(np.asarray(jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(draws)), dt)
 
     def _result(self, spikes: np.ndarray, dt: float) -> EmulationResult:
@@ -193,13 +196,15 @@ class EmulatorBackend(Backend):
 
     def _run_measured(self, raster, dt: float) -> EmulationResult:
         """The measured chip: the chip profile's factors (times a residual draw of σ ``mismatch``)."""
-        from ..calibration.apply import apply_chip_factors, chip_factors
+        from ..calibration.apply import apply_chip_factors, chip_delay_factors, chip_factors
         from ..sim import no_mismatch, simulate
 
         em = self.emulator
         d = em.decoded
         mm = em.mismatch(self.seed, self.mismatch_sigma) if self.mismatch_sigma > 0 else no_mismatch(em.net)
-        mm = apply_chip_factors(mm, chip_factors(d.sites, d.dst, em.net.n_synapses, self.chip_profile, self.profile))
+        f = chip_factors(d.sites, d.dst, em.net.n_synapses, self.chip_profile, self.profile)
+        f["delay"] = chip_delay_factors(self.cfg, d, self.chip_profile, self.profile)     # each core's measured C_dly
+        mm = apply_chip_factors(mm, f)
         x = np.asarray(raster, np.float32)
         spikes, _, _ = simulate(em.net, x if x.ndim == 3 else x[None], mm, dt=dt)
         return em._result(np.asarray(spikes), dt)

@@ -1,7 +1,10 @@
 """Use a chip profile: the device profile with the measured constants, and the simulator's factors of a board.
 
-* :func:`measured_profile` — the device profile whose C_mem, C_ref and C_pulse are the chip profile's (geometric
-  mean over its cores): bias codes computed from it (``map --chip``) give the measured chip its time constants;
+* :func:`measured_profile` — the device profile whose C_mem, C_ref and C_pulse (and, for a chip profile with
+  ``delay_calibrated``, C_dly0..2, then ``analog.delay_calibrated`` true) are the chip profile's (geometric mean over
+  its cores): bias codes computed from it (``map --chip``) give the measured chip its time constants and delays;
+* :func:`retarget_delay_codes` — each measured core's delay-stage codes for its own C_dly,i (the profile's are the
+  cores' geometric mean); :func:`chip_delay_factors` — the emulated measured chip's delays, core by core;
 * :func:`chip_factors` — the mismatch pytree of a decoded network on the measured board: per probed neuron
 
       C_mem factor  = (C_mem,core / C_mem,profile)·tau_mem        C_ref factor = (C_ref,core / C_ref,profile)·t_ref
@@ -19,11 +22,53 @@ import numpy as np
 
 
 def measured_profile(profile, cp):
-    """``profile`` with the chip profile's constants (geometric mean over its cores)."""
-    names = ("C_mem", "C_ref", "C_pulse")
+    """``profile`` with the chip profile's constants (geometric mean over its cores); with measured delay stages
+    (``cp.delay_calibrated``) C_dly0..2 too, and ``analog.delay_calibrated`` true."""
+    from ..device.chip_profile import DELAY_CONSTANTS
+
+    names = ("C_mem", "C_ref", "C_pulse") + (DELAY_CONSTANTS if cp.delay_calibrated else ())
     update = {k: float(np.exp(np.mean([np.log(c.constants[k].value) for c in cp.cores if k in c.constants])))
               for k in names}
+    if cp.delay_calibrated:
+        update["delay_calibrated"] = True
     return profile.model_copy(update={"analog": profile.analog.model_copy(update=update)})
+
+
+def retarget_delay_codes(cfg, cp, measured):
+    """``cfg`` (mapped on ``measured``, :func:`measured_profile`) with each delay-calibrated core's stage codes
+    recomputed for that core's own capacitors: the stage delay t_i = V_th·C̄_dly,i/I_i that the quantizer chose with
+    the cores' geometric mean C̄ is kept on the core, I'_i = I_i·C_dly,i(core)/C̄_dly,i → the nearest code. A core
+    without delay codes, or not in the chip profile, is unchanged. Returns (config, {(chip, core): [3] code
+    changes})."""
+    import json
+
+    from ..config.config_json import config_from_dict
+    from ..device.profile import DELAY_QUANTITIES
+
+    if not cp.delay_calibrated:
+        return cfg, {}
+    a = measured.analog
+    raw = json.loads(cfg.dumps())
+    changed = {}
+    for chip in raw["chips"]:
+        for core in chip["cores"]:
+            cc = cp.core(chip["chip"], core["core"])
+            if cc is None:
+                continue
+            moved = []
+            for i, q in enumerate(DELAY_QUANTITIES):
+                pname = measured.quantity_to_parameter[q]
+                code = core["parameters"].get(pname)
+                if code is None:
+                    continue
+                cur = float(measured.bias.to_current(pname, code["coarse"], code["fine"]))
+                r = cc.constants[f"C_dly{i}"].value / getattr(a, f"C_dly{i}")
+                new = measured.bias.to_code(pname, cur * r, clip=True)
+                core["parameters"][pname] = {"coarse": int(new.coarse), "fine": int(new.fine)}
+                moved.append((code["coarse"], code["fine"]) != (int(new.coarse), int(new.fine)))
+            if moved:
+                changed[(chip["chip"], core["core"])] = moved
+    return config_from_dict(raw, "the delay codes of the measured cores"), changed
 
 
 def chip_factors(sites: np.ndarray, dst: np.ndarray, n_synapses: int, cp, measured) -> dict:
@@ -47,6 +92,46 @@ def chip_factors(sites: np.ndarray, dst: np.ndarray, n_synapses: int, cp, measur
             "weight": f["w"][np.asarray(dst, np.int64)] if n_synapses else np.ones(0)}
 
 
+def chip_delay_factors(cfg, decoded, cp, measured) -> np.ndarray | None:
+    """[E] each decoded entry's delay on its own core relative to its delay on ``measured`` (the cores' geometric
+    mean C̄_dly): with r_i = C_dly,i(core)/C̄_dly,i and the entry's stage delays t̄_i (eq. (8), ``measured``),
+
+        factor = ([p ∨ m]·r₀t̄₀ + p·r₁t̄₁ + m·r₂t̄₂) / ([p ∨ m]·t̄₀ + p·t̄₁ + m·t̄₂)      (1 for an undelayed entry)
+
+    None when the decoded network has no delays or the chip profile no measured delay stages."""
+    from ..device.profile import DELAY_QUANTITIES
+
+    if decoded.delay is None or not cp.delay_calibrated:
+        return None
+    a = measured.analog
+    ncam = measured.geometry.cam_entries_per_neuron
+    where = {}
+    for chip in cfg.chips:
+        for core in chip.cores:
+            t = []
+            for i, q in enumerate(DELAY_QUANTITIES):
+                pname = measured.quantity_to_parameter[q]
+                code = core.parameters.get(pname)
+                code = (code.coarse, code.fine) if code is not None else tuple(measured.parameters[pname].default)
+                t.append(float(measured.bias.to_current(pname, *code)))
+            cc = cp.core(chip.chip, core.core)
+            r = [cc.constants[f"C_dly{i}"].value / getattr(a, f"C_dly{i}") if cc is not None else 1.0 for i in range(3)]
+            tbar = measured.delay_times(t)
+            flags = {n.neuron: n.synapse_flags for n in core.neurons}
+            where[(chip.chip, core.core)] = (np.asarray(tbar), np.asarray(r), flags)
+    out = np.ones(decoded.dst.size)
+    for e, (m, slot) in enumerate(zip(decoded.dst, decoded.cam_entry % ncam)):
+        chip, core, neuron = (int(x) for x in decoded.sites[m])
+        tbar, r, flags = where[(chip, core)]
+        fl = flags.get(neuron, {}).get(int(slot), [])
+        pb, mb = "precise_delay" in fl, "mismatched_delay" in fl
+        use = np.array([pb or mb, pb, mb], float)
+        d = float(use @ tbar)
+        if d > 0:
+            out[e] = float(use @ (r * tbar)) / d
+    return out
+
+
 def apply_chip_factors(mm: dict, factors: dict) -> dict:
     """The draw ``mm`` (a simulator mismatch pytree) times the chip factors."""
     import jax.numpy as jnp
@@ -56,6 +141,8 @@ def apply_chip_factors(mm: dict, factors: dict) -> dict:
     for k, group in (("C_mem", "capacitances"), ("C_ref", "capacitances"), ("Idc", "currents")):
         out[group][k] = out[group][k] * jnp.asarray(factors[k], out[group][k].dtype)
     out["weight"] = out["weight"] * jnp.asarray(factors["weight"], out["weight"].dtype)
+    if factors.get("delay") is not None and "delay" in out:
+        out["delay"] = out["delay"] * jnp.asarray(factors["delay"], out["delay"].dtype)
     return out
 
 

@@ -89,7 +89,8 @@ def truth(chip: HiddenChip, sites: np.ndarray) -> dict:
     """The identifiable quantities of the hidden chip at ``sites`` [M, 3] (chip, core, neuron), at the default codes:
     {"tau_mem": τ_eff (s), "t_ref" (s), "dc_drive", "ampa_drive" (relative to the nominal profile, neuron part:
     the CAM slots' weight factors excluded)} per site, and the per-core constants at mismatch 1 ("C_mem", "C_ref",
-    "C_pulse", effective: expressed with the nominal U_T, κ, V_th, I_0 as the calibration writes them)."""
+    "C_pulse", effective: expressed with the nominal U_T, κ, V_th, I_0 as the calibration writes them; "C_dly0".."C_dly2"
+    effective with the nominal V_th: t_i = V_th·C_dly,i/I_dly,i)."""
     import jax
 
     from ..device.profile import load_profile
@@ -119,5 +120,6 @@ def truth(chip: HiddenChip, sites: np.ndarray) -> dict:
     one = quantities({k: 1.0 for k in f}, {k: 1.0 for k in c})
     tau0 = membrane_time_constant(a.C_mem, cur["Itau_mem"], a.I_0, a.U_T, a.kappa)
     const = {"C_mem": a.C_mem * one["tau_mem"] / tau0, "C_ref": h.V_th * h.C_ref / a.V_th,
-             "C_pulse": a.C_pulse * one["ampa_drive"]}
+             "C_pulse": a.C_pulse * one["ampa_drive"],
+             **{f"C_dly{i}": getattr(h, f"C_dly{i}") * h.V_th / a.V_th for i in range(3)}}
     return {"neurons": {k: np.asarray(v, np.float64) for k, v in per.items()}, "constants": const}

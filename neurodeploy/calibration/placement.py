@@ -61,16 +61,18 @@ def deploy_on_chip(network, nominal, cp, *, cam_profiles=None, **options):
     (:func:`~neurodeploy.calibration.apply.retarget_network`), deployed on the measured profile
     (:func:`~neurodeploy.calibration.apply.measured_profile`; ``options`` go to
     :func:`neurodeploy.deployment.deploy`), then each core's neurons moved onto its best-measured physical neurons
-    (:func:`place_on_measured`; not with ``cam_profiles``, whose CAM-defect placement is kept).
+    (:func:`place_on_measured`; not with ``cam_profiles``, whose CAM-defect placement is kept); with measured delay
+    stages, each core's delay codes for its own C_dly (:func:`~neurodeploy.calibration.apply.retarget_delay_codes`).
     Returns (deployment, config, {(chip, core): (mean score before, after)})."""
     from ..deployment import deploy
-    from .apply import measured_profile, retarget_network
+    from .apply import measured_profile, retarget_delay_codes, retarget_network
 
     measured = measured_profile(nominal, cp)
     d = deploy(retarget_network(network, nominal, measured), measured, cam_profiles=cam_profiles, **options)
+    config, _ = retarget_delay_codes(d.config, cp, measured)
     if cam_profiles:
-        return d, d.config, {}
-    config, moved = place_on_measured(d.config, cp, measured.geometry.neurons_per_core)
+        return d, config, {}
+    config, moved = place_on_measured(config, cp, measured.geometry.neurons_per_core)
     return d, config, moved
 
 

@@ -38,17 +38,22 @@ def _int_list(text: str | None, option: str, hi: int):
 @click.option("--neurons", default=None, help="Neurons of each core to probe (e.g. 0-63; default: all).")
 @click.option("--duration", type=click.FloatRange(0.5, 10), default=1.5, show_default=True,
               help="Seconds of chip time per probe run (the first 0.3 s settle).")
+@click.option("--delays/--no-delays", default=True, show_default=True,
+              help="Also run the delay probe and measure the delay stages C_dly0..2 of every core (on a profile that "
+                   "models them).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Chip profile to write (chip.yaml); the probe data goes next to it (chip.probes.npz).")
 def calibrate_cmd(backend, hidden_chip, mismatch, seed, device, bitfile, n_chips, no_discharge, settle, wait_for_clock,
-                  chip_ids, cores, neurons, duration, profile_name, output):
+                  chip_ids, cores, neurons, duration, delays, profile_name, output):
     """Measure a board (or an emulated one) through the backend and write its chip profile.
 
     Probes (DC f–I curves, a slow-refractory run, AMPA event trains) run on every chosen core at once through
     `load`/`run` only; the simulator is then fitted to the measured inter-spike intervals: per core the effective
     C_mem, C_ref and C_pulse, per neuron the factors of τ_mem, t_ref, DC drive and AMPA drive, each with its
-    standard error. Prints the constants and the probes' board time.
+    standard error. The delay probe (one event per delay level into neurons that fire on it, its latency against
+    an undelayed entry) gives each core's delay stages C_dly0..2 (`map --chip` then sets the delay biases from
+    them). Prints the constants and the probes' board time.
     """
     import time
     from pathlib import Path
@@ -78,16 +83,21 @@ def calibrate_cmd(backend, hidden_chip, mismatch, seed, device, bitfile, n_chips
     t0 = time.perf_counter()
     with b:
         cp, npz, fit, probes = calibrate(b, prof, sites, backend_name=backend, seed=run_seed, npz_name=npz_name,
-                                         progress=progress, duration=duration)
+                                         progress=progress, duration=duration, delays=delays and prof.models_delays)
     write_chip_profile(out, cp, npz)
     for c in cp.cores:
         k = c.constants
         click.echo(f"chip {c.chip} core {c.core}: {len(c.neurons)} neurons fitted; "
                    + ", ".join(f"{n} = {k[n].value:.4g} F ± {100 * k[n].sigma:.1f} %" for n in ("C_mem", "C_ref", "C_pulse")))
+        if cp.delay_calibrated:
+            click.echo(f"chip {c.chip} core {c.core}: delay stages "
+                       + ", ".join(f"{n} = {k[n].value:.4g} F ± {100 * k[n].sigma:.1f} %" for n in ("C_dly0", "C_dly1", "C_dly2")))
     missed = int((~fit["fitted"]).sum())
     if missed:
         click.echo(f"{missed} probed neuron(s) not fitted (fired in fewer than two DC runs): left out of the profile")
-    click.echo(f"board time of the probes: {probes.board_time:.1f} s ({len(probes.runs)} runs × {probes.duration:g} s); "
+    dps = fit.get("delay_probes")
+    extra = f" + delay probe {dps.board_time:.1f} s ({len(dps.runs)} runs × {dps.duration:g} s)" if dps else ""
+    click.echo(f"board time of the probes: {cp.provenance.board_time:.1f} s ({len(probes.runs)} runs × {probes.duration:g} s{extra}); "
                f"wall time {time.perf_counter() - t0:.1f} s; estimated mismatch σ ≈ {fit['mismatch']:.3f}")
     click.echo(f"wrote {out} and {out.parent / npz_name}")
 

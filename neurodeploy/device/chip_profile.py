@@ -14,6 +14,9 @@ Identified per core (the others keep the device profile's values; see :mod:`neur
     C_mem    effective, with the profile's U_T, κ, I_0:   τ_eff = U_T·C_mem/(κ·(I_tau + I_0))
     C_ref    effective, with the profile's V_th:          t_ref = V_th·C_ref/I_ref
     C_pulse  effective synaptic efficacy, with the profile's V_th: the AMPA drive ∝ V_th·C_pulse/I_pulse
+    C_dly0, C_dly1, C_dly2   the delay stages, effective, with the profile's V_th: t_i = V_th·C_dly,i/I_dly,i
+             (the delay probe, :mod:`neurodeploy.calibration.delay_probe`; present on every core exactly when
+             ``delay_calibrated`` is true)
 
 Per neuron (factors ≈ 1; a neuron's value is the core's times its factor):
 
@@ -39,7 +42,9 @@ from .profile import validated_yaml
 
 CHIP_PROFILE_FORMAT = "neurodeploy.chip-profile/1"
 #: the per-core constants a calibration identifies, and the per-neuron factors
-CONSTANTS: tuple[str, ...] = ("C_mem", "C_ref", "C_pulse")
+CONSTANTS: tuple[str, ...] = ("C_mem", "C_ref", "C_pulse", "C_dly0", "C_dly1", "C_dly2")
+#: the delay stages' constants (written when the delay probe ran: ``delay_calibrated``)
+DELAY_CONSTANTS: tuple[str, ...] = ("C_dly0", "C_dly1", "C_dly2")
 FACTORS: tuple[str, ...] = ("tau_mem", "dc_drive", "t_ref", "ampa_drive")
 ConstantName = Literal[CONSTANTS]
 FactorName = Literal[FACTORS]
@@ -97,6 +102,7 @@ class ChipProfile(_Model):
     device_profile: DeviceProfileRef
     provenance: Provenance
     probe_data: ProbeData
+    delay_calibrated: bool = Field(False, description="the delay stages were measured: every core has C_dly0..2")
     cores: list[CoreCalibration] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -104,6 +110,14 @@ class ChipProfile(_Model):
         seen = [(c.chip, c.core) for c in self.cores]
         if len(set(seen)) != len(seen):
             raise ValueError("$.cores: a (chip, core) appears twice")
+        for i, c in enumerate(self.cores):
+            have = [k for k in DELAY_CONSTANTS if k in c.constants]
+            if self.delay_calibrated and len(have) != len(DELAY_CONSTANTS):
+                raise ValueError(f"$.cores[{i}].constants: delay_calibrated is true but chip {c.chip} core {c.core} lacks "
+                                 f"{', '.join(k for k in DELAY_CONSTANTS if k not in have)} (measure them or set it false)")
+            if not self.delay_calibrated and have:
+                raise ValueError(f"$.cores[{i}].constants: {', '.join(have)} given but delay_calibrated is false "
+                                 f"(set it true with all three, or remove them)")
         return self
 
     def core(self, chip: int, core: int) -> CoreCalibration | None:

@@ -26,6 +26,7 @@ from ..basemodel import FileModel
 from .chip_parameters import ChipParameters
 from .dendrites import DENDRITES
 from ..errors import ProfileError, validation_lines
+from ..fileio import load_yaml
 from . import physics
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
@@ -325,7 +326,7 @@ def validated_yaml(path: Path, raw_bytes: bytes, model, what: str):
     """``raw_bytes`` (YAML or JSON) parsed and validated as ``model``; every problem as :class:`ProfileError`
     lines ``FILE: $.field: message`` (a syntax error with its line, a non-mapping, each failed field)."""
     try:
-        raw = yaml.safe_load(raw_bytes)
+        raw = load_yaml(raw_bytes)
     except RecursionError:
         raise ProfileError(f"{path}: nested too deeply to be a {what}") from None
     except yaml.YAMLError as e:

@@ -203,7 +203,14 @@ def _core_report(ci: int, target: np.ndarray, r: CoreDelays) -> dict:
             "entries_per_bits": {k: int(np.sum(level == i)) for i, k in enumerate(("00", "p", "m", "pm"))}}
 
 
-def _overall(target: np.ndarray, value: np.ndarray, per_core: list[dict]) -> dict:
+def delay_model(profile) -> str:
+    """What the delay report says of the stage model: calibrated (C_dly0..2 measured on the chip) or not."""
+    if profile.analog.delay_calibrated:
+        return "calibrated (delay stages measured on the chip: profile analog.delay_calibrated true)"
+    return "uncalibrated (profile analog.delay_calibrated false)"
+
+
+def _overall(target: np.ndarray, value: np.ndarray, per_core: list[dict], model: str) -> dict:
     n = max(target.size, 1)
     den = float(np.sum(target ** 2))
     uni2 = sum(r["uniform_rms_error_s"] ** 2 * r["synapses"] for r in per_core)
@@ -213,7 +220,7 @@ def _overall(target: np.ndarray, value: np.ndarray, per_core: list[dict]) -> dic
             "rms_error_s": float(f"{np.sqrt(e2 / n):.6g}"), "relative_rms_error": rel(e2),
             "max_error_s": float(f"{np.max(np.abs(value - target), initial=0):.6g}"),
             "uniform_rms_error_s": float(f"{np.sqrt(uni2 / n):.6g}"), "uniform_relative_rms_error": rel(uni2),
-            "model": "uncalibrated (profile analog.delay_calibrated false)", "per_core": per_core}
+            "model": model, "per_core": per_core}
 
 
 def quantize_network_delays(delay: np.ndarray, core_of: np.ndarray, live: np.ndarray, profile, seed: int = 0):
@@ -236,4 +243,4 @@ def quantize_network_delays(delay: np.ndarray, core_of: np.ndarray, live: np.nda
         per_core.append(_core_report(int(ci), delay[sel], r))
     cols = {"delay": delay.tolist(), "precise_delay": precise.tolist(), "mismatched_delay": mismatched.tolist(),
             "delay_value": value.tolist()}
-    return cols, codes, _overall(delay[live], value[live], per_core)
+    return cols, codes, _overall(delay[live], value[live], per_core, delay_model(profile))

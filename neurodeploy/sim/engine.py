@@ -86,7 +86,7 @@ def weights(net: SimNetwork, weight, mismatch, dt: float, matrix: bool | str = F
 def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> Derived:
     """The model's :class:`.model.Circuit` and the :class:`Weights` of ``net`` under the draw ``mismatch``."""
     cur, cap, weight = apply_mismatch(net, mismatch)
-    return Derived(model.circuit(net.neurons, cur, cap, dt, timed=net.precise_timing, intervals=net.passage_intervals),
+    return Derived(model.circuit(net.neurons, cur, cap, dt, timed=net.precise_timing, nodes=net.passage_nodes),
                    weights(net, weight, mismatch, dt, matrix))
 
 

@@ -64,9 +64,10 @@ places events between steps) the events keep arriving at step boundaries. Spikes
 targets only from the next step on (within the bin of the spike the membrane has its frozen input), so
 the remaining error is the one-bin shift of the missed input. Gradients: a is a spike time and carries
 none (stop-gradient); Q and P carry the weights' and the spikes' (surrogate) gradients. Measured
-(``tools/bench_precision.py``, docs/performance.md): on the benchmark networks at dt = 1 ms it moves the
-spike-count error against the 0.05 ms run by < 1 %; what sets that error is the spike's own time inside its
-bin, the passage quadrature (``SimNetwork.passage_intervals``, :func:`.dpi.region_passage`).
+(``tools/bench_precision.py``, docs/performance.md): on the benchmark networks at dt = 1 ms the spike-count
+error against the 0.05 ms run is 0.3–0.7 % with or without it (except chaotic networks, at their floor); what
+set that error was the spike's own time inside its bin, the passage quadrature (``SimNetwork.passage_nodes``,
+:func:`.dpi.region_passage`).
 
 Gradients (the surrogate model): the spike is the exact event forward and the surrogate :func:`.surrogate.spike`
 of v = (z − z_b)/(1 + w_b) backward; the reset and the spike time inside the bin carry no gradient (the
@@ -146,7 +147,7 @@ class Circuit:
     the DC latch is off); ``If_nmda`` (A) and ``gated`` (bool) the NMDA gate; ``alive`` 0 for killed
     neurons; ``t_ref`` (s); ``I_th`` = I_spkthr, ``I_b`` the onset (A), ``z_b`` its z and
     ``inv_1_wb`` = 1/(1 + w_b). With precise spike timing ``syn_tau`` (4-tuple) and ``ahp_tau``, the time
-    constants τ (s) of (1), else None. Static: ``I_0`` (A), ``dt`` (s) and ``intervals``, the passage region's
+    constants τ (s) of (1), else None. Static: ``I_0`` (A), ``dt`` (s) and ``nodes``, the passage region's
     quadrature (:func:`.dpi.region_passage`)."""
 
     syn_charge: tuple
@@ -170,23 +171,23 @@ class Circuit:
     ahp_tau: jax.Array | None
     I_0: float = field(metadata=dict(static=True))
     dt: float = field(metadata=dict(static=True))
-    intervals: int = field(default=dpi.REGION_INTERVALS, metadata=dict(static=True))
+    nodes: int = field(default=dpi.PASSAGE_NODES, metadata=dict(static=True))
 
 
 jax.tree_util.register_dataclass(
     Circuit, data_fields=["syn_charge", "syn_decay", "syn_mean", "ahp_decay", "ahp_mean", "ahp_charge", "adapt",
                           "mem", "Idc", "If_nmda", "gated", "alive", "t_ref", "I_th", "I_b", "z_b", "inv_1_wb",
                           "syn_tau", "ahp_tau"],
-    meta_fields=["I_0", "dt", "intervals"])
+    meta_fields=["I_0", "dt", "nodes"])
 
 
 def circuit(neurons: Neurons, cur: dict, cap: dict, dt: float, timed: bool = False,
-            intervals: int = dpi.REGION_INTERVALS) -> Circuit:
+            nodes: int = dpi.PASSAGE_NODES) -> Circuit:
     """The :class:`Circuit` of a network's ``neurons`` (``net.neurons``: latches and chip constants) with
     currents ``cur`` (A) and capacitances ``cap`` (F) — the network's own or a mismatch draw's
     (:func:`.mismatch.apply_mismatch`) — for steps of ``dt`` s: eqs. (1)–(4) of :mod:`.dpi` for every DPI,
     the feedback constants scaled by each neuron's I_spkthr, the onset I_b; ``timed`` (precise spike
-    timing): also the time constants; ``intervals``: the passage region's quadrature."""
+    timing): also the time constants; ``nodes``: the passage region's quadrature."""
     net = neurons
     U_T, kappa, V_th = net.U_T, net.kappa, net.V_th
 
@@ -214,7 +215,7 @@ def circuit(neurons: Neurons, cur: dict, cap: dict, dt: float, timed: bool = Fal
         alive=1.0 - net.kill.astype(DTYPE), t_ref=dpi.pulse_width(cap["C_ref"], cur["Iref"], V_th),
         I_th=thr, I_b=I_b, z_b=w_b + jnp.log(w_b), inv_1_wb=1.0 / (1.0 + w_b),
         syn_tau=tuple(taus) if timed else None, ahp_tau=tau_ahp if timed else None, I_0=float(net.I_0), dt=float(dt),
-        intervals=int(intervals),
+        nodes=int(nodes),
     )
 
 
@@ -254,7 +255,7 @@ def spike_timing(c: Circuit, m: Membrane, store: Callable = keep):
     sg = lax.stop_gradient
     t_b = jnp.where(m.inside, 0.0, dpi.crossing_time(*sg((m.z0, c.z_b, m.F, m.J, m.h)), m.reach))
     I_lo = jnp.where(m.inside, sg(m.I_mem), sg(c.I_b))
-    T_pass, I_reg = dpi.region_passage(I_lo, *sg((c.I_th, m.I_in, m.L, c.mem)), sg(m.h) - t_b, intervals=c.intervals)
+    T_pass, I_reg = dpi.region_passage(I_lo, *sg((c.I_th, m.I_in, m.L, c.mem)), sg(m.h) - t_b, nodes=c.nodes)
     T_pass, I_reg, t_b = store((T_pass, I_reg, t_b))
     exact = ((m.reach & (t_b + T_pass <= m.h)) & (m.v >= 0)).astype(DTYPE) * c.alive
     rest = jnp.maximum(c.t_ref - (m.h - (t_b + T_pass)), -c.dt)

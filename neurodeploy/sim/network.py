@@ -38,7 +38,7 @@ import numpy as np
 
 from ..device.profile import NEURON_QUANTITIES
 from ..device.dendrites import DENDRITE_INDEX
-from .dpi import feedback_constants
+from .dpi import PASSAGE_NODES, feedback_constants
 from .errors import SimError
 from .layout import Layout, ell, fanout, static
 
@@ -47,8 +47,8 @@ CAPACITANCES: tuple[str, ...] = ("C_mem", "C_ref", "C_ampa", "C_nmda", "C_gaba",
 #: Per-neuron boolean flags.
 FLAGS: tuple[str, ...] = ("adaptation", "dc", "nmda_gate", "kill")
 DTYPE = jnp.float32
-#: Builders' defaults: precise timing ((P1)–(P4), :mod:`.model`) off; 8 passage intervals (:func:`.dpi.region_passage`).
-PRECISE_TIMING, PASSAGE_INTERVALS = False, 8
+#: Builders' default: precise timing ((P1)–(P4), :mod:`.model`) off (the passage's: :data:`.dpi.PASSAGE_NODES`).
+PRECISE_TIMING = False
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class SimNetwork:
     Three parts: the circuit values (``neurons``, :class:`Neurons`), the synapse entries (``entries``,
     :class:`Entries`) and their index layouts (``layout``, :class:`Layout`, derived from the entries by the
     builders); plus the static ``n_inputs``, ``dt`` (s), ``precise_timing`` (eqs. (P1)–(P4) of :mod:`.model`)
-    and ``passage_intervals`` (:func:`.dpi.region_passage`). Every field of a part reads as an attribute of
+    and ``passage_nodes`` (:func:`.dpi.region_passage`). Every field of a part reads as an attribute of
     the network (``net.currents``, ``net.weight``, ``net.slot_src``, ...), and :meth:`replace` changes fields
     by those names.
     """
@@ -110,7 +110,7 @@ class SimNetwork:
     n_inputs: int = static()
     dt: float = static()
     precise_timing: bool = static(False)
-    passage_intervals: int = static(PASSAGE_INTERVALS)
+    passage_nodes: int = static(PASSAGE_NODES)
 
     def __getattr__(self, name):
         part = _PART.get(name)
@@ -186,7 +186,7 @@ def _as_1d(name: str, v, n: int, kind: str) -> np.ndarray:
 def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendrite, weight, profile, *,
                       dt: float = 1e-3, capacitances: dict | None = None, feedback: dict | None = None,
                       delay=None, delay_spread=None, max_delay: float | None = None,
-                      precise_timing: bool | None = None, passage_intervals: int | None = None) -> SimNetwork:
+                      precise_timing: bool | None = None, passage_nodes: int | None = None) -> SimNetwork:
     """Build a :class:`SimNetwork` from plain arrays — the single entry point to the physics.
 
     ``params``: every quantity of NEURON_QUANTITIES as an [N] array (A; scalars broadcast).
@@ -199,8 +199,8 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
     delay-free network. ``delay_spread`` [S] scales each entry's delay mismatch (default 1). ``max_delay``
     (s): the longest delay the network must hold (default: twice its largest delay, room for mismatch);
     delays beyond it (e.g. mismatched ones) are clipped to it. ``precise_timing``: events act at their spike
-    times inside the bin ((P1)–(P4) of :mod:`.model`); ``passage_intervals``: the midpoint rule that times a
-    spike inside its bin (:func:`.dpi.region_passage`); defaults :data:`PRECISE_TIMING`, :data:`PASSAGE_INTERVALS`.
+    times inside the bin ((P1)–(P4) of :mod:`.model`); ``passage_nodes``: the Gauss–Legendre nodes that time a
+    spike inside its bin (:func:`.dpi.region_passage`); defaults :data:`PRECISE_TIMING`, :data:`.dpi.PASSAGE_NODES`.
     """
     n, cur = _neuron_currents(n_inputs, params, flags)
     unknown = [f for f in flags if f not in FLAGS]
@@ -225,9 +225,9 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
             raise SimError(f"feedback: unknown constant {k!r} (known: {', '.join(fb)})")
         fb[k] = float(v)
 
-    k = PASSAGE_INTERVALS if passage_intervals is None else passage_intervals
+    k = PASSAGE_NODES if passage_nodes is None else passage_nodes
     if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= 256):
-        raise SimError(f"passage_intervals: expected an integer from 1 to 256 (midpoint-rule intervals), got {k!r}")
+        raise SimError(f"passage_nodes: expected an integer from 1 to 256 (Gauss–Legendre nodes), got {k!r}")
     n_src = n_inputs + n
     dly, spread, slots = _delays(delay, delay_spread, max_delay, src.shape[0], dt)
     groups, slot_entry, slot_src = ell(n_src, n, src, dst, dendrite)
@@ -251,7 +251,7 @@ def build_from_arrays(n_inputs: int, params: dict, flags: dict, src, dst, dendri
             delay_slots=slots, fan_rec=fan_rec),
         n_inputs=int(n_inputs), dt=float(dt),
         precise_timing=bool(PRECISE_TIMING if precise_timing is None else precise_timing),
-        passage_intervals=int(k),
+        passage_nodes=int(k),
     )
 
 

@@ -43,7 +43,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: model.SimState | Non
     x = x[None] if unbatched else x
     names = model.RECORDED if record is True else ((record,) if isinstance(record, str) else tuple(record or ()))
     cur, cap, weight = apply_mismatch(net, mismatch)
-    c = model.circuit(net.neurons, cur, cap, dt, timed=net.precise_timing, intervals=net.passage_intervals)
+    c = model.circuit(net.neurons, cur, cap, dt, timed=net.precise_timing, nodes=net.passage_nodes)
     index, frac = delay_taps(net, mismatch, dt) if net.delay_slots else (None, None)
     if state is None:
         state = model.initial_state(net, x.shape[0])

@@ -36,9 +36,11 @@ def load_sweep(path) -> dict:
     """Read and check a sweep file → the sweep dict (one line naming the file and the key on error)."""
     import yaml
 
+    from ..fileio import load_yaml
+
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except FileNotFoundError:
         raise StudyError(f"{path}: sweep file not found") from None
     except yaml.YAMLError as e:

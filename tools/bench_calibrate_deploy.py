@@ -1,13 +1,16 @@
-"""Benchmark: deployed accuracy of a trained model on hidden chips, without calibration, with `map --chip` and with
-`map --chip` after `train --chip` fine-tuning.
+"""Benchmark: deployed accuracy of a trained model (any built-in task: ``--task digits``, ``--task coincidence``, …)
+on hidden chips, without calibration, with `map --chip` and with `map --chip` after `train --chip` fine-tuning.
 
 Per hidden chip (`neurodeploy chip new --seed s`, σ 10 %), all run on the hidden board, the task's metric on the
 test split:
 
 * uncalibrated — the model mapped for the nominal chip (`map`, built-in profile);
-* map --chip — `calibrate` on the cores the model uses, then the model mapped for the measured chip
-  (:func:`neurodeploy.calibration.placement.deploy_on_chip`: retargeted currents, measured constants, neurons on
-  the best-measured physical neurons);
+* no delay probe — (a model with delays only) `map --chip` with the chip profile's delay stages left out
+  (``delay_calibrated`` false: the delay biases from the profile's C_dly0..2);
+* map --chip — `calibrate` on the cores the model uses (with the delay probe on a model with delays), then the
+  model mapped for the measured chip (:func:`neurodeploy.calibration.placement.deploy_on_chip`: retargeted
+  currents, measured constants, delay biases from the measured C_dly0..2, neurons on the best-measured physical
+  neurons);
 * fine-tuned — the model fine-tuned for the measured chip (`train --init MODEL --chip chip.yaml`, ``--ft-epochs``
   epochs at ``--ft-lr``, residual σ 0.02), then mapped with `map --chip`.
 
@@ -15,7 +18,7 @@ References: the float model on the nominal chip (the simulator, no mismatch) and
 mapping on the emulator without mismatch). Wall times per chip: calibrate, fine-tune. Rows are printed (and the
 JSON rewritten) as each chip finishes.
 
-Usage: python tools/bench_calibrate_digits.py MODEL [--task digits] [--chips 4] [--first 0] [--ft-epochs 8]
+Usage: python tools/bench_calibrate_deploy.py MODEL [--task digits] [--chips 4] [--first 0] [--ft-epochs 8]
 """
 
 import argparse
@@ -59,6 +62,15 @@ def float_accuracy(network, prof, data, task) -> float:
     return float(task.metrics(np.concatenate(counts), data)["accuracy"])
 
 
+def without_delays(cp):
+    """The chip profile without its measured delay stages (the delay biases then come from the device profile)."""
+    from neurodeploy.device.chip_profile import DELAY_CONSTANTS
+
+    cores = [c.model_copy(update={"constants": {k: v for k, v in c.constants.items() if k not in DELAY_CONSTANTS}})
+             for c in cp.cores]
+    return cp.model_copy(update={"delay_calibrated": False, "cores": cores})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
@@ -85,8 +97,9 @@ def main():
     flt = float_accuracy(network, prof, data, task)
     print(f"float model (nominal chip): {100 * flt:.1f} %; nominal board: {100 * nominal:.1f} %; cores used {cores}",
           flush=True)
-    print(f"{'chip':>4s} {'uncalibrated':>12s} {'map --chip':>10s} {'fine-tuned':>10s} {'calibrate s':>11s} "
-          f"{'fine-tune s':>11s}", flush=True)
+    delays = network.has_delays
+    print(f"{'chip':>4s} {'uncalibrated':>12s} {'no dly probe':>12s} {'map --chip':>10s} {'fine-tuned':>10s} "
+          f"{'calibrate s':>11s} {'board s':>7s} {'fine-tune s':>11s}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(a.first, a.first + a.chips):
@@ -99,6 +112,10 @@ def main():
             t_cal = time.perf_counter() - t0
             _, cfg1, _ = deploy_on_chip(network, prof, cp)
             after = accuracy(hidden, cfg1, data, readout, task)
+            no_dly = None
+            if delays and cp.delay_calibrated:
+                _, cfg_nd, _ = deploy_on_chip(network, prof, without_delays(cp))
+                no_dly = accuracy(hidden, cfg_nd, data, readout, task)
             tuned = t_ft = None
             if a.ft_epochs:
                 t0 = time.perf_counter()
@@ -108,14 +125,16 @@ def main():
                 t_ft = time.perf_counter() - t0
                 _, cfg2, _ = deploy_on_chip(load_network(out, profile=prof), prof, cp)
                 tuned = accuracy(hidden, cfg2, data, readout, task)
-            rows.append({"seed": seed, "uncalibrated": before, "map_chip": after, "fine_tuned": tuned,
-                         "calibrate_s": t_cal, "fine_tune_s": t_ft})
+            rows.append({"seed": seed, "uncalibrated": before, "no_delay_probe": no_dly, "map_chip": after,
+                         "fine_tuned": tuned, "calibrate_s": t_cal, "board_s": cp.provenance.board_time, "fine_tune_s": t_ft})
             ft = f"{100 * tuned:9.1f}%" if tuned is not None else f"{'-':>10s}"
-            print(f"{seed:4d} {100 * before:11.1f}% {100 * after:9.1f}% {ft} {t_cal:11.1f} "
-                  f"{t_ft if t_ft is not None else float('nan'):11.1f}", flush=True)
+            nd = f"{100 * no_dly:11.1f}%" if no_dly is not None else f"{'-':>12s}"
+            print(f"{seed:4d} {100 * before:11.1f}% {nd} {100 * after:9.1f}% {ft} {t_cal:11.1f} "
+                  f"{cp.provenance.board_time:7.1f} {t_ft if t_ft is not None else float('nan'):11.1f}", flush=True)
             if a.json:
                 Path(a.json).write_text(json.dumps({"float": flt, "nominal": nominal, "chips": rows}, indent=1))
-    for key, name in (("uncalibrated", "uncalibrated"), ("map_chip", "map --chip"), ("fine_tuned", "fine-tuned")):
+    for key, name in (("uncalibrated", "uncalibrated"), ("no_delay_probe", "no dly probe"), ("map_chip", "map --chip"),
+                      ("fine_tuned", "fine-tuned")):
         v = np.array([r[key] for r in rows if r[key] is not None])
         if v.size:
             print(f"{name:>12s}: median {100 * np.median(v):.1f} % ({100 * (np.median(v) - flt):+.1f} points vs float), "
