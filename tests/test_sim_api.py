@@ -263,7 +263,7 @@ def test_record_selected_variables(profile):
 
 def test_the_path_of_a_run(profile):
     """Which charge path a run takes (every path's numbers: tests/test_sim_reference.py)."""
-    from neurodeploy.sim.charge import precompute_fits
+    from neurodeploy.sim.charge import REC_MATRIX_MAX, precompute_fits, use_matrix
     from neurodeploy.sim.engine import choose_path
 
     rng = np.random.default_rng(11)
@@ -274,7 +274,15 @@ def test_the_path_of_a_run(profile):
     net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
     assert precompute_fits(net, 200, 3) and not precompute_fits(net, 200, 200)
     assert [choose_path(net, 1, 200, None), choose_path(net, 3, 200, None), choose_path(net, 200, 200, None)] == \
-        ["event-pre", "matrix-pre", "matrix"]
+        ["rec-matrix", "matrix-pre", "matrix"]
+    wide = build_from_arrays(200, default_params(profile, n), {}, src, dst, dend, w, profile)   # sparse: 200 inputs
+    assert [choose_path(wide, 1, 200, None), choose_path(wide, 3, 200, None)] == ["event-pre", "gather"]
+    m = 600                         # dense enough for the matrix, but W_rec [m, m] beyond REC_MATRIX_MAX at batch 1
+    src_m = np.concatenate([rng.choice(n_in + m, 40, replace=False) for _ in range(m)])
+    big = build_from_arrays(n_in, default_params(profile, m), {}, src_m, np.repeat(np.arange(m), 40),
+                            np.zeros(40 * m, int), np.full(40 * m, 1e-8), profile)
+    assert m * m > REC_MATRIX_MAX and use_matrix(big)
+    assert [choose_path(big, 1, 200, None), choose_path(big, 3, 200, None)] == ["event-pre", "matrix-pre"]
     assert [choose_path(net, 1, 200, True), choose_path(net, 3, 200, False)] == ["event", "gather"]
     delayed = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile, delay=1e-3)
     assert [choose_path(delayed, 1, 200, None), choose_path(delayed, 3, 200, None)] == ["event", "gather"]

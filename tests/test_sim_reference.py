@@ -2,7 +2,7 @@
 plain loop, one charge evaluation, JAX's own gradient).
 
 One parametrised test: every charge path (:data:`neurodeploy.sim.engine.PATHS`, the path with delays, and
-"event-pre" under ``jax.vmap`` over mismatch draws, and the paths of :data:`PRECISE` with precise spike timing) ×
+"event-pre" and "rec-matrix" under ``jax.vmap`` over mismatch draws, and the paths of :data:`PRECISE` with precise spike timing) ×
 forward / gradient × nominal / mismatched chip.
 
 Tolerances (forward). The spike trains are equal. The network's weight currents are integers × 2⁻³⁴ A
@@ -42,10 +42,12 @@ CASES = {   # path: (engine path, batch, delays, vmapped draws)
     "gather": ("gather", 2, False, False), "matrix": ("matrix", 2, False, False),
     "matrix-pre": ("matrix-pre", 2, False, False), "event": ("event", 1, False, False),
     "event-pre": ("event-pre", 1, False, False), "event-pre, draws": ("event-pre", 1, False, True),
+    "rec-matrix": ("rec-matrix", 1, False, False), "rec-matrix, draws": ("rec-matrix", 1, False, True),
     "delays": ("gather", 2, True, False),
 }
-#: Precise spike timing on the paths whose charge code differs (dense, W_rec rows, event scatter, vmapped scatter).
-PRECISE = ("gather", "matrix-pre", "event", "event-pre, draws")
+#: Precise spike timing on the paths whose charge code differs (dense, W_rec rows, event scatter, vmapped scatter,
+#: W_rec at batch 1).
+PRECISE = ("gather", "matrix-pre", "event", "event-pre, draws", "rec-matrix")
 CASES.update({f"{name}, precise timing": CASES[name] + (True,) for name in PRECISE})
 CASES = {name: case if len(case) == 5 else case + (False,) for name, case in CASES.items()}
 

@@ -5,8 +5,8 @@ neurons at the profile's default biases, each with 16 input synapses (AMPA) draw
 50 Hz and 48 recurrent synapses (75 % AMPA, 25 % GABA) drawn from the N neurons; T = 500 steps at
 dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys in brackets):
 
-- forward, µs per step: N = 1024 batch 1 (fwd1024), N = 4096 batch 1 (fwd4096), N = 256 batch 32
-  (fwd256b32);
+- forward, µs per step: N = 64 batch 1 (fwd64), N = 256 batch 1 (fwd256), N = 1024 batch 1 (fwd1024),
+  N = 4096 batch 1 (fwd4096), N = 256 batch 32 (fwd256b32);
 - train step (value_and_grad of a rate loss + Adam via optax), ms per step: N = 64 batch 32, weights
   (train64); the frozen-noise task, 2 neurons, 60 inputs, batch 2 (frozen); N = 64 batch 32 with every
   circuit current trainable too (train64cur, neurodeploy only);
@@ -55,6 +55,8 @@ TARGET_HZ = 10.0
 ISCALE = 1e-8                                   # Rockpool's weight unit (A)
 
 ROWS = {  # key: (label, unit, ours-only)
+    "fwd64": ("forward N=64 b1, per step", "us", False),
+    "fwd256": ("forward N=256 b1, per step", "us", False),
     "fwd1024": ("forward N=1024 b1, per step", "us", False),
     "fwd4096": ("forward N=4096 b1, per step", "us", False),
     "fwd256b32": ("forward N=256 b32, per step", "us", False),
@@ -160,7 +162,8 @@ class Ours:
     def prepare(self, row: str):
         jax = self.jax
         if row.startswith("fwd"):
-            n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
+            n, b = {"fwd64": (64, 1), "fwd256": (256, 1), "fwd1024": (1024, 1), "fwd4096": (4096, 1),
+                    "fwd256b32": (256, 32)}[row]
             net, x = self.build(n, bench_entries(n)), self.jnp.asarray(poisson(b))
             self.calls[row] = (jax.jit(lambda nn, xx: self.simulate(nn, xx)[0]), (net, x))
             first, s = timed(self._fn(row))
@@ -275,7 +278,8 @@ class Rockpool:
     def prepare(self, row: str):
         jax, jnp = self.jax, self.jnp
         if row.startswith("fwd"):
-            n, b = {"fwd1024": (1024, 1), "fwd4096": (4096, 1), "fwd256b32": (256, 32)}[row]
+            n, b = {"fwd64": (64, 1), "fwd256": (256, 1), "fwd1024": (1024, 1), "fwd4096": (4096, 1),
+                    "fwd256b32": (256, 32)}[row]
             mod, x = self.make(*self._mats("bench", n)), jnp.asarray(poisson(b))
             if self.weights == "argument":      # the weights as an argument of the jitted call (see the docstring)
                 p = mod.parameters()

@@ -32,6 +32,9 @@ Five evaluations of (Q1), the same sum up to float rounding in its order (``path
   ``"matrix-pre"`` (from the input rows of :func:`dense_matrix`), the event-driven scatter for the network's spikes only —
   whose fan-outs (``SimNetwork.fan_rec``) are far narrower than the inputs' (one input feeds ~N·16/60
   neurons in the bench network, a neuron 48);
+- ``"rec-matrix"`` (batch 1, :func:`event_pre_charge` with W_rec): as ``"event-pre"``, but the loop multiplies
+  the spikes by W_rec, the neurons' rows of :func:`dense_matrix`, where :func:`rec_matrix`; under ``jax.vmap``
+  over mismatch draws the scatter of ``"event-pre"``;
 - ``"event"`` (:func:`event_charge_fn`, batch 1): compact the sources that fired (a few % of them)
   and scatter-add their fan-out weights — cost ∝ the capacity of the branch taken
   (:func:`event_capacities`), the dense gather when more fired. Its VJP is the gather's. Under
@@ -65,6 +68,8 @@ DRAWS_CAPACITIES = (8, 32, 128)
 #: neuron (n_src·G ≤ MATRIX_RATIO·ΣK_g) and at most :data:`MATRIX_MAX` elements.
 MATRIX_RATIO = 16
 MATRIX_MAX = 1 << 24
+#: Largest W_rec [N, G·N] (elements) that a batch-1 step multiplies the spikes by (:func:`rec_matrix`).
+REC_MATRIX_MAX = 1 << 18
 #: Largest input charge [T, B, G·N] (floats) that the ``"matrix-pre"`` path computes before the loop (128 MB).
 PRECOMPUTE_MAX = 1 << 25
 #: ... and only while a step's charge B·G·N has at most this many elements.
@@ -177,12 +182,18 @@ def use_matrix(net: SimNetwork) -> bool:
     return bool(net.groups) and net.n_sources * len(net.groups) <= MATRIX_RATIO * slots and net.n_sources * cols <= MATRIX_MAX
 
 
-def dense_matrix(net: SimNetwork, weight, inputs_only: bool = False):
+def dense_matrix(net: SimNetwork, weight, inputs_only: bool = False, split: bool = False):
     """W [n_src, G·N] (A): every entry's (mismatched) weight current summed at (source, group·N + neuron);
-    ``inputs_only``: its rows of the input channels alone, W_in [n_inputs, G·N]."""
+    ``inputs_only``: its rows of the input channels alone, W_in [n_inputs, G·N]; ``split``: W built as
+    [W_in; W_rec] from two sums, so that a program which reads only W_in (``jax.vmap`` of ``"rec-matrix"``,
+    :func:`rec_matrix`) drops the sum of W_rec."""
     group = np.full(4, 0, np.int32)
     group[list(net.groups)] = np.arange(len(net.groups), dtype=np.int32)
     col = jnp.asarray(group)[net.dendrite] * net.n_neurons + net.dst
+    if split:
+        w_rec = jnp.zeros((net.n_neurons + 1, len(net.groups) * net.n_neurons), DTYPE)
+        row = jnp.where(net.src >= net.n_inputs, net.src - net.n_inputs, net.n_neurons)   # inputs: a dropped row
+        return jnp.concatenate([dense_matrix(net, weight, inputs_only=True), w_rec.at[row, col].add(weight)[:-1]])
     rows = net.n_inputs if inputs_only else net.n_sources
     row = jnp.where(net.src < rows, net.src, rows)                # sources beyond ``rows``: a dropped row
     return jnp.zeros((rows + 1, len(net.groups) * net.n_neurons), DTYPE).at[row, col].add(weight)[:rows]
@@ -202,11 +213,12 @@ def precompute_fits(net: SimNetwork, steps: int, batch: int) -> bool:
 def event_pre_charge(net: SimNetwork, w, q_in, spikes) -> list:
     """(Q1) at batch 1 from the step's precomputed input charge q_in [1, G·N] and the network's spikes
     [1, N], event-driven for the spikes (``w``: the :class:`.engine.Weights`, ``w.w_fan`` and
-    ``net.fan_target`` cut to ``net.fan_rec`` columns by the caller): four [1, N] arrays (A), None for
-    unused dendrites."""
+    ``net.fan_target`` cut to ``net.fan_rec`` columns by the caller; ``w.w_dense``: W_rec where
+    :func:`rec_matrix`, else None): four [1, N] arrays (A), None for unused dendrites."""
     b = spikes.shape[0]
     events = jnp.concatenate([jnp.zeros((b, net.n_inputs), DTYPE), spikes], axis=1)
-    q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target)
+    q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target,
+                                                  w.w_dense)
     qi = q_in.reshape(b, len(net.groups), net.n_neurons)
     return [q[:, i] + qi[:, net.groups.index(i)] if i in net.groups else None for i in range(4)]
 
@@ -231,12 +243,28 @@ def split_charge(net: SimNetwork, q) -> list:
     return [q[:, net.groups.index(i)] if i in net.groups else None for i in range(4)]
 
 
+def rec_matrix(net: SimNetwork) -> bool:
+    """Whether batch 1 takes ``"rec-matrix"`` rather than ``"event-pre"``: the loop multiplies the spikes by
+    W_rec (the neurons' rows of :func:`dense_matrix`) instead of scattering their fan-outs (one chip), where
+    the matrix path suits the network (:func:`use_matrix`) and W_rec has at most :data:`REC_MATRIX_MAX`
+    elements. Measured (the bench network of tools/bench_sim.py, G = 2, forward, batch 1, µs per step, minimum
+    of 21 interleaved calls): N = 64 9.5 → 5.3, N = 256 36 → 22 (precise spike timing 17 → 5.9 and 57 → 22);
+    the gather and the scatter of a step cost more than the product [1, N]·[N, G·N] there; at N = 384
+    45 → 29, but at N = 512 54 → 61 (minimum of 11). Under ``jax.vmap`` over mismatch draws the scatter of
+    :func:`draws_event_charge` stays (the per-draw products were slower: 32 draws of N = 256, 827 → 1267 µs
+    per step)."""
+    return use_matrix(net) and net.n_neurons * len(net.groups) * net.n_neurons <= REC_MATRIX_MAX
+
+
 def event_charge_fn(net: SimNetwork, offset: int = 0):
     """Batch-1 synaptic charge [1, 4, N], event-driven: compact the sources that fired, scatter-add
     their fan-out weights — cost ∝ the capacity of the branch taken (:func:`event_capacities`), not
     ∝ all synapses; the dense gather when more fired. Its VJP is the dense formulation's, so
     gradients reach silent sources too; under ``jax.vmap`` see the module docstring. ``offset``: the
-    sources before it never fire here (``"event-pre"``: the inputs, counted before the loop)."""
+    sources before it never fire here (``"event-pre"``: the inputs, counted before the loop).
+    ``w_mat`` (the returned function's last argument, or None): the rows [offset:] of
+    :func:`dense_matrix`; one chip then takes the product of the events with it instead
+    (:func:`rec_matrix`; the VJP and the vmapped rule stay those above)."""
     n, n_src = net.n_neurons, net.n_sources
     caps = event_capacities(net) if offset == 0 else tuple(c for c in EVENT_CAPACITIES if 4 * c <= n_src - offset)
 
@@ -244,7 +272,9 @@ def event_charge_fn(net: SimNetwork, offset: int = 0):
         return stack4(net, dense_charge(net, w_slot, slot_src, events), events.shape[0])
 
     @custom_vmap
-    def event_driven(events, w_slot, w_nk, w_fan, slot_src, fan_target):
+    def event_driven(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat):
+        if w_mat is not None:
+            return stack4(net, split_charge(net, events[:, offset:] @ w_mat), 1)
         ev = events[0]
         fired = ev[offset:] > 0
         ext = jnp.concatenate([ev, jnp.zeros((1,), ev.dtype)])
@@ -260,7 +290,7 @@ def event_charge_fn(net: SimNetwork, offset: int = 0):
         return by_count(jnp.sum(fired), caps, sparse, lambda _: dense(events, w_slot, slot_src))
 
     @event_driven.def_vmap
-    def _vmapped(axis_size, in_batched, events, w_slot, w_nk, w_fan, slot_src, fan_target):
+    def _vmapped(axis_size, in_batched, events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat):
         # under vmap (e.g. many mismatch draws) a vmapped cond would run every branch: the draws' fired sources
         # are compacted together instead, and the branch chosen by their total count (draws_event_charge)
         if not any(jax.tree_util.tree_leaves(in_batched[4])):
@@ -275,17 +305,21 @@ def event_charge_fn(net: SimNetwork, offset: int = 0):
         return out, True
 
     @jax.custom_vjp
-    def charge(events, w_slot, w_nk, w_fan, slot_src, fan_target):
-        return event_driven(events, w_slot, w_nk, w_fan, slot_src, fan_target)
+    def charge(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat):
+        return event_driven(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat)
 
-    def fwd(events, w_slot, w_nk, w_fan, slot_src, fan_target):
-        return charge(events, w_slot, w_nk, w_fan, slot_src, fan_target), (events, w_slot, slot_src)
+    def fwd(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat):
+        return charge(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat), (events, w_slot, slot_src)
 
     def bwd(res, ct):
         events, w_slot, slot_src = res
         _, vjp = jax.vjp(lambda e, w: dense(e, w, slot_src), events, w_slot)
         d_events, d_w_slot = vjp(ct)
-        return d_events, d_w_slot, None, None, None, None    # w_nk: the same weights as w_slot (counted there)
+        # w_nk, w_fan, w_mat: the same weights as w_slot (counted there)
+        return d_events, d_w_slot, None, None, None, None, None
+
+    def call(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat=None):
+        return charge(events, w_slot, w_nk, w_fan, slot_src, fan_target, w_mat)
 
     charge.defvjp(fwd, bwd)
-    return charge
+    return call

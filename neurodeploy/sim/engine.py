@@ -13,6 +13,8 @@ What the engine adds to the model, each in one place:
   ``"matrix-pre"``        the inputs' part of e·W for all steps before the loop, W_rec in the loop
   ``"event"``             batch 1: scatter the fan-outs of the sources that fired
   ``"event-pre"``         batch 1: the inputs' charge before the loop, the spikes' scatter in it
+  ``"rec-matrix"``        batch 1: the inputs' charge before the loop, the spikes times W_rec in it (one
+                          chip; many draws under ``jax.vmap``: the scatter of "event-pre")
   ======================  ==============================================================================
 
 - with precise spike timing (``net.precise_timing``), the first moment (P1) of :mod:`.model`: the same path
@@ -41,7 +43,7 @@ from jax import lax
 from . import model
 from ..device.profile import NEURON_QUANTITIES
 from .charge import PRECOMPUTE_MAX, dense_charge, dense_matrix, event_capacities, event_charge_fn, event_pre_charge
-from .charge import input_charge, matrix_charge, next_charge, precompute_fits, split_charge, use_matrix
+from .charge import input_charge, matrix_charge, next_charge, precompute_fits, rec_matrix, split_charge, use_matrix
 from .delays import delay_taps, delayed_charge
 from .errors import SimError
 from .fusion import ones_like_state, stored
@@ -50,7 +52,7 @@ from .network import CAPACITANCES, DTYPE, SimNetwork
 from .remat import scan_remat
 
 #: The charge paths (module docstring).
-PATHS = ("gather", "matrix", "matrix-pre", "event", "event-pre")
+PATHS = ("gather", "matrix", "matrix-pre", "event", "event-pre", "rec-matrix")
 
 
 class Weights(NamedTuple):
@@ -73,13 +75,13 @@ class Derived(NamedTuple):
 
 def weights(net: SimNetwork, weight, mismatch, dt: float, matrix: bool | str = False) -> Weights:
     """The (mismatched) weight currents ``weight`` [S] in every layout; ``matrix``: also as a dense matrix
-    (:func:`.charge.dense_matrix`; "inputs": its input rows only)."""
+    (:func:`.charge.dense_matrix`; "inputs": its input rows only; "split": built as [W_in; W_rec])."""
     w_ext = jnp.concatenate([weight, jnp.zeros((1,), DTYPE)])
     taps = delay_taps(net, mismatch, dt) if net.delay_slots else (None, None)
     return Weights(
         w_slot=tuple(w_ext[se] for se in net.slot_entry), w_fan=w_ext[net.fan_entry],
         w_nk=tuple(w_ext[se.T] for se in net.slot_entry), dly_index=taps[0], dly_frac=taps[1],
-        w_dense=dense_matrix(net, weight, inputs_only=matrix == "inputs") if matrix else None,
+        w_dense=dense_matrix(net, weight, inputs_only=matrix == "inputs", split=matrix == "split") if matrix else None,
     )
 
 
@@ -91,9 +93,10 @@ def derive(net: SimNetwork, mismatch, dt: float, matrix: bool | str = False) -> 
 
 
 def choose_path(net: SimNetwork, batch: int, steps: int, event_driven: bool | None) -> str:
-    """The charge path of a run (:data:`PATHS`): ``event_driven`` None — "event(-pre)" at batch 1, else
-    "matrix(-pre)" where :func:`.charge.use_matrix` (and no delays), else "gather"; True — "event"
-    (batch 1 only); False — "gather". The "-pre" variants where the inputs' charge of the whole run fits
+    """The charge path of a run (:data:`PATHS`): ``event_driven`` None — "event(-pre)" at batch 1 ("rec-matrix"
+    instead of "event-pre" where :func:`.charge.rec_matrix`), else "matrix(-pre)" where
+    :func:`.charge.use_matrix` (and no delays), else "gather"; True — "event" (batch 1 only); False — "gather".
+    The "-pre" variants and "rec-matrix" where the inputs' charge of the whole run fits
     (:data:`.charge.PRECOMPUTE_MAX`; for "matrix-pre" also small steps, :func:`.charge.precompute_fits`)."""
     if event_driven and batch != 1:
         raise SimError(f"event_driven=True needs batch 1 (got batch {batch}); use jax.vmap over samples or the dense path")
@@ -101,7 +104,7 @@ def choose_path(net: SimNetwork, batch: int, steps: int, event_driven: bool | No
         return "event" if event_driven else "gather"
     if batch == 1:
         pre = net.fan_rec and net.groups and not net.delay_slots and steps * len(net.groups) * net.n_neurons <= PRECOMPUTE_MAX
-        return "event-pre" if pre else "event"
+        return ("rec-matrix" if rec_matrix(net) else "event-pre") if pre else "event"
     if use_matrix(net) and not net.delay_slots:
         return "matrix-pre" if precompute_fits(net, steps, batch) else "matrix"
     return "gather"
@@ -118,15 +121,17 @@ def _charge(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
         w_rec = w.w_dense if path == "matrix-pre" else w.w_dense[net.n_inputs:]
         return charge, delayed, split_charge(net, late @ w_rec)
     events = jnp.concatenate([jnp.zeros((late.shape[0], net.n_inputs), DTYPE), late], axis=1)
-    if path in ("event", "event-pre") and event_capacities(net):
-        q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target)
+    w_rec = w.w_dense if path == "rec-matrix" else None
+    if path in ("event", "event-pre", "rec-matrix") and (event_capacities(net) or w_rec is not None):
+        q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target,
+                                                      w_rec)
         return charge, delayed, [q[:, i] if i in net.groups else None for i in range(4)]
     return charge, delayed, dense_charge(net, w.w_slot, net.slot_src, events)
 
 
 def _charge_q1(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
     """(Q1) of this step by ``path`` (:mod:`.charge`), and the delayed-event history it leaves (or None)."""
-    if path == "event-pre":    # x: this step's input charge (.charge.input_charge)
+    if path in ("event-pre", "rec-matrix"):    # x: this step's input charge (.charge.input_charge)
         return event_pre_charge(net, w, x, state.spikes), None
     if path == "matrix-pre":
         return split_charge(net, next_charge(w.w_dense, x, state.spikes, pre=True)), None
@@ -211,13 +216,14 @@ def _carried_scan(net, record, path):
 @partial(jax.jit, static_argnames=("record", "dt", "path"))
 def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple, dt: float, path: str):
     """Run ``net`` on ``inputs`` [B, T, n_inputs] by ``path`` → (spikes [B, T, N], final state, records)."""
-    d = derive(net, mismatch, dt, matrix={"matrix": True, "matrix-pre": True, "event-pre": "inputs"}.get(path, False))
+    matrix = {"matrix": True, "matrix-pre": True, "rec-matrix": "split", "event-pre": "inputs"}.get(path, False)
+    d = derive(net, mismatch, dt, matrix=matrix)
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
     fan_target, w = net.fan_target, d.weights
-    if path in ("matrix-pre", "event-pre"):     # the inputs' charge of every step at once
+    if path in ("matrix-pre", "event-pre", "rec-matrix"):     # the inputs' charge of every step at once
         xs = input_charge(net, w.w_dense, xs)
-        w = w._replace(w_dense=w.w_dense[net.n_inputs:] if path == "matrix-pre" else None)   # the loop's W_rec
-    if path == "event-pre":                     # the loop scatters only the neurons' (narrower) fan-outs
+        w = w._replace(w_dense=w.w_dense[net.n_inputs:] if path != "event-pre" else None)   # the loop's W_rec
+    if path in ("event-pre", "rec-matrix"):     # the loop scatters only the neurons' (narrower) fan-outs
         w, fan_target = w._replace(w_fan=w.w_fan[:, :net.fan_rec]), fan_target[:, :net.fan_rec]
     consts = (d._replace(weights=w), net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
     carry = path in ("matrix", "matrix-pre") and not net.precise_timing
