@@ -44,6 +44,7 @@ import numpy as np
 from ..config.config_json import HardwareConfig
 from ..device.delays import ROWS
 from ..device.profile import DELAY_QUANTITIES, HOST_CORE_MASK, HOST_X_HOP, host_tag
+from .probes import bias_code
 
 #: nominal stage delays (t₀, t₁, t₂) of the runs (s): two ratios, so that every stage is the largest term once
 STAGE_DELAYS: tuple[tuple[float, float, float], ...] = ((4e-3, 8e-3, 12e-3), (12e-3, 6e-3, 3e-3))
@@ -87,11 +88,6 @@ class DelayProbeSet:
         return len(self.runs) * self.duration
 
 
-def _code(profile, parameter: str, current: float) -> tuple[int, int]:
-    c = profile.bias.to_code(parameter, current, clip=True)
-    return int(c.coarse), int(c.fine)
-
-
 def plan_delays(profile, sites, *, gap: float = GAP, repeats: int = REPEATS, dt: float = DT,
                 stage_delays=STAGE_DELAYS) -> DelayProbeSet:
     """The delay probe for ``sites``: per run, each stage's code nearest I = V_th·C_dly,i/t_i (nominal profile)."""
@@ -103,7 +99,7 @@ def plan_delays(profile, sites, *, gap: float = GAP, repeats: int = REPEATS, dt:
         codes, cur = {}, []
         for i, q in enumerate(DELAY_QUANTITIES):
             pname = profile.quantity_to_parameter[q]
-            codes[pname] = _code(profile, pname, physics.delay_current(t[i], getattr(a, f"C_dly{i}"), a.V_th))
+            codes[pname] = bias_code(profile, pname, physics.delay_current(t[i], getattr(a, f"C_dly{i}"), a.V_th))
             cur.append(float(profile.bias.to_current(pname, *codes[pname])))
         runs.append(DelayRun(codes, tuple(cur)))
     return DelayProbeSet(np.asarray(sites, np.int64).reshape(-1, 3), runs, gap, repeats, dt)
@@ -116,10 +112,10 @@ def _probe_codes(profile) -> dict:
 
     a = profile.analog
     p = profile.quantity_to_parameter
-    top = lambda q: _code(profile, p[q], 1.0)  # noqa: E731   (clipped: the largest code)
-    codes = {p["Itau_ampa"]: _code(profile, p["Itau_ampa"], tau_current(PROBE_TAU_AMPA, a.C_ampa, a.U_T, a.kappa)),
+    top = lambda q: bias_code(profile, p[q], 1.0)  # noqa: E731   (clipped: the largest code)
+    codes = {p["Itau_ampa"]: bias_code(profile, p["Itau_ampa"], tau_current(PROBE_TAU_AMPA, a.C_ampa, a.U_T, a.kappa)),
              p["Igain_ampa"]: top("Igain_ampa"),
-             p["Iref"]: _code(profile, p["Iref"], a.V_th * a.C_ref / 1e-3)}
+             p["Iref"]: bias_code(profile, p["Iref"], a.V_th * a.C_ref / 1e-3)}
     for b in range(4):
         codes[p[f"Iw_{b}"]] = top(f"Iw_{b}")
     return codes

@@ -72,7 +72,8 @@ class ProbeSet:
         return len(self.runs) * self.duration
 
 
-def _code(profile, parameter: str, current: float) -> tuple[int, int]:
+def bias_code(profile, parameter: str, current: float) -> tuple[int, int]:
+    """The (coarse, fine) code of ``parameter`` nearest ``current`` (A), clipped to the generator's range."""
     c = profile.bias.to_code(parameter, current, clip=True)
     return int(c.coarse), int(c.fine)
 
@@ -94,20 +95,20 @@ def plan(profile, sites, *, duration: float = 1.5, settle: float = 0.3, dt: floa
     p = profile.quantity_to_parameter
     runs, currents = [], []
     for d in DC_DRIVES:
-        code = _code(profile, p["Idc"], d / gain)
+        code = bias_code(profile, p["Idc"], d / gain)
         runs.append(ProbeRun("dc", d, {p["Idc"]: code}, dc=True))
         currents.append({"Idc": _current(profile, p["Idc"], code), "Iref": cur["Iref"]})
-    slow = _code(profile, p["Iref"], cur["Iref"] / REFR_SLOW)
+    slow = bias_code(profile, p["Iref"], cur["Iref"] / REFR_SLOW)
     runs.append(ProbeRun("refr", DC_DRIVES[-1], {**runs[-1].codes, p["Iref"]: slow}, dc=True))
     currents.append({"Idc": currents[-1]["Idc"], "Iref": _current(profile, p["Iref"], slow)})
     # AMPA: a slow synapse, its gain set for AMPA_DRIVE at the middle rate
-    tau_code = _code(profile, p["Itau_ampa"], tau_current(AMPA_TAU, a.C_ampa, a.U_T, a.kappa))
+    tau_code = bias_code(profile, p["Itau_ampa"], tau_current(AMPA_TAU, a.C_ampa, a.U_T, a.kappa))
     it_a = _current(profile, p["Itau_ampa"], tau_code)
     tau_a = time_constant(a.C_ampa, it_a, a.U_T, a.kappa)
     t_pulse = pulse_width(a.C_pulse, cur["Ipulse"], a.V_th)
     mid = AMPA_RATES[len(AMPA_RATES) // 2]
     per_gain = mid * SLOTS * cur["Iw_0"] * charge_per_event(1.0, it_a, tau_a, t_pulse) * tau_a   # I_syn per A of I_gain
-    gain_code = _code(profile, p["Igain_ampa"], AMPA_DRIVE / gain / per_gain)
+    gain_code = bias_code(profile, p["Igain_ampa"], AMPA_DRIVE / gain / per_gain)
     ig_a = _current(profile, p["Igain_ampa"], gain_code)
     for nu in AMPA_RATES:
         runs.append(ProbeRun("ampa", nu, {p["Itau_ampa"]: tau_code, p["Igain_ampa"]: gain_code}, rate=nu, synapses=True))
