@@ -129,7 +129,7 @@ def test_each_core_gets_its_own_stage_codes(profile):
     np.testing.assert_allclose(_decoded_delays(cfg, _with_dly(profile, 1.2)), want, rtol=0.02)
     assert np.max(np.abs(_decoded_delays(cfg, meas) / want - 1)) > 0.1           # coded for core (0, 0), not the mean
     decoded = decode(cfg, meas)
-    f = chip_delay_factors(cfg, decoded, cp, meas)
+    f = chip_delay_factors(decoded, cp, meas)
     np.testing.assert_allclose(np.sort(decoded.delay * f), want, rtol=0.02)
     # a config without delay codes is unchanged
     plain = deploy(network.model_copy(update={"projections": [network.projections[0].model_copy(update={"delay": None})]}),

@@ -133,7 +133,7 @@ class Emulator:
 
             d = self.decoded
             factors = chip_factors(d.sites, d.dst, self.net.n_synapses, chip, self.profile)
-            factors["delay"] = chip_delay_factors(self.cfg, d, chip, self.profile)     # each core's measured C_dly
+            factors["delay"] = chip_delay_factors(d, chip, self.profile)     # each core's measured C_dly
             draws = jax.vmap(lambda m: apply_chip_factors(m, factors))(draws)
         if nominal_delays and "delay" in draws:      # no delay mismatch; a measured core's own stages stay
             core = factors.get("delay") if chip is not None else None
@@ -203,7 +203,7 @@ class EmulatorBackend(Backend):
         d = em.decoded
         mm = em.mismatch(self.seed, self.mismatch_sigma) if self.mismatch_sigma > 0 else no_mismatch(em.net)
         f = chip_factors(d.sites, d.dst, em.net.n_synapses, self.chip_profile, self.profile)
-        f["delay"] = chip_delay_factors(self.cfg, d, self.chip_profile, self.profile)     # each core's measured C_dly
+        f["delay"] = chip_delay_factors(d, self.chip_profile, self.profile)     # each core's measured C_dly
         mm = apply_chip_factors(mm, f)
         x = np.asarray(raster, np.float32)
         spikes, _, _ = simulate(em.net, x if x.ndim == 3 else x[None], mm, dt=dt)

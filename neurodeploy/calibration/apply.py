@@ -92,44 +92,26 @@ def chip_factors(sites: np.ndarray, dst: np.ndarray, n_synapses: int, cp, measur
             "weight": f["w"][np.asarray(dst, np.int64)] if n_synapses else np.ones(0)}
 
 
-def chip_delay_factors(cfg, decoded, cp, measured) -> np.ndarray | None:
+def chip_delay_factors(decoded, cp, measured) -> np.ndarray | None:
     """[E] each decoded entry's delay on its own core relative to its delay on ``measured`` (the cores' geometric
-    mean C̄_dly): with r_i = C_dly,i(core)/C̄_dly,i and the entry's stage delays t̄_i (eq. (8), ``measured``),
+    mean C̄_dly; ``decoded`` decoded with it): with r_i = C_dly,i(core)/C̄_dly,i and the entry's stage parts d_i
+    (``decoded.delay_terms``, eq. (9)),
 
-        factor = ([p ∨ m]·r₀t̄₀ + p·r₁t̄₁ + m·r₂t̄₂) / ([p ∨ m]·t̄₀ + p·t̄₁ + m·t̄₂)      (1 for an undelayed entry)
+        factor = Σ_i r_i·d_i / Σ_i d_i      (1 for an undelayed entry)
 
     None when the decoded network has no delays or the chip profile no measured delay stages."""
-    from ..device.profile import DELAY_QUANTITIES
-
-    if decoded.delay is None or not cp.delay_calibrated:
+    if decoded.delay_terms is None or not cp.delay_calibrated:
         return None
     a = measured.analog
-    ncam = measured.geometry.cam_entries_per_neuron
-    where = {}
-    for chip in cfg.chips:
-        for core in chip.cores:
-            t = []
-            for i, q in enumerate(DELAY_QUANTITIES):
-                pname = measured.quantity_to_parameter[q]
-                code = core.parameters.get(pname)
-                code = (code.coarse, code.fine) if code is not None else tuple(measured.parameters[pname].default)
-                t.append(float(measured.bias.to_current(pname, *code)))
-            cc = cp.core(chip.chip, core.core)
-            r = [cc.constants[f"C_dly{i}"].value / getattr(a, f"C_dly{i}") if cc is not None else 1.0 for i in range(3)]
-            tbar = measured.delay_times(t)
-            flags = {n.neuron: n.synapse_flags for n in core.neurons}
-            where[(chip.chip, core.core)] = (np.asarray(tbar), np.asarray(r), flags)
-    out = np.ones(decoded.dst.size)
-    for e, (m, slot) in enumerate(zip(decoded.dst, decoded.cam_entry % ncam)):
-        chip, core, neuron = (int(x) for x in decoded.sites[m])
-        tbar, r, flags = where[(chip, core)]
-        fl = flags.get(neuron, {}).get(int(slot), [])
-        pb, mb = "precise_delay" in fl, "mismatched_delay" in fl
-        use = np.array([pb or mb, pb, mb], float)
-        d = float(use @ tbar)
-        if d > 0:
-            out[e] = float(use @ (r * tbar)) / d
-    return out
+    r = {}
+    for chip, core in {(int(c), int(k)) for c, k in decoded.sites[:, :2]}:
+        cc = cp.core(chip, core)
+        r[chip, core] = [cc.constants[f"C_dly{i}"].value / getattr(a, f"C_dly{i}") if cc is not None else 1.0
+                         for i in range(3)]
+    site = decoded.sites[decoded.dst]
+    r_e = np.array([r[int(c), int(k)] for c, k in site[:, :2]]).reshape(-1, 3)
+    d = decoded.delay_terms.sum(axis=1)
+    return np.where(d > 0, (decoded.delay_terms * r_e).sum(axis=1) / np.where(d > 0, d, 1.0), 1.0)
 
 
 def apply_chip_factors(mm: dict, factors: dict) -> dict:

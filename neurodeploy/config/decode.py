@@ -52,6 +52,7 @@ class DecodedNetwork:
     outputs: np.ndarray             # [n_out] neuron m of each model output
     delay: np.ndarray | None = None         # [E] synaptic delay (s); None: no entry has a delay bit
     delay_spread: np.ndarray | None = None  # [E] σ of the delay relative to the chip's σ (stages' mismatch)
+    delay_terms: np.ndarray | None = None   # [E, 3] its stages' parts ([p ∨ m]·t₀, p·t₁, m·t₂) (s), summing to delay
 
     def index_of(self, chip: int, core: int, neuron: int) -> int:
         key = (self.sites[:, 0] * 4 + self.sites[:, 1]) * 256 + self.sites[:, 2]
@@ -107,20 +108,22 @@ def decode(cfg: HardwareConfig, profile, input_routes: list[list[tuple[int, int,
     first = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt)
     src = asrc[first + np.arange(rows.size)] if rows.size else np.zeros(0, np.int64)
     weight_entry = entry_weights(cmask, W[cc, ck])
-    delay, spread = _entry_delays(st, profile, cc, ck, cn, ce)
+    terms, spread = _entry_delays(st, profile, cc, ck, cn, ce)
     outputs = np.asarray([m_index[slot_of_chip[o_.chip], o_.core, o_.neuron] for o_ in cfg.outputs], np.int64)
     return DecodedNetwork(
         n_inputs=n_in, sites=sites, params=params, flags=flags,
         src=src.astype(np.int64), dst=cm[rows].astype(np.int64), dendrite=cdend[rows].astype(np.int64),
         weight=weight_entry[rows], cam_entry=(cm[rows] * ncam + ce[rows]).astype(np.int64),
         mask=cmask[rows].astype(np.int64), outputs=outputs,
-        delay=None if delay is None else delay[rows], delay_spread=None if spread is None else spread[rows])
+        delay=None if terms is None else terms[rows].sum(axis=1), delay_spread=None if spread is None else spread[rows],
+        delay_terms=None if terms is None else terms[rows])
 
 
 def _entry_delays(st, profile, cc, ck, cn, ce):
-    """Per live CAM entry: (delay (s), mismatch spread), or (None, None) when no entry has a delay bit.
+    """Per live CAM entry: (the delay's stage parts [E, 3] (s), mismatch spread), or (None, None) when no entry has
+    a delay bit.
 
-    delay = [p ∨ m]·t₀ + p·t₁ + m·t₂ with t_i = V_th·C_dly,i/I_dly,i of the entry's core (a core that does
+    delay = [p ∨ m]·t₀ + p·t₁ + m·t₂ (the parts' sum) with t_i = V_th·C_dly,i/I_dly,i of the entry's core (a core that does
     not set SYPD_DLYi_P keeps the profile default); spread = √Σ(t_i·s_i)²/Σt_i over the stages used,
     s_i the profile's ``dly_mismatch`` (one factor per entry with the variance of the sum of the stages;
     :func:`neurodeploy.device.delays.entry_spread`)."""
@@ -145,7 +148,10 @@ def _entry_delays(st, profile, cc, ck, cn, ce):
                 cur.append(float(profile.bias.to_current(pname, *code)))
             t[c, k] = profile.delay_times(cur)
     t0, t1, t2 = (t[cc, ck, i] for i in range(3))
-    return physics.entry_delay(t0, t1, t2, p, m), entry_spread(t0, t1, t2, p, m, profile.analog.dly_mismatch)
+    z = np.zeros_like(t0)
+    terms = np.stack([physics.entry_delay(t0, z, z, p, m), physics.entry_delay(z, t1, z, p, m),
+                      physics.entry_delay(z, z, t2, p, m)], axis=-1)
+    return terms, entry_spread(t0, t1, t2, p, m, profile.analog.dly_mismatch)
 
 
 def _parameters(st, profile, slot_c, core_k):
