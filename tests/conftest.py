@@ -2,9 +2,32 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
-os.environ["NEURODEPLOY_CACHE_DIR"] = "off"   # the CLI's compilation cache: tested on its own (test_compile_cache.py)
+# One persistent compilation cache for the whole run, in a fresh directory that the run deletes at its end
+# (pytest_sessionfinish): the test processes (pytest-xdist's workers inherit the variable from the process
+# that starts them), the CLI runs and the Ray workers load what another one compiled instead of compiling it
+# again; the cached executable is the one compiled, so the numbers are the same to the bit
+# (test_compile_cache.py). No earlier run's programs are ever read.
+if "NEURODEPLOY_TEST_XLA_CACHE" not in os.environ:
+    import tempfile
 
-import pytest
+    os.environ["NEURODEPLOY_TEST_XLA_CACHE"] = tempfile.mkdtemp(prefix="neurodeploy-tests-xla-")
+    _OWN_CACHE = True
+else:
+    _OWN_CACHE = False
+os.environ["NEURODEPLOY_CACHE_DIR"] = os.environ["NEURODEPLOY_TEST_XLA_CACHE"]
+from neurodeploy import compile_cache  # noqa: E402
+
+compile_cache.enable()
+
+import pytest  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The process that made the run's cache directory deletes it."""
+    if _OWN_CACHE:
+        import shutil
+
+        shutil.rmtree(os.environ["NEURODEPLOY_TEST_XLA_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -172,19 +172,19 @@ def test_every_quantity_reaches_the_network(profile):
 
 def test_event_charge_function_equals_the_gather(profile):
     """The batch-1 event-driven charge (only the synapses of sources that fired) equals the dense gather's,
-    and so do its gradients (custom VJP) — below and above its capacity. (Whole runs of every path against
-    the reference simulator: tests/test_sim_reference.py.)"""
-    from neurodeploy.sim.charge import dense_charge, event_capacities, event_charge_fn, stack4
+    and so do its gradients (custom VJP) — in each branch and beyond the largest, in chunks of it. (Whole runs of
+    every path against the reference simulator: tests/test_sim_reference.py.)"""
+    from neurodeploy.sim.charge import CHUNKED_MIN, dense_charge, event_capacities, event_charge_fn, stack4
     from neurodeploy.sim.engine import derive
 
     rng = np.random.default_rng(4)
-    n, n_in, k = 130, 40, 16          # >= 128 neurons: the spikes alone get an event-driven branch too
+    n, n_in, k = 230, 40, 16          # 270 sources: branches of 16, 32 and 64, chunks of 64 beyond
     src = np.concatenate([rng.choice(n_in + n, k, replace=False) for _ in range(n)])
     dst = np.repeat(np.arange(n), k)
     dend = rng.choice([0, 1, 2, 3], n * k, p=[0.6, 0.1, 0.25, 0.05])
     w = rng.uniform(0.5, 1.5, n * k) * np.where(dend == 3, 3e-10, np.where(src < n_in, 2e-7, 8e-8))
     net = build_from_arrays(n_in, default_params(profile, n), {}, src, dst, dend, w, profile)
-    assert event_capacities(net) == (32,)
+    assert event_capacities(net) == (16, 32, 64) and CHUNKED_MIN <= 64
     d = derive(net, None, net.dt).weights
     charge = event_charge_fn(net)
 
@@ -197,8 +197,9 @@ def test_event_charge_function_equals_the_gather(profile):
             out.append((q, vjp(ct)))
         return out
 
-    for p_fire in (0.02, 0.5):                      # below and above the capacity
+    for p_fire, fired in ((0.02, (1, 16)), (0.15, (33, 64)), (0.6, (129, 270))):   # capacity 16, 64; 3+ chunks
         ev = jnp.asarray((rng.random((1, n_in + n)) < p_fire) * rng.integers(1, 3, (1, n_in + n)), jnp.float32)
+        assert fired[0] <= int((ev > 0).sum()) <= fired[1]
         ct = jnp.asarray(rng.standard_normal((1, 4, n)), jnp.float32)
         (qe, ge), (qd, gd) = both(ev, ct)
         np.testing.assert_allclose(np.asarray(qe), np.asarray(qd), rtol=1e-5, atol=1e-20)

@@ -2,7 +2,8 @@
 plain loop, one charge evaluation, JAX's own gradient).
 
 One parametrised test: every charge path (:data:`neurodeploy.sim.engine.PATHS`, the path with delays, and
-"event-pre" and "rec-matrix" under ``jax.vmap`` over mismatch draws, and the paths of :data:`PRECISE` with precise spike timing) ×
+"event-pre" and "rec-matrix" under ``jax.vmap`` over mismatch draws, the paths of :data:`PRECISE` with precise spike timing,
+and one with timestamped inputs) ×
 forward / gradient × nominal / mismatched chip.
 
 Tolerances (forward). The spike trains are equal. The network's weight currents are integers × 2⁻³⁴ A
@@ -49,7 +50,10 @@ CASES = {   # path: (engine path, batch, delays, vmapped draws)
 #: W_rec at batch 1).
 PRECISE = ("gather", "matrix-pre", "event", "event-pre, draws", "rec-matrix")
 CASES.update({f"{name}, precise timing": CASES[name] + (True,) for name in PRECISE})
-CASES = {name: case if len(case) == 5 else case + (False,) for name, case in CASES.items()}
+#: ... and with timestamped inputs (their lateness, ``input_lateness``) on the batch-1 path of the inputs' charge and
+#: moment before the loop (every path against each other: tests/test_sim_timed_inputs.py).
+CASES["rec-matrix, timed inputs"] = CASES["rec-matrix"] + (True, True)
+CASES = {name: case + (False,) * (6 - len(case)) for name, case in CASES.items()}
 
 
 def _network(profile, delays: bool, precise: bool = False):
@@ -65,10 +69,10 @@ def _network(profile, delays: bool, precise: bool = False):
     return build_from_arrays(N_IN, params, flags, src, dst, dend, w, profile, precise_timing=precise, **more)
 
 
-def _outputs(net, x, m, state, path):
+def _outputs(net, x, m, state, path, late=None):
     if path == "reference":
-        return reference.simulate(net, x, m, state, REC)
-    return engine.run(net, x, m, state, REC, net.dt, path)
+        return reference.simulate(net, x, m, state, REC, input_lateness=late)
+    return engine.run(net, x, m, state, REC, net.dt, path, lateness=late)
 
 
 def _loss(out):
@@ -77,15 +81,15 @@ def _loss(out):
 
 
 @partial(jax.jit, static_argnames=("path", "draws"))
-def _forward(net, x, m, state, path, draws):
-    one = partial(_outputs, net, x, state=state, path=path)
+def _forward(net, x, m, state, path, draws, late=None):
+    one = partial(_outputs, net, x, state=state, path=path, late=late)
     return jax.vmap(one)(m) if draws else one(m)
 
 
 @partial(jax.jit, static_argnames=("path", "draws"))
-def _gradient(net, x, m, state, path, draws):
+def _gradient(net, x, m, state, path, draws, late=None):
     def grad(mm):
-        loss = lambda wt, cur: _loss(_outputs(net.replace(weight=wt, currents=cur), x, mm, state, path))  # noqa: E731
+        loss = lambda wt, cur: _loss(_outputs(net.replace(weight=wt, currents=cur), x, mm, state, path, late))  # noqa: E731
         return jax.grad(loss, argnums=(0, 1))(net.weight, dict(net.currents))
     return jax.vmap(grad)(m) if draws else grad(m)
 
@@ -98,10 +102,11 @@ RUNS = [(path, mode, chip) for path in CASES for mode in ("forward", "gradient")
 
 @pytest.mark.parametrize("path, mode, chip", RUNS, ids=["-".join(r) for r in RUNS])
 def test_engine_path_equals_the_reference(profile, path, mode, chip):
-    path, batch, delays, draws, precise = CASES[path]
+    path, batch, delays, draws, precise, timed = CASES[path]
     net = _network(profile, delays, precise)
     x = (np.random.default_rng(5).random((batch, T, N_IN)) < 0.1).astype(np.float32)
     x[:, 20] = 1.0                  # a volley of every input: more sources than the event paths' capacity
+    late = jnp.asarray(x * np.random.default_rng(6).uniform(0, net.dt, x.shape).astype(np.float32)) if timed else None
     x, state = jnp.asarray(x), model.initial_state(net, batch)
     if draws:   # the identity draw for the nominal chip: one compilation for both
         m = sample_mismatch_stack(net, jax.random.PRNGKey(2), 3)
@@ -109,7 +114,7 @@ def test_engine_path_equals_the_reference(profile, path, mode, chip):
     else:
         m = sample_mismatch(net, jax.random.PRNGKey(1)) if chip == "mismatch" else no_mismatch(net)
     if mode == "forward":
-        (s_e, fin_e, rec_e), (s_r, fin_r, rec_r) = (_forward(net, x, m, state, p, draws) for p in (path, "reference"))
+        (s_e, fin_e, rec_e), (s_r, fin_r, rec_r) = (_forward(net, x, m, state, p, draws, late) for p in (path, "reference"))
         assert float(s_r.sum()) > 0.05 * s_r.size and float(s_r[..., 100:].sum()) > 0     # active, also late neurons
         np.testing.assert_array_equal(np.asarray(s_e), np.asarray(s_r))
         pairs = [(f"recorded {k}", rec_e[k], rec_r[k]) for k in REC] + [
@@ -124,7 +129,7 @@ def test_engine_path_equals_the_reference(profile, path, mode, chip):
             else:
                 np.testing.assert_allclose(a, b, rtol=1e-6 if chip == "nominal" else 1e-5, atol=1e-20, err_msg=name)
         return
-    g_e, g_r = (_gradient(net, x, m, state, p, draws) for p in (path, "reference"))
+    g_e, g_r = (_gradient(net, x, m, state, p, draws, late) for p in (path, "reference"))
     for (key, a), b in zip(jax.tree_util.tree_leaves_with_path(g_e), jax.tree_util.tree_leaves(g_r)):
         a, b = np.asarray(a), np.asarray(b)
         assert np.all(np.isfinite(b)), jax.tree_util.keystr(key)

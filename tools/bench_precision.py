@@ -16,6 +16,15 @@ dt sees the same events (moved to the start of their bin).
   difference any small perturbation causes in that network (its sensitivity), below which no dt can be
   told apart from the fine-step run.
 
+``--timed-inputs``: one more column, "timed": precise runs whose coarse bins also get the inputs' lateness
+(``simulate(..., input_lateness=...)``, (E1)–(E2) of :mod:`neurodeploy.sim.timed_inputs`): each event of the
+0.05 ms raster, at k·0.05 ms, is delivered at step ⌈k·0.05 ms/dt⌉ with its lateness instead of at the start of
+its bin; the reference is the same precise fine-step run (there every event is on a bin boundary, a = 0).
+
+``--window MS``: the error of the spike counts in windows of MS ms instead of whole-run counts (Σ over windows
+and neurons of |Δcount| / Σ count; a multiple of every dt; ours only): it sees when the spikes fall, which whole-run
+counts do not.
+
 ``--passage-nodes K``: the networks' ``passage_nodes`` (the Gauss–Legendre rule that times a spike inside its
 step, :func:`neurodeploy.sim.dpi.region_passage`; default: the networks' own, 6), for both the runs and their
 fine-step reference.
@@ -26,7 +35,8 @@ weights W_in, W_rec in units of Iscale, a common weight factor chosen (bisection
 N = 64 network fires as ours does at dt = 1 ms, its weights closed over (its faster form).
 
     python tools/bench_precision.py [--sizes 64,256] [--rates 50,100] [--dts 1,0.5,0.2,0.1] [--seeds 3]
-                                    [--repeats 3] [--passage-nodes 6] [--rockpool /tmp/rpvenv/bin/python]
+                                    [--repeats 3] [--passage-nodes 6] [--timed-inputs] [--window 5]
+                                    [--rockpool /tmp/rpvenv/bin/python]
                                     [--plot docs/img/precision.png] [--json FILE]
 """
 
@@ -69,6 +79,13 @@ def binned(x: np.ndarray, dt: float) -> np.ndarray:
     return x.reshape(-1, k, x.shape[1]).sum(axis=1)
 
 
+def timed_binned(x: np.ndarray, dt: float):
+    """(counts, lateness) [T, 60] of the fine raster's events (at k·FINE) delivered by (E1)–(E2)."""
+    from neurodeploy.sim import bin_events
+    k, src = np.nonzero(x)
+    return bin_events(k * FINE, src, x.shape[1], dt, int(round(DURATION / dt)))
+
+
 def error(counts, ref) -> float:
     return float(np.abs(counts - ref).sum() / max(ref.sum(), 1.0))
 
@@ -88,7 +105,7 @@ def best_time(fn, repeats: int) -> float:
 # ours
 # ---------------------------------------------------------------------------------------------
 class Ours:
-    def __init__(self, nodes: int | None = None):
+    def __init__(self, nodes: int | None = None, window: float | None = None):
         import jax
         from neurodeploy.device.profile import load_profile
         from neurodeploy.sim import build_from_arrays, default_params, simulate
@@ -97,15 +114,29 @@ class Ours:
         self.build = lambda n, e, dt, precise: build_from_arrays(
             N_IN, default_params(prof, n), {}, *e, prof, dt=dt, precise_timing=precise, passage_nodes=nodes)
         self.run = jax.jit(lambda net, x: simulate(net, x)[0])
+        self.run_timed = jax.jit(lambda net, x, late: simulate(net, x, input_lateness=late)[0])
+        self.window = window
 
-    def counts(self, kind, n, x_fine, dt, precise, scale=1.0):
+    def _counts(self, spikes, dt):
+        """Spike counts per neuron [N], or per window (``--window``) and neuron [W, N]."""
+        s = np.asarray(spikes)
+        if self.window is None:
+            return s.sum(axis=0)
+        return s.reshape(-1, int(round(self.window / dt)), s.shape[1]).sum(axis=1)
+
+    def counts(self, kind, n, x_fine, dt, precise, scale=1.0, timed=False):
         src, dst, dend, w = entries(kind, n)
         w = np.where(src >= N_IN, w * scale, w)
         net = self.build(n, (src, dst, dend, w), dt, precise)
-        return np.asarray(self.run(net, binned(x_fine, dt))).sum(axis=0)
+        if timed:
+            return self._counts(self.run_timed(net, *timed_binned(x_fine, dt)), dt)
+        return self._counts(self.run(net, binned(x_fine, dt)), dt)
 
-    def cost(self, kind, n, x_fine, dt, precise, repeats):
+    def cost(self, kind, n, x_fine, dt, precise, repeats, timed=False):
         net = self.build(n, entries(kind, n), dt, precise)
+        if timed:
+            x, late = (self.jax.numpy.asarray(a) for a in timed_binned(x_fine, dt))
+            return best_time(lambda: self.run_timed(net, x, late), repeats) / DURATION
         x = self.jax.numpy.asarray(binned(x_fine, dt))
         return best_time(lambda: self.run(net, x), repeats) / DURATION
 
@@ -178,8 +209,8 @@ def rockpool_worker() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-def measure_ours(configs, dts, seeds, repeats, log, nodes=None):
-    ours = Ours(nodes)
+def measure_ours(configs, dts, seeds, repeats, log, nodes=None, timed=False, window=None):
+    ours = Ours(nodes, window)
     rows, floors = [], {}
     for kind, n, rate in configs:
         xs = [raster(rate, s) for s in range(seeds)]
@@ -190,10 +221,10 @@ def measure_ours(configs, dts, seeds, repeats, log, nodes=None):
         for dt in dts:
             row = {"kind": kind, "n": n, "rate": rate, "dt": dt,
                    "count": float(np.mean([r.sum() for r in refs[False]]))}
-            for p, name in ((False, "old"), (True, "precise")):
-                row[f"{name}_error"] = float(np.mean([error(ours.counts(kind, n, x, dt, p), r)
+            for p, name, t in ((False, "old", False), (True, "precise", False), (True, "timed", True))[:3 if timed else 2]:
+                row[f"{name}_error"] = float(np.mean([error(ours.counts(kind, n, x, dt, p, timed=t), r)
                                                       for x, r in zip(xs, refs[p])]))
-                row[f"{name}_cost"] = ours.cost(kind, n, xs[0], dt, p, repeats)
+                row[f"{name}_cost"] = ours.cost(kind, n, xs[0], dt, p, repeats, timed=t)
             rows.append(row)
             log(row)
     return rows, floors
@@ -201,8 +232,12 @@ def measure_ours(configs, dts, seeds, repeats, log, nodes=None):
 
 def table(rows, floors, rp_rows) -> str:
     rp = {(r["kind"], r["n"], r["rate"], r["dt"]): r for r in rp_rows or []}
+    names = ("old", "precise", "timed") if rows and "timed_error" in rows[0] else ("old", "precise")
     head = "| network | input rate | dt (ms) | old: error / cost | precise: error / cost |"
     sep = "|---|---|---|---|---|"
+    if len(names) == 3:
+        head += " precise, timed inputs: error / cost |"
+        sep += "---|"
     if rp:
         head += " Rockpool: error / cost |"
         sep += "---|"
@@ -211,7 +246,7 @@ def table(rows, floors, rp_rows) -> str:
         key = (r["kind"], r["n"], r["rate"])
         name = f"N = {r['n']}, {'recurrent' if r['kind'] == 'rec' else 'feed-forward'}"
         cells = [name, f"{r['rate']:.0f} Hz", f"{r['dt'] * 1e3:g}"]
-        for p in ("old", "precise"):
+        for p in names:
             err = "—" if r["dt"] == FINE else f"{100 * r[f'{p}_error']:.1f} %"
             cells.append(f"{err} / {1e3 * r[f'{p}_cost']:.1f} ms")
         if rp:
@@ -273,6 +308,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--passage-nodes", type=int, help="the networks' passage_nodes (default: the model's)")
+    ap.add_argument("--window", type=float, metavar="MS", help="error of the counts in windows of MS ms (default: whole run)")
+    ap.add_argument("--timed-inputs", action="store_true",
+                    help="also the precise runs with the inputs' lateness in their coarse bins (column 'timed')")
     ap.add_argument("--rockpool", metavar="PYTHON", help="interpreter with rockpool installed")
     ap.add_argument("--rockpool-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--plot", metavar="PNG", help="write the work-precision plot (needs matplotlib)")
@@ -295,7 +333,8 @@ def main(argv=None) -> int:
     dts = [float(d) * 1e-3 for d in args.dts.split(",")]
     print(f"load average at start: {os.getloadavg()}", flush=True)
     rows, floors = measure_ours(configs, dts, args.seeds, args.repeats,
-                                lambda r: print(json.dumps(r), file=sys.stderr, flush=True), args.passage_nodes)
+                                lambda r: print(json.dumps(r), file=sys.stderr, flush=True), args.passage_nodes,
+                                args.timed_inputs, None if args.window is None else args.window * 1e-3)
     rp_rows = None
     if args.rockpool:
         target = next((r["count"] for r in rows if (r["kind"], r["n"]) == ("rec", 64)), 600.0)
@@ -307,6 +346,8 @@ def main(argv=None) -> int:
             print(f"Rockpool worker failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
         else:
             rp_rows = json.loads(proc.stdout.strip().splitlines()[-1])["rows"]
+    if args.window:
+        print(f"error: of the spike counts in windows of {args.window:g} ms (Rockpool's: of whole-run counts)")
     print(table(rows, floors, rp_rows))
     print(f"load average at end: {os.getloadavg()}")
     if args.json:

@@ -13,6 +13,13 @@ entry share its factor. ``trials`` stacks independent boards (seeds) for one vma
 The chip's edge is emulated too: the host sees a neuron's spikes only through an SRAM destination that
 reaches it (:func:`neurodeploy.device.profile.reaches_host`). A model output whose neuron holds no such route
 reports no spikes, as on a board; :func:`unrouted_outputs` names them.
+
+Timing: by default the simulator's bins, every event at the start of a bin (input events binned by ⌊t/dt⌋, a
+spike acting at the next bin's start). ``precise_timing`` (``neurodeploy emulate --precise-timing``) runs the
+decoded network with precise spike timing — a spike acts on its targets from its time inside the bin, and
+timestamped input events (``events``) from their own µs timestamps (delivered at step ⌈t/dt⌉ with their
+lateness, :mod:`neurodeploy.sim.timed_inputs`; eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`). A raster
+input (``spikes``) has no times within its bins: its counts act at their bins' starts.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ class EmulationResult:
 class Emulator:
     """A board running ``cfg``. ``input_routes`` (from raw FPGA events) replaces the config's inputs."""
 
-    def __init__(self, cfg, profile, input_routes=None, dt: float = 1e-3):
+    def __init__(self, cfg, profile, input_routes=None, dt: float = 1e-3, precise_timing: bool = False):
         from ..sim import build_from_arrays
 
         self.cfg, self.profile = cfg, profile
@@ -55,7 +62,7 @@ class Emulator:
         self.unrouted = unrouted_outputs(cfg)
         d = self.decoded
         self.net = build_from_arrays(d.n_inputs, d.params, d.flags, d.src, d.dst, d.dendrite, d.weight, profile, dt=dt,
-                                     delay=d.delay, delay_spread=d.delay_spread)
+                                     delay=d.delay, delay_spread=d.delay_spread, precise_timing=precise_timing)
 
     # ---- mismatch --------------------------------------------------------------------------
     def locations(self):
@@ -82,9 +89,10 @@ class Emulator:
 
     # ---- running ---------------------------------------------------------------------------
     def run(self, raster, dt: float, *, mismatch: float = 0.0, seed: int = 0, trials: int | None = None,
-            with_nominal: bool = False) -> EmulationResult:
+            with_nominal: bool = False, lateness=None) -> EmulationResult:
         """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one vmapped call.
-        ``mismatch``: σ as a fraction (0.1 = 10 %), 0 = the nominal board.
+        ``mismatch``: σ as a fraction (0.1 = 10 %), 0 = the nominal board. ``lateness`` (an emulator built with
+        ``precise_timing``): the inputs' lateness, the raster's shape (s·count, :func:`.events.raster_from_events`).
 
         ``with_nominal`` (with ``trials``): trial 0 is the nominal board (no mismatch), followed by
         the ``trials`` mismatched boards — one compilation for both.
@@ -97,6 +105,7 @@ class Emulator:
         x = np.asarray(raster, np.float32)
         if x.ndim == 2:
             x = x[None]
+        late = None if lateness is None else np.asarray(lateness, np.float32).reshape(x.shape)
         if mismatch > 0 or trials is not None:
             mm = self.mismatch(seed, mismatch, trials)
             if trials is not None and with_nominal:
@@ -104,9 +113,9 @@ class Emulator:
         else:
             mm = None
         if trials is None:
-            spikes, _, _ = simulate(self.net, x, mm, dt=dt)
+            spikes, _, _ = simulate(self.net, x, mm, dt=dt, input_lateness=late)
         else:
-            spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(mm)
+            spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt, input_lateness=late)[0])(mm)
         return self._result(np.asarray(spikes), dt)
 
     def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False) -> EmulationResult:
@@ -157,11 +166,14 @@ class EmulatorBackend(Backend):
 
     name = "emulator"
 
-    def __init__(self, profile, *, mismatch: float = 0.0, seed: int = 0, hidden_chip=None, chip_profile=None):
+    def __init__(self, profile, *, mismatch: float = 0.0, seed: int = 0, hidden_chip=None, chip_profile=None,
+                 precise_timing: bool = False):
         """``hidden_chip``: a hidden chip file (:mod:`neurodeploy.calibration.hidden`): its constants, seed and σ
         replace ``profile``'s constants, ``seed`` and ``mismatch``. ``chip_profile``: a measured chip
         (:class:`~neurodeploy.device.chip_profile.ChipProfile`): its constants and per-neuron factors
-        (:mod:`neurodeploy.calibration.apply`), ``mismatch`` then being the residual σ drawn on top."""
+        (:mod:`neurodeploy.calibration.apply`), ``mismatch`` then being the residual σ drawn on top.
+        ``precise_timing``: spikes and timestamped input events act at their times inside the bin (module
+        docstring); off by default."""
         if hidden_chip is not None:
             from ..calibration.hidden import hidden_profile, load_hidden_chip
 
@@ -173,6 +185,7 @@ class EmulatorBackend(Backend):
 
             profile = measured_profile(profile, chip_profile)
         self.profile, self.mismatch_sigma, self.seed = profile, mismatch, seed
+        self.precise_timing = bool(precise_timing)
         self.cfg = None
         self.emulator: Emulator | None = None
 
@@ -184,17 +197,19 @@ class EmulatorBackend(Backend):
 
         if self.cfg is None:
             raise BackendError("emulator: load a config before running input")
+        timed, late = self.precise_timing, None
         if "events" in data:
-            raster, routes = raster_from_events(data["events"], data["dt"], data.get("duration"))
-            self.emulator = Emulator(self.cfg, self.profile, input_routes=routes, dt=data["dt"])
+            binned = raster_from_events(data["events"], data["dt"], data.get("duration"), timed=timed)
+            (raster, routes), late = binned[:2], (binned[2] if timed else None)
+            self.emulator = Emulator(self.cfg, self.profile, input_routes=routes, dt=data["dt"], precise_timing=timed)
         else:
             raster = data["spikes"]
-            self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"])
+            self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"], precise_timing=timed)
         if self.chip_profile is not None:
-            return self._run_measured(raster, data["dt"])
-        return self.emulator.run(raster, data["dt"], mismatch=self.mismatch_sigma, seed=self.seed)
+            return self._run_measured(raster, data["dt"], late)
+        return self.emulator.run(raster, data["dt"], mismatch=self.mismatch_sigma, seed=self.seed, lateness=late)
 
-    def _run_measured(self, raster, dt: float) -> EmulationResult:
+    def _run_measured(self, raster, dt: float, lateness=None) -> EmulationResult:
         """The measured chip: the chip profile's factors (times a residual draw of σ ``mismatch``)."""
         from ..calibration.apply import apply_chip_factors, chip_delay_factors, chip_factors
         from ..sim import no_mismatch, simulate
@@ -206,5 +221,7 @@ class EmulatorBackend(Backend):
         f["delay"] = chip_delay_factors(d, self.chip_profile, self.profile)     # each core's measured C_dly
         mm = apply_chip_factors(mm, f)
         x = np.asarray(raster, np.float32)
-        spikes, _, _ = simulate(em.net, x if x.ndim == 3 else x[None], mm, dt=dt)
+        x = x if x.ndim == 3 else x[None]
+        late = None if lateness is None else np.asarray(lateness, np.float32).reshape(x.shape)
+        spikes, _, _ = simulate(em.net, x, mm, dt=dt, input_lateness=late)
         return em._result(np.asarray(spikes), dt)

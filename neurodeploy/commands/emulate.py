@@ -22,7 +22,11 @@ from .options import config_run_options, import_option, check_outputs, parse_imp
               help="Chip profile (from `neurodeploy calibrate`): emulate that measured board (--mismatch: residual σ on top).")
 @click.option("--hidden-chip", "hidden_chip", type=click.Path(dir_okay=False), default=None,
               help="Hidden chip (from `neurodeploy chip new`): emulate it (its own mismatch; --mismatch/--seed ignored).")
-def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window, chip_path, hidden_chip):
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="Spikes, and input events from their µs timestamps, act at their times inside the step instead of "
+                   "at a step's start (off: the deployed numbers as before).")
+def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window, chip_path, hidden_chip,
+                precise_timing):
     """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.
 
     The same as `neurodeploy run CONFIG --backend emulator` (same npz). The printed output spike counts are
@@ -40,6 +44,8 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
     if chip_path and hidden_chip:
         raise click.UsageError("give --chip (a measured board) or --hidden-chip (a hidden one), not both")
     opts = {"hidden_chip": hidden_chip} if hidden_chip else {}
+    if precise_timing:
+        opts["precise_timing"] = True
     if chip_path:
         from ..device.chip_profile import load_chip_profile
 
@@ -50,7 +56,8 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
         from ..backends.base import summary_json
         from ..fileio import write_json
 
-        write_json(json_path, summary_json(res, cfg, mismatch_sigma=mismatch, seed=seed))
+        timing = {"precise_timing": True} if precise_timing else {}
+        write_json(json_path, summary_json(res, cfg, mismatch_sigma=mismatch, seed=seed, **timing))
     click.echo(summary(res, cfg, "emulated"))
     click.echo(f"wrote {output}")
 

@@ -19,6 +19,8 @@ The network and its variations:
 - :mod:`.network` — :class:`SimNetwork` (a pytree), :func:`build_from_arrays`, :func:`build_from_network`
 - :mod:`.mismatch` — :func:`sample_mismatch` (multiplicative device-mismatch factors)
 - :mod:`.delays` — per-entry synaptic delays (delayed, interpolated reads of recent events)
+- :mod:`.timed_inputs` — :func:`bin_events`: timestamped input events → counts per step and their lateness
+  (precise spike timing)
 - :mod:`.params` — well-scaled trainable coordinates (log-currents, unitless weights)
 
 The circuit relations other stages need (τ, pulse widths, DC steady state, ...) live in
@@ -38,5 +40,6 @@ __all__ = lazy_exports(__name__, {
     "CAPACITANCES": "network", "FLAGS": "network", "SimNetwork": "network", "NetworkIndex": "network",
     "build_from_arrays": "network", "build_from_network": "network", "default_params": "network",
     "Parametrization": "params",
+    "bin_events": "timed_inputs",
     "RECORDED": "model", "SimState": "model", "initial_state": "model", "simulate": "simulate",
 })

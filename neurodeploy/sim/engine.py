@@ -19,7 +19,10 @@ What the engine adds to the model, each in one place:
 
 - with precise spike timing (``net.precise_timing``), the first moment (P1) of :mod:`.model`: the same path
   on the network's spikes weighted by their lateness (the matrix paths' W_rec rows; the event paths'
-  scatter of the neurons that fired), and the forward without the carried charge;
+  scatter of the neurons that fired), and the forward without the carried charge; for timestamped inputs
+  (``lateness``, :mod:`.timed_inputs`) also on the inputs' moment — on the "-pre" paths its charge before the
+  loop, as the inputs' (a static branch: without it the program is the one without timed inputs); with
+  delays both through (D2)–(D3) of :mod:`.delays`;
 - **fusion marks** (:func:`.fusion.stored`), passed to the model as its ``store``;
 - **the recomputing gradient** (:func:`.remat.scan_remat`): the backward pass recomputes each step from the
   stored state and takes the spike timing from the forward's states (:func:`_from_forward`) instead of
@@ -44,7 +47,7 @@ from . import model
 from ..device.profile import NEURON_QUANTITIES
 from .charge import PRECOMPUTE_MAX, dense_charge, dense_matrix, event_capacities, event_charge_fn, event_pre_charge
 from .charge import input_charge, matrix_charge, next_charge, precompute_fits, rec_matrix, split_charge, use_matrix
-from .delays import delay_taps, delayed_charge
+from .delays import delay_taps, delayed_charge, timed_delayed_charge
 from .errors import SimError
 from .fusion import ones_like_state, stored
 from .mismatch import apply_mismatch
@@ -110,23 +113,46 @@ def choose_path(net: SimNetwork, batch: int, steps: int, event_driven: bool | No
     return "gather"
 
 
-def _charge(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
+def _charge(net: SimNetwork, w: Weights, path: str, state: model.SimState, x, dt: float):
     """(Q1) of this step by ``path`` (:mod:`.charge`), the delayed-event history it leaves (or None) and, with
-    precise spike timing, the first moment (P1) of :mod:`.model` (else None)."""
+    precise spike timing, the first moment (P1) of :mod:`.model` (else None). ``x``: the bin's input counts (or,
+    on the "-pre" paths, their charge), or the pair (that, the inputs' moment) for timestamped inputs; ``dt`` (s)."""
+    x, x_late = x if isinstance(x, tuple) else (x, None)
+    if net.delay_slots and state.lateness is not None:     # (D2)–(D3) of .delays
+        late = state.spikes * state.lateness
+        x_part = jnp.zeros_like(x) if x_late is None else x_late
+        charge, moment, delayed = timed_delayed_charge(
+            net, w.w_slot, w.dly_index, w.dly_frac, jnp.concatenate([x, state.spikes], axis=1),
+            jnp.concatenate([x_part, late], axis=1), state.delayed, dt)
+        return charge, delayed, moment
     charge, delayed = _charge_q1(net, w, path, state, x)
     if state.lateness is None or net.delay_slots or not net.groups:
         return charge, delayed, None
-    late = state.spikes * state.lateness           # the network's events weighted by their lateness (s)
-    if path in ("matrix", "matrix-pre"):           # W_rec: the rows of the network's neurons
-        w_rec = w.w_dense if path == "matrix-pre" else w.w_dense[net.n_inputs:]
-        return charge, delayed, split_charge(net, late @ w_rec)
-    events = jnp.concatenate([jnp.zeros((late.shape[0], net.n_inputs), DTYPE), late], axis=1)
+    return charge, delayed, _moment(net, w, path, state.spikes * state.lateness, x_late)
+
+
+def _moment(net: SimNetwork, w: Weights, path: str, late, x_late):
+    """(P1) by ``path``: the same evaluation as (Q1) on the events weighted by their lateness — the network's
+    spikes ``late`` = s·a [B, N] (A·s once weighted) and, for timestamped inputs, ``x_late`` [B, n_inputs] (s·count;
+    on the "-pre" paths already their moment's charge [B, G·N], :func:`.charge.input_charge`); None: the inputs
+    at the start of the bin (a = 0), the program without them."""
+    if path in ("event-pre", "rec-matrix") and x_late is not None:
+        return event_pre_charge(net, w, x_late, late)
+    if path == "matrix-pre":                       # W_rec (the loop's w_dense) for the spikes
+        q = late @ w.w_dense
+        return split_charge(net, q if x_late is None else x_late + q)
+    if path == "matrix":
+        if x_late is None:                         # W_rec: the rows of the network's neurons
+            return split_charge(net, late @ w.w_dense[net.n_inputs:])
+        return matrix_charge(net, w.w_dense, jnp.concatenate([x_late, late], axis=1))
+    x_part = jnp.zeros((late.shape[0], net.n_inputs), DTYPE) if x_late is None else x_late
+    events = jnp.concatenate([x_part, late], axis=1)
     w_rec = w.w_dense if path == "rec-matrix" else None
     if path in ("event", "event-pre", "rec-matrix") and (event_capacities(net) or w_rec is not None):
-        q = event_charge_fn(net, offset=net.n_inputs)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target,
-                                                      w_rec)
-        return charge, delayed, [q[:, i] if i in net.groups else None for i in range(4)]
-    return charge, delayed, dense_charge(net, w.w_slot, net.slot_src, events)
+        offset = net.n_inputs if x_late is None else 0
+        q = event_charge_fn(net, offset=offset)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target, w_rec)
+        return [q[:, i] if i in net.groups else None for i in range(4)]
+    return dense_charge(net, w.w_slot, net.slot_src, events)
 
 
 def _charge_q1(net: SimNetwork, w: Weights, path: str, state: model.SimState, x):
@@ -188,11 +214,11 @@ def _step_of(net, record, path, carried: bool = False):
         d, slot_src, fan_target = consts[:3]
         more = dict(slot_entry=consts[3]) if net.delay_slots else {}
         n = net.replace(slot_src=slot_src, fan_target=fan_target, **more)
-        if carried:
+        if carried:     # (never with precise timing: no moment)
             state, q = carry
             new, out = _step(d, record, split_charge(n, q), None, state)
             return (new, next_charge(d.weights.w_dense, x, new.spikes, pre=path == "matrix-pre")), out
-        charge, delayed, late = _charge(n, d.weights, path, carry, x)
+        charge, delayed, late = _charge(n, d.weights, path, carry, x, d.circuit.dt)
         return _step(d, record, charge, delayed, carry, hint, late)
     return step
 
@@ -214,20 +240,25 @@ def _carried_scan(net, record, path):
 
 
 @partial(jax.jit, static_argnames=("record", "dt", "path"))
-def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple, dt: float, path: str):
-    """Run ``net`` on ``inputs`` [B, T, n_inputs] by ``path`` → (spikes [B, T, N], final state, records)."""
+def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple, dt: float, path: str, lateness=None):
+    """Run ``net`` on ``inputs`` [B, T, n_inputs] by ``path`` → (spikes [B, T, N], final state, records).
+    ``lateness`` [B, T, n_inputs] (precise spike timing): the inputs' first moment in lateness (s·count,
+    :mod:`.timed_inputs`); None: the inputs at the start of their bins (a program without it)."""
     matrix = {"matrix": True, "matrix-pre": True, "rec-matrix": "split", "event-pre": "inputs"}.get(path, False)
     d = derive(net, mismatch, dt, matrix=matrix)
     xs = jnp.swapaxes(inputs, 0, 1)  # [T, B, n_in]
+    xl = None if lateness is None else jnp.swapaxes(lateness, 0, 1)
     fan_target, w = net.fan_target, d.weights
     if path in ("matrix-pre", "event-pre", "rec-matrix"):     # the inputs' charge of every step at once
         xs = input_charge(net, w.w_dense, xs)
+        xl = None if xl is None else input_charge(net, w.w_dense, xl)          # and its moment (P1)
         w = w._replace(w_dense=w.w_dense[net.n_inputs:] if path != "event-pre" else None)   # the loop's W_rec
     if path in ("event-pre", "rec-matrix"):     # the loop scatters only the neurons' (narrower) fan-outs
         w, fan_target = w._replace(w_fan=w.w_fan[:, :net.fan_rec]), fan_target[:, :net.fan_rec]
     consts = (d._replace(weights=w), net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
     carry = path in ("matrix", "matrix-pre") and not net.precise_timing
     plain = _carried_scan(net, record, path) if carry else None
+    xs = xs if xl is None else (xs, xl)
     final, (spikes, rec) = scan_remat(_step_of(net, record, path), consts, state, xs, hinted=True, plain=plain)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:
@@ -248,9 +279,9 @@ def nominal(n: int, s: int, delays: bool = False) -> dict:
     return out
 
 
-def run(net: SimNetwork, x, mismatch, state: model.SimState, record: tuple, dt: float, path: str):
+def run(net: SimNetwork, x, mismatch, state: model.SimState, record: tuple, dt: float, path: str, lateness=None):
     """:func:`_run` with the nominal chip (``mismatch=None``) run as the identity draw, so that nominal and
     mismatched calls share one compilation."""
     if mismatch is None:
         mismatch = lax.optimization_barrier(nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ())))
-    return _run(net, x, mismatch, state, record=record, dt=dt, path=path)
+    return _run(net, x, mismatch, state, record=record, dt=dt, path=path, lateness=lateness)

@@ -41,7 +41,7 @@ over bin k after the arrival,
 A dendrite collects many events of different lateness; the engine sums, besides the charge Q of (Q1),
 its first moment in lateness
 
-    P[b, d, n] = Σ_{k: d_k = d, n_k = n} e[b, s_k]·a[b, s_k]·I_w,k    (A·s; a = 0 for external inputs)   (P1)
+    P[b, d, n] = Σ_{k: d_k = d, n_k = n} e[b, s_k]·a[b, s_k]·I_w,k          (A·s; inputs: below)   (P1)
 
 with one more evaluation of (Q1) on the event vector e·a, and the step uses the charge-weighted mean
 lateness ā = P/Q (s; 0 where Q = 0):
@@ -59,11 +59,12 @@ at dt = 1 ms, τ = 10 ms). A neuron's own AHP jumps at its spike and decays over
     I_ahp(end of k) = I_0 + (I_ahp − I_0)·exp(−dt/τ_ahp) + s·ΔI_ahp·exp(−a/τ_ahp)              (P4)
 
 (no missed mean: after its spike the neuron is reset and refractory). External inputs given as counts per
-bin arrive at its start (a = 0); with synaptic delays (:mod:`.delays`, whose interpolation (D1) already
-places events between steps) the events keep arriving at step boundaries. Spikes still act on their
+bin arrive at its start (a = 0), timestamped ones (``input_lateness``, :mod:`.timed_inputs`) at their times
+(a = ⌈t/dt⌉·dt − t). Through synaptic delays an event keeps its time: it arrives d later, delivered by the
+first step boundary after that with the lateness left ((D2)–(D3) of :mod:`.delays`). Spikes still act on their
 targets only from the next step on (within the bin of the spike the membrane has its frozen input), so
 the remaining error is the one-bin shift of the missed input. Gradients: a is a spike time and carries
-none (stop-gradient); Q and P carry the weights' and the spikes' (surrogate) gradients. Measured
+none (stop-gradient; through a delay its shift f·dt carries the delay's, (D3)); Q and P carry the weights' and the spikes' (surrogate) gradients. Measured
 (``tools/bench_precision.py``, docs/performance.md): on the benchmark networks at dt = 1 ms the spike-count
 error against the 0.05 ms run is 0.3–0.7 % with or without it (except chaotic networks, at their floor); what
 set that error was the spike's own time inside its bin, the passage quadrature (``SimNetwork.passage_nodes``,
@@ -109,7 +110,8 @@ class SimState(NamedTuple):
     ``I_ampa`` … ``I_shunt``: the four synapse DPIs; ``I_ahp`` the adaptation DPI; ``t_refr`` the
     refractory time still to serve (negative: integration time owed from the last bin); ``spikes``
     the spikes of the last bin, delivered to their targets at the next step. ``delayed`` (networks
-    with delays only, else None): [D, n_sources] source-event vectors of the last D steps, newest first.
+    with delays only, else None): [D, n_sources] source-event vectors of the last D steps, newest first
+    (with precise spike timing [D, 2·n_sources]: each followed by its moment e·a, (D3) of :mod:`.delays`).
     ``lateness`` (networks with precise spike timing only, else None): for each spike of the last bin
     the time from the spike to the end of that bin, a = dt − t_s (s, 0 where no spike; module docstring).
     """
@@ -132,7 +134,8 @@ def initial_state(net: SimNetwork, batch: int | None = 1) -> SimState:
     lead = () if batch is None else (batch,)
     i0 = jnp.full(lead + (net.n_neurons,), net.I_0, DTYPE)
     zero = jnp.zeros(lead + (net.n_neurons,), DTYPE)
-    delayed = jnp.zeros(lead + (net.delay_slots, net.n_sources), DTYPE) if net.delay_slots else None
+    width = net.n_sources * (2 if net.precise_timing else 1)     # with precise timing also the events' moments
+    delayed = jnp.zeros(lead + (net.delay_slots, width), DTYPE) if net.delay_slots else None
     return SimState(I_mem=i0, I_ampa=i0, I_nmda=i0, I_gaba=i0, I_shunt=i0, I_ahp=i0, t_refr=zero, spikes=zero,
                     delayed=delayed, lateness=zero if net.precise_timing else None)
 

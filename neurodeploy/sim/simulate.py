@@ -25,8 +25,8 @@ event counts per bin [batch, T, n_inputs] (or [T, n_inputs]). Every step is the 
    Spikes drive the neuron's AHP (if its latch is on) at the end of the bin.
 
 **Synaptic delays** (a network built with ``delay``, see :mod:`.delays`): each entry's events arrive
-d later, linearly interpolated between whole steps; the step keeps the last D source-event vectors
-(``SimState.delayed``). A network without delays runs the delay-free step (a static branch).
+d later, linearly interpolated between whole steps (with precise spike timing: at their times plus d,
+(D2)–(D3)); the step keeps the last D source-event vectors (``SimState.delayed``). A network without delays runs the delay-free step (a static branch).
 
 The engine (:mod:`.engine`) runs the step: it chooses how the synaptic charge is summed
 (:func:`.engine.choose_path`: event-driven at batch 1, a matrix product or the ELL gather for batches, see
@@ -65,8 +65,21 @@ def _record_names(record) -> tuple:
     return tuple(dict.fromkeys(names))
 
 
+def _input_lateness(net: SimNetwork, lateness, shape: tuple):
+    """``input_lateness`` checked against the network and the inputs' ``shape`` (as float32), or None."""
+    if lateness is None:
+        return None
+    if not net.precise_timing:
+        raise SimError("input_lateness: needs a network with precise_timing=True (build it with precise_timing=True, "
+                       "or pass input_lateness=None: events at the start of their bins)")
+    lateness = jnp.asarray(lateness)
+    if tuple(lateness.shape) != tuple(shape):
+        raise SimError(f"input_lateness: expected the shape of inputs, {tuple(shape)}, got {tuple(lateness.shape)}")
+    return lateness.astype(DTYPE)
+
+
 def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = None, record=False,
-             dt: float | None = None, event_driven: bool | None = None):
+             dt: float | None = None, event_driven: bool | None = None, input_lateness=None):
     """Simulate ``net`` on ``inputs`` (event counts per bin, [batch, T, n_inputs] or [T, n_inputs]).
 
     ``mismatch``: a draw of :func:`neurodeploy.sim.sample_mismatch` (None: the nominal chip, run as
@@ -85,6 +98,12 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     matrix product or the gather, see :mod:`.charge`); True: the plain event-driven path (inputs in the
     loop too); False: the ELL gather always. Same result every way, up to float rounding in the order
     of summation.
+
+    ``input_lateness`` (networks with ``precise_timing`` only): timestamped inputs, the first moment of each
+    bin's input events in their lateness, Σ over the events a = t·dt − t_event (s·count, the shape of ``inputs``;
+    :func:`neurodeploy.sim.timed_inputs.bin_events` makes both arrays from event times): the events of step t
+    act as if they had arrived at their times inside bin t − 1 ((P1)–(P3) of :mod:`.model`). None: every
+    input event at the start of its bin (a = 0).
     """
     dt = float(net.dt if dt is None else dt)
     if not dt > 0:
@@ -97,18 +116,20 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     unbatched = inputs.ndim == 2
     x = inputs[None] if unbatched else inputs
     x = x.astype(DTYPE)
+    x_late = _input_lateness(net, input_lateness, inputs.shape)
+    x_late = x_late if x_late is None or not unbatched else x_late[None]
     path = choose_path(net, x.shape[0], x.shape[1], event_driven)
     if state is None:
         state = initial_state(net, x.shape[0])
     elif unbatched:
         state = jax.tree_util.tree_map(lambda a: a[None], state)
     if bool(net.delay_slots) != (state.delayed is not None) or (
-            net.delay_slots and state.delayed.shape[-2:] != (net.delay_slots, net.n_sources)):
+            net.delay_slots and state.delayed.shape[-2:] != (net.delay_slots, net.n_sources * (1 + net.precise_timing))):
         raise SimError("state: its delayed-event history does not fit the network's delays (use one it produced)")
     if net.precise_timing != (state.lateness is not None):
         raise SimError(f"state: {'no' if state.lateness is None else 'a'} spike lateness, but the network has precise_timing="
                        f"{net.precise_timing} (use a state this network produced, or initial_state(net))")
-    spikes, final, rec = run(net, x, mismatch, state, record=names, dt=dt, path=path)
+    spikes, final, rec = run(net, x, mismatch, state, record=names, dt=dt, path=path, lateness=x_late)
     if unbatched:
         spikes = spikes[0]
         final = jax.tree_util.tree_map(lambda a: a[0], final)
