@@ -86,18 +86,21 @@ def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mism
     return out
 
 
-def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mismatch: float = 0.0, seed: int = 0):
+def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mismatch: float = 0.0, seed: int = 0,
+            precise_timing: bool = False):
     """Run a HardwareConfig (or config.json) on the bit-accurate emulator; σ = ``mismatch`` (0.1 = 10 %).
+    ``precise_timing``: spikes act at their times inside the step (``neurodeploy emulate --precise-timing``).
     Returns an :class:`~neurodeploy.backends.emulator.EmulationResult` (spikes, outputs, sites, events())."""
     from .backends.emulator import Emulator
 
     x, dt = _inputs(inputs, dt)
-    return Emulator(_config(config), _profile(profile), dt=dt).run(x, dt, mismatch=mismatch, seed=seed)
+    return Emulator(_config(config), _profile(profile), dt=dt, precise_timing=precise_timing).run(
+        x, dt, mismatch=mismatch, seed=seed)
 
 
 def verify(model, config, inputs, dt: float | None = None, *, labels=None, trials: int = 32, mismatch: float = 0.1,
            seed: int = 0, tolerance=None, profile="dynapse2", window=None, allow_other_model: bool = False,
-           chip=None) -> dict:
+           chip=None, precise_timing: bool = False) -> dict:
     """Float model vs deployed config on the same inputs over ``trials`` mismatch draws; the report dict
     (``passed`` inside). ``tolerance``: a :class:`~neurodeploy.verification.Tolerance` or None (defaults).
     ``labels``: an array, a .npy / .npz file, or None: then, as ``neurodeploy verify``, the input file's own
@@ -105,7 +108,8 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     CLI's ``--window``); None: an input file's own ``readout``, else the whole trial. ``allow_other_model``:
     judge a config mapped from another model instead of failing check ``same_model``. ``chip``: a chip profile
     (a path, as the CLI's ``--chip``, or a loaded one): the deployed boards are that measured chip with a residual
-    σ = ``mismatch`` per board. Samples an input file marks ``negative`` are left out of accuracy, as the CLI does."""
+    σ = ``mismatch`` per board. Samples an input file marks ``negative`` are left out of accuracy, as the CLI does.
+    ``precise_timing``: the float model and every emulated board with precise spike timing (``--precise-timing``)."""
     from .inputs import load_input, resolve_window
     from .verification import check_labels, load_labels
     from .verification import verify as _verify
@@ -127,7 +131,8 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
         chip_source, chip = str(chip), load_chip_profile(chip)
     return _verify(network, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
                    tolerance=tolerance, window=win, allow_other_model=allow_other_model,
-                   negative=data.get("negative") if labels is not None else None, chip=chip, chip_source=chip_source)
+                   negative=data.get("negative") if labels is not None else None, chip=chip, chip_source=chip_source,
+                   precise_timing=precise_timing)
 
 
 def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None, recurrent: bool | None = None,

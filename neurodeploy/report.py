@@ -95,7 +95,8 @@ def format_map_summary(r: dict) -> str:
 def format_verify(report: dict) -> str:
     """The report as text that fits 100 columns: a row per block (median / worst 5 % of boards), then the checks."""
     lines = [f"verify: {report['samples']} samples × {report['steps']} steps (dt {report['dt']:g} s), "
-             f"{report['trials']} mismatch trials at σ = {report['mismatch_sigma']:.0%}"]
+             f"{report['trials']} mismatch trials at σ = {report['mismatch_sigma']:.0%}"
+             + (", precise spike timing" if report.get("precise_timing") else "")]
     if "chip_profile" in report:
         c = report["chip_profile"]
         lines += [f"chip profile: {c['file'] or '(in memory)'}, sha256 {c['sha256']}",

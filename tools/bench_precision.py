@@ -34,7 +34,7 @@ interpreter (never a dependency of the package), its error against its own 0.05 
 weights W_in, W_rec in units of Iscale, a common weight factor chosen (bisection) so that the recurrent
 N = 64 network fires as ours does at dt = 1 ms, its weights closed over (its faster form).
 
-    python tools/bench_precision.py [--sizes 64,256] [--rates 50,100] [--dts 1,0.5,0.2,0.1] [--seeds 3]
+    python tools/bench_precision.py [--sizes 64,256] [--rates 50,100] [--dts 2,1,0.5,0.2,0.1] [--seeds 3]
                                     [--repeats 3] [--passage-nodes 6] [--timed-inputs] [--window 5]
                                     [--rockpool /tmp/rpvenv/bin/python]
                                     [--plot docs/img/precision.png] [--json FILE]
@@ -304,7 +304,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="64,256")
     ap.add_argument("--rates", default="50,100", help="input rates (Hz)")
     ap.add_argument("--kinds", default="ff,rec")
-    ap.add_argument("--dts", default="1,0.5,0.2,0.1,0.05", help="steps (ms); 0.05 is the reference")
+    ap.add_argument("--dts", default="2,1,0.5,0.2,0.1,0.05", help="steps (ms); 0.05 is the reference")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--passage-nodes", type=int, help="the networks' passage_nodes (default: the model's)")

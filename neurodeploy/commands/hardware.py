@@ -78,8 +78,11 @@ def flash_cmd(config, device, bitfile, n_chips, samna_json):
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
 @window_option
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="emulator: spikes, and input events from their µs timestamps, act at their times inside the step "
+                   "instead of at a step's start, as `emulate --precise-timing` (off: the deployed numbers as before).")
 def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, n_chips, no_discharge, settle,
-            wait_for_clock, timeout, max_input_rate, profile_name, json_path, window):
+            wait_for_clock, timeout, max_input_rate, profile_name, json_path, window, precise_timing):
     """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""
     from ..backends.base import run_file, summary, summary_json
     from ..backends.registry import get_backend
@@ -88,13 +91,17 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
 
     if not mismatch >= 0:
         raise click.BadParameter("must be ≥ 0", param_hint="--mismatch")
+    if precise_timing and backend != "emulator":
+        raise click.BadParameter(f"times spikes inside the emulator's steps; --backend {backend} runs a board, "
+                                 "whose events keep their own times: drop --precise-timing", param_hint="--precise-timing")
     window = parse_window_option(window)
     check_output_path(output, "-o")
     if json_path:
         check_output_path(json_path, "--json")
     prof = load_profile(profile_name)
     if backend == "emulator":
-        b = get_backend("emulator", prof, mismatch=mismatch, seed=seed)
+        b = get_backend("emulator", prof, mismatch=mismatch, seed=seed,
+                        **({"precise_timing": True} if precise_timing else {}))
     else:
         opts = samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock, timeout=timeout)
         if max_input_rate is not None:
@@ -105,7 +112,8 @@ def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile
     if json_path:
         from ..fileio import write_json
 
-        extra = {"mismatch_sigma": mismatch, "seed": seed} if backend == "emulator" else {"backend": "samna", **(res.info or {})}
+        extra = ({"mismatch_sigma": mismatch, "seed": seed, **({"precise_timing": True} if precise_timing else {})}
+                 if backend == "emulator" else {"backend": "samna", **(res.info or {})})
         write_json(json_path, summary_json(res, cfg, **extra))
     click.echo(summary(res, cfg, "emulated" if backend == "emulator" else "ran on the board"))
     click.echo(f"wrote {output}")

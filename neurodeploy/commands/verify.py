@@ -51,11 +51,16 @@ CHIP_RESIDUAL_SIGMA = 0.02
                    "constants and per-neuron factors) with a residual σ (--mismatch, default 0.02) for what the "
                    "calibration could not pin down; the report names the chip profile and its sha256. Emulated "
                    "boards, on --engine local or ray (not with --backend samna: there the board is the chip).")
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="Both sides with precise spike timing: the float model and every emulated board (on either "
+                   "engine; board b is `emulate --precise-timing --seed SEED+b`) — a spike acts on its targets at "
+                   "its time inside the step instead of at the next step's start; the report says so (off: the "
+                   "deployed numbers as before). The input's counts act at their steps' starts either way.")
 @board_options
 @session_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, window, allow_other_model,
-               json_path, profile_name, import_options, plot_dir, backend, engine, address, unit_size, chip_path, device,
-               bitfile, n_chips, no_discharge, settle, wait_for_clock):
+               json_path, profile_name, import_options, plot_dir, backend, engine, address, unit_size, chip_path,
+               precise_timing, device, bitfile, n_chips, no_discharge, settle, wait_for_clock):
     """Run MODEL (float) and CONFIG (emulated, or on a board) on the same inputs; PASS/FAIL, exit 1 on FAIL."""
     from ..inputs import load_input, resolve_window
     from ..fileio import write_json
@@ -106,7 +111,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
                         seed=seed, tolerance=tol, pictures=pictures, board=board, window=win,
                         allow_other_model=allow_other_model, engine=eng, unit_size=unit_size,
                         negative=data.get("negative") if labels is not None else None, chip=chip,
-                        chip_source=chip_path)
+                        chip_source=chip_path, precise_timing=precise_timing)
     finally:
         if board is not None:
             board.close()

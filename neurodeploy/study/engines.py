@@ -21,29 +21,33 @@ class LocalEngine:
     def start(self) -> None:
         """Nothing to start."""
 
-    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None):
+    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None,
+                  precise_timing: bool = False):
         from ..log import progress as bar
 
         units = sorted(seeds_by_unit)
+        timing = {"precise_timing": True} if precise_timing else {}
         for u in bar(units, total=len(units), desc="units") if progress is None else units:
-            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], chip=chip)
+            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], chip=chip, **timing)
             if progress is not None:
                 progress(u)
             yield u, counts
 
 
 def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds: list[int], unit_size: int = 16,
-                 progress=None, chip=None) -> np.ndarray:
+                 progress=None, chip=None, precise_timing: bool = False) -> np.ndarray:
     """Output counts [len(seeds), samples, n_out] over ``window`` of the boards drawn from ``seeds`` (board i
     is ``emulate --seed seeds[i] --mismatch sigma``; with a chip profile ``chip``, ``profile`` being its measured
     profile, ``emulate --chip … --seed seeds[i] --mismatch sigma``), cut into units of ``unit_size`` boards that
-    ``engine`` computes (:func:`.units.run_unit`), put back in board order whatever order the units finish in."""
+    ``engine`` computes (:func:`.units.run_unit`), put back in board order whatever order the units finish in.
+    ``precise_timing``: the boards run with precise spike timing (``emulate --precise-timing``)."""
     if unit_size < 1:
         from ..errors import StudyError
 
         raise StudyError(f"--unit-size must be ≥ 1, got {unit_size}")
     units = {u: list(seeds[u * unit_size:(u + 1) * unit_size]) for u in range(-(-len(seeds) // unit_size))}
-    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, chip=chip))
+    timing = {"precise_timing": True} if precise_timing else {}
+    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, chip=chip, **timing))
     return np.concatenate([np.asarray(done[u]) for u in sorted(units)])
 
 
@@ -65,9 +69,11 @@ def require_ray():
     return ray
 
 
-def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds, chip_json: str | None = None):
+def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds, chip_json: str | None = None,
+              precise_timing: bool = False):
     """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship); with a chip
-    profile (its JSON text), the measured profile is rebuilt from the device profile and it."""
+    profile (its JSON text), the measured profile is rebuilt from the device profile and it. ``precise_timing``:
+    the boards run with precise spike timing (:func:`.units.run_unit`)."""
     from ..config.config_json import HardwareConfig
     from ..device.profile import load_profile
 
@@ -79,7 +85,7 @@ def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds
 
         chip = ChipProfile.model_validate_json(chip_json)
         profile = measured_profile(profile, chip)
-    return run_unit(cfg, profile, x, dt, window, sigma, seeds, chip=chip)
+    return run_unit(cfg, profile, x, dt, window, sigma, seeds, chip=chip, precise_timing=precise_timing)
 
 
 class RayEngine:
@@ -103,14 +109,16 @@ class RayEngine:
             ray.init(**kw, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
                      runtime_env={"env_vars": WORKER_ENV})
 
-    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None):
+    def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None,
+                  precise_timing: bool = False):
         ray = require_ray()
         self.start()
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(self.task)
         src = profile.source or profile.name           # a measured profile keeps its device profile's source
         cfg_json, x_ref = cfg.dumps(), ray.put(x)
         extra = () if chip is None else (chip.model_dump_json(),)
-        pending = {remote.remote(cfg_json, src, x_ref, dt, window, sigma, seeds_by_unit[u], *extra): u
+        timing = {"precise_timing": True} if precise_timing else {}
+        pending = {remote.remote(cfg_json, src, x_ref, dt, window, sigma, seeds_by_unit[u], *extra, **timing): u
                    for u in sorted(seeds_by_unit)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

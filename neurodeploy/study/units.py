@@ -40,11 +40,14 @@ def board_metrics(counts: np.ndarray, ref: np.ndarray, labels, R: np.ndarray, du
     return out
 
 
-def run_unit(cfg, profile, x: np.ndarray, dt: float, window, sigma: float, seeds: list[int], chip=None) -> np.ndarray:
+def run_unit(cfg, profile, x: np.ndarray, dt: float, window, sigma: float, seeds: list[int], chip=None,
+             precise_timing: bool = False) -> np.ndarray:
     """Output counts [len(seeds), samples, n_out] over the window of the boards drawn from ``seeds`` (with a chip
-    profile ``chip`` and ``profile`` its measured profile: that measured chip times a residual draw of σ)."""
+    profile ``chip`` and ``profile`` its measured profile: that measured chip times a residual draw of σ).
+    ``precise_timing``: the boards run with precise spike timing (eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`)."""
     from ..backends.emulator import Emulator
 
-    outputs = Emulator(cfg, profile, dt=dt).run_boards(x, dt, sigma, seeds, chip=chip).outputs
+    outputs = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing).run_boards(x, dt, sigma, seeds,
+                                                                                       chip=chip).outputs
     w0, w1 = window
     return outputs[:, :, w0:w1].sum(axis=2)

@@ -40,11 +40,12 @@ def chip_boards(chip, source, profile, residual: float, engine, board):
 
 
 def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, counts, win, engine, unit_size: int,
-                    chip=None):
+                    chip=None, precise_timing: bool = False):
     """``(nominal [B, n], boards [n, B, n] or None, first sample's nominal raster, boards with nominal delays or
     None)``: counts in the read-out window (``counts`` sums a raster's window) of the config on ``profile`` (the
     measured profile with ``chip``); board b drawn from seed + b (module doc). ``n`` = ``n_mm``, with ``chip`` at
-    least 1 (without a residual σ every board is the chip itself)."""
+    least 1 (without a residual σ every board is the chip itself). ``precise_timing``: every board runs with
+    precise spike timing (``emulate --precise-timing``)."""
     from ..backends.emulator import Emulator
     from ..log import stage
     from ..study.engines import LocalEngine, board_counts
@@ -54,11 +55,12 @@ def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, 
     seeds = [seed + b for b in range(n_mm)]
     dep_mm = nominal_delays = None
     with stage(f"emulator: the nominal board and {n_mm} mismatched board(s) x {x.shape[0]} sample(s)"):
-        emu = Emulator(cfg, profile, dt=dt)
+        emu = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing)
         d_spk = emu.run(x, dt).outputs
         if n_mm:
             dep_mm = board_counts(engine or LocalEngine(), cfg, profile, x, dt, (win.start, win.stop), mismatch, seeds,
-                                  unit_size, chip=chip)
+                                  unit_size, chip=chip, precise_timing=precise_timing)
     if n_mm:
-        nominal_delays = boards_nominal_delays(cfg, profile, x, dt, mismatch, seeds, counts, unit_size, chip)
+        nominal_delays = boards_nominal_delays(cfg, profile, x, dt, mismatch, seeds, counts, unit_size, chip,
+                                               precise_timing=precise_timing)
     return counts(d_spk), dep_mm, d_spk[0], nominal_delays

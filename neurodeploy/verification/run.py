@@ -26,6 +26,13 @@ blocks (:mod:`neurodeploy.verification.stages`; a config with delays adds the bl
 ``quantization_and_mismatch_nominal_delays``: the same boards with every delay at its nominal value). With a board backend (``verify(..., board=...)``), one real run replaces the emulated
 quantization + mismatch draws: a chip is one draw.
 
+With ``precise_timing`` (``verify --precise-timing``) both sides are integrated with precise spike timing (eqs.
+(P1)–(P4) of :mod:`neurodeploy.sim.model`): the float network, its mismatch draws and every emulated board
+(``neurodeploy emulate --precise-timing``, on either engine) — a spike acts on its targets from its time inside
+the step instead of at the next step's start; the report says ``"precise_timing": true``. The input is a raster
+(counts per step): its counts act at their steps' starts, as without the option. A real board (``board``) runs in
+continuous time either way.
+
 With a chip profile (``verify --chip``) the emulated boards are that measured chip with a residual σ
 (:mod:`neurodeploy.verification.boards`; "quantization only": its measured constants without the per-neuron factors);
 the float reference stays the nominal chip's, and the report's ``chip_profile`` names the file and its sha256.
@@ -136,7 +143,7 @@ def check_labels(labels, n_samples: int, n_outputs: int, source: str, input_path
 def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None, trials: int = 32,
            mismatch: float = 0.1, seed: int = 0, tolerance: Tolerance | None = None,
            pictures: dict | None = None, board=None, window=None, allow_other_model: bool = False, engine=None,
-           unit_size: int = 16, negative=None, chip=None, chip_source=None) -> dict:
+           unit_size: int = 16, negative=None, chip=None, chip_source=None, precise_timing: bool = False) -> dict:
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
@@ -163,6 +170,7 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
 
     ``engine`` (default: in this process) and ``unit_size``: where and in what units the boards run (module doc);
     ``chip`` (a ChipProfile, read from the file ``chip_source``): boards of that chip, ``mismatch`` the residual σ.
+    ``precise_timing``: the float network and every emulated board with precise spike timing (module doc).
 
     ``board`` (a :class:`~neurodeploy.backends.base.Backend`, e.g. ``get_backend("samna", ...)``):
     the config is flashed and run once on it. A real chip IS one mismatch draw, so its run replaces
@@ -183,11 +191,11 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     def counts(spikes):                     # [..., B, T, n] → [..., B, n] in the read-out window
         return np.asarray(spikes)[..., win.start:win.stop, :].sum(axis=-2)
 
-    f_spk = _float_rasters(network, profile, x, dt, n_mm, mismatch, seed)
+    f_spk = _float_rasters(network, profile, x, dt, n_mm, mismatch, seed, precise_timing)
     f_all = counts(f_spk)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     dep, dep_mm, d_first, nominal_delays = deployed_boards(cfg, dep_profile, x, dt, 0 if board is not None else n_mm,
-                                                           mismatch, seed, counts, win, engine, unit_size, chip)
+                                                           mismatch, seed, counts, win, engine, unit_size, chip, precise_timing)
     if pictures is not None:
         pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
                         deployed_counts=dep)
@@ -199,7 +207,7 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
         with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
             board.load(cfg)
             blocks["board"] = counts(board.run({"spikes": x, "dt": dt}).outputs)[None]
-    report = _report(network, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch, keep)
+    report = _report(network, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch, keep, precise_timing)
     report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
     final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
     model_sha = network.sha256()
@@ -214,16 +222,17 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     return report
 
 
-def _float_rasters(network, profile, x, dt: float, n_mm: int, mismatch: float, seed: int) -> np.ndarray:
+def _float_rasters(network, profile, x, dt: float, n_mm: int, mismatch: float, seed: int,
+                   precise_timing: bool = False) -> np.ndarray:
     """Output spikes of the float network [1 + n_mm, B, T, n_out]: draw 0 the nominal chip, draws 1.. mismatched
-    (the network compiled once, every draw in one vmapped call)."""
+    (the network compiled once, every draw in one vmapped call); ``precise_timing``: with precise spike timing."""
     import jax
     import jax.numpy as jnp
 
     from ..sim import build_from_network, no_mismatch, sample_mismatch_stack, simulate
 
     out_idx = network.output_indices()
-    net, _ = build_from_network(network, profile)
+    net, _ = build_from_network(network, profile, precise_timing=precise_timing)
     draws = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(net))
     if n_mm:
         more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, sigma=mismatch)
@@ -240,14 +249,15 @@ def _check_negative(negative, n: int) -> np.ndarray:
 
 
 def _report(network, cfg, x, dt: float, win, ref, blocks: dict, labels, R, trials: int, mismatch: float,
-            keep=slice(None)) -> dict:
-    """The report's header (sizes, window, statistic, reference rates and accuracy) and one block per counts
-    array of ``blocks`` that is not None."""
+            keep=slice(None), precise_timing: bool = False) -> dict:
+    """The report's header (sizes, window, statistic, reference rates and accuracy; ``precise_timing: true`` when
+    both sides ran with precise spike timing) and one block per counts array of ``blocks`` that is not None."""
     duration = win.steps * dt
     kind = vm.correlation_kind(ref)
     b = int(x.shape[0])
     report: dict = {"samples": b, "steps": int(x.shape[1]), "dt": dt, "trials": trials,
-                    "mismatch_sigma": mismatch, "outputs": [o.name for o in cfg.outputs],
+                    "mismatch_sigma": mismatch, **({"precise_timing": True} if precise_timing else {}),
+                    "outputs": [o.name for o in cfg.outputs],
                     "window": {**win.as_dict(), "description": win.describe(int(x.shape[1]), dt)},
                     "rate_correlation_statistic": {"kind": kind, "note": _CORRELATION_NOTES[kind].format(
                         b=f"{b} sample" + ("" if b == 1 else "s"), k=vm.MIN_SAMPLES_FOR_R)},

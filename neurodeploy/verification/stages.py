@@ -17,13 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def boards_nominal_delays(cfg, profile, x, dt, sigma: float, seeds: list[int], counts, unit_size: int, chip=None):
+def boards_nominal_delays(cfg, profile, x, dt, sigma: float, seeds: list[int], counts, unit_size: int, chip=None,
+                          precise_timing: bool = False):
     """Output counts [len(seeds), B, n_out] of the boards drawn from ``seeds`` with every delay factor 1 (the
     other factors those boards draw), or None when the config has no delays. ``chip``: the boards are that
-    measured chip (``profile`` its measured profile), as :meth:`~neurodeploy.backends.emulator.Emulator.run_boards`."""
+    measured chip (``profile`` its measured profile), as :meth:`~neurodeploy.backends.emulator.Emulator.run_boards`;
+    ``precise_timing``: with precise spike timing, as the boards they are compared with."""
     from ..backends.emulator import Emulator
 
-    emu = Emulator(cfg, profile, dt=dt)
+    emu = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing)
     if emu.net.delay is None:
         return None
     return np.concatenate([counts(emu.run_boards(x, dt, sigma, seeds[i:i + unit_size], chip=chip,
