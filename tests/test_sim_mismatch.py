@@ -124,6 +124,8 @@ def test_vmapped_event_charge_equals_the_gather_at_every_activity(profile):
         want = jax.vmap(lambda e, ws: stack4(net, dense_charge(net, ws, net.slot_src, e), 1))(ev, d.w_slot)
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-20, err_msg=f"{fired} fired")
         assert fired == 0 or np.abs(np.asarray(want)).sum() > 0
-    mask = jnp.asarray(rng.random(300) < 0.1)
-    for cap in (1, 16, 64):
-        assert np.array_equal(np.asarray(compact(mask, cap)), np.asarray(jnp.nonzero(mask, size=cap, fill_value=300)[0]))
+    for size in (300, 8200):        # rows of 8: their offsets by a cumulative sum, or (> 128 rows) rows of 128
+        mask = jnp.asarray(rng.random(size) < 0.1)
+        for cap in (1, 16, 64, size):
+            assert np.array_equal(np.asarray(compact(mask, cap)),
+                                  np.asarray(jnp.nonzero(mask, size=cap, fill_value=size)[0])), (size, cap)

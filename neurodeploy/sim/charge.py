@@ -115,20 +115,29 @@ def draws_charge(net: SimNetwork, events, w_nk, w_batched, slot_src):
     return jnp.stack([zero if p is None else p for p in out], axis=2)
 
 
+def _running_count(m, width: int):
+    """The inclusive running sum of the 0/1 float vector ``m``: a product with a triangular matrix of ones per row of
+    ``width`` entries, plus the rows' offsets — their own running sum, the same way in rows of 128 where there are
+    more than 128 rows, else a cumulative sum (exact: integer sums of 0/1 in float32)."""
+    size = m.shape[0]
+    width = min(width, size)
+    rows = -(-size // width)
+    count = jnp.pad(m, (0, rows * width - size)).reshape(rows, width) @ jnp.triu(jnp.ones((width, width), DTYPE))
+    total = count[:, -1]
+    before = (_running_count(total, 128) if rows > 128 else jnp.cumsum(total)) - total
+    return (count + before[:, None]).reshape(-1)[:size]
+
+
 def compact(mask, cap: int):
     """The indices of the first ``cap`` true entries of the 1-D boolean ``mask``, in order, padded with
-    ``mask.size`` — ``jnp.nonzero(mask, size=cap, fill_value=mask.size)[0]``, exactly, but ~2.5× faster on
-    CPU at 8192 entries (59.6 against 157.7 µs; 6.4 against 10.8 µs at 1024). The running count is
-    a product with a triangular matrix of ones per row of 128 entries (exact: integer sums of 0/1 in float32)
-    plus the rows' offsets, instead of ``nonzero``'s cumulative sum; each true entry is then scattered to its
-    rank (ranks ≥ cap dropped)."""
+    ``mask.size`` — ``jnp.nonzero(mask, size=cap, fill_value=mask.size)[0]``, exactly, but faster on CPU: each
+    true entry is scattered to its rank, the running count of :func:`_running_count` (ranks ≥ cap dropped), instead of
+    ``nonzero``'s cumulative sum. Rows of 8 entries, then of 128 (one row of 128: ~2.5× faster than ``nonzero`` at
+    8192 entries, 59.6 against 157.7 µs; rows of 8 a further 32.3 → 18.8 µs at 8192 and 4.6 → 3.2 µs at 1024, in a
+    500-step loop, minimum of 9 interleaved calls): a product of [size/8, 8] by [8, 8] costs 16× fewer operations
+    than [size/128, 128] by [128, 128]."""
     size = mask.shape[0]
-    width = min(128, size)
-    rows = -(-size // width)
-    m = jnp.pad(mask, (0, rows * width - size)).reshape(rows, width).astype(DTYPE)
-    count = m @ jnp.triu(jnp.ones((width, width), DTYPE))
-    total = count[:, -1]
-    rank = (count + (jnp.cumsum(total) - total)[:, None]).reshape(-1)[:size].astype(jnp.int32) - 1
+    rank = _running_count(mask.astype(DTYPE), 8).astype(jnp.int32) - 1
     pos = jnp.where(mask, rank, cap)
     return jnp.full((cap,), size, jnp.int32).at[pos].set(jnp.arange(size, dtype=jnp.int32), mode="drop")
 
