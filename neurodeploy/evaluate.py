@@ -6,7 +6,8 @@ chunk of trials), counts each read-out channel's spikes over the task's read-out
 the task's own metric per board — the same metric training reports, so "trained 95 %, deployed
 93 %" compares like with like. The metric of every built-in task includes ``accuracy``; frozen-noise
 adds the firing-rate ratio (FRR) of each trained sample and, on unseen noise, the median FRR and the
-largest win fraction.
+largest win fraction. ``precise_timing``: the boards emulated with precise spike timing, as ``neurodeploy
+emulate --precise-timing`` (eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ class Evaluation:
     seed: int
     per_board: dict = field(default_factory=dict)     # split → [1 + boards] metric dicts (0 = nominal board)
     weight_error: float | None = None                 # the mapping's relative RMS weight error
+    precise_timing: bool = False                      # the boards emulated with precise spike timing
 
     def summary(self) -> dict:
         """Median and worst board (and the nominal board) of each split's scalar metrics."""
         out = {"task": self.task, "boards": self.boards, "mismatch_sigma": self.sigma, "seed": self.seed,
-               "weight_error": self.weight_error}
+               "weight_error": self.weight_error, **({"precise_timing": True} if self.precise_timing else {})}
         for split, ms in self.per_board.items():
             keys = [k for k, v in ms[0].items() if isinstance(v, float) and not k.endswith("_n")]
             for k in keys:
@@ -41,11 +43,13 @@ class Evaluation:
         return out
 
 
-def board_counts(cfg, profile, data, boards: int, sigma: float, seed: int, readout: np.ndarray) -> np.ndarray:
-    """Read-out channel counts [1 + boards, trials, channels] over the data's window (0 = nominal board)."""
+def board_counts(cfg, profile, data, boards: int, sigma: float, seed: int, readout: np.ndarray,
+                 precise_timing: bool = False) -> np.ndarray:
+    """Read-out channel counts [1 + boards, trials, channels] over the data's window (0 = nominal board);
+    ``precise_timing``: the boards emulated with precise spike timing."""
     from .backends.emulator import Emulator
 
-    emu = Emulator(cfg, profile, dt=data.dt)
+    emu = Emulator(cfg, profile, dt=data.dt, precise_timing=precise_timing)
     w0, w1 = data.window
     out = []
     for i in range(0, data.n, CHUNK):
@@ -57,17 +61,19 @@ def board_counts(cfg, profile, data, boards: int, sigma: float, seed: int, reado
 
 
 def evaluate(network, task, profile, *, boards: int = 16, sigma: float = 0.1, seed: int = 0,
-             splits=("train", "test"), task_name: str = "") -> Evaluation:
-    """Map ``network`` and score ``task``'s ``splits`` on the nominal board and ``boards`` mismatched ones."""
+             splits=("train", "test"), task_name: str = "", precise_timing: bool = False) -> Evaluation:
+    """Map ``network`` and score ``task``'s ``splits`` on the nominal board and ``boards`` mismatched ones
+    (``precise_timing``: emulated with precise spike timing)."""
     from .deployment import deploy
 
     d = deploy(network, profile)
     rep = d.report.get("weights", d.report.get("quantize", {}))
     ev = Evaluation(task_name or type(task).__name__, boards, sigma, seed,
-                    weight_error=rep.get("relative_rms_error") if isinstance(rep, dict) else None)
+                    weight_error=rep.get("relative_rms_error") if isinstance(rep, dict) else None,
+                    precise_timing=precise_timing)
     for split in splits:
         data = task.data(split, seed=seed)
-        counts = board_counts(d.config, profile, data, boards, sigma, seed, network.readout_matrix())
+        counts = board_counts(d.config, profile, data, boards, sigma, seed, network.readout_matrix(), precise_timing)
         ev.per_board[split] = [task.metrics(c, data) for c in counts]
     return ev
 
@@ -76,7 +82,8 @@ def format_evaluation(ev: Evaluation) -> str:
     """A table: one row per split and metric — nominal board, median and worst of the mismatched boards."""
     s = ev.summary()
     lines = [f"{ev.task}: {ev.boards} emulated boards at σ = {ev.sigma:.0%} (seed {ev.seed})"
-             + (f"; mapping weight error {ev.weight_error:.3f}" if isinstance(ev.weight_error, float) else ""),
+             + (f"; mapping weight error {ev.weight_error:.3f}" if isinstance(ev.weight_error, float) else "")
+             + ("; precise spike timing" if ev.precise_timing else ""),
              f"  {'metric':34s} {'nominal':>9s} {'median':>9s} {'worst':>9s}"]
     for k, v in s.items():
         if isinstance(v, dict):

@@ -19,7 +19,10 @@ import click
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the summary and every board's metrics as JSON.")
-def evaluate_cmd(model, task, boards, mismatch, seed, splits, profile_name, json_path):
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="Emulate the boards with precise spike timing (as `emulate --precise-timing`): a spike acts on its "
+                   "targets at its time inside the step (off: the deployed numbers as before).")
+def evaluate_cmd(model, task, boards, mismatch, seed, splits, profile_name, json_path, precise_timing):
     """Map MODEL and score the built-in TASK's metric on the nominal and BOARDS mismatched emulated boards.
 
     The metric is the one training reports (accuracy, and for frozen-noise the firing-rate ratios).
@@ -35,7 +38,7 @@ def evaluate_cmd(model, task, boards, mismatch, seed, splits, profile_name, json
     prof = load_profile(profile_name)
     network = load_network(model, profile=prof)
     ev = evaluate(network, get_task(task), prof, boards=boards, sigma=mismatch, seed=seed,
-                  splits=tuple(splits) or ("train", "test"), task_name=task)
+                  splits=tuple(splits) or ("train", "test"), task_name=task, precise_timing=precise_timing)
     click.echo(format_evaluation(ev))
     if json_path:
         from ..fileio import write_json
