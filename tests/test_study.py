@@ -159,3 +159,32 @@ def test_verify_judges_the_boards_emulate_draws_with_seed_plus_board(files):
     want = {k: round(float(f(err)), 4) for k, f in (("median", np.median), ("min", np.min), ("max", np.max))}
     assert want["min"] < want["max"]                                       # two different boards
     assert {k: got["relative_rate_error"][k] for k in want} == want
+
+
+def test_precise_timing_runs_every_board_so_and_a_study_resumes_only_as_begun(run_cli, tmp_path):
+    """--precise-timing: the manifest and summary record it, the worst board's reproduce command carries it, the boards
+    differ from a study without it (a two-layer network: its outputs count spikes arriving from other neurons), and
+    a folder begun one way is not continued the other."""
+    from test_verify_precise_timing import _two_layer
+
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
+
+    network = _two_layer()
+    network.save(tmp_path / "m.json")
+    deploy(network, load_profile()).config.save(tmp_path / "c.json")
+    z = np.load(EX / "inputs.npz")
+    np.savez(tmp_path / "in.npz", spikes=z["spikes"][:4, :300], dt=z["dt"])
+    args = ("yield", tmp_path / "c.json", "--input", tmp_path / "in.npz", "--model", tmp_path / "m.json",
+            "--boards", "4", "--unit-size", "4")
+    code, out, err = run_cli(*args, "--precise-timing", "-o", tmp_path / "pt")
+    assert code == 0, err
+    s = json.loads((tmp_path / "pt" / "summary.json").read_text())
+    assert s["precise_timing"] is True and json.loads((tmp_path / "pt" / "manifest.json").read_text())["precise_timing"]
+    assert all("--precise-timing" in w["reproduce"] for w in s["worst_boards"])
+    assert (tmp_path / "pt" / "summary.md").read_text().splitlines()[0].endswith("precise spike timing")
+    assert run_cli(*args, "-o", tmp_path / "plain")[0] == 0
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert "precise_timing" not in plain and plain["distribution"] != s["distribution"]
+    code, out, err = run_cli(*args, "--resume", "-o", tmp_path / "pt")
+    assert code == 2 and "made for another study (precise_timing: True → None)" in err and len(err.strip().splitlines()) == 1

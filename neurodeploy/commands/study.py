@@ -27,8 +27,11 @@ import click
                                                "local cluster on this computer's CPUs).")
 @click.option("--plot", is_flag=True, help="Also write histogram.png and yield_vs_tolerance.png (needs matplotlib).")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="The reference and every board with precise spike timing (board b as `emulate --precise-timing`): a "
+                   "spike acts on its targets at its time inside the step; recorded in the manifest (off: as before).")
 def yield_cmd(config, input_path, model_path, boards, unit_size, mismatch, seed, window, out, resume, engine, address,
-              plot, profile_name):
+              plot, profile_name, precise_timing):
     """Emulate CONFIG on many mismatched boards: the distribution of its fidelity and the yield at verify's gates.
 
     Writes OUT/summary.json and OUT/summary.md (and OUT/units/, OUT/manifest.json).
@@ -43,7 +46,7 @@ def yield_cmd(config, input_path, model_path, boards, unit_size, mismatch, seed,
         raise click.BadParameter("--address goes with --engine ray", param_hint="--address")
     s = run_study(config, input_path, out, model_path=model_path, boards=boards, unit_size=unit_size, seed=seed,
                   sigma=mismatch, window=parse_window_option(window), profile=load_profile(profile_name),
-                  resume=resume, engine=eng, plot=plot)
+                  resume=resume, engine=eng, plot=plot, precise_timing=precise_timing)
     y = s["yield"]
     click.echo(f"yield {y['fraction']:.1%} ({y['passed']}/{s['boards']} boards; 95 % interval "
                f"{y['ci95'][0]:.1%}–{y['ci95'][1]:.1%}); wrote {out}/summary.json and summary.md")

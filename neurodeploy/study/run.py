@@ -8,6 +8,10 @@ unit size, the read-out window and the versions — so that ``resume`` recompute
 refuses a folder made for another study. Results depend only on the manifest (never on the engine,
 the number of workers or the order), so the summary of a study is the same bytes however it was run.
 
+With ``precise_timing`` (``neurodeploy yield --precise-timing``) the reference and every board run with precise spike
+timing (``neurodeploy emulate --precise-timing``; eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`); the manifest
+records it, so a study is continued only as it was begun.
+
 Yield = the fraction of boards that pass ``neurodeploy verify``'s default gates judged on that one
 board (rate r ≥ 0.9, relative rate error ≤ 1.0, with labels and a model accuracy drop ≤ 0.02), with its
 exact 95 % Clopper–Pearson interval (:mod:`.stats`).
@@ -34,7 +38,7 @@ def _sha(path) -> str | None:
 
 
 def make_manifest(config, input_path, model, *, boards: int, unit_size: int, seed: int, sigma: float, window,
-                  profile) -> dict:
+                  profile, precise_timing: bool = False) -> dict:
     import jax
 
     from .. import __version__
@@ -42,7 +46,7 @@ def make_manifest(config, input_path, model, *, boards: int, unit_size: int, see
     return {"format": STUDY_FORMAT, "config_sha256": _sha(config), "input_sha256": _sha(input_path),
             "model_sha256": _sha(model), "profile": {"name": profile.name, "sha256": profile.sha256},
             "boards": int(boards), "unit_size": int(unit_size), "seed": int(seed), "mismatch_sigma": float(sigma),
-            "window": [int(window[0]), int(window[1])],
+            "window": [int(window[0]), int(window[1])], **({"precise_timing": True} if precise_timing else {}),
             "versions": {"neurodeploy": __version__, "jax": jax.__version__, "numpy": np.__version__}}
 
 
@@ -61,9 +65,9 @@ def _check_folder(out: Path, manifest: dict, resume: bool) -> None:
             raise StudyError(f"{path}: unreadable study manifest ({e}); remove the folder or choose another -o") from None
         if not resume:
             raise StudyError(f"{out}: already holds a study; continue it with --resume, or choose another -o")
-        diff = [k for k in manifest if old.get(k) != manifest[k]]
+        diff = [k for k in list(manifest) + [k for k in old if k not in manifest] if old.get(k) != manifest.get(k)]
         if diff:
-            raise StudyError(f"{path}: made for another study ({', '.join(f'{k}: {old.get(k)!r} → {manifest[k]!r}' for k in diff[:3])}); "
+            raise StudyError(f"{path}: made for another study ({', '.join(f'{k}: {old.get(k)!r} → {manifest.get(k)!r}' for k in diff[:3])}); "
                              f"--resume continues only the same study: choose another -o")
     else:
         (out / "units").mkdir(parents=True, exist_ok=True)
@@ -72,9 +76,9 @@ def _check_folder(out: Path, manifest: dict, resume: bool) -> None:
 
 def run_study(config_path, input_path, out, *, model_path=None, boards: int = 100, unit_size: int = 16,
               seed: int = 0, sigma: float = 0.1, window=None, profile=None, engine=None, resume: bool = False,
-              progress=None, plot: bool = False) -> dict:
+              progress=None, plot: bool = False, precise_timing: bool = False) -> dict:
     """Run (or continue) a study into folder ``out`` → the summary (also ``out/summary.json`` and ``.md``;
-    with ``plot``, ``histogram.png`` and ``yield_vs_tolerance.png``)."""
+    with ``plot``, ``histogram.png`` and ``yield_vs_tolerance.png``; ``precise_timing``: module docstring)."""
     from ..device.profile import load_profile
     from ..fileio import write_json, atomic_write_text
     from ..inputs import load_input
@@ -101,14 +105,15 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
         raise StudyError(f"--window {w[0]}:{w[1]}: expected 0 ≤ start < stop ≤ {T} (the input's steps)")
     out = Path(out)
     manifest = make_manifest(config_path, input_path, model_path, boards=boards, unit_size=unit_size, seed=seed,
-                             sigma=sigma, window=w, profile=prof)
+                             sigma=sigma, window=w, profile=prof, precise_timing=precise_timing)
     _check_folder(out, manifest, resume)
-    ref, labels, R = _reference(cfg, prof, x, dt, w, model_path, data)
+    ref, labels, R = _reference(cfg, prof, x, dt, w, model_path, data, precise_timing)
     n_units = -(-boards // unit_size)
     todo = [u for u in range(n_units) if not _unit_path(out, u).exists()]
     duration = (w[1] - w[0]) * dt
     for u, counts in engine.map_units(cfg, prof, x, dt, w, sigma,
-                                      {u: board_seeds(seed, u, unit_size, boards) for u in todo}, progress=progress):
+                                      {u: board_seeds(seed, u, unit_size, boards) for u in todo}, progress=progress,
+                                      precise_timing=precise_timing):
         seeds = board_seeds(seed, u, unit_size, boards)
         write_json(_unit_path(out, u), {"unit": u, "seeds": seeds,
                                         "boards": board_metrics(counts, ref, labels, R, duration)})
@@ -133,22 +138,22 @@ def _accuracy(counts, labels, R):
     return vm.accuracy(counts @ R, labels)
 
 
-def _reference(cfg, prof, x, dt, w, model_path, data):
+def _reference(cfg, prof, x, dt, w, model_path, data, precise_timing: bool = False):
     """(reference counts [B, n_out] over the window, labels or None, read-out matrix R): the float network
-    when a model is given, else the nominal emulated board."""
+    when a model is given, else the nominal emulated board (either with precise spike timing if asked)."""
     labels = data.get("labels")
     if model_path is not None:
         from ..importers import load_network
         from ..sim import build_from_network, simulate
 
         network = load_network(model_path, profile=prof)
-        net, _ = build_from_network(network, prof)
+        net, _ = build_from_network(network, prof, precise_timing=precise_timing)
         spikes = np.asarray(simulate(net, x, None, dt=dt)[0])[..., network.output_indices()]
         R = network.readout_matrix()
     else:
         from ..backends.emulator import Emulator
 
-        emu = Emulator(cfg, prof, dt=dt)
+        emu = Emulator(cfg, prof, dt=dt, precise_timing=precise_timing)
         spikes = np.asarray(emu.run(x, dt).outputs)
         R = np.eye(spikes.shape[-1])
     ref = spikes[:, w[0]:w[1]].sum(axis=1)
@@ -192,7 +197,9 @@ def summarise(per_board: list[dict], manifest: dict, ref_acc, config_path, input
             kk = sum(_passes(m, ref_acc, tol_r=float(t)) for m in per_board)
             sweep.append({"rate_correlation": float(t), "yield": round(kk / n, 6)})
     sigma, seed = manifest["mismatch_sigma"], manifest["seed"]
+    timed = manifest.get("precise_timing", False)
     return {"format": STUDY_FORMAT, "boards": n, "mismatch_sigma": sigma, "seed": seed,
+            **({"precise_timing": True} if timed else {}),
             "unit_size": manifest["unit_size"], "window": manifest["window"],
             "reference": "float network" if manifest["model_sha256"] else "nominal emulated board",
             "reference_accuracy": ref_acc, "gates": {g: list(v) for g, v in GATES.items()
@@ -200,14 +207,16 @@ def summarise(per_board: list[dict], manifest: dict, ref_acc, config_path, input
             "yield": {"passed": k, "fraction": round(k / n, 6), "ci95": [round(lo, 6), round(hi, 6)]},
             "distribution": dist, "yield_vs_tolerance": sweep,
             "worst_boards": [dict(m, reproduce=f"neurodeploy emulate {config_path} --input {input_path} "
-                                            f"--mismatch {sigma:g} --seed {m['seed']} -o board-{m['board']}.npz")
+                                            f"--mismatch {sigma:g} --seed {m['seed']}" + (" --precise-timing" if timed else "")
+                                            + f" -o board-{m['board']}.npz")
                              for m in worst]}
 
 
 def summary_markdown(s: dict) -> str:
     """The summary as a short Markdown report."""
     y = s["yield"]
-    lines = [f"# Yield study: {s['boards']} emulated boards at σ = {s['mismatch_sigma']:.0%}", "",
+    lines = [f"# Yield study: {s['boards']} emulated boards at σ = {s['mismatch_sigma']:.0%}"
+             + (", precise spike timing" if s.get("precise_timing") else ""), "",
              f"Reference: {s['reference']}" + (f" (accuracy {s['reference_accuracy']:.1%})" if s["reference_accuracy"]
                                                is not None else "") + f"; read-out window steps {s['window'][0]}–{s['window'][1]}.",
              "", f"**Yield {y['fraction']:.1%}** ({y['passed']}/{s['boards']} boards pass "
