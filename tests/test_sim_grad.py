@@ -125,15 +125,13 @@ def test_checkpointed_scan_vjp_equals_plain_autodiff(setup, profile):
     plain = lambda f, c, st, xs: lax.scan(partial_step(f, c), st, xs)   # noqa: E731
     args = (dict(net.currents), state, x)
     gb = jax.grad(lambda *a: loss(plain, *a), argnums=(0, 1, 2))(*args)
-    # hinted: the backward reads the spikes, resets and refractory times from the forward's states
-    for hinted in (False, True):
-        remat = lambda f, c, st, xs: scan_remat(f, c, st, xs, hinted=hinted)   # noqa: E731
-        ga = jax.grad(lambda *a: loss(remat, *a), argnums=(0, 1, 2))(*args)
-        assert float(jnp.abs(ga[0]["Itau_mem"]).sum()) > 0 and float(jnp.abs(ga[0]["Iref"]).sum()) > 0
-        for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb)):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()) + 1e-30)
+    # the backward reads the spikes, resets and refractory times from the forward's states
+    remat = scan_remat
+    ga = jax.grad(lambda *a: loss(remat, *a), argnums=(0, 1, 2))(*args)
+    assert float(jnp.abs(ga[0]["Itau_mem"]).sum()) > 0 and float(jnp.abs(ga[0]["Iref"]).sum()) > 0
+    for a, b in zip(jax.tree_util.tree_leaves(ga), jax.tree_util.tree_leaves(gb)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()) + 1e-30)
     # only part differentiated (symbolic zeros: the VJP skips the rest): one current, or the inputs alone
-    remat = lambda f, c, st, xs: scan_remat(f, c, st, xs, hinted=True)   # noqa: E731
     one = lambda scan: lambda t: loss(scan, {**dict(net.currents), "Itau_mem": t}, state, x)   # noqa: E731
     t0 = jnp.asarray(net.currents["Itau_mem"])
     np.testing.assert_allclose(np.asarray(jax.grad(one(remat))(t0)), np.asarray(gb[0]["Itau_mem"]), rtol=1e-4,

@@ -259,7 +259,7 @@ def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple
     carry = path in ("matrix", "matrix-pre") and not net.precise_timing
     plain = _carried_scan(net, record, path) if carry else None
     xs = xs if xl is None else (xs, xl)
-    final, (spikes, rec) = scan_remat(_step_of(net, record, path), consts, state, xs, hinted=True, plain=plain)
+    final, (spikes, rec) = scan_remat(_step_of(net, record, path), consts, state, xs, plain=plain)
     spikes = jnp.swapaxes(spikes, 0, 1)
     if record:
         rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}

@@ -43,10 +43,10 @@ def _fill(base, pert, values):
     return [next(it) if p else a for a, p in zip(base, pert)]
 
 
-def scan_remat(step, consts, state, xs, hinted: bool = False, plain=None):
+def scan_remat(step, consts, state, xs, plain=None):
     """``lax.scan(partial(step, consts), state, xs)`` with a checkpointing VJP (BPTT by recomputation).
 
-    ``hinted``: the backward pass calls ``step(consts, carry, x, next_carry)`` with the carry the forward
+    The backward pass calls ``step(consts, carry, x, next_carry)`` with the carry the forward
     pass produced from ``carry``, so that the step can read from it what it need not recompute (values
     that carry no gradient); the step must then give the same outputs and gradients as without it.
     ``plain``: a function (consts, state, xs) → (final, outs) with the scan's results, run instead of it
@@ -88,7 +88,7 @@ def scan_remat(step, consts, state, xs, hinted: bool = False, plain=None):
         final, (outs, carries) = lax.scan(body, state, xs)
         # what is differentiated, as the residuals' static structure: () where perturbed, None where not
         mask = (tuple(() if p else None for p in fl_p), () if any(xs_p) else None)
-        return (final, outs), (fl, other, carries, xs, final if hinted else None, mask)
+        return (final, outs), (fl, other, carries, xs, final, mask)
 
     def bwd(res, ct):
         fl, other, carries, xs, final, (fl_mask, xs_mask) = res
@@ -97,8 +97,7 @@ def scan_remat(step, consts, state, xs, hinted: bool = False, plain=None):
         fl_var = [a for a, p in zip(fl, pert) if p]
         ct_final, ct_outs = _instantiate(ct)
         # the carry each step produced: the next step's, the final state for the last
-        nexts = (jax.tree_util.tree_map(lambda c, f: jnp.concatenate([c[1:], f[None]]), carries, final)
-                 if hinted else None)
+        nexts = jax.tree_util.tree_map(lambda c, f: jnp.concatenate([c[1:], f[None]]), carries, final)
 
         def full(var):     # the constants, the differentiated ones from ``var``
             return _fill(fl, pert, var)
@@ -106,12 +105,11 @@ def scan_remat(step, consts, state, xs, hinted: bool = False, plain=None):
         def body(acc, inp):
             ct_carry, ct_var = acc
             carry, x, ct_out, nxt = inp
-            more = (nxt,) if hinted else ()
             if d_x_too:
-                _, vjp = jax.vjp(lambda f, cr, xx: step(merge(full(f), other), cr, xx, *more), fl_var, carry, x)
+                _, vjp = jax.vjp(lambda f, cr, xx: step(merge(full(f), other), cr, xx, nxt), fl_var, carry, x)
                 d_var, d_carry, d_x = vjp((ct_carry, ct_out))
             else:
-                _, vjp = jax.vjp(lambda f, cr: step(merge(full(f), other), cr, x, *more), fl_var, carry)
+                _, vjp = jax.vjp(lambda f, cr: step(merge(full(f), other), cr, x, nxt), fl_var, carry)
                 (d_var, d_carry), d_x = vjp((ct_carry, ct_out)), None
             return (d_carry, jax.tree_util.tree_map(jnp.add, ct_var, d_var)), d_x
 
