@@ -26,9 +26,9 @@ class LocalEngine:
         from ..log import progress as bar
 
         units = sorted(seeds_by_unit)
-        timing = {"precise_timing": True} if precise_timing else {}
         for u in bar(units, total=len(units), desc="units") if progress is None else units:
-            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], chip=chip, **timing)
+            counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], chip=chip,
+                              precise_timing=precise_timing)
             if progress is not None:
                 progress(u)
             yield u, counts
@@ -46,8 +46,8 @@ def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds
 
         raise StudyError(f"--unit-size must be ≥ 1, got {unit_size}")
     units = {u: list(seeds[u * unit_size:(u + 1) * unit_size]) for u in range(-(-len(seeds) // unit_size))}
-    timing = {"precise_timing": True} if precise_timing else {}
-    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, chip=chip, **timing))
+    done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, chip=chip,
+                                 precise_timing=precise_timing))
     return np.concatenate([np.asarray(done[u]) for u in sorted(units)])
 
 
