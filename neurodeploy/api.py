@@ -89,7 +89,8 @@ def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mism
 def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mismatch: float = 0.0, seed: int = 0,
             precise_timing: bool = False):
     """Run a HardwareConfig (or config.json) on the bit-accurate emulator; σ = ``mismatch`` (0.1 = 10 %).
-    ``precise_timing``: spikes act at their times inside the step (``neurodeploy emulate --precise-timing``).
+    ``precise_timing``: spikes act at their times inside the step (``neurodeploy emulate --precise-timing``), and
+    ``events()`` reports them at those times (``lateness``: each spike's, s).
     Returns an :class:`~neurodeploy.backends.emulator.EmulationResult` (spikes, outputs, sites, events())."""
     from .backends.emulator import Emulator
 

@@ -20,6 +20,12 @@ decoded network with precise spike timing — a spike acts on its targets from i
 timestamped input events (``events``) from their own µs timestamps (delivered at step ⌈t/dt⌉ with their
 lateness, :mod:`neurodeploy.sim.timed_inputs`; eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`). A raster
 input (``spikes``) has no times within its bins: its counts act at their bins' starts.
+
+Reported times: without precise timing a spike of bin t is reported at t·dt, its bin's start (µs, as the board's
+clock counts). With it the run records each spike's lateness a = dt − (its time from the bin's start) (s,
+``EmulationResult.lateness``; the simulator's ``record="lateness"``) and the events report it at its own time,
+t_s = (t + 1)·dt − min(a, dt), rounded to the µs (eq. (O1) of :mod:`neurodeploy.backends.events`): within its
+bin, so the spikes per bin, the outputs and the read-out window count it where they did.
 """
 
 from __future__ import annotations
@@ -43,11 +49,15 @@ class EmulationResult:
     dt: float
     info: dict | None = None    # notes for the CLI (outputs without a host route)
     window: object | None = None    # the read-out window (neurodeploy.inputs.Window), set by backends.base.run_file
+    lateness: np.ndarray | None = None  # [(trials,) batch, T, M] s: each spike's a = dt − t_s (precise timing; else None)
 
     def events(self) -> np.ndarray:
-        """[K, 5] (batch, timestamp µs, chip, core, neuron) — first trial when several."""
-        s = self.spikes if self.spikes.ndim == 3 else self.spikes[0]
-        return spike_events(s, self.sites, self.dt)
+        """[K, 5] (batch, timestamp µs, chip, core, neuron) — first trial when several. A spike of bin t at t·dt;
+        with precise timing (``lateness``) at (t + 1)·dt − min(a, dt), rounded to the µs (module docstring)."""
+        first = self.spikes.ndim != 3
+        s = self.spikes[0] if first else self.spikes
+        late = None if self.lateness is None else (self.lateness[0] if first else self.lateness)
+        return spike_events(s, self.sites, self.dt, late)
 
 
 class Emulator:
@@ -93,6 +103,8 @@ class Emulator:
         """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one vmapped call.
         ``mismatch``: σ as a fraction (0.1 = 10 %), 0 = the nominal board. ``lateness`` (an emulator built with
         ``precise_timing``): the inputs' lateness, the raster's shape (s·count, :func:`.events.raster_from_events`).
+        With ``precise_timing`` the result also holds each spike's lateness (``EmulationResult.lateness``; its
+        events at the spikes' own times, module docstring).
 
         ``with_nominal`` (with ``trials``): trial 0 is the nominal board (no mismatch), followed by
         the ``trials`` mismatched boards — one compilation for both.
@@ -112,15 +124,23 @@ class Emulator:
                 mm = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), no_mismatch(self.net), mm)
         else:
             mm = None
-        if trials is None:
-            spikes, _, _ = simulate(self.net, x, mm, dt=dt, input_lateness=late)
-        else:
-            spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt, input_lateness=late)[0])(mm)
-        return self._result(np.asarray(spikes), dt)
+        if not self.net.precise_timing:
+            if trials is None:
+                spikes, _, _ = simulate(self.net, x, mm, dt=dt, input_lateness=late)
+            else:
+                spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt, input_lateness=late)[0])(mm)
+            return self._result(np.asarray(spikes), dt)
+
+        def timed(m):       # spikes and their lateness (s)
+            spikes, _, rec = simulate(self.net, x, m, dt=dt, input_lateness=late, record=("lateness",))
+            return spikes, rec["lateness"]
+        spikes, spike_late = timed(mm) if trials is None else jax.vmap(timed)(mm)
+        return self._result(np.asarray(spikes), dt, np.asarray(spike_late))
 
     def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False) -> EmulationResult:
         """Boards drawn from their own seeds (board i = ``run(..., mismatch=sigma, seed=seeds[i])``), in one
-        vmapped call → spikes [boards, batch, T, M].
+        vmapped call → spikes [boards, batch, T, M] (spikes per bin only: no ``lateness``, so its events are at
+        their bins' starts also with ``precise_timing``).
 
         ``chip`` (a :class:`~neurodeploy.device.chip_profile.ChipProfile`; this emulator built on its measured
         profile, :func:`~neurodeploy.calibration.apply.measured_profile`): every board is that measured chip, its
@@ -150,11 +170,12 @@ class Emulator:
             draws = {**draws, "delay": ones if core is None else ones * jax.numpy.asarray(core, ones.dtype)}
         return self._result(np.asarray(jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(draws)), dt)
 
-    def _result(self, spikes: np.ndarray, dt: float) -> EmulationResult:
-        """The host sees a model output only through its host route (module doc)."""
+    def _result(self, spikes: np.ndarray, dt: float, lateness: np.ndarray | None = None) -> EmulationResult:
+        """The host sees a model output only through its host route (module doc); ``lateness``: the spikes'
+        (s, precise timing)."""
         outputs = spikes[..., self.decoded.outputs] * self.seen.astype(spikes.dtype)
         info = {"outputs_without_host_route": list(self.unrouted)} if self.unrouted else None
-        return EmulationResult(spikes, outputs, self.decoded.sites, dt, info)
+        return EmulationResult(spikes, outputs, self.decoded.sites, dt, info, lateness=lateness)
 
 
 class EmulatorBackend(Backend):
@@ -210,7 +231,8 @@ class EmulatorBackend(Backend):
         return self.emulator.run(raster, data["dt"], mismatch=self.mismatch_sigma, seed=self.seed, lateness=late)
 
     def _run_measured(self, raster, dt: float, lateness=None) -> EmulationResult:
-        """The measured chip: the chip profile's factors (times a residual draw of σ ``mismatch``)."""
+        """The measured chip: the chip profile's factors (times a residual draw of σ ``mismatch``); with precise
+        timing also the spikes' lateness (as :meth:`Emulator.run`)."""
         from ..calibration.apply import apply_chip_factors, chip_delay_factors, chip_factors
         from ..sim import no_mismatch, simulate
 
@@ -223,5 +245,8 @@ class EmulatorBackend(Backend):
         x = np.asarray(raster, np.float32)
         x = x if x.ndim == 3 else x[None]
         late = None if lateness is None else np.asarray(lateness, np.float32).reshape(x.shape)
-        spikes, _, _ = simulate(em.net, x, mm, dt=dt, input_lateness=late)
-        return em._result(np.asarray(spikes), dt)
+        if not em.net.precise_timing:
+            spikes, _, _ = simulate(em.net, x, mm, dt=dt, input_lateness=late)
+            return em._result(np.asarray(spikes), dt)
+        spikes, _, rec = simulate(em.net, x, mm, dt=dt, input_lateness=late, record=("lateness",))
+        return em._result(np.asarray(spikes), dt, np.asarray(rec["lateness"]))

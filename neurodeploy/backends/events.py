@@ -8,8 +8,17 @@ j = ⌈t/dt⌉ with its lateness a = j·dt − t (s), and acts at its own time: 
 :mod:`neurodeploy.sim.timed_inputs`.
 
 Outputs: spikes per physical neuron [batch, T, M] and per model output [batch, T, n_out], and
-events [K, 5] int rows (batch, timestamp µs, chip, core, neuron) — a spike in bin t is reported at
-t·dt (the bin's start), like the board's µs clock.
+events [K, 5] int rows (batch, timestamp µs, chip, core, neuron), time-ordered per batch. A spike in bin t
+is reported at t·dt (the bin's start), like the board's µs clock. With precise timing the simulator knows
+each spike's lateness a = dt − (its time from the bin's start) (s, ``SimState.lateness``), and the spike is
+reported at its own time
+
+    t_s = (t + 1)·dt − min(a, dt),   timestamp = rint(t_s·10⁶) µs                                  (O1)
+
+so within its bin, t·dt ≤ t_s ≤ (t + 1)·dt (a spike keeps its bin in the spikes arrays and the read-out
+window; only its timestamp moves). The model times a spike before its bin's start (a > dt) only where a
+neuron would fire twice within one bin and is held to one spike per bin; such a spike is reported at its
+bin's start.
 """
 
 from __future__ import annotations
@@ -50,10 +59,19 @@ def raster_from_events(events: np.ndarray, dt: float, duration: float | None = N
     return raster, routes
 
 
-def spike_events(spikes: np.ndarray, sites: np.ndarray, dt: float) -> np.ndarray:
-    """[batch, T, M] spikes → [K, 5] int64 rows (batch, timestamp µs, chip, core, neuron), time-ordered."""
+def spike_events(spikes: np.ndarray, sites: np.ndarray, dt: float, lateness: np.ndarray | None = None) -> np.ndarray:
+    """[batch, T, M] spikes → [K, 5] int64 rows (batch, timestamp µs, chip, core, neuron), time-ordered per batch.
+
+    A spike in bin t at t·dt (µs, the bin's start); with ``lateness`` [batch, T, M] (s, precise timing) at its
+    own time, eq. (O1) of the module docstring, the rows ordered by (batch, timestamp, bin, neuron)."""
     b, t, m = np.nonzero(spikes)
-    order = np.lexsort((m, t, b))
-    b, t, m = b[order], t[order], m[order]
-    ts = np.rint(t * dt * 1e6).astype(np.int64)
+    if lateness is None:
+        order = np.lexsort((m, t, b))
+        b, t, m = b[order], t[order], m[order]
+        ts = np.rint(t * dt * 1e6).astype(np.int64)
+    else:
+        a = np.minimum(np.asarray(lateness, np.float64)[b, t, m], dt)
+        ts = np.rint(((t + 1) * dt - a) * 1e6).astype(np.int64)
+        order = np.lexsort((m, t, ts, b))
+        b, t, m, ts = b[order], t[order], m[order], ts[order]
     return np.stack([b, ts, sites[m, 0], sites[m, 1], sites[m, 2]], axis=1).astype(np.int64) if b.size else np.zeros((0, 5), np.int64)

@@ -24,7 +24,8 @@ from .options import config_run_options, import_option, check_outputs, parse_imp
               help="Hidden chip (from `neurodeploy chip new`): emulate it (its own mismatch; --mismatch/--seed ignored).")
 @click.option("--precise-timing", "precise_timing", is_flag=True,
               help="Spikes, and input events from their µs timestamps, act at their times inside the step instead of "
-                   "at a step's start (off: the deployed numbers as before).")
+                   "at a step's start, and the output events carry the spikes' times (off: the deployed numbers and "
+                   "events at the steps' starts, as before).")
 def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window, chip_path, hidden_chip,
                 precise_timing):
     """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.

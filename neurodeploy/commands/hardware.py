@@ -80,7 +80,8 @@ def flash_cmd(config, device, bitfile, n_chips, samna_json):
 @window_option
 @click.option("--precise-timing", "precise_timing", is_flag=True,
               help="emulator: spikes, and input events from their µs timestamps, act at their times inside the step "
-                   "instead of at a step's start, as `emulate --precise-timing` (off: the deployed numbers as before).")
+                   "instead of at a step's start, and the output events carry the spikes' times, as `emulate "
+                   "--precise-timing` (off: the deployed numbers and events as before).")
 def run_cmd(config, input_path, output, backend, mismatch, seed, device, bitfile, n_chips, no_discharge, settle,
             wait_for_clock, timeout, max_input_rate, profile_name, json_path, window, precise_timing):
     """Run CONFIG on a backend (emulator or a board) → spikes per neuron and per model output, and events."""

@@ -41,5 +41,6 @@ __all__ = lazy_exports(__name__, {
     "build_from_arrays": "network", "build_from_network": "network", "default_params": "network",
     "Parametrization": "params",
     "bin_events": "timed_inputs",
-    "RECORDED": "model", "SimState": "model", "initial_state": "model", "simulate": "simulate",
+    "RECORDED": "model", "RECORDED_TIMING": "model", "SimState": "model", "initial_state": "model",
+    "simulate": "simulate",
 })

@@ -102,6 +102,10 @@ from .surrogate import spike as spike_fn
 SYNAPSES = ("ampa", "nmda", "gaba", "shunt")
 #: Names of the recorded state variables (record=True), each [batch, T, N] (A).
 RECORDED = ("I_mem", "I_ampa", "I_nmda", "I_gaba", "I_shunt", "I_ahp")
+#: Recordable by name with precise spike timing only (not part of record=True): ``"lateness"``, each step's
+#: spike lateness a = dt − t_s [batch, T, N] (s, 0 where no spike; ``SimState.lateness``): a spike of bin t is
+#: at (t + 1)·dt − a from the start of the run.
+RECORDED_TIMING = ("lateness",)
 
 
 class SimState(NamedTuple):

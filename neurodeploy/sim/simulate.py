@@ -47,21 +47,27 @@ import jax.numpy as jnp
 
 from .engine import choose_path, run
 from .errors import SimError
-from .model import RECORDED, SimState, initial_state  # noqa: F401  (public names of this module)
+from .model import RECORDED, RECORDED_TIMING, SimState, initial_state  # noqa: F401  (public names of this module)
 from .network import DTYPE, SimNetwork
 
 
-def _record_names(record) -> tuple:
-    """``record`` as a tuple of names of :data:`RECORDED`: True → all, False/None → none."""
+def _record_names(record, precise_timing: bool = False) -> tuple:
+    """``record`` as a tuple of names of :data:`RECORDED` (True → all of them, False/None → none) and, for a
+    network with ``precise_timing``, :data:`RECORDED_TIMING` (by name only)."""
     if record is True:
         return RECORDED
     if record is False or record is None:
         return ()
     names = (record,) if isinstance(record, str) else tuple(record)
-    unknown = [k for k in names if k not in RECORDED]
+    unknown = [k for k in names if k not in RECORDED + RECORDED_TIMING]
     if unknown:
         raise SimError(f"record: unknown state variable(s) {', '.join(map(repr, unknown))} "
-                       f"(known: {', '.join(RECORDED)}; or True for all)")
+                       f"(known: {', '.join(RECORDED + RECORDED_TIMING)}; or True for all of {', '.join(RECORDED)})")
+    timing = [k for k in names if k in RECORDED_TIMING]
+    if timing and not precise_timing:
+        raise SimError(f"record: {', '.join(map(repr, timing))} (each spike's time inside its bin) needs a network with "
+                       f"precise_timing=True (build it with precise_timing=True, or drop {', '.join(map(repr, timing))} "
+                       f"from record)")
     return tuple(dict.fromkeys(names))
 
 
@@ -89,7 +95,10 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     float32), the state after the last step (pass it back to continue), and the recorded state
     variables at the end of every step, a dict name → [batch, T, N] (A), else None. ``record``: True
     for all of :data:`RECORDED`, a name or a tuple of names (e.g. ``("I_ampa",)``: only those, which
-    is cheaper — for a loss on a synaptic current), False for none. Unbatched inputs give unbatched
+    is cheaper — for a loss on a synaptic current), False for none. With ``net.precise_timing`` also
+    ``"lateness"`` (:data:`RECORDED_TIMING`, by name only): each step's spike lateness a = dt − t_s (s, 0 where no
+    spike), so a spike of bin t is at t_s = (t + 1)·dt − a from the run's start; recording it does not change the
+    spikes, and a run that does not ask for it compiles the program it did before. Unbatched inputs give unbatched
     outputs ([T, N], state [N]). Jit-compiled (one compilation per shape, ``dt``, recorded names and
     path); ``jax.vmap`` over mismatch draws evaluates many chips at once.
 
@@ -108,7 +117,7 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     dt = float(net.dt if dt is None else dt)
     if not dt > 0:
         raise SimError(f"dt: must be a positive time in seconds, got {dt}")
-    names = _record_names(record)
+    names = _record_names(record, net.precise_timing)
     inputs = jnp.asarray(inputs)
     if inputs.ndim not in (2, 3) or inputs.shape[-1] != net.n_inputs:
         raise SimError(f"inputs: expected shape [T, {net.n_inputs}] or [batch, T, {net.n_inputs}] (event counts per bin), "
