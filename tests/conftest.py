@@ -2,6 +2,13 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+# The tests compile hundreds of small programs and run each briefly: most of their time is XLA's compilation,
+# and most of that is LLVM optimising the generated machine code. The tests run it unoptimised (XLA's own passes —
+# fusion, layout, the programs' operations — are the same; LLVM's -O0 only leaves the instructions as emitted):
+# the suite then takes ~25 % less time. The CLI, the benchmarks and a user's programs compile at the default
+# level. A run that sets the level in XLA_FLAGS keeps it.
+if "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
+    os.environ["XLA_FLAGS"] += " --xla_backend_optimization_level=0"
 # One persistent compilation cache for the whole run, in a fresh directory that the run deletes at its end
 # (pytest_sessionfinish): the test processes (pytest-xdist's workers inherit the variable from the process
 # that starts them), the CLI runs and the Ray workers load what another one compiled instead of compiling it

@@ -20,8 +20,10 @@ feedback is explosive and amplifies an input difference ~10⁴-fold (measured up
 Tolerance (gradient, weights and every current): :data:`GRAD_TOL` of the largest component. Besides the
 forward's differences above and the charge's transposes, the engine's backward recomputes each step with
 the forward's spike timing (:func:`neurodeploy.sim.engine._from_forward`: the refractory time rounded
-differently) and accumulates the per-step cotangents by hand: measured ≤ 2e-6 on the nominal chip, ≤ 5.3e-4
-with mismatch (the refractory current I_ref, whose gradient follows the spike times of the forward).
+differently) and accumulates the per-step cotangents by hand: measured ≤ 2e-6 on the nominal chip with XLA's
+default code generation and ≤ 1.2e-5 with the tests' unoptimised one (tests/conftest.py: other machine code, so
+other roundings), ≤ 5.3e-4 with mismatch — in both the refractory current I_ref, whose gradient follows the spike
+times of the forward.
 """
 
 from functools import partial
@@ -38,7 +40,7 @@ T, N, N_IN, K = 50, 130, 40, 12         # >= 128 neurons and sources: the event 
 UNIT = 2.0 ** -34                        # A: weights on this grid sum exactly in float32
 REC = ("I_mem", "I_gaba")
 #: Gradient tolerance, a fraction of the largest component (module docstring).
-GRAD_TOL = {"nominal": 1e-5, "mismatch": 2e-3}
+GRAD_TOL = {"nominal": 3e-5, "mismatch": 2e-3}
 CASES = {   # path: (engine path, batch, delays, vmapped draws)
     "gather": ("gather", 2, False, False), "matrix": ("matrix", 2, False, False),
     "matrix-pre": ("matrix-pre", 2, False, False), "event": ("event", 1, False, False),
