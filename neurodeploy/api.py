@@ -101,7 +101,8 @@ def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mism
 
 def verify(model, config, inputs, dt: float | None = None, *, labels=None, trials: int = 32, mismatch: float = 0.1,
            seed: int = 0, tolerance=None, profile="dynapse2", window=None, allow_other_model: bool = False,
-           chip=None, precise_timing: bool = False) -> dict:
+           chip=None, precise_timing: bool = False, engine="local", address: str | None = None,
+           unit_size: int = 16) -> dict:
     """Float model vs deployed config on the same inputs over ``trials`` mismatch draws; the report dict
     (``passed`` inside). ``tolerance``: a :class:`~neurodeploy.verification.Tolerance` or None (defaults).
     ``labels``: an array, a .npy / .npz file, or None: then, as ``neurodeploy verify``, the input file's own
@@ -110,11 +111,16 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     judge a config mapped from another model instead of failing check ``same_model``. ``chip``: a chip profile
     (a path, as the CLI's ``--chip``, or a loaded one): the deployed boards are that measured chip with a residual
     σ = ``mismatch`` per board. Samples an input file marks ``negative`` are left out of accuracy, as the CLI does.
-    ``precise_timing``: the float model and every emulated board with precise spike timing (``--precise-timing``)."""
+    ``precise_timing``: the float model and every emulated board with precise spike timing (``--precise-timing``).
+    ``engine``: where the emulated boards (in units of ``unit_size`` boards) and the float model's mismatch draws run,
+    as the CLI's ``--engine``: ``"local"`` (in this process) or ``"ray"`` (Ray tasks on the cluster at ``address``,
+    ``"auto"`` for the running one; None starts a local one on this computer's CPUs; needs ``pip install 'ray>=2.40'``),
+    or an engine object (:mod:`neurodeploy.study.engines`). The report is the same either way."""
     from .inputs import load_input, resolve_window
     from .verification import check_labels, load_labels
     from .verification import verify as _verify
 
+    eng = _engine(engine, address)
     prof = _profile(profile)
     network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
     x, dt = _inputs(inputs, dt)
@@ -133,7 +139,26 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     return _verify(network, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
                    tolerance=tolerance, window=win, allow_other_model=allow_other_model,
                    negative=data.get("negative") if labels is not None else None, chip=chip, chip_source=chip_source,
-                   precise_timing=precise_timing)
+                   precise_timing=precise_timing, engine=eng, unit_size=unit_size)
+
+
+def _engine(engine, address):
+    """The engine named ``engine`` ("local" or "ray", as ``verify --engine``; an engine object as it is), started
+    before any work (Ray forks its helpers before JAX's threads start)."""
+    from .study.engines import LocalEngine, RayEngine
+    from .verification import VerifyError
+
+    if not isinstance(engine, str):
+        return engine
+    if engine not in ("local", "ray"):
+        raise VerifyError(f"engine={engine!r}: expected 'local' (in this process) or 'ray' (Ray tasks)")
+    if engine == "local":
+        if address is not None:
+            raise VerifyError(f"address={address!r} goes with engine='ray'")
+        return LocalEngine()
+    eng = RayEngine(address=address)
+    eng.start()
+    return eng
 
 
 def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None, recurrent: bool | None = None,

@@ -57,3 +57,15 @@ def test_api_verify_counts_in_the_window_it_is_given():
     whole = verify(network, d.config, z["spikes"][:3], dt=float(z["dt"]), trials=1)
     assert rep["window"]["start"] == 100 and rep["window"]["stop"] == 300
     assert sum(rep["reference_rates_hz"]) != sum(whole["reference_rates_hz"])
+
+
+def test_api_verify_names_an_unknown_engine_and_an_address_without_ray():
+    import pytest
+
+    from neurodeploy import verify
+    from neurodeploy.verification import VerifyError
+
+    with pytest.raises(VerifyError, match=r"engine='dask': expected 'local' .* or 'ray'"):
+        verify(EX / "model.json", EX / "missing.json", EX / "inputs.npz", engine="dask")
+    with pytest.raises(VerifyError, match=r"address='auto' goes with engine='ray'"):
+        verify(EX / "model.json", EX / "missing.json", EX / "inputs.npz", address="auto")

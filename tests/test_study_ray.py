@@ -135,3 +135,43 @@ def test_verify_with_a_chip_profile_on_ray_reports_the_same_bytes_as_in_process(
     run_cli(*args[:-2], "--mismatch", "0.02", "--json", tmp_path / "plain.json")
     plain = json.loads((tmp_path / "plain.json").read_text())
     assert plain["quantization_and_mismatch"] != report["quantization_and_mismatch"]
+
+
+def test_api_verify_on_ray_runs_the_float_draws_on_workers_and_reports_the_cli_bytes(run_cli, files, cluster, tmp_path,
+                                                                                      monkeypatch):
+    """The float network's draws run as Ray tasks too (2 units: the nominal chip and 9 draws), and the report is the
+    in-process CLI's, byte for byte."""
+    import neurodeploy.study.engines as engines
+    from neurodeploy.api import verify
+    from neurodeploy.fileio import write_json
+
+    log, real = str(tmp_path / "float.log"), engines.float_task
+
+    def logged(network, src, x, dt, window, factors, precise_timing=False):   # on a worker
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {len(factors['weight'])}\n")
+        return real(network, src, x, dt, window, factors, precise_timing)
+
+    monkeypatch.setattr(engines, "float_task", logged)
+    args = ["verify", EX / "model.json", files / "config.json", "--input", files / "in.npz", "--trials", "9",
+            "--seed", "2"]
+    code, _, err = run_cli(*args, "--unit-size", "2", "--json", tmp_path / "cli.json")
+    assert code in (0, 1), err
+    assert not os.path.exists(log)                        # in process: no Ray task
+    report = verify(EX / "model.json", files / "config.json", files / "in.npz", trials=9, seed=2, engine="ray",
+                    unit_size=2)
+    write_json(tmp_path / "api.json", report)
+    assert (tmp_path / "api.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+    units = sorted(line.split() for line in open(log).read().splitlines())
+    assert sorted(n for _, n in units) == ["2", "8"]
+    assert all(int(pid) != os.getpid() for pid, _ in units)
+
+
+def test_workers_compile_at_the_optimisation_level_of_the_driving_process(monkeypatch):
+    from neurodeploy.study.engines import WORKER_ENV, worker_env
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1 --xla_backend_optimization_level=1")
+    env = worker_env()
+    assert env["XLA_FLAGS"].split() == WORKER_ENV["XLA_FLAGS"].split() + ["--xla_backend_optimization_level=1"]
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+    assert worker_env() == WORKER_ENV

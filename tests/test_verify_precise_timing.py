@@ -132,6 +132,22 @@ def test_the_flag_travels_into_the_units_of_either_engine(setup, monkeypatch, pr
     assert [kw.get("precise_timing", False) for kw in seen] == [precise] * 4
 
 
+@pytest.mark.parametrize("precise", [False, True])
+def test_the_flag_travels_into_the_float_units_of_either_engine(setup, monkeypatch, precise):
+    import neurodeploy.study.engines as engines
+    import neurodeploy.verification.float_draws as float_draws
+
+    _, network, cfg, prof, x = setup
+    seen = []
+    monkeypatch.setattr(float_draws, "run_float_unit", lambda *a, **kw: seen.append(kw) or a[5])
+    monkeypatch.setattr(engines, "require_ray", lambda: _FakeRay())
+    units = {0: "unit 0", 1: "unit 1"}
+    for engine in (engines.LocalEngine(), engines.RayEngine()):
+        got = dict(engine.map_float_units(network, prof, x, network.dt, (0, 300), units, precise_timing=precise))
+        assert got == units
+    assert [kw["precise_timing"] for kw in seen] == [precise] * 4
+
+
 def test_verify_cli_records_precise_timing_and_repeats_its_bytes(run_cli, setup, tmp_path):
     d = setup[0]
     args = ["verify", d / "model.json", d / "config.json", "--input", d / "in.npz", "--trials", "2",

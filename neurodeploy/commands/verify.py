@@ -40,8 +40,9 @@ CHIP_RESIDUAL_SIGMA = 0.02
 @click.option("--backend", type=click.Choice(["emulator", "samna"]), default="emulator", show_default=True,
               help="samna: judge one run of CONFIG on a real board (one mismatch draw) instead of emulated draws.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where the emulated boards run, in units of --unit-size boards: local (in this process) or ray "
-                   "(Ray tasks, as `neurodeploy yield --engine ray`); the report is the same either way.")
+              help="Where the emulated boards (in units of --unit-size boards) and the float model's mismatch draws "
+                   "(units of 8) run: local (in this process) or ray (Ray tasks, as `neurodeploy yield --engine "
+                   "ray`); the report is the same either way.")
 @click.option("--address", default=None, help="ray: the cluster's address ('auto': the running one; default: start a "
                                                "local cluster on this computer's CPUs).")
 @click.option("--unit-size", type=click.IntRange(min=1), default=16, show_default=True,

@@ -1,6 +1,8 @@
 """Where a study's units run. An engine maps the unit computation (:func:`.units.run_unit`) over units
 and yields ``(unit, counts)`` as units finish, in any order; the driver writes each one. Results never
-depend on the engine (each board's draw comes from its own seed).
+depend on the engine (each board's draw comes from its own seed). ``verify`` runs the float network's mismatch
+draws on the same engines (``map_float_units``: units of
+:data:`~neurodeploy.verification.float_draws.DRAWS_PER_UNIT` draws, :func:`~neurodeploy.verification.float_draws.run_float_unit`).
 
 ``LocalEngine`` runs them in this process, one after another (nothing to install); ``RayEngine`` runs
 each unit as a Ray task on a local or remote cluster (``pip install 'ray>=2.40'``; imported only here).
@@ -33,6 +35,12 @@ class LocalEngine:
                 progress(u)
             yield u, counts
 
+    def map_float_units(self, network, profile, x, dt, window, factors_by_unit: dict, precise_timing: bool = False):
+        from ..verification.float_draws import run_float_unit
+
+        for u in sorted(factors_by_unit):
+            yield u, run_float_unit(network, profile, x, dt, window, factors_by_unit[u], precise_timing=precise_timing)
+
 
 def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds: list[int], unit_size: int = 16,
                  progress=None, chip=None, precise_timing: bool = False) -> np.ndarray:
@@ -55,6 +63,19 @@ def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds
 #: N workers on N cores do not oversubscribe them (each would otherwise start a thread per core).
 WORKER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
               "OMP_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu", "NEURODEPLOY_CACHE_DIR": "off"}
+
+
+def worker_env() -> dict:
+    """:data:`WORKER_ENV`, the workers compiling at this process's ``--xla_backend_optimization_level`` when its
+    XLA_FLAGS set one: the level can change a float result's last bit (the thread settings do not), and a worker
+    computes what this process would."""
+    import os
+
+    env = dict(WORKER_ENV)
+    level = [f for f in os.environ.get("XLA_FLAGS", "").split() if f.startswith("--xla_backend_optimization_level")]
+    if level:
+        env["XLA_FLAGS"] += " " + level[-1]
+    return env
 
 
 def require_ray():
@@ -88,6 +109,15 @@ def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds
     return run_unit(cfg, profile, x, dt, window, sigma, seeds, chip=chip, precise_timing=precise_timing)
 
 
+def float_task(network, profile_source: str, x, dt, window, factors, precise_timing: bool = False):
+    """One unit of the float network's draws on a worker (:func:`~neurodeploy.verification.float_draws.run_float_unit`;
+    the profile rebuilt from its source)."""
+    from ..device.profile import load_profile
+    from ..verification.float_draws import run_float_unit
+
+    return run_float_unit(network, load_profile(profile_source), x, dt, window, factors, precise_timing=precise_timing)
+
+
 class RayEngine:
     """Units as Ray tasks (one CPU each), on a cluster at ``address`` ("auto": the running one) or on a local
     one started here with ``num_cpus``. A task whose worker dies is retried by Ray (``max_retries``)."""
@@ -107,7 +137,7 @@ class RayEngine:
         if not ray.is_initialized():
             kw = {"address": self.address} if self.address else {"num_cpus": self.num_cpus}
             ray.init(**kw, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                     runtime_env={"env_vars": WORKER_ENV})
+                     runtime_env={"env_vars": worker_env()})
 
     def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None,
                   precise_timing: bool = False):
@@ -128,3 +158,15 @@ class RayEngine:
                 if progress is not None:
                     progress(u)
                 yield u, counts
+
+    def map_float_units(self, network, profile, x, dt, window, factors_by_unit: dict, precise_timing: bool = False):
+        ray = require_ray()
+        self.start()
+        remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(float_task)
+        net_ref, x_ref, src = ray.put(network), ray.put(x), profile.source or profile.name
+        pending = {remote.remote(net_ref, src, x_ref, dt, window, factors_by_unit[u], precise_timing): u
+                   for u in sorted(factors_by_unit)}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield pending.pop(ref), ray.get(ref)

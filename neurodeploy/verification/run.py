@@ -12,7 +12,9 @@ Runs, on the same inputs:
   ``unit_size`` boards, on an ``engine``: in this process by default, or as Ray tasks with
   :class:`~neurodeploy.study.engines.RayEngine`; the report is the same bytes either way),
 
-the float network's draws in one vmapped call, and compares output spike counts in the read-out window (the
+the float network's draws on the same engine, in units of a fixed shape (:mod:`neurodeploy.verification.float_draws`:
+draw d the d-th of ``trials`` keys split from PRNGKey(SEED + 1); the same bytes on either engine and for any
+``unit_size``), and compares output spike counts in the read-out window (the
 input's ``readout`` or ``--window``; the whole trial without one) (:mod:`neurodeploy.verification.metrics`).
 PASS/FAIL against :class:`Tolerance`, set by the checks' printed names (:data:`GATES`; defaults: median
 ``rate_correlation`` ≥ 0.9 over trials and read-out channels (a population read-out: its summed counts) — not applicable to fewer than 3 samples, see :func:`verify`; median ``relative_rate_error`` ≤ 1.0, i.e. the deployed output
@@ -46,6 +48,7 @@ import numpy as np
 
 from . import metrics as vm
 from .boards import chip_boards, deployed_boards
+from .float_draws import float_counts
 from .stages import attribute_stages
 from ..errors import NeurodeployError
 from ..log import stage
@@ -168,9 +171,10 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     ``same_model``: a config records the sha256 of the model it was mapped from; another model's config
     FAILs this check unless ``allow_other_model`` (a config without a recorded sha256 is not refused).
 
-    ``engine`` (default: in this process) and ``unit_size``: where and in what units the boards run (module doc);
-    ``chip`` (a ChipProfile, read from the file ``chip_source``): boards of that chip, ``mismatch`` the residual σ.
-    ``precise_timing``: the float network and every emulated board with precise spike timing (module doc).
+    ``engine`` (default: in this process): where the boards (units of ``unit_size``) and the float network's draws
+    (units of :data:`~neurodeploy.verification.float_draws.DRAWS_PER_UNIT`) run (module doc); ``chip`` (a ChipProfile,
+    read from the file ``chip_source``): boards of that chip, ``mismatch`` the residual σ. ``precise_timing``: the
+    float network and every emulated board with precise spike timing (module doc).
 
     ``board`` (a :class:`~neurodeploy.backends.base.Backend`, e.g. ``get_backend("samna", ...)``):
     the config is flashed and run once on it. A real chip IS one mismatch draw, so its run replaces
@@ -178,7 +182,7 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     apply to it, its "worst 5 %" is over outputs and samples); the float network's mismatch draws
     and the emulator's nominal run stay in the report as context.
     """
-    tol = tolerance or Tolerance()
+    tol, engine = tolerance or Tolerance(), _in_process(engine)
     x = _check_fit(network, cfg, inputs)
     win = _check_window(window, x.shape[1])
     R = network.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
@@ -191,13 +195,12 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     def counts(spikes):                     # [..., B, T, n] → [..., B, n] in the read-out window
         return np.asarray(spikes)[..., win.start:win.stop, :].sum(axis=-2)
 
-    f_spk = _float_rasters(network, profile, x, dt, n_mm, mismatch, seed, precise_timing)
-    f_all = counts(f_spk)
+    f_all, f_first = float_counts(engine, network, profile, x, dt, (win.start, win.stop), n_mm, mismatch, seed, precise_timing)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     dep, dep_mm, d_first, nominal_delays = deployed_boards(cfg, dep_profile, x, dt, 0 if board is not None else n_mm,
                                                            mismatch, seed, counts, win, engine, unit_size, chip, precise_timing)
     if pictures is not None:
-        pictures.update(reference_raster=f_spk[0, 0], deployed_raster=np.asarray(d_first), reference_counts=ref,
+        pictures.update(reference_raster=f_first, deployed_raster=np.asarray(d_first), reference_counts=ref,
                         deployed_counts=dep)
         if labels is not None and dep_mm is not None:
             pictures["accuracy_per_board"] = vm.accuracy((dep_mm @ R)[..., keep, :], labels[keep])
@@ -222,23 +225,11 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     return report
 
 
-def _float_rasters(network, profile, x, dt: float, n_mm: int, mismatch: float, seed: int,
-                   precise_timing: bool = False) -> np.ndarray:
-    """Output spikes of the float network [1 + n_mm, B, T, n_out]: draw 0 the nominal chip, draws 1.. mismatched
-    (the network compiled once, every draw in one vmapped call); ``precise_timing``: with precise spike timing."""
-    import jax
-    import jax.numpy as jnp
+def _in_process(engine):
+    """``engine``, or the engine that runs the units in this process when None."""
+    from ..study.engines import LocalEngine
 
-    from ..sim import build_from_network, no_mismatch, sample_mismatch_stack, simulate
-
-    out_idx = network.output_indices()
-    net, _ = build_from_network(network, profile, precise_timing=precise_timing)
-    draws = jax.tree_util.tree_map(lambda a: a[None], no_mismatch(net))
-    if n_mm:
-        more = sample_mismatch_stack(net, jax.random.PRNGKey(seed + 1), n_mm, sigma=mismatch)
-        draws = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), draws, more)
-    with stage(f"float network: {n_mm + 1} chip(s) x {x.shape[0]} sample(s), one vmapped call"):
-        return np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(draws))
+    return engine or LocalEngine()
 
 
 def _check_negative(negative, n: int) -> np.ndarray:
