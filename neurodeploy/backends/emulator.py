@@ -124,18 +124,13 @@ class Emulator:
                 mm = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), no_mismatch(self.net), mm)
         else:
             mm = None
-        if not self.net.precise_timing:
-            if trials is None:
-                spikes, _, _ = simulate(self.net, x, mm, dt=dt, input_lateness=late)
-            else:
-                spikes = jax.vmap(lambda m: simulate(self.net, x, m, dt=dt, input_lateness=late)[0])(mm)
-            return self._result(np.asarray(spikes), dt)
+        record = ("lateness",) if self.net.precise_timing else ()
 
-        def timed(m):       # spikes and their lateness (s)
-            spikes, _, rec = simulate(self.net, x, m, dt=dt, input_lateness=late, record=("lateness",))
-            return spikes, rec["lateness"]
-        spikes, spike_late = timed(mm) if trials is None else jax.vmap(timed)(mm)
-        return self._result(np.asarray(spikes), dt, np.asarray(spike_late))
+        def one(m):         # spikes, and with precise timing their lateness (s)
+            spikes, _, rec = simulate(self.net, x, m, dt=dt, input_lateness=late, record=record)
+            return spikes, None if rec is None else rec["lateness"]
+        spikes, spike_late = one(mm) if trials is None else jax.vmap(one)(mm)
+        return self._result(np.asarray(spikes), dt, None if spike_late is None else np.asarray(spike_late))
 
     def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False) -> EmulationResult:
         """Boards drawn from their own seeds (board i = ``run(..., mismatch=sigma, seed=seeds[i])``), in one
@@ -245,8 +240,6 @@ class EmulatorBackend(Backend):
         x = np.asarray(raster, np.float32)
         x = x if x.ndim == 3 else x[None]
         late = None if lateness is None else np.asarray(lateness, np.float32).reshape(x.shape)
-        if not em.net.precise_timing:
-            spikes, _, _ = simulate(em.net, x, mm, dt=dt, input_lateness=late)
-            return em._result(np.asarray(spikes), dt)
-        spikes, _, rec = simulate(em.net, x, mm, dt=dt, input_lateness=late, record=("lateness",))
-        return em._result(np.asarray(spikes), dt, np.asarray(rec["lateness"]))
+        record = ("lateness",) if em.net.precise_timing else ()
+        spikes, _, rec = simulate(em.net, x, mm, dt=dt, input_lateness=late, record=record)
+        return em._result(np.asarray(spikes), dt, None if rec is None else np.asarray(rec["lateness"]))

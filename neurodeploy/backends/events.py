@@ -65,13 +65,8 @@ def spike_events(spikes: np.ndarray, sites: np.ndarray, dt: float, lateness: np.
     A spike in bin t at t·dt (µs, the bin's start); with ``lateness`` [batch, T, M] (s, precise timing) at its
     own time, eq. (O1) of the module docstring, the rows ordered by (batch, timestamp, bin, neuron)."""
     b, t, m = np.nonzero(spikes)
-    if lateness is None:
-        order = np.lexsort((m, t, b))
-        b, t, m = b[order], t[order], m[order]
-        ts = np.rint(t * dt * 1e6).astype(np.int64)
-    else:
-        a = np.minimum(np.asarray(lateness, np.float64)[b, t, m], dt)
-        ts = np.rint(((t + 1) * dt - a) * 1e6).astype(np.int64)
-        order = np.lexsort((m, t, ts, b))
-        b, t, m, ts = b[order], t[order], m[order], ts[order]
+    at = t * dt if lateness is None else (t + 1) * dt - np.minimum(np.asarray(lateness, np.float64)[b, t, m], dt)
+    ts = np.rint(at * 1e6).astype(np.int64)
+    order = np.lexsort((m, t, ts, b))
+    b, m, ts = b[order], m[order], ts[order]
     return np.stack([b, ts, sites[m, 0], sites[m, 1], sites[m, 2]], axis=1).astype(np.int64) if b.size else np.zeros((0, 5), np.int64)

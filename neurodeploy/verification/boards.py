@@ -48,7 +48,7 @@ def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, 
     precise spike timing (``emulate --precise-timing``)."""
     from ..backends.emulator import Emulator
     from ..log import stage
-    from ..study.engines import LocalEngine, board_counts
+    from ..study.engines import board_counts
     from .stages import boards_nominal_delays
 
     n_mm = max(n_mm, 1) if chip is not None else n_mm
@@ -58,7 +58,7 @@ def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, 
         emu = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing)
         d_spk = emu.run(x, dt).outputs
         if n_mm:
-            dep_mm = board_counts(engine or LocalEngine(), cfg, profile, x, dt, (win.start, win.stop), mismatch, seeds,
+            dep_mm = board_counts(engine, cfg, profile, x, dt, (win.start, win.stop), mismatch, seeds,
                                   unit_size, chip=chip, precise_timing=precise_timing)
     if n_mm:
         nominal_delays = boards_nominal_delays(cfg, profile, x, dt, mismatch, seeds, counts, unit_size, chip,
