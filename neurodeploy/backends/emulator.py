@@ -152,18 +152,17 @@ class Emulator:
         loc = self.locations()
         keys = jax.numpy.stack([jax.random.PRNGKey(int(s)) for s in seeds])
         draws = jax.vmap(lambda k: sample_located_mismatch(loc, k, sigma=sigma))(keys)
+        net = self.net
         if chip is not None:
-            from ..calibration.apply import apply_chip_factors, chip_delay_factors, chip_factors
+            from ..calibration.apply import apply_chip_factors, chip_factors, on_chip_delays
 
             d = self.decoded
             factors = chip_factors(d.sites, d.dst, self.net.n_synapses, chip, self.profile)
-            factors["delay"] = chip_delay_factors(d, chip, self.profile)     # each core's measured C_dly
             draws = jax.vmap(lambda m: apply_chip_factors(m, factors))(draws)
-        if nominal_delays and "delay" in draws:      # no delay mismatch; a measured core's own stages stay
-            core = factors.get("delay") if chip is not None else None
-            ones = jax.numpy.ones_like(draws["delay"])
-            draws = {**draws, "delay": ones if core is None else ones * jax.numpy.asarray(core, ones.dtype)}
-        return self._result(np.asarray(jax.vmap(lambda m: simulate(self.net, x, m, dt=dt)[0])(draws)), dt)
+            net = on_chip_delays(net, d, chip, self.profile)     # each core's measured C_dly
+        if nominal_delays and "delay" in draws:      # no delay mismatch; a measured core's own stages stay (in net)
+            draws = {**draws, "delay": jax.numpy.ones_like(draws["delay"])}
+        return self._result(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0])(draws)), dt)
 
     def _result(self, spikes: np.ndarray, dt: float, lateness: np.ndarray | None = None) -> EmulationResult:
         """The host sees a model output only through its host route (module doc); ``lateness``: the spikes'
@@ -225,21 +224,28 @@ class EmulatorBackend(Backend):
             return self._run_measured(raster, data["dt"], late)
         return self.emulator.run(raster, data["dt"], mismatch=self.mismatch_sigma, seed=self.seed, lateness=late)
 
+    def measured_chip(self, em: Emulator):
+        """(simulator network, mismatch draw) of ``em`` on the measured chip: its entries delayed as each core's measured
+        C_dly,i delays them (:func:`~neurodeploy.calibration.apply.on_chip_delays`), the draw the chip profile's
+        factors times the residual of σ ``mismatch``."""
+        from ..calibration.apply import apply_chip_factors, chip_factors, on_chip_delays
+        from ..sim import no_mismatch
+
+        d = em.decoded
+        mm = em.mismatch(self.seed, self.mismatch_sigma) if self.mismatch_sigma > 0 else no_mismatch(em.net)
+        mm = apply_chip_factors(mm, chip_factors(d.sites, d.dst, em.net.n_synapses, self.chip_profile, self.profile))
+        return on_chip_delays(em.net, d, self.chip_profile, self.profile), mm
+
     def _run_measured(self, raster, dt: float, lateness=None) -> EmulationResult:
         """The measured chip: the chip profile's factors (times a residual draw of σ ``mismatch``); with precise
         timing also the spikes' lateness (as :meth:`Emulator.run`)."""
-        from ..calibration.apply import apply_chip_factors, chip_delay_factors, chip_factors
-        from ..sim import no_mismatch, simulate
+        from ..sim import simulate
 
         em = self.emulator
-        d = em.decoded
-        mm = em.mismatch(self.seed, self.mismatch_sigma) if self.mismatch_sigma > 0 else no_mismatch(em.net)
-        f = chip_factors(d.sites, d.dst, em.net.n_synapses, self.chip_profile, self.profile)
-        f["delay"] = chip_delay_factors(d, self.chip_profile, self.profile)     # each core's measured C_dly
-        mm = apply_chip_factors(mm, f)
+        net, mm = self.measured_chip(em)
         x = np.asarray(raster, np.float32)
         x = x if x.ndim == 3 else x[None]
         late = None if lateness is None else np.asarray(lateness, np.float32).reshape(x.shape)
-        record = ("lateness",) if em.net.precise_timing else ()
-        spikes, _, rec = simulate(em.net, x, mm, dt=dt, input_lateness=late, record=record)
+        record = ("lateness",) if net.precise_timing else ()
+        spikes, _, rec = simulate(net, x, mm, dt=dt, input_lateness=late, record=record)
         return em._result(np.asarray(spikes), dt, None if rec is None else np.asarray(rec["lateness"]))

@@ -4,7 +4,13 @@
   ``delay_calibrated``, C_dly0..2, then ``analog.delay_calibrated`` true) are the chip profile's (geometric mean over
   its cores): bias codes computed from it (``map --chip``) give the measured chip its time constants and delays;
 * :func:`retarget_delay_codes` — each measured core's delay-stage codes for its own C_dly,i (the profile's are the
-  cores' geometric mean); :func:`chip_delay_factors` — the emulated measured chip's delays, core by core;
+  cores' geometric mean C̄_dly,i): I'_i = I_i·r_i → the nearest code, r_i = C_dly,i(core)/C̄_dly,i (:func:`stage_ratios`);
+* :func:`chip_stage_delays` — the stage delays the measured chip realises for a config, core by core,
+  t_i(core) = V_th·C_dly,i(core)/I(code'_i) = r_i·t̄_i (s), t̄_i the stage delay decoded on the measured profile: the
+  quantizer's t_i up to the code rounding of I'_i; :func:`chip_delays` — each entry's delay (s) and mismatch spread on
+  the measured chip, Σ_i r_i·d_i from its stage parts d_i (:func:`chip_delay_factors`: their ratio to Σ_i d_i), which
+  the emulated measured chip runs (:func:`on_chip_delays`: the chip's delay times the residual draw) and
+  ``train --chip`` trains on (:mod:`neurodeploy.train.chip_delays`);
 * :func:`chip_factors` — the mismatch pytree of a decoded network on the measured board: per probed neuron
 
       C_mem factor  = (C_mem,core / C_mem,profile)·tau_mem        C_ref factor = (C_ref,core / C_ref,profile)·t_ref
@@ -92,6 +98,45 @@ def chip_factors(sites: np.ndarray, dst: np.ndarray, n_synapses: int, cp, measur
             "weight": f["w"][np.asarray(dst, np.int64)] if n_synapses else np.ones(0)}
 
 
+def stage_ratios(cp, measured, chip: int, core: int) -> np.ndarray:
+    """[3] r_i = C_dly,i(core)/C̄_dly,i: how much longer stage i of (``chip``, ``core``) delays than the cores' geometric
+    mean C̄ (``measured``, :func:`measured_profile`) at the same code; 1 for a core the chip profile does not cover."""
+    cc = cp.core(int(chip), int(core))
+    a = measured.analog
+    return np.array([cc.constants[f"C_dly{i}"].value / getattr(a, f"C_dly{i}") if cc is not None else 1.0
+                     for i in range(3)])
+
+
+def stage_delays(cfg, profile) -> dict:
+    """{(chip, core): [3] (t₀, t₁, t₂) (s)} of every core of ``cfg`` that sets its three delay-stage codes, read as the
+    decoder reads them on ``profile``: t_i = V_th·C_dly,i/I(code_i) (eq. (8) of :mod:`neurodeploy.device.delays`)."""
+    from ..device.profile import DELAY_QUANTITIES
+
+    names = [profile.quantity_to_parameter[q] for q in DELAY_QUANTITIES]
+    out = {}
+    for chip in cfg.chips:
+        for core in chip.cores:
+            codes = [core.parameters.get(n) for n in names]
+            if all(c is not None for c in codes):
+                cur = [float(profile.bias.to_current(n, c.coarse, c.fine)) for n, c in zip(names, codes)]
+                out[chip.chip, core.core] = np.asarray(profile.delay_times(cur), np.float64)
+    return out
+
+
+def chip_stage_delays(cfg, cp, measured) -> dict:
+    """{(chip, core): [3] s} the stage delays the measured chip realises for ``cfg`` (mapped on ``measured`` and
+    retargeted, :func:`retarget_delay_codes`): t_i(core) = V_th·C_dly,i(core)/I(code_i) = r_i·t̄_i, with t̄_i
+    (:func:`stage_delays` on ``measured``) and r_i (:func:`stage_ratios`) — what :func:`chip_delays` gives each entry."""
+    return {ck: t * stage_ratios(cp, measured, *ck) for ck, t in stage_delays(cfg, measured).items()}
+
+
+def _entry_ratios(decoded, cp, measured) -> np.ndarray:
+    """[E, 3] the stage ratios r_i (:func:`stage_ratios`) of each decoded entry's core."""
+    r = {ck: stage_ratios(cp, measured, *ck) for ck in {(int(c), int(k)) for c, k in decoded.sites[:, :2]}}
+    site = decoded.sites[decoded.dst]
+    return np.array([r[int(c), int(k)] for c, k in site[:, :2]]).reshape(-1, 3)
+
+
 def chip_delay_factors(decoded, cp, measured) -> np.ndarray | None:
     """[E] each decoded entry's delay on its own core relative to its delay on ``measured`` (the cores' geometric
     mean C̄_dly; ``decoded`` decoded with it): with r_i = C_dly,i(core)/C̄_dly,i and the entry's stage parts d_i
@@ -102,16 +147,37 @@ def chip_delay_factors(decoded, cp, measured) -> np.ndarray | None:
     None when the decoded network has no delays or the chip profile no measured delay stages."""
     if decoded.delay_terms is None or not cp.delay_calibrated:
         return None
-    a = measured.analog
-    r = {}
-    for chip, core in {(int(c), int(k)) for c, k in decoded.sites[:, :2]}:
-        cc = cp.core(chip, core)
-        r[chip, core] = [cc.constants[f"C_dly{i}"].value / getattr(a, f"C_dly{i}") if cc is not None else 1.0
-                         for i in range(3)]
-    site = decoded.sites[decoded.dst]
-    r_e = np.array([r[int(c), int(k)] for c, k in site[:, :2]]).reshape(-1, 3)
     d = decoded.delay_terms.sum(axis=1)
-    return np.where(d > 0, (decoded.delay_terms * r_e).sum(axis=1) / np.where(d > 0, d, 1.0), 1.0)
+    return np.where(d > 0, (decoded.delay_terms * _entry_ratios(decoded, cp, measured)).sum(axis=1)
+                    / np.where(d > 0, d, 1.0), 1.0)
+
+
+def chip_delays(decoded, cp, measured):
+    """([E] delay (s), [E] spread) of each decoded entry on the measured chip, or None (as :func:`chip_delay_factors`):
+    the stage parts d_i·r_i of its own core sum to the delay Σ_i r_i·d_i, and the spread (relative to the chip's σ)
+    is eq. (10) of :mod:`neurodeploy.device.delays` for those parts, √Σ(s_i·r_i·d_i)² / Σ r_i·d_i (s_i the
+    profile's ``dly_mismatch``). The emulated measured chip runs these (:func:`on_chip_delays`)."""
+    from ..device.delays import entry_spread
+
+    if decoded.delay_terms is None or not cp.delay_calibrated:
+        return None
+    t = decoded.delay_terms * _entry_ratios(decoded, cp, measured)
+    spread = entry_spread(t[:, 0], t[:, 1], t[:, 2], t[:, 1] > 0, t[:, 2] > 0, measured.analog.dly_mismatch)
+    return t.sum(axis=1), spread
+
+
+def on_chip_delays(net, decoded, cp, measured):
+    """The simulator network ``net`` (built from ``decoded``) with the measured chip's delays and spreads
+    (:func:`chip_delays`): a mismatch draw m then delays an entry by d·max(1 + spread·(m − 1), ·), the chip's own
+    delay d times the residual; ``net`` unchanged without measured delay stages."""
+    import jax.numpy as jnp
+
+    got = chip_delays(decoded, cp, measured)
+    if got is None or net.delay is None:
+        return net
+    slots = max(net.delay_slots, int(np.ceil(2.0 * float(got[0].max(initial=0.0)) / net.dt - 1e-9)) + 2)
+    return net.replace(delay=jnp.asarray(got[0], net.delay.dtype), delay_spread=jnp.asarray(got[1], net.delay.dtype),
+                       delay_slots=slots)       # room for twice the longest delay, as the network was built with
 
 
 def apply_chip_factors(mm: dict, factors: dict) -> dict:
@@ -123,8 +189,6 @@ def apply_chip_factors(mm: dict, factors: dict) -> dict:
     for k, group in (("C_mem", "capacitances"), ("C_ref", "capacitances"), ("Idc", "currents")):
         out[group][k] = out[group][k] * jnp.asarray(factors[k], out[group][k].dtype)
     out["weight"] = out["weight"] * jnp.asarray(factors["weight"], out["weight"].dtype)
-    if factors.get("delay") is not None and "delay" in out:
-        out["delay"] = out["delay"] * jnp.asarray(factors["delay"], out["delay"].dtype)
     return out
 
 

@@ -12,7 +12,9 @@ bits 00, exactly 0), and (ii) a bounded least-squares refit of x given the bits 
 stage's range; the 3-variable problem is solved exactly over its active sets). Restarts: the best
 uniform choice (t₀ = t₁ = t₂), target quantiles, and seeded perturbations. x is then snapped to each
 stage's DAC grid (every (coarse, fine) code through the measured bias generator) and refined by
-coordinate search over neighbouring codes. The final choice is the better of that and the best
+coordinate search over neighbouring codes — x and x with t₁, t₂ swapped (the same levels, which the
+continuous problem cannot tell apart; the stages' grids can), the better kept, so that delays on the
+quantizer's own levels map back onto them. The final choice is the better of that and the best
 uniform choice on the DAC, by the error on all entries: never worse than uniform (up to the tie-break:
 when swapping the roles of stages 1 and 2 keeps the nominal error within 0.1 % and lowers the entries'
 delay variance under mismatch — DLY2, a minimum-size transistor, has 3× the spread — the swap is kept).
@@ -179,6 +181,9 @@ def quantize_core_delays(target: np.ndarray, grids: list[StageGrid], *, seed: in
     uni = uniform_choice(target, grids)
     x, _ = optimise_continuous(sub, lo, hi, _starts(sub, times(uni), rng, restarts))
     opt = snap_to_dac(sub, x, grids)
+    alt = snap_to_dac(sub, x[[0, 2, 1]], grids)     # the same levels, stages 1 and 2 swapped: equal before snapping
+    if _err2(sub, times(alt)) < _err2(sub, times(opt)):
+        opt = alt
     e_uni, e_opt = _err2(target, times(uni)), _err2(target, times(opt))
     ix = opt if e_opt <= e_uni else uni
     sw = _swapped(target, ix, grids, stage_sigma)

@@ -28,6 +28,8 @@ The final model holds w_q exactly, so mapping it reproduces its weights (error �
 levels 0, t₀ + t₁, t₀ + t₂, t₀ + t₁ + t₂ of its core (the delay biases ``map`` chooses) nearest to it,
 straight-through, so that mapping reproduces the trained delays too; and in both phases each delay's mismatch
 has the spread of that level (:meth:`GridQuantizer.delay_spreads`: DLY2's 3× included), as the emulator draws it.
+Fine-tuning for a measured chip (``train --chip``) puts them on the levels that chip realises instead
+(:mod:`.chip_delays`).
 """
 
 from __future__ import annotations
@@ -91,18 +93,25 @@ class GridQuantizer:
         cur = [float(prof.bias.to_current(n, rec.parameters[n].coarse, rec.parameters[n].fine)) for n in names]
         return np.asarray(prof.delay_times(cur), np.float64)
 
+    def _delay_groups(self):
+        """(slot indices, t the bits are chosen on, t the chip realises) of each core with delay biases: here both
+        the core's (t₀, t₁, t₂) (s); a measured chip realises other ones (:mod:`neurodeploy.train.chip_delays`)."""
+        sl = self.st.slots
+        for ci, t in enumerate(self.stage_t):
+            sel = np.flatnonzero(self.core_of[sl.dst] == ci)
+            if t is not None and sel.size:
+                yield sel, t, t
+
     def delay_values(self, u: np.ndarray) -> np.ndarray:
         """Delays [n_syn] (in the structure's ``delay_unit``) the chip realises for ``u`` on the current per-core
         delay levels (:func:`neurodeploy.quantize.delays.assign`); a core without delay biases delays nothing."""
         from ..device.delays import assign as assign_delay, levels
 
-        sl, unit = self.st.slots, self.st.delay_unit
+        unit = self.st.delay_unit
         d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)
         out = np.zeros_like(d)
-        for ci, t in enumerate(self.stage_t):
-            sel = np.flatnonzero(self.core_of[sl.dst] == ci)
-            if t is not None and sel.size:
-                out[sel] = levels(t)[assign_delay(d[sel], t)]
+        for sel, t, real in self._delay_groups():
+            out[sel] = levels(real)[assign_delay(d[sel], t)]
         return (out / unit).astype(np.float32)
 
     def delay_spreads(self, u: np.ndarray) -> np.ndarray:
@@ -111,14 +120,12 @@ class GridQuantizer:
         — what the emulator gives that entry; 1 on a core without delay biases (no delay there)."""
         from ..device.delays import assign as assign_delay, level_spreads
 
-        sl, unit = self.st.slots, self.st.delay_unit
+        unit = self.st.delay_unit
         d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)
         out = np.ones_like(d)
         sig = self.profile.analog.dly_mismatch
-        for ci, t in enumerate(self.stage_t):
-            sel = np.flatnonzero(self.core_of[sl.dst] == ci)
-            if t is not None and sel.size:
-                out[sel] = level_spreads(t, sig)[assign_delay(d[sel], t)]
+        for sel, t, real in self._delay_groups():
+            out[sel] = level_spreads(real, sig)[assign_delay(d[sel], t)]
         return out.astype(np.float32)
 
     def values(self, w: np.ndarray) -> np.ndarray:

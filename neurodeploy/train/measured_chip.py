@@ -14,6 +14,11 @@ for every entry e onto neuron dst(e); 1 for everything the chip profile does not
 residual mismatch of σ (``--mismatch``, default :data:`RESIDUAL_SIGMA`) on top, for what the calibration could not
 pin down (each CAM slot's weight, the synapses' own currents): the draw is m = m_chip·(1 + σ·ξ)
 (:class:`ChipTrainer`; its evaluation's first draw is the chip itself, m = m_chip).
+
+Learned delays (``--learn-delays``) of a chip profile that measured the delay stages (``delay_calibrated``) sit, in the
+QAT phase, on the levels that chip realises at each synapse's deployed core after ``map --chip``'s code retargeting,
+and draw their mismatch with those levels' spreads (:mod:`.chip_delays`); a chip profile without measured delay
+stages trains them as without ``--chip``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class MeasuredChip:
     sha256: str               # of the file's bytes (or of the profile's canonical JSON)
     sites: np.ndarray         # [N, 3] (chip, core, neuron) of the network's neurons, map --chip's placement
     factors: dict             # chip_factors of the simulated network: {"C_mem", "C_ref", "Idc": [N], "weight": [S]}
+    profile: object = None    # the ChipProfile (its delay stages: :mod:`.chip_delays`)
 
     def metadata(self, residual: float) -> dict:
         """What the trained model records about the chip (model.json's ``metadata.chip_profile``)."""
@@ -75,18 +81,25 @@ def measured_chip(chip, network, profile, net) -> MeasuredChip:
         raise ProfileError(f"{name or 'the chip profile'}: covers {cores}, none of the cores the network is mapped "
                            f"onto (calibrate those: `neurodeploy calibrate --cores ...`)")
     f = chip_factors(sites, np.asarray(net.dst), net.n_synapses, cp, measured_profile(profile, cp))
-    return MeasuredChip(name, digest, sites, {k: np.asarray(v, np.float32) for k, v in f.items()})
+    return MeasuredChip(name, digest, sites, {k: np.asarray(v, np.float32) for k, v in f.items()}, cp)
 
 
 class ChipTrainer(Trainer):
     """The :class:`~neurodeploy.train.loop.Trainer` on a measured chip: every mismatch draw (and the nominal one)
-    times the chip's factors ``chip`` (:attr:`MeasuredChip.factors`)."""
+    times the chip's factors ``chip`` (:attr:`MeasuredChip.factors`); with ``chip_profile`` delay-calibrated, learned
+    delays on the levels that chip realises and their mismatch spreads on them
+    (:class:`~neurodeploy.train.chip_delays.ChipGridQuantizer` for the QAT grid and the spreads)."""
 
     DRAW0 = "measured chip"
 
-    def __init__(self, *args, chip: dict, **kwargs):
+    def __init__(self, *args, chip: dict, chip_profile=None, **kwargs):
+        from .chip_delays import ChipGridQuantizer, delays_on_chip
+
         self.chip = chip
         super().__init__(*args, **kwargs)
+        if delays_on_chip(chip_profile):
+            on_chip = lambda q: None if q is None else ChipGridQuantizer(q.st, q.profile, chip_profile)  # noqa: E731
+            self.quant, self.dquant = on_chip(self.quant), on_chip(self.dquant)
 
     def _draws(self, key, n):
         import jax

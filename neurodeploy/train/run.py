@@ -86,8 +86,22 @@ def settle_delays(st, theta, weights, profile, iters: int = 3) -> dict:
     return theta
 
 
-def constraint_report(st, theta, weights, profile, cfg) -> dict:
-    """Hardware constraints of the final model, measured (not assumed)."""
+def settle(st, theta, weights, profile, chip=None) -> tuple[dict, np.ndarray]:
+    """(theta, weights) of a QAT run on the grid ``map`` reproduces (:func:`settle_on_grid`, :func:`settle_delays`);
+    with ``chip`` (a chip profile with measured delay stages) the delays on that chip's levels
+    (:func:`.chip_delays.settle_chip_delays`), which ``map --chip`` reproduces."""
+    from .chip_delays import delays_on_chip, settle_chip_delays
+
+    weights = settle_on_grid(st, theta, weights, profile)
+    if delays_on_chip(chip):
+        return settle_chip_delays(st, theta, weights, profile, chip), weights
+    return settle_delays(st, theta, weights, profile), weights
+
+
+def constraint_report(st, theta, weights, profile, cfg, chip=None) -> dict:
+    """Hardware constraints of the final model, measured (not assumed); with ``chip`` (a chip profile with measured
+    delay stages) the delay error is that of ``map --chip`` on it."""
+    from .chip_delays import ChipGridQuantizer, delays_on_chip
     from .constraints import GridQuantizer, fan_in
 
     fan = fan_in(weights, st.slots.dst, st.network.n_neurons)
@@ -97,7 +111,7 @@ def constraint_report(st, theta, weights, profile, cfg) -> dict:
         lo, hi = profile.bias.range(profile.quantity_to_parameter[q])
         if np.any((v < lo) | (v > hi)):
             out_of_range.append(q)
-    qz = GridQuantizer(st, profile)
+    qz = ChipGridQuantizer(st, profile, chip) if delays_on_chip(chip) else GridQuantizer(st, profile)
     try:
         wr = qz.refit(theta, weights)
         map_err = wr.get("relative_rms_error")
@@ -157,7 +171,8 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     if target is not None:
         cfg = replace(cfg, chip_sha256=target.sha256)
     ckpt = Path(checkpoint) if checkpoint else output.with_name(output.name + ".ckpt.npz")
-    kind, extra = (Trainer, {}) if target is None else (ChipTrainer, {"chip": target.factors})
+    kind, extra = ((Trainer, {}) if target is None
+                   else (ChipTrainer, {"chip": target.factors, "chip_profile": target.profile}))
     trainer = kind(st, train_d, val_d, cfg, profile, checkpoint=ckpt, source=training_source(task, cfg.seed),
                    on_epoch=on_epoch, **extra)
     theta0 = st.init_theta()
@@ -169,8 +184,7 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
                 "epoch": state.epoch - 1}
     theta, weights = best["theta"], np.asarray(best["weights"], np.float32)
     if cfg.qat and state.phase == "qat":
-        weights = settle_on_grid(st, theta, weights, profile)
-        theta = settle_delays(st, theta, weights, profile)
+        theta, weights = settle(st, theta, weights, profile, None if target is None else target.profile)
     ev = trainer.evaluate(theta, weights, test_d)
     counts = ev["counts"]
     metrics = {"test": task.metrics(counts[0], test_d),
@@ -181,7 +195,7 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     acc_mm = metrics["test_mismatch"]["accuracy"]
     if acc_mm:
         metrics["test_mismatch"]["median_accuracy"] = float(np.median(acc_mm))
-    cons = constraint_report(st, theta, weights, profile, cfg)
+    cons = constraint_report(st, theta, weights, profile, cfg, None if target is None else target.profile)
     meta = {**network.metadata, "task": task.name, "seed": cfg.seed, "trained_by": "neurodeploy train",
             "architecture": {k: v for k, v in sorted(arch.items())}, "training": cfg.settings(),
             "trained_currents": list(cfg.train_currents), "init": None if init is None else Path(init).name,
