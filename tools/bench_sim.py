@@ -15,8 +15,12 @@ dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys i
 - peak RSS of one value-and-grad step of N = 256, batch 32, T = 500 (subprocess, target ≤ 4 GB;
   ``--no-rss`` skips it).
 
-    python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--no-rss]
+    python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--no-rss] [--xla-defaults]
                               [--compare-rockpool /tmp/rockpool-venv/bin/python] [--rockpool-weights constant|argument]
+
+Our rows are jitted as a user's own code should jit the simulator: with ``neurodeploy.sim.COMPILER_OPTIONS``
+(:mod:`neurodeploy.sim.compiler`); ``--xla-defaults`` compiles them with XLA's defaults instead. Rockpool's rows
+keep XLA's defaults.
 
 ``--compare-rockpool PYTHON`` runs Rockpool's DynapSim (3.1.0: one combined synapse per neuron, so the
 connectivity is given as dense signed matrices W_in [60, N], W_rec [N, N], weights / Iscale) in a
@@ -126,10 +130,16 @@ def _block(x):
 class Ours:
     """Prepares and runs each row on neurodeploy.sim; ``prepare`` returns (first-call s, rate Hz)."""
 
-    def __init__(self):
+    def __init__(self, xla_defaults: bool = False):
+        import functools
+
         import jax
         import jax.numpy as jnp
         import optax
+
+        from neurodeploy.sim import COMPILER_OPTIONS
+        # the rows' own jits take the simulator's compile options, as a user's jit should (neurodeploy.sim.compiler)
+        self.jit = jax.jit if xla_defaults else functools.partial(jax.jit, compiler_options=dict(COMPILER_OPTIONS))
 
         from neurodeploy.device.profile import load_profile
         from neurodeploy.sim import Parametrization, build_from_arrays, default_params, sample_mismatch_stack, simulate
@@ -148,7 +158,7 @@ class Ours:
             s, _, _ = self.simulate(par.apply(net, th), x)
             return jnp.mean((s.mean(axis=1) / DT - TARGET_HZ) ** 2)
 
-        @jax.jit
+        @self.jit
         def step(th, st):
             val, g = jax.value_and_grad(loss)(th)
             upd, st = opt.update(g, st)
@@ -165,7 +175,7 @@ class Ours:
             n, b = {"fwd64": (64, 1), "fwd256": (256, 1), "fwd1024": (1024, 1), "fwd4096": (4096, 1),
                     "fwd256b32": (256, 32)}[row]
             net, x = self.build(n, bench_entries(n)), self.jnp.asarray(poisson(b))
-            self.calls[row] = (jax.jit(lambda nn, xx: self.simulate(nn, xx)[0]), (net, x))
+            self.calls[row] = (self.jit(lambda nn, xx: self.simulate(nn, xx)[0]), (net, x))
             first, s = timed(self._fn(row))
             rate = float(np.asarray(s).mean()) / DT
         elif row in ("train64", "train64cur", "frozen"):
@@ -178,7 +188,7 @@ class Ours:
         elif row == "mismatch":
             net, x = self.build(256, bench_entries(256)), self.jnp.asarray(poisson(1))
             draws = self.stack(net, jax.random.PRNGKey(0), 32)
-            self.calls[row] = (jax.jit(jax.vmap(lambda m: self.simulate(net, x, m)[0])), (draws,))
+            self.calls[row] = (self.jit(jax.vmap(lambda m: self.simulate(net, x, m)[0])), (draws,))
             first, s = timed(self._fn(row))
             rate = float(np.asarray(s).mean()) / DT
         else:
@@ -384,6 +394,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of: {', '.join(ROWS)}")
     ap.add_argument("--compare-rockpool", metavar="PYTHON", help="interpreter with rockpool installed")
     ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocess")
+    ap.add_argument("--xla-defaults", action="store_true",
+                    help="compile our rows with XLA's default options instead of neurodeploy.sim.COMPILER_OPTIONS")
     ap.add_argument("--rockpool-weights", choices=("constant", "argument"), default="constant",
                     help="forward rows: Rockpool's weights closed over (constants, its faster form) or passed to the "
                          "jitted call (as in training and per-draw mismatch)")
@@ -400,7 +412,7 @@ def main(argv=None) -> int:
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
         ap.error(f"unknown rows {unknown}")
-    ours = Ours()
+    ours = Ours(xla_defaults=args.xla_defaults)
     remote = Remote(args.compare_rockpool, args.rockpool_weights) if args.compare_rockpool else None
     load = os.getloadavg()[0]
     import jax

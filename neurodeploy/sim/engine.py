@@ -47,6 +47,7 @@ from . import model
 from ..device.profile import NEURON_QUANTITIES
 from .charge import PRECOMPUTE_MAX, dense_charge, dense_matrix, event_capacities, event_charge_fn, event_pre_charge
 from .charge import input_charge, matrix_charge, next_charge, precompute_fits, rec_matrix, split_charge, use_matrix
+from .compiler import jit
 from .delays import delay_taps, delayed_charge, timed_delayed_charge
 from .errors import SimError
 from .fusion import ones_like_state, stored
@@ -239,7 +240,28 @@ def _carried_scan(net, record, path):
     return scan
 
 
-@partial(jax.jit, static_argnames=("record", "dt", "path"))
+def _prefetched_scan(net, record, path):
+    """The forward pass of the batch-1 "-pre" paths with the step's input charge prefetched into the carry: the
+    same numbers as the plain scan. Read as the scan's slice ``xs[t]``, the input charge entered the step's first
+    elementwise loop through a dynamic index that the compiled loop reloads for every element (it may alias the
+    loop's output), which keeps that loop from being vectorised; from the carry it is a plain buffer, and the
+    slice ``xs[t + 1]`` is a copy of its own. Used only where nothing is differentiated (as :func:`_carried_scan`)."""
+    step = _step_of(net, record, path)
+
+    def scan(consts, state, xs):
+        last = jax.tree_util.tree_leaves(xs)[0].shape[0] - 1
+
+        def body(carry, t):
+            st, x = carry
+            new, out = step(consts, st, x)
+            nxt = jax.tree_util.tree_map(lambda a: lax.dynamic_index_in_dim(a, jnp.minimum(t + 1, last), keepdims=False), xs)
+            return (new, nxt), out
+        x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
+        (final, _), outs = lax.scan(body, (state, x0), jnp.arange(last + 1))
+        return final, outs
+    return scan
+
+
 def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple, dt: float, path: str, lateness=None):
     """Run ``net`` on ``inputs`` [B, T, n_inputs] by ``path`` → (spikes [B, T, N], final state, records).
     ``lateness`` [B, T, n_inputs] (precise spike timing): the inputs' first moment in lateness (s·count,
@@ -258,6 +280,8 @@ def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple
     consts = (d._replace(weights=w), net.slot_src, fan_target) + ((net.slot_entry,) if net.delay_slots else ())
     carry = path in ("matrix", "matrix-pre") and not net.precise_timing
     plain = _carried_scan(net, record, path) if carry else None
+    if path in ("event-pre", "rec-matrix"):
+        plain = _prefetched_scan(net, record, path)
     xs = xs if xl is None else (xs, xl)
     final, (spikes, rec) = scan_remat(_step_of(net, record, path), consts, state, xs, plain=plain)
     spikes = jnp.swapaxes(spikes, 0, 1)
@@ -284,4 +308,15 @@ def run(net: SimNetwork, x, mismatch, state: model.SimState, record: tuple, dt: 
     mismatched calls share one compilation."""
     if mismatch is None:
         mismatch = lax.optimization_barrier(nominal(net.n_neurons, net.n_synapses, *((True,) if net.delay_slots else ())))
-    return _run(net, x, mismatch, state, record=record, dt=dt, path=path, lateness=lateness)
+    args = (net, x, mismatch, state)
+    leaves = jax.tree_util.tree_leaves((args, lateness, jnp.zeros(())))      # under a jit even a new array is traced
+    traced = any(isinstance(a, jax.core.Tracer) for a in leaves)
+    program = _run_nested if traced else _run_top
+    return program(*args, record=record, dt=dt, path=path, lateness=lateness)
+
+
+#: :func:`_run` compiled on its own, with the simulator's XLA options (:mod:`.compiler`), and as part of a caller's
+#: traced program (under its ``jax.jit``, ``jax.vmap``, ``jax.grad``), whose compilation takes the caller's options
+#: (JAX accepts compile options on a top-level jit only)
+_run_top = jit(_run, static_argnames=("record", "dt", "path"))
+_run_nested = jax.jit(_run, static_argnames=("record", "dt", "path"))

@@ -72,11 +72,12 @@ def _unit_program():
     import jax
 
     from ..sim import simulate
+    from ..sim.compiler import jit
 
     def unit(net, x, factors, out_idx, dt):
         return jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(factors)
 
-    return jax.jit(unit, static_argnames=("dt",))
+    return jit(unit, static_argnames=("dt",))
 
 
 def float_counts(engine, network, profile, x: np.ndarray, dt: float, window, n_mm: int, sigma: float, seed: int,
