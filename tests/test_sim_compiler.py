@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from neurodeploy.sim import COMPILER_OPTIONS, build_from_network, sample_mismatch, simulate
+from neurodeploy.sim import COMPILER_OPTIONS, build_from_network, compiler_options, sample_mismatch, simulate
 from neurodeploy.sim.compiler import jit
 
 from networks import random_network
@@ -25,8 +25,11 @@ def _inputs(batch):
     return jnp.asarray((np.random.default_rng(batch).random((batch, T, 40)) < 0.1).astype(np.float32))
 
 
-def test_options_are_xla_debug_options():
-    assert dict(COMPILER_OPTIONS) == {"xla_cpu_prefer_vector_width": 512}
+def test_options_by_program():
+    assert compiler_options() == dict(COMPILER_OPTIONS) == {"xla_cpu_prefer_vector_width": 512}
+    assert compiler_options(batch=1) == {"xla_cpu_prefer_vector_width": 512,
+                                         "xla_cpu_scheduler_type": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED"}
+    assert compiler_options(batch=8) == compiler_options()
     with pytest.raises(TypeError):
         COMPILER_OPTIONS["xla_cpu_prefer_vector_width"] = 256       # read-only: one set for every program
 
@@ -38,11 +41,11 @@ def test_forward_bit_identical_with_and_without_options(net, batch):
     def run(xx, mm):
         s, final, rec = simulate(net, xx, mm, record=True)
         return s, final.I_mem, rec["I_mem"], rec["I_ampa"]
-    plain, tuned = jax.jit(run)(x, m), jit(run)(x, m)
+    plain, tuned = jax.jit(run)(x, m), jit(run, batch=batch)(x, m)
     assert float(plain[0].sum()) > 0.02 * plain[0].size                # an active network
     for a, b in zip(plain, tuned):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    alone = simulate(net, x, m, record=True)                            # the engine's own compiled program
+    alone = simulate(net, x, m, record=True)                # the engine's own compiled program (options of the batch)
     np.testing.assert_array_equal(np.asarray(alone[0]), np.asarray(plain[0]))
     np.testing.assert_array_equal(np.asarray(alone[2]["I_mem"]), np.asarray(plain[2]))
 

@@ -18,8 +18,9 @@ dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys i
     python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--no-rss] [--xla-defaults]
                               [--compare-rockpool /tmp/rockpool-venv/bin/python] [--rockpool-weights constant|argument]
 
-Our rows are jitted as a user's own code should jit the simulator: with ``neurodeploy.sim.COMPILER_OPTIONS``
-(:mod:`neurodeploy.sim.compiler`); ``--xla-defaults`` compiles them with XLA's defaults instead. Rockpool's rows
+Our rows are jitted as a user's own code should jit the simulator: with ``neurodeploy.sim.compiler_options(batch)``
+(:mod:`neurodeploy.sim.compiler`; batch 1 for the batch-1 forward rows); ``--xla-defaults`` compiles them with XLA's
+defaults instead. Rockpool's rows
 keep XLA's defaults.
 
 ``--compare-rockpool PYTHON`` runs Rockpool's DynapSim (3.1.0: one combined synapse per neuron, so the
@@ -137,9 +138,11 @@ class Ours:
         import jax.numpy as jnp
         import optax
 
-        from neurodeploy.sim import COMPILER_OPTIONS
-        # the rows' own jits take the simulator's compile options, as a user's jit should (neurodeploy.sim.compiler)
-        self.jit = jax.jit if xla_defaults else functools.partial(jax.jit, compiler_options=dict(COMPILER_OPTIONS))
+        from neurodeploy.sim import compiler_options
+        # the rows' own jits take the simulator's compile options, as a user's jit should (neurodeploy.sim.compiler):
+        # a batch-1 forward row those of batch 1
+        self.jit = jax.jit if xla_defaults else functools.partial(jax.jit, compiler_options=compiler_options())
+        self.jit1 = jax.jit if xla_defaults else functools.partial(jax.jit, compiler_options=compiler_options(batch=1))
 
         from neurodeploy.device.profile import load_profile
         from neurodeploy.sim import Parametrization, build_from_arrays, default_params, sample_mismatch_stack, simulate
@@ -175,7 +178,7 @@ class Ours:
             n, b = {"fwd64": (64, 1), "fwd256": (256, 1), "fwd1024": (1024, 1), "fwd4096": (4096, 1),
                     "fwd256b32": (256, 32)}[row]
             net, x = self.build(n, bench_entries(n)), self.jnp.asarray(poisson(b))
-            self.calls[row] = (self.jit(lambda nn, xx: self.simulate(nn, xx)[0]), (net, x))
+            self.calls[row] = ((self.jit1 if b == 1 else self.jit)(lambda nn, xx: self.simulate(nn, xx)[0]), (net, x))
             first, s = timed(self._fn(row))
             rate = float(np.asarray(s).mean()) / DT
         elif row in ("train64", "train64cur", "frozen"):

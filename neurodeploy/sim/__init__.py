@@ -13,7 +13,8 @@ The engine (how it runs; same numbers):
 - :mod:`.engine` — weight layouts, the choice of charge path, the fusion marks and the recomputing gradient
 - :mod:`.charge` — the evaluations of the synaptic charge; :mod:`.fusion`, :mod:`.remat`
 - :mod:`.reference` — the plain reference loop every engine path is tested against
-- :mod:`.compiler` — :data:`COMPILER_OPTIONS`, the XLA options of its compiled programs (also for a jit of your own)
+- :mod:`.compiler` — :data:`COMPILER_OPTIONS` and :func:`compiler_options`, the XLA options of its compiled programs
+  (also for a jit of your own)
 
 The network and its variations:
 
@@ -34,7 +35,7 @@ from __future__ import annotations
 from ..lazy import lazy_exports
 
 __all__ = lazy_exports(__name__, {
-    "COMPILER_OPTIONS": "compiler",
+    "COMPILER_OPTIONS": "compiler", "compiler_options": "compiler",
     "feedback_constants": "dpi",
     "SimError": "errors",
     "apply_mismatch": "mismatch", "no_mismatch": "mismatch", "sample_mismatch": "mismatch",

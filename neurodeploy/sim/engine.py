@@ -311,12 +311,13 @@ def run(net: SimNetwork, x, mismatch, state: model.SimState, record: tuple, dt: 
     args = (net, x, mismatch, state)
     leaves = jax.tree_util.tree_leaves((args, lateness, jnp.zeros(())))      # under a jit even a new array is traced
     traced = any(isinstance(a, jax.core.Tracer) for a in leaves)
-    program = _run_nested if traced else _run_top
+    program = _run_nested if traced else _run_top1 if jnp.shape(x)[0] == 1 else _run_top
     return program(*args, record=record, dt=dt, path=path, lateness=lateness)
 
 
-#: :func:`_run` compiled on its own, with the simulator's XLA options (:mod:`.compiler`), and as part of a caller's
-#: traced program (under its ``jax.jit``, ``jax.vmap``, ``jax.grad``), whose compilation takes the caller's options
-#: (JAX accepts compile options on a top-level jit only)
+#: :func:`_run` compiled on its own, with the simulator's XLA options (:mod:`.compiler`; at batch 1 with one core's
+#: schedule), and as part of a caller's traced program (under its ``jax.jit``, ``jax.vmap``, ``jax.grad``), whose
+#: compilation takes the caller's options (JAX accepts compile options on a top-level jit only)
 _run_top = jit(_run, static_argnames=("record", "dt", "path"))
+_run_top1 = jit(_run, batch=1, static_argnames=("record", "dt", "path"))
 _run_nested = jax.jit(_run, static_argnames=("record", "dt", "path"))
