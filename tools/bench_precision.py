@@ -108,13 +108,14 @@ class Ours:
     def __init__(self, nodes: int | None = None, window: float | None = None):
         import jax
         from neurodeploy.device.profile import load_profile
-        from neurodeploy.sim import build_from_arrays, default_params, simulate
+        from neurodeploy.sim import build_from_arrays, compiler_options, default_params, simulate
         self.jax, self.simulate = jax, simulate
         prof = load_profile("dynapse2")
         self.build = lambda n, e, dt, precise: build_from_arrays(
             N_IN, default_params(prof, n), {}, *e, prof, dt=dt, precise_timing=precise, passage_nodes=nodes)
-        self.run = jax.jit(lambda net, x: simulate(net, x)[0])
-        self.run_timed = jax.jit(lambda net, x, late: simulate(net, x, input_lateness=late)[0])
+        opts = compiler_options(batch=1)        # batch-1 forward runs, jitted as neurodeploy.sim.compiler advises
+        self.run = jax.jit(lambda net, x: simulate(net, x)[0], compiler_options=opts)
+        self.run_timed = jax.jit(lambda net, x, late: simulate(net, x, input_lateness=late)[0], compiler_options=opts)
         self.window = window
 
     def _counts(self, spikes, dt):
@@ -303,7 +304,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="64,256")
     ap.add_argument("--rates", default="50,100", help="input rates (Hz)")
-    ap.add_argument("--kinds", default="ff,rec")
+    ap.add_argument("--kinds", default="ff,rec", help="ff (feed-forward), rec (recurrent) or both")
     ap.add_argument("--dts", default="2,1,0.5,0.2,0.1,0.05", help="steps (ms); 0.05 is the reference")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
@@ -328,6 +329,9 @@ def main(argv=None) -> int:
         if args.plot:
             print("plot:", args.plot if plot(saved["ours"], saved["rockpool"], args.plot) else "matplotlib not available")
         return 0
+    unknown = sorted(set(args.kinds.split(",")) - {"ff", "rec"})
+    if unknown:
+        ap.error(f"--kinds: unknown {', '.join(unknown)} (use ff, rec or ff,rec)")
     configs = [(k, int(n), float(r)) for k in args.kinds.split(",") for n in args.sizes.split(",")
                for r in args.rates.split(",")]
     dts = [float(d) * 1e-3 for d in args.dts.split(",")]
