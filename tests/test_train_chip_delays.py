@@ -2,42 +2,28 @@
 ``map --chip``, core by core.
 
 What is left between a model and its chip is the code rounding of ``retarget_delay_codes``: a stage delays
-t_i(core) = V_th·C_dly,i(core)/I(code'_i), the quantizer's t̄_i only up to rounding I_i·r_i to a code, so a level moves
-by |Σ_i (t_i(core) − t̄_i)| / Σ_i t̄_i over the stages it uses (:func:`_level_rounding`). Measured on the chip below
-(each core's C_dly,i −23 … +26 % off the cores' mean): a model fine-tuned on the nominal quantizer's levels (what
-``train --chip`` gives with a chip profile without measured delay stages) is delayed 0.5 % (this network; 1.7 % on the
-80-neuron one of docs/results.md) off its own delays, more than that rounding (0.26 %); fine-tuned for the chip, it
-is delayed within the rounding (0.23 %), and exactly as the training's chip quantizer delays it.
+t_i(core) = V_th·C_dly,i(core)/I(code'_i), the quantizer's t̄_i only up to rounding I_i·r_i to a code, so a level
+moves by |Σ_i (t_i(core) − t̄_i)| / Σ_i t̄_i over the stages it uses (``rounding`` of
+:func:`neurodeploy.calibration.delay_check.deployed_delays`). Measured on the chip of tests/chips.py (each core's
+C_dly,i −23 … +26 % off the cores' mean): a model fine-tuned on the nominal quantizer's levels (what ``train --chip``
+gives with a chip profile without measured delay stages) is delayed 0.5 % (this network; 1.7 % on the 80-neuron one
+of docs/results.md) off its own delays, more than that rounding (0.26 %); fine-tuned for the chip, it is delayed
+within the rounding (0.23 %), and exactly as the training's chip quantizer delays it.
 """
 
 import numpy as np
 import pytest
+from chips import synthetic_chip
 
-from neurodeploy.device.chip_profile import ChipProfile
 from neurodeploy.network import network_from_dict
 
-#: C_dly0..2 of each (chip, core) relative to the nominal profile's
-RATIOS = {(0, 0): (1.30, 1.15, 0.85), (0, 1): (0.80, 0.90, 1.25), (0, 2): (1.0, 1.1, 1.0), (0, 3): (1.1, 0.95, 1.05)}
 SMALL = dict(n_train=16, n_val=8, n_test=8)
 #: the float32 rounding of model.json's delays (relative)
 RTOL = 1e-5
 
 
-def _chip(profile, delays: bool) -> ChipProfile:
-    """Four measured cores with nominal neurons; with ``delays``, C_dly,i = RATIOS·nominal (delay_calibrated)."""
-    a = profile.analog
-    cores = []
-    for (c, k), r in RATIOS.items():
-        consts = {n: {"value": getattr(a, n) * 1.01, "sigma": 0.01} for n in ("C_mem", "C_ref", "C_pulse")}
-        if delays:
-            consts.update({f"C_dly{i}": {"value": getattr(a, f"C_dly{i}") * r[i], "sigma": 0.01} for i in range(3)})
-        cores.append({"chip": c, "core": k, "neurons": list(range(8)), "constants": consts,
-                      "factors": {f: [1.0] * 8 for f in ("tau_mem", "dc_drive", "t_ref", "ampa_drive")},
-                      "sigma": {f: [0.0] * 8 for f in ("tau_mem", "dc_drive", "t_ref", "ampa_drive")}})
-    return ChipProfile.model_validate({
-        "device_profile": {"name": profile.name, "sha256": profile.sha256},
-        "provenance": {"backend": "emulator", "probe_set": "test", "neurodeploy_version": "0", "board_time": 1.0},
-        "probe_data": {"file": "chip.probes.npz", "sha256": "0" * 64}, "delay_calibrated": delays, "cores": cores})
+def _chip(profile, delays: bool):
+    return synthetic_chip(profile, delays)
 
 
 def _cfg():
@@ -63,45 +49,13 @@ def trained(tmp_path_factory, profile):
     return d
 
 
-def _model_and_realised(path, cp, profile):
-    """The model's delay of every deployed entry and what the emulated measured chip ``cp`` delays it by after
-    ``map --chip`` (s, both [E])."""
-    from neurodeploy.backends.emulator import EmulatorBackend
-    from neurodeploy.calibration.placement import deploy_on_chip, network_sites
-    from neurodeploy.importers import load_network
-    from neurodeploy.sim.mismatch import mismatched_delay
-
-    network = load_network(path, profile=profile)
-    _, cfg, _ = deploy_on_chip(network, profile, cp)
-    backend = EmulatorBackend(profile, chip_profile=cp)
-    backend.load(cfg)
-    backend.run({"spikes": np.zeros((1, 4, network.n_inputs), np.float32), "dt": network.dt})
-    em = backend.emulator
-    realised = np.asarray(mismatched_delay(*backend.measured_chip(em)))
-    d = em.decoded
-    where = np.array([d.index_of(*map(int, s)) for s in network_sites(cfg, network)])
-    first = np.cumsum([0] + [p.size for p in network.populations])
-    offset = {p.name: int(first[i]) for i, p in enumerate(network.populations)}
-    want = {}
-    for k, pr in enumerate(network.projections):
-        pre, post, _ = network.projection_coo(k)
-        src = pre if pr.source == "input" else network.n_inputs + where[offset[pr.source] + pre]
-        want.update(zip(zip(src.tolist(), where[offset[pr.target] + post].tolist()), network.projection_delay(k)))
-    model = np.array([want[s, t] for s, t in zip(d.src.tolist(), d.dst.tolist())])
-    return model, realised
-
-
-def _level_rounding(path, cp, profile) -> float:
-    """The largest relative change of a delay level by the code rounding of ``map --chip`` (module doc)."""
-    from neurodeploy.calibration.apply import chip_stage_delays, measured_profile, stage_delays
-    from neurodeploy.calibration.placement import deploy_on_chip
-    from neurodeploy.device.delays import levels
+def _deployed(path, cp, profile):
+    """The model's and the emulated measured chip's delay of every deployed entry after ``map --chip``, and the code
+    rounding that ``map --chip`` leaves (:func:`neurodeploy.calibration.delay_check.deployed_delays`)."""
+    from neurodeploy.calibration.delay_check import deployed_delays
     from neurodeploy.importers import load_network
 
-    d, cfg, _ = deploy_on_chip(load_network(path, profile=profile), profile, cp)
-    measured = measured_profile(profile, cp)
-    chosen, real = stage_delays(d.config, measured), chip_stage_delays(cfg, cp, measured)
-    return max(float(np.max(np.abs(levels(real[k])[1:] / levels(chosen[k])[1:] - 1))) for k in real)
+    return deployed_delays(load_network(path, profile=profile), profile, cp)
 
 
 def _chip_quantizer_levels(path, cp, profile) -> np.ndarray:
@@ -120,19 +74,18 @@ def _chip_quantizer_levels(path, cp, profile) -> np.ndarray:
 
 def test_the_measured_chip_realises_the_delays_trained_for_it(trained, profile):
     cp = _chip(profile, True)
-    model, realised = _model_and_realised(trained / "chip.json", cp, profile)
+    model, realised, rounding, _ = _deployed(trained / "chip.json", cp, profile)
     on = model > 0
     assert on.sum() > 10
-    rounding = _level_rounding(trained / "chip.json", cp, profile)
     assert 0 < rounding < 0.02
     assert np.max(np.abs(realised[on] / model[on] - 1)) <= rounding + RTOL
     # what the chip delays them by is what the training's chip quantizer delays them by
     np.testing.assert_allclose(np.unique(np.round(realised[on], 9)), _chip_quantizer_levels(trained / "chip.json", cp,
                                                                                               profile), rtol=RTOL)
     # trained on the nominal levels (a chip profile without measured delay stages), the chip delays them further off
-    model, realised = _model_and_realised(trained / "plain.json", cp, profile)
+    model, realised, rounding, _ = _deployed(trained / "plain.json", cp, profile)
     on = model > 0
-    assert np.max(np.abs(realised[on] / model[on] - 1)) > _level_rounding(trained / "plain.json", cp, profile) + RTOL
+    assert np.max(np.abs(realised[on] / model[on] - 1)) > rounding + RTOL
 
 
 def test_chip_levels_replace_the_nominal_ones_only_with_measured_delay_stages(trained, profile):
