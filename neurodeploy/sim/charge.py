@@ -159,7 +159,7 @@ def draws_event_charge(net: SimNetwork, events, w_fan, w_batched: bool, fan_targ
         def branch(_):
             flat = compact(fired, cap)
             valid = flat < dd * n_rec
-            d, j = jnp.minimum(flat // n_rec, dd - 1), flat % n_rec
+            d, j = jnp.minimum(lax.div(flat, n_rec), dd - 1), lax.rem(flat, n_rec)     # flat ≥ 0: no sign handling
             vals = jnp.where(valid, ev[d, j], 0.0)
             w = w_fan[d, j + offset] if w_batched else w_fan[j + offset]            # [cap, F]
             target = d[:, None] * (4 * n + 1) + fan_target[j + offset]
