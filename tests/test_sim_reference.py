@@ -137,3 +137,18 @@ def test_engine_path_equals_the_reference(profile, path, mode, chip):
         assert np.all(np.isfinite(b)), jax.tree_util.keystr(key)
         np.testing.assert_allclose(a, b, rtol=0, atol=GRAD_TOL[chip] * np.abs(b).max(), err_msg=jax.tree_util.keystr(key))
     assert float(jnp.abs(g_r[0]).max()) > 0 and float(jnp.abs(g_r[1]["Itau_mem"]).max()) > 0
+
+
+def test_input_gradient_of_the_matrix_path_equals_the_reference(profile):
+    """The matrix path's product [x, s]·W computes the inputs' cotangent only where the inputs are differentiated
+    (``neurodeploy.sim.charge.inputs_and_spikes``); differentiated, they get the reference's gradient."""
+    net = _network(profile, False)
+    x = jnp.asarray((np.random.default_rng(7).random((2, T, N_IN)) < 0.1).astype(np.float32))
+    state, m = model.initial_state(net, 2), no_mismatch(net)
+
+    @partial(jax.jit, static_argnames=("path",))
+    def grad_x(xx, path):
+        return jax.grad(lambda v: _loss(_outputs(net, v, m, state, path)))(xx)
+    g_e, g_r = grad_x(x, "matrix"), grad_x(x, "reference")
+    assert float(jnp.abs(g_r).max()) > 0
+    np.testing.assert_allclose(np.asarray(g_e), np.asarray(g_r), rtol=0, atol=GRAD_TOL["nominal"] * float(jnp.abs(g_r).max()))

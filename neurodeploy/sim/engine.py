@@ -46,7 +46,8 @@ from jax import lax
 from . import model
 from ..device.profile import NEURON_QUANTITIES
 from .charge import PRECOMPUTE_MAX, dense_charge, dense_matrix, event_capacities, event_charge_fn, event_pre_charge
-from .charge import input_charge, matrix_charge, next_charge, precompute_fits, rec_matrix, split_charge, use_matrix
+from .charge import input_charge, inputs_and_spikes, matrix_charge, next_charge, precompute_fits, rec_matrix
+from .charge import split_charge, use_matrix
 from .compiler import jit
 from .delays import delay_taps, delayed_charge, timed_delayed_charge
 from .errors import SimError
@@ -168,7 +169,7 @@ def _charge_q1(net: SimNetwork, w: Weights, path: str, state: model.SimState, x)
     if not net.groups:
         return [None] * 4, None
     if path == "matrix":
-        return matrix_charge(net, w.w_dense, events), None
+        return split_charge(net, inputs_and_spikes(x, state.spikes, w.w_dense)), None
     if path == "event" and event_capacities(net):
         q = event_charge_fn(net)(events, w.w_slot, w.w_nk, w.w_fan, net.slot_src, net.fan_target)
         return [q[:, i] if i in net.groups else None for i in range(4)], None
