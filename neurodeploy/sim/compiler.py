@@ -17,9 +17,12 @@ gains (the forward N = 1024 kept 1.7 cores busy). XLA's memory-optimised schedul
 in less time; batched and training programs, whose operations are larger, keep the concurrent schedule (with the
 memory-optimised one they were 3–33 % slower).
 
-The results do not change by a bit: every element goes through the same arithmetic in the same order, and the
-reductions (the loss, the gradient's sums) keep theirs (tests/test_sim_compiler.py compares forward runs and a
-gradient with and without the options). Measured: docs/performance.md ("Wider vectors, one core at batch 1").
+The simulator's numbers do not change by a bit: every element goes through the same arithmetic in the same order
+(tests/test_sim_compiler.py compares forward runs, recorded currents and a gradient with and without the options).
+A whole training program can round differently: a reduction outside the simulator may be vectorised in another
+order at 512 bits, and training amplifies a last-bit difference — the built-in frozen-noise task trains to another
+model than with XLA's defaults (as good: the demo's verify passes either way). Same options and seed on one machine
+still give the same bytes. Measured: docs/performance.md ("Wider vectors, one core at batch 1").
 
 The options apply to the program a ``jax.jit`` compiles at the outermost level (JAX accepts them there only):
 :func:`neurodeploy.sim.simulate` called on its own compiles with them, but under the caller's own ``jax.jit`` it is
