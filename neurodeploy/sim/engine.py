@@ -255,8 +255,8 @@ def _prefetched_scan(net, record, path):
         def body(carry, t):
             st, x = carry
             new, out = step(consts, st, x)
-            nxt = jax.tree_util.tree_map(lambda a: lax.dynamic_index_in_dim(a, jnp.minimum(t + 1, last), keepdims=False), xs)
-            return (new, nxt), out
+            at = jnp.minimum(t + 1, last)
+            return (new, jax.tree_util.tree_map(lambda a: lax.dynamic_index_in_dim(a, at, keepdims=False), xs)), out
         x0 = jax.tree_util.tree_map(lambda a: a[0], xs)
         (final, _), outs = lax.scan(body, (state, x0), jnp.arange(last + 1))
         return final, outs

@@ -74,14 +74,7 @@ class ChipGridQuantizer(GridQuantizer):
     def grid_values(self, u: np.ndarray) -> np.ndarray:
         """Delays [n_syn] (in ``delay_unit``) on the quantizer's levels of the same bits, d̄(p, m) on t̄ (module doc):
         what ``map --chip``'s quantizer reproduces, and the chip turns into :meth:`delay_values`."""
-        from ..device.delays import assign as assign_delay, levels
-
-        unit = self.st.delay_unit
-        d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)
-        out = np.zeros_like(d)
-        for sel, t, _ in self.groups:
-            out[sel] = levels(t)[assign_delay(d[sel], t)]
-        return (out / unit).astype(np.float32)
+        return self.delay_values(u, realised=False)
 
 
 def _moved(qz, theta, weights) -> float:

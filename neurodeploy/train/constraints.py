@@ -102,16 +102,17 @@ class GridQuantizer:
             if t is not None and sel.size:
                 yield sel, t, t
 
-    def delay_values(self, u: np.ndarray) -> np.ndarray:
+    def delay_values(self, u: np.ndarray, realised: bool = True) -> np.ndarray:
         """Delays [n_syn] (in the structure's ``delay_unit``) the chip realises for ``u`` on the current per-core
-        delay levels (:func:`neurodeploy.quantize.delays.assign`); a core without delay biases delays nothing."""
+        delay levels (:func:`neurodeploy.quantize.delays.assign`); a core without delay biases delays nothing.
+        ``realised=False``: the levels of the stage delays the bits are chosen on (:meth:`_delay_groups`)."""
         from ..device.delays import assign as assign_delay, levels
 
         unit = self.st.delay_unit
         d = np.clip(np.asarray(u, np.float64) * unit, 0.0, self.st.delay_bound)
         out = np.zeros_like(d)
         for sel, t, real in self._delay_groups():
-            out[sel] = levels(real)[assign_delay(d[sel], t)]
+            out[sel] = levels(real if realised else t)[assign_delay(d[sel], t)]
         return (out / unit).astype(np.float32)
 
     def delay_spreads(self, u: np.ndarray) -> np.ndarray:

@@ -177,7 +177,7 @@ class Trainer:
         import jax.numpy as jnp
         import optax
 
-        from ..sim import COMPILER_OPTIONS, sample_mismatch, simulate
+        from ..sim import compiler_options, sample_mismatch, simulate
 
         st, cfg = self.st, self.cfg
 
@@ -210,7 +210,7 @@ class Trainer:
             theta = self._project(theta)
             return theta, opt_state, loss, accuracy(counts, y, valid), rate / st.network.dt
 
-        return jax.jit(step, compiler_options=dict(COMPILER_OPTIONS))     # the simulator's (neurodeploy.sim.compiler)
+        return jax.jit(step, compiler_options=compiler_options())     # the simulator's (neurodeploy.sim.compiler)
 
     def _project(self, theta):
         import jax.numpy as jnp
@@ -228,7 +228,7 @@ class Trainer:
         import jax
         import jax.numpy as jnp
 
-        from ..sim import COMPILER_OPTIONS, no_mismatch, simulate
+        from ..sim import compiler_options, no_mismatch, simulate
 
         st = self.st
 
@@ -237,7 +237,7 @@ class Trainer:
             s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
             return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2) @ jnp.asarray(st.readout)
 
-        f = jax.jit(counts_of, compiler_options=dict(COMPILER_OPTIONS))
+        f = jax.jit(counts_of, compiler_options=compiler_options())
         nominal = jax.tree_util.tree_map(lambda a: a[None], self._on_chip(no_mismatch(st.net)))
         n_draws = self.cfg.eval_draws if self.cfg.mismatch > 0 else 0
         draws = nominal
