@@ -90,13 +90,20 @@ def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mism
             precise_timing: bool = False):
     """Run a HardwareConfig (or config.json) on the bit-accurate emulator; σ = ``mismatch`` (0.1 = 10 %).
     ``precise_timing``: spikes act at their times inside the step (``neurodeploy emulate --precise-timing``), and
-    ``events()`` reports them at those times (``lateness``: each spike's, s).
+    ``events()`` reports them at those times (``lateness``: each spike's, s); so do the spikes of an input file of
+    spike times (:mod:`neurodeploy.input_times`).
     Returns an :class:`~neurodeploy.backends.emulator.EmulationResult` (spikes, outputs, sites, events())."""
     from .backends.emulator import Emulator
 
     x, dt = _inputs(inputs, dt)
+    late = None
+    if precise_timing and isinstance(inputs, (str, Path)):      # input spike times act at their own times
+        from .inputs import load_input
+
+        if (st := load_input(inputs, events=False).get("spike_times")) is not None:
+            x, late = st.timed()
     return Emulator(_config(config), _profile(profile), dt=dt, precise_timing=precise_timing).run(
-        x, dt, mismatch=mismatch, seed=seed)
+        x, dt, mismatch=mismatch, seed=seed, lateness=late)
 
 
 def verify(model, config, inputs, dt: float | None = None, *, labels=None, trials: int = 32, mismatch: float = 0.1,
@@ -136,7 +143,7 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
         from .device.chip_profile import load_chip_profile
 
         chip_source, chip = str(chip), load_chip_profile(chip)
-    return _verify(network, _config(config), prof, x, dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
+    return _verify(network, _config(config), prof, data.get("spike_times", x), dt, labels=labels, trials=trials, mismatch=mismatch, seed=seed,
                    tolerance=tolerance, window=win, allow_other_model=allow_other_model,
                    negative=data.get("negative") if labels is not None else None, chip=chip, chip_source=chip_source,
                    precise_timing=precise_timing, engine=eng, unit_size=unit_size)

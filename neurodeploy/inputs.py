@@ -5,6 +5,9 @@ An input ``.npz`` holds ``dt`` (s) and either
   channel (bool or numbers; finite non-negative integers); optionally ``labels`` [batch] and ``readout``
   [start, stop): the read-out window in steps, the bins in which outputs are counted (task-data files write it
   for tasks that read their outputs in a window, e.g. temporal-xor; training uses the same window); or
+* ``times`` and ``channels``: one row per input spike, its time (s) and input channel, optionally with
+  ``samples``, ``batch`` and ``duration`` (:mod:`neurodeploy.input_times`); every command sees them as counts per
+  step, and ``verify --precise-timing`` at their own times; or
 * ``events``: [K, 4] int rows (timestamp µs, tag, chip, core mask) as the board's FPGA takes them
   (core mask: bit k = core k), optionally with ``duration`` (s). Only board-level commands take events.
 
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NeurodeployError
+from .input_times import read_spike_times
 
 
 class InputError(NeurodeployError):
@@ -36,7 +40,8 @@ def load_input(path: str | Path, n_inputs: int | None = None, *, dt: float | Non
                events: bool = True) -> dict:
     """Read and check an input npz.
 
-    Returns ``{"spikes": [B, T, n] float32, "dt": s, "batched": bool}`` (plus ``"labels"`` as stored,
+    Returns ``{"spikes": [B, T, n] float32, "dt": s, "batched": bool}`` (for the spike-times form also
+    ``"spike_times"``, a :class:`~neurodeploy.input_times.SpikeTimes`; plus ``"labels"`` as stored,
     checked by the command that uses them, and ``"readout"`` = (start, stop) steps when the file has a checked
     ``readout``: :func:`resolve_window` turns it into the run's :class:`Window`) or, with ``events=True``, the events form
     ``{"events": [K, 4] int64, "dt", "duration"}``. ``n_inputs`` checks the channel count and ``dt``
@@ -69,9 +74,16 @@ def _read(path, z, n_inputs, dt, model, events):
     if dt is not None and not abs(d - dt) <= DT_TOLERANCE:
         raise InputError(f"{path}: $.dt: input dt = {d:g} s differs from the network's dt = {dt:g} s ({model}); "
                          f"they must be equal (within {DT_TOLERANCE:g} s) — re-bin the input or change the network's dt")
-    if "spikes" in z.files:
-        s = np.asarray(z["spikes"])
-        out = {"spikes": _counts(path, s, n_inputs, model), "dt": d, "batched": s.ndim == 3}
+    if "spikes" in z.files or "times" in z.files:
+        if "spikes" in z.files and "times" in z.files:
+            raise InputError(f"{path}: has both 'spikes' (counts per step) and 'times' (spike times); keep one")
+        if "spikes" in z.files:
+            s = np.asarray(z["spikes"])
+            out = {"spikes": _counts(path, s, n_inputs, model), "dt": d, "batched": s.ndim == 3}
+        else:
+            st = read_spike_times(path, z, n_inputs, d, MAX_RASTER_CELLS, InputError)
+            out = {"spikes": st.counts, "dt": d, "batched": "samples" in z.files or "batch" in z.files,
+                   "spike_times": st}
         if "labels" in z.files:
             out["labels"] = np.asarray(z["labels"])
         if "negative" in z.files:                  # samples without a class (checked by the command that uses it)
@@ -87,8 +99,10 @@ def _read(path, z, n_inputs, dt, model, events):
         return out
     have = ", ".join(z.files) or "nothing"
     if not events:
-        raise InputError(f"{path}: no array 'spikes' (has: {have}); expected event counts {_shape(n_inputs, model)}")
-    raise InputError(f"{path}: needs 'spikes' (raster) or 'events' (timestamp µs, tag, chip, core mask); has: {have}")
+        raise InputError(f"{path}: no array 'spikes' (has: {have}); expected event counts {_shape(n_inputs, model)} "
+                         f"or spike 'times' (s) with their 'channels'")
+    raise InputError(f"{path}: needs 'spikes' (raster), 'times' with 'channels' (spike times) or 'events' (timestamp "
+                     f"µs, tag, chip, core mask); has: {have}")
 
 
 def _readout(path, z, n_steps: int | None) -> tuple[int, int]:

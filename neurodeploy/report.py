@@ -103,6 +103,10 @@ def format_verify(report: dict) -> str:
                   f"  the deployed boards: this measured chip, with a residual mismatch σ = {c['residual_sigma']:.0%}"]
     if "window" in report:
         lines.append(f"read-out window: {report['window']['description']}")
+    if report.get("input", {}).get("form") == "spike times":
+        i = report["input"]
+        late = f"; {i['spikes_after_end']} in the last step arrive after the end" if i.get("spikes_after_end") else ""
+        lines.append(f"input: {i['spikes']} spike times, {i['timing']}{late}")
     lines.append("reference output rates (Hz): " + ", ".join(f"{r:.1f}" for r in report["reference_rates_hz"]))
     has_acc = "reference_accuracy" in report
     if has_acc:

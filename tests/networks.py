@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from neurodeploy.network import network_from_dict
+
+#: The frozen-noise example (its model's input weights and its inputs).
+EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
 
 
 def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int = 0, sigma: float = 0.3,
@@ -43,3 +49,20 @@ def random_network(n_neurons: int, fan_in: int, *, n_inputs: int = 60, seed: int
         "outputs": [{"population": "neurons", "indices": [0, 1]}],
         "metadata": {"generator": "neurodeploy.synthetic.random_network", "seed": seed},
     })
+
+
+def two_layer():
+    """The example's input weights on 8 hidden neurons (4 per pattern, scaled 0.8–1.2), each group driving one of
+    2 output neurons: the outputs count spikes that arrive from other neurons, at their times inside the step or
+    at the next step's start."""
+    m = json.loads((EX / "model.json").read_text())
+    w_in = np.repeat(np.asarray(m["projections"][0]["weight"]), 4, axis=1) * np.linspace(0.8, 1.2, 8)
+    w_out = np.zeros((8, 2))
+    w_out[0::2, 0] = w_out[1::2, 1] = 8.0
+    pop = m["populations"][0]
+    return network_from_dict({
+        "name": "two_layer", "dt": 1e-3, "n_inputs": 60,
+        "populations": [dict(pop, name="hidden", size=8), dict(pop, name="out", size=2)],
+        "projections": [{"source": "input", "target": "hidden", "weight_scale": 1e-7, "weight": w_in.round(3).tolist()},
+                        {"source": "hidden", "target": "out", "weight_scale": 1e-7, "weight": w_out.tolist()}],
+        "outputs": [{"population": "out"}]})

@@ -40,14 +40,14 @@ def test_nominal_board_is_the_emulated_config_scored_by_the_task(run_cli, tmp_pa
 def test_precise_timing_emulates_every_board_with_it(run_cli, profile, tmp_path):
     """--precise-timing: the boards' counts are those of ``Emulator(precise_timing=True)`` (a two-layer network, whose
     outputs count spikes arriving from other neurons, so the timing changes them), and the summary says so."""
-    from test_verify_precise_timing import _two_layer
+    from networks import two_layer
 
     from neurodeploy.backends.emulator import Emulator
     from neurodeploy.deployment import deploy
     from neurodeploy.evaluate import board_counts
     from neurodeploy.train.tasks import get_task
 
-    network = _two_layer()
+    network = two_layer()
     cfg = deploy(network, profile).config
     data = get_task("frozen-noise").data("test", seed=0)
     R = network.readout_matrix()

@@ -165,12 +165,12 @@ def test_precise_timing_runs_every_board_so_and_a_study_resumes_only_as_begun(ru
     """--precise-timing: the manifest and summary record it, the worst board's reproduce command carries it, the boards
     differ from a study without it (a two-layer network: its outputs count spikes arriving from other neurons), and
     a folder begun one way is not continued the other."""
-    from test_verify_precise_timing import _two_layer
+    from networks import two_layer
 
     from neurodeploy.deployment import deploy
     from neurodeploy.device.profile import load_profile
 
-    network = _two_layer()
+    network = two_layer()
     network.save(tmp_path / "m.json")
     deploy(network, load_profile()).config.save(tmp_path / "c.json")
     z = np.load(EX / "inputs.npz")
@@ -188,3 +188,32 @@ def test_precise_timing_runs_every_board_so_and_a_study_resumes_only_as_begun(ru
     assert "precise_timing" not in plain and plain["distribution"] != s["distribution"]
     code, out, err = run_cli(*args, "--resume", "-o", tmp_path / "pt")
     assert code == 2 and "made for another study (precise_timing: True → None)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_precise_timing_runs_input_spike_times_at_their_times(tmp_path):
+    """A study on input spike times ('times' and 'channels'): with precise timing the reference and every board take
+    each spike at its own time (the study on the counts differs), without it the study is the one on the counts."""
+    from networks import two_layer
+
+    from neurodeploy.deployment import deploy
+    from neurodeploy.device.profile import load_profile
+    from neurodeploy.study.run import run_study
+
+    network = two_layer()
+    network.save(tmp_path / "m.json")
+    deploy(network, load_profile()).config.save(tmp_path / "c.json")
+    x = np.load(EX / "inputs.npz")["spikes"][:4, :300].astype(int)
+    b, t, i = np.nonzero(x)
+    n = x[b, t, i]
+    b, t, i = np.repeat(b, n), np.repeat(t, n), np.repeat(i, n)
+    times = (t + np.random.default_rng(1).uniform(0.05, 0.95, t.size)) * 1e-3
+    np.savez(tmp_path / "times.npz", times=times, channels=i, samples=b, duration=0.3, dt=1e-3)
+    np.savez(tmp_path / "counts.npz", spikes=x, dt=1e-3)
+    got = {}
+    for name in ("times", "counts"):
+        for timed in (False, True):
+            s = run_study(tmp_path / "c.json", tmp_path / f"{name}.npz", tmp_path / f"{name}{timed}", boards=4,
+                          unit_size=4, model_path=tmp_path / "m.json", precise_timing=timed, progress=lambda u: None)
+            got[name, timed] = s["distribution"]
+    assert got["times", False] == got["counts", False]
+    assert got["times", True] != got["counts", True]

@@ -3,43 +3,23 @@ verify compares are the simulator's and `emulate --precise-timing`'s), the repor
 the units of either engine; `run --backend emulator --precise-timing` is `emulate --precise-timing`."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EX = Path(__file__).resolve().parents[1] / "examples" / "frozen_noise"
-
-
-def _two_layer():
-    """The example's input weights on 8 hidden neurons (4 per pattern, scaled 0.8–1.2), each group driving one of
-    2 output neurons: the outputs count spikes that arrive from other neurons, at their times inside the step or
-    at the next step's start."""
-    from neurodeploy.network import network_from_dict
-
-    m = json.loads((EX / "model.json").read_text())
-    w_in = np.repeat(np.asarray(m["projections"][0]["weight"]), 4, axis=1) * np.linspace(0.8, 1.2, 8)
-    w_out = np.zeros((8, 2))
-    w_out[0::2, 0] = w_out[1::2, 1] = 8.0
-    pop = m["populations"][0]
-    return network_from_dict({
-        "name": "two_layer", "dt": 1e-3, "n_inputs": 60,
-        "populations": [dict(pop, name="hidden", size=8), dict(pop, name="out", size=2)],
-        "projections": [{"source": "input", "target": "hidden", "weight_scale": 1e-7, "weight": w_in.round(3).tolist()},
-                        {"source": "hidden", "target": "out", "weight_scale": 1e-7, "weight": w_out.tolist()}],
-        "outputs": [{"population": "out"}]})
+from networks import EX, two_layer
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """A two-layer network (:func:`_two_layer`) and its config, and 4 of the example's samples (300 steps), as files
+    """A two-layer network (:func:`networks.two_layer`) and its config, and 4 of the example's samples (300 steps), as files
     too."""
     from neurodeploy.deployment import deploy
     from neurodeploy.device.profile import load_profile
 
     d = tmp_path_factory.mktemp("verify_pt")
     prof = load_profile()
-    network = _two_layer()
+    network = two_layer()
     network.save(d / "model.json")
     cfg = deploy(network, prof).config
     cfg.save(d / "config.json")

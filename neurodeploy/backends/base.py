@@ -9,8 +9,10 @@ Both the bit-accurate emulator (``"emulator"``) and a Dynap-SE2 board driven thr
     write_result("out.npz", result, cfg)
 
 Input (``data``) is what :func:`neurodeploy.inputs.load_input` reads: a raster
-``{"spikes": [B, T, n_inputs] counts, "dt": s}`` (one column per model input channel) or FPGA
-events ``{"events": [K, 4] (timestamp µs, tag, chip, core mask), "dt": s, "duration": s|None}``.
+``{"spikes": [B, T, n_inputs] counts, "dt": s}`` (one column per model input channel; from input spike times
+also ``"spike_times"``, which a board sends at their own µs and the emulator with ``precise_timing`` runs at their
+times, :mod:`neurodeploy.input_times`) or FPGA events ``{"events": [K, 4] (timestamp µs, tag, chip, core mask),
+"dt": s, "duration": s|None}``.
 
 Output (:class:`RunResult`, written by :func:`write_result`) — ONE npz format for every backend:
 

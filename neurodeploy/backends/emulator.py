@@ -132,7 +132,8 @@ class Emulator:
         spikes, spike_late = one(mm) if trials is None else jax.vmap(one)(mm)
         return self._result(np.asarray(spikes), dt, None if spike_late is None else np.asarray(spike_late))
 
-    def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False) -> EmulationResult:
+    def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False,
+                   lateness=None) -> EmulationResult:
         """Boards drawn from their own seeds (board i = ``run(..., mismatch=sigma, seed=seeds[i])``), in one
         vmapped call → spikes [boards, batch, T, M] (spikes per bin only: no ``lateness``, so its events are at
         their bins' starts also with ``precise_timing``).
@@ -141,7 +142,8 @@ class Emulator:
         profile, :func:`~neurodeploy.calibration.apply.measured_profile`): every board is that measured chip, its
         per-neuron factors times the residual draw of σ ``sigma`` (board i = ``EmulatorBackend(chip_profile=chip,
         mismatch=sigma, seed=seeds[i])``). ``nominal_delays``: the same boards with every delay factor 1 (what
-        delay mismatch alone costs, :mod:`neurodeploy.verification.stages`)."""
+        delay mismatch alone costs, :mod:`neurodeploy.verification.stages`). ``lateness``: the inputs' lateness, as
+        in :meth:`run`."""
         import jax
 
         from ..sim import simulate
@@ -149,6 +151,7 @@ class Emulator:
 
         x = np.asarray(raster, np.float32)
         x = x[None] if x.ndim == 2 else x
+        late = None if lateness is None else np.asarray(lateness, np.float32).reshape(x.shape)
         loc = self.locations()
         keys = jax.numpy.stack([jax.random.PRNGKey(int(s)) for s in seeds])
         draws = jax.vmap(lambda k: sample_located_mismatch(loc, k, sigma=sigma))(keys)
@@ -162,7 +165,7 @@ class Emulator:
             net = on_chip_delays(net, d, chip, self.profile)     # each core's measured C_dly
         if nominal_delays and "delay" in draws:      # no delay mismatch; a measured core's own stages stay (in net)
             draws = {**draws, "delay": jax.numpy.ones_like(draws["delay"])}
-        return self._result(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0])(draws)), dt)
+        return self._result(np.asarray(jax.vmap(lambda m: simulate(net, x, m, dt=dt, input_lateness=late)[0])(draws)), dt)
 
     def _result(self, spikes: np.ndarray, dt: float, lateness: np.ndarray | None = None) -> EmulationResult:
         """The host sees a model output only through its host route (module doc); ``lateness``: the spikes'
@@ -219,6 +222,8 @@ class EmulatorBackend(Backend):
             self.emulator = Emulator(self.cfg, self.profile, input_routes=routes, dt=data["dt"], precise_timing=timed)
         else:
             raster = data["spikes"]
+            if timed and "spike_times" in data:      # input spikes by their times (neurodeploy.input_times)
+                raster, late = data["spike_times"].timed()
             self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"], precise_timing=timed)
         if self.chip_profile is not None:
             return self._run_measured(raster, data["dt"], late)

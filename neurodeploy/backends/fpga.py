@@ -95,6 +95,19 @@ def raster_events(raster: np.ndarray, dt: float, cfg) -> np.ndarray:
     return ev[np.argsort(ev[:, 0], kind="stable")]
 
 
+def time_events(times, channels, cfg) -> np.ndarray:
+    """Input spikes by their times (``times`` s, ``channels`` the config's input channels; one sample of
+    :class:`~neurodeploy.input_times.SpikeTimes`) → input events [K, 5] (EVENT_COLUMNS), each sent at its own µs,
+    rint(t·10⁶), to every FPGA destination of its channel; sorted by time (stable: spike order, then destination)."""
+    pos = _positions(cfg)
+    dest = [[(d.tag, sum(1 << k for k, on in enumerate(d.core) if on), *pos[d.chip]) for d in ch.destinations]
+            for ch in cfg.inputs]
+    t_us = np.rint(np.asarray(times, np.float64) * 1e6).astype(np.int64)
+    rows = [(t, *r) for t, c in zip(t_us.tolist(), np.asarray(channels).tolist()) for r in dest[c]]
+    ev = np.asarray(rows, np.int64).reshape(-1, 5)
+    return ev[np.argsort(ev[:, 0], kind="stable")]
+
+
 def raw_events(events: np.ndarray, cfg) -> np.ndarray:
     """Input file events [K, 4] (timestamp µs, tag, chip, core mask) → [K, 5] (EVENT_COLUMNS), sorted."""
     pos = _positions(cfg)

@@ -40,7 +40,7 @@ import numpy as np
 
 from .base import Backend, RunResult
 from .fpga import (CLOCK_WRAP_US, HOST_X_HOP, MARKER_COPIES, MARKER_TAG, MAX_INPUT_RATE, START_OFFSET_S, OutputDecoder,
-                   is_marker, peak_rate, raster_events, raw_events, unwrap, wrap)
+                   is_marker, peak_rate, raster_events, raw_events, time_events, unwrap, wrap)
 from ..errors import BackendError
 from .samna import BoardError, diff_samna, require_samna, to_samna
 
@@ -290,6 +290,11 @@ class SamnaBackend(Backend):
             dur = data.get("duration")
             T = int(np.ceil(dur / dt)) if dur else (int(ev[-1, 0] // (dt * 1e6)) + 1 if ev.size else 1)
             samples = [ev]
+        elif "spike_times" in data:     # input spikes by their times: each sent at its own µs
+            st = data["spike_times"]
+            T = st.steps
+            samples = [time_events(st.times[st.samples == b], st.channels[st.samples == b], self.cfg)
+                       for b in range(st.batch)]
         else:
             T = data["spikes"].shape[1]
             samples = [raster_events(x, dt, self.cfg) for x in data["spikes"]]

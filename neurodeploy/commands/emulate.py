@@ -23,9 +23,9 @@ from .options import config_run_options, import_option, check_outputs, parse_imp
 @click.option("--hidden-chip", "hidden_chip", type=click.Path(dir_okay=False), default=None,
               help="Hidden chip (from `neurodeploy chip new`): emulate it (its own mismatch; --mismatch/--seed ignored).")
 @click.option("--precise-timing", "precise_timing", is_flag=True,
-              help="Spikes, and input events from their µs timestamps, act at their times inside the step instead of "
-                   "at a step's start, and the output events carry the spikes' times (off: the deployed numbers and "
-                   "events at the steps' starts, as before).")
+              help="Spikes, and input events or spike times from their timestamps, act at their times inside the "
+                   "step instead of at a step's start, and the output events carry the spikes' times (off: the "
+                   "deployed numbers and events at the steps' starts, as before).")
 def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_path, window, chip_path, hidden_chip,
                 precise_timing):
     """Run CONFIG on the bit-accurate emulator; writes spikes per neuron and per model output, and events.
@@ -66,7 +66,8 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
 @click.command("simulate")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' (event counts [T, n_inputs] or [batch, T, n_inputs]) and 'dt' (s, = the model's dt).")
+              help="npz with 'dt' (s, = the model's dt) and 'spikes' (event counts [T, n_inputs] or [batch, T, "
+                   "n_inputs]) or 'times' (s) with 'channels' (one row per input spike, each counted in its step).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write (spikes; states with --record).")
 @click.option("--mismatch", type=float, default=0.0, show_default=True,
               help="Device mismatch σ as a fraction (0.1 = 10 %, i.e. 30 % at 3σ); 0 = nominal chip.")

@@ -99,8 +99,9 @@ def samna_options(device, bitfile, n_chips, no_discharge=False, settle=0.1, wait
 
 _config_run_options = [
     click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-                 help="npz with 'spikes' [T, n] or [batch, T, n] (per model input channel) or 'events' [K, 4] "
-                      "(timestamp µs, tag, chip, core mask), and 'dt' (s)."),
+                 help="npz with 'dt' (s) and 'spikes' [T, n] or [batch, T, n] (per model input channel), 'times' (s) "
+                      "with 'channels' (one row per input spike) or 'events' [K, 4] (timestamp µs, tag, chip, core "
+                      "mask)."),
     click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="npz to write."),
 ]
 

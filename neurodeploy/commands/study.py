@@ -8,7 +8,8 @@ import click
 @click.command("yield")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' [B, T, n_inputs] (and optional 'labels'), as verify reads.")
+              help="npz with 'spikes' [B, T, n_inputs] or spike 'times' with 'channels' (and optional 'labels'), as "
+                   "verify reads.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
               help="The float model as the reference (else the nominal emulated board).")
 @click.option("--boards", type=click.IntRange(min=1), default=100, show_default=True, help="Emulated boards.")

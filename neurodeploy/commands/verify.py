@@ -16,8 +16,9 @@ CHIP_RESIDUAL_SIGMA = 0.02
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="npz with 'spikes' [batch, T, n_inputs] and 'dt' (s); optionally 'labels' [batch] and 'readout' "
-                   "[start, stop) steps (the read-out window).")
+              help="npz with 'dt' (s) and 'spikes' [batch, T, n_inputs] (counts per step) or 'times' (s) and "
+                   "'channels' (one row per input spike; optionally 'samples', 'batch', 'duration'); optionally "
+                   "'labels' [batch] and 'readout' [start, stop) steps (the read-out window).")
 @click.option("--labels", "labels_path", type=click.Path(dir_okay=False), default=None,
               help="npy with one class label (output index) per input sample.")
 @click.option("--trials", type=int, default=32, show_default=True,
@@ -56,7 +57,8 @@ CHIP_RESIDUAL_SIGMA = 0.02
               help="Both sides with precise spike timing: the float model and every emulated board (on either "
                    "engine; board b is `emulate --precise-timing --seed SEED+b`) — a spike acts on its targets at "
                    "its time inside the step instead of at the next step's start; the report says so (off: the "
-                   "deployed numbers as before). The input's counts act at their steps' starts either way.")
+                   "deployed numbers as before). Input spike times ('times') act at their own times too; an "
+                   "input's counts per step act at their steps' starts either way.")
 @board_options
 @session_options
 def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, tolerance, window, allow_other_model,
@@ -108,7 +110,7 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
         board = get_backend("samna", prof, **samna_options(device, bitfile, n_chips, no_discharge, settle, wait_for_clock))
     pictures: dict = {}
     try:
-        report = verify(network, cfg, prof, data["spikes"], data["dt"], labels=labels, trials=trials, mismatch=mismatch,
+        report = verify(network, cfg, prof, data.get("spike_times", data["spikes"]), data["dt"], labels=labels, trials=trials, mismatch=mismatch,
                         seed=seed, tolerance=tol, pictures=pictures, board=board, window=win,
                         allow_other_model=allow_other_model, engine=eng, unit_size=unit_size,
                         negative=data.get("negative") if labels is not None else None, chip=chip,

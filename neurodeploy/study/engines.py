@@ -24,38 +24,42 @@ class LocalEngine:
         """Nothing to start."""
 
     def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None,
-                  precise_timing: bool = False):
+                  precise_timing: bool = False, lateness=None):
         from ..log import progress as bar
 
         units = sorted(seeds_by_unit)
         for u in bar(units, total=len(units), desc="units") if progress is None else units:
             counts = run_unit(cfg, profile, x, dt, window, sigma, seeds_by_unit[u], chip=chip,
-                              precise_timing=precise_timing)
+                              precise_timing=precise_timing, lateness=lateness)
             if progress is not None:
                 progress(u)
             yield u, counts
 
-    def map_float_units(self, network, profile, x, dt, window, factors_by_unit: dict, precise_timing: bool = False):
+    def map_float_units(self, network, profile, x, dt, window, factors_by_unit: dict, precise_timing: bool = False,
+                        lateness=None):
         from ..verification.float_draws import run_float_unit
 
         for u in sorted(factors_by_unit):
-            yield u, run_float_unit(network, profile, x, dt, window, factors_by_unit[u], precise_timing=precise_timing)
+            yield u, run_float_unit(network, profile, x, dt, window, factors_by_unit[u], precise_timing=precise_timing,
+                                    lateness=lateness)
 
 
 def board_counts(engine, cfg, profile, x, dt: float, window, sigma: float, seeds: list[int], unit_size: int = 16,
-                 progress=None, chip=None, precise_timing: bool = False) -> np.ndarray:
+                 progress=None, chip=None, precise_timing: bool = False, lateness=None) -> np.ndarray:
     """Output counts [len(seeds), samples, n_out] over ``window`` of the boards drawn from ``seeds`` (board i
     is ``emulate --seed seeds[i] --mismatch sigma``; with a chip profile ``chip``, ``profile`` being its measured
     profile, ``emulate --chip … --seed seeds[i] --mismatch sigma``), cut into units of ``unit_size`` boards that
     ``engine`` computes (:func:`.units.run_unit`), put back in board order whatever order the units finish in.
-    ``precise_timing``: the boards run with precise spike timing (``emulate --precise-timing``)."""
+    ``precise_timing``: the boards run with precise spike timing (``emulate --precise-timing``); ``lateness``: the
+    inputs' lateness, x's shape (spike-time inputs, :meth:`~neurodeploy.input_times.SpikeTimes.timed`)."""
     if unit_size < 1:
         from ..errors import StudyError
 
         raise StudyError(f"--unit-size must be ≥ 1, got {unit_size}")
     units = {u: list(seeds[u * unit_size:(u + 1) * unit_size]) for u in range(-(-len(seeds) // unit_size))}
+    timed = {} if lateness is None else {"lateness": lateness}
     done = dict(engine.map_units(cfg, profile, x, dt, window, sigma, units, progress=progress, chip=chip,
-                                 precise_timing=precise_timing))
+                                 precise_timing=precise_timing, **timed))
     return np.concatenate([np.asarray(done[u]) for u in sorted(units)])
 
 
@@ -91,10 +95,10 @@ def require_ray():
 
 
 def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds, chip_json: str | None = None,
-              precise_timing: bool = False):
+              precise_timing: bool = False, lateness=None):
     """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship); with a chip
     profile (its JSON text), the measured profile is rebuilt from the device profile and it. ``precise_timing``:
-    the boards run with precise spike timing (:func:`.units.run_unit`)."""
+    the boards run with precise spike timing, ``lateness`` the inputs' (:func:`.units.run_unit`)."""
     from ..config.config_json import HardwareConfig
     from ..device.profile import load_profile
 
@@ -106,16 +110,17 @@ def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds
 
         chip = ChipProfile.model_validate_json(chip_json)
         profile = measured_profile(profile, chip)
-    return run_unit(cfg, profile, x, dt, window, sigma, seeds, chip=chip, precise_timing=precise_timing)
+    return run_unit(cfg, profile, x, dt, window, sigma, seeds, chip=chip, precise_timing=precise_timing, lateness=lateness)
 
 
-def float_task(network, profile_source: str, x, dt, window, factors, precise_timing: bool = False):
+def float_task(network, profile_source: str, x, dt, window, factors, precise_timing: bool = False, lateness=None):
     """One unit of the float network's draws on a worker (:func:`~neurodeploy.verification.float_draws.run_float_unit`;
     the profile rebuilt from its source)."""
     from ..device.profile import load_profile
     from ..verification.float_draws import run_float_unit
 
-    return run_float_unit(network, load_profile(profile_source), x, dt, window, factors, precise_timing=precise_timing)
+    return run_float_unit(network, load_profile(profile_source), x, dt, window, factors, precise_timing=precise_timing,
+                          lateness=lateness)
 
 
 class RayEngine:
@@ -140,7 +145,7 @@ class RayEngine:
                      runtime_env={"env_vars": worker_env()})
 
     def map_units(self, cfg, profile, x, dt, window, sigma, seeds_by_unit: dict, progress=None, chip=None,
-                  precise_timing: bool = False):
+                  precise_timing: bool = False, lateness=None):
         ray = require_ray()
         self.start()
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(self.task)
@@ -148,6 +153,8 @@ class RayEngine:
         cfg_json, x_ref = cfg.dumps(), ray.put(x)
         extra = () if chip is None else (chip.model_dump_json(),)
         timing = {"precise_timing": True} if precise_timing else {}
+        if lateness is not None:
+            timing["lateness"] = ray.put(lateness)
         pending = {remote.remote(cfg_json, src, x_ref, dt, window, sigma, seeds_by_unit[u], *extra, **timing): u
                    for u in sorted(seeds_by_unit)}
         while pending:
@@ -159,12 +166,14 @@ class RayEngine:
                     progress(u)
                 yield u, counts
 
-    def map_float_units(self, network, profile, x, dt, window, factors_by_unit: dict, precise_timing: bool = False):
+    def map_float_units(self, network, profile, x, dt, window, factors_by_unit: dict, precise_timing: bool = False,
+                        lateness=None):
         ray = require_ray()
         self.start()
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(float_task)
         net_ref, x_ref, src = ray.put(network), ray.put(x), profile.source or profile.name
-        pending = {remote.remote(net_ref, src, x_ref, dt, window, factors_by_unit[u], precise_timing): u
+        timed = {} if lateness is None else {"lateness": ray.put(lateness)}     # as map_units: only when given
+        pending = {remote.remote(net_ref, src, x_ref, dt, window, factors_by_unit[u], precise_timing, **timed): u
                    for u in sorted(factors_by_unit)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -10,7 +10,8 @@ the number of workers or the order), so the summary of a study is the same bytes
 
 With ``precise_timing`` (``neurodeploy yield --precise-timing``) the reference and every board run with precise spike
 timing (``neurodeploy emulate --precise-timing``; eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`); the manifest
-records it, so a study is continued only as it was begun.
+records it, so a study is continued only as it was begun. Input spikes given by their times (``times``,
+:mod:`neurodeploy.input_times`) then act at their own times too; without it they count at their steps' starts.
 
 Yield = the fraction of boards that pass ``neurodeploy verify``'s default gates judged on that one
 board (rate r ≥ 0.9, relative rate error ≤ 1.0, with labels and a model accuracy drop ≤ 0.02), with its
@@ -98,7 +99,9 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
     prof = profile or load_profile("dynapse2")
     cfg = load_checked_config(config_path, prof)
     data = load_input(input_path, len(cfg.inputs), model=f"the config {config_path} ($.inputs)", events=False)
-    x, dt = data["spikes"], float(data["dt"])
+    x, dt, late = data["spikes"], float(data["dt"]), None
+    if precise_timing and "spike_times" in data:     # input spikes at their own times (neurodeploy.input_times)
+        x, late = data["spike_times"].timed()
     T = x.shape[1]
     w = (0, T) if window is None else (int(window[0]), int(window[1]))
     if not 0 <= w[0] < w[1] <= T:
@@ -107,13 +110,13 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
     manifest = make_manifest(config_path, input_path, model_path, boards=boards, unit_size=unit_size, seed=seed,
                              sigma=sigma, window=w, profile=prof, precise_timing=precise_timing)
     _check_folder(out, manifest, resume)
-    ref, labels, R = _reference(cfg, prof, x, dt, w, model_path, data, precise_timing)
+    ref, labels, R = _reference(cfg, prof, x, dt, w, model_path, data, precise_timing, late)
     n_units = -(-boards // unit_size)
     todo = [u for u in range(n_units) if not _unit_path(out, u).exists()]
     duration = (w[1] - w[0]) * dt
     for u, counts in engine.map_units(cfg, prof, x, dt, w, sigma,
                                       {u: board_seeds(seed, u, unit_size, boards) for u in todo}, progress=progress,
-                                      precise_timing=precise_timing):
+                                      precise_timing=precise_timing, **({} if late is None else {"lateness": late})):
         seeds = board_seeds(seed, u, unit_size, boards)
         write_json(_unit_path(out, u), {"unit": u, "seeds": seeds,
                                         "boards": board_metrics(counts, ref, labels, R, duration)})
@@ -138,9 +141,10 @@ def _accuracy(counts, labels, R):
     return vm.accuracy(counts @ R, labels)
 
 
-def _reference(cfg, prof, x, dt, w, model_path, data, precise_timing: bool = False):
+def _reference(cfg, prof, x, dt, w, model_path, data, precise_timing: bool = False, lateness=None):
     """(reference counts [B, n_out] over the window, labels or None, read-out matrix R): the float network
-    when a model is given, else the nominal emulated board (either with precise spike timing if asked)."""
+    when a model is given, else the nominal emulated board (either with precise spike timing if asked, and the
+    inputs' ``lateness`` with spike-time inputs)."""
     labels = data.get("labels")
     if model_path is not None:
         from ..importers import load_network
@@ -148,13 +152,13 @@ def _reference(cfg, prof, x, dt, w, model_path, data, precise_timing: bool = Fal
 
         network = load_network(model_path, profile=prof)
         net, _ = build_from_network(network, prof, precise_timing=precise_timing)
-        spikes = np.asarray(simulate(net, x, None, dt=dt)[0])[..., network.output_indices()]
+        spikes = np.asarray(simulate(net, x, None, dt=dt, input_lateness=lateness)[0])[..., network.output_indices()]
         R = network.readout_matrix()
     else:
         from ..backends.emulator import Emulator
 
         emu = Emulator(cfg, prof, dt=dt, precise_timing=precise_timing)
-        spikes = np.asarray(emu.run(x, dt).outputs)
+        spikes = np.asarray(emu.run(x, dt, lateness=lateness).outputs)
         R = np.eye(spikes.shape[-1])
     ref = spikes[:, w[0]:w[1]].sum(axis=1)
     if labels is not None:

@@ -41,13 +41,14 @@ def board_metrics(counts: np.ndarray, ref: np.ndarray, labels, R: np.ndarray, du
 
 
 def run_unit(cfg, profile, x: np.ndarray, dt: float, window, sigma: float, seeds: list[int], chip=None,
-             precise_timing: bool = False) -> np.ndarray:
+             precise_timing: bool = False, lateness=None) -> np.ndarray:
     """Output counts [len(seeds), samples, n_out] over the window of the boards drawn from ``seeds`` (with a chip
     profile ``chip`` and ``profile`` its measured profile: that measured chip times a residual draw of σ).
-    ``precise_timing``: the boards run with precise spike timing (eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`)."""
+    ``precise_timing``: the boards run with precise spike timing (eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`),
+    ``lateness`` (with it) the inputs' lateness, x's shape (:meth:`~neurodeploy.input_times.SpikeTimes.timed`)."""
     from ..backends.emulator import Emulator
 
-    outputs = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing).run_boards(x, dt, sigma, seeds,
-                                                                                       chip=chip).outputs
+    outputs = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing).run_boards(x, dt, sigma, seeds, chip=chip,
+                                                                                       lateness=lateness).outputs
     w0, w1 = window
     return outputs[:, :, w0:w1].sum(axis=2)

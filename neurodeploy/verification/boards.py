@@ -40,12 +40,12 @@ def chip_boards(chip, source, profile, residual: float, engine, board):
 
 
 def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, counts, win, engine, unit_size: int,
-                    chip=None, precise_timing: bool = False):
+                    chip=None, precise_timing: bool = False, lateness=None):
     """``(nominal [B, n], boards [n, B, n] or None, first sample's nominal raster, boards with nominal delays or
     None)``: counts in the read-out window (``counts`` sums a raster's window) of the config on ``profile`` (the
     measured profile with ``chip``); board b drawn from seed + b (module doc). ``n`` = ``n_mm``, with ``chip`` at
     least 1 (without a residual σ every board is the chip itself). ``precise_timing``: every board runs with
-    precise spike timing (``emulate --precise-timing``)."""
+    precise spike timing (``emulate --precise-timing``), ``lateness`` the inputs' (spike-time inputs)."""
     from ..backends.emulator import Emulator
     from ..log import stage
     from ..study.engines import board_counts
@@ -56,11 +56,11 @@ def deployed_boards(cfg, profile, x, dt, n_mm: int, mismatch: float, seed: int, 
     dep_mm = nominal_delays = None
     with stage(f"emulator: the nominal board and {n_mm} mismatched board(s) x {x.shape[0]} sample(s)"):
         emu = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing)
-        d_spk = emu.run(x, dt).outputs
+        d_spk = emu.run(x, dt, lateness=lateness).outputs
         if n_mm:
             dep_mm = board_counts(engine, cfg, profile, x, dt, (win.start, win.stop), mismatch, seeds,
-                                  unit_size, chip=chip, precise_timing=precise_timing)
+                                  unit_size, chip=chip, precise_timing=precise_timing, lateness=lateness)
     if n_mm:
         nominal_delays = boards_nominal_delays(cfg, profile, x, dt, mismatch, seeds, counts, unit_size, chip,
-                                               precise_timing=precise_timing)
+                                               precise_timing=precise_timing, lateness=lateness)
     return counts(d_spk), dep_mm, d_spk[0], nominal_delays

@@ -46,11 +46,12 @@ def draw_units(draws: dict) -> dict:
 
 
 def run_float_unit(network, profile, x: np.ndarray, dt: float, window, factors: dict,
-                   precise_timing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                   precise_timing: bool = False, lateness=None) -> tuple[np.ndarray, np.ndarray]:
     """``(counts [k, samples, n_out], raster [T, n_out])``: the output spike counts over ``window`` (start, stop
     steps) of the float network on the k chips of ``factors`` (k ≤ :data:`DRAWS_PER_UNIT`, run as one call of
     exactly that many chips), and the output raster of the unit's first chip on the first sample.
-    ``precise_timing``: with precise spike timing (eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`)."""
+    ``precise_timing``: with precise spike timing (eqs. (P1)–(P4) of :mod:`neurodeploy.sim.model`); ``lateness``
+    (with it): the inputs' lateness, x's shape (:meth:`~neurodeploy.input_times.SpikeTimes.timed`)."""
     import jax
     import jax.numpy as jnp
 
@@ -60,7 +61,8 @@ def run_float_unit(network, profile, x: np.ndarray, dt: float, window, factors: 
     k = len(jax.tree_util.tree_leaves(factors)[0])
     full = jax.tree_util.tree_map(
         lambda a: np.concatenate([np.asarray(a), np.ones((DRAWS_PER_UNIT - k,) + a.shape[1:], a.dtype)]), factors)
-    spikes = np.asarray(_unit_program()(net, jnp.asarray(x), full, jnp.asarray(network.output_indices()), dt))[:k]
+    late = None if lateness is None else jnp.asarray(lateness, jnp.float32)
+    spikes = np.asarray(_unit_program()(net, jnp.asarray(x), full, jnp.asarray(network.output_indices()), dt, late))[:k]
     w0, w1 = window
     return spikes[:, :, w0:w1].sum(axis=2), spikes[0, 0]
 
@@ -74,23 +76,24 @@ def _unit_program():
     from ..sim import simulate
     from ..sim.compiler import jit
 
-    def unit(net, x, factors, out_idx, dt):
-        return jax.vmap(lambda m: simulate(net, x, m, dt=dt)[0][..., out_idx])(factors)
+    def unit(net, x, factors, out_idx, dt, late=None):
+        return jax.vmap(lambda m: simulate(net, x, m, dt=dt, input_lateness=late)[0][..., out_idx])(factors)
 
     return jit(unit, static_argnames=("dt",))
 
 
 def float_counts(engine, network, profile, x: np.ndarray, dt: float, window, n_mm: int, sigma: float, seed: int,
-                 precise_timing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 precise_timing: bool = False, lateness=None) -> tuple[np.ndarray, np.ndarray]:
     """``(counts [1 + n_mm, samples, n_out], raster [T, n_out])``: the float network's output counts over ``window``
     on the nominal chip (draw 0) and ``n_mm`` mismatched ones, computed in units on ``engine`` (module doc), put
     back in draw order whatever order the units finish in; and the nominal chip's output raster of the first
-    sample."""
+    sample. ``lateness``: the inputs' lateness (precise timing, :meth:`~neurodeploy.input_times.SpikeTimes.timed`)."""
     from ..log import stage
 
     units = draw_units(float_draws(network, profile, n_mm, sigma, seed, precise_timing))
     with stage(f"float network: {n_mm + 1} chip(s) x {x.shape[0]} sample(s), {len(units)} unit(s) of "
                f"{DRAWS_PER_UNIT} on the {getattr(engine, 'name', 'given')} engine"):
+        timed = {} if lateness is None else {"lateness": lateness}
         done = dict(engine.map_float_units(network, profile, x, dt, tuple(window), units,
-                                           precise_timing=precise_timing))
+                                           precise_timing=precise_timing, **timed))
     return np.concatenate([done[u][0] for u in sorted(units)]), done[0][1]

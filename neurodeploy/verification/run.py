@@ -49,6 +49,7 @@ import numpy as np
 from . import metrics as vm
 from .boards import chip_boards, deployed_boards
 from .float_draws import float_counts
+from .spike_inputs import board_data, prepare
 from .stages import attribute_stages
 from ..errors import NeurodeployError
 from ..log import stage
@@ -150,7 +151,9 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     """Compare the float network and the deployed config; returns the report dict (``passed`` inside).
 
     ``mismatch`` is σ, the relative standard deviation of every mismatched quantity (0.1 = 10 %,
-    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs]. ``pictures``, if a dict, receives the arrays
+    i.e. 30 % at 3σ); ``inputs`` are counts [B, T, n_inputs] or input spikes by their times
+    (:class:`~neurodeploy.input_times.SpikeTimes`, :mod:`.spike_inputs`: with ``precise_timing`` each acts at its
+    own time; the report's ``input`` says how they ran). ``pictures``, if a dict, receives the arrays
     the plots need (rasters of the first sample, counts, accuracy per board).
 
     ``window``: the read-out window, (start, stop) steps or a :class:`~neurodeploy.inputs.Window` (the
@@ -183,7 +186,8 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     and the emulator's nominal run stay in the report as context.
     """
     tol, engine = tolerance or Tolerance(), _in_process(engine)
-    x = _check_fit(network, cfg, inputs)
+    x, late, input_info = prepare(inputs, precise_timing)
+    x = _check_fit(network, cfg, x)
     win = _check_window(window, x.shape[1])
     R = network.readout_matrix()               # neuron counts @ R = read-out channel counts (classes)
     if labels is not None:
@@ -195,10 +199,12 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     def counts(spikes):                     # [..., B, T, n] → [..., B, n] in the read-out window
         return np.asarray(spikes)[..., win.start:win.stop, :].sum(axis=-2)
 
-    f_all, f_first = float_counts(engine, network, profile, x, dt, (win.start, win.stop), n_mm, mismatch, seed, precise_timing)
+    f_all, f_first = float_counts(engine, network, profile, x, dt, (win.start, win.stop), n_mm, mismatch, seed, precise_timing,
+                                  late)
     ref, float_mm = f_all[0], (f_all[1:] if n_mm else None)                                       # [B, n], [trials, B, n]
     dep, dep_mm, d_first, nominal_delays = deployed_boards(cfg, dep_profile, x, dt, 0 if board is not None else n_mm,
-                                                           mismatch, seed, counts, win, engine, unit_size, chip, precise_timing)
+                                                           mismatch, seed, counts, win, engine, unit_size, chip, precise_timing,
+                                                           late)
     if pictures is not None:
         pictures.update(reference_raster=f_first, deployed_raster=np.asarray(d_first), reference_counts=ref,
                         deployed_counts=dep)
@@ -209,13 +215,19 @@ def verify(network, cfg, profile, inputs: np.ndarray, dt: float, *, labels=None,
     if board is not None:
         with stage(f"board ({getattr(board, 'name', 'board')}): flash the config, run {x.shape[0]} sample(s)"):
             board.load(cfg)
-            blocks["board"] = counts(board.run({"spikes": x, "dt": dt}).outputs)[None]
+            blocks["board"] = counts(board.run(board_data(inputs, x, dt)).outputs)[None]
     report = _report(network, cfg, x, dt, win, ref, blocks, labels, R, trials, mismatch, keep, precise_timing)
-    report["backend"] = "emulator" if board is None else getattr(board, "name", "board")
+    report.update(input=input_info, backend="emulator" if board is None else getattr(board, "name", "board"))
+    return _judged(report, network, cfg, tol, allow_other_model, labels is not None, float(ref.sum()) == 0, chip_info)
+
+
+def _judged(report: dict, network, cfg, tol, allow_other_model: bool, has_labels: bool, silent: bool, chip_info) -> dict:
+    """``report`` with its checks (the judged block: the board's, else the mismatched boards', else quantization
+    only), each failed gate's stage, the tolerances and the verdict ``passed``."""
     final = report.get("board", report.get("quantization_and_mismatch", report["quantization_only"]))
     model_sha = network.sha256()
     checks = ([_same_model_check(cfg.source_model_sha256, model_sha, allow_other_model), _host_route_check(cfg)]
-              + _checks(final, report, tol, labels is not None, float(ref.sum()) == 0))
+              + _checks(final, report, tol, has_labels, silent))
     attribute_stages(checks, report)
     report.update(tolerance=asdict(tol), gates={name: getattr(tol, f) for name, f in GATES.items()},
                   checks=checks, model_sha256=model_sha, **({"chip_profile": chip_info} if chip_info else {}),

@@ -18,18 +18,18 @@ import numpy as np
 
 
 def boards_nominal_delays(cfg, profile, x, dt, sigma: float, seeds: list[int], counts, unit_size: int, chip=None,
-                          precise_timing: bool = False):
+                          precise_timing: bool = False, lateness=None):
     """Output counts [len(seeds), B, n_out] of the boards drawn from ``seeds`` with every delay factor 1 (the
     other factors those boards draw), or None when the config has no delays. ``chip``: the boards are that
     measured chip (``profile`` its measured profile), as :meth:`~neurodeploy.backends.emulator.Emulator.run_boards`;
-    ``precise_timing``: with precise spike timing, as the boards they are compared with."""
+    ``precise_timing``: with precise spike timing (and ``lateness``, the inputs'), as the boards they are compared with."""
     from ..backends.emulator import Emulator
 
     emu = Emulator(cfg, profile, dt=dt, precise_timing=precise_timing)
     if emu.net.delay is None:
         return None
     return np.concatenate([counts(emu.run_boards(x, dt, sigma, seeds[i:i + unit_size], chip=chip,
-                                                  nominal_delays=True).outputs)
+                                                  nominal_delays=True, lateness=lateness).outputs)
                            for i in range(0, len(seeds), unit_size)])
 
 
