@@ -43,31 +43,40 @@ def _config(config):
     return config
 
 
-def _inputs(inputs, dt):
-    """(counts [batch, T, n], dt) from an array (+ dt) or an npz file with 'spikes' and 'dt'."""
+def _inputs(inputs, dt, timed: bool = False):
+    """(counts [batch, T, n], dt, lateness or None) from an array (+ dt) or an npz file with 'spikes' or spike
+    'times' and 'dt'; ``timed`` (precise timing): a file's spike times delivered with their lateness
+    (:meth:`~neurodeploy.input_times.SpikeTimes.timed`), else counted in their steps."""
     if isinstance(inputs, (str, Path)):
         from .inputs import load_input
 
         data = load_input(inputs, events=False)
-        return data["spikes"], data["dt"]
+        if timed and (st := data.get("spike_times")) is not None:
+            x, late = st.timed()
+            return x, data["dt"], late
+        return data["spikes"], data["dt"], None
     if dt is None:
         raise ValueError("dt (s) is required with an input array")
     x = np.asarray(inputs, np.float32)
-    return (x[None] if x.ndim == 2 else x), float(dt)
+    return (x[None] if x.ndim == 2 else x), float(dt), None
 
 
 def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mismatch: float = 0.0, seed: int = 0,
-             record: bool = False) -> dict:
+             record: bool = False, precise_timing: bool = False) -> dict:
     """Run a Network (or any model file) on the float DPI simulator (:mod:`neurodeploy.sim`); σ =
     ``mismatch`` (0.1 = 10 %, 0 = the nominal chip), the draw seeded by ``seed``.
 
     Returns ``{"spikes": [batch, T, N] uint8, "dt", "output_indices", "mismatch", "seed"}`` plus, with
     ``record``, every state variable of :data:`neurodeploy.sim.RECORDED` ([batch, T, N] float32, A).
+    ``precise_timing``: spikes act on their targets at their times inside the step (eqs. (P1)–(P4) of
+    :mod:`neurodeploy.sim.model`), an input file's spike times at their own times (:mod:`neurodeploy.input_times`),
+    and the result also holds ``"lateness"`` [batch, T, N] (s): a spike of step t is at (t + 1)·dt − lateness.
     """
     import jax
 
     from .sim.errors import SimError
     from .sim.mismatch import sample_mismatch
+    from .sim.model import RECORDED
     from .sim.network import build_from_network
     from .sim.simulate import simulate as _simulate
 
@@ -75,14 +84,15 @@ def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mism
         raise SimError(f"--mismatch: expected a relative standard deviation >= 0 (0.1 = 10 %), got {mismatch}")
     prof = _profile(profile)
     network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
-    x, dt = _inputs(inputs, network.dt if dt is None else dt)
-    net, index = build_from_network(network, prof)
+    x, dt, late = _inputs(inputs, network.dt if dt is None else dt, timed=precise_timing)
+    net, index = build_from_network(network, prof, precise_timing=precise_timing)
     draw = sample_mismatch(net, jax.random.PRNGKey(seed), sigma=mismatch) if mismatch > 0 else None
-    spikes, _, rec = _simulate(net, x, draw, dt=None if dt == network.dt else dt, record=record)
+    names = (RECORDED if record else ()) + (("lateness",) if precise_timing else ())
+    spikes, _, rec = _simulate(net, x, draw, dt=None if dt == network.dt else dt, record=names, input_lateness=late)
     out = {"spikes": np.round(np.asarray(spikes)).astype(np.uint8), "dt": np.float64(dt),
            "output_indices": np.asarray(index.output_indices, np.int64), "mismatch": np.float64(mismatch),
            "seed": np.int64(seed)}
-    out.update({k: np.asarray(v, np.float32) for k, v in (rec or {}).items()} if record else {})
+    out.update({k: np.asarray(v, np.float32) for k, v in (rec or {}).items()})
     return out
 
 
@@ -95,13 +105,7 @@ def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mism
     Returns an :class:`~neurodeploy.backends.emulator.EmulationResult` (spikes, outputs, sites, events())."""
     from .backends.emulator import Emulator
 
-    x, dt = _inputs(inputs, dt)
-    late = None
-    if precise_timing and isinstance(inputs, (str, Path)):      # input spike times act at their own times
-        from .inputs import load_input
-
-        if (st := load_input(inputs, events=False).get("spike_times")) is not None:
-            x, late = st.timed()
+    x, dt, late = _inputs(inputs, dt, timed=precise_timing)
     return Emulator(_config(config), _profile(profile), dt=dt, precise_timing=precise_timing).run(
         x, dt, mismatch=mismatch, seed=seed, lateness=late)
 
@@ -130,7 +134,7 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     eng = _engine(engine, address)
     prof = _profile(profile)
     network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
-    x, dt = _inputs(inputs, dt)
+    x, dt, _ = _inputs(inputs, dt)
     source = str(inputs) if isinstance(inputs, (str, Path)) else "the input array"
     data = load_input(inputs, events=False) if isinstance(inputs, (str, Path)) else {}
     if isinstance(labels, (str, Path)):

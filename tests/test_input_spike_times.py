@@ -142,3 +142,36 @@ def test_a_board_sends_each_spike_at_its_own_microsecond(tmp_path, monkeypatch):
     ref.load(cfg)
     np.testing.assert_array_equal(res.outputs, np.asarray(ref.run({"spikes": st.counts, "dt": DT}).outputs))
     assert board.runs[-1]["input_events"] == len(ev) and res.outputs.sum() >= 5
+
+
+def test_simulate_with_precise_timing_runs_spike_times_at_their_times_and_writes_the_lateness(run_cli, tmp_path):
+    import jax.numpy as jnp
+
+    from networks import EX
+
+    from neurodeploy.api import simulate
+    from neurodeploy.importers import load_network
+    from neurodeploy.device.profile import load_profile
+    from neurodeploy.sim import build_from_network
+    from neurodeploy.sim import simulate as sim
+
+    st = _spike_times(60, 200, seed=3)
+    np.savez(tmp_path / "t.npz", dt=DT, times=st.times, channels=st.channels, duration=0.2)
+    code, out, err = run_cli("simulate", EX / "model.json", "--input", tmp_path / "t.npz", "-o", tmp_path / "pt.npz",
+                             "--precise-timing")
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("precise spike timing")
+    got = np.load(tmp_path / "pt.npz")
+    assert got["spikes"].shape == got["lateness"].shape == (200, 2)          # one sample: [T, N] as the input
+    network = load_network(EX / "model.json", profile=load_profile())
+    net, _ = build_from_network(network, load_profile(), precise_timing=True)
+    x, late = st.timed()
+    spikes, _, rec = sim(net, jnp.asarray(x), dt=DT, input_lateness=jnp.asarray(late), record="lateness")
+    np.testing.assert_array_equal(got["spikes"], np.asarray(spikes)[0].round().astype(np.uint8))
+    np.testing.assert_array_equal(got["lateness"], np.asarray(rec["lateness"])[0])
+    fired = got["spikes"] > 0
+    assert fired.sum() >= 5 and (got["lateness"][fired] > 0).all() and (got["lateness"][~fired] == 0).all()
+    plain = simulate(EX / "model.json", tmp_path / "t.npz")                 # without it: counted in their steps
+    assert "lateness" not in plain
+    np.testing.assert_array_equal(plain["spikes"], simulate(EX / "model.json", st.counts, DT)["spikes"])
+    assert not np.array_equal(plain["spikes"][0], got["spikes"])

@@ -75,8 +75,12 @@ def emulate_cmd(config, input_path, output, mismatch, seed, profile_name, json_p
 @click.option("--record", is_flag=True, help="Also write every state variable (I_mem, I_ampa, ..., A) per step.")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile name or YAML path.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary as JSON.")
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="Spikes, and input spike times ('times'), act at their times inside the step instead of at a "
+                   "step's start; the npz also holds 'lateness' (s): a spike of step t is at (t + 1)·dt − lateness.")
 @import_option
-def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path, import_options):
+def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name, json_path, import_options,
+                 precise_timing):
     """Simulate MODEL (Network) on the DPI model of Dynap-SE2: spikes per neuron and step."""
     from ..api import simulate
     from ..fileio import atomic_savez
@@ -88,7 +92,8 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     prof = load_profile(profile_name)
     network = load_network(model, profile=prof, **parse_import_options(import_options))
     data = load_input(input_path, network.n_inputs, dt=network.dt, model=str(model), events=False)
-    out = simulate(network, data["spikes"], network.dt, profile=prof, mismatch=mismatch, seed=seed, record=record)
+    out = simulate(network, input_path if precise_timing else data["spikes"], network.dt, profile=prof,
+                   mismatch=mismatch, seed=seed, record=record, precise_timing=precise_timing)
     if not data["batched"]:     # [T, n] in → [T, N] out
         out = {k: (v[0] if np.ndim(v) == 3 else v) for k, v in out.items()}
     atomic_savez(output, **out)
@@ -99,7 +104,9 @@ def simulate_cmd(model, input_path, output, mismatch, seed, record, profile_name
     if json_path:
         from ..fileio import write_json
 
-        write_json(json_path, {**r, "mismatch_sigma": mismatch, "seed": seed})
+        write_json(json_path, {**r, "mismatch_sigma": mismatch, "seed": seed,
+                               **({"precise_timing": True} if precise_timing else {})})
     click.echo(f"simulated {batch} sample(s) × {steps} steps of {network.n_neurons} neurons (dt = {network.dt:g} s): "
-               f"{total} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else ""))
+               f"{total} spikes, mean rate {r['rate']:.2f} Hz" + (f", mismatch σ = {mismatch:g} (seed {seed})" if mismatch else "")
+               + (", precise spike timing" if precise_timing else ""))
     click.echo(f"wrote {output}")
