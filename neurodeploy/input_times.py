@@ -50,9 +50,14 @@ class SpikeTimes:
         ⌈t/dt⌉ with its lateness, as the simulator's ``inputs`` and ``input_lateness`` (module docstring)."""
         from .sim.timed_inputs import bin_events
 
-        pairs = [bin_events(self.times[self.samples == b], self.channels[self.samples == b], self.n_inputs, self.dt,
-                            self.steps) for b in range(self.batch)]
+        pairs = [bin_events(t, c, self.n_inputs, self.dt, self.steps) for t, c in self.per_sample()]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    def per_sample(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(times, channels)] of each sample 0 … batch − 1, each in the file's order."""
+        order = np.argsort(self.samples, kind="stable")
+        cuts = np.searchsorted(self.samples[order], np.arange(1, self.batch))
+        return [(self.times[i], self.channels[i]) for i in np.split(order, cuts)]
 
     @property
     def late_spikes(self) -> int:

@@ -175,3 +175,14 @@ def test_simulate_with_precise_timing_runs_spike_times_at_their_times_and_writes
     assert "lateness" not in plain
     np.testing.assert_array_equal(plain["spikes"], simulate(EX / "model.json", st.counts, DT)["spikes"])
     assert not np.array_equal(plain["spikes"][0], got["spikes"])
+
+
+def test_a_sample_without_spikes_keeps_its_place(tmp_path):
+    data = load_input(_write(tmp_path / "st.npz", times=np.array([0.0031, 0.0012, 0.0005]), channels=np.array([1, 0, 2]),
+                             samples=np.array([2, 0, 2]), batch=4), 3, dt=DT, events=False)
+    st = data["spike_times"]
+    assert [t.tolist() for t, _ in st.per_sample()] == [[0.0012], [], [0.0031, 0.0005], []]
+    counts, late = st.timed()
+    assert counts.shape == (4, 4, 3) and counts[[1, 3]].sum() == 0
+    assert counts[2, 1, 2] == 1 and late[2, 1, 2] == pytest.approx(0.0005) and counts[0, 2, 0] == 1
+    assert counts.sum() == 2 and st.late_spikes == 1           # 3.1 ms, in the last of 4 steps, arrives after the end

@@ -293,8 +293,7 @@ class SamnaBackend(Backend):
         elif "spike_times" in data:     # input spikes by their times: each sent at its own µs
             st = data["spike_times"]
             T = st.steps
-            samples = [time_events(st.times[st.samples == b], st.channels[st.samples == b], self.cfg)
-                       for b in range(st.batch)]
+            samples = [time_events(t, c, self.cfg) for t, c in st.per_sample()]
         else:
             T = data["spikes"].shape[1]
             samples = [raster_events(x, dt, self.cfg) for x in data["spikes"]]
