@@ -194,7 +194,8 @@ def train(task_or_data, output, *, profile="dynapse2", hidden: int | None = None
     ``"rate_mse"``), ``draws``, ``eval_every``, ``noise_weight`` and ``ratio_target`` default to the task's; ``seed`` (0), ``mismatch`` (σ, 0.1;
     0 trains on the nominal chip), ``fan_in``, ``qat``, ``bias_range`` (True), ``train_currents`` (True: the
     time constants, gains and refractory period, one value per population), ``learn_delays``, ``max_delay``
-    (s), ``patience``, ``stop_after``, ``progress`` (a progress bar) and the others of ``TrainConfig``.
+    (s), ``precise_timing`` (spikes at their times inside the step, as ``verify --precise-timing``), ``patience``,
+    ``stop_after``, ``progress`` (a progress bar) and the others of ``TrainConfig``.
     The same task, options and seed give a byte-identical model.json, the one the CLI writes.
 
     Returns the summary: ``output``, ``metrics`` (test accuracy on the nominal chip and across mismatch

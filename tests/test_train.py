@@ -221,3 +221,25 @@ def test_nominal_training_with_currents_stays_finite(tmp_path, profile):
     w = np.concatenate([np.ravel(p["weight"]) for p in network["projections"] if "weight" in p])
     assert w.size and np.all(np.isfinite(w))
     assert all(np.all(np.isfinite(v)) for k, v in network["populations"][0].items() if k.startswith("I"))
+
+
+def test_precise_timing_trains_on_the_spikes_times_and_is_recorded(trained, tmp_path, profile):
+    """train --precise-timing: the simulator it trains with has precise spike timing, the model differs from the one
+    trained without (TinyTask's outputs are recurrent: spikes reach them inside the step; its weights end on the same
+    grid levels, its trained currents do not), the model's
+    metadata.training records it (and a model trained without does not name it), a resume must keep it."""
+    from neurodeploy.importers import load_network
+    from neurodeploy.train.run import train
+    from neurodeploy.train.structure import Structure
+    from neurodeploy.train.task import TrainError
+
+    d, _ = trained
+    train(TinyTask(), tmp_path / "p.json", _cfg(precise_timing=True), profile, report=False, keep_checkpoint=True)
+    timed, plain = load_network(tmp_path / "p.json"), load_network(d / "a.json")
+    assert timed.metadata["training"]["precise_timing"] is True and "precise_timing" not in plain.metadata["training"]
+    assert [p.Itau_mem for p in timed.populations] != [p.Itau_mem for p in plain.populations]   # the trained currents
+    assert Structure(timed, profile, precise_timing=True).net.precise_timing
+    assert not Structure(timed, profile).net.precise_timing
+    with pytest.raises(TrainError, match="precise_timing"):
+        train(TinyTask(), tmp_path / "q.json", _cfg(), profile, report=False, resume=True,
+              checkpoint=tmp_path / "p.json.ckpt.npz")

@@ -150,3 +150,16 @@ def test_run_on_the_emulator_takes_precise_timing_and_a_board_refuses_it(run_cli
     assert (tmp_path / "run.npz").read_bytes() == (tmp_path / "emu.npz").read_bytes()
     code, out, err = run_cli("run", *common, "--backend", "samna", "-o", tmp_path / "board.npz")
     assert code == 2 and "--precise-timing" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_notes_a_model_trained_with_precise_timing(run_cli, setup, tmp_path):
+    d, network, *_ = setup
+    data = json.loads((d / "model.json").read_text())
+    data["metadata"] = {**data.get("metadata", {}), "training": {"precise_timing": True}}
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    args = ["verify", tmp_path / "m.json", d / "config.json", "--input", d / "in.npz", "--trials", "0",
+            "--allow-other-model"]
+    code, out, err = run_cli(*args)
+    assert code in (0, 1) and "was trained with precise spike timing" in err and "add --precise-timing" in err
+    code, out, err = run_cli(*args, "--precise-timing")
+    assert code in (0, 1) and "trained with precise" not in err

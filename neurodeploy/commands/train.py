@@ -62,13 +62,18 @@ from ..train.task import TASK_NAMES, TrainError
 @click.option("--keep-checkpoints", "keep_checkpoint", is_flag=True,
               help="Keep the checkpoint when the run completes (it is removed then; a run stopped early keeps it).")
 @click.option("--stop-after", type=click.IntRange(min=1), help="Stop after this many epochs in total (continue with --resume).")
+@click.option("--precise-timing", "precise_timing", is_flag=True,
+              help="Train with precise spike timing: a spike acts on its targets at its time inside the step (as "
+                   "`verify --precise-timing` and the chip, which runs in continuous time); recorded in the model's "
+                   "metadata.training.")
 @click.option("--profile", "profile_name", default="dynapse2", show_default=True, help="Device profile.")
 @click.option("--no-report", is_flag=True, help="Do not write the training report.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(task, output, data_path, test_path, init, hidden, recurrent, outputs_per_class, epochs, batch_size, lr, loss, beta, seed,
               mismatch, no_mismatch, draws, redraw_every, fixed_data, no_fan_in, no_qat, qat_epochs, no_bias_range, train_currents,
               learn_delays, max_delay, ratio_loss, noise_loss, rate_reg, rate_max,
-              patience, resume, checkpoint, keep_checkpoint, stop_after, profile_name, no_report, quiet, chip_path):
+              patience, resume, checkpoint, keep_checkpoint, stop_after, profile_name, no_report, quiet, chip_path,
+              precise_timing):
     """Train TASK (frozen-noise, temporal-xor, digits, coincidence) or --data FILE on the Dynap-SE2 model; write OUTPUT."""
     from ..device.profile import load_profile
     from ..train.loop import TrainConfig
@@ -99,7 +104,8 @@ def train_cmd(task, output, data_path, test_path, init, hidden, recurrent, outpu
         ratio_target=float(arch.get("ratio_target", 8.0)),
         noise_weight=noise_loss if noise_loss is not None else float(arch.get("noise_weight", 0.0)),
         rate_reg=rate_reg, rate_max=rate_max,
-        patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet)
+        patience=patience, eval_every=int(arch.get("eval_every", 1)), stop_after=stop_after, progress=not quiet,
+        precise_timing=precise_timing)
     s = train(t, output, cfg, load_profile(profile_name), arch_overrides=over, init=init, resume=resume,
               checkpoint=checkpoint, report=not no_report, keep_checkpoint=keep_checkpoint, chip=chip_path)
     m, c = s["metrics"], s["constraints"]

@@ -91,6 +91,9 @@ def verify_cmd(model, config, input_path, labels_path, trials, mismatch, seed, t
     prof = load_profile(profile_name)
     network = load_network(model, profile=prof, **parse_import_options(import_options))
     cfg = load_checked_config(config, prof)
+    if (network.metadata.get("training") or {}).get("precise_timing") and not precise_timing:
+        click.echo(f"note: {model} was trained with precise spike timing (metadata.training.precise_timing); "
+                   f"add --precise-timing to verify it in that integration", err=True)
     data = load_input(input_path, network.n_inputs, dt=network.dt, model=str(model), events=False)
     win = resolve_window(data, window, data["spikes"].shape[1], input_path)
     n_out = network.n_readouts               # labels are read-out channels (classes)

@@ -1,14 +1,13 @@
 """The optimiser loop: surrogate-gradient BPTT through :func:`neurodeploy.sim.simulate`.
 
-One jit-compiled step does: forward weights (fan-in mask / quantized grid, straight-through),
-M mismatch draws (σ per :class:`TrainConfig`; evaluated one after the other with ``lax.map``, which
-on CPU is several times faster than ``jax.vmap`` over draws), the loss averaged over them
-(:mod:`.losses`), its gradient, gradient clipping + Adam (optax; cosine learning-rate decay),
-then the projections of :mod:`.constraints` (bias range, weight bound). Two phases: float
-training (``epochs − qat_epochs`` epochs, early stopping on the validation split), then
-quantization-aware training on the grid ``map`` will use, starting from the best float model.
-The best model of the last phase (validation accuracy under mismatch, then loss) is kept. Delays train
-and validate against the delay mismatch the emulator draws (:mod:`.delay_mismatch`); :mod:`.measured_chip` for one chip.
+One jit-compiled step does: forward weights (fan-in mask / quantized grid, straight-through), M mismatch draws (σ per
+:class:`TrainConfig`; evaluated one after the other with ``lax.map``, which on CPU is several times faster than
+``jax.vmap`` over draws), the loss averaged over them (:mod:`.losses`), its gradient, gradient clipping + Adam (optax;
+cosine learning-rate decay), then the projections of :mod:`.constraints` (bias range, weight bound). Two phases: float
+training (``epochs − qat_epochs`` epochs, early stopping on the validation split), then quantization-aware training on
+the grid ``map`` will use, starting from the best float model. The best model of the last phase (validation accuracy
+under mismatch, then loss) is kept. Delays train and validate against the delay mismatch the emulator draws
+(:mod:`.delay_mismatch`); :mod:`.measured_chip` for one chip. ``precise_timing``: the simulator with precise spike timing.
 
 Everything random is seeded from ``seed``: minibatch order (epoch e: ``default_rng([seed, e])``),
 mismatch draws (``fold_in(PRNGKey(seed), step // redraw_every)``), evaluation draws (fixed). A
@@ -66,6 +65,7 @@ class TrainConfig:
     stop_after: int | None = None      # stop after this many epochs in total (resume later)
     progress: bool = True
     chip_sha256: str | None = None     # fine-tuning for a measured chip: its chip profile's sha256 (resume checks it)
+    precise_timing: bool = False       # spikes act at their times inside the step (neurodeploy.sim.model, (P1)–(P4))
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -84,8 +84,8 @@ class TrainConfig:
         return min(self.epochs - 1, self.qat_epochs or max(1, self.epochs // 4)) if self.epochs > 1 else 0
 
     def settings(self) -> dict:
-        d = {k: v for k, v in asdict(self).items()
-             if k not in ("stop_after", "progress") and not (k == "chip_sha256" and v is None)}
+        d = {k: v for k, v in asdict(self).items() if k not in ("stop_after", "progress")
+             and not (k == "chip_sha256" and v is None) and not (k == "precise_timing" and not v)}
         d["train_currents"] = list(self.train_currents)
         d["qat_epochs"] = self.n_qat
         return d

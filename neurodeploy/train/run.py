@@ -166,7 +166,7 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     if hasattr(task, "training_data"):
         train_d = task.training_data(seed=cfg.seed)
     st = Structure(network, profile, currents=cfg.train_currents, learn_delays=cfg.learn_delays,
-                   max_delay=cfg.max_delay or arch.get("max_delay"), seed=cfg.seed)
+                   max_delay=cfg.max_delay or arch.get("max_delay"), seed=cfg.seed, precise_timing=cfg.precise_timing)
     target = None if chip is None else measured_chip(chip, network, profile, st.net)
     if target is not None:
         cfg = replace(cfg, chip_sha256=target.sha256)

@@ -87,7 +87,7 @@ class Structure:
     """
 
     def __init__(self, network, profile, currents=(), learn_delays: bool = False, max_delay: float | None = None,
-                 seed: int = 0):
+                 seed: int = 0, precise_timing: bool = False):
         from ..sim import Parametrization, build_from_arrays
 
         self.network, self.profile = network, profile
@@ -124,7 +124,8 @@ class Structure:
         self._setup_delays(learn_delays, max_delay, seed)
         dly = {} if self.slot_delay is None else {"delay": self.slot_delay[self.entry_syn], "max_delay": self.delay_bound}
         self.net = build_from_arrays(network.n_inputs, self.params, flags, sl.src[self.entry_syn],
-                                     sl.dst[self.entry_syn], np.concatenate(e_dend), i_w, profile, dt=network.dt, **dly)
+                                     sl.dst[self.entry_syn], np.concatenate(e_dend), i_w, profile, dt=network.dt,
+                                     precise_timing=precise_timing, **dly)
         self.par = Parametrization.from_entries(self.net, self.entry_syn, entry_sign, sl.scale[self.entry_syn], sl.w,
                                                 currents=tuple(currents), entry_abs=entry_abs, neuron_group=self.pop_of)
 
