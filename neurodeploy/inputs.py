@@ -7,7 +7,8 @@ An input ``.npz`` holds ``dt`` (s) and either
   for tasks that read their outputs in a window, e.g. temporal-xor; training uses the same window); or
 * ``times`` and ``channels``: one row per input spike, its time (s) and input channel, optionally with
   ``samples``, ``batch`` and ``duration`` (:mod:`neurodeploy.input_times`); every command sees them as counts per
-  step, and ``verify --precise-timing`` at their own times; or
+  step, and with ``--precise-timing`` (simulate, emulate, run on the emulator, verify, yield) at their own times;
+  a board is sent each at its own µs; or
 * ``events``: [K, 4] int rows (timestamp µs, tag, chip, core mask) as the board's FPGA takes them
   (core mask: bit k = core k), optionally with ``duration`` (s). Only board-level commands take events.
 
