@@ -84,3 +84,26 @@ def test_selftest_names_a_dead_core_and_exits_1(install, run_cli, tmp_path):
 def test_selftest_on_the_emulator(run_cli):
     code, out, err = run_cli("selftest", "--backend", "emulator")
     assert code == 0 and "all cores OK" in out
+
+
+def test_run_on_the_virtual_board_takes_spike_times_at_their_own_microseconds(install, run_cli, tmp_path):
+    """An input of spike times ('times', 'channels', 'samples'): the board is sent each spike at its own µs (the
+    virtual board counts it in its step, as `emulate` counts the file), two samples one after the other."""
+    board_dev = install(1)
+    cfg = example_config()
+    x = np.load(ROOT / "examples/frozen_noise/inputs.npz")["spikes"][:2, :250].astype(int)
+    b, t, c = np.nonzero(x)
+    b, t, c = np.repeat(b, x[b, t, c]), np.repeat(t, x[b, t, c]), np.repeat(c, x[b, t, c])
+    us = t * 1000 + np.random.default_rng(5).integers(1, 1000, t.size)
+    cpath, inp = tmp_path / "config.json", tmp_path / "times.npz"
+    cfg.save(cpath)
+    np.savez(inp, times=us * 1e-6, channels=c, samples=b, duration=0.25, dt=1e-3)
+    code, out, err = run_cli("run", cpath, "--input", inp, "-o", tmp_path / "board.npz", "--backend", "samna",
+                             "--settle", "0.02")
+    assert code == 0, err
+    assert run_cli("emulate", cpath, "--input", inp, "-o", tmp_path / "emu.npz")[0] == 0
+    board, emu = np.load(tmp_path / "board.npz"), np.load(tmp_path / "emu.npz")
+    assert emu["outputs"].sum() > 10
+    np.testing.assert_array_equal(board["outputs"], emu["outputs"])
+    routed = np.array([len(ch.destinations) for ch in cfg.inputs])[c]
+    assert [r["input_events"] for r in board_dev.runs] == [int(routed[b == k].sum()) for k in (0, 1)]
