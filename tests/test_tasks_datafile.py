@@ -142,3 +142,50 @@ def test_cli_reports_the_held_out_split_and_refuses_test_without_data(run_cli, t
     assert meta["test_split"].startswith("held-out split")
     code, out, err = run_cli("train", "coincidence", "--test", path, "-o", tmp_path / "x.json")
     assert code == 2 and "--test FILE goes with --data" in err and "Traceback" not in err
+
+
+def _as_times(x: np.ndarray, seed: int = 0) -> dict:
+    """Counts [n, T, n_in] → spike times (each count at a random time inside its bin), channels and samples."""
+    b, t, c = np.nonzero(x)
+    n = x[b, t, c].astype(int)
+    b, t, c = np.repeat(b, n), np.repeat(t, n), np.repeat(c, n)
+    times = (t + np.random.default_rng(seed).uniform(0.05, 0.95, t.size)) * 1e-3
+    return {"times": times, "channels": c, "samples": b, "duration": x.shape[1] * 1e-3}
+
+
+def test_spike_times_load_as_their_counts_and_keep_their_times_through_the_splits(tmp_path):
+    g = _good()
+    g["spikes"][-1] = 0                                      # the last trial has no spike: it keeps its place
+    path = _write(tmp_path, **_as_times(g["spikes"]), labels=g["labels"], dt=1e-3)
+    task = load_data_file(path)
+    raster = load_data_file(_counts_file(tmp_path, g))
+    for split in ("train", "val", "test"):
+        a, b = task.data(split), raster.data(split)
+        np.testing.assert_array_equal(a.spikes, b.spikes)
+        counts, late = a.timed
+        assert counts.shape == a.spikes.shape == late.shape and b.timed is None
+        assert np.all((late >= 0) & (late <= counts * 1e-3))
+        assert a.inputs(precise_timing=True) is a.timed and a.inputs() is a.spikes and b.inputs(True) is b.spikes
+    assert task.all.n == 10 and task.all.spikes[-1].sum() == 0
+
+
+def _counts_file(tmp_path, g):
+    path = tmp_path / "counts.npz"
+    np.savez(path, **g)
+    return path
+
+
+@pytest.mark.parametrize("fields, msg", [
+    (dict(times=np.array([0.001]), channels=np.array([0]), labels=np.arange(2), dt=1e-3), "missing field 'samples'"),
+    (dict(times=np.array([0.001]), channels=np.array([0]), samples=np.array([2]), labels=np.arange(2), dt=1e-3),
+     "$.samples: trial 2 has no label; 'labels' holds 2 trials (0..1)"),
+    (dict(times=np.array([0.001]), channels=np.array([-1]), samples=np.array([0]), labels=np.arange(2), dt=1e-3),
+     "$.channels[0]: input channel -1 out of range"),
+    (dict(times=np.array([0.001]), channels=np.array([0]), samples=np.array([0]), labels=np.arange(2), dt=1e-3,
+          batch=2), "unknown field 'batch'"),
+])
+def test_bad_spike_times_file_one_line(tmp_path, fields, msg):
+    path = _write(tmp_path, **fields)
+    with pytest.raises(TrainError) as e:
+        load_data_file(path)
+    assert str(e.value).startswith(str(path)) and msg in str(e.value)

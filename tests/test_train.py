@@ -243,3 +243,29 @@ def test_precise_timing_trains_on_the_spikes_times_and_is_recorded(trained, tmp_
     with pytest.raises(TrainError, match="precise_timing"):
         train(TinyTask(), tmp_path / "q.json", _cfg(), profile, report=False, resume=True,
               checkpoint=tmp_path / "p.json.ckpt.npz")
+
+
+def test_a_data_file_of_spike_times_trains_on_their_counts_or_with_precise_timing_on_their_times(tmp_path, profile):
+    """--data with input spike times: trained as the same counts without --precise-timing (the same model), and with
+    it on the spikes' own times (another model than with the counts at their bins' starts)."""
+    from neurodeploy.importers import load_network
+    from neurodeploy.train.run import train
+    from neurodeploy.train.tasks import load_data_file
+    from test_tasks_datafile import _as_times
+
+    task = TinyTask()
+    parts = [task.data(s) for s in ("train", "val", "test")]
+    x = np.concatenate([p.spikes for p in parts]).astype(np.uint8)
+    y = np.concatenate([p.labels for p in parts])
+    np.savez(tmp_path / "counts.npz", spikes=x, labels=y, dt=1e-3)
+    np.savez(tmp_path / "times.npz", **_as_times(x), labels=y, dt=1e-3)
+    models = {}
+    for name in ("counts", "times"):
+        for timed in (False, True):
+            out = tmp_path / f"{name}{timed}.json"
+            train(load_data_file(tmp_path / f"{name}.npz"), out, _cfg(epochs=2, precise_timing=timed), profile,
+                  report=False)
+            m = load_network(out)
+            models[name, timed] = ([p.Itau_mem for p in m.populations], m.projection_coo(0)[2].tolist())
+    assert models["times", False] == models["counts", False]
+    assert models["times", True] != models["counts", True]

@@ -11,7 +11,8 @@ from ..train.task import TASK_NAMES, TrainError
 @click.argument("task", required=False)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Trained model (.json).")
 @click.option("--data", "data_path", type=click.Path(dir_okay=False),
-              help="Your data instead of a built-in task: npz with spikes [n, T, n_in] counts, labels [n], dt (s).")
+              help="Your data instead of a built-in task: npz with spikes [n, T, n_in] counts (or spike 'times' (s) "
+                   "with 'channels' and 'samples'), labels [n], dt (s).")
 @click.option("--test", "test_path", type=click.Path(dir_okay=False),
               help="With --data: a separate test file (same format) instead of the held-out 20 % of the data file.")
 @click.option("--init", "init", type=click.Path(dir_okay=False),

@@ -18,77 +18,29 @@ checkpoint (npz) after every epoch holds the optimiser state, the best model and
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .constraints import GridQuantizer, fan_in_mask
 from .delay_mismatch import slot_spreads, with_spread
-from .losses import BETA_CURRENT, LOSSES, accuracy, current_logits, ce_counts, noise_top, rate_mse, rate_regulariser, ratio_hinge
+from .losses import BETA_CURRENT, accuracy, current_logits, ce_counts, noise_top, rate_mse, rate_regulariser, ratio_hinge
+from .config import RESUMABLE, TrainConfig  # noqa: F401  (TrainConfig: part of this module's interface)
 from .task import TrainError
 
-#: TrainConfig fields that may differ between a run and its --resume.
-RESUMABLE = ("epochs", "stop_after", "progress")
+def run_inputs(simulate, net, x, m, record=False):
+    """``simulate`` on ``x``: counts [B, T, n_in], or (counts, lateness) of input spike times (:meth:`.task.TaskData.inputs`)."""
+    x, late = x if isinstance(x, tuple) else (x, None)
+    return simulate(net, x, m, record=record, input_lateness=late)
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 0.01
-    seed: int = 0
-    loss: str = "ce"
-    beta: float = 1.0                  # CE inverse temperature (per spike)
-    clip: float = 1.0                  # global gradient-norm clip
-    mismatch: float = 0.1              # σ of the mismatch factors (0: nominal chip only)
-    draws: int = 4                     # mismatch draws per step (vmapped, loss averaged)
-    redraw_every: int = 1              # fresh draws every K steps
-    fan_in: bool = True
-    fanin_every: int = 10
-    qat: bool = True
-    qat_epochs: int = 0                # 0: max(1, epochs // 4)
-    qat_lr_factor: float = 0.3
-    bias_range: bool = True
-    train_currents: tuple = ()
-    learn_delays: bool = False         # train per-synapse delays (s) within the chip's delay range
-    max_delay: float = 0.0             # s, upper bound of learned delays (0: the task's, else the chip's/format's)
-    ratio_weight: float = 0.0          # weight of the firing-rate-ratio hinge (losses.ratio_hinge)
-    ratio_target: float = 8.0
-    noise_weight: float = 0.0          # weight of the noise term (losses.noise_top) on trials without a class
-    rate_reg: float = 0.0
-    rate_max: float = 100.0
-    patience: int = 0                  # float-phase early stopping (epochs without improvement; 0 = off)
-    eval_draws: int = 8
-    eval_every: int = 1                # validate every K epochs (and at the end of each phase)
-    fresh_data: bool = True            # a fresh Poisson realisation of the training split every epoch
-    stop_after: int | None = None      # stop after this many epochs in total (resume later)
-    progress: bool = True
-    chip_sha256: str | None = None     # fine-tuning for a measured chip: its chip profile's sha256 (resume checks it)
-    precise_timing: bool = False       # spikes act at their times inside the step (neurodeploy.sim.model, (P1)–(P4))
-
-    def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise TrainError(f"loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
-        for k in ("epochs", "batch_size", "draws", "redraw_every", "fanin_every", "eval_draws", "eval_every"):
-            if int(getattr(self, k)) < 1:
-                raise TrainError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
-        if not (self.lr > 0 and self.mismatch >= 0):
-            raise TrainError(f"--lr must be > 0 and --mismatch >= 0 (got {self.lr}, {self.mismatch})")
-        self.train_currents = tuple(self.train_currents)
-
-    @property
-    def n_qat(self) -> int:
-        if not self.qat:
-            return 0
-        return min(self.epochs - 1, self.qat_epochs or max(1, self.epochs // 4)) if self.epochs > 1 else 0
-
-    def settings(self) -> dict:
-        d = {k: v for k, v in asdict(self).items() if k not in ("stop_after", "progress")
-             and not (k == "chip_sha256" and v is None) and not (k == "precise_timing" and not v)}
-        d["train_currents"] = list(self.train_currents)
-        d["qat_epochs"] = self.n_qat
-        return d
+def take(x, idx, pad: int = 0):
+    """The trials ``idx`` of ``x`` (an array or a pair of arrays), with ``pad`` trials of zeros after them."""
+    if isinstance(x, tuple):
+        return tuple(take(a, idx, pad) for a in x)
+    x = x[idx]
+    return np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
 
 
 @dataclass
@@ -190,7 +142,7 @@ class Trainer:
             record = ("I_ampa", "I_nmda", "I_gaba") if cfg.loss == "ce_current" else False
 
             def one(m):
-                s, _, rec = simulate(net, x, m, record=record)
+                s, _, rec = run_inputs(simulate, net, x, m, record)
                 loss, counts = self._loss_terms(s, y, tr, valid, rec, net)
                 return loss, (counts, jnp.mean(s[..., st.outputs]))
 
@@ -234,7 +186,7 @@ class Trainer:
 
         def counts_of(theta, w_fwd, sd, x, draws):
             net = with_spread(st.apply({**theta, "weights": w_fwd}), sd, st.entry_syn)
-            s = jax.lax.map(lambda m: simulate(net, x, m)[0], draws)
+            s = jax.lax.map(lambda m: run_inputs(simulate, net, x, m)[0], draws)
             return s[:, :, self.t0:self.t1][..., st.outputs].sum(axis=2) @ jnp.asarray(st.readout)
 
         f = jax.jit(counts_of, compiler_options=compiler_options())
@@ -255,12 +207,10 @@ class Trainer:
         if self.dquant is not None and self.cfg.mismatch > 0:
             self.dquant.refit(theta, np.asarray(w_fwd))
         sd = slot_spreads(self.st, self.dquant, theta)
-        out = []
+        out, xs = [], data.inputs(self.cfg.precise_timing)
         for i in range(0, data.n, chunk):
-            x = data.spikes[i:i + chunk]
-            pad = chunk - x.shape[0] if data.n > chunk else 0
-            if pad:
-                x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+            pad = chunk - min(chunk, data.n - i) if data.n > chunk else 0
+            x = take(xs, slice(i, i + chunk), pad)
             c = np.asarray(self._eval(theta, w_fwd, sd, x, self.eval_draws_stack))
             out.append(c[:, :c.shape[1] - pad])
         return np.concatenate(out, axis=1)
@@ -356,7 +306,7 @@ class Trainer:
             raise TrainError(f"training data of epoch {state.epoch}: {data.n} trials, expected {self.train.n}")
         perm = np.random.default_rng([cfg.seed, state.epoch]).permutation(data.n)
         tr_all = data.target_rates if data.target_rates is not None else np.zeros((data.n, st.readout.shape[1]))
-        valid_all = data.positive.astype(np.float32)
+        valid_all, xs = data.positive.astype(np.float32), data.inputs(cfg.precise_timing)
         base = jr.PRNGKey(cfg.seed)
         q = np.zeros(st.slots.n, np.float32)
         qd = np.zeros(st.slots.n, np.float32)
@@ -372,7 +322,7 @@ class Trainer:
             sd = slot_spreads(st, dq if cfg.mismatch > 0 else None, state.theta)
             key = jr.fold_in(base, state.step // cfg.redraw_every)
             state.theta, state.opt_state, loss, acc, rate = step_fn(
-                state.theta, state.opt_state, state.mask, q, qd, sd, qat, data.spikes[idx], data.labels[idx],
+                state.theta, state.opt_state, state.mask, q, qd, sd, qat, take(xs, idx), data.labels[idx],
                 tr_all[idx].astype(np.float32), valid_all[idx], key)
             state.step += 1
             sums += (float(loss), float(acc), float(rate))

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..device.profile import NEURON_QUANTITIES
 from ..device.dendrites import DENDRITE_INDEX
 
 AUTO = "auto"

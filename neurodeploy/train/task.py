@@ -16,7 +16,6 @@ A user's data file (``--data train.npz``): :func:`load_data_file`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -46,6 +45,8 @@ class TaskData:
     target_rates: np.ndarray | None = None    # optional [n, n_classes] target rate (Hz) for rate/MSE losses
     readout: tuple[int, int] | None = None    # optional (t0, t1) bin window of the outputs; None = whole trial
     negative: np.ndarray | None = None        # optional [n] bool: trials with no target class (skip in losses)
+    timed: tuple | None = None                # optional (counts, lateness s·count) [n, T, n_inputs]: input spikes
+    #                                           given by their times, each delivered at its own time (precise timing)
 
     @property
     def n(self) -> int:
@@ -74,7 +75,13 @@ class TaskData:
         idx = np.asarray(idx)
         return TaskData(self.spikes[idx], self.labels[idx], self.dt,
                         None if self.target_rates is None else self.target_rates[idx], self.readout,
-                        None if self.negative is None else self.negative[idx])
+                        None if self.negative is None else self.negative[idx],
+                        None if self.timed is None else (self.timed[0][idx], self.timed[1][idx]))
+
+    def inputs(self, precise_timing: bool = False):
+        """What the simulator runs on: the counts per bin, or with ``precise_timing`` and input spikes given by their
+        times the pair (counts, lateness) (:meth:`neurodeploy.input_times.SpikeTimes.timed`)."""
+        return self.timed if precise_timing and self.timed is not None else self.spikes
 
     def arrays(self) -> dict:
         """The npz fields (``spikes``, ``labels``, ``dt`` and the optional ones that are set)."""

@@ -5,7 +5,10 @@ The file is an ``.npz`` (``numpy.savez``) with
     labels   [n]               integer class index 0..n_classes−1
     dt       scalar            bin width in seconds
 and optionally ``target_rates`` [n, n_classes] (Hz), ``readout`` [2] (t0, t1 bins) and ``negative`` [n]
-(bool; trials without a target class) — the fields ``neurodeploy task-data`` writes.
+(bool; trials without a target class) — the fields ``neurodeploy task-data`` writes. Instead of ``spikes`` the input
+spikes may be given by their times, ``times`` (s) and ``channels`` [K] with ``samples`` [K] (the trial of each spike)
+and optionally ``duration`` (s), as every command reads them (:mod:`neurodeploy.input_times`): training counts each
+in its bin, and with ``--precise-timing`` delivers it at its own time (:attr:`~neurodeploy.train.task.TaskData.timed`).
 
 Validation is strict and never unpickles (``allow_pickle=False``): every problem raises a TrainError
 naming the file, the field and what to change. n_classes = max(label) + 1 unless given.
@@ -23,12 +26,15 @@ class, summed), initial rates 50 Hz.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..task import TaskData, TrainError, _check_split, classification_metrics
 from .common import check_seed, rng, stratified_split, task_code
+from ...input_times import read_spike_times
+from ...inputs import MAX_RASTER_CELLS
 
 CODE = task_code("data")
 REQUIRED = ("spikes", "labels", "dt")
@@ -47,14 +53,17 @@ def _read(path: Path) -> dict:
         raise TrainError(f"{path}: is a single .npy array, not an .npz archive; write it with {EXAMPLE}")
     with z:
         files = list(z.files)
-        missing = [k for k in REQUIRED if k not in files]
+        timed = "times" in files and "spikes" not in files
+        need = ("times", "channels", "samples", "labels", "dt") if timed else REQUIRED
+        missing = [k for k in need if k not in files]
         if missing:
             raise TrainError(f"{path}: missing field{'s' if len(missing) > 1 else ''} {', '.join(repr(k) for k in missing)} "
                              f"(has {', '.join(repr(k) for k in files) or 'none'}); write it with {EXAMPLE}")
-        unknown = [k for k in files if k not in REQUIRED + OPTIONAL]
+        allowed = need + OPTIONAL + (("duration",) if timed else ())
+        unknown = [k for k in files if k not in allowed]
         if unknown:
             raise TrainError(f"{path}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)} "
-                             f"(allowed: {', '.join(REQUIRED + OPTIONAL)}); remove or rename it")
+                             f"(allowed: {', '.join(allowed)}); remove or rename it")
         out = {}
         for k in files:
             try:
@@ -145,11 +154,28 @@ def read_data_file(path: str | Path, n_classes: int | None = None) -> tuple[Task
     """Validate and load a data file → (TaskData of all trials, n_classes)."""
     path = Path(path)
     raw = _read(path)
-    spikes = _check_spikes(path, raw["spikes"])
+    timed = None
+    if "times" in raw:                          # input spikes by their times: counted per bin, and timed
+        dt = _check_dt(path, raw["dt"])
+        n = int(np.size(raw["labels"]))
+        st = read_spike_times(path, _Fields(raw), None, dt, MAX_RASTER_CELLS, TrainError)
+        if st.batch > n:
+            raise TrainError(f"{path}: $.samples: trial {st.batch - 1} has no label; 'labels' holds {n} trials (0..{n - 1})")
+        st = replace(st, batch=n)               # every labelled trial, with spikes or not
+        spikes, timed = st.counts, st.timed()
+    spikes = _check_spikes(path, raw["spikes"]) if timed is None else spikes
     labels, k = _check_labels(path, raw["labels"], spikes.shape[0], n_classes)
     dt = _check_dt(path, raw["dt"])
     opt = _check_optional(path, raw, spikes.shape[0], spikes.shape[1], k)
-    return TaskData(spikes=spikes, labels=labels, dt=dt, **opt), k
+    return TaskData(spikes=spikes, labels=labels, dt=dt, timed=timed, **opt), k
+
+
+class _Fields(dict):
+    """A data file's arrays as :func:`~neurodeploy.input_times.read_spike_times` reads an npz (``files``, ``[key]``)."""
+
+    @property
+    def files(self) -> list:
+        return list(self)
 
 
 class DataFileTask:
