@@ -263,7 +263,8 @@ def test_a_data_file_of_spike_times_trains_on_their_counts_or_with_precise_timin
     for name in ("counts", "times"):
         for timed in (False, True):
             out = tmp_path / f"{name}{timed}.json"
-            train(load_data_file(tmp_path / f"{name}.npz"), out, _cfg(epochs=2, precise_timing=timed), profile,
+            train(load_data_file(tmp_path / f"{name}.npz"), out, _cfg(epochs=1, qat=False, mismatch=0.0,
+                                                                      precise_timing=timed), profile,
                   report=False)
             m = load_network(out)
             models[name, timed] = ([p.Itau_mem for p in m.populations], m.projection_coo(0)[2].tolist())
