@@ -212,8 +212,8 @@ def test_precise_timing_runs_input_spike_times_at_their_times(tmp_path):
     got = {}
     for name in ("times", "counts"):
         for timed in (False, True):
-            s = run_study(tmp_path / "c.json", tmp_path / f"{name}.npz", tmp_path / f"{name}{timed}", boards=4,
-                          unit_size=4, model_path=tmp_path / "m.json", precise_timing=timed, progress=lambda u: None)
+            s = run_study(tmp_path / "c.json", tmp_path / f"{name}.npz", tmp_path / f"{name}{timed}", boards=2,
+                          unit_size=2, model_path=tmp_path / "m.json", precise_timing=timed, progress=lambda u: None)
             got[name, timed] = s["distribution"]
     assert got["times", False] == got["counts", False]
     assert got["times", True] != got["counts", True]
