@@ -9,7 +9,7 @@ A model's input channels can be given as a list of spikes instead of counts per 
 
 The run has T = round(duration/dt) steps. Commands that take counts per step see each spike in the bin it falls
 in, j = ⌊t/dt⌋, acting at that bin's start (up to one step early; :attr:`SpikeTimes.counts`). With precise spike
-timing (``verify --precise-timing``) each spike acts at its own time: it is delivered at step ⌈t/dt⌉ with its
+timing (``--precise-timing`` of simulate, emulate, verify, yield and train) each spike acts at its own time: it is delivered at step ⌈t/dt⌉ with its
 lateness (eqs. (E1)–(E2) of :mod:`neurodeploy.sim.timed_inputs`, :meth:`SpikeTimes.timed`); a spike inside the
 last step's bin is then delivered after the run's end and not at all (:attr:`SpikeTimes.late_spikes` counts them).
 """
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: A time within this many steps of a bin boundary is on it (as :data:`neurodeploy.sim.timed_inputs.SNAP`).
+#: A time within this many steps of a bin boundary is on it (as :data:`neurodeploy.sim.timed_inputs.SNAP`; not
+#: imported from there, so that reading an input file does not load JAX).
 SNAP = 1e-9
 
 
