@@ -66,6 +66,18 @@ class SpikeTimes:
         return int(np.count_nonzero(np.ceil(self.times / self.dt - SNAP) >= self.steps))
 
 
+def timed_arrays(counts: np.ndarray, lateness: np.ndarray, dt: float) -> dict:
+    """An input file's spike-times arrays (``times``, ``channels``, ``samples``, ``batch``, ``duration``) whose
+    :meth:`SpikeTimes.timed` is (``counts``, ``lateness``) [batch, steps, n] again: the k spikes a step delivers on a
+    channel all at j·dt − ℓ/k, their mean lateness ℓ/k (the simulator reads a step's inputs only through k and ℓ)."""
+    b, j, c = np.nonzero(counts)
+    k = counts[b, j, c].astype(np.int64)
+    t = j * dt - lateness[b, j, c].astype(np.float64) / k
+    rep = lambda a: np.repeat(a, k)     # noqa: E731
+    return {"times": np.clip(rep(t), 0.0, None), "channels": rep(c), "samples": rep(b),
+            "batch": np.int64(counts.shape[0]), "duration": np.float64(counts.shape[1] * dt)}
+
+
 def read_spike_times(path, z, n_inputs: int | None, dt: float, max_cells: int, error) -> SpikeTimes:
     """The ``times``/``channels`` form of the input npz ``z`` (read from ``path``) as :class:`SpikeTimes`, checked
     against ``n_inputs`` channels; ``error`` is the exception class for a problem (it names the file and the array)."""

@@ -111,3 +111,28 @@ def test_a_trial_that_fails_restarts_from_its_checkpoint_and_ends_as_an_uninterr
     train_run(sweep, run, tmp_path / "uninterrupted")          # the same run in this process, never failing
     assert (tmp_path / "tune" / "runs" / run["id"] / "model.json").read_bytes() == \
         (tmp_path / "uninterrupted" / "model.json").read_bytes()
+
+
+def test_a_run_trained_with_precise_timing_is_scored_so_and_on_the_spikes_own_times(run_cli, tmp_path):
+    """A sweep on a data file of spike times with train {precise_timing: true}: each run's yield study runs with
+    precise timing (its summary says so) on the test split's spike times, written so that they bin as before."""
+    from neurodeploy.inputs import load_input
+    from neurodeploy.train.tasks import load_data_file
+
+    tiny_data(tmp_path / "counts.npz")
+    z = np.load(tmp_path / "counts.npz")
+    x = z["spikes"].astype(int)
+    b, t, c = np.nonzero(x)
+    times = (t + np.random.default_rng(0).uniform(0.05, 0.95, t.size)) * 1e-3
+    np.savez(tmp_path / "data.npz", times=times, channels=c, samples=b, duration=0.06, labels=z["labels"], dt=1e-3)
+    (tmp_path / "sweep.yaml").write_text(
+        f"data: {tmp_path / 'data.npz'}\ntrain: {{epochs: 1, hidden: 8, mismatch: 0.0, draws: 1, precise_timing: true}}\n"
+        f"grid:\n  seed: [0]\nmetric: val_acc_nominal\nyield: {{boards: 2, mismatch: 0.1}}\n")
+    code, out, err = run_cli("sweep", tmp_path / "sweep.yaml", "-o", tmp_path / "o")
+    assert code == 0, err
+    run = tmp_path / "o" / "runs" / "seed0"
+    assert json.loads((run / "yield" / "summary.json").read_text())["precise_timing"] is True
+    written = load_input(run / "test.npz", 12, dt=1e-3)["spike_times"].timed()
+    want = load_data_file(tmp_path / "data.npz").data("test").timed
+    np.testing.assert_array_equal(written[0], want[0])
+    np.testing.assert_allclose(written[1], want[1], atol=1e-9)

@@ -9,6 +9,7 @@ A sweep file (YAML)::
       lr: [0.01, 0.03]
     metric: val_acc_mismatch      # the per-epoch validation metric runs are compared on (higher is better)
     yield: {boards: 32, mismatch: 0.1}   # how each finished model is scored: a yield study on the task's test split
+                                  # (precise_timing: as the run was trained, unless given here)
 
 Every run trains into ``OUT/runs/<id>/model.json`` reporting each epoch's validation metrics through the
 trainer's ``on_epoch`` callback; the finished (or early-stopped) model is mapped and a yield study
@@ -83,14 +84,21 @@ def score_run(sweep: dict, run_dir: Path, profile) -> dict:
 
     task = get_task(sweep["task"]) if sweep["task"] else load_data_file(sweep["data"])
     data = task.data("test", seed=0)
-    atomic_savez(run_dir / "test.npz", **data.arrays())
     d = deploy(run_dir / "model.json", profile)
+    y = sweep["yield"]
+    trained = (_metadata(run_dir / "model.json").get("training") or {}).get("precise_timing", False)
+    timed = bool(y.get("precise_timing", trained))     # as the run was trained, unless the yield options say
+    arrays = data.arrays()
+    if timed and data.timed is not None:        # input spike times: the study runs them at their own times
+        from ..input_times import timed_arrays
+
+        arrays = {**{k: v for k, v in arrays.items() if k != "spikes"}, **timed_arrays(*data.timed, data.dt)}
+    atomic_savez(run_dir / "test.npz", **arrays)
     d.config.save(run_dir / "config.json")
     shutil.rmtree(run_dir / "yield", ignore_errors=True)
-    y = sweep["yield"]
     s = run_study(run_dir / "config.json", run_dir / "test.npz", run_dir / "yield", model_path=run_dir / "model.json",
                   boards=int(y["boards"]), unit_size=int(y.get("unit_size", 16)), sigma=float(y["mismatch"]),
-                  window=getattr(data, "window", None), profile=profile)
+                  window=getattr(data, "window", None), profile=profile, precise_timing=timed)
     return s
 
 
