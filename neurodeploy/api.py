@@ -48,13 +48,11 @@ def _inputs(inputs, dt, timed: bool = False):
     'times' and 'dt'; ``timed`` (precise timing): a file's spike times delivered with their lateness
     (:meth:`~neurodeploy.input_times.SpikeTimes.timed`), else counted in their steps."""
     if isinstance(inputs, (str, Path)):
-        from .inputs import load_input
+        from .inputs import load_input, run_inputs
 
         data = load_input(inputs, events=False)
-        if timed and (st := data.get("spike_times")) is not None:
-            x, late = st.timed()
-            return x, data["dt"], late
-        return data["spikes"], data["dt"], None
+        x, late = run_inputs(data, timed)
+        return x, data["dt"], late
     if dt is None:
         raise ValueError("dt (s) is required with an input array")
     x = np.asarray(inputs, np.float32)

@@ -106,6 +106,14 @@ def _read(path, z, n_inputs, dt, model, events):
                      f"µs, tag, chip, core mask); has: {have}")
 
 
+def run_inputs(data: dict, precise_timing: bool = False):
+    """(counts [B, T, n], lateness [B, T, n] or None): what a run takes of :func:`load_input`'s ``data`` — with
+    ``precise_timing`` and input spike times, each spike delivered at its own time
+    (:meth:`~neurodeploy.input_times.SpikeTimes.timed`), else the counts per step."""
+    st = data.get("spike_times")
+    return st.timed() if precise_timing and st is not None else (data["spikes"], None)
+
+
 def _readout(path, z, n_steps: int | None) -> tuple[int, int]:
     """``$.readout``: two integer steps [start, stop) with 0 ≤ start < stop ≤ T (T = the input's steps)."""
     a = np.asarray(z["readout"])

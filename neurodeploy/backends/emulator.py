@@ -212,6 +212,7 @@ class EmulatorBackend(Backend):
 
     def run(self, data: dict) -> EmulationResult:
         from .events import raster_from_events
+        from ..inputs import run_inputs
 
         if self.cfg is None:
             raise BackendError("emulator: load a config before running input")
@@ -221,9 +222,7 @@ class EmulatorBackend(Backend):
             (raster, routes), late = binned[:2], (binned[2] if timed else None)
             self.emulator = Emulator(self.cfg, self.profile, input_routes=routes, dt=data["dt"], precise_timing=timed)
         else:
-            raster = data["spikes"]
-            if timed and "spike_times" in data:      # input spikes by their times (neurodeploy.input_times)
-                raster, late = data["spike_times"].timed()
+            raster, late = run_inputs(data, timed)          # input spike times: at their own times
             self.emulator = Emulator(self.cfg, self.profile, dt=data["dt"], precise_timing=timed)
         if self.chip_profile is not None:
             return self._run_measured(raster, data["dt"], late)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError
+from ..device.masks import core_mask_to_int
 from ..device.profile import HOST_X_HOP, reaches_host
 
 MARKER_TAG = 2047               # tag of clock-probe and end-of-run marker events
@@ -66,6 +67,26 @@ def _positions(cfg) -> dict[int, tuple[int, int]]:
     return {c.chip: tuple(c.position) for c in cfg.chips}
 
 
+def _input_routes(cfg) -> np.ndarray:
+    """[R, 5] int64 (input channel, tag, core mask, x, y): every FPGA destination of the config's input channels,
+    in channel order (``cfg.inputs[i].destinations``)."""
+    pos = _positions(cfg)
+    rows = [(i, d.tag, core_mask_to_int(d.core), *pos[d.chip]) for i, ch in enumerate(cfg.inputs) for d in ch.destinations]
+    return np.asarray(rows, np.int64).reshape(-1, 5)
+
+
+def _sent(t_us: np.ndarray, channel: np.ndarray, cfg) -> np.ndarray:
+    """One event [K, 5] (EVENT_COLUMNS) per input spike (at ``t_us`` µs, of ``channel``) and FPGA destination of its
+    channel, sorted by time (stable: the spikes' order, then the destinations')."""
+    r = _input_routes(cfg)
+    per = np.bincount(r[:, 0], minlength=len(cfg.inputs))                    # destinations per channel
+    first = np.r_[0, np.cumsum(per)[:-1]]
+    n = per[channel]
+    row = np.repeat(first[channel], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    ev = np.concatenate([np.repeat(t_us, n)[:, None], r[row, 1:]], axis=1)
+    return ev[np.argsort(ev[:, 0], kind="stable")]
+
+
 def raster_events(raster: np.ndarray, dt: float, cfg) -> np.ndarray:
     """Counts [T, n_inputs] → input events [K, 5] (EVENT_COLUMNS), sorted by time (stable).
 
@@ -73,39 +94,18 @@ def raster_events(raster: np.ndarray, dt: float, cfg) -> np.ndarray:
     destination of its channel (``cfg.inputs[i].destinations``). Order within a µs: channel,
     destination, repeat.
     """
-    pos = _positions(cfg)
     counts = np.rint(np.asarray(raster)).astype(np.int64)
-    routes = []
-    for i, ch in enumerate(cfg.inputs):
-        for d in ch.destinations:
-            x, y = pos[d.chip]
-            routes.append((i, d.tag, sum(1 << k for k, on in enumerate(d.core) if on), x, y))
-    if not routes or counts.size == 0:
-        return np.zeros((0, 5), np.int64)
-    r = np.asarray(routes, np.int64)
     t, ch = np.nonzero(counts)
     c = counts[t, ch]
     t, ch = np.repeat(t, c), np.repeat(ch, c)                                  # one row per event, (t, channel) order
-    per = np.bincount(r[:, 0], minlength=counts.shape[1])                      # destinations per channel
-    first = np.r_[0, np.cumsum(per)[:-1]]
-    n = per[ch]
-    row = np.repeat(first[ch], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-    t_us = np.rint(np.repeat(t, n) * dt * 1e6).astype(np.int64)
-    ev = np.concatenate([t_us[:, None], r[row, 1:]], axis=1)
-    return ev[np.argsort(ev[:, 0], kind="stable")]
+    return _sent(np.rint(t * dt * 1e6).astype(np.int64), ch, cfg)
 
 
 def time_events(times, channels, cfg) -> np.ndarray:
     """Input spikes by their times (``times`` s, ``channels`` the config's input channels; one sample of
     :class:`~neurodeploy.input_times.SpikeTimes`) → input events [K, 5] (EVENT_COLUMNS), each sent at its own µs,
     rint(t·10⁶), to every FPGA destination of its channel; sorted by time (stable: spike order, then destination)."""
-    pos = _positions(cfg)
-    dest = [[(d.tag, sum(1 << k for k, on in enumerate(d.core) if on), *pos[d.chip]) for d in ch.destinations]
-            for ch in cfg.inputs]
-    t_us = np.rint(np.asarray(times, np.float64) * 1e6).astype(np.int64)
-    rows = [(t, *r) for t, c in zip(t_us.tolist(), np.asarray(channels).tolist()) for r in dest[c]]
-    ev = np.asarray(rows, np.int64).reshape(-1, 5)
-    return ev[np.argsort(ev[:, 0], kind="stable")]
+    return _sent(np.rint(np.asarray(times, np.float64) * 1e6).astype(np.int64), np.asarray(channels, np.int64), cfg)
 
 
 def raw_events(events: np.ndarray, cfg) -> np.ndarray:

@@ -82,7 +82,7 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
     with ``plot``, ``histogram.png`` and ``yield_vs_tolerance.png``; ``precise_timing``: module docstring)."""
     from ..device.profile import load_profile
     from ..fileio import write_json, atomic_write_text
-    from ..inputs import load_input
+    from ..inputs import load_input, run_inputs
     from ..validate import load_checked_config
     from .engines import LocalEngine
 
@@ -99,9 +99,7 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
     prof = profile or load_profile("dynapse2")
     cfg = load_checked_config(config_path, prof)
     data = load_input(input_path, len(cfg.inputs), model=f"the config {config_path} ($.inputs)", events=False)
-    x, dt, late = data["spikes"], float(data["dt"]), None
-    if precise_timing and "spike_times" in data:     # input spikes at their own times (neurodeploy.input_times)
-        x, late = data["spike_times"].timed()
+    (x, late), dt = run_inputs(data, precise_timing), float(data["dt"])    # spike times: at their own times
     T = x.shape[1]
     w = (0, T) if window is None else (int(window[0]), int(window[1]))
     if not 0 <= w[0] < w[1] <= T:

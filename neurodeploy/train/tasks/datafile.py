@@ -154,9 +154,8 @@ def read_data_file(path: str | Path, n_classes: int | None = None) -> tuple[Task
     """Validate and load a data file → (TaskData of all trials, n_classes)."""
     path = Path(path)
     raw = _read(path)
-    timed = None
+    dt, timed = _check_dt(path, raw["dt"]), None
     if "times" in raw:                          # input spikes by their times: counted per bin, and timed
-        dt = _check_dt(path, raw["dt"])
         n = int(np.size(raw["labels"]))
         st = read_spike_times(path, _Fields(raw), None, dt, MAX_RASTER_CELLS, TrainError)
         if st.batch > n:
@@ -165,7 +164,6 @@ def read_data_file(path: str | Path, n_classes: int | None = None) -> tuple[Task
         spikes, timed = st.counts, st.timed()
     spikes = _check_spikes(path, raw["spikes"]) if timed is None else spikes
     labels, k = _check_labels(path, raw["labels"], spikes.shape[0], n_classes)
-    dt = _check_dt(path, raw["dt"])
     opt = _check_optional(path, raw, spikes.shape[0], spikes.shape[1], k)
     return TaskData(spikes=spikes, labels=labels, dt=dt, timed=timed, **opt), k
 
