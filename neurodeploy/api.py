@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .compiled_programs import release_if_crowded
 from .deployment import deploy
 from .device.profile import load_profile
 
@@ -80,6 +81,7 @@ def simulate(model, inputs, dt: float | None = None, *, profile="dynapse2", mism
 
     if not (np.isfinite(mismatch) and mismatch >= 0):
         raise SimError(f"--mismatch: expected a relative standard deviation >= 0 (0.1 = 10 %), got {mismatch}")
+    release_if_crowded()                 # a notebook's many programs (neurodeploy.compiled_programs)
     prof = _profile(profile)
     network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model
     x, dt, late = _inputs(inputs, network.dt if dt is None else dt, timed=precise_timing)
@@ -103,6 +105,7 @@ def emulate(config, inputs, dt: float | None = None, *, profile="dynapse2", mism
     Returns an :class:`~neurodeploy.backends.emulator.EmulationResult` (spikes, outputs, sites, events())."""
     from .backends.emulator import Emulator
 
+    release_if_crowded()
     x, dt, late = _inputs(inputs, dt, timed=precise_timing)
     return Emulator(_config(config), _profile(profile), dt=dt, precise_timing=precise_timing).run(
         x, dt, mismatch=mismatch, seed=seed, lateness=late)
@@ -129,6 +132,7 @@ def verify(model, config, inputs, dt: float | None = None, *, labels=None, trial
     from .verification import check_labels, load_labels
     from .verification import verify as _verify
 
+    release_if_crowded()
     eng = _engine(engine, address)
     prof = _profile(profile)
     network = load_network(model, profile=prof) if isinstance(model, (str, Path)) else model

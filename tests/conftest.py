@@ -37,6 +37,17 @@ def pytest_sessionfinish(session, exitstatus):
         shutil.rmtree(os.environ["NEURODEPLOY_TEST_XLA_CACHE"], ignore_errors=True)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """After each test module, JAX's compiled programs are dropped if the worker holds more than 40 % of the
+    operating system's memory-mapping cap (:mod:`neurodeploy.compiled_programs`): a worker runs hundreds of
+    modules, and each compiles programs of its own."""
+    yield
+    from neurodeploy.compiled_programs import release_if_crowded
+
+    release_if_crowded(0.4)          # a margin: one module may add ~15 000 mappings
+
+
 @pytest.fixture(scope="session")
 def profile():
     from neurodeploy.device.profile import load_profile

@@ -116,7 +116,8 @@ LAYERS = (
     ("sim", ("neurodeploy.sim",)),
     ("device", ("neurodeploy.device",)),
     ("basics", ("neurodeploy.errors", "neurodeploy.log", "neurodeploy.fileio", "neurodeploy.basemodel",
-                "neurodeploy.detmath", "neurodeploy.lazy", "neurodeploy.compile_cache", "neurodeploy.report",
+                "neurodeploy.detmath", "neurodeploy.lazy", "neurodeploy.compile_cache", "neurodeploy.compiled_programs",
+                "neurodeploy.report",
                 "neurodeploy.verification.metrics", "neurodeploy")),
 )
 

@@ -80,11 +80,14 @@ def run_study(config_path, input_path, out, *, model_path=None, boards: int = 10
               progress=None, plot: bool = False, precise_timing: bool = False) -> dict:
     """Run (or continue) a study into folder ``out`` → the summary (also ``out/summary.json`` and ``.md``;
     with ``plot``, ``histogram.png`` and ``yield_vs_tolerance.png``; ``precise_timing``: module docstring)."""
+    from ..compiled_programs import release_if_crowded
     from ..device.profile import load_profile
     from ..fileio import write_json, atomic_write_text
     from ..inputs import load_input, run_inputs
     from ..validate import load_checked_config
     from .engines import LocalEngine
+
+    release_if_crowded()
 
     if plot:
         from ..plots import require_matplotlib

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compiled_programs import release_if_crowded
 from .task import TrainError
 
 #: Currents trained with --train-currents (one value per population each).
@@ -145,9 +146,7 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths).
 
     ``chip`` (a chip profile's path or object; with ``init``): fine-tune for that measured chip (:mod:`.measured_chip`;
-    the test metrics' first draw is that chip; ``metadata.chip_profile`` records its sha256).
-
-    The checkpoint (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once
+    the test metrics' first draw is that chip; ``metadata.chip_profile`` records its sha256). The checkpoint (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once
     the run is complete and the model written, unless ``keep_checkpoint``; a run stopped early
     (``stop_after``) keeps it for ``resume``. ``on_epoch(history row, checkpoint path)`` is called after every
     epoch; returning True stops the run there (the best model so far is written, as with ``stop_after``)."""
@@ -157,6 +156,7 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     from .measured_chip import ChipTrainer, measured_chip
     from .structure import Structure
 
+    release_if_crowded()                 # a process that trained run after run: before the next compiles
     output = Path(output)
     if chip is not None and init is None:
         raise TrainError("--chip fine-tunes a trained network for a measured chip: give it with --init model.json")
