@@ -10,8 +10,9 @@ abort, during compilation or while writing the program to the persistent cache, 
 
 :func:`release_if_crowded` drops JAX's compiled programs (``jax.clear_caches``) once the process holds more than
 :data:`FRACTION` of the cap; what runs next compiles again (or loads from the persistent compilation cache,
-:mod:`.compile_cache`) and computes the same bits. Training, ``verify`` and ``yield`` call it before they compile.
-It reads ``/proc/self/maps`` (milliseconds at tens of thousands of mappings) and does nothing where that file
+:mod:`.compile_cache`) and computes the same bits. Training, ``yield``, the API's ``simulate``, ``emulate`` and
+``verify`` and every Ray task of a study or ``verify`` (a pooled worker outlives the study) call it before they
+compile. It reads ``/proc/self/maps`` (milliseconds at tens of thousands of mappings) and does nothing where that file
 does not exist (other operating systems) or where JAX was never imported.
 """
 

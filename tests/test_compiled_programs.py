@@ -81,3 +81,39 @@ def test_a_process_compiling_program_after_program_stays_below_its_cap(tmp_path)
     cp.release_if_crowded(1e-9)
     assert cp.mappings() < start + grown
     assert programs(40, release=True) <= 2 * limit
+
+
+class _Called(Exception):
+    pass
+
+
+def test_every_entry_that_compiles_releases_first(monkeypatch, tmp_path):
+    """Training, yield, the API's simulate/emulate/verify and the Ray tasks check the cap before they compile
+    (the check raises here, so each call stops there)."""
+    import neurodeploy.api as api
+    import neurodeploy.train.run as train_run
+    from neurodeploy.study import engines
+    from neurodeploy.study.run import run_study
+
+    calls = []
+
+    def check(*args, **kwargs):
+        calls.append(1)
+        raise _Called
+
+    for mod in (cp, api, train_run):
+        monkeypatch.setattr(mod, "release_if_crowded", check)
+    entries = {
+        "simulate": lambda: api.simulate("model.json", np.zeros((1, 3, 2)), dt=1e-3),
+        "emulate": lambda: api.emulate("config.json", np.zeros((1, 3, 2)), dt=1e-3),
+        "verify": lambda: api.verify("model.json", "config.json", np.zeros((1, 3, 2)), dt=1e-3),
+        "train": lambda: train_run.train(None, tmp_path / "m.json", None, None),
+        "yield": lambda: run_study("config.json", "in.npz", tmp_path / "study"),
+        "unit task": lambda: engines.unit_task("{}", "dynapse2", None, 1e-3, None, 0.1, [0]),
+        "float task": lambda: engines.float_task(None, "dynapse2", None, 1e-3, None, {}),
+    }
+    for name, call in entries.items():
+        before = len(calls)
+        with pytest.raises(_Called):
+            call()
+        assert len(calls) == before + 1, name

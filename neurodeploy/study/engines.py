@@ -99,9 +99,11 @@ def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds
     """One unit on a worker: the config and profile are rebuilt from text and path (cheap to ship); with a chip
     profile (its JSON text), the measured profile is rebuilt from the device profile and it. ``precise_timing``:
     the boards run with precise spike timing, ``lateness`` the inputs' (:func:`.units.run_unit`)."""
+    from ..compiled_programs import release_if_crowded
     from ..config.config_json import HardwareConfig
     from ..device.profile import load_profile
 
+    release_if_crowded()       # a pooled worker outlives a study: another network's programs may fill it
     cfg = HardwareConfig.model_validate_json(config_json)
     profile, chip = load_profile(profile_source), None
     if chip_json is not None:
@@ -116,9 +118,11 @@ def unit_task(config_json: str, profile_source: str, x, dt, window, sigma, seeds
 def float_task(network, profile_source: str, x, dt, window, factors, precise_timing: bool = False, lateness=None):
     """One unit of the float network's draws on a worker (:func:`~neurodeploy.verification.float_draws.run_float_unit`;
     the profile rebuilt from its source)."""
+    from ..compiled_programs import release_if_crowded
     from ..device.profile import load_profile
     from ..verification.float_draws import run_float_unit
 
+    release_if_crowded()
     return run_float_unit(network, load_profile(profile_source), x, dt, window, factors, precise_timing=precise_timing,
                           lateness=lateness)
 
