@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .engines import WORKER_ENV, require_ray
+from .engines import require_ray, worker_env
 
 
 def _trainable(sweep: dict, run_dirs: dict, hook=None):
@@ -65,7 +65,7 @@ def tune_runs(sweep: dict, runs: list[dict], out: Path, scheduler: str | None = 
     if not ray.is_initialized():
         kw = {"address": address} if address else {"num_cpus": num_cpus}
         ray.init(**kw, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 runtime_env={"env_vars": WORKER_ENV})
+                 runtime_env={"env_vars": worker_env()})
     out = Path(out).resolve()
     run_dirs = {r["id"]: str(out / "runs" / r["id"]) for r in runs}
     sched = None
