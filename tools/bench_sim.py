@@ -15,8 +15,9 @@ dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys i
 - peak RSS of one value-and-grad step of N = 256, batch 32, T = 500 (subprocess, target ≤ 4 GB;
   ``--no-rss`` skips it).
 
-    python tools/bench_sim.py [--repeats 3] [--rows fwd1024,train64,...] [--no-rss] [--xla-defaults]
-                              [--compare-rockpool /tmp/rockpool-venv/bin/python] [--rockpool-weights constant|argument]
+    python tools/bench_sim.py [--repeats 3] [--stat median|min] [--processes 1] [--rows fwd1024,train64,...]
+                              [--no-rss] [--xla-defaults] [--compare-rockpool /tmp/rockpool-venv/bin/python]
+                              [--rockpool-weights constant|argument]
 
 Our rows are jitted as a user's own code should jit the simulator: with ``neurodeploy.sim.compiler_options(batch)``
 (:mod:`neurodeploy.sim.compiler`; batch 1 for the batch-1 forward rows); ``--xla-defaults`` compiles them with XLA's
@@ -37,8 +38,12 @@ default) XLA folds the transpose at compile time. With the weights an *argument*
 ``transpose(w_rec)``, the whole [N, N] matrix, inside the loop body every step, which dominates at batch 1.
 The default is Rockpool's faster form, so the ratios printed by default are against the faster Rockpool.
 
-Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats``, and the
-load average is printed at the start and the end. Measurements: docs/performance-history.md.
+Timings are noisy on a shared machine: rows are interleaved, each is the median of ``--repeats`` (``--stat min``:
+the minimum, the least disturbed call of each side), and the load average is printed at the start and the end.
+A process can also run a row at a different speed for its whole life (the same training step 74 ms in one
+process and 100 ms in another, at 1.5× the CPU time): ``--processes K`` repeats the rows in K fresh process
+pairs, ours and Rockpool's, reports each side's median over its processes and prints the range of the K pairs'
+ratios. Measurements: docs/performance-history.md.
 """
 
 from __future__ import annotations
@@ -340,36 +345,59 @@ class Rockpool:
         return timed(self.fns[row])[0]
 
 
-def rockpool_worker(weights: str) -> int:
-    """Line protocol on stdin/stdout: {"cmd": "prepare"|"time", "row": key} → one JSON line."""
-    rp = Rockpool(weights)
+def worker(side: str, weights: str = "constant", xla_defaults: bool = False) -> int:
+    """Line protocol on stdin/stdout: {"cmd": "prepare"|"time", "row": key} → one JSON line; ``side``
+    "rockpool" (under Rockpool's interpreter) or "ours" (``--processes``: each side in fresh processes)."""
+    impl = Rockpool(weights) if side == "rockpool" else Ours(xla_defaults=xla_defaults)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        req = json.loads(line)
-        try:
-            if req["cmd"] == "prepare":
-                first, rate = rp.prepare(req["row"])
-                out = {"first": first, "rate": rate}
-            else:
-                out = {"t": rp.time(req["row"])}
-        except Exception as e:  # a row Rockpool cannot run: reported, the others go on
-            out = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
-        print(json.dumps(out), flush=True)
+        print(json.dumps(answer(impl, json.loads(line))), flush=True)
     return 0
 
 
+def answer(impl, req: dict) -> dict:
+    """One request to a side: prepare a row (first call s, rate Hz) or time it once (s)."""
+    try:
+        if req["cmd"] == "prepare":
+            first, rate = impl.prepare(req["row"])
+            return {"first": first, "rate": rate}
+        return {"t": impl.time(req["row"])}
+    except Exception as e:  # a row a side cannot run: reported, the others go on
+        return {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+
+
+class Local:
+    """Our side in this process, asked as a :class:`Remote` is."""
+
+    def __init__(self, xla_defaults: bool):
+        self.impl = Ours(xla_defaults=xla_defaults)
+
+    def ask(self, cmd: str, row: str):
+        out = answer(self.impl, {"cmd": cmd, "row": row})
+        if "error" in out:
+            raise SystemExit(f"{row}: {out['error']}")
+        return out
+
+    def close(self):
+        pass
+
+
 class Remote:
-    def __init__(self, python: str, weights: str):
-        self.p = subprocess.Popen([python, os.path.abspath(__file__), "--rockpool-worker", weights], stdin=subprocess.PIPE,
+    """A side in a subprocess of ``python`` (:func:`worker`)."""
+
+    def __init__(self, python: str, *worker_args: str):
+        self.p = subprocess.Popen([python, os.path.abspath(__file__), "--worker", *worker_args], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.side = worker_args[0]
         ready = self._read()
         if not ready.get("ready"):
-            raise SystemExit(f"Rockpool worker did not start: {ready}")
+            raise SystemExit(f"{self.side} worker did not start: {ready}")
 
     def _read(self):
         line = self.p.stdout.readline()
         if not line:
-            raise SystemExit("Rockpool worker exited (is rockpool installed for that interpreter?)")
+            raise SystemExit(f"{self.side} worker exited" + (" (is rockpool installed for that interpreter?)"
+                                                              if self.side == "rockpool" else ""))
         return json.loads(line)
 
     def ask(self, cmd: str, row: str):
@@ -393,7 +421,12 @@ def _scale(row: str, seconds: float) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=3, help="timed calls per row and side (median reported)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls per row and side (in each process)")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="the statistic of a process's repeats (min: its least disturbed call)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="fresh process pairs (ours, Rockpool's) to repeat the rows in; above 1 each side's time is "
+                         "the median over its processes of their statistic, and the per-pair ratios' range is printed")
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of: {', '.join(ROWS)}")
     ap.add_argument("--compare-rockpool", metavar="PYTHON", help="interpreter with rockpool installed")
     ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocess")
@@ -402,12 +435,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rockpool-weights", choices=("constant", "argument"), default="constant",
                     help="forward rows: Rockpool's weights closed over (constants, its faster form) or passed to the "
                          "jitted call (as in training and per-draw mismatch)")
-    ap.add_argument("--rockpool-worker", metavar="WEIGHTS", help=argparse.SUPPRESS)
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--rss-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.rockpool_worker:
-        return rockpool_worker(args.rockpool_worker)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if args.worker:
+        side, *rest = args.worker
+        return worker(side, *(rest or ["constant"])[:1], xla_defaults="--xla-defaults" in rest)
     if args.rss_child:
         print(rss_child(*args.rss_child))
         return 0
@@ -415,47 +449,83 @@ def main(argv=None) -> int:
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
         ap.error(f"unknown rows {unknown}")
-    ours = Ours(xla_defaults=args.xla_defaults)
-    remote = Remote(args.compare_rockpool, args.rockpool_weights) if args.compare_rockpool else None
+    if args.processes < 1 or args.repeats < 1:
+        ap.error("--processes and --repeats must be at least 1")
     load = os.getloadavg()[0]
     import jax
-    rp_name = f"Rockpool DynapSim (weights: {args.rockpool_weights})" if remote else "(no comparison)"
+    rp_name = f"Rockpool DynapSim (weights: {args.rockpool_weights})" if args.compare_rockpool else "(no comparison)"
     print(f"neurodeploy.sim vs {rp_name}: T={T}, dt={DT * 1e3:g} ms, "
           f"{N_IN} Poisson inputs at {RATE:g} Hz, {K_IN} input + {K_REC} recurrent synapses per neuron; "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start (timings are noisy under load); "
-          f"JAX device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind})")
+          f"JAX device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind}); "
+          f"{args.stat} of {args.repeats} calls" + (f", median over {args.processes} process pairs"
+                                                    if args.processes > 1 else ""))
+    rounds = []
+    for k in range(args.processes):
+        rounds.append(measure_round(args, rows))
+        if args.processes > 1:
+            print(f"process pair {k + 1} of {args.processes} done", file=sys.stderr, flush=True)
     hdr = f"{'case':38s} {'ours':>9s} {'rate':>6s} {'compile':>8s}"
-    if remote:
+    if args.compare_rockpool:
         hdr += f" {'Rockpool':>9s} {'rate':>6s} {'compile':>8s} {'RP/ours':>8s}"
+        hdr += "  per-pair ratios" if args.processes > 1 else ""
     print(hdr)
     for row in rows:
-        label, unit, ours_only = ROWS[row]
-        first, rate = ours.prepare(row)
-        rp = remote.ask("prepare", row) if remote and not ours_only else None
-        t_ours, t_rp = [], []
-        for _ in range(args.repeats):
-            t_ours.append(ours.time(row))
-            if rp and "error" not in rp:
-                t_rp.append(remote.ask("time", row)["t"])
-        med = statistics.median(t_ours)
-        line = f"{label + ' (' + unit + ')':38s} {_scale(row, med):9.1f} {rate:6.1f} {max(first - med, 0):8.2f}"
-        if rp and "error" not in rp:
-            mr = statistics.median(t_rp)
-            line += (f" {_scale(row, mr):9.1f} {rp['rate']:6.1f} {max(rp['first'] - mr, 0):8.2f} "
-                     f"{mr / med:8.2f}")
-        elif rp:
-            line += f"  Rockpool: {rp['error']}"
-        print(line, flush=True)
+        print(row_line(row, [r[row] for r in rounds]))
     if not args.no_rss:
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child", "256", "32"],
                              capture_output=True, text=True)
         rss = int(out.stdout.split()[-1]) if out.returncode == 0 else None
         print(f"peak RSS, value-and-grad N=256 b32 T={T}: " + (f"{rss / 2**30:.2f} GB (target <= 4 GB)" if rss else
                                                                   f"failed: {out.stderr.strip()[-300:]}"))
-    if remote:
-        remote.close()
     print(f"load average {os.getloadavg()[0]:.1f} at the end; compile = first call minus a steady call (s)")
     return 0
+
+
+def measure_round(args, rows) -> dict:
+    """One process pair (ours in this process when ``--processes 1``): each row prepared on both sides, then
+    timed ``--repeats`` times, the sides interleaved call by call. Row → (ours: first, rate, statistic; the same
+    for Rockpool or None; Rockpool's error or None)."""
+    stat = statistics.median if args.stat == "median" else min
+    ours = (Local(args.xla_defaults) if args.processes == 1 else
+            Remote(sys.executable, "ours", *(["--xla-defaults"] if args.xla_defaults else [])))
+    remote = Remote(args.compare_rockpool, "rockpool", args.rockpool_weights) if args.compare_rockpool else None
+    out = {}
+    for row in rows:
+        mine = ours.ask("prepare", row)
+        if "error" in mine:
+            raise SystemExit(f"{row}: {mine['error']}")
+        rp = remote.ask("prepare", row) if remote and not ROWS[row][2] else None
+        t_ours, t_rp = [], []
+        for _ in range(args.repeats):
+            t_ours.append(ours.ask("time", row)["t"])
+            if rp and "error" not in rp:
+                t_rp.append(remote.ask("time", row)["t"])
+        s_ours = stat(t_ours)
+        theirs = (rp["first"], rp["rate"], stat(t_rp)) if rp and "error" not in rp else None
+        out[row] = ((mine["first"], mine["rate"], s_ours), theirs, rp.get("error") if rp else None)
+    for side in (ours, remote):
+        if side:
+            side.close()
+    return out
+
+
+def row_line(row: str, results: list) -> str:
+    """A row's line from its rounds' results (:func:`measure_round`): each side the median over rounds."""
+    label, unit, _ = ROWS[row]
+    med = statistics.median
+    first, rate, t = (med(r[0][i] for r in results) for i in range(3))
+    line = f"{label + ' (' + unit + ')':38s} {_scale(row, t):9.1f} {rate:6.1f} {max(first - t, 0):8.2f}"
+    theirs = [r[1] for r in results if r[1]]
+    if theirs:
+        r_first, r_rate, r_t = (med(x[i] for x in theirs) for i in range(3))
+        line += f" {_scale(row, r_t):9.1f} {r_rate:6.1f} {max(r_first - r_t, 0):8.2f} {r_t / t:8.2f}"
+        if len(results) > 1:
+            ratios = [r[1][2] / r[0][2] for r in results if r[1]]
+            line += f"  {min(ratios):.2f}-{max(ratios):.2f}"
+    elif results[0][2]:
+        line += f"  Rockpool: {results[0][2]}"
+    return line
 
 
 if __name__ == "__main__":
