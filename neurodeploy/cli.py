@@ -24,7 +24,9 @@ def cli(ctx, debug, verbose, quiet):
     """Deploy trained spiking networks onto Dynap-SE2 (or its bit-accurate emulator)."""
     from .compile_cache import enable
     from .log import set_verbosity
+    from .xla_flags import apply
 
+    apply()     # small time loops compiled whole (neurodeploy/xla_flags.py); before any JAX computation
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     set_verbosity(-1 if quiet else verbose)

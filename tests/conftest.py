@@ -9,6 +9,10 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 # level. A run that sets the level in XLA_FLAGS keeps it.
 if "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
     os.environ["XLA_FLAGS"] += " --xla_backend_optimization_level=0"
+# The product's own process flags (small time loops compiled whole, neurodeploy/xla_flags.py), as the CLI sets them.
+from neurodeploy.xla_flags import apply as _apply_xla_flags  # noqa: E402
+
+_apply_xla_flags()
 # One persistent compilation cache for the whole run, in a fresh directory that the run deletes at its end
 # (pytest_sessionfinish): the test processes (pytest-xdist's workers inherit the variable from the process
 # that starts them), the CLI runs and the Ray workers load what another one compiled instead of compiling it

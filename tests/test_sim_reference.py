@@ -10,8 +10,11 @@ Tolerances (forward). The spike trains are equal. The network's weight currents 
 and its delays whole steps, so on the nominal chip every evaluation of the synaptic charge (Q1) is exact
 in float32, in any order of summation, and the engine and the reference evaluate the model's arithmetic
 on the same numbers: they differ only where XLA fuses the two programs differently (a·b + c rounded once
-or twice, the last bit), hence rtol 1e-6 for the synaptic currents and 1e-5 of the largest value for
-the membrane current and refractory time (measured: ≤ 5e-7 relative in a few elements). A mismatch draw
+or twice, the last bit) and where one of them runs its time loop compiled whole (:mod:`neurodeploy.xla_flags`:
+another code generator, other roundings), hence rtol 1e-6 for the synaptic currents and 1e-4 of the largest
+value for the membrane current and refractory time (measured: ≤ 5e-7 relative in a few elements with both
+loops run as XLA's thunks, up to 2.7e-5 of the largest value with delays and one loop compiled whole: near the
+spike onset a last-bit difference is amplified, below). A mismatch draw
 makes weights and delays arbitrary floats; the paths then sum (Q1) in other orders than the reference
 (a few float32 roundings, ~1e-7 relative): the synaptic currents (linear, damped) agree to rtol 1e-5, the
 membrane current, refractory time and spike lateness to 3e-3 of their largest value — near the spike onset the positive
@@ -21,9 +24,9 @@ Tolerance (gradient, weights and every current): :data:`GRAD_TOL` of the largest
 forward's differences above and the charge's transposes, the engine's backward recomputes each step with
 the forward's spike timing (:func:`neurodeploy.sim.engine._from_forward`: the refractory time rounded
 differently) and accumulates the per-step cotangents by hand: measured ≤ 2e-6 on the nominal chip with XLA's
-default code generation and ≤ 1.2e-5 with the tests' unoptimised one (tests/conftest.py: other machine code, so
-other roundings), ≤ 5.3e-4 with mismatch — in both the refractory current I_ref, whose gradient follows the spike
-times of the forward.
+default code generation, ≤ 1.2e-5 with the tests' unoptimised one (tests/conftest.py: other machine code, so
+other roundings) and up to 3.1e-5 with delays and a loop compiled whole, ≤ 5.3e-4 with mismatch — in all of them
+the refractory current I_ref, whose gradient follows the spike times of the forward.
 """
 
 from functools import partial
@@ -40,7 +43,7 @@ T, N, N_IN, K = 50, 130, 40, 12         # >= 128 neurons and sources: the event 
 UNIT = 2.0 ** -34                        # A: weights on this grid sum exactly in float32
 REC = ("I_mem", "I_gaba")
 #: Gradient tolerance, a fraction of the largest component (module docstring).
-GRAD_TOL = {"nominal": 3e-5, "mismatch": 2e-3}
+GRAD_TOL = {"nominal": 1e-4, "mismatch": 2e-3}
 CASES = {   # path: (engine path, batch, delays, vmapped draws)
     "gather": ("gather", 2, False, False), "matrix": ("matrix", 2, False, False),
     "matrix-pre": ("matrix-pre", 2, False, False), "event": ("event", 1, False, False),
@@ -126,7 +129,7 @@ def test_engine_path_equals_the_reference(profile, path, mode, chip):
         for name, a, b in pairs:
             a, b = np.asarray(a), np.asarray(b)
             if "I_mem" in name or "t_refr" in name or "lateness" in name:
-                atol = (1e-5 if chip == "nominal" else 3e-3) * np.abs(b).max()
+                atol = (1e-4 if chip == "nominal" else 3e-3) * np.abs(b).max()
                 np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=name)
             else:
                 np.testing.assert_allclose(a, b, rtol=1e-6 if chip == "nominal" else 1e-5, atol=1e-20, err_msg=name)

@@ -117,7 +117,7 @@ LAYERS = (
     ("device", ("neurodeploy.device",)),
     ("basics", ("neurodeploy.errors", "neurodeploy.log", "neurodeploy.fileio", "neurodeploy.basemodel",
                 "neurodeploy.detmath", "neurodeploy.lazy", "neurodeploy.compile_cache", "neurodeploy.compiled_programs",
-                "neurodeploy.report",
+                "neurodeploy.xla_flags", "neurodeploy.report",
                 "neurodeploy.verification.metrics", "neurodeploy")),
 )
 

@@ -17,12 +17,12 @@ dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys i
 
     python tools/bench_sim.py [--repeats 3] [--stat median|min] [--processes 1] [--rows fwd1024,train64,...]
                               [--no-rss] [--xla-defaults] [--compare-rockpool /tmp/rockpool-venv/bin/python]
-                              [--rockpool-weights constant|argument]
+                              [--rockpool-weights constant|argument] [--rockpool-xla-flags FLAGS]
 
 Our rows are jitted as a user's own code should jit the simulator: with ``neurodeploy.sim.compiler_options(batch)``
-(:mod:`neurodeploy.sim.compiler`; batch 1 for the batch-1 forward rows); ``--xla-defaults`` compiles them with XLA's
-defaults instead. Rockpool's rows
-keep XLA's defaults.
+(:mod:`neurodeploy.sim.compiler`; batch 1 for the batch-1 forward rows), in a process with the XLA flags the CLI
+sets (:mod:`neurodeploy.xla_flags`: small time loops compiled whole); ``--xla-defaults`` runs them with XLA's
+defaults instead. Rockpool's rows keep XLA's defaults (``--rockpool-xla-flags`` gives its side flags of its own).
 
 ``--compare-rockpool PYTHON`` runs Rockpool's DynapSim (3.1.0: one combined synapse per neuron, so the
 connectivity is given as dense signed matrices W_in [60, N], W_rec [N, N], weights / Iscale) in a
@@ -385,9 +385,9 @@ class Local:
 class Remote:
     """A side in a subprocess of ``python`` (:func:`worker`)."""
 
-    def __init__(self, python: str, *worker_args: str):
+    def __init__(self, python: str, *worker_args: str, env: dict | None = None):
         self.p = subprocess.Popen([python, os.path.abspath(__file__), "--worker", *worker_args], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+                                  stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
         self.side = worker_args[0]
         ready = self._read()
         if not ready.get("ready"):
@@ -435,13 +435,20 @@ def main(argv=None) -> int:
     ap.add_argument("--rockpool-weights", choices=("constant", "argument"), default="constant",
                     help="forward rows: Rockpool's weights closed over (constants, its faster form) or passed to the "
                          "jitted call (as in training and per-draw mismatch)")
+    ap.add_argument("--rockpool-xla-flags", default="", metavar="FLAGS",
+                    help="XLA flags for Rockpool's side only (default: none, XLA's defaults), e.g. neurodeploy's own "
+                         "process flag to compare with it on both sides")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--rss-child", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    rockpool_env = dict(os.environ, XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} {args.rockpool_xla_flags}".strip())
+    if not args.xla_defaults and not (args.worker and args.worker[0] == "rockpool"):
+        from neurodeploy.xla_flags import apply
+        apply()     # the process flags the CLI sets (small time loops compiled whole), before JAX starts
     if args.worker:
         side, *rest = args.worker
-        return worker(side, *(rest or ["constant"])[:1], xla_defaults="--xla-defaults" in rest)
+        return worker(side, *(rest or ["constant"])[:1], xla_defaults=args.xla_defaults)
     if args.rss_child:
         print(rss_child(*args.rss_child))
         return 0
@@ -460,6 +467,7 @@ def main(argv=None) -> int:
           f"JAX device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind}); "
           f"{args.stat} of {args.repeats} calls" + (f", median over {args.processes} process pairs"
                                                     if args.processes > 1 else ""))
+    args.rockpool_env = rockpool_env
     rounds = []
     for k in range(args.processes):
         rounds.append(measure_round(args, rows))
@@ -489,7 +497,8 @@ def measure_round(args, rows) -> dict:
     stat = statistics.median if args.stat == "median" else min
     ours = (Local(args.xla_defaults) if args.processes == 1 else
             Remote(sys.executable, "ours", *(["--xla-defaults"] if args.xla_defaults else [])))
-    remote = Remote(args.compare_rockpool, "rockpool", args.rockpool_weights) if args.compare_rockpool else None
+    remote = (Remote(args.compare_rockpool, "rockpool", args.rockpool_weights, env=args.rockpool_env)
+              if args.compare_rockpool else None)
     out = {}
     for row in rows:
         mine = ours.ask("prepare", row)

@@ -7,7 +7,10 @@
 
 Timings are noisy on a shared or loaded machine; compare interleaved runs.
 
-    python tools/bench_train.py [--steps 500] [--skip-digits]
+    python tools/bench_train.py [--steps 500] [--skip-digits] [--xla-defaults]
+
+The process runs with the XLA flags the command line sets (:mod:`neurodeploy.xla_flags`); ``--xla-defaults``
+without them.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if "--xla-defaults" not in sys.argv:     # the process flags the CLI sets (neurodeploy/xla_flags.py), before JAX starts
+    from neurodeploy.xla_flags import apply
+    apply()
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurodeploy.device.profile import load_profile  # noqa: E402
+from neurodeploy.train.delay_mismatch import slot_spreads  # noqa: E402
 from neurodeploy.train.loop import TrainConfig, Trainer  # noqa: E402
 from neurodeploy.train.run import build_network  # noqa: E402
 from neurodeploy.train.structure import Structure  # noqa: E402
@@ -47,7 +54,8 @@ def steps_per_second(task_name, draws, mismatch, n_steps, batch=None, **arch_ove
     idx = np.arange(bs)
     rates = (tr_d.target_rates if tr_d.target_rates is not None else np.zeros((tr_d.n, st.readout.shape[1])))[idx]
     zeros = np.zeros(st.slots.n, np.float32)       # the quantizer's weight and delay levels (QAT off)
-    args = (s.mask, zeros, zeros, False, tr_d.spikes[idx], tr_d.labels[idx],
+    spreads = slot_spreads(st, None, s.theta)       # delay-mismatch spreads: ones without a fitted quantizer
+    args = (s.mask, zeros, zeros, spreads, False, tr_d.spikes[idx], tr_d.labels[idx],
             rates.astype(np.float32), np.ones(bs, np.float32))
     theta, opt = s.theta, s.opt_state
     out = f(theta, opt, *args, jax.random.PRNGKey(0))
@@ -63,6 +71,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=500, help="frozen-noise steps timed (digits: a tenth)")
     ap.add_argument("--skip-digits", action="store_true")
+    ap.add_argument("--xla-defaults", action="store_true",
+                    help="without the CLI's XLA process flags (neurodeploy/xla_flags.py), for comparison")
     a = ap.parse_args(argv)
     rows = []
     for label, draws, mm in (("nominal", 1, 0.0), ("1 draw", 1, 0.1), ("4 draws (lax.map)", 4, 0.1)):

@@ -29,6 +29,10 @@ The options apply to the program a ``jax.jit`` compiles at the outermost level (
 compiled with that jit's options; a training step written by hand should therefore be jitted with
 ``jax.jit(step, compiler_options=compiler_options())`` (or :func:`jit`), a batch-1 forward run with
 ``compiler_options(batch=1)``.
+
+One option XLA takes only from the process's ``XLA_FLAGS``, read once: small time loops compiled into one function
+(:mod:`neurodeploy.xla_flags`; the command line sets it, a program calls :func:`neurodeploy.xla_flags.apply` before
+its first JAX computation).
 """
 
 from __future__ import annotations
