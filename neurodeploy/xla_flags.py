@@ -17,10 +17,10 @@ no faster (within the noise, perhaps ~8 % slower), as a batch-1 forward run of N
 Measured (``tools/bench_sim.py``, ``tools/bench_train.py``; docs/performance.md, "Small time loops compiled
 whole"): the 2-neuron frozen-noise training step ~3 → ~0.8 ms (279 → 1446 steps per second in the training
 benchmark), forward N = 64 at batch 1 ~1.6 → ~0.7 ms per 500 steps, N = 128 ~2.5 → ~1.6 ms; the other benchmark
-rows are not compiled whole and unchanged. A loop compiled whole has its arithmetic emitted by
-another code generator: currents and gradients can differ in their last bits (the benchmark rows' spikes were
-the same; a 2-neuron run's membrane currents within 3.3e-7 of their largest value), so a training run with the flag can end in
-another model than one without — as good, and the same bytes again for the same flags and seed.
+rows are not compiled whole and unchanged. A loop compiled whole has its arithmetic emitted by another code
+generator: currents and gradients can differ in their last bits (the benchmark rows' spikes were the same; a
+2-neuron run's membrane currents within 3.3e-7 of their largest value), so a training run with the flag can end
+in another model than one without — as good, and the same bytes again for the same flags and seed.
 
 XLA reads its flags once, when JAX first uses its backend, from the ``XLA_FLAGS`` environment variable; they
 hold for the whole process. The command line, the test suite and the Ray workers set them through

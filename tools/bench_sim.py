@@ -448,7 +448,7 @@ def main(argv=None) -> int:
         apply()     # the process flags the CLI sets (small time loops compiled whole), before JAX starts
     if args.worker:
         side, *rest = args.worker
-        return worker(side, *(rest or ["constant"])[:1], xla_defaults=args.xla_defaults)
+        return worker(side, rest[0] if rest else "constant", xla_defaults=args.xla_defaults)
     if args.rss_child:
         print(rss_child(*args.rss_child))
         return 0
@@ -467,10 +467,9 @@ def main(argv=None) -> int:
           f"JAX device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind}); "
           f"{args.stat} of {args.repeats} calls" + (f", median over {args.processes} process pairs"
                                                     if args.processes > 1 else ""))
-    args.rockpool_env = rockpool_env
     rounds = []
     for k in range(args.processes):
-        rounds.append(measure_round(args, rows))
+        rounds.append(measure_round(args, rows, rockpool_env))
         if args.processes > 1:
             print(f"process pair {k + 1} of {args.processes} done", file=sys.stderr, flush=True)
     hdr = f"{'case':38s} {'ours':>9s} {'rate':>6s} {'compile':>8s}"
@@ -490,14 +489,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def measure_round(args, rows) -> dict:
+def measure_round(args, rows, rockpool_env: dict) -> dict:
     """One process pair (ours in this process when ``--processes 1``): each row prepared on both sides, then
     timed ``--repeats`` times, the sides interleaved call by call. Row → (ours: first, rate, statistic; the same
     for Rockpool or None; Rockpool's error or None)."""
     stat = statistics.median if args.stat == "median" else min
     ours = (Local(args.xla_defaults) if args.processes == 1 else
             Remote(sys.executable, "ours", *(["--xla-defaults"] if args.xla_defaults else [])))
-    remote = (Remote(args.compare_rockpool, "rockpool", args.rockpool_weights, env=args.rockpool_env)
+    remote = (Remote(args.compare_rockpool, "rockpool", args.rockpool_weights, env=rockpool_env)
               if args.compare_rockpool else None)
     out = {}
     for row in rows:
@@ -513,6 +512,7 @@ def measure_round(args, rows) -> dict:
         s_ours = stat(t_ours)
         theirs = (rp["first"], rp["rate"], stat(t_rp)) if rp and "error" not in rp else None
         out[row] = ((mine["first"], mine["rate"], s_ours), theirs, rp.get("error") if rp else None)
+        print(f"  {row} measured", file=sys.stderr, flush=True)
     for side in (ours, remote):
         if side:
             side.close()

@@ -146,10 +146,11 @@ def train(task, output, cfg, profile, *, arch_overrides: dict | None = None, ini
     """Train ``task`` and write ``output`` (model.json); returns the summary (metrics, constraints, paths).
 
     ``chip`` (a chip profile's path or object; with ``init``): fine-tune for that measured chip (:mod:`.measured_chip`;
-    the test metrics' first draw is that chip; ``metadata.chip_profile`` records its sha256). The checkpoint (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once
-    the run is complete and the model written, unless ``keep_checkpoint``; a run stopped early
-    (``stop_after``) keeps it for ``resume``. ``on_epoch(history row, checkpoint path)`` is called after every
-    epoch; returning True stops the run there (the best model so far is written, as with ``stop_after``)."""
+    the test metrics' first draw is that chip; ``metadata.chip_profile`` records its sha256). The checkpoint
+    (``checkpoint``, default ``OUTPUT.ckpt.npz``, written after every epoch) is removed once the run is complete and
+    the model written, unless ``keep_checkpoint``; a run stopped early (``stop_after``) keeps it for ``resume``.
+    ``on_epoch(history row, checkpoint path)``, called after every epoch, returning True stops the run there
+    (the best model so far is written, as with ``stop_after``)."""
     from dataclasses import replace
 
     from .loop import Trainer
