@@ -19,7 +19,7 @@ demo: $(STAMP)
 	@sh examples/demo.sh $(BIN)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist worksteal tests
 
 bench: $(STAMP)
 	@for b in tools/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
