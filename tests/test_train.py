@@ -3,6 +3,7 @@ exact, a few steps lower the loss, same seed → identical model.json, --resume 
 
 import json
 
+import jax
 import numpy as np
 import pytest
 
@@ -176,6 +177,50 @@ def test_resume_refuses_other_settings(trained, tmp_path, profile):
     with pytest.raises(TrainError, match="other settings"):
         train(TinyTask(), tmp_path / "b.json", _cfg(lr=0.5), profile, report=False, resume=True,
               checkpoint=d / "a.json.ckpt.npz")
+
+
+def test_runs_that_differ_only_in_lr_compile_the_same_step(profile):
+    """The learning rate is a value of the optimiser's state, so a sweep over it compiles one training step (and the
+    compilation cache holds it once); the two optimisers still start from their own rates."""
+    from neurodeploy.train.loop import Trainer
+    from neurodeploy.train.run import build_network
+    from neurodeploy.train.structure import Structure
+
+    task = TinyTask()
+    tr_d = task.data("train")
+    network = build_network(task, task.architecture(), profile, 0, data=tr_d)
+    st = Structure(network, profile)
+    texts, rates = [], []
+    for lr in (0.02, 0.5):
+        tr = Trainer(st, tr_d, tr_d, _cfg(lr=lr), profile)
+        s = tr.fresh(st.par.init())
+        zeros = np.zeros(st.slots.n, np.float32)
+        args = (s.theta, s.opt_state, s.mask, zeros, zeros, np.ones(st.slots.n, np.float32), False,
+                tr_d.spikes[:4], tr_d.labels[:4], np.zeros((4, st.readout.shape[1]), np.float32),
+                np.ones(4, np.float32), jax.random.PRNGKey(0))
+        texts.append(tr.steps["float"].lower(*args).as_text())
+        rates.append(float(s.opt_state.hyperparams["learning_rate"]))
+    assert texts[0] == texts[1]
+    assert rates == pytest.approx([0.02, 0.5])
+
+
+def test_resume_refuses_a_checkpoint_of_another_optimiser_layout(trained, tmp_path, profile):
+    from neurodeploy.train.run import train
+    from neurodeploy.train.task import TrainError
+
+    d, _ = trained
+    with np.load(d / "a.json.ckpt.npz") as z:
+        data = {k: z[k] for k in z.files}
+    data = {k: v for k, v in data.items() if k != "opt/1"}            # the learning rate's array, as before it was one
+    n = sum(1 for k in data if k.startswith("opt/"))
+    data = {**{k: v for k, v in data.items() if not k.startswith("opt/")},
+            **{f"opt/{i}": v for i, v in enumerate(v for k, v in sorted(
+                ((k, v) for k, v in data.items() if k.startswith("opt/")), key=lambda kv: int(kv[0][4:])))}}
+    assert sum(1 for k in data if k.startswith("opt/")) == n
+    np.savez(tmp_path / "old.ckpt.npz", **data)
+    with pytest.raises(TrainError, match="another version of neurodeploy .*start afresh without --resume"):
+        train(TinyTask(), tmp_path / "c.json", _cfg(), profile, report=False, resume=True,
+              checkpoint=tmp_path / "old.ckpt.npz")
 
 
 def test_cli_bad_data_file_is_one_line(run_cli, tmp_path):

@@ -65,6 +65,11 @@ def load(path: Path, settings: dict, theta_template, opt_templates: dict, ignore
 
     def tree(prefix, template):
         leaves, tdef = jax.tree_util.tree_flatten(template)
+        stored = sum(1 for k in data if k.startswith(prefix + "/"))
+        if stored != len(leaves) or any(np.shape(data[f"{prefix}/{i}"]) != np.shape(a) for i, a in enumerate(leaves)):
+            raise TrainError(f"--resume: checkpoint {path} was written by another version of neurodeploy (its {prefix} "
+                             f"state: {stored} arrays where this version has {len(leaves)}, or other shapes); "
+                             "start afresh without --resume")
         return jax.tree_util.tree_unflatten(tdef, [jnp.asarray(data[f"{prefix}/{i}"]) for i in range(len(leaves))])
 
     theta = tree("theta", theta_template)

@@ -84,10 +84,15 @@ class Trainer:
 
     # ---- pieces ---------------------------------------------------------------------------
     def _optimizer(self, lr, n_steps):
+        """Adam on a cosine schedule from ``lr`` over ``n_steps``, after clipping the global norm. The learning rate is
+        a value of the optimiser's state (``optax.inject_hyperparams``), not a constant of the compiled step: runs that
+        differ only in it (a sweep over ``lr``) compile the same step, which the compilation cache then holds once."""
         import optax
 
-        sched = optax.cosine_decay_schedule(lr, max(int(n_steps), 1), alpha=0.1)
-        return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
+        def make(learning_rate):
+            sched = optax.cosine_decay_schedule(learning_rate, max(int(n_steps), 1), alpha=0.1)
+            return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
+        return optax.inject_hyperparams(make)(learning_rate=lr)
 
     def _loss_terms(self, spikes, y, tr, valid, rec=None, net=None):
         import jax.numpy as jnp
