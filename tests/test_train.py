@@ -179,9 +179,10 @@ def test_resume_refuses_other_settings(trained, tmp_path, profile):
               checkpoint=d / "a.json.ckpt.npz")
 
 
-def test_runs_that_differ_only_in_lr_compile_the_same_step(profile):
-    """The learning rate is a value of the optimiser's state, so a sweep over it compiles one training step (and the
-    compilation cache holds it once); the two optimisers still start from their own rates."""
+def test_runs_that_differ_in_lr_or_epochs_compile_one_step(profile):
+    """The learning rate and the schedule's length are values of the optimiser's state: the float and QAT phases run
+    one compiled step, and runs that differ only in them (a sweep over lr or epochs) compile the same program; each
+    optimiser still starts from its own rate and length."""
     from neurodeploy.train.loop import Trainer
     from neurodeploy.train.run import build_network
     from neurodeploy.train.structure import Structure
@@ -190,18 +191,21 @@ def test_runs_that_differ_only_in_lr_compile_the_same_step(profile):
     tr_d = task.data("train")
     network = build_network(task, task.architecture(), profile, 0, data=tr_d)
     st = Structure(network, profile)
-    texts, rates = [], []
-    for lr in (0.02, 0.5):
-        tr = Trainer(st, tr_d, tr_d, _cfg(lr=lr), profile)
+    texts, hyper = [], []
+    for lr, epochs in ((0.02, 3), (0.5, 5)):
+        tr = Trainer(st, tr_d, tr_d, _cfg(lr=lr, epochs=epochs), profile)
+        assert tr.steps["float"] is tr.steps["qat"]
         s = tr.fresh(st.par.init())
         zeros = np.zeros(st.slots.n, np.float32)
         args = (s.theta, s.opt_state, s.mask, zeros, zeros, np.ones(st.slots.n, np.float32), False,
                 tr_d.spikes[:4], tr_d.labels[:4], np.zeros((4, st.readout.shape[1]), np.float32),
                 np.ones(4, np.float32), jax.random.PRNGKey(0))
         texts.append(tr.steps["float"].lower(*args).as_text())
-        rates.append(float(s.opt_state.hyperparams["learning_rate"]))
+        hyper.append({k: float(v) for k, v in s.opt_state.hyperparams.items()})
     assert texts[0] == texts[1]
-    assert rates == pytest.approx([0.02, 0.5])
+    # tiny task: 8 trials, batch 4 → 2 steps per epoch; one QAT epoch (qat_epochs=1)
+    assert hyper == [pytest.approx({"learning_rate": 0.02, "decay_steps": 4.0}),
+                     pytest.approx({"learning_rate": 0.5, "decay_steps": 8.0})]
 
 
 def test_resume_refuses_a_checkpoint_of_another_optimiser_layout(trained, tmp_path, profile):
@@ -211,7 +215,7 @@ def test_resume_refuses_a_checkpoint_of_another_optimiser_layout(trained, tmp_pa
     d, _ = trained
     with np.load(d / "a.json.ckpt.npz") as z:
         data = {k: z[k] for k in z.files}
-    data = {k: v for k, v in data.items() if k != "opt/1"}            # the learning rate's array, as before it was one
+    data = {k: v for k, v in data.items() if k != "opt/1"}     # one array fewer: an earlier layout
     n = sum(1 for k in data if k.startswith("opt/"))
     data = {**{k: v for k, v in data.items() if not k.startswith("opt/")},
             **{f"opt/{i}": v for i, v in enumerate(v for k, v in sorted(

@@ -79,20 +79,29 @@ class Trainer:
         self.dquant = GridQuantizer(st, profile, seed=0) if st.net.delay is not None and profile.models_delays else None
         self.opts = {"float": self._optimizer(cfg.lr, (cfg.epochs - cfg.n_qat) * self.spe),
                      "qat": self._optimizer(cfg.lr * cfg.qat_lr_factor, max(cfg.n_qat, 1) * self.spe)}
-        self.steps = {k: self._make_step(o) for k, o in self.opts.items()}
+        step = self._make_step(self.opts["float"])      # one program: the phases differ in the state's values only
+        self.steps = {k: step for k in self.opts}
         self._eval = self._make_eval()
 
     # ---- pieces ---------------------------------------------------------------------------
     def _optimizer(self, lr, n_steps):
-        """Adam on a cosine schedule from ``lr`` over ``n_steps``, after clipping the global norm. The learning rate is
-        a value of the optimiser's state (``optax.inject_hyperparams``), not a constant of the compiled step: runs that
-        differ only in it (a sweep over ``lr``) compile the same step, which the compilation cache then holds once."""
+        """Adam on a cosine schedule from ``lr`` down to 0.1·``lr`` over ``n_steps`` steps, after clipping the global
+        norm. The learning rate and the schedule's length are values of the optimiser's state
+        (``optax.inject_hyperparams``), not constants of the compiled step: the float and QAT phases run one compiled
+        step, and runs that differ only in them (a sweep over ``lr`` or ``epochs``) compile the same program, which
+        the compilation cache then holds once. The schedule is optax's ``cosine_decay_schedule`` (exponent 1),
+        written out because optax checks its length as a Python number:
+        η(t) = lr·[(1 − α)·½(1 + cos(π·min(t, T)/T)) + α], α = 0.1."""
+        import jax.numpy as jnp
         import optax
 
-        def make(learning_rate):
-            sched = optax.cosine_decay_schedule(learning_rate, max(int(n_steps), 1), alpha=0.1)
+        def make(learning_rate, decay_steps):
+            def sched(count):
+                count = jnp.minimum(count, decay_steps)
+                cosine = 0.5 * (1 + jnp.cos(jnp.pi * count / decay_steps))
+                return learning_rate * ((1 - 0.1) * cosine ** 1.0 + 0.1)
             return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
-        return optax.inject_hyperparams(make)(learning_rate=lr)
+        return optax.inject_hyperparams(make)(learning_rate=lr, decay_steps=float(max(int(n_steps), 1)))
 
     def _loss_terms(self, spikes, y, tr, valid, rec=None, net=None):
         import jax.numpy as jnp
