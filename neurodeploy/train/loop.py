@@ -91,7 +91,9 @@ class Trainer:
         step, and runs that differ only in them (a sweep over ``lr`` or ``epochs``) compile the same program, which
         the compilation cache then holds once. The schedule is optax's ``cosine_decay_schedule`` (exponent 1),
         written out because optax checks its length as a Python number:
-        η(t) = lr·[(1 − α)·½(1 + cos(π·min(t, T)/T)) + α], α = 0.1."""
+        η(t) = lr·[(1 − α)·½(1 + cos(π·min(t, T)/T)) + α], α = 0.1. With lr and T run-time values XLA cannot fold
+        π/T and ½·(1 − α) into constants, so η(t) may round differently in its last bit from a schedule compiled
+        with them as constants."""
         import jax.numpy as jnp
         import optax
 
