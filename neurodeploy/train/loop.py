@@ -97,11 +97,13 @@ class Trainer:
         import jax.numpy as jnp
         import optax
 
+        alpha = 0.1
+
         def make(learning_rate, decay_steps):
             def sched(count):
                 count = jnp.minimum(count, decay_steps)
                 cosine = 0.5 * (1 + jnp.cos(jnp.pi * count / decay_steps))
-                return learning_rate * ((1 - 0.1) * cosine ** 1.0 + 0.1)
+                return learning_rate * ((1 - alpha) * cosine + alpha)
             return optax.chain(optax.clip_by_global_norm(self.cfg.clip), optax.adam(sched))
         return optax.inject_hyperparams(make)(learning_rate=lr, decay_steps=float(max(int(n_steps), 1)))
 
