@@ -1,4 +1,14 @@
-"""XLA flags of a neurodeploy process, set before JAX starts its CPU backend: small time loops compiled whole.
+"""XLA flags of a neurodeploy process, set before JAX starts its CPU backend: small time loops compiled whole, and
+one host device per core.
+
+**One host device per core.** JAX's CPU backend has one device unless ``--xla_force_host_platform_device_count``
+asks for more; each device's program runs on a thread of its own. The simulator splits a batched run across them
+(:mod:`neurodeploy.sim.shards`), so the flag asks for as many devices as the process may use cores
+(:func:`host_devices`, at most :data:`MAX_HOST_DEVICES`). A run's last bits depend on how many shards its batch is
+split into, so the device count is part of what makes a result reproducible: the Ray workers are given the
+driver's (:func:`neurodeploy.study.engines.worker_env`), and a process that sets the count itself keeps it.
+
+**Small time loops compiled whole.**
 
 XLA's CPU runtime runs a compiled program as a sequence of *thunks*, one per operation (a fused elementwise loop,
 a matrix product, a copy), and a simulation's time loop runs its body's ~50 thunks (forward) or ~100 (a training
@@ -24,9 +34,9 @@ in another model than one without — as good, and the same bytes again for the 
 
 XLA reads its flags once, when JAX first uses its backend, from the ``XLA_FLAGS`` environment variable; they
 hold for the whole process. The command line, the test suite and the Ray workers set them through
-:func:`apply` / :func:`with_small_loops`. A Python program calls :func:`apply` before its first JAX
-computation, or exports the variable (:func:`flag`). Flags the user set win: an ``XLA_FLAGS`` that sets
-``xla_backend_extra_options`` itself is left as it is.
+:func:`apply` / :func:`with_flags`. A Python program calls :func:`apply` before its first JAX
+computation, or exports the variable (:func:`flag`, :func:`device_flag`). Flags the user set win: an ``XLA_FLAGS``
+that sets ``xla_backend_extra_options`` or a host-device count itself keeps it.
 """
 
 from __future__ import annotations
@@ -36,8 +46,31 @@ import sys
 
 #: Per-iteration bytes below which XLA compiles a time loop into one function (module docstring).
 SMALL_LOOP_BYTES = 300_000
+#: Host devices a process asks for, at most (one per usable core up to this).
+MAX_HOST_DEVICES = 8
 _OPTION = "xla_cpu_small_while_loop_byte_threshold"
 _EXTRA = "--xla_backend_extra_options"
+_DEVICES = "--xla_force_host_platform_device_count"
+
+
+def host_devices() -> int:
+    """The cores this process may run on (its CPU affinity), at most :data:`MAX_HOST_DEVICES`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:          # platforms without affinity masks
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_HOST_DEVICES))
+
+
+def device_flag(devices: int | None = None) -> str:
+    """The host-device flag for ``devices`` devices (default :func:`host_devices`), as ``XLA_FLAGS`` takes it."""
+    return f"{_DEVICES}={host_devices() if devices is None else int(devices)}"
+
+
+def device_count(flags: str) -> int | None:
+    """The host-device count ``flags`` (an ``XLA_FLAGS`` value) set, the last one if several; None if none."""
+    counts = [f.split("=", 1)[1] for f in flags.split() if f.startswith(_DEVICES + "=")]
+    return int(counts[-1]) if counts else None
 
 
 def flag() -> str:
@@ -45,12 +78,13 @@ def flag() -> str:
     return f"{_EXTRA}={_OPTION}={SMALL_LOOP_BYTES}"
 
 
-def with_small_loops(flags: str) -> str:
+def with_flags(flags: str, devices: int | None = None) -> str:
     """``flags`` (an ``XLA_FLAGS`` value) with :func:`flag` added, unless they set ``xla_backend_extra_options``
-    (the user's own extra options win; XLA keeps one value of that flag)."""
-    if _EXTRA in flags:
-        return flags
-    return f"{flags} {flag()}".strip()
+    (the user's own extra options win; XLA keeps one value of that flag), and :func:`device_flag` of ``devices``
+    unless they set a host-device count."""
+    out = flags if _EXTRA in flags else f"{flags} {flag()}"
+    out = out if device_count(flags) is not None else f"{out} {device_flag(devices)}"
+    return out.strip()
 
 
 def backend_started() -> bool:
@@ -61,8 +95,9 @@ def backend_started() -> bool:
 
 
 def apply(environ=os.environ) -> bool:
-    """Add :func:`flag` to ``environ["XLA_FLAGS"]`` for this process and the processes it starts; True when it
-    takes effect here (JAX's backend not yet started and the user's flags did not set extra options)."""
+    """Add :func:`flag` and :func:`device_flag` to ``environ["XLA_FLAGS"]`` (:func:`with_flags`) for this process and
+    the processes it starts; True when it takes effect here (JAX's backend not yet started, and the user's flags did
+    not already set both)."""
     before = environ.get("XLA_FLAGS", "")
-    environ["XLA_FLAGS"] = with_small_loops(before)
+    environ["XLA_FLAGS"] = with_flags(before)
     return environ["XLA_FLAGS"] != before and not backend_started()

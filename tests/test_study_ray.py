@@ -169,13 +169,15 @@ def test_api_verify_on_ray_runs_the_float_draws_on_workers_and_reports_the_cli_b
 
 def test_workers_compile_at_the_optimisation_level_and_with_the_extra_options_of_the_driving_process(monkeypatch):
     from neurodeploy.study.engines import WORKER_ENV, worker_env
-    from neurodeploy.xla_flags import flag
+    from neurodeploy.xla_flags import device_flag, flag
 
-    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1 --xla_backend_optimization_level=1")
+    base = WORKER_ENV["XLA_FLAGS"].split()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3 --xla_backend_optimization_level=1")
     env = worker_env()
-    assert env["XLA_FLAGS"].split() == WORKER_ENV["XLA_FLAGS"].split() + ["--xla_backend_optimization_level=1", flag()]
+    assert env["XLA_FLAGS"].split() == base + ["--xla_backend_optimization_level=1", flag(), device_flag(3)]
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
-    assert worker_env() == {**WORKER_ENV, "XLA_FLAGS": f"{WORKER_ENV['XLA_FLAGS']} {flag()}"}
+    assert worker_env() == {**WORKER_ENV, "XLA_FLAGS": f"{WORKER_ENV['XLA_FLAGS']} {flag()} {device_flag(1)}"}
     own = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=0"
     monkeypatch.setenv("XLA_FLAGS", own)       # the driver's own extra options reach the workers instead
-    assert worker_env()["XLA_FLAGS"].split() == WORKER_ENV["XLA_FLAGS"].split() + [own]
+    # and, as the driver set no device count (XLA's default: one), one device
+    assert worker_env()["XLA_FLAGS"].split() == base + [own, device_flag(1)]

@@ -11,26 +11,32 @@ from neurodeploy import xla_flags
 FLAG = xla_flags.flag()
 
 
-def test_flag_is_added_once_and_user_extra_options_win():
-    assert xla_flags.with_small_loops("") == FLAG
-    assert xla_flags.with_small_loops("--xla_force_host_platform_device_count=1") == \
+def test_flags_are_added_once_and_the_users_own_win():
+    dev = xla_flags.device_flag()
+    assert dev == f"--xla_force_host_platform_device_count={xla_flags.host_devices()}"
+    assert 1 <= xla_flags.host_devices() <= xla_flags.MAX_HOST_DEVICES
+    assert xla_flags.with_flags("") == f"{FLAG} {dev}"
+    assert xla_flags.with_flags("", devices=3) == f"{FLAG} --xla_force_host_platform_device_count=3"
+    assert xla_flags.with_flags("--xla_force_host_platform_device_count=1") == \
         f"--xla_force_host_platform_device_count=1 {FLAG}"
-    assert xla_flags.with_small_loops(FLAG) == FLAG
+    assert xla_flags.with_flags(f"{FLAG} {dev}") == f"{FLAG} {dev}"
     own = "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=0"
-    assert xla_flags.with_small_loops(own) == own
+    assert xla_flags.with_flags(own) == f"{own} {dev}"
+    assert xla_flags.device_count("--a --xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=4") == 4
+    assert xla_flags.device_count("--xla_backend_optimization_level=0") is None
 
 
 def test_apply_reports_whether_it_takes_effect():
     env = {}
     xla_flags.apply(env)
-    assert env["XLA_FLAGS"] == FLAG
+    assert env["XLA_FLAGS"] == f"{FLAG} {xla_flags.device_flag()}"
     # this test process's backend has started (the suite computes), so a change would not reach it
     import jax.numpy as jnp
 
     jnp.ones(1).block_until_ready()
     assert xla_flags.backend_started()
     assert xla_flags.apply({"XLA_FLAGS": ""}) is False
-    assert xla_flags.apply({"XLA_FLAGS": FLAG}) is False      # nothing to change
+    assert xla_flags.apply({"XLA_FLAGS": f"{FLAG} {xla_flags.device_flag()}"}) is False      # nothing to change
 
 
 def test_the_suite_and_ray_workers_run_with_the_flag():

@@ -31,6 +31,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from neurodeploy.device.profile import load_profile  # noqa: E402
+from neurodeploy.sim.shards import place  # noqa: E402
 from neurodeploy.train.delay_mismatch import slot_spreads  # noqa: E402
 from neurodeploy.train.loop import TrainConfig, Trainer  # noqa: E402
 from neurodeploy.train.run import build_network  # noqa: E402
@@ -57,7 +58,7 @@ def steps_per_second(task_name, draws, mismatch, n_steps, batch=None, **arch_ove
     spreads = slot_spreads(st, None, s.theta)       # delay-mismatch spreads: ones without a fitted quantizer
     args = (s.mask, zeros, zeros, spreads, False, tr_d.spikes[idx], tr_d.labels[idx],
             rates.astype(np.float32), np.ones(bs, np.float32))
-    theta, opt = s.theta, s.opt_state
+    theta, opt = place((s.theta, s.opt_state), bs, st.net.n_neurons)       # as the trainer places them (neurodeploy.sim.shards)
     out = f(theta, opt, *args, jax.random.PRNGKey(0))
     jax.block_until_ready(out)
     t0 = time.perf_counter()

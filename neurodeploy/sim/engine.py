@@ -24,6 +24,8 @@ What the engine adds to the model, each in one place:
   loop, as the inputs' (a static branch: without it the program is the one without timed inputs); with
   delays both through (D2)–(D3) of :mod:`.delays`;
 - **fusion marks** (:func:`.fusion.stored`), passed to the model as its ``store``;
+- **a batch across the devices** (:func:`.shards.over_batch`): a batched run split into one part per device of the
+  process, run side by side (a process with one device, the default, runs it whole);
 - **the recomputing gradient** (:func:`.remat.scan_remat`): the backward pass recomputes each step from the
   stored state and takes the spike timing from the forward's states (:func:`_from_forward`) instead of
   recomputing the passage; the matrix paths' forward carries the charge from the end of the step before
@@ -55,6 +57,7 @@ from .fusion import ones_like_state, stored
 from .mismatch import apply_mismatch
 from .network import CAPACITANCES, DTYPE, SimNetwork
 from .remat import scan_remat
+from .shards import over_batch
 
 #: The charge paths (module docstring).
 PATHS = ("gather", "matrix", "matrix-pre", "event", "event-pre", "rec-matrix")
@@ -291,6 +294,16 @@ def _run(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple
     return spikes, final, rec
 
 
+def _run_shards(net: SimNetwork, inputs, mismatch, state: model.SimState, record: tuple, dt: float, path: str,
+                lateness=None):
+    """:func:`_run` with the batch split across the process's devices (:func:`.shards.over_batch`; one device, or
+    batch 1: :func:`_run` itself)."""
+    def one(n, x, m, s, late):
+        return _run(n, x, m, s, record, dt, path, late)
+    batched = (False, True, False, True, lateness is not None)
+    return over_batch(one, jnp.shape(inputs)[0], net.n_neurons, batched)(net, inputs, mismatch, state, lateness)
+
+
 @lru_cache(maxsize=16)
 def nominal(n: int, s: int, delays: bool = False) -> dict:
     """The identity draw for n neurons and s entries, cached host arrays that ``simulate`` passes through an
@@ -319,6 +332,6 @@ def run(net: SimNetwork, x, mismatch, state: model.SimState, record: tuple, dt: 
 #: :func:`_run` compiled on its own, with the simulator's XLA options (:mod:`.compiler`; at batch 1 with one core's
 #: schedule), and as part of a caller's traced program (under its ``jax.jit``, ``jax.vmap``, ``jax.grad``), whose
 #: compilation takes the caller's options (JAX accepts compile options on a top-level jit only)
-_run_top = jit(_run, static_argnames=("record", "dt", "path"))
+_run_top = jit(_run_shards, static_argnames=("record", "dt", "path"))
 _run_top1 = jit(_run, batch=1, static_argnames=("record", "dt", "path"))
-_run_nested = jax.jit(_run, static_argnames=("record", "dt", "path"))
+_run_nested = jax.jit(_run_shards, static_argnames=("record", "dt", "path"))

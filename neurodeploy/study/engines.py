@@ -71,20 +71,21 @@ WORKER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallel
 
 def worker_env() -> dict:
     """:data:`WORKER_ENV`, the workers compiling at this process's ``--xla_backend_optimization_level`` when its
-    XLA_FLAGS set one, and with its ``--xla_backend_extra_options`` or else the small-loop option
-    (:mod:`neurodeploy.xla_flags`): the level and the small loops can change a float result's last bit (the thread
+    XLA_FLAGS set one, with its ``--xla_backend_extra_options`` or else the small-loop option, and with this
+    process's host-device count (:mod:`neurodeploy.xla_flags`; one where it set none, as XLA then has one): the level,
+    the small loops and the devices a batch is split across can change a float result's last bit (the thread
     settings do not), and a worker computes what this process would."""
     import os
 
-    from ..xla_flags import with_small_loops
+    from ..xla_flags import device_count, with_flags
 
     env = dict(WORKER_ENV)
-    own = os.environ.get("XLA_FLAGS", "").split()
-    level = [f for f in own if f.startswith("--xla_backend_optimization_level")]
+    own = os.environ.get("XLA_FLAGS", "")
+    level = [f for f in own.split() if f.startswith("--xla_backend_optimization_level")]
     if level:
         env["XLA_FLAGS"] += " " + level[-1]
-    extra = [f for f in own if f.startswith("--xla_backend_extra_options")]
-    env["XLA_FLAGS"] = with_small_loops(env["XLA_FLAGS"] + (" " + extra[-1] if extra else ""))
+    extra = [f for f in own.split() if f.startswith("--xla_backend_extra_options")]
+    env["XLA_FLAGS"] = with_flags(env["XLA_FLAGS"] + (" " + extra[-1] if extra else ""), devices=device_count(own) or 1)
     return env
 
 

@@ -319,6 +319,11 @@ class Trainer:
             self.dquant.refit(state.theta, np.asarray(state.theta["weights"]) * state.mask)
         dq = self.quant if qat else self.dquant
         step_fn = self.steps[state.phase]
+        # where the simulator splits the batch across devices, the step returns theta and the optimiser's state
+        # replicated on them: placed so from the first step on, the step compiles once (neurodeploy.sim.shards)
+        from ..sim.shards import place
+
+        state.theta, state.opt_state = place((state.theta, state.opt_state), self.bs, st.net.n_neurons)
         data = self.train if self.source is None else self.source(state.epoch)
         if data.n != self.train.n:
             raise TrainError(f"training data of epoch {state.epoch}: {data.n} trials, expected {self.train.n}")
