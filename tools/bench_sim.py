@@ -21,8 +21,9 @@ dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys i
 
 Our rows are jitted as a user's own code should jit the simulator: with ``neurodeploy.sim.compiler_options(batch)``
 (:mod:`neurodeploy.sim.compiler`; batch 1 for the batch-1 forward rows), in a process with the XLA flags the CLI
-sets (:mod:`neurodeploy.xla_flags`: small time loops compiled whole); ``--xla-defaults`` runs them with XLA's
-defaults instead. Rockpool's rows keep XLA's defaults (``--rockpool-xla-flags`` gives its side flags of its own).
+sets (:mod:`neurodeploy.xla_flags`: small time loops compiled whole, one host device per core, across which the
+simulator splits a batch, :mod:`neurodeploy.sim.shards`); ``--xla-defaults`` runs them with XLA's defaults instead
+(one device). Rockpool's rows keep XLA's defaults (``--rockpool-xla-flags`` gives its side flags of its own).
 
 ``--compare-rockpool PYTHON`` runs Rockpool's DynapSim (3.1.0: one combined synapse per neuron, so the
 connectivity is given as dense signed matrices W_in [60, N], W_rec [N, N], weights / Iscale) in a
@@ -464,7 +465,7 @@ def main(argv=None) -> int:
     print(f"neurodeploy.sim vs {rp_name}: T={T}, dt={DT * 1e3:g} ms, "
           f"{N_IN} Poisson inputs at {RATE:g} Hz, {K_IN} input + {K_REC} recurrent synapses per neuron; "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start (timings are noisy under load); "
-          f"JAX device: {jax.devices()[0].platform} ({jax.devices()[0].device_kind}); "
+          f"JAX devices: {len(jax.devices())} × {jax.devices()[0].platform} ({jax.devices()[0].device_kind}); "
           f"{args.stat} of {args.repeats} calls" + (f", median over {args.processes} process pairs"
                                                     if args.processes > 1 else ""))
     rounds = []
