@@ -21,7 +21,7 @@ def test_a_batch_is_split_across_every_device_when_each_part_is_large_enough():
     assert shards.count(64, 64, devices=1) == 1
     assert shards.count(16, m // 2, devices=4) == 4
     assert shards.count(16, m // 8, devices=4) == 1
-    assert shards.count(3, 10 * m, devices=4) == 1          # fewer samples than devices
+    assert shards.count(3, 10 * m, devices=4) == 1          # fewer samples (or draws) than devices
     # this suite's processes have one device: nothing is split, and place() leaves arrays where they are
     assert shards.count(64, 10 * m) == 1
     tree = {"a": np.ones(3, np.float32)}
@@ -55,15 +55,20 @@ text = step.lower(th).compile().as_text()
 g = jax.grad(loss)(par.init())
 draws = sample_mismatch_stack(net, jax.random.PRNGKey(0), 2)
 sd = jax.jit(jax.vmap(lambda m: simulate(net, x, m)[0]))(draws)
+split_draws = jax.jit(shards.over_draws(lambda m, nn, xx: simulate(nn, xx, m)[0], 2, 3 * n))
+sdo = split_draws(draws, net, x)
 np.savez(sys.argv[1], s=np.asarray(s), I_mem=np.asarray(rec["I_mem"]), t_refr=np.asarray(final.t_refr),
-         w=np.asarray(g["weights"]), th=np.asarray(th["weights"]), sd=np.asarray(sd))
-print(json.dumps({"devices": len(jax.devices()), "split": "num_partitions=2" in text, "compiled": step._cache_size()}))
+         w=np.asarray(g["weights"]), th=np.asarray(th["weights"]), sd=np.asarray(sd), sdo=np.asarray(sdo))
+draws_split = "num_partitions=2" in split_draws.lower(draws, net, x).compile().as_text()
+print(json.dumps({"devices": len(jax.devices()), "split": "num_partitions=2" in text, "compiled": step._cache_size(),
+                  "draws_split": draws_split}))
 """
 
 
 @pytest.mark.parametrize("devices", [2])
 def test_a_split_batch_gives_the_unsplit_runs_spikes_and_gradients(tmp_path, devices):
-    """Fresh processes with one and with two host devices: the same spikes (also of mismatch draws under vmap), the
+    """Fresh processes with one and with two host devices: the same spikes (also of mismatch draws under vmap, and
+    of the draws split across the devices, :func:`shards.over_draws`), the
     membrane currents and the final state to float rounding, the gradient within summation order; the training-like
     loop fed its own replicated results compiles once."""
     out = {}
@@ -74,12 +79,14 @@ def test_a_split_batch_gives_the_unsplit_runs_spikes_and_gradients(tmp_path, dev
                              timeout=600)
         assert res.returncode == 0, res.stderr[-3000:]
         out[d] = (json.loads(res.stdout.strip().splitlines()[-1]), np.load(path))
-    assert out[1][0] == {"devices": 1, "split": False, "compiled": 1}
-    assert out[devices][0] == {"devices": devices, "split": True, "compiled": 1}
+    assert out[1][0] == {"devices": 1, "split": False, "compiled": 1, "draws_split": False}
+    assert out[devices][0] == {"devices": devices, "split": True, "compiled": 1, "draws_split": True}
     one, two = out[1][1], out[devices][1]
     assert one["s"].sum() > 0 and one["s"].shape == two["s"].shape == (3, 200, 12)
     np.testing.assert_array_equal(one["s"], two["s"])
     np.testing.assert_array_equal(one["sd"], two["sd"])
+    np.testing.assert_array_equal(one["sd"], two["sdo"])       # the draws split across the devices
+    np.testing.assert_array_equal(one["sd"], one["sdo"])
     np.testing.assert_allclose(two["I_mem"], one["I_mem"], rtol=1e-5, atol=1e-14)
     np.testing.assert_allclose(two["t_refr"], one["t_refr"], rtol=1e-5, atol=1e-9)
     assert np.abs(one["w"]).max() > 0

@@ -1,35 +1,39 @@
-"""A batched run split across the process's devices: the samples of a batch in parallel, one shard per device.
+"""A batched run split across the process's devices: the samples of a batch in parallel, one part per device.
 
-The samples of a batch are independent until a loss sums over them, so a run of B samples on S devices is S runs of
-B/S samples, one per device, side by side (``jax.shard_map`` over the batch axis; every device holds the whole
-network). Under a gradient the network's cotangents are the sum of the S shards' (the transpose of the replicated
+The samples of a batch are independent until a loss sums over them, so a run of B samples on D devices is D runs of
+B/D samples, one per device, side by side (``jax.shard_map`` over the batch axis; every device holds the whole
+network). Under a gradient the network's cotangents are the sum of the D parts' (the transpose of the replicated
 network is a sum over the devices). On a CPU, JAX's devices are the process's *host devices*: XLA runs each one's
-program on its own thread, so the shards run on separate cores. One time loop cannot do that: its thunks run one
+program on its own thread, so the parts run on separate cores. One time loop cannot do that: its thunks run one
 after the other, and each thunk of a small network's step holds too few elements for XLA to split it across threads
 (the batch split into two loops of one program, or two halves in one loop, ran slower; docs/performance.md).
 
 How many devices a CPU process has is an XLA flag read once, when JAX starts its backend
-(``--xla_force_host_platform_device_count``): one by default, the usable cores (at most :data:`neurodeploy.xla_flags.MAX_HOST_DEVICES`)
-in processes that set neurodeploy's flags (:mod:`neurodeploy.xla_flags`: the command line, the tests, the Ray
-workers, or a program that calls :func:`neurodeploy.xla_flags.apply` first). A program with one device runs as
-before.
+(``--xla_force_host_platform_device_count``): one by default; the usable cores, at most
+:data:`neurodeploy.xla_flags.MAX_HOST_DEVICES`, in processes that set neurodeploy's flags (:mod:`neurodeploy.xla_flags`:
+the command line, the tests, the Ray workers, or a program that calls :func:`neurodeploy.xla_flags.apply` first). A
+process with one device runs every batch whole.
 
-**Shards.** One per device, every device of the process (:func:`count`): a batch that does not divide evenly is
-padded with copies of its first samples, whose results are dropped. A batch smaller than the device count (B = 1: a
-batch-1 run, or many mismatch draws under ``jax.vmap``) is not split, nor one whose part per device is small
-(:data:`MIN_SHARD_ELEMENTS`): a single device already runs a step's independent operations on two threads, and for a
-small network splitting only adds the second device's launches (the frozen-noise task's default network, 34
-neurons at batch 8, trained 34 → 28 steps/s split; the N = 64 batch-32 training step 55 → 34 ms). Always the same devices, so that the results
-of one program can be passed to the next: a program with a split batch returns its unsplit results (the network's
-gradient, a loss) replicated on every device, and a loop that feeds them back — a training loop — places its first
-state so too (:func:`place`), so that it calls one compilation from the first step on.
+**Parts.** One per device, always every device of the process (:func:`count`); a batch that does not divide evenly
+is padded with copies of its first samples, whose results are dropped. A batch smaller than the device count (B = 1:
+a batch-1 run, or many mismatch draws under ``jax.vmap``) is not split, nor one whose part per device is small
+(:data:`MIN_SHARD_ELEMENTS`): one device already runs a step's independent operations on two threads, and for a
+small network a split only adds the second device's launches (the frozen-noise task's default network, 34 neurons at
+batch 8, trained at 34 → 28 steps/s split; the N = 64 batch-32 training step took 55 → 34 ms).
 
-**Bits.** Each sample's forward arithmetic is the same on any shard, but the matrix products may be computed by
-other kernels for fewer rows, and a gradient sums the samples' contributions per shard first: a run on S shards can
-differ from one on one device in the last bits, and a training run in its model's last bits (as good; the same bytes
-again for the same device count and seed). The device count is part of a result's reproducibility, as the XLA flags
-are; the Ray workers inherit the driver's (:func:`neurodeploy.study.engines`), so every engine of a study computes
-with the same shards.
+**Placement.** A program with a split batch returns its unsplit results (a loss, the network's gradient)
+replicated on every device. A loop that feeds them back into the program — a training loop — places its first state
+so too (:func:`place`), so that it calls one compilation from the first step on. JAX compiles no program whose
+arguments sit on other devices than its parts: an array committed to one device (``jax.device_put(x,
+jax.devices()[0])``) cannot enter a program with a split batch (JAX's "incompatible devices" error). Arrays made by
+``jnp``, or by a jitted program from such arrays, are not committed and go anywhere.
+
+**Bits.** Each sample's forward arithmetic is the same in any part, but the matrix products may be computed by
+other kernels for fewer rows, and a gradient sums the samples' contributions per part first: a split run can differ
+from a whole one in the last bits, and a training run in its model's last bits (as good; the same bytes again for
+the same device count and seed). The device count is part of a result's reproducibility, as the XLA flags are; the
+Ray workers get the driving process's (:func:`neurodeploy.study.engines.worker_env`), so every engine of a study
+splits a batch alike.
 """
 
 from __future__ import annotations
@@ -48,10 +52,10 @@ MIN_SHARD_ELEMENTS = 1024
 
 
 def count(batch: int, neurons: int, devices: int | None = None) -> int:
-    """The number of shards of a batch of ``batch`` samples of ``neurons`` neurons: every device of JAX's default
+    """The number of parts of a batch of ``batch`` samples of ``neurons`` neurons: every device of JAX's default
     backend (or ``devices``) when there are at least as many samples as devices and each device's part of a step,
-    ⌈batch/devices⌉·neurons elements, has at least :data:`MIN_SHARD_ELEMENTS`; else 1 (not split). 1 inside a mesh of
-    the caller's own, e.g. under its ``jax.shard_map``, where the caller has placed the work."""
+    ⌈batch/devices⌉·neurons elements, has at least :data:`MIN_SHARD_ELEMENTS`; else 1 (not split). 1 inside a
+    mesh of the caller's own, e.g. under its ``jax.shard_map``, where the caller has placed the work."""
     if devices is None:
         devices = len(jax.devices()) if jax.sharding.get_abstract_mesh().empty else 1
     devices = int(devices)
@@ -99,4 +103,25 @@ def over_batch(fn, batch: int, neurons: int, batched_args: tuple[bool, ...]):
         args = [jax.tree_util.tree_map(lambda a: _pad(a, pad), x) if b else x for x, b in zip(args, batched_args)]
         out = split(*args)
         return out if pad == 0 else jax.tree_util.tree_map(lambda a: a[:batch], out)
+    return run
+
+
+def over_draws(fn, draws: int, width: int):
+    """``jax.vmap(fn)`` over the leading axis of its first argument (a stack of ``draws`` mismatch draws), the draws
+    split across the devices as :func:`over_batch` splits a batch: ``fn(draw, *shared)``, the ``shared`` arguments
+    given whole to every device, every result split along its leading (draw) axis; ``width``: the elements of one
+    draw's step (samples × neurons), for :func:`count`. Inside it a simulation's batch is not split again."""
+    shards = count(draws, width)
+
+    def run(stack, *shared):
+        n = len(shared)
+        vm_all = jax.vmap(fn, in_axes=(0,) + (None,) * n)
+        if shards == 1:
+            return vm_all(stack, *shared)
+        spec = jax.sharding.PartitionSpec
+        split = jax.shard_map(vm_all, mesh=mesh(shards), in_specs=(spec(AXIS),) + (spec(),) * n,
+                              out_specs=spec(AXIS), check_vma=False)
+        pad = -draws % shards
+        out = split(jax.tree_util.tree_map(lambda a: _pad(a, pad), stack), *shared)
+        return out if pad == 0 else jax.tree_util.tree_map(lambda a: a[:draws], out)
     return run

@@ -75,9 +75,13 @@ def _unit_program():
 
     from ..sim import simulate
     from ..sim.compiler import jit
+    from ..sim.shards import over_draws
 
     def unit(net, x, factors, out_idx, dt, late=None):
-        return jax.vmap(lambda m: simulate(net, x, m, dt=dt, input_lateness=late)[0][..., out_idx])(factors)
+        def one(m, net, x, out_idx, late):
+            return simulate(net, x, m, dt=dt, input_lateness=late)[0][..., out_idx]
+        # the draws across the process's devices (one part per core, where it pays: neurodeploy.sim.shards)
+        return over_draws(one, DRAWS_PER_UNIT, x.shape[0] * net.n_neurons)(factors, net, x, out_idx, late)
 
     return jit(unit, static_argnames=("dt",))
 
