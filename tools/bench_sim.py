@@ -10,7 +10,9 @@ dt = 1 ms; weights set so that the network fires ~20 Hz. Rows (``--rows`` keys i
 - train step (value_and_grad of a rate loss + Adam via optax), ms per step: N = 64 batch 32, weights
   (train64); the frozen-noise task, 2 neurons, 60 inputs, batch 2 (frozen); N = 64 batch 32 with every
   circuit current trainable too (train64cur, neurodeploy only);
-- 32 mismatch draws of N = 256 in one ``jax.vmap`` call, ms per draw (mismatch);
+- 32 mismatch draws of N = 256 in one ``jax.vmap`` call, ms per draw (mismatch); the same draws split across the
+  process's devices as ``verify`` and the emulator run them (:func:`neurodeploy.sim.shards.over_draws`; Rockpool's
+  side: its vmap) (mismatchsplit);
 - compile (first call minus a steady call), s, per row;
 - peak RSS of one value-and-grad step of N = 256, batch 32, T = 500 (subprocess, target ≤ 4 GB;
   ``--no-rss`` skips it).
@@ -75,6 +77,7 @@ ROWS = {  # key: (label, unit, ours-only)
     "frozen": ("frozen-noise train step (2 n, b2)", "ms", False),
     "train64cur": ("train step, all currents, N=64 b32", "ms", True),
     "mismatch": ("32 mismatch draws N=256, per draw", "ms", False),
+    "mismatchsplit": ("32 draws N=256 split, per draw", "ms", False),
 }
 
 
@@ -194,10 +197,15 @@ class Ours:
                 net, x = self.build(64, bench_entries(64)), self.jnp.asarray(poisson(32))
             self.calls[row], rate = self._train(net, x, () if row != "train64cur" else tuple(net.currents))
             first, _ = timed(self._fn(row))
-        elif row == "mismatch":
+        elif row in ("mismatch", "mismatchsplit"):
             net, x = self.build(256, bench_entries(256)), self.jnp.asarray(poisson(1))
             draws = self.stack(net, jax.random.PRNGKey(0), 32)
-            self.calls[row] = (self.jit(jax.vmap(lambda m: self.simulate(net, x, m)[0])), (draws,))
+            if row == "mismatch":
+                self.calls[row] = (self.jit(jax.vmap(lambda m: self.simulate(net, x, m)[0])), (draws,))
+            else:       # the draws across the devices, as verify and the emulator run them (neurodeploy.sim.shards)
+                from neurodeploy.sim.shards import over_draws
+                one = over_draws(lambda m, nn, xx: self.simulate(nn, xx, m)[0], 32, 256)
+                self.calls[row] = (self.jit(one), (draws, net, x))
             first, s = timed(self._fn(row))
             rate = float(np.asarray(s).mean()) / DT
         else:
@@ -315,7 +323,7 @@ class Rockpool:
             rate = float(np.asarray(mod(x, record=False)[0]).mean()) / DT
             fn = self._train(mod, x)
             first, _ = timed(fn)
-        elif row == "mismatch":
+        elif row in ("mismatch", "mismatchsplit"):      # Rockpool: its vmap for both
             mod, x = self.make(*self._mats("bench", 256)), jnp.asarray(poisson(1))
             sim = mod.simulation_parameters()["1_DynapSim"]
             names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
@@ -415,7 +423,7 @@ def _scale(row: str, seconds: float) -> float:
     unit = ROWS[row][1]
     if row.startswith("fwd"):
         return seconds / T * 1e6
-    if row == "mismatch":
+    if row.startswith("mismatch"):
         return seconds / 32 * 1e3
     return seconds * 1e3 if unit == "ms" else seconds
 
