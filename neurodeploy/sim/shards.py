@@ -11,8 +11,8 @@ after the other, and each thunk of a small network's step holds too few elements
 How many devices a CPU process has is an XLA flag read once, when JAX starts its backend
 (``--xla_force_host_platform_device_count``): one by default; the usable cores, at most
 :data:`neurodeploy.xla_flags.MAX_HOST_DEVICES`, in processes that set neurodeploy's flags (:mod:`neurodeploy.xla_flags`:
-the command line, the tests, the Ray workers, or a program that calls :func:`neurodeploy.xla_flags.apply` first). A
-process with one device runs every batch whole.
+the command line, or a program that calls :func:`neurodeploy.xla_flags.apply` first; the Ray workers get the driving
+process's count, the test suite one device). A process with one device runs every batch whole.
 
 **Parts.** One per device, always every device of the process (:func:`count`); a batch that does not divide evenly
 is padded with copies of its first samples, whose results are dropped. A batch smaller than the device count (B = 1:
