@@ -68,9 +68,10 @@ def device_flag(devices: int | None = None) -> str:
 
 
 def device_count(flags: str) -> int | None:
-    """The host-device count ``flags`` (an ``XLA_FLAGS`` value) set, the last one if several; None if none."""
+    """The host-device count ``flags`` (an ``XLA_FLAGS`` value) set, the last one if several; None if none (or not a
+    whole number, which XLA itself then refuses)."""
     counts = [f.split("=", 1)[1] for f in flags.split() if f.startswith(_DEVICES + "=")]
-    return int(counts[-1]) if counts else None
+    return int(counts[-1]) if counts and counts[-1].isdigit() else None
 
 
 def flag() -> str:
@@ -83,7 +84,7 @@ def with_flags(flags: str, devices: int | None = None) -> str:
     (the user's own extra options win; XLA keeps one value of that flag), and :func:`device_flag` of ``devices``
     unless they set a host-device count."""
     out = flags if _EXTRA in flags else f"{flags} {flag()}"
-    out = out if device_count(flags) is not None else f"{out} {device_flag(devices)}"
+    out = out if _DEVICES in flags else f"{out} {device_flag(devices)}"
     return out.strip()
 
 

@@ -24,6 +24,9 @@ def test_flags_are_added_once_and_the_users_own_win():
     assert xla_flags.with_flags(own) == f"{own} {dev}"
     assert xla_flags.device_count("--a --xla_force_host_platform_device_count=2 --xla_force_host_platform_device_count=4") == 4
     assert xla_flags.device_count("--xla_backend_optimization_level=0") is None
+    bad = "--xla_force_host_platform_device_count=two"      # not a count: left to XLA to refuse, never replaced
+    assert xla_flags.device_count(bad) is None
+    assert xla_flags.with_flags(bad) == f"{bad} {FLAG}"
 
 
 def test_apply_reports_whether_it_takes_effect():

@@ -30,7 +30,6 @@ bin, so the spikes per bin, the outputs and the read-out window count it where t
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +146,7 @@ class Emulator:
         in :meth:`run`."""
         import jax
 
+        from ..sim import simulate_draws
         from ..sim.mismatch import sample_located_mismatch
 
         x = np.asarray(raster, np.float32)
@@ -165,9 +165,7 @@ class Emulator:
             net = on_chip_delays(net, d, chip, self.profile)     # each core's measured C_dly
         if nominal_delays and "delay" in draws:      # no delay mismatch; a measured core's own stages stay (in net)
             draws = {**draws, "delay": jax.numpy.ones_like(draws["delay"])}
-        late = None if late is None else jax.numpy.asarray(late)
-        spikes = _boards_program()(net, jax.numpy.asarray(x), draws, late, dt=dt)
-        return self._result(np.asarray(spikes), dt)
+        return self._result(np.asarray(simulate_draws(net, x, draws, dt=dt, input_lateness=late)), dt)
 
     def _result(self, spikes: np.ndarray, dt: float, lateness: np.ndarray | None = None) -> EmulationResult:
         """The host sees a model output only through its host route (module doc); ``lateness``: the spikes'
@@ -255,22 +253,3 @@ class EmulatorBackend(Backend):
         record = ("lateness",) if net.precise_timing else ()
         spikes, _, rec = simulate(net, x, mm, dt=dt, input_lateness=late, record=record)
         return em._result(np.asarray(spikes), dt, None if rec is None else np.asarray(rec["lateness"]))
-
-
-@functools.cache
-def _boards_program():
-    """The boards' run, compiled once per shapes: spikes [boards, batch, T, N] of the network on each draw of a
-    stack, the draws split across the process's devices where a part is large enough
-    (:func:`neurodeploy.sim.shards.over_draws`)."""
-    import jax
-
-    from ..sim import simulate
-    from ..sim.compiler import jit
-    from ..sim.shards import over_draws
-
-    def boards(net, x, draws, late, dt):
-        def one(m, nn, xx, ll):
-            return simulate(nn, xx, m, dt=dt, input_lateness=ll)[0]
-        n = len(jax.tree_util.tree_leaves(draws)[0])
-        return over_draws(one, n, x.shape[0] * net.n_neurons)(draws, net, x, late)
-    return jit(boards, static_argnames=("dt",))

@@ -9,7 +9,7 @@ The model (the physics):
 
 The engine (how it runs; same numbers):
 
-- :mod:`.simulate` — :func:`simulate`, the entry point
+- :mod:`.simulate` — :func:`simulate`, the entry point; :func:`simulate_draws`, many mismatch draws at once
 - :mod:`.engine` — weight layouts, the choice of charge path, the fusion marks and the recomputing gradient
 - :mod:`.charge` — the evaluations of the synaptic charge; :mod:`.fusion`, :mod:`.remat`
 - :mod:`.reference` — the plain reference loop every engine path is tested against
@@ -45,5 +45,5 @@ __all__ = lazy_exports(__name__, {
     "Parametrization": "params",
     "bin_events": "timed_inputs",
     "RECORDED": "model", "RECORDED_TIMING": "model", "SimState": "model", "initial_state": "model",
-    "simulate": "simulate",
+    "simulate": "simulate", "simulate_draws": "simulate",
 })

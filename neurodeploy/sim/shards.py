@@ -111,17 +111,8 @@ def over_draws(fn, draws: int, width: int):
     split across the devices as :func:`over_batch` splits a batch: ``fn(draw, *shared)``, the ``shared`` arguments
     given whole to every device, every result split along its leading (draw) axis; ``width``: the elements of one
     draw's step (samples × neurons), for :func:`count`. Inside it a simulation's batch is not split again."""
-    shards = count(draws, width)
-
     def run(stack, *shared):
         n = len(shared)
-        vm_all = jax.vmap(fn, in_axes=(0,) + (None,) * n)
-        if shards == 1:
-            return vm_all(stack, *shared)
-        spec = jax.sharding.PartitionSpec
-        split = jax.shard_map(vm_all, mesh=mesh(shards), in_specs=(spec(AXIS),) + (spec(),) * n,
-                              out_specs=spec(AXIS), check_vma=False)
-        pad = -draws % shards
-        out = split(jax.tree_util.tree_map(lambda a: _pad(a, pad), stack), *shared)
-        return out if pad == 0 else jax.tree_util.tree_map(lambda a: a[:draws], out)
+        vm = jax.vmap(fn, in_axes=(0,) + (None,) * n)
+        return over_batch(vm, draws, width, (True,) + (False,) * n)(stack, *shared)
     return run

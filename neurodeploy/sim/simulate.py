@@ -42,6 +42,8 @@ recomputes each step from the stored state).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -144,3 +146,31 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
         final = jax.tree_util.tree_map(lambda a: a[0], final)
         rec = None if rec is None else {k: v[0] for k, v in rec.items()}
     return spikes, final, rec
+
+
+def simulate_draws(net: SimNetwork, inputs, draws, dt: float | None = None, input_lateness=None, neurons=None):
+    """The spikes of ``net`` on every chip of a stack of mismatch draws (:func:`neurodeploy.sim.sample_mismatch_stack`,
+    leading axis D), [D, batch, T, N] — or only the ``neurons`` (an index array) of each, [D, batch, T, len(neurons)]
+    — in one compiled program per shapes; the draws split across the process's devices where a part is large enough
+    (:func:`neurodeploy.sim.shards.over_draws`). ``inputs`` [batch, T, n_inputs]; ``dt`` and ``input_lateness`` as
+    in :func:`simulate`. Each chip's spikes are those of ``simulate(net, inputs, draw)``."""
+    dt = float(net.dt if dt is None else dt)
+    late = None if input_lateness is None else jnp.asarray(input_lateness)
+    idx = None if neurons is None else jnp.asarray(neurons)
+    return _draws_program()(net, jnp.asarray(inputs), draws, idx, late, dt=dt)
+
+
+@functools.cache
+def _draws_program():
+    """:func:`simulate_draws`'s compiled program (one jitted function, so that every call traces and compiles it once
+    per shapes)."""
+    from .compiler import jit
+    from .shards import over_draws
+
+    def program(net, x, draws, idx, late, dt):
+        def one(m, nn, xx, ii, ll):
+            s = simulate(nn, xx, m, dt=dt, input_lateness=ll)[0]
+            return s if ii is None else s[..., ii]
+        n = len(jax.tree_util.tree_leaves(draws)[0])
+        return over_draws(one, n, x.shape[0] * net.n_neurons)(draws, net, x, idx, late)
+    return jit(program, static_argnames=("dt",))

@@ -12,8 +12,6 @@ currents (A), and so, rarely, in a spike. With one shape for every unit, on ever
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 #: Chips per vmapped call of the float network (every unit has this shape; see the module doc).
@@ -55,35 +53,16 @@ def run_float_unit(network, profile, x: np.ndarray, dt: float, window, factors: 
     import jax
     import jax.numpy as jnp
 
-    from ..sim import build_from_network
+    from ..sim import build_from_network, simulate_draws
 
     net, _ = build_from_network(network, profile, precise_timing=precise_timing)
     k = len(jax.tree_util.tree_leaves(factors)[0])
     full = jax.tree_util.tree_map(
         lambda a: np.concatenate([np.asarray(a), np.ones((DRAWS_PER_UNIT - k,) + a.shape[1:], a.dtype)]), factors)
     late = None if lateness is None else jnp.asarray(lateness, jnp.float32)
-    spikes = np.asarray(_unit_program()(net, jnp.asarray(x), full, jnp.asarray(network.output_indices()), dt, late))[:k]
+    spikes = np.asarray(simulate_draws(net, x, full, dt=dt, input_lateness=late, neurons=network.output_indices()))[:k]
     w0, w1 = window
     return spikes[:, :, w0:w1].sum(axis=2), spikes[0, 0]
-
-
-@functools.cache
-def _unit_program():
-    """The compiled unit: output spikes [chips, samples, T, n_out] of the network on each chip of a stack (one
-    jitted function, so that the units of a run trace and compile it once)."""
-    import jax
-
-    from ..sim import simulate
-    from ..sim.compiler import jit
-    from ..sim.shards import over_draws
-
-    def unit(net, x, factors, out_idx, dt, late=None):
-        def one(m, net, x, out_idx, late):
-            return simulate(net, x, m, dt=dt, input_lateness=late)[0][..., out_idx]
-        # the draws across the process's devices (one part per core, where it pays: neurodeploy.sim.shards)
-        return over_draws(one, DRAWS_PER_UNIT, x.shape[0] * net.n_neurons)(factors, net, x, out_idx, late)
-
-    return jit(unit, static_argnames=("dt",))
 
 
 def float_counts(engine, network, profile, x: np.ndarray, dt: float, window, n_mm: int, sigma: float, seed: int,
