@@ -102,6 +102,27 @@ def test_trials_carry_each_boards_spike_times(profile):
     assert np.any(res.events()[:, 1] % 1000 != 0)
 
 
+def test_trials_are_each_boards_own_run(profile):
+    """The boards of ``trials`` (one compiled program, :func:`neurodeploy.sim.simulate_draws`) are the single-board
+    runs of their draws: the nominal board first with ``with_nominal``, then each mismatched board, spikes and
+    lateness alike."""
+    dt = 1e-3
+    em = Emulator(_config(), profile, dt=dt, precise_timing=True)
+    x = _raster(dt)
+    res = em.run(x, dt, mismatch=0.2, seed=4, trials=2, with_nominal=True)
+    nominal = em.run(x, dt)
+    draws = em.mismatch(4, 0.2, 2)
+    assert res.spikes.shape == (3, 1, 55, len(ENTRIES)) and res.spikes.sum() > 0
+    np.testing.assert_array_equal(res.spikes[0], nominal.spikes)
+    np.testing.assert_array_equal(res.lateness[0], nominal.lateness)
+    for i in range(2):
+        s, _, rec = simulate(em.net, x, {k: (v[i] if not isinstance(v, dict) else {q: a[i] for q, a in v.items()})
+                                         for k, v in draws.items()}, dt=dt, record="lateness")
+        np.testing.assert_array_equal(res.spikes[1 + i], np.asarray(s))
+        np.testing.assert_array_equal(res.lateness[1 + i], np.asarray(rec["lateness"]))
+    assert not np.array_equal(res.lateness[1], res.lateness[2])          # two boards, two sets of spike times
+
+
 def test_a_measured_chip_reports_the_spike_times(profile):
     """``EmulatorBackend(chip_profile=...)`` records the lateness too: neurons whose measured factors are 1 report
     the nominal board's times, those with another τ_mem other times."""

@@ -100,7 +100,8 @@ class Emulator:
     # ---- running ---------------------------------------------------------------------------
     def run(self, raster, dt: float, *, mismatch: float = 0.0, seed: int = 0, trials: int | None = None,
             with_nominal: bool = False, lateness=None) -> EmulationResult:
-        """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one vmapped call.
+        """Run on input counts [batch, T, n_sources] (or [T, n]); ``trials`` boards in one compiled program
+        (:func:`neurodeploy.sim.simulate_draws`: split across the process's devices where a part is large enough).
         ``mismatch``: σ as a fraction (0.1 = 10 %), 0 = the nominal board. ``lateness`` (an emulator built with
         ``precise_timing``): the inputs' lateness, the raster's shape (s·count, :func:`.events.raster_from_events`).
         With ``precise_timing`` the result also holds each spike's lateness (``EmulationResult.lateness``; its
@@ -112,7 +113,7 @@ class Emulator:
         import jax
         import jax.numpy as jnp
 
-        from ..sim import no_mismatch, simulate
+        from ..sim import no_mismatch, simulate, simulate_draws
 
         x = np.asarray(raster, np.float32)
         if x.ndim == 2:
@@ -126,10 +127,12 @@ class Emulator:
             mm = None
         record = ("lateness",) if self.net.precise_timing else ()
 
-        def one(m):         # spikes, and with precise timing their lateness (s)
-            spikes, _, rec = simulate(self.net, x, m, dt=dt, input_lateness=late, record=record)
-            return spikes, None if rec is None else rec["lateness"]
-        spikes, spike_late = one(mm) if trials is None else jax.vmap(one)(mm)
+        if trials is None:
+            spikes, _, rec = simulate(self.net, x, mm, dt=dt, input_lateness=late, record=record)
+        else:               # the boards in one compiled program, split across the devices where it pays
+            out = simulate_draws(self.net, x, mm, dt=dt, input_lateness=late, record=record)
+            spikes, rec = out if record else (out, None)
+        spike_late = rec["lateness"] if record else None
         return self._result(np.asarray(spikes), dt, None if spike_late is None else np.asarray(spike_late))
 
     def run_boards(self, raster, dt: float, sigma: float, seeds, chip=None, nominal_delays: bool = False,

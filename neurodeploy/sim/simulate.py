@@ -148,29 +148,35 @@ def simulate(net: SimNetwork, inputs, mismatch=None, state: SimState | None = No
     return spikes, final, rec
 
 
-def simulate_draws(net: SimNetwork, inputs, draws, dt: float | None = None, input_lateness=None, neurons=None):
+def simulate_draws(net: SimNetwork, inputs, draws, dt: float | None = None, input_lateness=None, neurons=None,
+                   record=False):
     """The spikes of ``net`` on every chip of a stack of mismatch draws (:func:`neurodeploy.sim.sample_mismatch_stack`,
     leading axis D), [D, batch, T, N] — or only the ``neurons`` (an index array) of each, [D, batch, T, len(neurons)]
     — in one compiled program per shapes; the draws split across the process's devices where a part is large enough
     (:func:`neurodeploy.sim.shards.over_draws`). ``inputs`` [batch, T, n_inputs]; ``dt`` and ``input_lateness`` as
-    in :func:`simulate`. Each chip's spikes are those of ``simulate(net, inputs, draw)``."""
+    in :func:`simulate`. Each chip's spikes are those of ``simulate(net, inputs, draw)``. ``record`` (names, as in
+    :func:`simulate`; e.g. ``"lateness"``): then ``(spikes, records)``, each record [D, batch, T, N] (or its
+    ``neurons``)."""
     dt = float(net.dt if dt is None else dt)
+    names = _record_names(record, net.precise_timing)
     late = None if input_lateness is None else jnp.asarray(input_lateness)
     idx = None if neurons is None else jnp.asarray(neurons)
-    return _draws_program()(net, jnp.asarray(inputs), draws, idx, late, dt=dt)
+    out = _draws_program()(net, jnp.asarray(inputs), draws, idx, late, dt=dt, record=names)
+    return out if names else out[0]
 
 
 @functools.cache
 def _draws_program():
     """:func:`simulate_draws`'s compiled program (one jitted function, so that every call traces and compiles it once
-    per shapes)."""
+    per shapes and recorded names)."""
     from .compiler import jit
     from .shards import over_draws
 
-    def program(net, x, draws, idx, late, dt):
+    def program(net, x, draws, idx, late, dt, record):
         def one(m, nn, xx, ii, ll):
-            s = simulate(nn, xx, m, dt=dt, input_lateness=ll)[0]
-            return s if ii is None else s[..., ii]
+            s, _, rec = simulate(nn, xx, m, dt=dt, input_lateness=ll, record=record)
+            pick = (lambda a: a) if ii is None else (lambda a: a[..., ii])
+            return pick(s), {k: pick(v) for k, v in (rec or {}).items()}
         n = len(jax.tree_util.tree_leaves(draws)[0])
         return over_draws(one, n, x.shape[0] * net.n_neurons)(draws, net, x, idx, late)
-    return jit(program, static_argnames=("dt",))
+    return jit(program, static_argnames=("dt", "record"))
