@@ -5,8 +5,14 @@ error of its own fine-step run, neurodeploy.sim against Rockpool's DynapSim.
 differently — ours in closed form per step, Rockpool's DynapSim with a forward-Euler step — so at equal dt they are
 not equally right. Here every simulator runs D mismatch draws (σ = 0.1: each bias current and capacitance per
 neuron and each synapse's weight times 1 + σ·N(0, 1), as in ``bench_sim``) of ``tools/bench_precision.py``'s
-networks at each dt (Rockpool's weights scaled so that its nominal recurrent N = 64 network fires at its reference
-step as ours does at its own), and
+networks at each dt, and
+
+- Rockpool's weights are scaled by one factor so that its nominal recurrent N = 64 network fires, on seed 0's raster,
+  as many spikes as ours does at the reference step (mean over our draws): matched at Rockpool's reference step by
+  default, so that both fire at the same rate where each is right. How hard the network is driven sets how far an
+  Euler step is off: ``--calibrate-at 1`` matches at its dt = 1 ms, where its step fires fewer spikes, so its weights
+  come out larger; ``--calibrate-rate 50`` matches on a 50 Hz raster, so at 100 Hz its network fires more than ours
+  (``tools/bench_precision.py`` matches at 1 ms and the first ``--rates``);
 
 - error (%) = the mean over draws of Σ_n |count_n(dt) − count_n(ref)| / Σ_n count_n(ref), each draw's spike counts
   against the *same draw* simulated at the reference step (``--reference``, default 0.025 ms) by the same simulator
@@ -23,7 +29,7 @@ networks at 100 Hz input, whose floor is 0.2–0.4 %.
 
     python tools/bench_draws_precision.py [--sizes 64,256] [--rates 100] [--kinds rec] [--draws 32]
                                           [--dts 2,1,0.5,0.2,0.1,0.05] [--reference 0.025] [--seeds 1]
-                                          [--repeats 3] [--target 2]
+                                          [--repeats 3] [--target 2] [--calibrate-at MS] [--calibrate-rate HZ]
                                           [--rockpool /tmp/rpvenv/bin/python] [--json FILE]
 """
 
@@ -87,14 +93,14 @@ class OursDraws:
 class RockpoolDraws(Rockpool):
     """Rockpool's DynapSim with per-draw currents and weights, vmapped (as ``bench_sim``'s mismatch row)."""
 
-    def calibrate_at(self, target: float, rate: float, fine: float) -> float:
-        """The weight factor at which the nominal recurrent N = 64 network fires ``target`` spikes at the reference
-        step ``fine`` (seed 0)."""
-        x = raster(rate, 0, fine)
+    def calibrate_at(self, target: float, rate: float, fine: float, dt: float) -> float:
+        """The weight factor at which the nominal recurrent N = 64 network fires ``target`` spikes at step ``dt``
+        (seed 0's raster, drawn at the reference step ``fine``)."""
+        x = binned(raster(rate, 0, fine), dt, fine)
         lo, hi = 0.01, 100.0
         for _ in range(14):
             g = (lo * hi) ** 0.5
-            out, _, _ = self._module("rec", 64, fine, g)(x[None], record=False)
+            out, _, _ = self._module("rec", 64, dt, g)(x[None], record=False)
             lo, hi = (lo, g) if float(np.asarray(out).sum()) > target else (g, hi)
         self.gain = (lo * hi) ** 0.5
         return self.gain
@@ -150,7 +156,7 @@ def rockpool_worker() -> int:
     req = json.loads(sys.stdin.readline())
     rp = RockpoolDraws()
     rp.fine = req["fine"]
-    rp.calibrate_at(req["target"], req["target_rate"], rp.fine)
+    rp.calibrate_at(req["target"], req["target_rate"], rp.fine, req["calibrate_at"] or rp.fine)
     d = req["draws"]
     rows = measure(req["configs"], req["dts"], rp.fine, req["seeds"], req["repeats"], d,
                    lambda k, n, x, dt: rp.draw_counts(k, n, x, dt, d),
@@ -193,6 +199,10 @@ def main(argv=None) -> int:
     ap.add_argument("--draws", type=int, default=32)
     ap.add_argument("--dts", default="2,1,0.5,0.2,0.1,0.05", help="steps (ms), multiples of the reference")
     ap.add_argument("--reference", type=float, default=0.025, metavar="MS", help="the reference step (ms)")
+    ap.add_argument("--calibrate-at", type=float, metavar="MS",
+                    help="the step (ms) at which Rockpool's weights are matched to ours' count (default: the reference)")
+    ap.add_argument("--calibrate-rate", type=float, metavar="HZ",
+                    help="the input rate of Rockpool's weight match (default: the first --rates)")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--target", type=float, default=2.0, help="error bound of the summary (%%)")
@@ -221,16 +231,21 @@ def main(argv=None) -> int:
                    lambda r: print(json.dumps(r), file=sys.stderr, flush=True))
     rp_rows = None
     if args.rockpool:
-        target = next((r["count"] for r in rows if (r["kind"], r["n"]) == ("rec", 64)), 600.0)
+        rate_c = args.calibrate_rate or configs[0][2]
+        target = float(ours.counts("rec", 64, raster(rate_c, 0, fine), fine).sum(axis=1).mean())
         req = {"configs": configs, "dts": dts, "seeds": args.seeds, "repeats": args.repeats, "target": target,
-               "target_rate": configs[0][2], "draws": args.draws, "fine": fine}
+               "target_rate": rate_c, "draws": args.draws, "fine": fine,
+               "calibrate_at": None if args.calibrate_at is None else args.calibrate_at * 1e-3}
         env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}        # Rockpool at XLA's defaults
         proc = subprocess.run([args.rockpool, os.path.abspath(__file__), "--rockpool-worker"], env=env,
                               input=json.dumps(req) + "\n", capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"Rockpool worker failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
         else:
-            rp_rows = json.loads(proc.stdout.strip().splitlines()[-1])["rows"]
+            rp_out = json.loads(proc.stdout.strip().splitlines()[-1])
+            rp_rows = rp_out["rows"]
+            print(f"Rockpool's weight factor {rp_out['gain']:.4g}: {target:.0f} spikes at {rate_c:g} Hz input, matched at "
+                  f"dt = {args.calibrate_at or args.reference:g} ms")
     print(tables(rows, rp_rows, args.target / 100))
     print(f"load average at end: {os.getloadavg()}")
     if args.json:
