@@ -77,7 +77,8 @@ def test_a_split_batch_gives_the_unsplit_runs_spikes_and_gradients(tmp_path, dev
     loop fed its own replicated results compiles once."""
     out = {}
     for d in (1, devices):
-        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={d}"}
+        flags = f"--xla_force_host_platform_device_count={d} --xla_backend_optimization_level=0"     # as the suite's
+        env = {**os.environ, "XLA_FLAGS": flags}
         path = tmp_path / f"{d}.npz"
         res = subprocess.run([sys.executable, "-c", _PROBE, str(path)], env=env, capture_output=True, text=True,
                              timeout=600)
