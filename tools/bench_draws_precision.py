@@ -44,23 +44,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_precision import DURATION, Rockpool, best_time, entries, error  # noqa: E402
-from bench_sim import N_IN  # noqa: E402
+from bench_precision import DURATION, Rockpool, best_time, binned, entries, error, raster  # noqa: E402
+from bench_sim import N_IN, rockpool_draws  # noqa: E402
 
 SIGMA = 0.1
-
-
-def raster(rate: float, seed: int, fine: float) -> np.ndarray:
-    """Poisson input events [T_fine, 60] at the reference step ``fine`` (0/1)."""
-    rng = np.random.default_rng(1000 + seed)
-    return (rng.random((int(round(DURATION / fine)), N_IN)) < rate * fine).astype(np.float32)
-
-
-def binned(x: np.ndarray, dt: float, fine: float) -> np.ndarray:
-    k = int(round(dt / fine))
-    if abs(k * fine - dt) > 1e-9 * dt:
-        raise SystemExit(f"dt {dt * 1e3:g} ms is not a multiple of the reference step {fine * 1e3:g} ms")
-    return x.reshape(-1, k, x.shape[1]).sum(axis=1)
 
 
 def draw_errors(counts, refs) -> float:
@@ -91,41 +78,11 @@ class OursDraws:
 
 
 class RockpoolDraws(Rockpool):
-    """Rockpool's DynapSim with per-draw currents and weights, vmapped (as ``bench_sim``'s mismatch row)."""
-
-    def calibrate_at(self, target: float, rate: float, fine: float, dt: float) -> float:
-        """The weight factor at which the nominal recurrent N = 64 network fires ``target`` spikes at step ``dt``
-        (seed 0's raster, drawn at the reference step ``fine``)."""
-        x = binned(raster(rate, 0, fine), dt, fine)
-        lo, hi = 0.01, 100.0
-        for _ in range(14):
-            g = (lo * hi) ** 0.5
-            out, _, _ = self._module("rec", 64, dt, g)(x[None], record=False)
-            lo, hi = (lo, g) if float(np.asarray(out).sum()) > target else (g, hi)
-        self.gain = (lo * hi) ** 0.5
-        return self.gain
+    """Rockpool's DynapSim with per-draw currents and weights, vmapped (``bench_sim``'s mismatch rows)."""
 
     def _call(self, kind, n, x_fine, dt, n_draws):
-        jax, jnp = self.jax, self.jax.numpy
         mod = self._module(kind, n, dt, self.gain)
-        sim = mod.simulation_parameters()["1_DynapSim"]
-        names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
-        key = jax.random.PRNGKey(0)
-
-        def factors(i, shape):                   # 1 + σ·N(0, 1), clipped at 0.05 (as ours)
-            return jnp.maximum(1 + SIGMA * jax.random.normal(jax.random.fold_in(key, i), (n_draws,) + shape), 0.05)
-        draws = {k: jnp.asarray(sim[k])[None] * factors(i, (np.size(sim[k]),)) for i, k in enumerate(names)}
-        w_in, w_rec = (np.asarray(mod.parameters()[m]["weight" if m[0] == "0" else "w_rec"])
-                       for m in ("0_LinearJax", "1_DynapSim"))
-        wd = {"0_LinearJax": {"weight": jnp.asarray(w_in)[None] * factors(101, w_in.shape)},
-              "1_DynapSim": {"w_rec": jnp.asarray(w_rec)[None] * factors(102, w_rec.shape)}}
-        x = jnp.asarray(binned(x_fine, dt, self.fine)[None])
-
-        def one(d, w):
-            m = mod.set_attributes({"0_LinearJax": w["0_LinearJax"], "1_DynapSim": {**d, **w["1_DynapSim"]}})
-            return m(x, record=False)[0]
-        vm = jax.jit(jax.vmap(one))
-        return lambda: vm(draws, wd)
+        return rockpool_draws(mod, self.jax.numpy.asarray(binned(x_fine, dt, self.fine)[None]), n_draws, SIGMA)
 
     def draw_counts(self, kind, n, x_fine, dt, n_draws):
         return np.asarray(self._call(kind, n, x_fine, dt, n_draws)()).sum(axis=2)[:, 0]
@@ -156,7 +113,7 @@ def rockpool_worker() -> int:
     req = json.loads(sys.stdin.readline())
     rp = RockpoolDraws()
     rp.fine = req["fine"]
-    rp.calibrate_at(req["target"], req["target_rate"], rp.fine, req["calibrate_at"] or rp.fine)
+    rp.calibrate(req["target"], req["target_rate"], req["calibrate_at"] or rp.fine, rp.fine)
     d = req["draws"]
     rows = measure(req["configs"], req["dts"], rp.fine, req["seeds"], req["repeats"], d,
                    lambda k, n, x, dt: rp.draw_counts(k, n, x, dt, d),

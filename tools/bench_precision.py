@@ -68,14 +68,17 @@ def entries(kind: str, n: int):
     return e
 
 
-def raster(rate: float, seed: int) -> np.ndarray:
-    """Poisson input events [T_fine, 60] at the finest step (0/1)."""
+def raster(rate: float, seed: int, fine: float = FINE) -> np.ndarray:
+    """Poisson input events [T_fine, 60] at the finest step ``fine`` (0/1)."""
     rng = np.random.default_rng(1000 + seed)
-    return (rng.random((int(round(DURATION / FINE)), N_IN)) < rate * FINE).astype(np.float32)
+    return (rng.random((int(round(DURATION / fine)), N_IN)) < rate * fine).astype(np.float32)
 
 
-def binned(x: np.ndarray, dt: float) -> np.ndarray:
-    k = int(round(dt / FINE))
+def binned(x: np.ndarray, dt: float, fine: float = FINE) -> np.ndarray:
+    """The events of a raster drawn at step ``fine`` summed into bins of ``dt`` (a multiple of ``fine``)."""
+    k = int(round(dt / fine))
+    if abs(k * fine - dt) > 1e-9 * dt:
+        raise SystemExit(f"dt {dt * 1e3:g} ms is not a multiple of the reference step {fine * 1e3:g} ms")
     return x.reshape(-1, k, x.shape[1]).sum(axis=1)
 
 
@@ -165,13 +168,14 @@ class Rockpool:
         w_in, w_rec = dense_signed(entries(kind, n), n)
         return self.make((gain * w_in / ISCALE).astype(np.float32), (gain * w_rec / ISCALE).astype(np.float32), dt)
 
-    def calibrate(self, target: float, rate: float) -> float:
-        """The weight factor at which the recurrent N = 64 network fires ``target`` spikes (seed 0, dt = 1 ms)."""
-        x = binned(raster(rate, 0), 1e-3)
+    def calibrate(self, target: float, rate: float, dt: float = 1e-3, fine: float = FINE) -> float:
+        """The weight factor at which the nominal recurrent N = 64 network fires ``target`` spikes at step ``dt``
+        (seed 0's raster at input rate ``rate``, drawn at step ``fine``), by bisection."""
+        x = binned(raster(rate, 0, fine), dt, fine)
         lo, hi = 0.01, 100.0
         for _ in range(14):
             g = (lo * hi) ** 0.5
-            out, _, _ = self._module("rec", 64, 1e-3, g)(x[None], record=False)
+            out, _, _ = self._module("rec", 64, dt, g)(x[None], record=False)
             if float(np.asarray(out).sum()) > target:
                 hi = g
             else:

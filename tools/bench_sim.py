@@ -234,6 +234,31 @@ def rss_child(n: int, b: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # Rockpool's side (runs under the other interpreter; imports neither jax at module level nor us)
 # ---------------------------------------------------------------------------------------------
+def rockpool_draws(mod, x, n_draws: int, sigma: float = 0.1):
+    """Rockpool's side of the mismatch rows: a call that runs ``n_draws`` chips of the DynapSim network ``mod`` on
+    ``x`` in one jitted ``jax.vmap``. Each chip's currents and every synapse's weight (per-draw W_in and W_rec, as
+    ours draw one factor per CAM entry) are the nominal ones times 1 + σ·N(0, 1), clipped at 0.05 (as ours)."""
+    import jax
+    import jax.numpy as jnp
+
+    sim = mod.simulation_parameters()["1_DynapSim"]
+    names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
+    key = jax.random.PRNGKey(0)
+
+    def factors(i, shape):
+        return jnp.maximum(1 + sigma * jax.random.normal(jax.random.fold_in(key, i), (n_draws,) + shape), 0.05)
+    draws = {k: jnp.asarray(sim[k])[None] * factors(i, (np.size(sim[k]),)) for i, k in enumerate(names)}
+    w_in, w_rec = (np.asarray(mod.parameters()[m]["weight" if m[0] == "0" else "w_rec"]) for m in ("0_LinearJax", "1_DynapSim"))
+    wd = {"0_LinearJax": {"weight": jnp.asarray(w_in)[None] * factors(101, w_in.shape)},
+          "1_DynapSim": {"w_rec": jnp.asarray(w_rec)[None] * factors(102, w_rec.shape)}}
+
+    def one(d, w):
+        m = mod.set_attributes({"0_LinearJax": w["0_LinearJax"], "1_DynapSim": {**d, **w["1_DynapSim"]}})
+        return m(x, record=False)[0]
+    vm = jax.jit(jax.vmap(one))
+    return lambda: vm(draws, wd)
+
+
 class Rockpool:
     """The same rows on Rockpool's DynapSim (LinearJax(W_in) → DynapSim(W_rec)), weights in units of Iscale."""
 
@@ -325,24 +350,7 @@ class Rockpool:
             first, _ = timed(fn)
         elif row in ("mismatch", "mismatchsplit"):      # Rockpool: its vmap for both
             mod, x = self.make(*self._mats("bench", 256)), jnp.asarray(poisson(1))
-            sim = mod.simulation_parameters()["1_DynapSim"]
-            names = [k for k in sim if k.startswith("I") and k != "Iscale" and np.ndim(sim[k]) == 1]
-            key = jax.random.PRNGKey(0)
-
-            def factors(i, shape):                       # 1 + 0.1·N(0, 1), clipped at 0.05 (as ours)
-                return jnp.maximum(1 + 0.1 * jax.random.normal(jax.random.fold_in(key, i), (32,) + shape), 0.05)
-            draws = {k: jnp.asarray(sim[k])[None] * factors(i, (np.size(sim[k]),)) for i, k in enumerate(names)}
-            # every synapse's weight deviates too, as in ours (one factor per CAM entry)
-            w_in, w_rec = (np.asarray(mod.parameters()[m]["weight" if m[0] == "0" else "w_rec"]) for m in ("0_LinearJax", "1_DynapSim"))
-            wd = {"0_LinearJax": {"weight": jnp.asarray(w_in)[None] * factors(101, w_in.shape)},
-                  "1_DynapSim": {"w_rec": jnp.asarray(w_rec)[None] * factors(102, w_rec.shape)}}
-
-            def one(d, w):
-                m = mod.set_attributes({"0_LinearJax": w["0_LinearJax"], "1_DynapSim": {**d, **w["1_DynapSim"]}})
-                return m(x, record=False)[0]
-            vm0 = jax.jit(jax.vmap(one))
-            vm = lambda d: vm0(d, wd)  # noqa: E731
-            fn = lambda: vm(draws)  # noqa: E731
+            fn = rockpool_draws(mod, x, 32)
             first, s = timed(fn)
             rate = float(np.asarray(s).mean()) / DT
         else:

@@ -110,7 +110,8 @@ def over_draws(fn, draws: int, width: int):
     """``jax.vmap(fn)`` over the leading axis of its first argument (a stack of ``draws`` mismatch draws), the draws
     split across the devices as :func:`over_batch` splits a batch: ``fn(draw, *shared)``, the ``shared`` arguments
     given whole to every device, every result split along its leading (draw) axis; ``width``: the elements of one
-    draw's step (samples × neurons), for :func:`count`. Inside it a simulation's batch is not split again."""
+    draw's step (samples × neurons), for :func:`count`. Where the draws are split, a simulation's batch inside is not
+    split again (:func:`count` is 1 inside the mesh)."""
     def run(stack, *shared):
         n = len(shared)
         vm = jax.vmap(fn, in_axes=(0,) + (None,) * n)
